@@ -1,0 +1,213 @@
+"""One interface over the two search backends (Elasticsearch, local SQLite FTS5).
+
+Everything above this module — assets, the trainer, the CLI — speaks only this interface, so the embedded
+default and a real cluster run the same code path, and the contract tests run against both.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+FieldKind = Literal["text", "code", "keyword", "float", "int", "date", "bool", "object"]
+
+# The old pipeline's monitoring buckets (reference notes, "Check quality distribution"); kept so that
+# numbers stay comparable with what users already watch.
+QUALITY_BUCKETS: tuple[tuple[str, float | None, float | None], ...] = (
+    ("<0.3", None, 0.3),
+    ("0.3-0.5", 0.3, 0.5),
+    ("0.5-0.7", 0.5, 0.7),
+    (">=0.7", 0.7, None),
+)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: FieldKind
+
+
+@dataclass(frozen=True)
+class IndexSchema:
+    """Fields of one logical index; ``version`` bumps when a mapping changes so backends can upgrade."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+    version: int = 1
+
+    def kind_of(self, name: str) -> FieldKind | None:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec.kind
+        return None
+
+    def names(self, *kinds: FieldKind) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.fields if not kinds or spec.kind in kinds)
+
+
+def _fields(**kinds: FieldKind) -> tuple[FieldSpec, ...]:
+    return tuple(FieldSpec(name, kind) for name, kind in kinds.items())
+
+
+# DESIGN §4: one document per unique content, id = hex content digest.
+CODE_SCHEMA = IndexSchema(
+    name="code",
+    fields=_fields(
+        content="code",
+        path="keyword",
+        filename="keyword",
+        extension="keyword",
+        language="keyword",
+        repo="keyword",
+        repo_stars="int",
+        license="keyword",
+        commit="keyword",
+        quality_score="float",
+        quality_signals="object",
+        size_bytes="int",
+        lines="int",
+        near_dup_cluster="keyword",
+        secrets_redacted="int",
+        batch="keyword",
+        indexed_at="date",
+    ),
+)
+
+# The GitHub repository fields we use, plus our priority; id = "owner/name".
+REPO_SCHEMA = IndexSchema(
+    name="repos",
+    fields=_fields(
+        full_name="keyword",
+        clone_url="keyword",
+        description="text",
+        stars="int",
+        forks="int",
+        language="keyword",
+        license="keyword",
+        size_kb="int",
+        pushed_at="date",
+        archived="bool",
+        fork="bool",
+        default_branch="keyword",
+        topics="keyword",
+        source="keyword",
+        head="keyword",
+        priority="float",
+        indexed_at="date",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Conjunctive filters shared by count, search, aggregations and iteration.
+
+    ``max_quality`` and ``indexed_after`` are exclusive so that adjacent buckets and watermarks never
+    count a document twice.
+    """
+
+    min_quality: float | None = None
+    max_quality: float | None = None
+    languages: tuple[str, ...] = ()
+    repos: tuple[str, ...] = ()
+    indexed_after: datetime | None = None
+    indexed_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DocError:
+    id: str
+    reason: str
+
+
+@dataclass
+class BulkResult:
+    indexed: int = 0
+    errors: list[DocError] = field(default_factory=list)
+
+    def raise_for_errors(self) -> None:
+        """Fail loudly: a partial bulk write must never look like success."""
+        if self.errors:
+            sample = "; ".join(f"{e.id}: {e.reason}" for e in self.errors[:5])
+            raise BulkIndexError(f"{len(self.errors)} documents failed to index ({sample})", self.errors)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    doc: dict[str, Any]
+    highlights: list[str]
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot be reached; the message names the URL with credentials masked."""
+
+
+class BulkIndexError(RuntimeError):
+    def __init__(self, message: str, errors: list[DocError]):
+        super().__init__(message)
+        self.errors = errors
+
+
+class SearchIndex(abc.ABC):
+    """One logical index (code or repo) on one backend."""
+
+    schema: IndexSchema
+    name: str
+
+    @abc.abstractmethod
+    def ensure(self) -> None:
+        """Create the index or upgrade its mappings; idempotent."""
+
+    @abc.abstractmethod
+    def bulk_upsert(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
+        """Write documents keyed by ``doc["id"]``; writing the same id twice leaves one document."""
+
+    @abc.abstractmethod
+    def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def count(self, filters: Filters | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def search(self, query: str, filters: Filters | None = None, size: int = 10) -> list[Hit]:
+        """Full-text search on text/code fields, best first, with highlighted fragments."""
+
+    @abc.abstractmethod
+    def quality_histogram(self, filters: Filters | None = None) -> dict[str, int]:
+        """Counts per ``QUALITY_BUCKETS`` label (every label present, zeros included)."""
+
+    @abc.abstractmethod
+    def terms(self, field: str, filters: Filters | None = None, size: int = 20) -> dict[str, int]:
+        """Document counts per value of a keyword field, most frequent first."""
+
+    @abc.abstractmethod
+    def iter_documents(
+        self,
+        filters: Filters | None = None,
+        fields: Sequence[str] | None = None,
+        newest_first: bool = False,
+        batch_size: int = 500,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching document once, ordered by (indexed_at, id), stable under concurrent writes."""
+
+    @abc.abstractmethod
+    def max_value(self, field: str, filters: Filters | None = None) -> Any | None: ...
+
+    @abc.abstractmethod
+    def refresh(self) -> None: ...
+
+    @abc.abstractmethod
+    def size_bytes(self) -> int: ...
+
+    @abc.abstractmethod
+    def delete(self) -> None: ...
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise ``BackendUnavailable`` when the backend cannot serve requests."""

@@ -1,0 +1,26 @@
+"""`codelupe`: the operator's command line (status, run, search, export).
+
+Each subcommand lives in its own module and is attached in `_register()`.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="codelupe-dagster")
+def cli() -> None:
+    """CodeLupe: public code into a searchable, training-ready corpus and a tuned code model."""
+
+
+def _register() -> None:
+    from codelupe_dagster.cli.status import status
+
+    cli.add_command(status)
+    # one `cli.add_command(...)` per subcommand module, imported here
+
+
+def main() -> None:
+    _register()
+    cli()

@@ -1,0 +1,1 @@
+"""Pure pipeline logic: no Dagster imports, tested with tables and benchmarked alone."""

@@ -1,0 +1,105 @@
+"""Files of a cloned repository, read straight from its git object database.
+
+Reading the HEAD tree through pygit2 needs no checkout (clones may be bare), never follows a
+symlink out of the repository, and learns each blob's size from the object header before its
+content is inflated, so a 50 MB blob over the limit costs a header read rather than 50 MB of RAM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pygit2
+
+# Reason codes for entries skipped before content scoring (counted next to the core's reasons).
+SYMLINK = "symlink"
+SUBMODULE = "submodule"
+LFS_POINTER = "lfs_pointer"
+TOO_LARGE = "too_large"  # the same code as core.filters.TOO_LARGE, checked here from the header
+
+_LFS_PREFIX = b"version https://git-lfs"
+# An LFS pointer is a ~130-byte text file; anything much larger is a real file that happens to
+# mention LFS in its first line.
+_LFS_POINTER_MAX_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TreeBlob:
+    """One regular (or executable) file entry of the HEAD tree, not yet read."""
+
+    path: str
+    oid: str  # hex, so entries pickle cheaply to worker processes
+    mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    path: str
+    reason: str
+
+
+def open_repository(path: str) -> pygit2.Repository:
+    """The repository at `path` (bare or not); raises pygit2.GitError with the path when it is broken."""
+    try:
+        return pygit2.Repository(path)
+    except (pygit2.GitError, KeyError) as exc:
+        raise pygit2.GitError(f"not a readable git repository: {path} ({exc})") from exc
+
+
+def head_commit(repo: pygit2.Repository) -> pygit2.Commit:
+    return repo.head.peel(pygit2.Commit)
+
+
+def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> Iterator[TreeBlob | SkippedEntry]:
+    """Every file entry under `tree`, depth first, without reading any blob.
+
+    Iterative (an explicit stack) so deeply nested trees cannot hit the recursion limit.
+    Submodules and symlinks are yielded as skipped: a submodule's content lives in another
+    repository and a symlink's target is not code of this path.
+    """
+    stack: list[tuple[str, pygit2.Tree]] = [("", tree)]
+    while stack:
+        prefix, current = stack.pop()
+        for entry in current:
+            path = f"{prefix}{entry.name}"
+            mode = entry.filemode
+            if mode == pygit2.enums.FileMode.TREE:
+                stack.append((f"{path}/", repo[entry.id]))
+            elif mode == pygit2.enums.FileMode.COMMIT:
+                yield SkippedEntry(path, SUBMODULE)
+            elif mode == pygit2.enums.FileMode.LINK:
+                yield SkippedEntry(path, SYMLINK)
+            else:
+                yield TreeBlob(path, str(entry.id), mode)
+
+
+def walk_head(repo: pygit2.Repository) -> Iterator[TreeBlob | SkippedEntry]:
+    return walk_tree(repo, head_commit(repo).tree)
+
+
+def blob_size(repo: pygit2.Repository, oid: str) -> int:
+    """Size from the object header; for packed objects libgit2 reads only the (delta) header."""
+    _, size = repo.odb.read_header(pygit2.Oid(hex=oid))
+    return size
+
+
+def read_blob(repo: pygit2.Repository, blob: TreeBlob, max_bytes: int | None) -> bytes | SkippedEntry:
+    """The blob's bytes, or why it was skipped (too large from its header, or an LFS pointer)."""
+    if max_bytes is not None and blob_size(repo, blob.oid) > max_bytes:
+        return SkippedEntry(blob.path, TOO_LARGE)
+    data = repo.odb.read(pygit2.Oid(hex=blob.oid))[1]
+    if len(data) <= _LFS_POINTER_MAX_BYTES and data.startswith(_LFS_PREFIX):
+        return SkippedEntry(blob.path, LFS_POINTER)
+    return data
+
+
+def iter_head_files(repo_path: str, max_bytes: int | None) -> Iterator[tuple[str, bytes] | SkippedEntry]:
+    """Lazily `(path, bytes)` for each file of HEAD, or a `SkippedEntry` with its reason."""
+    repo = open_repository(repo_path)
+    for entry in walk_head(repo):
+        if isinstance(entry, SkippedEntry):
+            yield entry
+            continue
+        data = read_blob(repo, entry, max_bytes)
+        yield data if isinstance(data, SkippedEntry) else (entry.path, data)

@@ -1,0 +1,95 @@
+"""Checkpoint directories: `DATA_DIR/checkpoints/v0001/`, `v0002/`, … each with `adapter/`,
+`tokenizer/` and `manifest.json`.
+
+A checkpoint only counts once its manifest exists: the writer fills a hidden temporary directory
+and renames it into place, so a crash mid-write never leaves a half checkpoint that the sensor or a
+resumed run would pick up. Pure (json + pathlib), so the sensor reads watermarks without torch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+_VERSION = re.compile(r"^v(\d{4,})$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        return self.path / "tokenizer"
+
+    @property
+    def watermark(self) -> datetime | None:
+        """Latest `indexed_at` of the data this checkpoint saw; the sensor counts past it."""
+        raw = self.manifest.get("data_watermark")
+        return datetime.fromisoformat(raw) if raw else None
+
+
+def checkpoints_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "checkpoints"
+
+
+def list_checkpoints(data_dir: Path) -> list[Checkpoint]:
+    """Complete checkpoints, oldest first."""
+    root = checkpoints_dir(data_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        match = _VERSION.match(child.name)
+        manifest_path = child / MANIFEST
+        if not (match and manifest_path.is_file()):
+            continue
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # unreadable manifest: treat as incomplete rather than crash the sensor
+        found.append((int(match.group(1)), Checkpoint(child.name, child, manifest)))
+    return [checkpoint for _, checkpoint in sorted(found, key=lambda pair: pair[0])]
+
+
+def latest_checkpoint(data_dir: Path) -> Checkpoint | None:
+    checkpoints = list_checkpoints(data_dir)
+    return checkpoints[-1] if checkpoints else None
+
+
+def next_version(data_dir: Path) -> str:
+    root = checkpoints_dir(data_dir)
+    numbers = [
+        int(match.group(1))
+        for child in (root.iterdir() if root.is_dir() else [])
+        if (match := _VERSION.match(child.name))
+    ]
+    return f"v{max(numbers, default=0) + 1:04d}"
+
+
+def staging_dir(data_dir: Path, version: str) -> Path:
+    """Where a checkpoint is written before `publish` renames it into place."""
+    path = checkpoints_dir(data_dir) / f".{version}.partial"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def publish(staging: Path, version: str, manifest: dict[str, Any]) -> Checkpoint:
+    """Write the manifest last and rename the directory: the checkpoint appears atomically."""
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    final = staging.parent / version
+    if final.exists():
+        raise FileExistsError(f"checkpoint {final} already exists; refusing to overwrite it")
+    staging.rename(final)
+    return Checkpoint(version, final, manifest)

@@ -1,0 +1,85 @@
+"""Every knob of a training run in one frozen dataclass, so a run is reproducible from its manifest.
+
+Pure: no torch import, so the Dagster layer can build and validate a config without the [train]
+extra installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+TINY_MODEL = "local:tiny-qwen2"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    data_dir: Path
+    base_model: str = TINY_MODEL
+    # Data
+    min_quality: float = 0.7
+    max_documents: int = 100_000
+    eval_fraction: float = 0.05  # share of *repositories* held out, decided by a hash of the name
+    max_eval_tokens: int = 262_144  # evaluation cost stays bounded whatever the corpus size
+    seq_len: int = 2048
+    # Optimisation
+    micro_batch_rows: int = 4
+    tokens_per_step: int = 65_536  # gradient accumulation fills this many tokens per optimizer step
+    epochs: float = 1.0
+    max_steps: int | None = None
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.05
+    min_lr_ratio: float = 0.1  # cosine decays to this fraction of the peak, not to zero
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    # LoRA
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] | str = "all-linear"
+    # Speed
+    attn_implementation: str | None = None  # None: sdpa (packed via position ids); or flex_attention, ...
+    compile: bool = False
+    gradient_checkpointing: bool = False
+    loss_chunk_tokens: int = 4096  # the lm_head + cross-entropy run this many tokens at a time
+    use_liger: bool = False
+    # Continuity and logging
+    resume: bool = True
+    wandb_mode: str | None = None  # None: online if WANDB_API_KEY is set, else offline
+    wandb_project: str = "codelupe"
+    log_every: int = 10
+    tiny_model_vocab: int = 2048
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 <= self.eval_fraction < 1.0:
+            problems.append(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.seq_len < 16:
+            problems.append(f"seq_len must be at least 16, got {self.seq_len}")
+        if self.micro_batch_rows < 1:
+            problems.append(f"micro_batch_rows must be at least 1, got {self.micro_batch_rows}")
+        if self.tokens_per_step < self.seq_len * self.micro_batch_rows:
+            problems.append(
+                f"tokens_per_step ({self.tokens_per_step}) is smaller than one micro-batch "
+                f"({self.micro_batch_rows} x {self.seq_len})"
+            )
+        if self.max_documents < 1:
+            problems.append(f"max_documents must be positive, got {self.max_documents}")
+        if self.lora_r < 1:
+            problems.append(f"lora_r must be positive, got {self.lora_r}")
+        if problems:
+            raise ValueError("invalid training config: " + "; ".join(problems))
+
+    @property
+    def grad_accumulation(self) -> int:
+        return max(1, self.tokens_per_step // (self.seq_len * self.micro_batch_rows))
+
+    def to_manifest(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["data_dir"] = str(self.data_dir)
+        if isinstance(self.lora_target_modules, tuple):
+            values["lora_target_modules"] = list(self.lora_target_modules)
+        return values

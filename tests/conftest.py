@@ -1,0 +1,197 @@
+"""Shared fixtures: real servers only.
+
+- Redis: every Redis-facing test runs twice, against the embedded Valkey (the default deployment) and against a
+  separately started Debian `redis-server` reached through a URL (the scale-out path).
+- Search: contract tests run against the SQLite FTS5 file and a real Elasticsearch node started by
+  `scripts/elasticsearch.py`. On CI a missing Elasticsearch is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
+from codelupe_dagster.backends.search import IndexSchema, SearchIndex, open_search_index
+
+ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _require(condition: bool, reason: str) -> None:
+    """Skip loudly on a developer machine; on CI a missing service is a failure, never a skip."""
+    if condition:
+        return
+    if ON_CI:
+        pytest.fail(f"required service missing on CI: {reason}")
+    print(f"\n*** SKIPPING: {reason} ***")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------- Redis
+
+
+@pytest.fixture(scope="session")
+def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded Valkey server, started exactly as the product starts it."""
+    data_dir = tmp_path_factory.mktemp("valkey-data")
+    url = ensure_embedded_valkey(data_dir)
+    yield url
+    stop_embedded_valkey(data_dir)
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A separately started Debian redis-server, reached through a URL like REDIS_URL in production."""
+    binary = shutil.which("redis-server")
+    _require(binary is not None, "redis-server is not installed (apt-get install redis-server)")
+    workdir = tmp_path_factory.mktemp("redis-server")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["valkey", "redis-server"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Both Redis flavours, each flushed before the test."""
+    url = request.getfixturevalue("valkey_url" if request.param == "valkey" else "redis_server_url")
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def valkey_client(valkey_url: str) -> Iterator[redis.Redis]:
+    """The embedded Valkey only, flushed; for tests where the second server adds nothing."""
+    client = redis.Redis.from_url(valkey_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+# ---------------------------------------------------------------- data dir and Dagster resources
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DATA_DIR, also exported so code reading the environment agrees with the test."""
+    path = tmp_path / "data"
+    path.mkdir()
+    monkeypatch.setenv("DATA_DIR", str(path))
+    for name in ("REDIS_URL", "ELASTICSEARCH_URL", "REPOS_DIR", "CODELUPE_SOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+def resources_for() -> Callable[..., dict[str, Any]]:
+    """Build the Dagster resources dict for `materialize()` from a data dir and a Redis URL."""
+
+    def build(data_dir: Path, redis_url: str | None = None, elasticsearch_url: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+        from codelupe_dagster.resources import RedisResource, SearchIndexResource
+
+        resources: dict[str, Any] = {
+            "redis": RedisResource(url=redis_url, data_dir=str(data_dir)),
+            "search": SearchIndexResource(elasticsearch_url=elasticsearch_url, data_dir=str(data_dir)),
+        }
+        resources.update(extra)
+        return resources
+
+    return build
+
+
+# ---------------------------------------------------------------- search backends
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url() -> Iterator[str]:
+    """A real Elasticsearch node: ELASTICSEARCH_URL when the caller started one, else one we start."""
+    given = os.environ.get("ELASTICSEARCH_URL")
+    if given:
+        yield given
+        return
+    java_ok = any(Path("/usr/lib/jvm").glob("*")) or shutil.which("java") is not None
+    _require(java_ok, "no Java runtime to run Elasticsearch")
+    from tests.search.es_node import start_session_node
+
+    url, stop = start_session_node()
+    try:
+        yield url
+    finally:
+        stop()
+
+
+IndexFactory = Callable[..., SearchIndex]
+
+
+def _factory(open_index: Callable[[IndexSchema, str], SearchIndex]) -> Iterator[IndexFactory]:
+    created: list[SearchIndex] = []
+
+    def make(schema: IndexSchema, name: str | None = None) -> SearchIndex:
+        index = open_index(schema, name or f"test-{schema.name}-{uuid.uuid4().hex[:10]}")
+        index.ensure()
+        created.append(index)
+        return index
+
+    yield make
+    for index in created:
+        index.delete()
+
+
+@pytest.fixture
+def sqlite_index_factory(tmp_path: Path) -> Iterator[IndexFactory]:
+    yield from _factory(lambda schema, name: open_search_index(schema, data_dir=tmp_path, index_name=name))
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def search_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
+    """A factory of fresh indexes on each backend: `make(CODE_SCHEMA)`; indexes are deleted afterwards."""
+    if request.param == "sqlite":
+        yield from _factory(lambda schema, name: open_search_index(schema, data_dir=tmp_path, index_name=name))
+    else:
+        url = request.getfixturevalue("elasticsearch_url")
+        yield from _factory(
+            lambda schema, name: open_search_index(
+                schema, data_dir=tmp_path, elasticsearch_url=url, index_name=name
+            )
+        )

@@ -1,0 +1,76 @@
+"""The Redis resource against both server flavours, and the embedded server's sharing and durability."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+import redis
+
+from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
+from codelupe_dagster.resources.redis import RedisResource, RedisUnavailable, connect_redis
+
+
+def test_resource_connects_to_configured_url(redis_url: str, tmp_path: Path) -> None:
+    resource = RedisResource(url=redis_url, data_dir=str(tmp_path), key_prefix="t:")
+    client = resource.get_client()
+    client.zadd(resource.redis_keys.repos, {"octo/cat": 3.0})
+    assert redis.Redis.from_url(redis_url).zscore("t:repos", "octo/cat") == 3.0
+    assert resource.redis_keys.repos == "t:repos"
+
+
+def _url_in_child(data_dir: str, queue: multiprocessing.Queue) -> None:
+    queue.put(ensure_embedded_valkey(data_dir))
+
+
+def test_embedded_server_is_shared_by_processes_and_survives_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    url = RedisResource(data_dir=str(data_dir)).get_client().connection_pool.connection_kwargs
+    first = ensure_embedded_valkey(data_dir)
+    ctx = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue = ctx.Queue()
+    children = [ctx.Process(target=_url_in_child, args=(str(data_dir), queue)) for _ in range(3)]
+    for child in children:
+        child.start()
+    urls = {queue.get(timeout=60) for _ in children}
+    for child in children:
+        child.join(timeout=60)
+    assert urls == {first}, "every process must attach to the one server of this DATA_DIR"
+    assert url["port"] == int(first.rsplit(":", 1)[1].split("/")[0])
+
+    client = redis.Redis.from_url(first)
+    client.zadd("pipeline:repos", {"a/b": 1.5})
+    client.hset("pipeline:processed:files", b"\x00" * 16, "b1")
+    assert stop_embedded_valkey(data_dir)
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+
+    second = ensure_embedded_valkey(data_dir)
+    restarted = redis.Redis.from_url(second)
+    assert restarted.zscore("pipeline:repos", "a/b") == 1.5
+    assert restarted.hget("pipeline:processed:files", b"\x00" * 16) == b"b1"
+    stop_embedded_valkey(data_dir)
+
+
+def test_embedded_server_restarts_after_a_crash(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+
+    url = ensure_embedded_valkey(tmp_path)
+    state = json.loads((tmp_path / "valkey" / "server.json").read_text())
+    os.kill(state["pid"], signal.SIGKILL)
+    again = ensure_embedded_valkey(tmp_path)
+    assert redis.Redis.from_url(again).ping()
+    assert json.loads((tmp_path / "valkey" / "server.json").read_text())["pid"] != state["pid"]
+    assert url.startswith("redis://127.0.0.1:")
+    stop_embedded_valkey(tmp_path)
+
+
+def test_unreachable_url_gives_clear_error_with_masked_password(tmp_path: Path) -> None:
+    with pytest.raises(RedisUnavailable) as info:
+        connect_redis("redis://admin:hunter2@127.0.0.1:1/0", str(tmp_path), attempts=2)
+    message = str(info.value)
+    assert "hunter2" not in message
+    assert "redis://admin:***@127.0.0.1:1/0" in message
