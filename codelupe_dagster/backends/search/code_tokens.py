@@ -10,15 +10,22 @@ that change case, which keeps the extra tokenizing cheap.
 
 from __future__ import annotations
 
+import functools
 import re
 
-# An alphanumeric run with a case change inside: lower→Upper ("parseHttp") or an acronym followed by a
-# word ("HTTPServer"). Underscores end the run, because unicode61 already splits snake_case there.
-_CASE_CHANGING_RUN = re.compile(r"[A-Za-z0-9]*(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z])[A-Za-z0-9]*")
+# A case change inside one identifier: lower→Upper ("parseHttp") or an acronym followed by a word
+# ("HTTPServer"). Underscores end an identifier here, because unicode61 already splits snake_case.
+_CASE_CHANGE = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
 
 # Sub-words of one identifier: an acronym before a capitalised word ("HTTP" in "HTTPServer"), a
 # capitalised or lowercase word with its trailing digits ("utf8"), an all-caps run, or bare digits.
 _SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*|[0-9]+")
+
+# bytes.translate + split finds ASCII alphanumeric runs ~5x faster than any `re` scan (measured on
+# CPython's Lib: 49 MB/s against 9-10 MB/s), which matters because this runs on every indexed byte.
+_NON_ALNUM_TO_SPACE = bytes(
+    c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) else 32 for c in range(256)
+)
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -44,17 +51,31 @@ def code_words(text: str) -> list[str]:
 
 
 def camel_subwords(text: str) -> str:
-    """The extra FTS column: sub-words of each distinct case-changing identifier, in first-seen order.
+    """The extra FTS column: sub-words of each distinct case-changing identifier, one per line.
 
     Identifiers are deduplicated because the column only has to make sub-words findable; repeating
     them would cost tokenizing time and inflate term frequencies for bm25. Sub-words of one identifier
     stay adjacent, so a phrase query ``"http request"`` matches ``parseHttpRequest``.
     """
-    seen: dict[str, None] = dict.fromkeys(_CASE_CHANGING_RUN.findall(text))
-    return "\n".join(" ".join(_SUBWORD.findall(identifier)) for identifier in seen)
+    runs = set(text.encode("utf-8", "surrogatepass").translate(_NON_ALNUM_TO_SPACE).split())
+    # Cheap byte-level tests drop the all-lower, all-upper and Capitalised runs before the regex.
+    return "\n".join(
+        sorted(
+            _subwords_line(run)
+            for run in runs
+            if not run.islower() and not run.isupper() and not run[1:].islower()
+            and _CASE_CHANGE.search(run.decode("ascii"))
+        )
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _subwords_line(run: bytes) -> str:
+    # Identifiers repeat across files (self, getLogger, assertEqual), so caching the split pays.
+    return " ".join(_SUBWORD.findall(run.decode("ascii")))
 
 
 def query_alternatives(word: str) -> tuple[str, list[str]]:
     """For one user word: the word itself and, if it changes case, its sub-words (for a phrase)."""
-    parts = split_identifier(word) if _CASE_CHANGING_RUN.search(word) else []
+    parts = split_identifier(word) if _CASE_CHANGE.search(word) else []
     return word, parts if len(parts) > 1 else []

@@ -1,0 +1,3 @@
+from codelupe_dagster.cli import main
+
+main()

@@ -1,0 +1,243 @@
+"""Shallow clone or fetch one repository with pygit2, safely.
+
+Safety comes from what is *not* done as much as from checks:
+- clones are bare: there is no checkout, so no smudge/clean filters run, Git LFS pointers stay pointers,
+  and submodules are never initialised (readers walk the object database with pygit2);
+- libgit2 never runs hooks, so a hostile repository cannot execute anything here;
+- URLs must be http(s) to an allow-listed host (default github.com) without embedded credentials; a local
+  path is accepted only for repositories that came from a local source;
+- the directory is ``repos_dir/<owner>/<name>`` with both parts checked against a strict pattern, and the
+  clone is built in a temporary sibling and renamed into place, so a crash never leaves a half-cloned
+  repository that later looks complete;
+- size is limited before cloning (the crawled ``size_kb``), during the transfer (received bytes) and after
+  (bytes on disk); time is limited during the transfer.
+
+Pure: no Dagster. Every failure comes back as a ``CloneOutcome`` with a reason code instead of an
+exception, so one broken repository never takes its batch down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import pygit2
+
+from codelupe_dagster.core.models import RepoRecord
+
+CloneStatus = Literal["cloned", "updated", "unchanged", "failed"]
+
+# GitHub's own rules for owner and repository names, minus the "." and ".." path tricks checked separately.
+_NAME_PART = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_ALLOWED_SCHEMES = frozenset({"https", "http"})
+
+
+@dataclass(frozen=True)
+class ClonePolicy:
+    repos_dir: Path
+    allowed_hosts: frozenset[str] = frozenset({"github.com"})
+    max_repo_mb: float = 1024.0
+    timeout_s: float = 600.0
+    depth: int = 1
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_repo_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class CloneOutcome:
+    repo: str
+    path: str | None
+    head: str | None
+    status: CloneStatus
+    reason: str | None = None  # a short code to count failures by (see CloneRefused)
+    detail: str | None = None  # the underlying message, for logs
+    bytes: int = 0  # bytes on disk after the clone/fetch
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+class CloneRefused(Exception):
+    """A repository rejected or failed with a reason code (invalid_name, host_not_allowed, too_large, …)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def repo_path(repos_dir: Path, full_name: str) -> Path:
+    """``repos_dir/owner/name`` for a valid ``owner/name``; anything that could escape the directory is refused."""
+    owner, sep, name = full_name.partition("/")
+    parts = (owner, name)
+    if not sep or any(not _NAME_PART.match(p) or p in {".", ".."} for p in parts):
+        raise CloneRefused("invalid_name", f"repository name {full_name!r} is not a safe owner/name")
+    root = Path(repos_dir).resolve()
+    path = (root / owner / name).resolve()
+    if path.parent.parent != root:  # belt and braces: the pattern already rules out separators
+        raise CloneRefused("invalid_name", f"repository name {full_name!r} escapes {root}")
+    return path
+
+
+def check_source(record: RepoRecord, policy: ClonePolicy) -> str:
+    """The URL or path to clone from, or CloneRefused when the policy does not admit it."""
+    url = record.clone_url.strip()
+    if not url:
+        raise CloneRefused("no_clone_url", "the queued record has no clone URL")
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file") or os.path.isabs(url):
+        if record.source != "local":
+            raise CloneRefused("local_path_not_allowed", "local paths are only cloned for a local source")
+        local = Path(parts.path if parts.scheme == "file" else url)
+        if not local.exists():
+            raise CloneRefused("not_found", f"{local} does not exist")
+        return str(local)
+    if parts.scheme not in _ALLOWED_SCHEMES:
+        raise CloneRefused("scheme_not_allowed", f"scheme {parts.scheme!r} is not http(s)")
+    if parts.username or parts.password:
+        # Credentials in a URL end up in logs and .git/config; tokens go through callbacks instead.
+        raise CloneRefused("credentials_in_url", "clone URLs must not embed credentials")
+    if (parts.hostname or "").lower() not in policy.allowed_hosts:
+        raise CloneRefused("host_not_allowed", f"host {parts.hostname!r} is not in the allow-list")
+    return url
+
+
+def directory_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+class _TransferGuard(pygit2.RemoteCallbacks):
+    """Aborts a transfer that runs past the deadline or receives more than the size limit.
+
+    libgit2 calls this between pack chunks; raising here makes pygit2 abort the operation and re-raise.
+    """
+
+    def __init__(self, deadline: float, max_bytes: int) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+
+    def transfer_progress(self, stats: pygit2.remotes.TransferProgress) -> None:
+        if self.max_bytes and stats.received_bytes > self.max_bytes:
+            raise CloneRefused("too_large", f"transfer exceeded {self.max_bytes} bytes")
+        if time.monotonic() > self.deadline:
+            raise CloneRefused("timeout", "transfer ran past the time limit")
+
+
+def _classify(exc: Exception) -> CloneRefused:
+    if isinstance(exc, CloneRefused):
+        return exc
+    message = str(exc)
+    lowered = message.lower()
+    if "404" in lowered or "not found" in lowered or "does not appear to be a git repository" in lowered:
+        return CloneRefused("not_found", message)
+    if "401" in lowered or "403" in lowered or "authentication" in lowered:
+        return CloneRefused("auth_required", message)
+    if "timed out" in lowered or "timeout" in lowered:
+        return CloneRefused("timeout", message)
+    if "connect" in lowered or "resolve" in lowered:
+        return CloneRefused("unreachable", message)
+    return CloneRefused("git_error", message)
+
+
+def _is_local(source: str) -> bool:
+    return "://" not in source
+
+
+def _fresh_clone(source: str, path: Path, policy: ClonePolicy, guard: _TransferGuard) -> pygit2.Repository:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        # libgit2's local transport cannot do shallow fetches; local sources are cheap to copy whole.
+        depth = 0 if _is_local(source) else policy.depth
+        pygit2.clone_repository(source, str(staging), bare=True, depth=depth, callbacks=guard)
+        if path.exists():
+            shutil.rmtree(path)  # an unusable leftover (checked by the caller)
+        os.replace(staging, path)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return pygit2.Repository(str(path))
+
+
+def _fetch(
+    repo: pygit2.Repository, source: str, record: RepoRecord, policy: ClonePolicy, guard: _TransferGuard
+) -> str:
+    """Fetch the default branch at depth 1 and move the local branch + HEAD to it; returns the new HEAD."""
+    branch = record.default_branch or repo.head.shorthand
+    repo.remotes.set_url("origin", source)  # the source may have moved (or a test server changed port)
+    depth = 0 if _is_local(source) else policy.depth
+    remote_ref = f"refs/remotes/origin/{branch}"
+    repo.remotes["origin"].fetch([f"+refs/heads/{branch}:{remote_ref}"], depth=depth, callbacks=guard)
+    target = repo.references[remote_ref].target
+    repo.references.create(f"refs/heads/{branch}", target, force=True)
+    repo.set_head(f"refs/heads/{branch}")
+    return str(target)
+
+
+def _open_existing(path: Path) -> pygit2.Repository | None:
+    if not path.exists():
+        return None
+    try:
+        repo = pygit2.Repository(str(path))
+        _ = repo.head.target  # an empty or corrupt repository is re-cloned rather than fetched into
+        return repo
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+
+
+def clone_or_fetch(record: RepoRecord, policy: ClonePolicy) -> CloneOutcome:
+    """Clone ``record`` into ``policy.repos_dir`` or fetch it when already there. Never raises for a bad repo."""
+    started = time.monotonic()
+    path: Path | None = None
+    try:
+        path = repo_path(policy.repos_dir, record.full_name)
+        source = check_source(record, policy)
+        if record.size_kb * 1024 > policy.max_bytes:
+            raise CloneRefused("too_large", f"reported size {record.size_kb} KB exceeds {policy.max_repo_mb} MB")
+        guard = _TransferGuard(deadline=started + policy.timeout_s, max_bytes=policy.max_bytes)
+        existing = _open_existing(path)
+        if existing is not None:
+            before = str(existing.head.target)
+            head = _fetch(existing, source, record, policy, guard)
+            status: CloneStatus = "unchanged" if head == before else "updated"
+        else:
+            head = str(_fresh_clone(source, path, policy, guard).head.target)
+            status = "cloned"
+        size = directory_bytes(path)
+        if size > policy.max_bytes:
+            shutil.rmtree(path, ignore_errors=True)
+            raise CloneRefused("too_large", f"{size} bytes on disk exceed {policy.max_repo_mb} MB")
+        return CloneOutcome(
+            record.full_name, str(path), head, status, bytes=size, seconds=time.monotonic() - started
+        )
+    except (CloneRefused, pygit2.GitError, OSError, KeyError, ValueError) as exc:
+        # Every failure becomes a counted reason code; the rest of the batch goes on.
+        refused = _classify(exc)
+        return CloneOutcome(
+            record.full_name,
+            str(path) if path else None,
+            None,
+            "failed",
+            reason=refused.reason,
+            detail=refused.detail,
+            seconds=time.monotonic() - started,
+        )

@@ -1,0 +1,188 @@
+"""Parquet (zstd) shards of code documents: the scored_files -> es_code_index hand-off and the export format.
+
+A shard directory is complete only when its `_SUCCESS` marker exists. The marker is written last,
+atomically, and lists the parts and row counts; readers refuse a directory without it and read only
+the parts it lists. So a run killed mid-write can never be mistaken for a finished one, and stray
+files left by a crash are ignored. Parts are written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SUCCESS_MARKER = "_SUCCESS"
+PART_PREFIX = "part-"
+
+# The code document of DESIGN §4, in index field order. quality_signals is a JSON string: its keys vary
+# by scorer and language, which a Parquet struct cannot express without a schema per language.
+CODE_DOC_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("content", pa.large_string()),
+        ("path", pa.string()),
+        ("filename", pa.string()),
+        ("extension", pa.string()),
+        ("language", pa.string()),
+        ("repo", pa.string()),
+        ("repo_stars", pa.int64()),
+        ("license", pa.string()),
+        ("commit", pa.string()),
+        ("quality_score", pa.float64()),
+        ("quality_signals", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("lines", pa.int64()),
+        ("near_dup_cluster", pa.string()),
+        ("secrets_redacted", pa.int64()),
+        ("batch", pa.string()),
+        ("indexed_at", pa.string()),
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(CODE_DOC_SCHEMA.names)
+
+
+class SpoolIncomplete(RuntimeError):
+    """The directory has no `_SUCCESS` marker: its writer did not finish (or it was never written)."""
+
+
+@dataclass(frozen=True)
+class SpoolManifest:
+    parts: tuple[str, ...]
+    rows: int
+    info: dict[str, Any]  # whatever the writer recorded (counts of the batch, ...)
+
+
+def _to_row(doc: dict[str, Any]) -> dict[str, Any]:
+    row = {name: doc.get(name) for name in COLUMNS}
+    signals = row["quality_signals"]
+    if signals is not None and not isinstance(signals, str):
+        row["quality_signals"] = json.dumps(signals, sort_keys=True)
+    return row
+
+
+def from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A spool row back into an index document (quality_signals as an object)."""
+    doc = dict(row)
+    if isinstance(doc.get("quality_signals"), str):
+        doc["quality_signals"] = json.loads(doc["quality_signals"])
+    return doc
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class ShardWriter:
+    """Writes documents into `directory` as part files of up to `rows_per_part` rows.
+
+    Opening a writer invalidates what was there: the old `_SUCCESS` goes first, then old parts, so a
+    re-run never leaves a marker next to a mix of old and new parts. Use as a context manager: leaving
+    the block with an exception aborts (temporary and written parts removed, no marker).
+    """
+
+    def __init__(self, directory: str | Path, rows_per_part: int = 5000, compression_level: int = 3):
+        self.directory = Path(directory)
+        self._rows_per_part = rows_per_part
+        self._compression_level = compression_level
+        self._buffer: list[dict[str, Any]] = []
+        self._parts: list[str] = []
+        self._rows = 0
+        self._closed = False
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / SUCCESS_MARKER).unlink(missing_ok=True)
+        self._remove_parts()
+
+    def _remove_parts(self) -> None:
+        for child in self.directory.iterdir():
+            if child.name.startswith(PART_PREFIX) or child.name.startswith(f".{PART_PREFIX}"):
+                child.unlink(missing_ok=True)
+
+    @property
+    def rows(self) -> int:
+        return self._rows + len(self._buffer)
+
+    def write(self, doc: dict[str, Any]) -> None:
+        self._buffer.append(_to_row(doc))
+        if len(self._buffer) >= self._rows_per_part:
+            self._flush()
+
+    def write_many(self, docs: Iterable[dict[str, Any]]) -> None:
+        for doc in docs:
+            self.write(doc)
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        name = f"{PART_PREFIX}{len(self._parts):05d}.parquet"
+        final = self.directory / name
+        tmp = self.directory / f".{name}.tmp-{os.getpid()}"
+        table = pa.Table.from_pylist(self._buffer, schema=CODE_DOC_SCHEMA)
+        pq.write_table(table, tmp, compression="zstd", compression_level=self._compression_level)
+        os.replace(tmp, final)
+        self._parts.append(name)
+        self._rows += len(self._buffer)
+        self._buffer = []
+
+    def commit(self, info: dict[str, Any] | None = None) -> SpoolManifest:
+        """Flush the last part and write the marker: from here on the directory is complete."""
+        self._flush()
+        manifest = {"parts": self._parts, "rows": self._rows, "info": info or {}}
+        _atomic_write_bytes(self.directory / SUCCESS_MARKER, json.dumps(manifest, sort_keys=True).encode())
+        self._closed = True
+        return SpoolManifest(tuple(self._parts), self._rows, info or {})
+
+    def abort(self) -> None:
+        """Drop everything written so far; the directory is left without a marker."""
+        self._buffer = []
+        (self.directory / SUCCESS_MARKER).unlink(missing_ok=True)
+        self._remove_parts()
+        self._closed = True
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self._closed:
+            self.abort()
+
+
+def read_manifest(directory: str | Path) -> SpoolManifest:
+    marker = Path(directory) / SUCCESS_MARKER
+    try:
+        data = json.loads(marker.read_bytes())
+    except FileNotFoundError as exc:
+        raise SpoolIncomplete(f"{directory} has no {SUCCESS_MARKER} marker: the spool is incomplete") from exc
+    return SpoolManifest(tuple(data["parts"]), int(data["rows"]), data.get("info") or {})
+
+
+def is_complete(directory: str | Path) -> bool:
+    return (Path(directory) / SUCCESS_MARKER).is_file()
+
+
+def iter_rows(
+    directory: str | Path, columns: list[str] | None = None, batch_size: int = 1000
+) -> Iterator[list[dict[str, Any]]]:
+    """Rows of a complete spool, in batches; raises SpoolIncomplete when the marker is missing."""
+    manifest = read_manifest(directory)
+    for part in manifest.parts:
+        parquet = pq.ParquetFile(Path(directory) / part)
+        for record_batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+            yield record_batch.to_pylist()
+
+
+def iter_documents(directory: str | Path, batch_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+    """Index documents of a complete spool, in batches (quality_signals decoded)."""
+    for rows in iter_rows(directory, batch_size=batch_size):
+        yield [from_row(row) for row in rows]

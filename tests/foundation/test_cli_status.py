@@ -1,0 +1,67 @@
+"""`codelupe status` on a fresh DATA_DIR and with unreachable servers, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+
+def _status(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "ELASTICSEARCH_URL"}}
+    environ.update(DATA_DIR=str(data_dir), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "codelupe_dagster.cli", "status", *args],
+        capture_output=True, text=True, env=environ, timeout=120,
+    )
+
+
+def test_fresh_data_dir_reports_zeros_as_json(tmp_path: Path) -> None:
+    result = _status(tmp_path / "data", "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["queue"] == {"pipeline:repos": 0, "pipeline:repos:inflight": 0, "pipeline:batches": 0}
+    assert status["processed"] == {"pipeline:processed:repos": 0, "pipeline:processed:files": 0}
+    assert status["index"]["backend"] == "sqlite"
+    assert status["index"]["codelupe-code"] == 0
+    assert status["index"]["github-coding-repos"] == 0
+    assert status["index"]["quality"] == {"<0.3": 0, "0.3-0.5": 0, "0.5-0.7": 0, ">=0.7": 0}
+    from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
+
+    stop_embedded_valkey(tmp_path / "data")
+
+
+def test_counts_follow_the_configured_redis(tmp_path: Path, redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.zadd("pipeline:repos", {"a/b": 1, "c/d": 2})
+    client.hset("pipeline:processed:files", mapping={b"x" * 16: "b1", b"y" * 16: "b1", b"z" * 16: "b2"})
+    result = _status(tmp_path / "data", "--json", REDIS_URL=redis_url)
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["queue"]["pipeline:repos"] == 2
+    assert status["processed"]["pipeline:processed:files"] == 3
+
+
+def test_wrong_redis_url_fails_with_one_masked_line(tmp_path: Path) -> None:
+    result = _status(tmp_path / "data", "--json", REDIS_URL="redis://ops:s3cret@127.0.0.1:9/0")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "redis://ops:***@127.0.0.1:9/0" in lines[0]
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_wrong_elasticsearch_url_fails_with_one_masked_line(tmp_path: Path, valkey_url: str) -> None:
+    result = _status(
+        tmp_path / "data", "--json", REDIS_URL=valkey_url,
+        ELASTICSEARCH_URL="http://elastic:changeme@127.0.0.1:9/",
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "127.0.0.1:9" in lines[0]
+    assert "changeme" not in result.stderr + result.stdout
