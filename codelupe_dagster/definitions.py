@@ -5,10 +5,28 @@ Each stage module exports `defs`; to add a stage, import it here and list it in 
 
 import dagster as dg
 
+from codelupe_dagster import schedules as ingest_schedules
+from codelupe_dagster.assets import clone as clone_assets
+from codelupe_dagster.assets import crawl as crawl_assets
+from codelupe_dagster.assets import index as index_assets
+from codelupe_dagster.assets import jobs as batch_jobs
+from codelupe_dagster.assets import queue as queue_assets
+from codelupe_dagster.assets import score as score_assets
 from codelupe_dagster.resources import default_resources
+from codelupe_dagster.sensors import batch as batch_sensors
+from codelupe_dagster.sensors import run_status as run_status_sensors
 
 _STAGES: list[dg.Definitions] = [
     # one entry per stage module exporting `defs`, in pipeline order
+    crawl_assets.defs,
+    queue_assets.defs,
+    clone_assets.defs,
+    batch_jobs.defs,
+    batch_sensors.defs,
+    run_status_sensors.defs,
+    ingest_schedules.defs,
+    score_assets.defs,
+    index_assets.defs,
 ]
 
 defs = dg.Definitions.merge(dg.Definitions(resources=default_resources()), *_STAGES)

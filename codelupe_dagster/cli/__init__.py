@@ -18,6 +18,14 @@ def _register() -> None:
     from codelupe_dagster.cli.status import status
 
     cli.add_command(status)
+    from codelupe_dagster.cli.export import export
+    from codelupe_dagster.cli.search import search
+
+    cli.add_command(search)
+    cli.add_command(export)
+    from codelupe_dagster.cli.run import run
+
+    cli.add_command(run)
     # one `cli.add_command(...)` per subcommand module, imported here
 
 

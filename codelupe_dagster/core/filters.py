@@ -170,7 +170,9 @@ def check_path(path: str, size: int, max_file_bytes: int | None = DEFAULT_MAX_FI
     Extension-less files pass the language rule here (they may be shebang scripts); the
     caller detects their language from the content.
     """
-    rules = _DEFAULT_PATH_FILTERS if max_file_bytes == DEFAULT_MAX_FILE_BYTES else path_filters(max_file_bytes)
+    rules = (
+        _DEFAULT_PATH_FILTERS if max_file_bytes == DEFAULT_MAX_FILE_BYTES else path_filters(max_file_bytes)
+    )
     for rule in rules:
         keep, reason = rule(path, size)
         if not keep:
@@ -180,7 +182,21 @@ def check_path(path: str, size: int, max_file_bytes: int | None = DEFAULT_MAX_FI
 
 # --------------------------------------------------------------------------- content rules
 
-_NON_ALNUM = re.compile(r"[\W_]+")
+_ASCII_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def alnum_count(text: str) -> int:
+    """Number of alphanumeric characters, counted with bytes.translate (a regex costs ~15x more).
+
+    Non-ASCII characters count as alphanumeric: in code they are almost always letters in
+    comments, strings or identifiers, and checking each with str.isalnum() would cost more
+    than the whole rest of the filter.
+    """
+    if text.isascii():
+        data = text.encode("ascii")
+        return len(data) - len(data.translate(None, _ASCII_ALNUM))
+    ascii_part = text.encode("ascii", "ignore")
+    return len(ascii_part) - len(ascii_part.translate(None, _ASCII_ALNUM)) + len(text) - len(ascii_part)
 
 
 @dataclass(frozen=True)
@@ -194,13 +210,12 @@ class TextStats:
 
     @classmethod
     def of(cls, text: str) -> TextStats:
-        lengths = [len(line) for line in text.splitlines()] or [0]
-        alnum = len(_NON_ALNUM.sub("", text))
+        lengths = list(map(len, text.splitlines())) or [0]
         return cls(
             lines=len(lengths),
             max_line_length=max(lengths),
             mean_line_length=sum(lengths) / len(lengths),
-            alnum_fraction=alnum / len(text) if text else 0.0,
+            alnum_fraction=alnum_count(text) / len(text) if text else 0.0,
         )
 
 
@@ -226,11 +241,30 @@ _GENERATED_HEADER = re.compile(
 )
 
 # StarCoder's encoded-data patterns: base64 blobs, hex byte lists, \u escapes (64+ chars each).
-_ENCODED_DATA = (
-    re.compile(r"[a-zA-Z0-9+/\n=]{64,}"),
-    re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,|\b\s*)){8,}"),
-    re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}"),
-)
+_BASE64 = re.compile(r"[a-zA-Z0-9+/\n=]{64,}")
+_HEX = re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,\s*|\b\s*)){8,}")  # StarCoder's, ", " allowed
+_UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}")
+# Pre-check for the base64 pattern at bytes.translate speed: base64 characters become "A", the
+# rest a space; the regex only runs when a run of 64 "A"s exists.
+_BASE64_CHARS = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n")
+_BASE64_MASK = bytes(0x41 if c in _BASE64_CHARS else 0x20 for c in range(256))
+_BASE64_RUN = b"A" * 64
+
+
+def _encoded_patterns(text: str) -> list[re.Pattern[str]]:
+    """The encoded-data patterns worth running on this text (most code needs none).
+
+    Hex lists without `0x`/`\\x` prefixes (bare hexdumps) are only found alongside prefixed ones;
+    that trade keeps the check off the per-character regex path for ordinary code.
+    """
+    patterns = []
+    if _BASE64_RUN in text.encode("utf-8", "surrogatepass").translate(_BASE64_MASK):
+        patterns.append(_BASE64)
+    if text.count("0x") + text.count("\\x") >= 8:
+        patterns.append(_HEX)
+    if text.count("\\u") >= 8:
+        patterns.append(_UNICODE_ESCAPES)
+    return patterns
 
 
 def _no_nul(doc: FileText, limits: FilterThresholds) -> FilterResult:
@@ -250,7 +284,7 @@ def _not_encoded_data(doc: FileText, limits: FilterThresholds) -> FilterResult:
     if limits.encoded_fraction is None and limits.encoded_run_max_chars is None:
         return KEEP
     matched = 0
-    for pattern in _ENCODED_DATA:
+    for pattern in _encoded_patterns(doc.text):
         for match in pattern.finditer(doc.text):
             run = match.end() - match.start()
             if limits.encoded_run_max_chars is not None and run > limits.encoded_run_max_chars:

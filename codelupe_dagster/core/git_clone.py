@@ -35,7 +35,7 @@ from codelupe_dagster.core.models import RepoRecord
 CloneStatus = Literal["cloned", "updated", "unchanged", "failed"]
 
 # GitHub's own rules for owner and repository names, minus the "." and ".." path tricks checked separately.
-_NAME_PART = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_NAME_PART = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _ALLOWED_SCHEMES = frozenset({"https", "http"})
 
 
@@ -77,12 +77,17 @@ class CloneRefused(Exception):
         self.detail = detail
 
 
+def is_safe_name(full_name: str) -> bool:
+    """``owner/name`` made only of the characters GitHub allows, and neither part a ``.``/``..`` path trick."""
+    owner, sep, name = full_name.partition("/")
+    return bool(sep) and all(_NAME_PART.fullmatch(p) and p not in {".", ".."} for p in (owner, name))
+
+
 def repo_path(repos_dir: Path, full_name: str) -> Path:
     """``repos_dir/owner/name`` for a valid ``owner/name``; anything that could escape the directory is refused."""
-    owner, sep, name = full_name.partition("/")
-    parts = (owner, name)
-    if not sep or any(not _NAME_PART.match(p) or p in {".", ".."} for p in parts):
+    if not is_safe_name(full_name):
         raise CloneRefused("invalid_name", f"repository name {full_name!r} is not a safe owner/name")
+    owner, _, name = full_name.partition("/")
     root = Path(repos_dir).resolve()
     path = (root / owner / name).resolve()
     if path.parent.parent != root:  # belt and braces: the pattern already rules out separators

@@ -19,6 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SUCCESS_MARKER = "_SUCCESS"
+# Exports are read by `datasets.load_dataset("parquet", data_dir=...)`, which tries to parse every
+# non-hidden file as Parquet; a hidden marker keeps the same completeness contract there.
+EXPORT_MARKER = ".SUCCESS"
 PART_PREFIX = "part-"
 
 # The code document of DESIGN §4, in index field order. quality_signals is a JSON string: its keys vary
@@ -92,8 +95,15 @@ class ShardWriter:
     the block with an exception aborts (temporary and written parts removed, no marker).
     """
 
-    def __init__(self, directory: str | Path, rows_per_part: int = 5000, compression_level: int = 3):
+    def __init__(
+        self,
+        directory: str | Path,
+        rows_per_part: int = 5000,
+        compression_level: int = 3,
+        marker: str = SUCCESS_MARKER,
+    ):
         self.directory = Path(directory)
+        self.marker = marker
         self._rows_per_part = rows_per_part
         self._compression_level = compression_level
         self._buffer: list[dict[str, Any]] = []
@@ -101,7 +111,7 @@ class ShardWriter:
         self._rows = 0
         self._closed = False
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / SUCCESS_MARKER).unlink(missing_ok=True)
+        (self.directory / self.marker).unlink(missing_ok=True)
         self._remove_parts()
 
     def _remove_parts(self) -> None:
@@ -139,14 +149,14 @@ class ShardWriter:
         """Flush the last part and write the marker: from here on the directory is complete."""
         self._flush()
         manifest = {"parts": self._parts, "rows": self._rows, "info": info or {}}
-        _atomic_write_bytes(self.directory / SUCCESS_MARKER, json.dumps(manifest, sort_keys=True).encode())
+        _atomic_write_bytes(self.directory / self.marker, json.dumps(manifest, sort_keys=True).encode())
         self._closed = True
         return SpoolManifest(tuple(self._parts), self._rows, info or {})
 
     def abort(self) -> None:
         """Drop everything written so far; the directory is left without a marker."""
         self._buffer = []
-        (self.directory / SUCCESS_MARKER).unlink(missing_ok=True)
+        (self.directory / self.marker).unlink(missing_ok=True)
         self._remove_parts()
         self._closed = True
 
@@ -158,17 +168,17 @@ class ShardWriter:
             self.abort()
 
 
-def read_manifest(directory: str | Path) -> SpoolManifest:
-    marker = Path(directory) / SUCCESS_MARKER
+def read_manifest(directory: str | Path, marker_name: str = SUCCESS_MARKER) -> SpoolManifest:
+    marker = Path(directory) / marker_name
     try:
         data = json.loads(marker.read_bytes())
     except FileNotFoundError as exc:
-        raise SpoolIncomplete(f"{directory} has no {SUCCESS_MARKER} marker: the spool is incomplete") from exc
+        raise SpoolIncomplete(f"{directory} has no {marker_name} marker: the spool is incomplete") from exc
     return SpoolManifest(tuple(data["parts"]), int(data["rows"]), data.get("info") or {})
 
 
-def is_complete(directory: str | Path) -> bool:
-    return (Path(directory) / SUCCESS_MARKER).is_file()
+def is_complete(directory: str | Path, marker_name: str = SUCCESS_MARKER) -> bool:
+    return (Path(directory) / marker_name).is_file()
 
 
 def iter_rows(

@@ -82,6 +82,17 @@ def to_device_batch(arrays: dict[str, np.ndarray], device: torch.device) -> dict
     }
 
 
+def decoder_hidden_states(
+    backbone: torch.nn.Module, input_ids: torch.Tensor, position_ids: torch.Tensor
+) -> torch.Tensor:
+    """Last hidden states of a packed batch.
+
+    `use_cache=False` is load-bearing: with a KV cache (the config default), transformers skips
+    packed-sequence detection and silently applies a plain causal mask across documents.
+    """
+    return backbone(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
+
+
 def micro_batch_loss(
     backbone: torch.nn.Module,
     head_weight: torch.Tensor,
@@ -90,9 +101,7 @@ def micro_batch_loss(
     chunk_tokens: int,
 ) -> tuple[torch.Tensor, int]:
     """Summed loss and token count of one packed micro-batch."""
-    hidden = backbone(
-        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
-    ).last_hidden_state
+    hidden = decoder_hidden_states(backbone, batch["input_ids"], batch["position_ids"])
     return chunked_cross_entropy_sum(hidden, head_weight, batch["labels"], chunk_tokens=chunk_tokens)
 
 

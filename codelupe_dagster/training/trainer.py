@@ -6,6 +6,7 @@ on the same base model, and records the data watermark the training sensor count
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -279,6 +280,7 @@ def run_training(config: TrainingConfig, source: DocumentSource, *, log: Log = p
         "duplicates_dropped": selection.duplicate_ids + selection.duplicate_contents,
         "empty_dropped": selection.empty,
         "languages": selection.languages,
+        "data_checks": data_checks(selection.train, selection.eval),
         "tokens": int(sum(len(row) for row in train_rows)),
         "eval_tokens": int(sum(len(row) for row in eval_rows)),
         "trained_tokens": trained_tokens,
@@ -304,6 +306,18 @@ def run_training(config: TrainingConfig, source: DocumentSource, *, log: Log = p
         run.finish()
     log(f"wrote checkpoint {checkpoint.path}")
     return checkpoint
+
+
+def data_checks(train: Sequence[dict], evaluation: Sequence[dict]) -> dict[str, int]:
+    """Facts the blocking asset check asserts: unique documents, no repository in both splits."""
+    docs = [*train, *evaluation]
+    contents = {hashlib.blake2b(d["content"].encode("utf-8", "replace"), digest_size=16).digest() for d in docs}
+    train_repos = {d.get("repo") for d in train}
+    return {
+        "unique_ids": len({d["id"] for d in docs}),
+        "unique_contents": len(contents),
+        "repos_in_both_splits": len(train_repos & {d.get("repo") for d in evaluation}),
+    }
 
 
 def _bounded_rows(rows: Any, max_tokens: int) -> list[PackedRow]:

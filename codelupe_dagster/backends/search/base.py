@@ -197,7 +197,9 @@ class SearchIndex(abc.ABC):
         """Every matching document once, ordered by (indexed_at, id), stable under concurrent writes."""
 
     @abc.abstractmethod
-    def max_value(self, field: str, filters: Filters | None = None) -> Any | None: ...
+    def max_value(self, field: str, filters: Filters | None = None) -> Any | None:
+        """Largest value of a field, ``None`` when no document has one; a date field gives a timezone-aware
+        UTC ``datetime``, ready to use as ``Filters.indexed_after`` (a watermark)."""
 
     @abc.abstractmethod
     def refresh(self) -> None: ...

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import filterfalse
 
 # A case change inside one identifier: lower→Upper ("parseHttp") or an acronym followed by a word
 # ("HTTPServer"). Underscores end an identifier here, because unicode61 already splits snake_case.
 _CASE_CHANGE = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
+_CASE_CHANGE_BYTES = re.compile(_CASE_CHANGE.pattern.encode())
 
 # Sub-words of one identifier: an acronym before a capitalised word ("HTTP" in "HTTPServer"), a
-# capitalised or lowercase word with its trailing digits ("utf8"), an all-caps run, or bare digits.
-_SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*|[0-9]+")
+# capitalised or lowercase word, an all-caps run, or digits — split off like Elasticsearch's
+# word_delimiter does, so "request" finds "parseRequest2".
+_SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 # bytes.translate + split finds ASCII alphanumeric runs ~5x faster than any `re` scan (measured on
 # CPython's Lib: 49 MB/s against 9-10 MB/s), which matters because this runs on every indexed byte.
@@ -31,7 +34,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def split_identifier(identifier: str) -> list[str]:
-    """``"parseHTTPRequest2"`` → ``["parse", "http", "request2"]``; snake_case parts are split too."""
+    """``"parseHTTPRequest2"`` → ``["parse", "http", "request", "2"]``; snake_case parts are split too."""
     return [part.lower() for part in _SUBWORD.findall(identifier)]
 
 
@@ -58,15 +61,11 @@ def camel_subwords(text: str) -> str:
     stay adjacent, so a phrase query ``"http request"`` matches ``parseHttpRequest``.
     """
     runs = set(text.encode("utf-8", "surrogatepass").translate(_NON_ALNUM_TO_SPACE).split())
-    # Cheap byte-level tests drop the all-lower, all-upper and Capitalised runs before the regex.
-    return "\n".join(
-        sorted(
-            _subwords_line(run)
-            for run in runs
-            if not run.islower() and not run.isupper() and not run[1:].islower()
-            and _CASE_CHANGE.search(run.decode("ascii"))
-        )
-    )
+    # The filter chain runs in C: dropping the all-lower and all-upper runs (most of them) without a
+    # Python-level loop doubled the throughput. Sorted so equal text gives an equal column, which lets
+    # the update trigger skip re-indexing an unchanged document.
+    mixed = filter(_CASE_CHANGE_BYTES.search, filterfalse(bytes.isupper, filterfalse(bytes.islower, runs)))
+    return "\n".join(sorted(map(_subwords_line, mixed)))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -76,6 +75,8 @@ def _subwords_line(run: bytes) -> str:
 
 
 def query_alternatives(word: str) -> tuple[str, list[str]]:
-    """For one user word: the word itself and, if it changes case, its sub-words (for a phrase)."""
-    parts = split_identifier(word) if _CASE_CHANGE.search(word) else []
-    return word, parts if len(parts) > 1 else []
+    """For one user word: the word itself and, when it has camelCase or digit boundaries that a plain
+    word tokenizer would not split, its sub-words (to search as a phrase)."""
+    parts = split_identifier(word)
+    plain = [w.lower() for w in _WORD.findall(word)]
+    return word, parts if len(parts) > 1 and parts != plain else []

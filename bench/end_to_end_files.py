@@ -1,0 +1,172 @@
+"""End to end `scored_files` + `es_code_index` on a real corpus in local git repositories.
+
+Corpus: CPython's `Lib` split into ~20 repositories by top-level package (the rest of Lib in one more),
+plus slices of Go's `src`. Runs through Dagster exactly as a batch run does (ephemeral instance, embedded
+Valkey), on the SQLite backend, and also on Elasticsearch when --elasticsearch-url is given.
+
+Prints files/s end to end, per-stage times, and a cProfile top-15 of the parent (step) process.
+
+    .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--elasticsearch-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import pygit2
+
+STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
+GO_SRC = Path("/usr/local/go/src")
+GO_SLICES = ("net", "crypto", "go")
+
+
+def _tree(repo: pygit2.Repository, files: dict[str, Path]) -> pygit2.Oid:
+    builder = repo.TreeBuilder()
+    children: dict[str, dict[str, Path]] = {}
+    for rel, source in files.items():
+        head, _, rest = rel.partition("/")
+        if rest:
+            children.setdefault(head, {})[rest] = source
+        else:
+            builder.insert(head, repo.create_blob(source.read_bytes()), pygit2.enums.FileMode.BLOB)
+    for name, sub in children.items():
+        builder.insert(name, _tree(repo, sub), pygit2.enums.FileMode.TREE)
+    return builder.write()
+
+
+def make_repo(path: Path, files: dict[str, Path]) -> str:
+    repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
+    sig = pygit2.Signature("bench", "bench@example.invalid", 1_700_000_000, 0)
+    return str(repo.create_commit("HEAD", sig, sig, "import", _tree(repo, files), []))
+
+
+def _files_under(root: Path) -> dict[str, Path]:
+    return {
+        p.relative_to(root).as_posix(): p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+
+
+def corpus_groups(n_repos: int) -> list[tuple[str, dict[str, Path]]]:
+    """(repo name, files) groups: the biggest Lib packages alone, everything else of Lib together."""
+    entries = [p for p in sorted(STDLIB.iterdir()) if p.name not in {"site-packages", "__pycache__"}]
+    packages = [p for p in entries if p.is_dir()]
+    sizes = {p: len(_files_under(p)) for p in packages}
+    own = sorted(packages, key=lambda p: -sizes[p])[: n_repos - 1]
+    groups = [(f"cpython/{p.name}", {f"{p.name}/{k}": v for k, v in _files_under(p).items()}) for p in own]
+    rest: dict[str, Path] = {}
+    for p in entries:
+        if p in own:
+            continue
+        if p.is_dir():
+            rest.update({f"{p.name}/{k}": v for k, v in _files_under(p).items()})
+        elif p.is_file():
+            rest[p.name] = p
+    groups.append(("cpython/lib-rest", rest))
+    for name in GO_SLICES:
+        if (GO_SRC / name).is_dir():
+            groups.append((f"golang/{name}", _files_under(GO_SRC / name)))
+    return groups
+
+
+def build_batch(root: Path, data_dir: Path, batch_id: str, n_repos: int) -> tuple[int, int]:
+    repos, files, size = [], 0, 0
+    for name, group in corpus_groups(n_repos):
+        path = root / name.replace("/", "__")
+        head = make_repo(path, group)
+        repos.append({"repo": name, "path": str(path), "head": head,
+                      "record": {"full_name": name, "clone_url": str(path), "stars": 100, "source": "local"}})
+        files += len(group)
+        size += sum(p.stat().st_size for p in group.values())
+    manifest = data_dir / "batches" / batch_id / "cloned.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"batch": batch_id, "repos": repos, "failed": []}))
+    return files, size
+
+
+def run_backend(label: str, data_dir: Path, batch_id: str, workers: int, es_url: str | None) -> dict:
+    from codelupe_dagster.assets.index import es_code_index
+    from codelupe_dagster.assets.score import scored_files
+    from codelupe_dagster.resources import RedisResource, SearchIndexResource
+
+    redis_res = RedisResource(url=None, data_dir=str(data_dir))
+    redis_res.get_client().flushdb()  # each backend starts from an empty ledger: same work
+    search = SearchIndexResource(elasticsearch_url=es_url, data_dir=str(data_dir),
+                                 code_index_name=f"bench-code-{label}")
+    index = search.code_index()
+    index.delete()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("repo_batches", [batch_id])
+    run_config = {"ops": {"scored_files": {"config": {"file_workers": workers}}}}
+
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    result = dg.materialize([scored_files, es_code_index], partition_key=batch_id, instance=instance,
+                            resources={"redis": redis_res, "search": search}, run_config=run_config)
+    profiler.disable()
+    total = time.perf_counter() - started
+    assert result.success
+    scored = result.asset_materializations_for_node("scored_files")[0].metadata
+    indexed = result.asset_materializations_for_node("es_code_index")[0].metadata
+    stats = io.StringIO()
+    pstats.Stats(profiler, stream=stats).sort_stats("tottime").print_stats(15)
+    return {
+        "backend": label,
+        "seen": scored["seen"].value,
+        "kept": scored["kept"].value,
+        "indexed": indexed["indexed"].value,
+        "score_s": scored["elapsed_s"].value,
+        "score_files_per_s": scored["files_per_s"].value,
+        "index_docs_per_s": indexed["docs_per_s"].value,
+        "total_s": round(total, 2),
+        "files_per_s_end_to_end": round(scored["seen"].value / total, 1),
+        "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
+        "profile": stats.getvalue(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repos", type=int, default=20, help="CPython Lib repositories (plus Go slices)")
+    parser.add_argument("--elasticsearch-url", default=None)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="codelupe-bench-") as tmp:
+        root = Path(tmp)
+        data_dir = root / "data"
+        data_dir.mkdir()
+        os.environ["DATA_DIR"] = str(data_dir)
+        batch_id = "b20260101T000000-bench0"
+        t0 = time.perf_counter()
+        files, size = build_batch(root / "repos", data_dir, batch_id, args.repos)
+        print(f"corpus: {files} files, {size / 1e6:.1f} MB in {args.repos + len(GO_SLICES)} repos "
+              f"(built in {time.perf_counter() - t0:.1f}s); workers={args.workers}")
+        backends = [("sqlite", None)] + ([("elasticsearch", args.elasticsearch_url)] if args.elasticsearch_url else [])
+        try:
+            for label, url in backends:
+                report = run_backend(label, data_dir, batch_id, args.workers, url)
+                profile = report.pop("profile")
+                print(json.dumps(report, indent=1))
+                print(f"--- parent process profile ({label}), top 15 by own time ---")
+                print("\n".join(profile.splitlines()[:40]))
+        finally:
+            from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
+
+            stop_embedded_valkey(data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

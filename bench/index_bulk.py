@@ -1,0 +1,296 @@
+"""Bulk-indexing throughput of the search backends on real code, against raw baselines in the same run.
+
+Documents are CPython's ``Lib/**/*.py`` files with every code-schema field filled, as the index asset
+writes them. Printed per backend, as medians over ``--repeat`` runs: documents/s, MB/s of source text,
+and the ratio to a baseline that does only the unavoidable part:
+
+- SQLite: ``SqliteSearchIndex.bulk_upsert`` (FTS5 + camelCase column + typed columns + triggers) vs a
+  raw ``executemany`` of ``(id, json)`` rows (same pragmas, same chunked transactions, no FTS) and vs a
+  plain FTS5 table without the camelCase column (what the sub-word column costs). Also the re-upsert
+  of unchanged documents (a retried batch), which skips re-tokenizing.
+- Elasticsearch (``--elasticsearch-url`` or ``ELASTICSEARCH_URL``): the backend's ``bulk_upsert`` vs
+  POSTing the same documents as NDJSON ``_bulk`` bodies with urllib into an index with the same
+  settings and mappings.
+
+    .venv/bin/python bench/index_bulk.py --repeat 3
+    .venv/bin/python bench/index_bulk.py --elasticsearch-url http://127.0.0.1:9200 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
+from codelupe_dagster.backends.search.sqlite_index import CHUNK_DOCS, SqliteSearchIndex
+
+T0 = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
+
+
+def load_documents(root: Path, max_files: int | None) -> list[dict[str, Any]]:
+    """One code document per distinct ``.py`` file under ``root`` (site-packages excluded)."""
+    docs: dict[str, dict[str, Any]] = {}
+    for path in sorted(root.rglob("*.py")):
+        if "site-packages" in path.parts or not path.is_file():
+            continue
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        digest = hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
+        lines = content.count("\n") + 1
+        n = len(docs)
+        docs[digest] = {
+            "id": digest,
+            "content": content,
+            "path": str(path.relative_to(root)),
+            "filename": path.name,
+            "extension": path.suffix,
+            "language": "Python",
+            "repo": "python/cpython",
+            "repo_stars": 60000,
+            "license": "PSF-2.0",
+            "commit": hashlib.sha1(str(root).encode()).hexdigest(),
+            "quality_score": round(int(digest[:4], 16) / 0xFFFF, 4),
+            "quality_signals": {
+                "lines": lines,
+                "comment_ratio": 0.12,
+                "has_docstrings": '"""' in content,
+                "complexity": 0.2,
+                "max_line_length": max(map(len, content.splitlines()), default=0),
+            },
+            "size_bytes": len(content.encode()),
+            "lines": lines,
+            "near_dup_cluster": None,
+            "secrets_redacted": 0,
+            "batch": "b20261128T170000-bench0",
+            "indexed_at": (T0 + timedelta(milliseconds=n)).isoformat(),
+        }
+        if max_files and len(docs) >= max_files:
+            break
+    return list(docs.values())
+
+
+def timed(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")  # the same durability as the backend
+    conn.execute("PRAGMA cache_size = -32768")
+    return conn
+
+
+def sqlite_raw(docs: list[dict[str, Any]], path: Path) -> None:
+    """Baseline: the rows alone, serialized and inserted in the backend's chunked transactions."""
+    conn = _connect(path)
+    conn.execute("CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+    for start in range(0, len(docs), CHUNK_DOCS):
+        rows = [(d["id"], json.dumps(d, ensure_ascii=False)) for d in docs[start : start + CHUNK_DOCS]]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?)", rows)
+        conn.execute("COMMIT")
+    conn.close()
+
+
+def sqlite_plain_fts(docs: list[dict[str, Any]], path: Path) -> None:
+    """Rows plus a unicode61 FTS5 index of the content, without the camelCase sub-word column."""
+    conn = _connect(path)
+    conn.execute(
+        "CREATE TABLE docs (rowid INTEGER PRIMARY KEY, id TEXT UNIQUE, doc TEXT NOT NULL, content TEXT)"
+    )
+    conn.execute("CREATE VIRTUAL TABLE fts USING fts5(content, content='docs', tokenize='unicode61')")
+    for start in range(0, len(docs), CHUNK_DOCS):
+        chunk = docs[start : start + CHUNK_DOCS]
+        rows = [
+            (
+                start + n + 1,
+                d["id"],
+                json.dumps({k: v for k, v in d.items() if k != "content"}, ensure_ascii=False),
+                d["content"],
+            )
+            for n, d in enumerate(chunk)
+        ]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?)", rows)
+        conn.executemany("INSERT INTO fts (rowid, content) VALUES (?, ?)", [(r[0], r[3]) for r in rows])
+        conn.execute("COMMIT")
+    conn.close()
+
+
+def bench_sqlite(docs: list[dict[str, Any]], repeat: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"backend": [], "re-upsert": [], "raw executemany": [], "plain FTS5": []}
+    sizes: list[int] = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
+            index = SqliteSearchIndex(CODE_SCHEMA, Path(tmp) / "index.sqlite", "codelupe-code")
+            index.ensure()
+            result = None
+
+            def upsert(index: SqliteSearchIndex = index) -> None:
+                nonlocal result
+                result = index.bulk_upsert(docs)
+
+            times["backend"].append(timed(upsert))
+            assert result is not None and not result.errors and index.count() == len(docs), result
+            sizes.append(index.size_bytes())
+            times["re-upsert"].append(timed(lambda index=index: index.bulk_upsert(docs)))
+            index.close()
+            times["raw executemany"].append(timed(lambda tmp=tmp: sqlite_raw(docs, Path(tmp) / "raw.sqlite")))
+            times["plain FTS5"].append(
+                timed(lambda tmp=tmp: sqlite_plain_fts(docs, Path(tmp) / "fts.sqlite"))
+            )
+    print(f"  SQLite file size after indexing: {statistics.median(sizes) / 1e6:.1f} MB")
+    return times
+
+
+class _Es:
+    """Just enough of the REST API for the raw baseline, with the same auth variables as the product."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.headers = {"Content-Type": "application/json"}
+        api_key = os.environ.get("ELASTICSEARCH_API_KEY")
+        user, password = os.environ.get("ELASTICSEARCH_USERNAME"), os.environ.get("ELASTICSEARCH_PASSWORD")
+        if api_key:
+            self.headers["Authorization"] = f"ApiKey {api_key}"
+        elif user:
+            token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
+
+    def call(self, method: str, path: str, body: bytes | None = None, ndjson: bool = False) -> Any:
+        headers = dict(self.headers)
+        if ndjson:
+            headers["Content-Type"] = "application/x-ndjson"
+        request = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read() or b"null")
+
+
+def es_raw_bulk(es: _Es, index: str, docs: list[dict[str, Any]], chunk: int) -> None:
+    for start in range(0, len(docs), chunk):
+        lines = []
+        for doc in docs[start : start + chunk]:
+            lines.append(json.dumps({"index": {"_index": index, "_id": doc["id"]}}))
+            lines.append(json.dumps({k: v for k, v in doc.items() if k != "id"}, ensure_ascii=False))
+        reply = es.call("POST", "/_bulk", ("\n".join(lines) + "\n").encode(), ndjson=True)
+        if reply.get("errors"):
+            raise RuntimeError(f"raw _bulk reported errors: {json.dumps(reply)[:500]}")
+
+
+def bench_elasticsearch(docs: list[dict[str, Any]], repeat: int, url: str) -> dict[str, list[float]]:
+    es = _Es(url)
+    times: dict[str, list[float]] = {"backend": [], "raw _bulk": []}
+    name = f"bench-code-{os.getpid()}"
+    auth = {
+        "api_key": os.environ.get("ELASTICSEARCH_API_KEY"),
+        "username": os.environ.get("ELASTICSEARCH_USERNAME"),
+        "password": os.environ.get("ELASTICSEARCH_PASSWORD"),
+    }
+    for _ in range(repeat):
+        index = open_search_index(CODE_SCHEMA, data_dir=".", elasticsearch_url=url, index_name=name, **auth)
+        index.delete()
+        index.ensure()
+        result = None
+
+        def upsert(index: Any = index) -> None:
+            nonlocal result
+            result = index.bulk_upsert(docs)
+            index.refresh()
+
+        times["backend"].append(timed(upsert))
+        assert result is not None and not result.errors, result
+        # The raw index gets the backend's own settings and mappings, so only the client path differs.
+        settings = es.call("GET", f"/{name}/_settings")[name]["settings"]["index"]
+        mappings = es.call("GET", f"/{name}/_mapping")[name]["mappings"]
+        index.delete()
+        raw = f"{name}-raw"
+        try:
+            es.call("DELETE", f"/{raw}")
+        except urllib.error.HTTPError:
+            pass
+        keep = {
+            k: v
+            for k, v in settings.items()
+            if k in ("analysis", "number_of_shards", "number_of_replicas", "refresh_interval")
+        }
+        es.call("PUT", f"/{raw}", json.dumps({"settings": {"index": keep}, "mappings": mappings}).encode())
+
+        def raw_bulk() -> None:
+            es_raw_bulk(es, raw, docs, CHUNK_DOCS)
+            es.call("POST", f"/{raw}/_refresh")
+
+        times["raw _bulk"].append(timed(raw_bulk))
+        count = es.call("GET", f"/{raw}/_count")["count"]
+        assert count == len(docs), count
+        es.call("DELETE", f"/{raw}")
+    return times
+
+
+def report(title: str, times: dict[str, list[float]], docs: int, megabytes: float, baseline: str) -> None:
+    print(
+        f"{title}: {docs} documents, {megabytes:.1f} MB of source, median of {len(next(iter(times.values())))}"
+    )
+    base = statistics.median(times[baseline])
+    for label, samples in times.items():
+        seconds = statistics.median(samples)
+        print(
+            f"  {label:<16} {seconds:7.2f} s  {docs / seconds:9.0f} docs/s  {megabytes / seconds:6.1f} MB/s"
+            f"  {base / seconds:5.2f}x the {baseline} rate"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--source", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
+    parser.add_argument("--max-files", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--elasticsearch-url", default=os.environ.get("ELASTICSEARCH_URL"))
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+
+    docs = load_documents(args.source, args.max_files)
+    if not docs:
+        sys.exit(f"no .py files under {args.source}")
+    megabytes = sum(d["size_bytes"] for d in docs) / 1e6
+    print(
+        f"corpus: {args.source} — {len(docs)} distinct files, {megabytes:.1f} MB; python {sys.version.split()[0]},"
+        f" sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus"
+    )
+    if not args.skip_sqlite:
+        report("SQLite FTS5", bench_sqlite(docs, args.repeat), len(docs), megabytes, "raw executemany")
+    if args.elasticsearch_url:
+        report(
+            "Elasticsearch",
+            bench_elasticsearch(docs, args.repeat, args.elasticsearch_url),
+            len(docs),
+            megabytes,
+            "raw _bulk",
+        )
+    else:
+        print("Elasticsearch: skipped (no --elasticsearch-url / ELASTICSEARCH_URL)")
+
+
+if __name__ == "__main__":
+    main()

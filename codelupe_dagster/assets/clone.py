@@ -1,0 +1,98 @@
+"""`cloned_repos`: shallow clone or fetch every repository of one batch, in parallel."""
+
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import dagster as dg
+
+from codelupe_dagster import settings
+from codelupe_dagster.core.batch_queue import BatchNotFound, batch_repos
+from codelupe_dagster.core.git_clone import ClonePolicy, CloneOutcome, clone_or_fetch
+from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.partitions import repo_batches
+from codelupe_dagster.resources.git import GitResource
+from codelupe_dagster.resources.redis import RedisResource
+
+
+def batch_dir(batch_id: str, data_dir: Path | None = None) -> Path:
+    return (data_dir or settings.data_dir()) / "batches" / batch_id
+
+
+def clone_batch(
+    records: Sequence[RepoRecord], policy: ClonePolicy, workers: int
+) -> list[tuple[RepoRecord, CloneOutcome]]:
+    """Clone all records with ``workers`` threads: libgit2 releases the GIL for network and disk work."""
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="clone") as pool:
+        outcomes = list(pool.map(lambda record: clone_or_fetch(record, policy), records))
+    return list(zip(records, outcomes, strict=True))
+
+
+def write_cloned_manifest(path: Path, batch_id: str, results: list[tuple[RepoRecord, CloneOutcome]]) -> None:
+    """``cloned.json`` as the hand-off contract says, written atomically (tmp file + rename)."""
+    manifest = {
+        "batch": batch_id,
+        "repos": [
+            {"repo": o.repo, "path": o.path, "head": o.head, "status": o.status, "record": r.to_doc()}
+            for r, o in results
+            if o.ok
+        ],
+        "failed": [{"repo": o.repo, "reason": o.reason, "detail": o.detail} for _, o in results if not o.ok],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, path)
+
+
+@dg.asset(
+    group_name="ingest",
+    partitions_def=repo_batches,
+    deps=["queued_repos"],
+    pool="clone",  # caps clone work across concurrent runs; REPO_WORKERS caps it within one
+    kinds={"git"},
+)
+def cloned_repos(context: dg.AssetExecutionContext, redis: RedisResource, git: GitResource) -> dg.MaterializeResult:
+    """Clones the batch's repos into REPOS_DIR; a broken repo is recorded, an all-broken batch fails."""
+    batch_id = context.partition_key
+    try:
+        records = batch_repos(redis.get_client(), redis.redis_keys, batch_id)
+    except BatchNotFound as exc:
+        raise dg.Failure(f"batch {batch_id} has no record in Redis; it cannot be cloned") from exc
+
+    started = time.monotonic()
+    results = clone_batch(records, git.policy(), git.worker_count())
+    seconds = time.monotonic() - started
+    write_cloned_manifest(batch_dir(batch_id) / "cloned.json", batch_id, results)
+
+    statuses = Counter(outcome.status for _, outcome in results)
+    failed_by_reason = Counter(outcome.reason for _, outcome in results if not outcome.ok)
+    for _, outcome in results:
+        if not outcome.ok:
+            context.log.warning(f"{outcome.repo}: {outcome.reason} ({outcome.detail})")
+    total_bytes = sum(outcome.bytes for _, outcome in results)
+    metadata = {
+        "repos": len(results),
+        "cloned": statuses["cloned"],
+        "updated": statuses["updated"],
+        "unchanged": statuses["unchanged"],
+        "failed": statuses["failed"],
+        "failed_by_reason": dg.MetadataValue.json(dict(failed_by_reason)),
+        "bytes": total_bytes,
+        "seconds": round(seconds, 3),
+        "repos_per_s": round(len(results) / seconds, 2) if seconds > 0 else 0.0,
+    }
+    if not results or statuses["failed"] == len(results):
+        raise dg.Failure(
+            f"every repository of batch {batch_id} failed: {dict(failed_by_reason)}",
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+defs = dg.Definitions(assets=[cloned_repos], resources={"git": GitResource()})

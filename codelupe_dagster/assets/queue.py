@@ -1,0 +1,85 @@
+"""`queued_repos`: rank every crawled repository and push the ones needing work onto the Redis queue."""
+
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from codelupe_dagster.core.batch_queue import enqueue_repos
+from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.repo_priority import DEFAULT_WEIGHTS, repo_priority
+from codelupe_dagster.resources.redis import RedisResource
+from codelupe_dagster.resources.search import SearchIndexResource
+
+WRITE_CHUNK = 500
+
+
+class QueueConfig(dg.Config):
+    weight_overrides: dict[str, float] = {}  # any PriorityWeights field, e.g. {"fork_penalty": 0}
+    preferred_languages: list[str] = []
+
+
+def _top_table(client, keys, records: dict[str, RepoRecord], limit: int = 10) -> str:
+    rows = ["| # | repo | priority | stars | license | pushed_at |", "|---|---|---|---|---|---|"]
+    for rank, (name, score) in enumerate(client.zrevrange(keys.repos, 0, limit - 1, withscores=True), 1):
+        repo = name.decode()
+        record = records.get(repo)
+        stars, lic, pushed = (record.stars, record.license, record.pushed_at) if record else ("", "", "")
+        rows.append(f"| {rank} | {repo} | {score:.3f} | {stars} | {lic or ''} | {pushed or ''} |")
+    return "\n".join(rows)
+
+
+@dg.asset(group_name="ingest", deps=["crawled_repos"], kinds={"redis"})
+def queued_repos(
+    context: dg.AssetExecutionContext, config: QueueConfig, redis: RedisResource, search: SearchIndexResource
+) -> dg.MaterializeResult:
+    """Scores repos from the repo index and enqueues those not processed at their current state."""
+    weights = DEFAULT_WEIGHTS.with_overrides(
+        {**config.weight_overrides, "preferred_languages": tuple(config.preferred_languages)}
+    )
+    now = datetime.now(UTC)
+    index = search.repo_index()
+    index.ensure()
+
+    scored: list[tuple[RepoRecord, float]] = []
+    updated_docs: list[dict] = []
+    bad_records = 0
+    for doc in index.iter_documents():
+        try:
+            record = RepoRecord.from_doc(doc)
+        except (TypeError, ValueError) as exc:
+            bad_records += 1
+            context.log.warning(f"skipping unreadable repo document {doc.get('id')!r}: {exc}")
+            continue
+        priority = repo_priority(record, now, weights)
+        scored.append((record, priority))
+        if doc.get("priority") != priority:
+            updated_docs.append({**doc, "priority": priority})
+    # Priorities go back into the repo index so they can be searched and inspected alongside the metadata.
+    for start in range(0, len(updated_docs), WRITE_CHUNK):
+        index.bulk_upsert(updated_docs[start : start + WRITE_CHUNK]).raise_for_errors()
+
+    client, keys = redis.get_client(), redis.redis_keys
+    report = enqueue_repos(client, keys, sorted(scored, key=lambda item: -item[1]))
+    skipped = dict(report.skipped)
+    if bad_records:
+        skipped["unreadable"] = bad_records
+    queue_length = client.zcard(keys.repos)
+    context.log.info(f"enqueued {len(report.enqueued)} of {len(scored)} repos; skipped {skipped}")
+    return dg.MaterializeResult(
+        metadata={
+            "repos_seen": len(scored),
+            "enqueued": len(report.enqueued),
+            "skipped": dg.MetadataValue.json(skipped),
+            "skipped_total": sum(skipped.values()),
+            "queue_length": queue_length,
+            "in_flight": client.hlen(keys.inflight),
+            "priorities_written": len(updated_docs),
+            "weights": dg.MetadataValue.json(json.loads(json.dumps(weights.__dict__))),
+            "top_10": dg.MetadataValue.md(_top_table(client, keys, dict((r.full_name, r) for r, _ in scored))),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[queued_repos])

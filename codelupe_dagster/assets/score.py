@@ -1,0 +1,80 @@
+"""`scored_files`: a batch's cloned repositories -> filtered, scored, deduplicated Parquet spool."""
+
+
+from typing import Any
+
+import dagster as dg
+
+from codelupe_dagster import settings
+from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
+from codelupe_dagster.core.batch_scoring import (
+    BatchCounts,
+    BatchScorer,
+    ClonedBatch,
+    cloned_manifest_path,
+    spool_path,
+)
+from codelupe_dagster.core.file_processing import ProcessingConfig
+from codelupe_dagster.partitions import repo_batches
+from codelupe_dagster.resources.redis import RedisResource
+
+
+class ScoredFilesConfig(dg.Config):
+    scorer: str = "v2"
+    max_file_bytes: int = 1_000_000
+    # None: the FILE_WORKERS environment variable; 0 processes files in the step's own process.
+    file_workers: int | None = None
+    keep_near_duplicates: bool = False
+
+
+def quality_table(histogram: dict[str, int]) -> str:
+    rows = "\n".join(f"| {label} | {histogram.get(label, 0)} |" for label, _, _ in QUALITY_BUCKETS)
+    return f"| quality | files |\n| --- | --- |\n{rows}"
+
+
+def counts_metadata(counts: BatchCounts) -> dict[str, Any]:
+    summary = counts.to_dict()
+    return {
+        "seen": summary["seen"],
+        "kept": summary["kept"],
+        "dropped": dg.MetadataValue.json(summary["dropped"]),
+        "exact_duplicates": summary["exact_duplicates"],
+        "near_duplicates": summary["near_duplicates"],
+        "secrets_redacted": dg.MetadataValue.json(summary["secrets_redacted"]),
+        "languages": dg.MetadataValue.json(summary["languages"]),
+        "quality_histogram": dg.MetadataValue.md(quality_table(summary["quality_histogram"])),
+        "failed_repos": dg.MetadataValue.json(summary["failed_repos"]),
+        "files_per_s": summary["files_per_s"],
+        "elapsed_s": summary["elapsed_s"],
+    }
+
+
+@dg.asset(group_name="files", partitions_def=repo_batches, deps=["cloned_repos"], kinds={"parquet"})
+def scored_files(
+    context: dg.AssetExecutionContext, config: ScoredFilesConfig, redis: RedisResource
+) -> dg.MaterializeResult:
+    """Every file of the batch's HEAD trees filtered, scored, secret-redacted and deduplicated into the spool."""
+    batch_id = context.partition_key
+    data_dir = settings.data_dir()
+    batch = ClonedBatch.load(cloned_manifest_path(data_dir, batch_id))
+    workers = config.file_workers if config.file_workers is not None else settings.env_int("FILE_WORKERS")
+    scorer = BatchScorer(
+        redis.get_client(),
+        redis.redis_keys,
+        ProcessingConfig(scorer=config.scorer, max_file_bytes=config.max_file_bytes),
+        workers=workers,
+        keep_near_duplicates=config.keep_near_duplicates,
+    )
+    spool = spool_path(data_dir, batch_id)
+    counts = scorer.run(batch, spool)
+    context.log.info(
+        f"batch {batch_id}: {counts.seen} files seen, {counts.kept} kept, "
+        f"{counts.exact_duplicates} exact and {counts.near_duplicates} near duplicates, "
+        f"{counts.files_per_s:.0f} files/s"
+    )
+    metadata = counts_metadata(counts)
+    metadata["spool"] = dg.MetadataValue.path(str(spool))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+defs = dg.Definitions(assets=[scored_files])

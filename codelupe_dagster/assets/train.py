@@ -1,0 +1,126 @@
+"""`qwen_checkpoint`: a LoRA adapter trained on the best indexed code, continuing from the last one.
+
+Thin on purpose: the trainer (codelupe_dagster.training) does the work and is imported inside the
+asset body, so the code location loads without torch.
+"""
+
+
+from typing import Any
+
+import dagster as dg
+
+from codelupe_dagster.backends.search import Filters
+from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.resources.training import TrainingResource
+
+DATA_CHECK = "training_data_nonempty_and_deduplicated"
+
+
+class QwenCheckpointConfig(dg.Config):
+    learning_rate: float = 2e-4
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] = []  # empty: every linear projection ("all-linear")
+    seq_len: int = 2048
+    micro_batch_rows: int = 4
+    tokens_per_step: int = 65_536
+    epochs: float = 1.0
+    max_steps: int | None = None
+    warmup_ratio: float = 0.05
+    eval_fraction: float = 0.05
+    compile: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: str | None = None
+    use_liger: bool = False
+    loss_chunk_tokens: int = 4096
+    resume: bool = True
+    seed: int = 0
+
+
+def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -> Any:
+    from codelupe_dagster.training.config import TrainingConfig
+
+    return TrainingConfig(
+        data_dir=training.resolved_data_dir(),
+        base_model=training.resolved_base_model(),
+        min_quality=training.resolved_min_quality(),
+        max_documents=training.resolved_max_documents(),
+        wandb_mode=training.resolved_wandb_mode(),
+        lora_target_modules=tuple(config.lora_target_modules) or "all-linear",
+        **config.model_dump(exclude={"lora_target_modules"}),
+    )
+
+
+@dg.asset(
+    deps=["es_code_index"],
+    pool="gpu",
+    group_name="training",
+    kinds={"pytorch"},
+    check_specs=[dg.AssetCheckSpec(DATA_CHECK, asset="qwen_checkpoint", blocking=True)],
+)
+def qwen_checkpoint(
+    context: dg.AssetExecutionContext,
+    config: QwenCheckpointConfig,
+    search: SearchIndexResource,
+    training: TrainingResource,
+) -> dg.MaterializeResult:
+    """LoRA adapter on documents with quality_score >= TRAIN_MIN_QUALITY, newest first."""
+    index = search.code_index()
+    min_quality = training.resolved_min_quality()
+    eligible = index.count(Filters(min_quality=min_quality))
+    if eligible == 0:
+        # Fail before loading torch and a model: the cause is upstream, say so plainly.
+        raise dg.Failure(
+            description=(
+                f"No eligible training samples: the code index has no documents with "
+                f"quality_score >= {min_quality}. Index some code first or lower TRAIN_MIN_QUALITY."
+            )
+        )
+    from codelupe_dagster.training.data import NoEligibleSamples
+    from codelupe_dagster.training.trainer import run_training
+
+    try:
+        checkpoint = run_training(_training_config(config, training), index, log=context.log.info)
+    except NoEligibleSamples as exc:
+        raise dg.Failure(description=f"No eligible training samples: {exc}") from exc
+    manifest = checkpoint.manifest
+    checks = manifest["data_checks"]
+    passed = (
+        manifest["documents"] > 0
+        and checks["unique_ids"] == manifest["documents"]
+        and checks["unique_contents"] == manifest["documents"]
+        and checks["repos_in_both_splits"] == 0
+    )
+    return dg.MaterializeResult(
+        metadata=_metadata(checkpoint.path, manifest),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=DATA_CHECK,
+                passed=passed,
+                metadata={
+                    "documents": manifest["documents"],
+                    "duplicates_dropped": manifest["duplicates_dropped"],
+                    **checks,
+                },
+            )
+        ],
+    )
+
+
+def _metadata(path: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    scalars = {
+        key: value
+        for key, value in manifest.items()
+        if isinstance(value, int | float | str) and not isinstance(value, bool)
+    }
+    return {**scalars, "path": dg.MetadataValue.path(str(path)), "languages": manifest["languages"]}
+
+
+training_job = dg.define_asset_job("qwen_training_job", selection=[qwen_checkpoint])
+
+defs = dg.Definitions(
+    assets=[qwen_checkpoint],
+    jobs=[training_job],
+    resources={"training": TrainingResource()},
+)

@@ -1,0 +1,389 @@
+"""Score one batch of cloned repositories into a spool, without Dagster.
+
+Division of labour, chosen for throughput on few cores:
+- the parent walks the HEAD trees (paths and object ids only, no content) and hands chunks of entries
+  to `FILE_WORKERS` processes;
+- each worker opens the repository itself, checks path rules and the blob size from the object header
+  before inflating anything, reads the blob, and runs the pure `process_file` (filters, language,
+  quality, secrets, digest, MinHash) — so file contents cross a process boundary once, on the way back;
+- the parent claims digests and LSH buckets in Redis one round trip per chunk, builds the documents and
+  writes the Parquet spool.
+
+Results come back in task order (`imap`, not `imap_unordered`): which copy of a duplicate survives is
+then the same on every run, the first one in repository priority order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygit2
+import redis
+
+from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
+from codelupe_dagster.core import git_files
+from codelupe_dagster.core.dedup_claims import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
+from codelupe_dagster.core.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
+from codelupe_dagster.core.filters import check_path
+from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.spool import ShardWriter
+
+log = logging.getLogger(__name__)
+
+EXACT_DUPLICATE = "exact_duplicate"
+NEAR_DUPLICATE = "near_duplicate"
+PROCESSING_ERROR = "processing_error"
+
+TASK_FILES = 32  # files per worker task: small enough to keep both cores busy to the end
+CLAIM_FILES = 512  # files per Redis round trip
+
+
+# --------------------------------------------------------------------------- batch hand-off files
+
+
+def cloned_manifest_path(data_dir: str | Path, batch_id: str) -> Path:
+    return Path(data_dir) / "batches" / batch_id / "cloned.json"
+
+
+def spool_path(data_dir: str | Path, batch_id: str) -> Path:
+    return Path(data_dir) / "spool" / batch_id
+
+
+@dataclass(frozen=True)
+class ClonedRepo:
+    repo: str
+    path: str
+    head: str | None
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClonedBatch:
+    """What cloned_repos wrote for a batch: the repositories on disk, in priority order."""
+
+    batch: str
+    repos: tuple[ClonedRepo, ...]
+    failed: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def load(cls, path: str | Path) -> ClonedBatch:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{path} not found: cloned_repos has not completed for this batch") from exc
+        repos = tuple(
+            ClonedRepo(r["repo"], r["path"], r.get("head"), r.get("record") or {}) for r in data["repos"]
+        )
+        return cls(data["batch"], repos, tuple(data.get("failed") or ()))
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def quality_bucket(score: float) -> str:
+    for label, low, high in QUALITY_BUCKETS:
+        if (low is None or score >= low) and (high is None or score < high):
+            return label
+    raise AssertionError(f"no bucket for {score}")
+
+
+@dataclass
+class BatchCounts:
+    """What a person wants to see about a scored batch; also the `_SUCCESS` marker's info."""
+
+    seen: int = 0
+    kept: int = 0
+    kept_bytes: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    exact_duplicates: int = 0
+    near_duplicates: int = 0
+    secrets_redacted: Counter[str] = field(default_factory=Counter)
+    languages: Counter[str] = field(default_factory=Counter)
+    quality_histogram: Counter[str] = field(default_factory=Counter)
+    repos: int = 0
+    failed_repos: dict[str, str] = field(default_factory=dict)
+    commits: dict[str, str] = field(default_factory=dict)  # repo -> commit read, marked processed at index
+    elapsed_s: float = 0.0
+
+    @property
+    def files_per_s(self) -> float:
+        return self.seen / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seen": self.seen,
+            "kept": self.kept,
+            "kept_bytes": self.kept_bytes,
+            "dropped": dict(sorted(self.dropped.items())),
+            "exact_duplicates": self.exact_duplicates,
+            "near_duplicates": self.near_duplicates,
+            "secrets_redacted": dict(sorted(self.secrets_redacted.items())),
+            "languages": dict(self.languages.most_common()),
+            "quality_histogram": {label: self.quality_histogram.get(label, 0) for label, _, _ in QUALITY_BUCKETS},
+            "repos": self.repos,
+            "failed_repos": self.failed_repos,
+            "commits": self.commits,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "files_per_s": round(self.files_per_s, 1),
+        }
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailure:
+    """An unexpected error on one file: counted and logged, never fatal to the batch."""
+
+    path: str
+    error: str
+
+
+FileResult = ProcessedFile | Dropped | git_files.SkippedEntry | FileFailure
+
+_worker_config: ProcessingConfig | None = None
+_worker_repos: dict[str, pygit2.Repository] = {}
+_MAX_OPEN_REPOS = 8
+
+
+def _init_worker(config: ProcessingConfig) -> None:
+    global _worker_config
+    # The parent owns Ctrl-C: it terminates the pool; workers must not die mid-pickle with tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_config = config
+
+
+def _repository(path: str) -> pygit2.Repository:
+    repo = _worker_repos.get(path)
+    if repo is None:
+        if len(_worker_repos) >= _MAX_OPEN_REPOS:
+            _worker_repos.pop(next(iter(_worker_repos)))
+        repo = _worker_repos[path] = git_files.open_repository(path)
+    return repo
+
+
+def score_entries(
+    repo_path: str, entries: Sequence[git_files.TreeBlob], config: ProcessingConfig
+) -> list[FileResult]:
+    """Read and process a chunk of one repository's blobs; one result per entry, in order."""
+    repo = _repository(repo_path)
+    results: list[FileResult] = []
+    for entry in entries:
+        try:
+            size = git_files.blob_size(repo, entry.oid)
+            reason = check_path(entry.path, size, config.max_file_bytes)
+            if reason is not None:
+                # Dropped from path and header alone: the blob is never inflated.
+                results.append(Dropped(entry.path, reason))
+                continue
+            data = git_files.read_blob(repo, entry, config.max_file_bytes)
+            if isinstance(data, git_files.SkippedEntry):
+                results.append(data)
+                continue
+            results.append(process_file(entry.path, data, config))
+        except Exception as exc:  # one bad blob must not fail the batch; counted as processing_error
+            results.append(FileFailure(entry.path, f"{type(exc).__name__}: {exc}"))
+    return results
+
+
+def _score_task(task: tuple[int, str, list[git_files.TreeBlob]]) -> tuple[int, list[FileResult]]:
+    repo_index, repo_path, entries = task
+    assert _worker_config is not None, "worker not initialised"
+    return repo_index, score_entries(repo_path, entries, _worker_config)
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """forkserver: workers never inherit the parent's threads and locks (Dagster, gRPC, Redis), which a
+    plain fork of a multi-threaded process can deadlock on; the preloaded server makes each pool cheap."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
+class BatchScorer:
+    """Scores a `ClonedBatch` into a spool directory; claims dedup state under the batch id."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: RedisKeys,
+        config: ProcessingConfig,
+        workers: int,
+        keep_near_duplicates: bool = False,
+        task_files: int = TASK_FILES,
+        claim_files: int = CLAIM_FILES,
+    ):
+        self.config = config
+        self.workers = workers
+        self.keep_near_duplicates = keep_near_duplicates
+        self.task_files = task_files
+        self.claim_files = claim_files
+        self._exact = ExactDeduplicator(client, keys)
+        self._near = NearDeduplicator(client, keys)
+
+    def run(self, batch: ClonedBatch, spool_dir: str | Path) -> BatchCounts:
+        """Score every repo; the spool gets `_SUCCESS` only if the whole batch went through."""
+        started = time.perf_counter()
+        counts = BatchCounts(repos=len(batch.repos))
+        self._commits: dict[int, str] = {}
+        tasks = list(self._tasks(batch, counts))
+        pool = None
+        if self.workers > 0 and tasks:
+            pool = _pool_context().Pool(self.workers, initializer=_init_worker, initargs=(self.config,))
+        finished = False
+        try:
+            with ShardWriter(spool_dir) as writer:
+                pending: list[tuple[tuple[ClonedRepo, str], ProcessedFile]] = []
+                seen_digests: set[bytes] = set()
+                for repo_index, results in self._results(pool, tasks):
+                    origin = (batch.repos[repo_index], self._commits[repo_index])
+                    for result in results:
+                        if isinstance(result, ProcessedFile):
+                            pending.append((origin, result))
+                        else:
+                            self._count_skip(result, counts)
+                    if len(pending) >= self.claim_files:
+                        self._claim_and_write(batch.batch, pending, seen_digests, writer, counts)
+                        pending = []
+                self._claim_and_write(batch.batch, pending, seen_digests, writer, counts)
+                counts.elapsed_s = time.perf_counter() - started
+                writer.commit(counts.to_dict())
+            finished = True
+        finally:
+            if pool is not None:
+                # On any interruption (KeyboardInterrupt, Dagster's DagsterExecutionInterruptedError, an
+                # error) stop the workers now instead of letting them finish queued tasks.
+                if finished:
+                    pool.close()
+                else:
+                    pool.terminate()
+                pool.join()
+        return counts
+
+    def _tasks(self, batch: ClonedBatch, counts: BatchCounts) -> Iterator[tuple[int, str, list[git_files.TreeBlob]]]:
+        for index, repo in enumerate(batch.repos):
+            try:
+                self._commits[index], entries = self._walk(repo)
+                counts.commits[repo.repo] = self._commits[index]
+            except (pygit2.GitError, KeyError, ValueError) as exc:
+                # A broken repository fails alone, not its batch (DESIGN §9).
+                log.warning("skipping repository %s: %s", repo.repo, exc)
+                counts.failed_repos[repo.repo] = str(exc)
+                continue
+            chunk: list[git_files.TreeBlob] = []
+            for entry in entries:
+                counts.seen += 1
+                if isinstance(entry, git_files.SkippedEntry):
+                    counts.dropped[entry.reason] += 1
+                    continue
+                chunk.append(entry)
+                if len(chunk) >= self.task_files:
+                    yield index, repo.path, chunk
+                    chunk = []
+            if chunk:
+                yield index, repo.path, chunk
+
+    @staticmethod
+    def _walk(repo: ClonedRepo) -> tuple[str, list[git_files.TreeBlob | git_files.SkippedEntry]]:
+        """The commit read and its file entries. The commit is the one cloned_repos recorded, so the
+        `commit` of every document matches the content read even if the clone has been fetched since."""
+        repository = git_files.open_repository(repo.path)
+        commit = repository[repo.head].peel(pygit2.Commit) if repo.head else git_files.head_commit(repository)
+        return str(commit.id), list(git_files.walk_tree(repository, commit.tree))
+
+    def _results(
+        self, pool: Any, tasks: list[tuple[int, str, list[git_files.TreeBlob]]]
+    ) -> Iterator[tuple[int, list[FileResult]]]:
+        if pool is None:
+            for repo_index, repo_path, entries in tasks:
+                yield repo_index, score_entries(repo_path, entries, self.config)
+            return
+        yield from pool.imap(_score_task, tasks, chunksize=1)
+
+    @staticmethod
+    def _count_skip(result: FileResult, counts: BatchCounts) -> None:
+        if isinstance(result, FileFailure):
+            log.warning("error processing %s: %s", result.path, result.error)
+            counts.dropped[PROCESSING_ERROR] += 1
+        else:
+            counts.dropped[result.reason] += 1
+
+    def _claim_and_write(
+        self,
+        batch_id: str,
+        pending: list[tuple[tuple[ClonedRepo, str], ProcessedFile]],
+        seen_digests: set[bytes],
+        writer: ShardWriter,
+        counts: BatchCounts,
+    ) -> None:
+        # A second copy within this batch is a duplicate even though the ledger says "ours" for both.
+        unique: list[tuple[tuple[ClonedRepo, str], ProcessedFile]] = []
+        for origin, processed in pending:
+            if processed.digest in seen_digests:
+                counts.exact_duplicates += 1
+            else:
+                seen_digests.add(processed.digest)
+                unique.append((origin, processed))
+        if not unique:
+            return
+        statuses = self._exact.claim_status([p.digest for _, p in unique], batch_id)
+        fresh = [item for item, status in zip(unique, statuses, strict=True) if status != FOREIGN_CLAIM]
+        counts.exact_duplicates += len(unique) - len(fresh)
+        owners = self._near.claim_many([(p.digest, p.band_keys) for _, p in fresh])
+        for ((repo, commit), processed), owner in zip(fresh, owners, strict=True):
+            if owner is not None:
+                counts.near_duplicates += 1
+                if not self.keep_near_duplicates:
+                    continue
+            writer.write(code_document(processed, repo, commit, batch_id, near_dup_cluster=owner))
+            counts.kept += 1
+            counts.kept_bytes += processed.size_bytes
+            counts.languages[processed.language or "unknown"] += 1
+            counts.quality_histogram[quality_bucket(processed.quality_score)] += 1
+            counts.secrets_redacted.update(processed.secrets)
+
+
+def code_document(
+    processed: ProcessedFile,
+    repo: ClonedRepo,
+    commit: str,
+    batch_id: str,
+    near_dup_cluster: str | None = None,
+) -> dict[str, Any]:
+    """The code index document (DESIGN §4) of a kept file; `indexed_at` is set when it is indexed."""
+    filename = os.path.basename(processed.path)
+    _, dot, extension = filename.rpartition(".")
+    record = repo.record
+    return {
+        "id": processed.digest.hex(),
+        "content": processed.content,
+        "path": processed.path,
+        "filename": filename,
+        "extension": extension.lower() if dot and _ else None,
+        "language": processed.language,
+        "repo": repo.repo,
+        "repo_stars": int(record.get("stars") or 0),
+        "license": record.get("license"),
+        "commit": commit,
+        "quality_score": float(processed.quality_score),
+        "quality_signals": processed.quality_signals,
+        "size_bytes": processed.size_bytes,
+        "lines": processed.lines,
+        "near_dup_cluster": near_dup_cluster,
+        "secrets_redacted": sum(processed.secrets.values()),
+        "batch": batch_id,
+        "indexed_at": None,
+    }

@@ -1,0 +1,107 @@
+"""The per-file hot path: bytes of one file in, a scored and redacted document or a drop reason out.
+
+Pure and picklable (frozen dataclasses of plain values), so the Dagster layer can fan files out
+to worker processes and count outcomes itself. Nothing here logs or raises: an unexpected error
+becomes `Dropped(path, "error:<ExceptionType>")`, so one bad file never stops a batch and is
+still counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codelupe_dagster.core import filters
+from codelupe_dagster.core.dedup import digest_normalized, normalize_content
+from codelupe_dagster.core.language import LANGUAGES, detect_language
+from codelupe_dagster.core.minhash import LSHParams, band_keys, signature
+from codelupe_dagster.core.quality import SCORERS
+from codelupe_dagster.core.secrets import redact_secrets
+
+# Enough of the text for shebangs and the `.h` C/C++ decision.
+LANGUAGE_HEAD_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    scorer: str = "v2"  # a key of quality.SCORERS
+    max_file_bytes: int = filters.DEFAULT_MAX_FILE_BYTES
+    lsh: LSHParams = field(default_factory=LSHParams)
+    min_quality: float | None = None  # below it a file is dropped as "low_quality"
+
+    def __post_init__(self) -> None:
+        if self.scorer not in SCORERS:
+            raise ValueError(f"unknown scorer {self.scorer!r}; choose one of {sorted(SCORERS)}")
+
+
+@dataclass(frozen=True)
+class ProcessedFile:
+    """A file that survived the filters, ready for dedup claims and indexing.
+
+    `content` is the redacted, normalized text (see `dedup.normalize_content`); `digest` is its
+    16-byte xxh3-128, whose hex is the document id. `band_keys` is empty for files too short for
+    near-dedup (fewer tokens than the shingle size).
+    """
+
+    path: str
+    language: str
+    content: str
+    digest: bytes
+    quality_score: float
+    quality_signals: dict
+    size_bytes: int
+    lines: int
+    band_keys: tuple[bytes, ...]
+    secrets: dict[str, int]
+
+    @property
+    def doc_id(self) -> str:
+        return self.digest.hex()
+
+
+@dataclass(frozen=True)
+class Dropped:
+    path: str
+    reason: str  # a filters reason code, or "error:<ExceptionType>"
+
+
+def _process(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile | Dropped:
+    reason = filters.check_path(path, len(data), config.max_file_bytes)
+    if reason is not None:
+        return Dropped(path, reason)
+    if filters.is_binary(data):
+        return Dropped(path, filters.BINARY)
+    text = filters.decode_text(data)
+    if text is None:
+        return Dropped(path, filters.UNDECODABLE)
+    language = detect_language(path, text[:LANGUAGE_HEAD_CHARS])
+    if language is None or language not in LANGUAGES:
+        return Dropped(path, filters.UNKNOWN_LANGUAGE)
+    reason = filters.check_content(path, language, text)
+    if reason is not None:
+        return Dropped(path, reason)
+
+    redacted, secret_counts = redact_secrets(text)
+    content = normalize_content(redacted)
+    quality = SCORERS[config.scorer](content, language)
+    if config.min_quality is not None and quality.score < config.min_quality:
+        return Dropped(path, filters.LOW_QUALITY)
+    return ProcessedFile(
+        path=path,
+        language=language,
+        content=content,
+        digest=digest_normalized(content),
+        quality_score=quality.score,
+        quality_signals=quality.signals,
+        size_bytes=len(data),
+        lines=content.count("\n"),
+        band_keys=tuple(band_keys(signature(content, config.lsh), config.lsh)),
+        secrets=secret_counts,
+    )
+
+
+def process_file(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile | Dropped:
+    """Filter, redact, digest, score and sign one file (order: cheapest rejection first)."""
+    try:
+        return _process(path, data, config)
+    except Exception as error:  # one bad file must not fail its batch; the caller counts it
+        return Dropped(path, f"error:{type(error).__name__}")

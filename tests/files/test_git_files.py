@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from codelupe_dagster.core import git_files
+from tests.files.corpus import Submodule, Symlink, make_repo, stdlib_files
+
+LFS_POINTER = (
+    b"version https://git-lfs.github.com/spec/v1\n"
+    b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n"
+)
+
+
+@pytest.fixture
+def repo_path(tmp_path: Path) -> Path:
+    files: dict = stdlib_files("json", prefix="src/json/")
+    files.update(
+        {
+            "link.py": Symlink("src/json/decoder.py"),
+            "vendor/lib": Submodule(),
+            "assets/model.bin": LFS_POINTER,
+            "deep/a/b/c/d/e/f/g/h/leaf.py": b"print('leaf')\n",
+            "huge.py": b"x = 1\n" * 9_000_000,  # ~54 MB, compresses to almost nothing
+        }
+    )
+    make_repo(tmp_path / "repo.git", files)
+    return tmp_path / "repo.git"
+
+
+def test_head_files_with_skip_reasons(repo_path: Path) -> None:
+    items = list(git_files.iter_head_files(str(repo_path), max_bytes=1_000_000))
+    skipped = {i.path: i.reason for i in items if isinstance(i, git_files.SkippedEntry)}
+    read = {i[0]: i[1] for i in items if not isinstance(i, git_files.SkippedEntry)}
+
+    assert skipped == {
+        "link.py": git_files.SYMLINK,
+        "vendor/lib": git_files.SUBMODULE,
+        "assets/model.bin": git_files.LFS_POINTER,
+        "huge.py": git_files.TOO_LARGE,
+    }
+    expected = stdlib_files("json", prefix="src/json/")
+    assert {p: read[p] for p in expected} == expected
+    assert read["deep/a/b/c/d/e/f/g/h/leaf.py"] == b"print('leaf')\n"
+
+
+def test_size_comes_from_header_without_reading(repo_path: Path) -> None:
+    repo = git_files.open_repository(str(repo_path))
+    huge = next(e for e in git_files.walk_head(repo) if e.path == "huge.py")
+    assert git_files.blob_size(repo, huge.oid) == len(b"x = 1\n") * 9_000_000
+    assert git_files.read_blob(repo, huge, max_bytes=1000) == git_files.SkippedEntry("huge.py", "too_large")
+
+
+def test_non_bare_repository_reads_committed_tree_not_worktree(tmp_path: Path) -> None:
+    path = tmp_path / "work"
+    make_repo(path, {"a.py": b"a = 1\n"}, bare=False)
+    (path / "uncommitted.py").write_text("not in HEAD\n")
+    assert [i[0] for i in git_files.iter_head_files(str(path), None)] == ["a.py"]
+
+
+def test_broken_repository_names_its_path(tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(pygit2.GitError, match="nothing"):
+        git_files.open_repository(str(tmp_path / "nothing"))

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codelupe_dagster.core.spool import (
+    EXPORT_MARKER,
+    SUCCESS_MARKER,
+    ShardWriter,
+    SpoolIncomplete,
+    is_complete,
+    iter_documents,
+    read_manifest,
+)
+
+
+def doc(i: int) -> dict:
+    return {
+        "id": f"{i:032x}",
+        "content": f"def f{i}():\n    return {i}\n",
+        "path": f"pkg/m{i}.py",
+        "filename": f"m{i}.py",
+        "extension": "py",
+        "language": "python",
+        "repo": "acme/alpha",
+        "repo_stars": 3,
+        "license": "mit",
+        "commit": "c" * 40,
+        "quality_score": i / 10,
+        "quality_signals": {"lines": 2, "has_docstrings": False},
+        "size_bytes": 24,
+        "lines": 2,
+        "near_dup_cluster": None,
+        "secrets_redacted": 0,
+        "batch": "b1",
+        "indexed_at": None,
+    }
+
+
+def test_round_trip_in_parts(tmp_path: Path) -> None:
+    with ShardWriter(tmp_path / "s", rows_per_part=3) as writer:
+        writer.write_many(doc(i) for i in range(7))
+        manifest = writer.commit({"seen": 9})
+    assert manifest.parts == ("part-00000.parquet", "part-00001.parquet", "part-00002.parquet")
+    assert read_manifest(tmp_path / "s").info == {"seen": 9}
+    rows = [d for batch in iter_documents(tmp_path / "s", batch_size=2) for d in batch]
+    assert rows == [doc(i) for i in range(7)]
+
+
+def test_unfinished_writer_leaves_no_marker_and_no_parts(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), ShardWriter(tmp_path / "s", rows_per_part=2) as writer:
+        writer.write_many(doc(i) for i in range(5))
+        raise KeyboardInterrupt
+    assert not is_complete(tmp_path / "s")
+    assert list((tmp_path / "s").iterdir()) == []
+    with pytest.raises(SpoolIncomplete, match=SUCCESS_MARKER):
+        list(iter_documents(tmp_path / "s"))
+
+
+def test_rewrite_invalidates_old_marker_first(tmp_path: Path) -> None:
+    with ShardWriter(tmp_path / "s", rows_per_part=2) as writer:
+        writer.write_many(doc(i) for i in range(5))
+        writer.commit()
+    writer = ShardWriter(tmp_path / "s", rows_per_part=2)  # a re-run starts
+    assert not is_complete(tmp_path / "s")
+    writer.write(doc(42))
+    writer.commit()
+    assert [d["id"] for b in iter_documents(tmp_path / "s") for d in b] == [doc(42)["id"]]
+
+
+def test_stray_parts_are_not_read(tmp_path: Path) -> None:
+    with ShardWriter(tmp_path / "s") as writer:
+        writer.write(doc(1))
+        writer.commit()
+    (tmp_path / "s" / "part-00099.parquet").write_bytes(b"junk from a crashed writer")
+    assert [d["id"] for b in iter_documents(tmp_path / "s") for d in b] == [doc(1)["id"]]
+
+
+def test_export_layout_loads_with_datasets(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    with ShardWriter(tmp_path / "export", rows_per_part=2, marker=EXPORT_MARKER) as writer:
+        writer.write_many(doc(i) for i in range(5))
+        writer.commit()
+    loaded = datasets.load_dataset(
+        "parquet", data_dir=str(tmp_path / "export"), split="train", cache_dir=str(tmp_path / "hf")
+    )
+    assert loaded.num_rows == 5
+    assert sorted(loaded["id"]) == sorted(doc(i)["id"] for i in range(5))

@@ -1,0 +1,159 @@
+"""`crawled_repos` materialized by Dagster into a real SQLite repo index, with real Redis for crawl state."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pygit2
+import pytest
+import redis as redis_lib
+
+from codelupe_dagster.assets.crawl import crawled_repos
+from codelupe_dagster.backends.search import REPO_SCHEMA, open_search_index
+from codelupe_dagster.resources.github import GitHubResource
+from tests.ingest.github_replay import GitHubReplayServer, expected_names, synthetic_population
+from tests.ingest.test_local_source import make_repo
+
+WATERMARK_KEY = "pipeline:stats:crawl_watermark"
+GO_QUERY = "language:go stars:>=10"
+
+
+def materialize(resources: dict, **config) -> dict:
+    result = dg.materialize(
+        [crawled_repos], resources=resources, run_config={"ops": {"crawled_repos": {"config": config}}}
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("crawled_repos")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def repo_index(data_dir: Path):
+    index = open_search_index(REPO_SCHEMA, data_dir=data_dir)
+    index.ensure()
+    return index
+
+
+# ---------------------------------------------------------------- local source
+
+
+@pytest.fixture
+def local_source(tmp_path: Path) -> Path:
+    root = tmp_path / "source"
+    make_repo(root / "alpha", ["json/decoder.py", "json/scanner.py"])
+    make_repo(root / "beta", ["textwrap.py"])
+    make_repo(root / "acme" / "gamma", ["colorsys.py"])
+    (root / "plain").mkdir()
+    (root / "plain" / "notes.txt").write_text("no repository here\n")
+    return root
+
+
+def test_local_source_upserts_records_and_counts_changes(data_dir, resources_for, local_source, monkeypatch):
+    resources = resources_for(data_dir, None, github=GitHubResource())
+    monkeypatch.setenv("CODELUPE_SOURCE", str(local_source))  # the default when config names no source
+
+    first = materialize(resources)
+    assert first["source"] == str(local_source)
+    assert (first["repos_seen"], first["repos_new"], first["repos_updated"]) == (3, 3, 0)
+    assert first["skipped_by_reason"] == {"not_a_git_repository": 1}
+    index = repo_index(data_dir)
+    docs = index.get(["local/alpha", "local/beta", "acme/gamma"])
+    assert set(docs) == {"local/alpha", "local/beta", "acme/gamma"}
+    assert docs["local/beta"]["head"] == str(pygit2.Repository(str(local_source / "beta")).head.target)
+    assert docs["local/beta"]["source"] == "local" and docs["local/beta"]["indexed_at"]
+
+    # the queue stage writes its priority into the same documents; a re-crawl must keep it
+    index.bulk_upsert([{**docs["local/beta"], "priority": 0.42}]).raise_for_errors()
+    second = materialize(resources, source=str(local_source))
+    assert (second["repos_new"], second["repos_updated"], second["repos_unchanged"]) == (0, 0, 3)
+
+    repo = pygit2.Repository(str(local_source / "beta"))
+    (local_source / "beta" / "CHANGES.txt").write_text("a new commit\n")
+    repo.index.add_all()
+    repo.index.write()
+    signature = pygit2.Signature("Fixture", "fixture@example.invalid")
+    new_head = repo.create_commit(
+        "HEAD", signature, signature, "change", repo.index.write_tree(), [repo.head.target]
+    )
+    third = materialize(resources, source=str(local_source))
+    assert (third["repos_new"], third["repos_updated"], third["repos_unchanged"]) == (0, 1, 2)
+    beta = index.get(["local/beta"])["local/beta"]
+    assert beta["head"] == str(new_head) and beta["priority"] == 0.42
+    assert index.count() == 3
+
+
+def test_missing_local_source_fails_the_run_clearly(data_dir, resources_for, tmp_path):
+    resources = resources_for(data_dir, None, github=GitHubResource())
+    result = dg.materialize(
+        [crawled_repos],
+        resources=resources,
+        run_config={"ops": {"crawled_repos": {"config": {"source": str(tmp_path / "absent")}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "neither a directory nor a file" in str(
+        result.get_step_failure_events()[0].event_specific_data.error
+    )
+
+
+# ---------------------------------------------------------------- GitHub source
+
+
+@pytest.fixture
+def replay():
+    population = synthetic_population()
+    with GitHubReplayServer(population, token_limit=10_000) as server:
+        yield server, population
+
+
+def github_resource(server: GitHubReplayServer, **overrides) -> GitHubResource:
+    settings = {"api_url": server.url, "languages": ["go"], "min_stars": 10, "pushed_since": "2025-01-01",
+                "backoff_s": 0.01, "token": "t0ken", **overrides}  # fmt: skip
+    return GitHubResource(**settings)
+
+
+def test_github_crawl_is_incremental_with_watermark_and_etags(data_dir, resources_for, redis_url, replay):
+    server, population = replay
+    server.faults = {2: "502"}
+    resources = resources_for(data_dir, redis_url, github=github_resource(server))
+    expected = expected_names(population, ["go"], 10, date(2025, 1, 1))
+
+    first = materialize(resources, source="github")
+    assert first["repos_new"] == len(expected) == first["repos_seen"]
+    assert first["api_calls"] == len(server.requests) == 4 and first["retries"] == 1
+    assert first["pages"] == 3 and first["rate_limited"] is False
+    index = repo_index(data_dir)
+    assert index.count() == len(expected)
+    assert set(index.get(sorted(expected))) == expected
+    watermark = redis_lib.Redis.from_url(redis_url).hget(WATERMARK_KEY, GO_QUERY).decode()
+    assert first["watermarks"] == {GO_QUERY: watermark}
+
+    start = len(server.requests)
+    second = materialize(resources, source="github")
+    assert {r.q for r in server.requests[start:]} == {f"{GO_QUERY} pushed:>={watermark[:10]}"}
+    assert second["repos_new"] == 0 and second["repos_unchanged"] == second["repos_seen"] > 0
+
+    start = len(server.requests)
+    third = materialize(resources, source="github")
+    assert {r.status for r in server.requests[start:]} == {304}
+    assert third["not_modified"] == third["pages_not_modified"] == third["api_calls"] >= 1
+    assert third["repos_seen"] == 0
+
+    fresh = materialize(resources, source="github", full_refresh=True)
+    assert fresh["repos_seen"] == len(expected) and fresh["repos_unchanged"] == len(expected)
+
+
+def test_rate_limit_over_budget_stops_cleanly_then_resumes(data_dir, resources_for, redis_url, replay):
+    server, population = replay
+    server.faults = {2: "secondary_retry_after"}  # 30s, over the 1s budget below
+    patient = resources_for(data_dir, redis_url, github=github_resource(server, max_wait_s=1.0))
+
+    stopped = materialize(patient, source="github")
+    assert stopped["rate_limited"] is True and stopped["stopped"] == "rate_limited" and stopped["resume_at"]
+    assert 0 < stopped["repos_new"] < len(expected_names(population, ["go"], 10, date(2025, 1, 1)))
+    assert redis_lib.Redis.from_url(redis_url).hget(WATERMARK_KEY, GO_QUERY) is None
+
+    resumed = materialize(patient, source="github")
+    assert resumed["rate_limited"] is False and resumed["not_modified"] == 1
+    assert repo_index(data_dir).count() == len(expected_names(population, ["go"], 10, date(2025, 1, 1)))

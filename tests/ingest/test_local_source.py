@@ -1,0 +1,141 @@
+"""Local sources read from real git repositories built from CPython's own files."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from codelupe_dagster.core.local_source import load_local_source, name_from_url, read_source_list
+
+STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
+SIGNATURE_TIME = 1_780_000_000  # a fixed commit time, so pushed_at is known exactly
+
+
+def make_repo(path: Path, sources: list[str], *, commits: int = 1, branch: str = "main") -> str:
+    """A work tree holding copies of stdlib files, committed `commits` times; returns HEAD."""
+    path.mkdir(parents=True)
+    repo = pygit2.init_repository(str(path), initial_head=branch)
+    for number in range(commits):
+        for source in sources:
+            shutil.copy(STDLIB / source, path / Path(source).name)
+        (path / "NOTES.txt").write_text(f"revision {number}\n")
+        repo.index.add_all()
+        repo.index.write()
+        tree = repo.index.write_tree()
+        author = pygit2.Signature("Fixture", "fixture@example.invalid", SIGNATURE_TIME + number, 0)
+        parents = [] if repo.head_is_unborn else [repo.head.target]
+        repo.create_commit("HEAD", author, author, f"revision {number}", tree, parents)
+    return str(repo.head.target)
+
+
+@pytest.fixture
+def source_root(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """alpha, beta (2 commits), org/gamma, a bare delta.git, an empty repo, a plain dir and a stray file."""
+    root = tmp_path / "source"
+    heads = {
+        "local/alpha": make_repo(root / "alpha", ["json/decoder.py", "json/encoder.py"]),
+        "local/beta": make_repo(root / "beta", ["textwrap.py", "shlex.py"], commits=2),
+        "org/gamma": make_repo(root / "org" / "gamma", ["colorsys.py", "html/parser.py"], branch="trunk"),
+    }
+    pygit2.clone_repository(str(root / "alpha"), str(root / "delta.git"), bare=True)
+    heads["local/delta"] = heads["local/alpha"]
+    pygit2.init_repository(str(root / "empty"))
+    (root / "notes").mkdir()
+    (root / "notes" / "todo.txt").write_text("not a repository\n")
+    (root / "README.md").write_text("a stray file\n")
+    (root / ".cache").mkdir()  # hidden: not a source entry at all
+    make_repo(root / "deep" / "a" / "b" / "too-deep", ["abc.py"])
+    return root, heads
+
+
+def test_directory_scan_reads_heads_and_skips_with_reasons(source_root):
+    root, heads = source_root
+    scan = load_local_source(root, max_depth=3)
+
+    records = {record.full_name: record for record in scan.records}
+    assert {name: record.head for name, record in records.items()} == heads
+    alpha = records["local/alpha"]
+    assert alpha.clone_url == str((root / "alpha").resolve())
+    assert alpha.source == "local" and alpha.stars == 0 and alpha.language == "python"
+    assert alpha.pushed_at == datetime.fromtimestamp(SIGNATURE_TIME, UTC).isoformat()
+    assert records["local/beta"].pushed_at == datetime.fromtimestamp(SIGNATURE_TIME + 1, UTC).isoformat()
+    assert records["org/gamma"].default_branch == "trunk"
+    assert records["local/delta"].clone_url.endswith("delta.git") and alpha.size_kb >= 1
+    assert scan.skipped_by_reason == {"empty_repository": 1, "not_a_git_repository": 2, "not_a_directory": 1}
+    assert {Path(entry.entry).name for entry in scan.skipped if entry.reason == "not_a_git_repository"} == {
+        "notes",
+        "deep",
+    }
+
+
+def test_deeper_scan_finds_nested_repositories(source_root):
+    root, _ = source_root
+    names = {record.full_name for record in load_local_source(root, max_depth=4).records}
+    assert "deep/a-b-too-deep" in names
+
+
+def test_a_single_repository_is_a_source_of_one(source_root):
+    root, heads = source_root
+    scan = load_local_source(root / "beta")
+    assert [(r.full_name, r.head) for r in scan.records] == [("local/beta", heads["local/beta"])]
+
+
+def test_source_list_reads_urls_and_paths(source_root, tmp_path):
+    root, heads = source_root
+    listing = tmp_path / "lists" / "repos.txt"
+    listing.parent.mkdir()
+    listing.write_text(
+        "\n".join(
+            [
+                "# repositories for the demo",
+                "",
+                "https://github.com/psf/requests.git",
+                "  git@github.com:pallets/flask.git  ",
+                "https://github.com/psf/requests",  # same repository again
+                f"{root / 'alpha'}",
+                "../source/beta",  # relative to the list file
+                f"file://{root / 'org' / 'gamma'}",
+                "../source/missing",
+                f"{root / 'notes'}",
+                "https://example.com/just-a-host",
+            ]
+        )
+    )
+    scan = read_source_list(listing)
+    records = {record.full_name: record for record in scan.records}
+    assert set(records) == {"psf/requests", "pallets/flask", "local/alpha", "local/beta", "local/gamma"}
+    assert records["pallets/flask"].clone_url == "git@github.com:pallets/flask.git"
+    assert records["psf/requests"].head is None and records["psf/requests"].source == "local"
+    assert records["local/beta"].head == heads["local/beta"]
+    assert records["local/gamma"].head == heads["org/gamma"]
+    assert scan.skipped_by_reason == {
+        "duplicate_name": 1,
+        "path_not_found": 1,
+        "not_a_git_repository": 1,
+        "unrecognised_url": 1,
+    }
+    assert [entry.entry for entry in scan.skipped if entry.reason == "duplicate_name"] == ["repos.txt:5"]
+
+
+def test_missing_source_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither a directory nor a file"):
+        load_local_source(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://github.com/psf/requests.git", "psf/requests"),
+        ("https://github.com/psf/requests/", "psf/requests"),
+        ("ssh://git@github.com/owner/repo.git", "owner/repo"),
+        ("git@gitlab.com:group/sub/project.git", "sub/project"),
+        ("http://127.0.0.1:8080/octo/json.git", "octo/json"),
+        ("https://example.com/alone", None),
+    ],
+)
+def test_name_from_url(url, name):
+    assert name_from_url(url) == name

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import json
+import time
+
+import dagster as dg
+import pytest
+
+from codelupe_dagster.assets.clone import cloned_repos
+from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.schedules import build_crawl_schedule, cron_for_interval
+from codelupe_dagster.sensors.batch import batch_sensor
+from codelupe_dagster.sensors.run_status import batch_canceled_sensor, batch_failed_sensor, batch_succeeded_sensor
+from tests.ingest.helpers import KEYS, enqueue, ingest_resources
+
+# The per-batch job restricted to this stage's asset, so these tests do not depend on later stages.
+clone_only_job = dg.define_asset_job("batch_job", selection=["cloned_repos"])
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def tick(instance, resources, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"redis": resources["redis"]})
+    return batch_sensor(context)
+
+
+def records(n: int, url: str = "https://github.com/o/{}.git") -> list[tuple[RepoRecord, float]]:
+    return [(RepoRecord(f"o/r{i}", clone_url=url.format(f"r{i}")), float(i)) for i in range(n)]
+
+
+def test_batches_are_formed_in_priority_order_with_run_keys(instance, data_dir, redis_url, redis_client, monkeypatch):
+    monkeypatch.setenv("BATCH_SIZE", "3")
+    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "2")
+    enqueue(redis_client, records(7))
+    result = tick(instance, ingest_resources(data_dir, redis_url))
+
+    assert len(result.run_requests) == 2
+    batch_ids = [request.partition_key for request in result.run_requests]
+    assert [request.run_key for request in result.run_requests] == batch_ids
+    first, second = (json.loads(redis_client.get(KEYS.batch(b)))["repos"] for b in batch_ids)
+    assert first == ["o/r6", "o/r5", "o/r4"] and second == ["o/r3", "o/r2", "o/r1"]
+    assert result.dynamic_partitions_requests[0].partition_keys == batch_ids
+    assert redis_client.zrange(KEYS.repos, 0, -1) == [b"o/r0"]
+    assert json.loads(result.cursor)["batches_created"] == 2
+
+
+def test_run_cap_counts_queued_runs_and_no_duplicate_batches(instance, data_dir, redis_url, redis_client, monkeypatch):
+    monkeypatch.setenv("BATCH_SIZE", "2")
+    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
+    enqueue(redis_client, records(4))
+    resources = ingest_resources(data_dir, redis_url)
+    first = tick(instance, resources)
+    assert len(first.run_requests) == 1
+    # Create the requested run as the daemon would, before a run worker starts it.
+    job = dg.Definitions(assets=[cloned_repos], jobs=[clone_only_job], resources=resources).resolve_job_def(
+        "batch_job"
+    )
+    instance.add_dynamic_partitions("repo_batches", [first.run_requests[0].partition_key])
+    instance.create_run_for_job(
+        job_def=job,
+        tags={"dagster/partition": first.run_requests[0].partition_key},
+        status=dg.DagsterRunStatus.NOT_STARTED,
+    )
+    capped = tick(instance, resources, cursor=first.cursor)
+    assert capped.run_requests == []
+    assert capped.skip_reason.skip_message == "run cap reached"
+    assert redis_client.zcard(KEYS.repos) == 2  # nothing popped while capped
+
+
+def test_empty_queue_skips(instance, data_dir, redis_url):
+    result = tick(instance, ingest_resources(data_dir, redis_url))
+    assert result.run_requests == [] and result.skip_reason.skip_message == "queue empty"
+
+
+def test_timed_out_repos_are_requeued_by_the_next_tick(instance, data_dir, redis_url, redis_client, monkeypatch):
+    monkeypatch.setenv("BATCH_SIZE", "5")
+    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
+    monkeypatch.setenv("INFLIGHT_TIMEOUT", "60")
+    enqueue(redis_client, records(2))
+    resources = ingest_resources(data_dir, redis_url)
+    first = tick(instance, resources)
+    # The run died without a status event: age its in-flight entries past the timeout.
+    for repo, raw in redis_client.hgetall(KEYS.inflight).items():
+        entry = json.loads(raw)
+        entry["since"] = time.time() - 3600
+        redis_client.hset(KEYS.inflight, repo, json.dumps(entry))
+    second = tick(instance, resources, cursor=first.cursor)
+    assert json.loads(second.cursor)["stale_requeued"] == 2
+    assert len(second.run_requests) == 1
+    assert second.run_requests[0].partition_key != first.run_requests[0].partition_key
+    repos = json.loads(redis_client.get(KEYS.batch(second.run_requests[0].partition_key)))["repos"]
+    assert repos == ["o/r1", "o/r0"]  # back in their original priority order
+
+
+def _run_batch(instance, resources, batch_id):
+    instance.add_dynamic_partitions("repo_batches", [batch_id])
+    job = dg.Definitions(assets=[cloned_repos], jobs=[clone_only_job], resources=resources).resolve_job_def(
+        "batch_job"
+    )
+    return job.execute_in_process(instance=instance, partition_key=batch_id, raise_on_error=False)
+
+
+def _status_context(instance, resources, result, event):
+    return dg.build_run_status_sensor_context(
+        sensor_name="status",
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"redis": resources["redis"]},
+    )
+
+
+def test_failed_run_requeues_and_successful_run_acks(instance, data_dir, redis_url, redis_client, served_repos):
+    resources = ingest_resources(data_dir, redis_url)
+    # A batch whose only repo cannot be reached: the run fails and the repo goes back on the queue.
+    enqueue(redis_client, [(RepoRecord("o/gone", clone_url=served_repos.server.repo_url("o/gone.git")), 5.0)])
+    failing = tick(instance, resources).run_requests[0].partition_key
+    result = _run_batch(instance, resources, failing)
+    assert not result.success
+    batch_failed_sensor(_status_context(instance, resources, result, result.get_run_failure_event()))
+    assert redis_client.zscore(KEYS.repos, "o/gone") == 5.0
+    assert redis_client.hlen(KEYS.inflight) == 0
+    redis_client.zrem(KEYS.repos, "o/gone")
+
+    url, _ = served_repos.add("o/json", "json")
+    enqueue(redis_client, [(RepoRecord("o/json", clone_url=url), 3.0)])
+    passing = tick(instance, resources).run_requests[0].partition_key
+    result = _run_batch(instance, resources, passing)
+    assert result.success
+    batch_succeeded_sensor(_status_context(instance, resources, result, result.get_run_success_event()))
+    assert redis_client.hlen(KEYS.inflight) == 0 and redis_client.zcard(KEYS.repos) == 0
+    assert json.loads(redis_client.get(KEYS.batch(passing)))["status"] == "succeeded"
+
+
+def test_canceled_run_requeues(instance, data_dir, redis_url, redis_client, served_repos):
+    resources = ingest_resources(data_dir, redis_url)
+    url, _ = served_repos.add("o/html", "html")
+    enqueue(redis_client, [(RepoRecord("o/html", clone_url=url), 2.5)])
+    batch_id = tick(instance, resources).run_requests[0].partition_key
+    result = _run_batch(instance, resources, batch_id)
+    # Reuse the finished run's record but report it as canceled, as the daemon would for a canceled run.
+    canceled_run = result.dagster_run.with_status(dg.DagsterRunStatus.CANCELED)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="status",
+        dagster_event=result.get_run_success_event(),
+        dagster_instance=instance,
+        dagster_run=canceled_run,
+        resources={"redis": resources["redis"]},
+    )
+    batch_canceled_sensor(context)
+    assert redis_client.zscore(KEYS.repos, "o/html") == 2.5
+    assert "canceled" in json.loads(redis_client.get(KEYS.batch(batch_id)))["reason"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "cron"),
+    [(60, "* * * * *"), (300, "*/5 * * * *"), (3600, "0 * * * *"), (7200, "0 */2 * * *"), (86400, "0 0 * * *")],
+)
+def test_cron_for_interval(seconds, cron):
+    assert cron_for_interval(seconds) == cron
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [("continuous", dg.DefaultScheduleStatus.RUNNING), ("once", dg.DefaultScheduleStatus.STOPPED)],
+)
+def test_crawl_schedule_runs_only_in_continuous_mode(monkeypatch, mode, status):
+    monkeypatch.setenv("CRAWLER_MODE", mode)
+    monkeypatch.setenv("SYNC_INTERVAL", "1800")
+    schedule = build_crawl_schedule()
+    assert schedule.default_status == status
+    assert schedule.cron_schedule == "*/30 * * * *"
+    outcome = schedule(dg.build_schedule_context())
+    assert isinstance(outcome, dg.RunRequest if mode == "continuous" else dg.SkipReason)
