@@ -33,6 +33,7 @@ from codelupe_dagster.core.secrets import redact_secrets
 DEFAULT_CORPUS = "/root/.pyenv/versions/3.11.7/lib/python3.11"
 OLD_PIPELINE_FILES_PER_S = 3.0  # the old pipeline's measured throughput (DESIGN §10)
 CONFIG = ProcessingConfig()
+SKIPPED_DIRECTORIES = frozenset({"__pycache__", "site-packages"})
 
 
 def list_files(roots: list[str], limit: int) -> list[tuple[str, str]]:
@@ -40,8 +41,9 @@ def list_files(roots: list[str], limit: int) -> list[tuple[str, str]]:
     found = []
     for root in roots:
         for directory, subdirectories, names in os.walk(root):
-            # Bytecode caches are never committed to a repository; leave them out of the corpus.
-            subdirectories[:] = [d for d in subdirectories if d != "__pycache__"]
+            # Bytecode caches are never committed to a repository, and an interpreter's
+            # site-packages is installed third-party code, not part of its Lib.
+            subdirectories[:] = [d for d in subdirectories if d not in SKIPPED_DIRECTORIES]
             for name in names:
                 absolute = os.path.join(directory, name)
                 if os.path.isfile(absolute) and not os.path.islink(absolute):

@@ -85,8 +85,14 @@ def build_batch(root: Path, data_dir: Path, batch_id: str, n_repos: int) -> tupl
     for name, group in corpus_groups(n_repos):
         path = root / name.replace("/", "__")
         head = make_repo(path, group)
-        repos.append({"repo": name, "path": str(path), "head": head,
-                      "record": {"full_name": name, "clone_url": str(path), "stars": 100, "source": "local"}})
+        repos.append(
+            {
+                "repo": name,
+                "path": str(path),
+                "head": head,
+                "record": {"full_name": name, "clone_url": str(path), "stars": 100, "source": "local"},
+            }
+        )
         files += len(group)
         size += sum(p.stat().st_size for p in group.values())
     manifest = data_dir / "batches" / batch_id / "cloned.json"
@@ -102,8 +108,9 @@ def run_backend(label: str, data_dir: Path, batch_id: str, workers: int, es_url:
 
     redis_res = RedisResource(url=None, data_dir=str(data_dir))
     redis_res.get_client().flushdb()  # each backend starts from an empty ledger: same work
-    search = SearchIndexResource(elasticsearch_url=es_url, data_dir=str(data_dir),
-                                 code_index_name=f"bench-code-{label}")
+    search = SearchIndexResource(
+        elasticsearch_url=es_url, data_dir=str(data_dir), code_index_name=f"bench-code-{label}"
+    )
     index = search.code_index()
     index.delete()
     instance = dg.DagsterInstance.ephemeral()
@@ -113,8 +120,13 @@ def run_backend(label: str, data_dir: Path, batch_id: str, workers: int, es_url:
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    result = dg.materialize([scored_files, es_code_index], partition_key=batch_id, instance=instance,
-                            resources={"redis": redis_res, "search": search}, run_config=run_config)
+    result = dg.materialize(
+        [scored_files, es_code_index],
+        partition_key=batch_id,
+        instance=instance,
+        resources={"redis": redis_res, "search": search},
+        run_config=run_config,
+    )
     profiler.disable()
     total = time.perf_counter() - started
     assert result.success
@@ -138,7 +150,9 @@ def run_backend(label: str, data_dir: Path, batch_id: str, workers: int, es_url:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--repos", type=int, default=20, help="CPython Lib repositories (plus Go slices)")
     parser.add_argument("--elasticsearch-url", default=None)
@@ -152,9 +166,13 @@ def main() -> None:
         batch_id = "b20260101T000000-bench0"
         t0 = time.perf_counter()
         files, size = build_batch(root / "repos", data_dir, batch_id, args.repos)
-        print(f"corpus: {files} files, {size / 1e6:.1f} MB in {args.repos + len(GO_SLICES)} repos "
-              f"(built in {time.perf_counter() - t0:.1f}s); workers={args.workers}")
-        backends = [("sqlite", None)] + ([("elasticsearch", args.elasticsearch_url)] if args.elasticsearch_url else [])
+        print(
+            f"corpus: {files} files, {size / 1e6:.1f} MB in {args.repos + len(GO_SLICES)} repos "
+            f"(built in {time.perf_counter() - t0:.1f}s); workers={args.workers}"
+        )
+        backends = [("sqlite", None)] + (
+            [("elasticsearch", args.elasticsearch_url)] if args.elasticsearch_url else []
+        )
         try:
             for label, url in backends:
                 report = run_backend(label, data_dir, batch_id, args.workers, url)

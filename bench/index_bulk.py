@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -224,10 +225,8 @@ def bench_elasticsearch(docs: list[dict[str, Any]], repeat: int, url: str) -> di
         mappings = es.call("GET", f"/{name}/_mapping")[name]["mappings"]
         index.delete()
         raw = f"{name}-raw"
-        try:
+        with contextlib.suppress(urllib.error.HTTPError):  # left over from an interrupted run
             es.call("DELETE", f"/{raw}")
-        except urllib.error.HTTPError:
-            pass
         keep = {
             k: v
             for k, v in settings.items()
@@ -235,7 +234,7 @@ def bench_elasticsearch(docs: list[dict[str, Any]], repeat: int, url: str) -> di
         }
         es.call("PUT", f"/{raw}", json.dumps({"settings": {"index": keep}, "mappings": mappings}).encode())
 
-        def raw_bulk() -> None:
+        def raw_bulk(raw: str = raw) -> None:
             es_raw_bulk(es, raw, docs, CHUNK_DOCS)
             es.call("POST", f"/{raw}/_refresh")
 
@@ -248,7 +247,8 @@ def bench_elasticsearch(docs: list[dict[str, Any]], repeat: int, url: str) -> di
 
 def report(title: str, times: dict[str, list[float]], docs: int, megabytes: float, baseline: str) -> None:
     print(
-        f"{title}: {docs} documents, {megabytes:.1f} MB of source, median of {len(next(iter(times.values())))}"
+        f"{title}: {docs} documents, {megabytes:.1f} MB of source,"
+        f" median of {len(next(iter(times.values())))} runs"
     )
     base = statistics.median(times[baseline])
     for label, samples in times.items():
@@ -275,7 +275,8 @@ def main() -> None:
         sys.exit(f"no .py files under {args.source}")
     megabytes = sum(d["size_bytes"] for d in docs) / 1e6
     print(
-        f"corpus: {args.source} — {len(docs)} distinct files, {megabytes:.1f} MB; python {sys.version.split()[0]},"
+        f"corpus: {args.source} — {len(docs)} distinct files, {megabytes:.1f} MB;"
+        f" python {sys.version.split()[0]},"
         f" sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus"
     )
     if not args.skip_sqlite:

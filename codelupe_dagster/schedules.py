@@ -5,7 +5,6 @@ explicit materializations; with CRAWLER_MODE=continuous it starts running. The m
 every tick, so switching the variable back to `once` stops crawling even if the schedule was left on.
 """
 
-
 import dagster as dg
 
 from codelupe_dagster import settings
@@ -14,7 +13,7 @@ crawl_and_queue_job = dg.define_asset_job("crawl_and_queue_job", selection=["cra
 
 
 def cron_for_interval(seconds: int) -> str:
-    """The cron expression closest to "every ``seconds``" (cron cannot go below a minute or span days evenly)."""
+    """The cron expression closest to "every ``seconds``" (cron cannot go below a minute)."""
     if seconds <= 0:
         raise ValueError(f"SYNC_INTERVAL must be positive, got {seconds}")
     minutes = max(1, round(seconds / 60))
@@ -37,7 +36,9 @@ def build_crawl_schedule() -> dg.ScheduleDefinition:
     @dg.schedule(
         job=crawl_and_queue_job,
         cron_schedule=cron_for_interval(settings.env_int("SYNC_INTERVAL", 3600)),
-        default_status=dg.DefaultScheduleStatus.RUNNING if is_continuous() else dg.DefaultScheduleStatus.STOPPED,
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if is_continuous()
+        else dg.DefaultScheduleStatus.STOPPED,
         description="Crawls and queues repositories every SYNC_INTERVAL seconds in continuous mode.",
     )
     def crawl_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:

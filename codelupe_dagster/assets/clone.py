@@ -1,6 +1,5 @@
 """`cloned_repos`: shallow clone or fetch every repository of one batch, in parallel."""
 
-
 import json
 import os
 import time
@@ -13,7 +12,7 @@ import dagster as dg
 
 from codelupe_dagster import settings
 from codelupe_dagster.core.batch_queue import BatchNotFound, batch_repos
-from codelupe_dagster.core.git_clone import ClonePolicy, CloneOutcome, clone_or_fetch
+from codelupe_dagster.core.git_clone import CloneOutcome, ClonePolicy, clone_or_fetch
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.git import GitResource
@@ -57,7 +56,9 @@ def write_cloned_manifest(path: Path, batch_id: str, results: list[tuple[RepoRec
     pool="clone",  # caps clone work across concurrent runs; REPO_WORKERS caps it within one
     kinds={"git"},
 )
-def cloned_repos(context: dg.AssetExecutionContext, redis: RedisResource, git: GitResource) -> dg.MaterializeResult:
+def cloned_repos(
+    context: dg.AssetExecutionContext, redis: RedisResource, git: GitResource
+) -> dg.MaterializeResult:
     """Clones the batch's repos into REPOS_DIR; a broken repo is recorded, an all-broken batch fails."""
     batch_id = context.partition_key
     try:

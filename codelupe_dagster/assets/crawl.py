@@ -157,6 +157,7 @@ def _github_metadata(stats: CrawlStats, client_stats: dict[str, Any]) -> dict[st
         "repos_beyond_cap": stats.repos_beyond_cap,
         "incomplete_results": stats.incomplete_results,
         "malformed_items": stats.malformed_items,
+        "etags_pruned": stats.etags_pruned,
         "duplicates": stats.duplicates,
         "rate_limited": stats.stopped == "rate_limited",
         "stopped": stats.stopped or "",

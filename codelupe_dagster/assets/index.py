@@ -1,6 +1,5 @@
 """`es_code_index`: a batch's spool -> the code index (Elasticsearch or the local SQLite file)."""
 
-
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -94,7 +93,11 @@ def _secrets_check(index: SearchIndex, ids: list[str]) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=NO_SECRETS_IN_SAMPLE,
         passed=not found,
-        metadata={"sampled": len(sample), "secrets": dg.MetadataValue.json(dict(found)), "documents": leaking[:20]},
+        metadata={
+            "sampled": len(sample),
+            "secrets": dg.MetadataValue.json(dict(found)),
+            "documents": leaking[:20],
+        },
     )
 
 
@@ -136,7 +139,9 @@ def es_code_index(
     batch_id = context.partition_key
     spool = spool_path(settings.data_dir(), batch_id)
     manifest = read_manifest(spool)  # refuses an incomplete spool: scored_files must have finished
-    threshold = config.min_quality if config.min_quality is not None else settings.env_float("MIN_QUALITY_THRESHOLD")
+    threshold = (
+        config.min_quality if config.min_quality is not None else settings.env_float("MIN_QUALITY_THRESHOLD")
+    )
     commits: dict[str, str] = manifest.info.get("commits") or {}
 
     index = search.code_index()
@@ -158,7 +163,9 @@ def es_code_index(
         _secrets_check(index, ids),
         _duplicates_check(redis, ids, batch_id),
     ]
-    context.log.info(f"batch {batch_id}: indexed {len(ids)} documents, {written['low_quality']} below {threshold}")
+    context.log.info(
+        f"batch {batch_id}: indexed {len(ids)} documents, {written['low_quality']} below {threshold}"
+    )
     return dg.MaterializeResult(
         metadata={
             "indexed": len(ids),

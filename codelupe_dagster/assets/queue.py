@@ -1,6 +1,5 @@
 """`queued_repos`: rank every crawled repository and push the ones needing work onto the Redis queue."""
 
-
 import json
 from datetime import UTC, datetime
 
@@ -77,7 +76,9 @@ def queued_repos(
             "in_flight": client.hlen(keys.inflight),
             "priorities_written": len(updated_docs),
             "weights": dg.MetadataValue.json(json.loads(json.dumps(weights.__dict__))),
-            "top_10": dg.MetadataValue.md(_top_table(client, keys, dict((r.full_name, r) for r, _ in scored))),
+            "top_10": dg.MetadataValue.md(
+                _top_table(client, keys, dict((r.full_name, r) for r, _ in scored))
+            ),
         }
     )
 

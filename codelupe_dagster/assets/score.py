@@ -1,6 +1,5 @@
 """`scored_files`: a batch's cloned repositories -> filtered, scored, deduplicated Parquet spool."""
 
-
 from typing import Any
 
 import dagster as dg
@@ -53,7 +52,7 @@ def counts_metadata(counts: BatchCounts) -> dict[str, Any]:
 def scored_files(
     context: dg.AssetExecutionContext, config: ScoredFilesConfig, redis: RedisResource
 ) -> dg.MaterializeResult:
-    """Every file of the batch's HEAD trees filtered, scored, secret-redacted and deduplicated into the spool."""
+    """The batch's HEAD trees filtered, scored, secret-redacted and deduplicated into the spool."""
     batch_id = context.partition_key
     data_dir = settings.data_dir()
     batch = ClonedBatch.load(cloned_manifest_path(data_dir, batch_id))

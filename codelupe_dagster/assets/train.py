@@ -4,7 +4,6 @@ Thin on purpose: the trainer (codelupe_dagster.training) does the work and is im
 asset body, so the code location loads without torch.
 """
 
-
 from typing import Any
 
 import dagster as dg

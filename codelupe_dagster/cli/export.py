@@ -1,4 +1,4 @@
-"""`codelupe export`: the indexed corpus as Parquet shards that `datasets.load_dataset("parquet", ...)` reads."""
+"""`codelupe export`: the code index as Parquet shards that `datasets.load_dataset("parquet", ...)` reads."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def export_corpus(
 
 
 @click.command()
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory for the shards.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Directory for the shards."
+)
 @click.option("--min-quality", type=float, default=None, help="Only files with quality_score >= Q.")
 @click.option("--language", default=None, help="Only files of this language.")
 @click.option("--rows-per-shard", type=click.IntRange(min=1), default=10_000, show_default=True)

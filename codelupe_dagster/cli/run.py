@@ -65,7 +65,7 @@ def maybe_train(defs: dg.Definitions, instance: dg.DagsterInstance, enabled: boo
         return "skipped (--no-train)"
     try:
         defs.resolve_assets_def(TRAIN_ASSET)
-    except Exception:  # noqa: BLE001 - any resolution error means the training stage is not installed
+    except Exception:
         return "not available"
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
@@ -135,7 +135,9 @@ def run_pipeline(
                     progress.advance(task, len(repos))
                 else:
                     summary.batches_failed += 1
-                    console.print(f"[red]batch {batch_id} failed[/red] (run {result.run_id}); repos re-queued")
+                    console.print(
+                        f"[red]batch {batch_id} failed[/red] (run {result.run_id}); repos re-queued"
+                    )
             if summary.batches_failed >= max_failed_batches:
                 # Failed batches go back on the queue; without a bound a persistent fault would loop forever.
                 summary.stopped = f"{summary.batches_failed} batches failed; the rest stays queued"
@@ -162,7 +164,9 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
 
 
 @click.command("run")
-@click.option("--source", required=True, type=click.Path(exists=True), help="Directory of git repos or a URL list.")
+@click.option(
+    "--source", required=True, type=click.Path(exists=True), help="Directory of git repos or a URL list."
+)
 @click.option("--no-train", is_flag=True, help="Leave training out.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Repos per batch (default BATCH_SIZE).")
 @click.option("--max-failed-batches", default=3, show_default=True, type=click.IntRange(min=1))

@@ -26,8 +26,8 @@ from typing import Any
 
 import redis
 
-from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.git_clone import is_safe_name
+from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import parse_timestamp
 
@@ -104,7 +104,15 @@ def pop_batch(client: redis.Redis, keys: RedisKeys, size: int, now: float | None
     now = time.time() if now is None else now
     batch_id = new_batch_id(now)
     popped = client.eval(
-        _POP_SCRIPT, 4, keys.repos, keys.inflight, keys.batches, keys.batch(batch_id), size, batch_id, repr(now)
+        _POP_SCRIPT,
+        4,
+        keys.repos,
+        keys.inflight,
+        keys.batches,
+        keys.batch(batch_id),
+        size,
+        batch_id,
+        repr(now),
     )
     if not popped:
         return None
@@ -159,7 +167,9 @@ def requeue_batch(client: redis.Redis, keys: RedisKeys, batch_id: str, reason: s
     return [_text(name) for name in done]
 
 
-def requeue_stale(client: redis.Redis, keys: RedisKeys, timeout_s: float, now: float | None = None) -> list[str]:
+def requeue_stale(
+    client: redis.Redis, keys: RedisKeys, timeout_s: float, now: float | None = None
+) -> list[str]:
     """Re-queue repos in flight for longer than ``timeout_s`` (their run died without a status event)."""
     now = time.time() if now is None else now
     stale_by_batch: dict[str, list[str]] = {}

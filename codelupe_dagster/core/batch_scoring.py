@@ -80,7 +80,9 @@ class ClonedBatch:
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError as exc:
-            raise FileNotFoundError(f"{path} not found: cloned_repos has not completed for this batch") from exc
+            raise FileNotFoundError(
+                f"{path} not found: cloned_repos has not completed for this batch"
+            ) from exc
         repos = tuple(
             ClonedRepo(r["repo"], r["path"], r.get("head"), r.get("record") or {}) for r in data["repos"]
         )
@@ -129,7 +131,9 @@ class BatchCounts:
             "near_duplicates": self.near_duplicates,
             "secrets_redacted": dict(sorted(self.secrets_redacted.items())),
             "languages": dict(self.languages.most_common()),
-            "quality_histogram": {label: self.quality_histogram.get(label, 0) for label, _, _ in QUALITY_BUCKETS},
+            "quality_histogram": {
+                label: self.quality_histogram.get(label, 0) for label, _, _ in QUALITY_BUCKETS
+            },
             "repos": self.repos,
             "failed_repos": self.failed_repos,
             "commits": self.commits,
@@ -273,7 +277,9 @@ class BatchScorer:
                 pool.join()
         return counts
 
-    def _tasks(self, batch: ClonedBatch, counts: BatchCounts) -> Iterator[tuple[int, str, list[git_files.TreeBlob]]]:
+    def _tasks(
+        self, batch: ClonedBatch, counts: BatchCounts
+    ) -> Iterator[tuple[int, str, list[git_files.TreeBlob]]]:
         for index, repo in enumerate(batch.repos):
             try:
                 self._commits[index], entries = self._walk(repo)

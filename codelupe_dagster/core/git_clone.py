@@ -78,13 +78,13 @@ class CloneRefused(Exception):
 
 
 def is_safe_name(full_name: str) -> bool:
-    """``owner/name`` made only of the characters GitHub allows, and neither part a ``.``/``..`` path trick."""
+    """``owner/name`` of the characters GitHub allows, neither part a ``.``/``..`` path trick."""
     owner, sep, name = full_name.partition("/")
     return bool(sep) and all(_NAME_PART.fullmatch(p) and p not in {".", ".."} for p in (owner, name))
 
 
 def repo_path(repos_dir: Path, full_name: str) -> Path:
-    """``repos_dir/owner/name`` for a valid ``owner/name``; anything that could escape the directory is refused."""
+    """``repos_dir/owner/name`` for a valid ``owner/name``; anything that could escape is refused."""
     if not is_safe_name(full_name):
         raise CloneRefused("invalid_name", f"repository name {full_name!r} is not a safe owner/name")
     owner, _, name = full_name.partition("/")
@@ -210,14 +210,16 @@ def _open_existing(path: Path) -> pygit2.Repository | None:
 
 
 def clone_or_fetch(record: RepoRecord, policy: ClonePolicy) -> CloneOutcome:
-    """Clone ``record`` into ``policy.repos_dir`` or fetch it when already there. Never raises for a bad repo."""
+    """Clone ``record`` into ``policy.repos_dir`` or fetch it if present; never raises for a bad repo."""
     started = time.monotonic()
     path: Path | None = None
     try:
         path = repo_path(policy.repos_dir, record.full_name)
         source = check_source(record, policy)
         if record.size_kb * 1024 > policy.max_bytes:
-            raise CloneRefused("too_large", f"reported size {record.size_kb} KB exceeds {policy.max_repo_mb} MB")
+            raise CloneRefused(
+                "too_large", f"reported size {record.size_kb} KB exceeds {policy.max_repo_mb} MB"
+            )
         guard = _TransferGuard(deadline=started + policy.timeout_s, max_bytes=policy.max_bytes)
         existing = _open_existing(path)
         if existing is not None:

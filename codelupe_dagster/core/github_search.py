@@ -36,6 +36,8 @@ GITHUB_LAUNCH = date(2008, 1, 1)
 # Rate-limit resets are whole seconds and clocks drift: one spare second avoids a guaranteed second 403.
 RESET_MARGIN_S = 1.0
 SECONDARY_LIMIT_MARKERS = ("secondary rate limit", "abuse detection")
+# A request still refused after this many rate-limit waits (e.g. `Retry-After: 0` forever) stops the crawl.
+MAX_RATE_LIMIT_WAITS_PER_REQUEST = 8
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ class RateLimitBudgetExceeded(CrawlStopped):
     reason = "rate_limited"
 
     def __init__(self, wait_s: float, resume_at: float, why: str):
-        super().__init__(f"rate limited ({why}): waiting {wait_s:.0f}s exceeds the wait budget")
+        super().__init__(f"rate limited ({why}); stopping rather than waiting another {wait_s:.0f}s")
         self.wait_s = wait_s
         self.resume_at = resume_at
 
@@ -156,6 +158,11 @@ class GitHubSearchClient:
         return str(prepared.url)
 
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> ApiResponse:
+        """The response to one GET (200 with its JSON, or 304 when the validators still match).
+
+        Raises `CrawlStopped` subclasses for budgets (clean stops), `GitHubServerError` once 5xx retries are
+        spent, and `GitHubAPIError` for refusals that waiting cannot fix.
+        """
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
@@ -168,6 +175,7 @@ class GitHubSearchClient:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         failures = 0
+        limited = 0
         while True:
             self._wait_for_known_reset()
             if self.max_requests is not None and self.stats.api_calls >= self.max_requests:
@@ -196,6 +204,11 @@ class GitHubSearchClient:
             if status in (403, 429):
                 wait = self._rate_limit_wait(response, message)
                 if wait is not None:
+                    limited += 1
+                    if limited > MAX_RATE_LIMIT_WAITS_PER_REQUEST:
+                        raise RateLimitBudgetExceeded(
+                            wait[0], self.now() + wait[0], f"{wait[1]}, {limited} times"
+                        )
                     self._wait(wait[0], wait[1])
                     continue
             if status >= 500:
@@ -440,6 +453,10 @@ class KeyValueStore(Protocol):
 
     def set(self, name: str, value: str) -> None: ...
 
+    def retain(self, names: set[str]) -> int:
+        """Forget every entry not in `names`; returns how many were dropped."""
+        ...
+
 
 @dataclass
 class DictStore:
@@ -452,6 +469,12 @@ class DictStore:
 
     def set(self, name: str, value: str) -> None:
         self.values[name] = value
+
+    def retain(self, names: set[str]) -> int:
+        stale = [name for name in self.values if name not in names]
+        for name in stale:
+            del self.values[name]
+        return len(stale)
 
 
 class RedisHashStore:
@@ -470,6 +493,13 @@ class RedisHashStore:
     def set(self, name: str, value: str) -> None:
         self._client.hset(self.key, name, value)
 
+    def retain(self, names: set[str]) -> int:
+        keep = {name.encode() for name in names}
+        stale = [field for field in self._client.hkeys(self.key) if field not in keep]
+        for start in range(0, len(stale), 1000):
+            self._client.hdel(self.key, *stale[start : start + 1000])
+        return len(stale)
+
 
 # ---------------------------------------------------------------- the crawl
 
@@ -484,6 +514,7 @@ class CrawlStats:
     repos_beyond_cap: int = 0
     incomplete_results: int = 0
     malformed_items: int = 0
+    etags_pruned: int = 0
     repos_seen: int = 0
     duplicates: int = 0
     stopped: str | None = None
@@ -531,11 +562,16 @@ class SearchCrawler:
         self.today = today or datetime.fromtimestamp(client.now(), UTC).date()
         self.stats = CrawlStats()
         self._seen: set[str] = set()
+        self._requested: set[str] = set()
 
     def run(self) -> CrawlStats:
         try:
             for base in self.plan.base_slices():
                 self._crawl_base(base)
+            if not self.stats.incomplete_results:
+                # URLs embed the watermark date, so yesterday's ETags are never asked for again; a stopped or
+                # partial crawl keeps them all, because its next run repeats the same URLs
+                self.stats.etags_pruned = self.etags.retain(self._requested)
         except CrawlStopped as stop:
             self.stats.stopped = stop.reason
             self.stats.resume_at = getattr(stop, "resume_at", None)
@@ -605,6 +641,7 @@ class SearchCrawler:
                 return
 
     def _fetch(self, url: str) -> _Page:
+        self._requested.add(url)
         cached = self._cached(url)
         response = self.client.get(url, etag=cached.get("etag"), last_modified=cached.get("last_modified"))
         if response.not_modified:

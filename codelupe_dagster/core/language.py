@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 
-# Languages the pipeline indexes. detect_language() also names a few text formats (markdown,
-# json is not even named) so callers can tell "known but not code" from "unknown"; those are
-# left out here and are dropped as unknown_language.
+# Languages the pipeline indexes. detect_language() also names a few prose formats (markdown,
+# restructuredtext) so callers can tell "known but not code" from "unknown"; they are left out
+# here and dropped as unknown_language. Data formats (json, yaml, xml) are not named at all.
 LANGUAGES: frozenset[str] = frozenset(
     {
         "python", "javascript", "typescript", "go", "rust", "java", "c", "cpp", "csharp", "ruby",

@@ -28,9 +28,20 @@ from codelupe_dagster.core.models import RepoRecord
 
 # SPDX ids (lower-cased) of licenses that allow use as training data without copyleft obligations.
 PERMISSIVE_LICENSES: frozenset[str] = frozenset(
-    {"mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "isc", "unlicense", "0bsd", "zlib", "bsl-1.0", "cc0-1.0"}
+    {
+        "mit",
+        "apache-2.0",
+        "bsd-2-clause",
+        "bsd-3-clause",
+        "isc",
+        "unlicense",
+        "0bsd",
+        "zlib",
+        "bsl-1.0",
+        "cc0-1.0",
+    }
 )
-# GitHub reports "other"/"noassertion" when it found a license file it could not classify: not a known license.
+# GitHub reports "other"/"noassertion" for a license file it could not classify: not a known license.
 _UNKNOWN_LICENSES = frozenset({"", "other", "noassertion", "none"})
 
 
@@ -115,8 +126,7 @@ def priority_components(
     return {
         "stars": weights.stars * math.log1p(max(0, record.stars)),
         "forks": weights.forks * math.log1p(max(0, record.forks)),
-        "recency": weights.recency
-        * recency_factor(record.pushed_at, now, weights.recency_half_life_days),
+        "recency": weights.recency * recency_factor(record.pushed_at, now, weights.recency_half_life_days),
         "license": license_factor(record.license, weights),
         "size": weights.size * size_factor(record.size_kb, weights.size_min_kb, weights.size_max_kb),
         "language": weights.language_bonus if (record.language or "").lower() in preferred else 0.0,

@@ -133,7 +133,7 @@ PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern(
         "github_token",
         re.compile(r"(?P<value>gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
-        ("gh",),  # one scan for all token prefixes; the regex rejects "gh" in ordinary words
+        ("gh", "github_pat_"),  # "gh": one scan for ghp_/gho_/ghu_/ghs_/ghr_; the regex rejects words
         boundary_before=True,
     ),
     SecretPattern(

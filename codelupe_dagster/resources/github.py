@@ -9,8 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from codelupe_dagster import settings
-from codelupe_dagster.core.github_search import GitHubSearchClient, SearchPlan, Sleep
-from codelupe_dagster.core.github_search import Now as NowFn
+from codelupe_dagster.core.github_search import GitHubSearchClient, Now, SearchPlan, Sleep
 
 DEFAULT_LANGUAGES = ["python", "javascript", "typescript", "go", "rust", "java", "c", "cpp"]
 
@@ -42,7 +41,7 @@ class GitHubResource(dg.ConfigurableResource):
         token = dg.EnvVar("GITHUB_TOKEN") if settings.env_str("GITHUB_TOKEN") else None
         return cls(token=token)  # type: ignore[arg-type]
 
-    def client(self, *, sleep: Sleep = time.sleep, now: NowFn = time.time, log=None) -> GitHubSearchClient:
+    def client(self, *, sleep: Sleep = time.sleep, now: Now = time.time, log=None) -> GitHubSearchClient:
         return GitHubSearchClient(
             self.api_url,
             self.token or None,

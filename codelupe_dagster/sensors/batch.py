@@ -6,7 +6,6 @@ the run key, so a tick that is retried can never start two runs for one batch. R
 than ``INFLIGHT_TIMEOUT`` (their run died without a status event) go back on the queue first.
 """
 
-
 import json
 import time
 from dataclasses import dataclass
@@ -93,7 +92,9 @@ def batch_sensor(context: dg.SensorEvaluationContext, redis: RedisResource) -> d
         skip = "run cap reached" if active >= config.max_active_runs else "queue empty"
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(partition_key=b.batch_id, run_key=b.batch_id, tags={"codelupe/repos": str(len(b.repos))})
+            dg.RunRequest(
+                partition_key=b.batch_id, run_key=b.batch_id, tags={"codelupe/repos": str(len(b.repos))}
+            )
             for b in tick.batches
         ],
         dynamic_partitions_requests=[repo_batches.build_add_request(ids)] if ids else [],

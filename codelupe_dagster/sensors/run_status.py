@@ -1,6 +1,5 @@
 """Settle a batch when its run ends: acknowledge its repos on success, re-queue them on failure or cancel."""
 
-
 import dagster as dg
 import redis
 
@@ -12,7 +11,9 @@ from codelupe_dagster.resources.redis import RedisResource
 PARTITION_TAG = "dagster/partition"
 
 
-def settle_batch(client: redis.Redis, keys: RedisKeys, batch_id: str, succeeded: bool, reason: str) -> list[str]:
+def settle_batch(
+    client: redis.Redis, keys: RedisKeys, batch_id: str, succeeded: bool, reason: str
+) -> list[str]:
     """Ack or re-queue; shared by the sensors and `codelupe run`, so both settle batches the same way."""
     if succeeded:
         return ack_batch(client, keys, batch_id)

@@ -6,7 +6,6 @@ plus how many MIN_NEW_FILES-sized blocks have accumulated past it: one request p
 watermark, and if a run fails the next block of new files earns a retry.
 """
 
-
 import json
 import time
 

@@ -31,7 +31,9 @@ def tiny_model_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "models" / "tiny-qwen2"
 
 
-def ensure_tiny_model(data_dir: Path, corpus: Iterable[str], *, vocab_size: int = 2048, seed: int = 0) -> Path:
+def ensure_tiny_model(
+    data_dir: Path, corpus: Iterable[str], *, vocab_size: int = 2048, seed: int = 0
+) -> Path:
     """The tiny model's directory, building it (tokenizer trained on `corpus`) if it is missing."""
     final = tiny_model_dir(data_dir)
     if (final / "config.json").is_file():

@@ -37,7 +37,12 @@ def plan_micro_batches(rows: Sequence[PackedRow], rows_per_batch: int) -> list[l
 
 
 def plan_steps(
-    micro_batches: list[list[PackedRow]], *, accumulation: int, epochs: float, max_steps: int | None, seed: int
+    micro_batches: list[list[PackedRow]],
+    *,
+    accumulation: int,
+    epochs: float,
+    max_steps: int | None,
+    seed: int,
 ) -> list[list[list[PackedRow]]]:
     """Optimizer steps as lists of micro-batches; each epoch visits the micro-batches in a new order."""
     wanted = math.ceil(len(micro_batches) * epochs)
@@ -70,7 +75,11 @@ def git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
         result = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -103,7 +112,9 @@ def _start_wandb(config: TrainingConfig, log: Log) -> Any:
     )
 
 
-def run_training(config: TrainingConfig, source: DocumentSource, *, log: Log = print) -> checkpoints.Checkpoint:
+def run_training(
+    config: TrainingConfig, source: DocumentSource, *, log: Log = print
+) -> checkpoints.Checkpoint:
     """Train one adapter on the eligible documents of `source` and publish it as the next checkpoint."""
     import torch
     from peft import PeftModel, get_peft_model
@@ -132,7 +143,10 @@ def run_training(config: TrainingConfig, source: DocumentSource, *, log: Log = p
 
     previous = checkpoints.latest_checkpoint(data_dir) if config.resume else None
     if previous is not None and previous.manifest.get("base_model") != config.base_model:
-        log(f"latest checkpoint {previous.version} is for {previous.manifest.get('base_model')}; starting fresh")
+        log(
+            f"latest checkpoint {previous.version} is for "
+            f"{previous.manifest.get('base_model')}; starting fresh"
+        )
         previous = None
     tokenizer = AutoTokenizer.from_pretrained(str(previous.tokenizer_dir if previous else base_path))
 
@@ -162,7 +176,9 @@ def run_training(config: TrainingConfig, source: DocumentSource, *, log: Log = p
     forward_backbone = torch.compile(backbone) if config.compile else backbone
 
     train_rows = list(
-        pack_documents(tokenize_documents(tokenizer, selection.train, shuffle_seed=config.seed), config.seq_len)
+        pack_documents(
+            tokenize_documents(tokenizer, selection.train, shuffle_seed=config.seed), config.seq_len
+        )
     )
     eval_rows = _bounded_rows(
         pack_documents(tokenize_documents(tokenizer, selection.eval), config.seq_len), config.max_eval_tokens
@@ -311,7 +327,9 @@ def run_training(config: TrainingConfig, source: DocumentSource, *, log: Log = p
 def data_checks(train: Sequence[dict], evaluation: Sequence[dict]) -> dict[str, int]:
     """Facts the blocking asset check asserts: unique documents, no repository in both splits."""
     docs = [*train, *evaluation]
-    contents = {hashlib.blake2b(d["content"].encode("utf-8", "replace"), digest_size=16).digest() for d in docs}
+    contents = {
+        hashlib.blake2b(d["content"].encode("utf-8", "replace"), digest_size=16).digest() for d in docs
+    }
     train_repos = {d.get("repo") for d in train}
     return {
         "unique_ids": len({d["id"] for d in docs}),

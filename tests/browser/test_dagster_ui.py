@@ -8,6 +8,7 @@ of the Definitions object and the lineage edges, launches a materialization by c
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -241,7 +242,10 @@ def _materializable_unpartitioned() -> str:
 def test_materialize_from_the_ui_succeeds(dagster_dev: DagsterDev, page) -> None:
     name = _materializable_unpartitioned()
     page.goto(f"{dagster_dev.url}/assets/{name}")
-    page.get_by_role("button", name="Materialize", exact=True).first.click()
+    # The button's accessible name includes its icon's label, so match its text; it is disabled
+    # until the asset's definition has loaded, and click() waits for it to be enabled.
+    button = page.locator("button:not([disabled])", has_text=re.compile(r"^Materialize$"))
+    button.first.click(timeout=RUN_TIMEOUT_S * 1000)
 
     deadline = time.monotonic() + RUN_TIMEOUT_S
     run = None

@@ -3,7 +3,9 @@ import pytest
 from codelupe_dagster.core.quality import SCORERS, QualityResult, scan, score_seed_v1, score_v2
 
 # 60 lines: a docstring line, 10 comment lines, 10 x (if + body), 29 assignments.
-SEED_FULL = '"""Module doc."""\n' + "# explain the next step\n" * 10 + "if x:\n    y = 1\n" * 10 + "z = 2\n" * 29
+SEED_FULL = (
+    '"""Module doc."""\n' + "# explain the next step\n" * 10 + "if x:\n    y = 1\n" * 10 + "z = 2\n" * 29
+)
 # 30 lines, 2 loop lines, no comments, no docstrings.
 SEED_LOW = "for i in y:\n    pass\n" * 2 + "x = 1\n" * 26
 # Go, 25 lines: 5 comments, 10 x (if line + closing brace).
@@ -15,10 +17,20 @@ SEED_GO = "// helper\n" * 5 + "if a {\n}\n" * 10
     [
         # lines 60 in [50, 500] -> 0.3; comments 10/60 = 0.1667 in [0.1, 0.3] -> 0.3;
         # '"""' present -> 0.2; complexity 10 if-lines / 60 = 0.1667 in [0.1, 0.5] -> 0.2; total 1.0
-        (SEED_FULL, "python", 1.0, {"lines": 60, "non_blank_lines": 60, "comment_ratio": 0.1667, "complexity": 0.1667}),
+        (
+            SEED_FULL,
+            "python",
+            1.0,
+            {"lines": 60, "non_blank_lines": 60, "comment_ratio": 0.1667, "complexity": 0.1667},
+        ),
         # lines 30 in [20, 1000] but not [50, 500] -> 0.2; comments 0/30 -> 0; no docstring -> 0;
         # complexity 2/30 = 0.0667 < 0.1 -> 0; total 0.2
-        (SEED_LOW, "python", 0.2, {"lines": 30, "non_blank_lines": 30, "comment_ratio": 0.0, "complexity": 0.0667}),
+        (
+            SEED_LOW,
+            "python",
+            0.2,
+            {"lines": 30, "non_blank_lines": 30, "comment_ratio": 0.0, "complexity": 0.0667},
+        ),
         # lines 25 -> 0.2; comments 5/25 = 0.2 -> 0.3; no /** /// or """ -> 0; complexity 10/25 = 0.4 -> 0.2;
         # total 0.7
         (SEED_GO, "go", 0.7, {"lines": 25, "non_blank_lines": 25, "comment_ratio": 0.2, "complexity": 0.4}),
@@ -69,7 +81,8 @@ LICENSE = """// Copyright 2024 The Example Authors. All rights reserved.
 // Redistribution and use in source and binary forms are permitted.
 """
 GO_BODY = "package calc\n\n" + "".join(
-    f"// Add{i} adds {i} to x.\nfunc Add{i}(x int) int {{\n\tif x < 0 {{\n\t\treturn 0\n\t}}\n\treturn x + {i}\n}}\n\n"
+    f"// Add{i} adds {i} to x.\nfunc Add{i}(x int) int {{\n"
+    f"\tif x < 0 {{\n\t\treturn 0\n\t}}\n\treturn x + {i}\n}}\n\n"
     for i in range(8)
 )
 
@@ -79,9 +92,10 @@ def test_v2_does_not_credit_license_headers():
     assert with_license.signals["license_header_lines"] == 4
     assert with_license.signals["comment_ratio"] == score_v2(GO_BODY, "go").signals["comment_ratio"]
     # seed_v1 counts the license as comments
-    assert score_seed_v1(LICENSE + GO_BODY, "go").signals["comment_ratio"] > score_seed_v1(GO_BODY, "go").signals[
-        "comment_ratio"
-    ]
+    assert (
+        score_seed_v1(LICENSE + GO_BODY, "go").signals["comment_ratio"]
+        > score_seed_v1(GO_BODY, "go").signals["comment_ratio"]
+    )
 
 
 def test_v2_does_not_credit_commented_out_code():
@@ -135,7 +149,9 @@ def test_v2_block_comments_and_strings_are_not_code():
 
 def test_v2_is_continuous_where_seed_v1_steps():
     def body(lines: int) -> str:
-        return '"""Doc."""\n' + "# why\n" * (lines // 5) + "if a:\n    b = 1\n" * ((lines - 1 - lines // 5) // 2)
+        return (
+            '"""Doc."""\n' + "# why\n" * (lines // 5) + "if a:\n    b = 1\n" * ((lines - 1 - lines // 5) // 2)
+        )
 
     for language in ("python",):
         a, b = body(49), body(51)

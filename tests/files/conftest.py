@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.files.corpus import STDLIB, Submodule, Symlink, make_repo, near_copy, stdlib_files, write_cloned_manifest
+from tests.files.corpus import (
+    STDLIB,
+    Submodule,
+    Symlink,
+    make_repo,
+    near_copy,
+    stdlib_files,
+    write_cloned_manifest,
+)
 
 GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL0sA2eI"  # 36 characters after the prefix
 AWS_KEY_ID = "AKIA" + "Q7XKP2MW9VR4TY6U"
@@ -24,9 +32,7 @@ class PlantedCorpus:
 def _settings_module() -> bytes:
     """A real module with credentials pasted in, as happens in public repos."""
     body = (STDLIB / "colorsys.py").read_text()
-    return (
-        body + f'\n\nGITHUB_TOKEN = "{GITHUB_TOKEN}"\nAWS_ACCESS_KEY_ID = "{AWS_KEY_ID}"\n'
-    ).encode()
+    return (body + f'\n\nGITHUB_TOKEN = "{GITHUB_TOKEN}"\nAWS_ACCESS_KEY_ID = "{AWS_KEY_ID}"\n').encode()
 
 
 def planted_repos(root: Path) -> list[tuple[str, Path, str]]:

@@ -77,8 +77,14 @@ def write_cloned_manifest(
                 "repo": name,
                 "path": str(path),
                 "head": head,
-                "record": {"full_name": name, "clone_url": str(path), "stars": stars, "license": "mit",
-                           "source": "local", "head": head},
+                "record": {
+                    "full_name": name,
+                    "clone_url": str(path),
+                    "stars": stars,
+                    "license": "mit",
+                    "source": "local",
+                    "head": head,
+                },
             }
             for name, path, head in repos
         ],

@@ -46,8 +46,17 @@ def test_planted_corpus(planted: PlantedCorpus, redis_client: redis.Redis) -> No
         assert counts.dropped[reason] >= 1, (reason, counts.dropped)
     assert counts.dropped["generated"] >= 2  # app.min.js by name, service_pb2.py by name and header
     kept_paths = {path for _, path in paths}
-    for dropped in ("web/bundle.js", "web/app.min.js", "gen/service_pb2.py", "package-lock.json",
-                    "tools/blob.py", "tools/latin1.py", "data/huge.py", "link.py", "third/lib"):
+    for dropped in (
+        "web/bundle.js",
+        "web/app.min.js",
+        "gen/service_pb2.py",
+        "package-lock.json",
+        "tools/blob.py",
+        "tools/latin1.py",
+        "data/huge.py",
+        "link.py",
+        "third/lib",
+    ):
         assert dropped not in kept_paths
 
     # Exact copy across repos: one survives, from the first repo in priority order.
@@ -70,14 +79,24 @@ def test_planted_corpus(planted: PlantedCorpus, redis_client: redis.Redis) -> No
     assert counts.secrets_redacted["github_token"] == 1
     assert counts.secrets_redacted["aws_access_key_id"] == 1
 
-    assert counts.kept == len(docs) == sum(counts.languages.values()) == sum(counts.quality_histogram.values())
-    assert counts.seen == counts.kept + sum(counts.dropped.values()) + counts.exact_duplicates + counts.near_duplicates
+    assert (
+        counts.kept == len(docs) == sum(counts.languages.values()) == sum(counts.quality_histogram.values())
+    )
+    assert (
+        counts.seen
+        == counts.kept + sum(counts.dropped.values()) + counts.exact_duplicates + counts.near_duplicates
+    )
     assert read_manifest(spool_path(planted.data_dir, planted.batch_id)).info["kept"] == counts.kept
     assert set(counts.commits) == {"acme/alpha", "acme/beta"}
     d = paths[("acme/alpha", "json/decoder.py")]
     assert d["id"] == d["id"].lower() and len(d["id"]) == 32
     assert (d["filename"], d["extension"], d["language"], d["repo_stars"], d["license"], d["batch"]) == (
-        "decoder.py", "py", "python", 10, "mit", planted.batch_id,
+        "decoder.py",
+        "py",
+        "python",
+        10,
+        "mit",
+        planted.batch_id,
     )
     assert d["commit"] == counts.commits["acme/alpha"]
     assert isinstance(d["quality_signals"], dict) and d["quality_signals"]
@@ -91,7 +110,9 @@ def test_rerun_recognises_own_claims(planted: PlantedCorpus, redis_client: redis
     assert second.near_duplicates == first.near_duplicates
 
 
-def test_other_batch_with_same_content_is_all_duplicates(planted: PlantedCorpus, redis_client: redis.Redis) -> None:
+def test_other_batch_with_same_content_is_all_duplicates(
+    planted: PlantedCorpus, redis_client: redis.Redis
+) -> None:
     first, _ = run(planted, redis_client)
     write_cloned_manifest(planted.data_dir, "b-later", [r for r in planted.repos])
     later, docs = run(planted, redis_client, batch_id="b-later")
@@ -101,7 +122,9 @@ def test_other_batch_with_same_content_is_all_duplicates(planted: PlantedCorpus,
     assert later.exact_duplicates == first.kept + first.exact_duplicates + first.near_duplicates
 
 
-def test_broken_repository_fails_alone(planted: PlantedCorpus, redis_client: redis.Redis, tmp_path: Path) -> None:
+def test_broken_repository_fails_alone(
+    planted: PlantedCorpus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     (tmp_path / "broken").mkdir()
     write_cloned_manifest(
         planted.data_dir, "b-broken", [("acme/broken", tmp_path / "broken", "0" * 40), planted.repos[1]]
@@ -120,7 +143,9 @@ class _InterruptedScorer(BatchScorer):
 
 def _pool_workers() -> set[int]:
     """Pool workers are children of the forkserver, itself our child."""
-    return {p.pid for p in psutil.Process().children(recursive=True) if "forkserver" not in " ".join(p.cmdline())}
+    return {
+        p.pid for p in psutil.Process().children(recursive=True) if "forkserver" not in " ".join(p.cmdline())
+    }
 
 
 def test_cancelled_pool_leaves_no_success_marker(planted: PlantedCorpus, valkey_client: redis.Redis) -> None:

@@ -13,9 +13,13 @@ from tests.files.test_assets import es_code_index, materialize, scored_files
 
 
 @pytest.fixture
-def indexed(planted: PlantedCorpus, valkey_url: str, resources_for: Callable[..., dict], monkeypatch) -> PlantedCorpus:
+def indexed(
+    planted: PlantedCorpus, valkey_url: str, resources_for: Callable[..., dict], monkeypatch
+) -> PlantedCorpus:
     monkeypatch.setenv("REDIS_URL", valkey_url)
-    assert materialize(planted, resources_for(planted.data_dir, valkey_url), [scored_files, es_code_index]).success
+    assert materialize(
+        planted, resources_for(planted.data_dir, valkey_url), [scored_files, es_code_index]
+    ).success
     return planted
 
 
@@ -42,7 +46,9 @@ def test_export_loads_with_datasets(indexed: PlantedCorpus, tmp_path: Path) -> N
     datasets = pytest.importorskip("datasets")
     out = tmp_path / "export"
     assert "exported" in invoke("export", "--min-quality", "0.5", "--out", str(out), "--rows-per-shard", "4")
-    loaded = datasets.load_dataset("parquet", data_dir=str(out), split="train", cache_dir=str(tmp_path / "hf"))
+    loaded = datasets.load_dataset(
+        "parquet", data_dir=str(out), split="train", cache_dir=str(tmp_path / "hf")
+    )
     assert loaded.num_rows > 0
     assert min(loaded["quality_score"]) >= 0.5
     assert all(loaded["indexed_at"]) and all(json.loads(s) for s in loaded["quality_signals"])

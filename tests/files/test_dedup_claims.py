@@ -25,7 +25,7 @@ def test_exact_first_claimant_wins_and_recognises_itself(redis_client: redis.Red
     assert dedup.claim_status(digests, "batch-a") == [NEW_CLAIM] * 7
     # The same batch re-run after a crash: its own claims are not duplicates (DESIGN §6).
     assert dedup.claim_status(digests, "batch-a") == [OWN_CLAIM] * 7
-    assert dedup.claim(digests[:2] + [digest(99)], "batch-b") == [False, False, True]
+    assert dedup.claim([*digests[:2], digest(99)], "batch-b") == [False, False, True]
     assert redis_client.hget(KEYS.processed_files, digest(0)) == b"batch-a"
     assert redis_client.hget(KEYS.processed_files, digest(99)) == b"batch-b"
 

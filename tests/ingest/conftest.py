@@ -61,7 +61,7 @@ def source_dir(tmp_path: Path) -> Path:
 
 
 class ServedRepos:
-    """Bare repos under ``root/<owner>/<name>.git`` served by a git HTTP server; ``push`` publishes a work repo."""
+    """Bare repos under ``root/<owner>/<name>.git`` served over HTTP; ``commit`` publishes a new commit."""
 
     def __init__(self, root: Path, server: GitHttpServer) -> None:
         self.root = root

@@ -59,7 +59,7 @@ def _make_handler(root: Path, requests: Counter[str]) -> type[BaseHTTPRequestHan
     class GitCgiHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output clean
 
         def do_GET(self) -> None:

@@ -12,6 +12,7 @@ ahead" passes as soon as the client's fake sleep advances the clock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -148,13 +149,19 @@ POPULATION_END = datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
 
 
 def synthetic_population(
-    seed: int = 7, shares: Iterable[tuple[str, int]] = LANGUAGE_SHARE
+    seed: int = 7, shares: tuple[tuple[str, int], ...] = LANGUAGE_SHARE
 ) -> list[SyntheticRepo]:
     """A deterministic population shaped like GitHub: most repositories sit at the star floor.
 
     2,500 repositories by default; Python alone has more than 1,000 at exactly 10 stars after mid-2025,
     so a crawl has to split both the star range and, for that single star value, the date range.
+    A fresh list each call (tests mutate theirs); the frozen repositories themselves are built once.
     """
+    return list(_population(seed, shares))
+
+
+@functools.cache
+def _population(seed: int, shares: tuple[tuple[str, int], ...]) -> tuple[SyntheticRepo, ...]:
     rng = random.Random(seed)
     repos: list[SyntheticRepo] = []
     span_days = 730
@@ -181,7 +188,7 @@ def synthetic_population(
                     size_kb=rng.randrange(20, 50_000),
                 )
             )
-    return repos
+    return tuple(repos)
 
 
 # ---------------------------------------------------------------- query parsing
@@ -499,6 +506,8 @@ class GitHubReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes; with Nagle on, the body waits for a delayed ACK (~40ms)
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 headers = {key.lower(): value for key, value in self.headers.items()}

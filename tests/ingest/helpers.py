@@ -16,7 +16,9 @@ KEYS = RedisKeys("pipeline:")
 
 def enqueue(client, records_with_priority: list[tuple[RepoRecord, float]]) -> None:
     """Put repos on the queue exactly as queued_repos does (metadata first, then the ZSET)."""
-    client.hset(KEYS.repo_meta, mapping={r.full_name: json.dumps(r.to_doc()) for r, _ in records_with_priority})
+    client.hset(
+        KEYS.repo_meta, mapping={r.full_name: json.dumps(r.to_doc()) for r, _ in records_with_priority}
+    )
     client.zadd(KEYS.repos, {r.full_name: p for r, p in records_with_priority})
 
 

@@ -82,7 +82,9 @@ def test_codelupe_run_command(tmp_path, valkey_url, valkey_client, source_dir):
         "ELASTICSEARCH_URL": "",
     }
     command = [sys.executable, "-m", "codelupe_dagster.cli", "run", "--source", str(source_dir)]
-    done = subprocess.run([*command, "--no-train", "--batch-size", "2"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*command, "--no-train", "--batch-size", "2"], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "batches succeeded" in done.stderr
     assert valkey_client.zcard(KEYS.repos) == 0 and valkey_client.hlen(KEYS.inflight) == 0

@@ -28,7 +28,10 @@ def test_broken_repo_is_recorded_and_the_batch_goes_on(data_dir, redis_url, redi
     good = [served_repos.add(f"octo/{pkg}", pkg) for pkg in ("json", "html", "wsgiref")]
     enqueue(
         redis_client,
-        [(RepoRecord(f"octo/{pkg}", clone_url=url), 3.0) for pkg, (url, _) in zip(("json", "html", "wsgiref"), good)]
+        [
+            (RepoRecord(f"octo/{pkg}", clone_url=url), 3.0)
+            for pkg, (url, _) in zip(("json", "html", "wsgiref"), good, strict=True)
+        ]
         + [
             (RepoRecord("octo/gone", clone_url=served_repos.server.repo_url("octo/gone.git")), 2.0),
             (RepoRecord("octo/elsewhere", clone_url="https://example.com/octo/x.git"), 1.0),
@@ -42,7 +45,7 @@ def test_broken_repo_is_recorded_and_the_batch_goes_on(data_dir, redis_url, redi
     assert manifest["batch"] == batch.batch_id
     by_repo = {entry["repo"]: entry for entry in manifest["repos"]}
     assert set(by_repo) == {"octo/json", "octo/html", "octo/wsgiref"}
-    for (_, head), pkg in zip(good, ("json", "html", "wsgiref")):
+    for (_, head), pkg in zip(good, ("json", "html", "wsgiref"), strict=True):
         entry = by_repo[f"octo/{pkg}"]
         assert entry["head"] == head
         assert str(pygit2.Repository(entry["path"]).head.target) == head

@@ -17,6 +17,7 @@ from tests.ingest.github_replay import GitHubReplayServer, expected_names, synth
 from tests.ingest.test_local_source import make_repo
 
 WATERMARK_KEY = "pipeline:stats:crawl_watermark"
+ETAG_KEY = "pipeline:stats:crawl_etags"
 GO_QUERY = "language:go stars:>=10"
 
 
@@ -133,6 +134,8 @@ def test_github_crawl_is_incremental_with_watermark_and_etags(data_dir, resource
     second = materialize(resources, source="github")
     assert {r.q for r in server.requests[start:]} == {f"{GO_QUERY} pushed:>={watermark[:10]}"}
     assert second["repos_new"] == 0 and second["repos_unchanged"] == second["repos_seen"] > 0
+    etags = redis_lib.Redis.from_url(redis_url).hkeys(ETAG_KEY)
+    assert second["etags_pruned"] == 3 and etags and all(b"2025-01-01" not in url for url in etags)
 
     start = len(server.requests)
     third = materialize(resources, source="github")

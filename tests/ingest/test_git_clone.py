@@ -78,7 +78,9 @@ def test_unsafe_names_are_refused(tmp_path, name):
 
 def test_size_limits_before_and_after(served_repos, tmp_path):
     url, _ = served_repos.add("octo/http", "http")
-    reported = clone_or_fetch(RepoRecord("octo/http", clone_url=url, size_kb=10_000), policy(tmp_path, max_repo_mb=1))
+    reported = clone_or_fetch(
+        RepoRecord("octo/http", clone_url=url, size_kb=10_000), policy(tmp_path, max_repo_mb=1)
+    )
     assert reported.reason == "too_large"
     assert served_repos.server.requests["git-upload-pack"] == 0  # refused before any network traffic
     measured = clone_or_fetch(RepoRecord("octo/http", clone_url=url), policy(tmp_path, max_repo_mb=0.05))
@@ -99,7 +101,9 @@ def test_lfs_pointers_stay_pointers_and_submodules_are_not_fetched(tmp_path, ser
     pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64 + "\nsize 123456\n"
     (work / "model.bin").write_text(pointer)
     (work / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
-    (work / ".gitmodules").write_text('[submodule "dep"]\n\tpath = dep\n\turl = https://github.com/o/dep.git\n')
+    (work / ".gitmodules").write_text(
+        '[submodule "dep"]\n\tpath = dep\n\turl = https://github.com/o/dep.git\n'
+    )
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", "lfs and submodule")
     bare = served_repos.root / "octo" / "lfs.git"

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from codelupe_dagster.core.github_search import (
+    MAX_RATE_LIMIT_WAITS_PER_REQUEST,
     RESET_MARGIN_S,
     DictStore,
     GitHubAPIError,
@@ -210,6 +211,13 @@ def test_exhausted_quota_is_waited_for_before_the_next_request(population, clock
     assert clock.sleeps == [61.0] * ((len(server.requests) - 1) // 10)
 
 
+def test_endless_rate_limiting_stops_the_crawl(server, clock):
+    server.faults = dict.fromkeys(range(1, 20), "429")
+    sink, stats = crawl(make_client(server, clock))
+    assert stats.stopped == "rate_limited" and sink.records == []
+    assert clock.sleeps == [5.0] * MAX_RATE_LIMIT_WAITS_PER_REQUEST
+
+
 def test_anonymous_clients_get_the_lower_limit(server, clock):
     client = make_client(server, clock, token=None)
     client.get(client.url_for("/search/repositories", {"q": "language:go stars:>=10", "per_page": 5}))
@@ -247,8 +255,10 @@ def test_incremental_run_starts_at_the_watermark_and_unchanged_pages_are_304(ser
     latest_go = max(r.pushed_at for r in population if r.language == "Go" and r.stars >= 10)
     assert datetime.fromisoformat(go_mark) == latest_go.replace(microsecond=0)
 
+    first_urls = set(etags.values)
     start = len(server.requests)
-    second, _ = crawl(make_client(server, clock), etags=etags, watermarks=watermarks)
+    second, stats = crawl(make_client(server, clock), etags=etags, watermarks=watermarks)
+    assert stats.etags_pruned == len(first_urls) and not first_urls & set(etags.values)
     queries = [r.q for r in server.requests[start:]]
     assert f"language:go stars:>=10 pushed:>={go_mark[:10]}" in queries
     assert f"language:python stars:>=10 pushed:>={python_mark[:10]}" in queries

@@ -10,7 +10,11 @@ from codelupe_dagster.assets.clone import cloned_repos
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.schedules import build_crawl_schedule, cron_for_interval
 from codelupe_dagster.sensors.batch import batch_sensor
-from codelupe_dagster.sensors.run_status import batch_canceled_sensor, batch_failed_sensor, batch_succeeded_sensor
+from codelupe_dagster.sensors.run_status import (
+    batch_canceled_sensor,
+    batch_failed_sensor,
+    batch_succeeded_sensor,
+)
 from tests.ingest.helpers import KEYS, enqueue, ingest_resources
 
 # The per-batch job restricted to this stage's asset, so these tests do not depend on later stages.
@@ -24,7 +28,9 @@ def instance():
 
 
 def tick(instance, resources, cursor=None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"redis": resources["redis"]})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"redis": resources["redis"]}
+    )
     return batch_sensor(context)
 
 
@@ -32,7 +38,9 @@ def records(n: int, url: str = "https://github.com/o/{}.git") -> list[tuple[Repo
     return [(RepoRecord(f"o/r{i}", clone_url=url.format(f"r{i}")), float(i)) for i in range(n)]
 
 
-def test_batches_are_formed_in_priority_order_with_run_keys(instance, data_dir, redis_url, redis_client, monkeypatch):
+def test_batches_are_formed_in_priority_order_with_run_keys(
+    instance, data_dir, redis_url, redis_client, monkeypatch
+):
     monkeypatch.setenv("BATCH_SIZE", "3")
     monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "2")
     enqueue(redis_client, records(7))
@@ -48,7 +56,9 @@ def test_batches_are_formed_in_priority_order_with_run_keys(instance, data_dir, 
     assert json.loads(result.cursor)["batches_created"] == 2
 
 
-def test_run_cap_counts_queued_runs_and_no_duplicate_batches(instance, data_dir, redis_url, redis_client, monkeypatch):
+def test_run_cap_counts_queued_runs_and_no_duplicate_batches(
+    instance, data_dir, redis_url, redis_client, monkeypatch
+):
     monkeypatch.setenv("BATCH_SIZE", "2")
     monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
     enqueue(redis_client, records(4))
@@ -76,7 +86,9 @@ def test_empty_queue_skips(instance, data_dir, redis_url):
     assert result.run_requests == [] and result.skip_reason.skip_message == "queue empty"
 
 
-def test_timed_out_repos_are_requeued_by_the_next_tick(instance, data_dir, redis_url, redis_client, monkeypatch):
+def test_timed_out_repos_are_requeued_by_the_next_tick(
+    instance, data_dir, redis_url, redis_client, monkeypatch
+):
     monkeypatch.setenv("BATCH_SIZE", "5")
     monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
     monkeypatch.setenv("INFLIGHT_TIMEOUT", "60")
@@ -114,7 +126,9 @@ def _status_context(instance, resources, result, event):
     )
 
 
-def test_failed_run_requeues_and_successful_run_acks(instance, data_dir, redis_url, redis_client, served_repos):
+def test_failed_run_requeues_and_successful_run_acks(
+    instance, data_dir, redis_url, redis_client, served_repos
+):
     resources = ingest_resources(data_dir, redis_url)
     # A batch whose only repo cannot be reached: the run fails and the repo goes back on the queue.
     enqueue(redis_client, [(RepoRecord("o/gone", clone_url=served_repos.server.repo_url("o/gone.git")), 5.0)])
@@ -158,7 +172,13 @@ def test_canceled_run_requeues(instance, data_dir, redis_url, redis_client, serv
 
 @pytest.mark.parametrize(
     ("seconds", "cron"),
-    [(60, "* * * * *"), (300, "*/5 * * * *"), (3600, "0 * * * *"), (7200, "0 */2 * * *"), (86400, "0 0 * * *")],
+    [
+        (60, "* * * * *"),
+        (300, "*/5 * * * *"),
+        (3600, "0 * * * *"),
+        (7200, "0 */2 * * *"),
+        (86400, "0 0 * * *"),
+    ],
 )
 def test_cron_for_interval(seconds, cron):
     assert cron_for_interval(seconds) == cron

@@ -12,7 +12,11 @@ STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 
 
 def stdlib_docs(
-    packages: Sequence[str], *, per_package: int = 8, max_chars: int = 6000, quality: float = 0.8,
+    packages: Sequence[str],
+    *,
+    per_package: int = 8,
+    max_chars: int = 6000,
+    quality: float = 0.8,
     start: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Code-index documents: one per stdlib file, each package posing as a repository."""
@@ -57,9 +61,12 @@ class ListSource:
 
         return [doc for doc in self.docs if filters is None or keep(doc)]
 
-    def iter_documents(self, filters=None, fields=None, newest_first=False, batch_size=500, limit=None
-                       ) -> Iterator[dict[str, Any]]:
-        ordered = sorted(self._matching(filters), key=lambda d: (d["indexed_at"], d["id"]), reverse=newest_first)
+    def iter_documents(
+        self, filters=None, fields=None, newest_first=False, batch_size=500, limit=None
+    ) -> Iterator[dict[str, Any]]:
+        ordered = sorted(
+            self._matching(filters), key=lambda d: (d["indexed_at"], d["id"]), reverse=newest_first
+        )
         for doc in ordered[:limit]:
             yield {k: v for k, v in doc.items() if fields is None or k in fields}
 

@@ -31,13 +31,19 @@ def test_fails_clearly_without_eligible_samples(data_dir: Path) -> None:
     assert "quality_score >= 0.7" in str(failure.step_failure_data.error)
 
 
-def test_materializes_checkpoint_with_manifest_metadata_and_data_check(data_dir: Path, with_tiny_model) -> None:
+def test_materializes_checkpoint_with_manifest_metadata_and_data_check(
+    data_dir: Path, with_tiny_model
+) -> None:
     pytest.importorskip("peft")
     with_tiny_model(data_dir)
     index = SearchIndexResource(data_dir=str(data_dir)).code_index()
     index.ensure()
-    index.bulk_upsert(stdlib_docs(["json", "email", "http"], per_package=4, max_chars=2000)).raise_for_errors()
-    config = QwenCheckpointConfig(seq_len=128, micro_batch_rows=2, tokens_per_step=256, max_steps=3, eval_fraction=0.3)
+    index.bulk_upsert(
+        stdlib_docs(["json", "email", "http"], per_package=4, max_chars=2000)
+    ).raise_for_errors()
+    config = QwenCheckpointConfig(
+        seq_len=128, micro_batch_rows=2, tokens_per_step=256, max_steps=3, eval_fraction=0.3
+    )
     result = dg.materialize(
         [qwen_checkpoint],
         resources=_resources(data_dir),

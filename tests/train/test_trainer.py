@@ -42,7 +42,9 @@ def _config(data_dir: Path, **overrides):
     return TrainingConfig(**values)
 
 
-def test_training_lowers_heldout_loss_then_reloads_generates_and_resumes(data_dir: Path, with_tiny_model) -> None:
+def test_training_lowers_heldout_loss_then_reloads_generates_and_resumes(
+    data_dir: Path, with_tiny_model
+) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -56,7 +58,9 @@ def test_training_lowers_heldout_loss_then_reloads_generates_and_resumes(data_di
     first = run_training(_config(data_dir), index, log=lambda _: None)
     manifest = first.manifest
     assert first.version == "v0001" and manifest["resumed_from"] is None
-    assert manifest["documents"] == len([d for d in first_docs if d["content"].strip()])  # low quality excluded
+    assert manifest["documents"] == len(
+        [d for d in first_docs if d["content"].strip()]
+    )  # low quality excluded
     assert manifest["data_watermark"] == max(d["indexed_at"] for d in first_docs)
     assert manifest["steps"] == 250 and manifest["tokens"] > 0
     assert manifest["eval_documents"] > 0 and manifest["data_checks"]["repos_in_both_splits"] == 0
@@ -69,7 +73,9 @@ def test_training_lowers_heldout_loss_then_reloads_generates_and_resumes(data_di
     tokenizer = AutoTokenizer.from_pretrained(str(first.tokenizer_dir))
     prompt = tokenizer("import json\n\ndef ", return_tensors="pt")
     with torch.no_grad():
-        generated = tuned.generate(**prompt, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+        generated = tuned.generate(
+            **prompt, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.eos_token_id
+        )
     assert generated.shape[1] > prompt["input_ids"].shape[1]
     assert isinstance(tokenizer.decode(generated[0]), str)
 

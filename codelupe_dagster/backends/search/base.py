@@ -175,7 +175,10 @@ class SearchIndex(abc.ABC):
 
     @abc.abstractmethod
     def search(self, query: str, filters: Filters | None = None, size: int = 10) -> list[Hit]:
-        """Full-text search on text/code fields, best first, with highlighted fragments."""
+        """Full-text search on text/code fields, best first, with highlighted fragments.
+
+        Every word of ``query`` must match (AND), case-insensitively, with camelCase/snake_case parts
+        as words; query syntax characters are searched as text, never interpreted."""
 
     @abc.abstractmethod
     def quality_histogram(self, filters: Filters | None = None) -> dict[str, int]:

@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 
 # Bump when the table layout or the tokenization changes; ensure() then rebuilds the index in place.
 LAYOUT_VERSION = 1
-TOKENIZER = "unicode61 remove_diacritics 2"
+# Plain unicode61 (diacritics folded as by default): code is mostly ASCII; folding more cost ~10%.
+TOKENIZER = "unicode61"
 META_TABLE = "codelupe_index_meta"
 
 SORT_FIELD = "indexed_at"
@@ -71,6 +72,7 @@ _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HAS_WORD = re.compile(r"[^\W_]")
 
 T = TypeVar("T")
+_INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
 
 
 class IndexMissing(LookupError):
@@ -179,6 +181,10 @@ class SqliteSearchIndex(SearchIndex):
         cached = getattr(self._local, "conn", None)
         if cached is not None and cached[0] == os.getpid():
             return cached[1]
+        if cached is not None:
+            # Inherited through fork(): SQLite forbids using, and so closing, it in the child. Keep a
+            # reference so garbage collection never closes it here.
+            _INHERITED_CONNECTIONS.append(cached[1])
         conn = self._open()
         self._local.conn = (os.getpid(), conn)
         return conn
@@ -689,7 +695,8 @@ class SqliteSearchIndex(SearchIndex):
         )
         sql = (
             f"SELECT d.id, d.doc{self._text_select(layout.text_fields)},"
-            f" bm25({self._fts}, {weights}) AS score{snippets} FROM {self._fts} JOIN {self._table} d ON d.rowid = {self._fts}.rowid"
+            f" bm25({self._fts}, {weights}) AS score{snippets}"
+            f" FROM {self._fts} JOIN {self._table} d ON d.rowid = {self._fts}.rowid"
             f" WHERE {self._fts} MATCH ? AND {where} ORDER BY score LIMIT ?"
         )
         hits = []
