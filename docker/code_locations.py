@@ -25,9 +25,9 @@ def gpu_asset_keys(defs: dg.Definitions) -> set[dg.AssetKey]:
     """Keys of every asset whose op runs in the GPU pool."""
     keys: set[dg.AssetKey] = set()
     for assets_def in defs.assets or ():
-        if isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable:
-            if getattr(assets_def.op, "pool", None) == GPU_POOL:
-                keys.update(assets_def.keys)
+        executable = isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable
+        if executable and getattr(assets_def.op, "pool", None) == GPU_POOL:
+            keys.update(assets_def.keys)
     return keys
 
 

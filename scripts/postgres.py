@@ -128,7 +128,19 @@ def start(base_dir: Path | None = None, dbname: str = "dagster", attempts: int =
             "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB -c max_connections=60"
         )
         result = _run_as_server_user(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
         )
         if result.returncode == 0:
             break
@@ -153,7 +165,9 @@ def stop(server: PostgresServer | Path, remove: bool = True) -> None:
     base = server.base_dir if isinstance(server, PostgresServer) else Path(server)
     data = base / "data"
     if (data / "postmaster.pid").exists():
-        result = _run_as_server_user([str(find_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        result = _run_as_server_user(
+            [str(find_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
+        )
         _check(result, "pg_ctl stop")
     if remove:
         shutil.rmtree(base, ignore_errors=True)
@@ -169,7 +183,9 @@ def running_postgres(dbname: str = "dagster") -> Iterator[PostgresServer]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     start_cmd = sub.add_parser("start", help="start a server and print its DAGSTER_POSTGRES_* exports")
     start_cmd.add_argument("--dir", type=Path, help="directory for the cluster (default: a new temp dir)")
@@ -181,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "start":
             server = start(args.dir, args.db)
-            print(f"# PostgreSQL at {server.url} (stop: python scripts/postgres.py stop --dir {server.base_dir})")
+            print(f"# PostgreSQL at {server.url}")
+            print(f"# stop: python scripts/postgres.py stop --dir {server.base_dir}")
             for name, value in server.dagster_env().items():
                 print(f"export {name}={value}")
         else:

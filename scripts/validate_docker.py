@@ -139,7 +139,9 @@ def validate() -> ValidationReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print the resolved compose project as JSON")
     args = parser.parse_args(argv)
     try:
@@ -153,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {line}")
     else:
         services = sorted(report.compose_project["services"]) if report.compose_project else []
-        print(f"{COMPOSE_FILE.relative_to(REPO_ROOT)}: valid ({len(services)} services: {', '.join(services)})")
+        print(
+            f"{COMPOSE_FILE.relative_to(REPO_ROOT)}: valid ({len(services)} services: {', '.join(services)})"
+        )
     for path in dockerfiles():
         findings = [f for f in report.dockerfile_findings if Path(f["file"]).name == path.name]
         print(f"{path.relative_to(REPO_ROOT)}: {'clean' if not findings else f'{len(findings)} finding(s)'}")

@@ -1,8 +1,9 @@
 """Every Redis key the pipeline uses, in one place.
 
 The old pipeline's names (`pipeline:repos`, `pipeline:processed:repos`, `pipeline:processed:files`) are kept
-because operators already watch them. Keys are plain strings with a configurable prefix; nothing relies on
-multi-key transactions across different keys, so they spread across a Redis Cluster without hash tags.
+because operators already watch them. Keys are plain strings with a configurable prefix. The queue's pop and
+requeue are Lua scripts over several keys (queue, in-flight hash, batch record), which a Redis Cluster only runs
+when those keys share a hash slot: on a cluster, set a hash-tagged prefix such as `REDIS_KEY_PREFIX={pipeline}:`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class RedisKeys:
         return f"{self.prefix}processed:files"
 
     def lsh(self, band: int) -> str:
-        """HASH bucket key -> claimant document id, one hash per LSH band."""
+        """HASH bucket key -> owning document's raw 16-byte digest, one hash per LSH band."""
         return f"{self.prefix}lsh:{band}"
 
     def stats(self, name: str) -> str:

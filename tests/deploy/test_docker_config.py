@@ -36,7 +36,13 @@ DESIGN_ENV = [
 ]  # fmt: skip
 POSTGRES_ENV = [f"DAGSTER_POSTGRES_{part}" for part in ("HOST", "PORT", "USER", "PASSWORD", "DB")]
 # Services that run CodeLupe code or hand their environment to run containers.
-CODELUPE_SERVICES = ["codelupe-pipeline", "codelupe-trainer", "dagster-daemon", "dagster-webserver", "dagster-init"]
+CODELUPE_SERVICES = [
+    "codelupe-pipeline",
+    "codelupe-trainer",
+    "dagster-daemon",
+    "dagster-webserver",
+    "dagster-init",
+]
 
 
 def _load_path(name: str, path: Path):
@@ -87,7 +93,12 @@ def test_compose_and_dockerfiles_pass_their_validators(report) -> None:
     ("breakage", "expected"),
     [
         (lambda text: text.replace("    image: postgres:17", "    imagee: postgres:17"), "imagee"),
-        (lambda text: text.replace("      redis:\n        condition", "      cache:\n        condition", 1), "cache"),
+        (
+            lambda text: text.replace(
+                "      redis:\n        condition", "      cache:\n        condition", 1
+            ),
+            "cache",
+        ),
         (lambda text: text.replace("retries: 20", "retries: many", 1), "retries"),
     ],
     ids=["unknown-key", "undefined-dependency", "wrong-type"],
@@ -131,7 +142,9 @@ def test_every_setting_reaches_code_servers_daemon_and_run_containers(project, e
         environment = project["services"][service]["environment"]
         missing = [name for name in DESIGN_ENV + POSTGRES_ENV if name not in environment]
         assert missing == [], f"{service} lacks {missing}"
-    launcher_env = yaml.safe_load((DOCKER_DIR / "dagster.yaml").read_text())["run_launcher"]["config"]["env_vars"]
+    launcher_env = yaml.safe_load((DOCKER_DIR / "dagster.yaml").read_text())["run_launcher"]["config"][
+        "env_vars"
+    ]
     assert sorted(set(DESIGN_ENV + POSTGRES_ENV) - set(launcher_env)) == []
     assert sorted(set(DESIGN_ENV + POSTGRES_ENV) - set(env_example)) == []
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import dagster as dg
 import psycopg2
-from click.testing import CliRunner
 import pytest
 import yaml
+from click.testing import CliRunner
 from dagster._cli import cli as dagster_cli
 from dagster._core.errors import DagsterInvalidConfigError
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
@@ -28,7 +28,9 @@ pytestmark = pytest.mark.postgres
 
 
 def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"codelupe_scripts_{name}", REPO_ROOT / "scripts" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"codelupe_scripts_{name}", REPO_ROOT / "scripts" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -75,9 +77,10 @@ def crawled_repos() -> dg.MaterializeResult:
 
 
 def _query(server, sql: str, *params) -> list[tuple]:
-    with psycopg2.connect(
-        host=server.host, port=server.port, user=server.user, dbname=server.dbname
-    ) as conn, conn.cursor() as cur:
+    with (
+        psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname=server.dbname) as conn,
+        conn.cursor() as cur,
+    ):
         cur.execute(sql, params)
         return cur.fetchall()
 
@@ -100,7 +103,9 @@ def test_materialization_is_stored_in_postgres(dagster_home: Path, postgres_serv
         assert event.asset_materialization.metadata["repos"].value == 3
 
     # The same facts, read from the database directly rather than through the instance.
-    assert _query(postgres_server, "SELECT status FROM runs WHERE run_id = %s", result.run_id) == [("SUCCESS",)]
+    assert _query(postgres_server, "SELECT status FROM runs WHERE run_id = %s", result.run_id) == [
+        ("SUCCESS",)
+    ]
     stored = _query(
         postgres_server,
         "SELECT asset_key FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
@@ -129,7 +134,9 @@ def test_init_commands_set_the_pool_limits(dagster_home: Path) -> None:
         assert instance.global_op_concurrency_default_limit == 1
 
 
-def test_missing_postgres_variable_is_a_clear_error(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_postgres_variable_is_a_clear_error(
+    dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DAGSTER_POSTGRES_HOST")
     with pytest.raises(DagsterInvalidConfigError, match="DAGSTER_POSTGRES_HOST"):
         dg.DagsterInstance.from_config(str(dagster_home))

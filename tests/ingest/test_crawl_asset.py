@@ -160,3 +160,23 @@ def test_rate_limit_over_budget_stops_cleanly_then_resumes(data_dir, resources_f
     resumed = materialize(patient, source="github")
     assert resumed["rate_limited"] is False and resumed["not_modified"] == 1
     assert repo_index(data_dir).count() == len(expected_names(population, ["go"], 10, date(2025, 1, 1)))
+
+
+def test_github_resource_plan_and_token_from_env(monkeypatch):
+    resource = GitHubResource(languages=["go", "rust"], min_stars=50, pushed_within_days=30)
+    plan = resource.plan(today=date(2026, 7, 1))
+    assert (plan.languages, plan.min_stars, plan.pushed_since) == (("go", "rust"), 50, date(2026, 6, 1))
+    overridden = resource.plan(languages=["zig"], min_stars=0, pushed_since="2026-01-01")
+    assert (overridden.languages, overridden.min_stars, overridden.pushed_since) == (
+        ("zig",),
+        0,
+        date(2026, 1, 1),
+    )
+    assert GitHubResource(pushed_within_days=None).plan().pushed_since is None
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    assert GitHubResource.from_env().token is None
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    configured = GitHubResource.from_env()
+    assert isinstance(configured.token, dg.EnvVar)  # resolved by Dagster at run time, never shown in the UI
+    assert configured.process_config_and_initialize().token == "ghp_secret"

@@ -57,8 +57,10 @@ META_TABLE = "codelupe_index_meta"
 SORT_FIELD = "indexed_at"
 TYPED_KINDS = ("keyword", "float", "int", "date", "bool")
 TEXT_KINDS = ("text", "code")
-# Fields the shared Filters refer to; they get a b-tree index so filtered counts stay cheap.
-FILTER_FIELDS = ("quality_score", "language", "repo")
+# Filtered counts (the training sensor's "new files above the quality bar") use this b-tree index;
+# language and repo filters scan the small leading columns instead, since each extra index cost ~7%
+# of bulk-indexing time.
+FILTER_FIELDS = ("quality_score",)
 
 # A chunk is one transaction: small enough that other processes wait milliseconds, not seconds.
 CHUNK_DOCS = 500
@@ -318,15 +320,17 @@ class SqliteSearchIndex(SearchIndex):
         # Typed columns have no declared type: SQLite then stores each value as given (no coercion),
         # and a list (e.g. topics) is stored as a JSON BLOB that terms() unpacks with json_each.
         typed_cols = ", ".join(_quote(f"f_{n}") for n in layout.typed_fields)
+        # Small columns first: a filter or aggregation reads a row only up to the column it needs,
+        # so the code text (often in overflow pages) is never loaded by a count or a terms().
         columns = ", ".join(
             c
             for c in (
                 "rowid INTEGER PRIMARY KEY",
                 "id TEXT NOT NULL UNIQUE",
                 "sort_at TEXT NOT NULL",
+                typed_cols,
                 "doc TEXT NOT NULL",
                 text_cols,
-                typed_cols,
             )
             if c
         )
