@@ -199,7 +199,11 @@ class ElasticSearchIndex(SearchIndex):
         for spec in self.schema.fields:
             if spec.kind in ("text", "code"):
                 properties[spec.name] = {"type": "text", "analyzer": "standard"}
-                properties[spec.name + WORDS_SUFFIX] = {"type": "text", "analyzer": "standard", "norms": False}
+                properties[spec.name + WORDS_SUFFIX] = {
+                    "type": "text",
+                    "analyzer": "standard",
+                    "norms": False,
+                }
             else:
                 properties[spec.name] = dict(_FIELD_TYPES[spec.kind])
         return {
@@ -304,7 +308,9 @@ class ElasticSearchIndex(SearchIndex):
             except ApiError as exc:
                 # A whole request refused for a reason that no retry fixes (e.g. 413): every document
                 # in it failed, and each is reported.
-                outcome = BulkResult(errors=[DocError(a["_id"], f"bulk request rejected: {exc}") for a in batch])
+                outcome = BulkResult(
+                    errors=[DocError(a["_id"], f"bulk request rejected: {exc}") for a in batch]
+                )
             result.indexed += outcome.indexed
             result.errors.extend(outcome.errors)
         return result
@@ -403,7 +409,11 @@ class ElasticSearchIndex(SearchIndex):
         hits = []
         for raw in response["hits"]["hits"]:
             fragments = [f for name in self._text_fields for f in raw.get("highlight", {}).get(name, [])]
-            hits.append(Hit(id=raw["_id"], score=float(raw["_score"] or 0.0), doc=raw["_source"], highlights=fragments))
+            hits.append(
+                Hit(
+                    id=raw["_id"], score=float(raw["_score"] or 0.0), doc=raw["_source"], highlights=fragments
+                )
+            )
         return hits
 
     def _aggregate(self, aggs: dict[str, Any], filters: Filters | None, what: str) -> dict[str, Any]:
