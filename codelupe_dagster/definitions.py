@@ -12,9 +12,11 @@ from codelupe_dagster.assets import index as index_assets
 from codelupe_dagster.assets import jobs as batch_jobs
 from codelupe_dagster.assets import queue as queue_assets
 from codelupe_dagster.assets import score as score_assets
+from codelupe_dagster.assets import train as train_assets
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.sensors import batch as batch_sensors
 from codelupe_dagster.sensors import run_status as run_status_sensors
+from codelupe_dagster.sensors import training as training_sensors
 
 _STAGES: list[dg.Definitions] = [
     # one entry per stage module exporting `defs`, in pipeline order
@@ -27,6 +29,8 @@ _STAGES: list[dg.Definitions] = [
     ingest_schedules.defs,
     score_assets.defs,
     index_assets.defs,
+    train_assets.defs,
+    training_sensors.defs,
 ]
 
 defs = dg.Definitions.merge(dg.Definitions(resources=default_resources()), *_STAGES)

@@ -40,6 +40,25 @@ class RunSummary:
     stopped: str | None = None
 
 
+def resolve_source(source: str | None, samples: int) -> str:
+    """The source to crawl: explicit, CODELUPE_SOURCE, or sample repositories built on first use."""
+    source = source or settings.env_str("CODELUPE_SOURCE")
+    if source == "github":
+        return source
+    if source:
+        path = Path(source).expanduser().resolve()
+        if not path.exists():
+            raise click.BadParameter(f"{path} does not exist", param_hint="--source")
+        return str(path)
+    from codelupe_dagster.core.sample_sources import build_sample_sources
+
+    dest = settings.data_dir() / "sources"
+    built = build_sample_sources(dest, max_repos=samples)
+    files = sum(sample.files for sample in built)
+    click.echo(f"Built {len(built)} sample repositories ({files} files) in {dest}", err=True)
+    return str(dest)
+
+
 def dagster_instance() -> dg.DagsterInstance:
     """DAGSTER_HOME when set, else DATA_DIR/dagster: persistent, so runs show up in `dagster dev` later."""
     if not settings.env_str("DAGSTER_HOME"):
@@ -165,14 +184,20 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
 
 @click.command("run")
 @click.option(
-    "--source", required=True, type=click.Path(exists=True), help="Directory of git repos or a URL list."
+    "--source",
+    default=None,
+    help="Directory of git repos, a file of clone URLs/paths, or 'github' (the search API). "
+    "Default: CODELUPE_SOURCE, else sample repositories built from code installed on this machine.",
 )
+@click.option("--samples", default=20, show_default=True, help="How many sample repositories to build.")
 @click.option("--no-train", is_flag=True, help="Leave training out.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Repos per batch (default BATCH_SIZE).")
 @click.option("--max-failed-batches", default=3, show_default=True, type=click.IntRange(min=1))
-def run(source: str, no_train: bool, batch_size: int | None, max_failed_batches: int) -> None:
-    """Crawl a local source and run every batch through the pipeline, headless, until the queue is drained."""
-    source = str(Path(source).resolve())
+def run(
+    source: str | None, samples: int, no_train: bool, batch_size: int | None, max_failed_batches: int
+) -> None:
+    """Crawl a source and run every batch through the pipeline, headless, until the queue is drained."""
+    source = resolve_source(source, samples)
     # This process is the run: the environment it exports is what the code location below is built from.
     os.environ["CODELUPE_SOURCE"] = source
     if batch_size:

@@ -17,7 +17,13 @@ import pytest
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, REPO_SCHEMA, BackendUnavailable, Filters
 from codelupe_dagster.backends.search.base import FieldSpec
-from codelupe_dagster.backends.search.sqlite_index import META_TABLE, IndexMissing, SqliteSearchIndex
+from codelupe_dagster.backends.search.code_tokens import camel_subwords, code_words, split_identifier
+from codelupe_dagster.backends.search.sqlite_index import (
+    META_TABLE,
+    IndexMissing,
+    SqliteSearchIndex,
+    build_match_query,
+)
 
 WRITERS = 4
 DOCS_PER_WRITER = 160
@@ -282,3 +288,54 @@ def test_unknown_fields_and_bad_names_are_rejected(index_path):
         index.terms("content")
     with pytest.raises(ValueError, match="repo"):
         SqliteSearchIndex(REPO_SCHEMA, index_path, "repos").count(Filters(repos=("a/b",)))
+
+
+# ---------------------------------------------------------------- the shared code-aware tokenizer
+
+
+@pytest.mark.parametrize(
+    ("identifier", "parts"),
+    [
+        ("parseHttpRequest", ["parse", "http", "request"]),
+        ("HTTPServer", ["http", "server"]),
+        ("getURL2", ["get", "url", "2"]),
+        ("snake_case_name", ["snake", "case", "name"]),
+        ("IOError", ["io", "error"]),
+        ("plain", ["plain"]),
+    ],
+)
+def test_split_identifier(identifier, parts):
+    assert split_identifier(identifier) == parts
+
+
+def test_code_words_follow_the_design_analyzer():
+    assert code_words("x = parseHttpRequest(raw_bytes)") == [
+        "x",
+        "parsehttprequest",
+        "parse",
+        "http",
+        "request",
+        "raw",
+        "bytes",
+    ]
+
+
+def test_camel_subwords_lists_each_case_changing_identifier_once():
+    text = "def parseHttpRequest(self):\n    parseHttpRequest(HTTPServer, lower, UPPER, Capital, snake_case)"
+    assert camel_subwords(text).splitlines() == ["HTTP Server", "parse Http Request"]
+    assert camel_subwords("no identifiers with case changes here") == ""
+
+
+@pytest.mark.parametrize(
+    ("query", "match"),
+    [
+        ("http", '"http"'),
+        ("HttpRequest", '("HttpRequest" OR "http request")'),
+        ("snake_case", '"snake_case"'),
+        ('say "hi"', '"say" AND """hi"""'),
+        ("col:x NEAR(a b) *", '"col:x" AND "NEAR(a" AND "b)"'),
+        ("+++ ___", ""),
+    ],
+)
+def test_user_words_become_quoted_fts_strings(query, match):
+    assert build_match_query(query)[0] == match

@@ -1,0 +1,351 @@
+"""Elasticsearch-only behaviour: credentials, retries, per-document errors, mapping upgrades.
+
+Faults come from a real node: mapping conflicts are real rejections, and overload (429) or a failing
+gateway (503) is injected by a loopback HTTP proxy in front of the node — every other byte the client
+sees is the node's own answer.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters
+from codelupe_dagster.backends.search.base import FieldSpec
+from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex, index_words, mask_url
+
+pytestmark = pytest.mark.elasticsearch
+
+FAST = {"backoff_s": 0.01}
+
+
+def doc(i: int, **overrides: Any) -> dict[str, Any]:
+    base = {
+        "id": f"{i:032x}",
+        "content": f"def handleRequest{i}(raw_bytes):\n    return raw_bytes\n",
+        "language": "Python",
+        "repo": "octo/alpha",
+        "quality_score": 0.5,
+        "indexed_at": f"2026-11-28T17:00:{i % 60:02d}.000001+00:00",
+    }
+    return {**base, **overrides}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------- a fault-injecting proxy
+
+
+class FaultProxy:
+    """Forwards to the node; ``fault(method, path, body)`` may return ``(status, json_body)`` instead,
+    and ``rewrite(path, status, body)`` may alter the node's JSON answer."""
+
+    def __init__(self, upstream: str):
+        self.upstream = urlsplit(upstream)
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.fault: Callable[[str, str, bytes], tuple[int, dict[str, Any]] | None] = lambda *_: None
+        self.rewrite: Callable[[str, int, Any], Any] = lambda _path, _status, body: body
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests.append((self.command, self.path, dict(self.headers)))
+                injected = proxy.fault(self.command, self.path, body)
+                if injected is not None:
+                    status, payload = injected
+                    self._reply(status, json.dumps(payload).encode(), "application/json")
+                    return
+                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                conn.close()
+                content_type = response.getheader("Content-Type", "application/json")
+                if data and content_type.startswith("application/json"):
+                    rewritten = proxy.rewrite(self.path, response.status, json.loads(data))
+                    data = json.dumps(rewritten).encode()
+                self._reply(response.status, data, content_type)
+
+            def _reply(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("X-Elastic-Product", "Elasticsearch")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def bulk_requests(self) -> int:
+        return sum(1 for _, path, _ in self.requests if "_bulk" in path)
+
+
+REJECTED = {
+    "error": {
+        "root_cause": [{"type": "es_rejected_execution_exception", "reason": "rejected execution"}],
+        "type": "es_rejected_execution_exception",
+        "reason": "rejected execution of coordinating operation [coordinating_and_primary_bytes=0]",
+    },
+    "status": 429,
+}
+
+
+@pytest.fixture
+def proxy(elasticsearch_url: str) -> Iterator[FaultProxy]:
+    fault_proxy = FaultProxy(elasticsearch_url)
+    fault_proxy.thread.start()
+    yield fault_proxy
+    fault_proxy.server.shutdown()
+    fault_proxy.server.server_close()
+
+
+@pytest.fixture
+def index_name(elasticsearch_url: str) -> Iterator[str]:
+    name = f"test-es-{uuid.uuid4().hex[:10]}"
+    yield name
+    Elasticsearch(elasticsearch_url).indices.delete(index=name, ignore_unavailable=True)
+
+
+def through(proxy: FaultProxy, name: str, **options: Any) -> ElasticSearchIndex:
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=proxy.url, name=name, **{**FAST, **options})
+    index.ensure()
+    return index
+
+
+# ---------------------------------------------------------------- analysis (pure)
+
+
+def test_index_words_holds_every_word_once_and_camel_case_sub_words_apart():
+    words = index_words("def parseHttpRequest(raw_bytes):\n    return os.path.join(raw_bytes, naïve)\n")
+    first, *identifiers = words
+    assert first.split() == sorted(set(first.split()))
+    assert {"parsehttprequest", "raw", "bytes", "os", "path", "join", "naïve"} <= set(first.split())
+    assert identifiers == ["parse Http Request"]
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("https://elastic:s3cret@es.example:9243", "https://elastic:***@es.example:9243"),
+        ("http://user:p%40ss@127.0.0.1:9200/prefix", "http://user:***@127.0.0.1:9200/prefix"),
+        ("http://127.0.0.1:9200", "http://127.0.0.1:9200"),
+    ],
+)
+def test_mask_url_hides_passwords(url, masked):
+    assert mask_url(url) == masked
+
+
+# ---------------------------------------------------------------- unreachable servers
+
+
+def test_a_server_that_is_down_raises_backend_unavailable_naming_the_masked_url():
+    url = f"http://elastic:s3cret@127.0.0.1:{free_port()}"
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=url, name="codelupe-code", attempts=2, **FAST)
+    for operation in (index.ping, index.count, index.ensure, lambda: index.bulk_upsert([doc(1)])):
+        with pytest.raises(BackendUnavailable) as caught:
+            operation()
+        message = str(caught.value)
+        assert "elastic:***@127.0.0.1" in message
+        assert "s3cret" not in message
+
+
+def test_persistent_gateway_errors_end_in_backend_unavailable_after_bounded_retries(proxy, index_name):
+    index = through(proxy, index_name, attempts=3)
+    proxy.fault = lambda method, path, body: (503, {"error": "gateway down", "status": 503})
+    with pytest.raises(BackendUnavailable, match="unreachable"):
+        index.bulk_upsert([doc(1)])
+    # Bounded: 3 attempts of ours, each with the transport's 2 immediate retries.
+    assert proxy.bulk_requests() == 9
+
+
+# ---------------------------------------------------------------- credentials
+
+
+def test_basic_auth_and_api_key_reach_the_server(proxy, index_name):
+    through(proxy, index_name, username="elastic", password="s3cret").count()
+    assert proxy.requests[-1][2]["Authorization"].startswith("Basic ")
+    url_auth = ElasticSearchIndex.connect(
+        CODE_SCHEMA, url=proxy.url.replace("http://", "http://elastic:s3cret@"), name=index_name
+    )
+    url_auth.count()
+    assert proxy.requests[-1][2]["Authorization"].startswith("Basic ")
+    assert url_auth.display_url == proxy.url.replace("http://", "http://elastic:***@")
+    ElasticSearchIndex.connect(CODE_SCHEMA, url=proxy.url, name=index_name, api_key="a2V5OnNlY3JldA==").count()
+    assert proxy.requests[-1][2]["Authorization"] == "ApiKey a2V5OnNlY3JldA=="
+
+
+# ---------------------------------------------------------------- bulk retries and errors
+
+
+def test_bulk_retries_whole_requests_rejected_with_429(proxy, index_name):
+    index = through(proxy, index_name)
+    rejections = {"left": 2}
+
+    def reject_first_bulks(method: str, path: str, body: bytes):
+        if "_bulk" in path and rejections["left"]:
+            rejections["left"] -= 1
+            return 429, REJECTED
+        return None
+
+    proxy.fault = reject_first_bulks
+    result = index.bulk_upsert([doc(i) for i in range(30)])
+    index.refresh()
+    assert (result.indexed, result.errors) == (30, [])
+    assert proxy.bulk_requests() == 3
+    assert index.count() == 30
+
+
+def test_bulk_retries_only_the_documents_rejected_with_429(proxy, index_name):
+    index = through(proxy, index_name)
+    victim = doc(3)["id"]
+    rejections = {"left": 2}
+
+    def reject_one_item(path: str, status: int, body: Any) -> Any:
+        if "_bulk" not in path or not rejections["left"]:
+            return body
+        for item in body["items"]:
+            outcome = item["index"]
+            if outcome["_id"] == victim:
+                rejections["left"] -= 1
+                body["errors"] = True
+                outcome.update(status=429, error=REJECTED["error"])
+        return body
+
+    proxy.rewrite = reject_one_item
+    result = index.bulk_upsert([doc(i) for i in range(10)])
+    assert (result.indexed, result.errors) == (10, [])
+    bulk_bodies = [path for method, path, _ in proxy.requests if "_bulk" in path]
+    assert len(bulk_bodies) == 3  # the first request, then two retries carrying only the victim
+
+
+def test_documents_still_rejected_after_retries_are_reported(proxy, index_name):
+    index = through(proxy, index_name, bulk_429_retries=2)
+    victim = doc(4)["id"]
+
+    def always_reject(path: str, status: int, body: Any) -> Any:
+        for item in body.get("items", []):
+            if item["index"]["_id"] == victim:
+                body["errors"] = True
+                item["index"].update(status=429, error=REJECTED["error"])
+        return body
+
+    proxy.rewrite = always_reject
+    result = index.bulk_upsert([doc(i) for i in range(8)])
+    assert result.indexed == 7
+    assert [e.id for e in result.errors] == [victim]
+    assert "es_rejected_execution_exception" in result.errors[0].reason
+
+
+def test_transient_503_is_retried(proxy, index_name):
+    index = through(proxy, index_name)
+    failures = {"left": 4}
+
+    def fail_first_bulks(method: str, path: str, body: bytes):
+        if "_bulk" in path and failures["left"]:
+            failures["left"] -= 1
+            return 503, {"error": "unavailable", "status": 503}
+        return None
+
+    proxy.fault = fail_first_bulks
+    result = index.bulk_upsert([doc(i) for i in range(5)])
+    assert (result.indexed, result.errors) == (5, [])
+
+
+def test_mapping_conflicts_are_reported_per_document(elasticsearch_url, index_name):
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name, **FAST)
+    index.ensure()
+    bad_score = doc(2, quality_score="excellent")
+    bad_date = doc(3, indexed_at="last tuesday")
+    result = index.bulk_upsert([doc(1), bad_score, bad_date, doc(4)])
+    index.refresh()
+    assert result.indexed == 2
+    reasons = {e.id: e.reason for e in result.errors}
+    assert set(reasons) == {bad_score["id"], bad_date["id"]}
+    assert "quality_score" in reasons[bad_score["id"]]
+    assert "indexed_at" in reasons[bad_date["id"]]
+    assert set(index.get([d["id"] for d in (doc(1), bad_score, bad_date, doc(4))])) == {doc(1)["id"], doc(4)["id"]}
+
+
+def test_large_batches_are_split_into_several_bulk_requests(proxy, index_name):
+    index = through(proxy, index_name, bulk_chunk_docs=50, bulk_chunk_bytes=64 * 1024)
+    big = "x = 1\n" * 2000  # ~12 KB each, so the byte limit splits before the document count does
+    result = index.bulk_upsert([doc(i, content=big + f"# doc{i}\n") for i in range(40)])
+    assert (result.indexed, result.errors) == (40, [])
+    assert proxy.bulk_requests() >= 6
+
+
+# ---------------------------------------------------------------- mappings and iteration
+
+
+def test_ensure_adds_fields_of_a_newer_schema_version_and_keeps_documents(elasticsearch_url, index_name):
+    old = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
+    old.ensure()
+    old.bulk_upsert([doc(1)])
+    newer_schema = replace(
+        CODE_SCHEMA, fields=(*CODE_SCHEMA.fields, FieldSpec("reviewer", "keyword")), version=CODE_SCHEMA.version + 1
+    )
+    newer = ElasticSearchIndex.connect(newer_schema, url=elasticsearch_url, name=index_name)
+    newer.ensure()
+    newer.ensure()
+    newer.bulk_upsert([doc(2, reviewer="ada")])
+    newer.refresh()
+    mapping = old.client.indices.get_mapping(index=index_name)[index_name]["mappings"]
+    assert mapping["_meta"]["schema_version"] == newer_schema.version
+    assert mapping["properties"]["reviewer"] == {"type": "keyword"}
+    assert newer.count() == 2
+    assert newer.terms("reviewer") == {"ada": 1}
+
+
+def test_stored_documents_do_not_carry_the_index_only_words(elasticsearch_url, index_name):
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
+    index.ensure()
+    index.bulk_upsert([doc(1)])
+    index.refresh()
+    stored = index.get([doc(1)["id"]])[doc(1)["id"]]
+    assert stored == doc(1)
+    assert [h.doc for h in index.search("handle")] == [doc(1)]
+
+
+def test_iteration_closes_its_point_in_time_when_abandoned(elasticsearch_url, index_name):
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
+    index.ensure()
+    index.bulk_upsert([doc(i) for i in range(12)])
+    index.refresh()
+
+    def open_contexts() -> int:
+        stats = index.client.indices.stats(index=index_name, metric="search")
+        return stats["_all"]["total"]["search"]["open_contexts"]
+
+    pages = index.iter_documents(Filters(languages=("Python",)), batch_size=5)
+    assert next(pages)["id"] == doc(0)["id"]
+    assert open_contexts() == 1
+    pages.close()
+    assert open_contexts() == 0
