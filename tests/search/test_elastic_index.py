@@ -70,7 +70,7 @@ class FaultProxy:
 
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                proxy.requests.append((self.command, self.path, dict(self.headers)))
+                proxy.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
                 injected = proxy.fault(self.command, self.path, body)
                 if injected is not None:
                     status, payload = injected
@@ -83,7 +83,7 @@ class FaultProxy:
                 data = response.read()
                 conn.close()
                 content_type = response.getheader("Content-Type", "application/json")
-                if data and content_type.startswith("application/json"):
+                if data and "json" in content_type:  # the 9.x client negotiates vnd.elasticsearch+json
                     rewritten = proxy.rewrite(self.path, response.status, json.loads(data))
                     data = json.dumps(rewritten).encode()
                 self._reply(response.status, data, content_type)
@@ -191,15 +191,15 @@ def test_persistent_gateway_errors_end_in_backend_unavailable_after_bounded_retr
 
 def test_basic_auth_and_api_key_reach_the_server(proxy, index_name):
     through(proxy, index_name, username="elastic", password="s3cret").count()
-    assert proxy.requests[-1][2]["Authorization"].startswith("Basic ")
+    assert proxy.requests[-1][2]["authorization"].startswith("Basic ")
     url_auth = ElasticSearchIndex.connect(
         CODE_SCHEMA, url=proxy.url.replace("http://", "http://elastic:s3cret@"), name=index_name
     )
     url_auth.count()
-    assert proxy.requests[-1][2]["Authorization"].startswith("Basic ")
+    assert proxy.requests[-1][2]["authorization"].startswith("Basic ")
     assert url_auth.display_url == proxy.url.replace("http://", "http://elastic:***@")
     ElasticSearchIndex.connect(CODE_SCHEMA, url=proxy.url, name=index_name, api_key="a2V5OnNlY3JldA==").count()
-    assert proxy.requests[-1][2]["Authorization"] == "ApiKey a2V5OnNlY3JldA=="
+    assert proxy.requests[-1][2]["authorization"] == "ApiKey a2V5OnNlY3JldA=="
 
 
 # ---------------------------------------------------------------- bulk retries and errors

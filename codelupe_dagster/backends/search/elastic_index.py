@@ -82,10 +82,11 @@ def index_words(text: str) -> list[str]:
 
     Separate array entries sit 100 positions apart, so a sub-word phrase never spans two identifiers.
     """
-    runs = set(text.encode("utf-8", "surrogatepass").translate(_NON_ALNUM_ASCII).lower().split())
-    words = " ".join(sorted(run.decode() for run in runs))
+    runs = {run.decode() for run in text.encode("utf-8", "surrogatepass").translate(_NON_ALNUM_ASCII).split()}
     if not text.isascii():
-        words += " " + " ".join(sorted({w.lower() for w in _UNICODE_WORD.findall(text) if not w.isascii()}))
+        # The ASCII pass cut non-ASCII words apart; keep them whole as well, as the query side sees them.
+        runs.update(w for w in _UNICODE_WORD.findall(text) if not w.isascii())
+    words = " ".join(sorted({run.lower() for run in runs}))
     subwords = camel_subwords(text)
     return [words, *subwords.split("\n")] if subwords else [words]
 
@@ -561,6 +562,6 @@ class ElasticSearchIndex(SearchIndex):
     def ping(self) -> None:
         """Cluster health, not ``HEAD /``: the root endpoint is absent on some distributions (integ-test)."""
         try:
-            self.client.cluster.health(request_timeout=10)
+            self.client.options(request_timeout=10).cluster.health()
         except (ApiError, TransportError) as exc:
             raise self._unavailable("ping", exc) from exc

@@ -490,6 +490,8 @@ class SqliteSearchIndex(SearchIndex):
                 texts.append(camel_subwords("\n".join(code)) if code else None)
         sort_at = ""
         if layout.sort_field and rest.get(layout.sort_field) is not None:
+            if isinstance(rest[layout.sort_field], list | tuple):
+                raise _DocumentRejected(f"field {layout.sort_field!r}: expected one date, got a list")
             sort_at = self._typed(layout.sort_field, "date", rest, lenient) or ""
         typed = [self._typed(n, self.schema.kind_of(n), rest, lenient) for n in layout.typed_fields]
         try:
@@ -776,8 +778,10 @@ class SqliteSearchIndex(SearchIndex):
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Keyset pages on (sort_at, id): each page is its own short read, so a long iteration never
-        holds a snapshot that would stop WAL checkpoints; rows added behind the cursor are not seen
-        and no row is seen twice.
+        holds a snapshot that would stop WAL checkpoints. Rows written behind the cursor are not seen
+        and no row is seen twice — unless it is rewritten during the iteration with an ``indexed_at``
+        ahead of the cursor, where it shows up again at its new place (a point-in-time snapshot on
+        Elasticsearch would not show it).
         """
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")

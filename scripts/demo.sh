@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job in one command: install, then run the whole graph on the embedded default
+# (embedded Valkey, local SQLite index, sample git repositories built from code on this machine,
+# a small CPU training run), and show what came out.
+# Extra arguments go to `codelupe run` (e.g. --source DIR, --samples N, --no-train).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+export DATA_DIR=${DATA_DIR:-$PWD/.codelupe}
+export DAGSTER_HOME=${DAGSTER_HOME:-$DATA_DIR/dagster}
+mkdir -p "$DAGSTER_HOME"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+echo "==> installing CodeLupe with the [train] extra"
+"$VENV/bin/pip" install -q -U pip
+"$VENV/bin/pip" install -q -e '.[train]'
+
+echo "==> running the pipeline (DATA_DIR=$DATA_DIR)"
+"$VENV/bin/codelupe" run "$@"
+
+echo
+echo "==> status"
+"$VENV/bin/codelupe" status
+
+echo
+echo "==> a sample search: 'parse json'"
+"$VENV/bin/codelupe" search "parse json" --limit 3
+
+latest=$(ls -1d "$DATA_DIR"/checkpoints/v* 2>/dev/null | tail -n 1 || true)
+echo
+if [ -n "$latest" ]; then
+  echo "==> checkpoint: $latest"
+  cat "$latest/manifest.json" 2>/dev/null | head -c 1500; echo
+else
+  echo "==> no checkpoint (training skipped or no eligible samples)"
+fi
+cat <<MSG
+
+Open the UI, where the sensors keep the pipeline going:
+  DATA_DIR=$DATA_DIR DAGSTER_HOME=$DAGSTER_HOME $VENV/bin/dagster dev -w workspace.yaml
+MSG
