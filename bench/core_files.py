@@ -180,7 +180,7 @@ def main() -> None:
             f"{per_file_us(seconds, len(blobs))}  x{ratio:,.0f} vs the old ~3 files/s"
         )
     if kept:
-        print(f"  kept files only: {per_file_us(single, len(kept))} (all stages, single process)")
+        print(f"  per kept file: {per_file_us(single, len(kept))} (single-process CPU time / kept files)")
 
     print("\nper-stage cost, each stage alone over the files that reach it:")
     timed = stage_costs(blobs, args.repeats)

@@ -116,7 +116,8 @@ def find_java_home(min_major: int = MIN_JAVA) -> Path:
                 candidates.append((major, home))
     if not candidates:
         raise NodeError(
-            f"Elasticsearch 9 needs Java {min_major}+; none found in ES_JAVA_HOME, JAVA_HOME or /usr/lib/jvm. "
+            f"Elasticsearch 9 needs Java {min_major}+; none found in ES_JAVA_HOME, JAVA_HOME"
+            " or /usr/lib/jvm. "
             "Install a JDK (e.g. apt-get install temurin-25-jdk or openjdk-21-jdk-headless) "
             "or set ES_JAVA_HOME."
         )
@@ -288,7 +289,9 @@ def _service_ids() -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam(SERVICE_USER)
     except KeyError as exc:
-        raise NodeError(f"running as root, and there is no '{SERVICE_USER}' user to run Elasticsearch") from exc
+        raise NodeError(
+            f"running as root, and there is no '{SERVICE_USER}' user to run Elasticsearch"
+        ) from exc
     return entry.pw_uid, entry.pw_gid
 
 
@@ -453,7 +456,9 @@ def _launch(
     except NodeError as exc:
         node.stop()
         server_log = run_dir / "logs" / f"codelupe-{run_dir.name}.log"
-        detail = f"{exc}\n--- console.log ---\n{_tail(console)}\n--- {server_log.name} ---\n{_tail(server_log)}"
+        detail = (
+            f"{exc}\n--- console.log ---\n{_tail(console)}\n--- {server_log.name} ---\n{_tail(server_log)}"
+        )
         if ephemeral:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise NodeError(detail) from exc
@@ -491,10 +496,14 @@ def stop_node(run_dir: Path) -> bool:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=("start", "stop", "status", "url", "run"))
     parser.add_argument("argv", nargs=argparse.REMAINDER, help="for run: -- CMD ARGS...")
-    parser.add_argument("--version", help=f"one version to use (default: first of {', '.join(DEFAULT_VERSIONS)})")
+    parser.add_argument(
+        "--version", help=f"one version to use (default: first of {', '.join(DEFAULT_VERSIONS)})"
+    )
     parser.add_argument("--port", type=int, help="HTTP port (default: a free one)")
     parser.add_argument("--heap", default="512m")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())

@@ -76,13 +76,15 @@ def _process(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile 
     language = detect_language(path, text[:LANGUAGE_HEAD_CHARS])
     if language is None or language not in LANGUAGES:
         return Dropped(path, filters.UNKNOWN_LANGUAGE)
-    reason = filters.check_content(path, language, text)
+    reason, stats = filters.check_content_stats(path, language, text)
     if reason is not None:
         return Dropped(path, reason)
 
     redacted, secret_counts = redact_secrets(text)
     content = normalize_content(redacted)
-    quality = SCORERS[config.scorer](content, language)
+    # The line statistics of the file as read serve the quality signals too (one pass fewer);
+    # normalization and redaction change them by a trailing space or a placeholder at most.
+    quality = SCORERS[config.scorer](content, language, stats=stats)
     if config.min_quality is not None and quality.score < config.min_quality:
         return Dropped(path, filters.LOW_QUALITY)
     return ProcessedFile(

@@ -35,7 +35,8 @@ class QualityResult:
     signals: dict = field(default_factory=dict)
 
 
-Scorer = Callable[[str, str | None], QualityResult]
+# score(text, language, *, stats=None) -> QualityResult
+Scorer = Callable[..., QualityResult]
 
 # --------------------------------------------------------------------------- language syntax
 
@@ -478,7 +479,7 @@ def _text_signals(stats: TextStats) -> dict:
     }
 
 
-def score_seed_v1(text: str, language: str | None) -> QualityResult:
+def score_seed_v1(text: str, language: str | None, *, stats: TextStats | None = None) -> QualityResult:
     """The old pipeline's score, thresholds unchanged (see the module docstring)."""
     lines = text.splitlines()
     if language is None:
@@ -519,7 +520,7 @@ def score_seed_v1(text: str, language: str | None) -> QualityResult:
         "comment_ratio": _round(comment_ratio),
         "has_docstrings": has_docstrings,
         "complexity": _round(complexity),
-        **_text_signals(TextStats.of(text)),
+        **_text_signals(stats if stats is not None else TextStats.of(text)),
     }
     return QualityResult(score=_round(score), signals=signals)
 
@@ -547,10 +548,15 @@ COMPLEXITY_CURVE = ((0.0, 0.0), (0.1, 1.0), (0.5, 1.0), (0.8, 0.0))
 WEIGHTS = {"length": 0.3, "comments": 0.3, "docstrings": 0.2, "complexity": 0.2}
 
 
-def score_v2(text: str, language: str | None) -> QualityResult:
-    """Language-aware score: same four signals, scanned per language, ramps instead of steps."""
+def score_v2(text: str, language: str | None, *, stats: TextStats | None = None) -> QualityResult:
+    """Language-aware score: same four signals, scanned per language, ramps instead of steps.
+
+    `stats` may be passed when the caller already has them (the content filters compute the
+    same line statistics), which saves a pass over the text.
+    """
     counts = scan(text, language)
-    stats = TextStats.of(text)
+    if stats is None:
+        stats = TextStats.of(text)
     non_blank = counts.non_blank
     # Explanations only: comments that are neither license boilerplate nor disabled code, plus
     # docstrings (the doc-comment lines of `comment` are already in it).

@@ -107,7 +107,11 @@ PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern(
         "private_key",
         re.compile(
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?P<value>[\s\S]+?)"
+            # The body may only hold base64, PEM headers (Proc-Type: 4,ENCRYPTED) and the quotes,
+            # escapes and `+` of a key embedded in a string literal; code between a BEGIN and
+            # an END marker (a PEM parser) does not match and stays.
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?P<value>[A-Za-z0-9+/=\s\"'\\,:.\-]{16,}?)"
             r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
         ),
         ("-----BEGIN ",),

@@ -94,10 +94,25 @@ def test_each_secret_type_is_redacted(text, redacted, kind):
         "dsn = 'postgres://user:${PASSWORD}@localhost/db'",
         "ID = 'AKIA_NOT_A_KEY'",
         "highlight = 'ghost'",
+        # a PEM parser names the markers; the code between them is not a key
+        'BEGIN = "-----BEGIN RSA PRIVATE KEY-----"\n'
+        "body = read(lines[1:-1])\n"
+        'END = "-----END RSA PRIVATE KEY-----"\n',
     ],
 )
 def test_placeholders_and_references_are_kept(text):
     assert redact_secrets(text) == (text, {})
+
+
+def test_key_embedded_in_a_string_literal():
+    text = (
+        'KEY = ("-----BEGIN EC PRIVATE KEY-----\\n"\n'
+        '       "MHcCAQEEIIrYSSNQFaA2Hwf1duRSxKtLYX5CB04fSeQ6tF1aY/PuoAoGCCqGSM49\\n"\n'
+        '       "-----END EC PRIVATE KEY-----\\n")\n'
+    )
+    redacted, counts = redact_secrets(text)
+    assert counts == {"private_key": 1}
+    assert "MHcCAQEE" not in redacted
 
 
 def test_clean_code_is_untouched():

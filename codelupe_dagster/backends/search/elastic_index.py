@@ -17,6 +17,7 @@ Dates are ``date_nanos`` and floats ``double`` so that microsecond watermarks an
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -82,11 +83,12 @@ def index_words(text: str) -> list[str]:
 
     Separate array entries sit 100 positions apart, so a sub-word phrase never spans two identifiers.
     """
-    runs = {run.decode() for run in text.encode("utf-8", "surrogatepass").translate(_NON_ALNUM_ASCII).split()}
+    encoded = text.encode("utf-8", "surrogatepass")
+    # Bytes all the way: translate + split + set run in C (~4x faster than decoding each run first).
+    words = b" ".join(sorted(set(encoded.translate(_NON_ALNUM_ASCII).lower().split()))).decode()
     if not text.isascii():
         # The ASCII pass cut non-ASCII words apart; keep them whole as well, as the query side sees them.
-        runs.update(w for w in _UNICODE_WORD.findall(text) if not w.isascii())
-    words = " ".join(sorted({run.lower() for run in runs}))
+        words += " " + " ".join(sorted({w.lower() for w in _UNICODE_WORD.findall(text) if not w.isascii()}))
     subwords = camel_subwords(text)
     return [words, *subwords.split("\n")] if subwords else [words]
 
@@ -518,7 +520,7 @@ class ElasticSearchIndex(SearchIndex):
                 page = batch_size if remaining is None else min(batch_size, remaining)
                 extra = {"search_after": after} if after is not None else {}
                 response = self._call(
-                    lambda page=page, extra=extra: self.client.search(
+                    lambda page=page, extra=extra, pit_id=pit_id: self.client.search(
                         pit={"id": pit_id, "keep_alive": "2m"},
                         query=query,
                         sort=sort,
@@ -539,10 +541,9 @@ class ElasticSearchIndex(SearchIndex):
                     return
                 after = hits[-1]["sort"]
         finally:
-            try:
+            # An expired or unreachable PIT frees itself after keep_alive.
+            with contextlib.suppress(ApiError, TransportError):
                 self.client.close_point_in_time(id=pit_id)
-            except (ApiError, TransportError):
-                pass  # an expired or unreachable PIT frees itself after keep_alive
 
     # ------------------------------------------------------------------ administration
 
@@ -554,10 +555,8 @@ class ElasticSearchIndex(SearchIndex):
         return int(stats["_all"]["total"]["store"]["size_in_bytes"])
 
     def delete(self) -> None:
-        try:
+        with contextlib.suppress(NotFoundError):
             self._call(lambda: self.client.indices.delete(index=self.name), "delete index")
-        except NotFoundError:
-            pass
 
     def ping(self) -> None:
         """Cluster health, not ``HEAD /``: the root endpoint is absent on some distributions (integ-test)."""
