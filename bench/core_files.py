@@ -82,7 +82,8 @@ def per_file_us(seconds: float, count: int) -> str:
 
 def stage_costs(blobs: list[tuple[str, bytes]], repeats: int) -> list[tuple[str, float, int]]:
     """Each stage alone over the files that reach it: (name, median seconds, files)."""
-    texts = [(path, text) for path, data in blobs if (text := filters.decode_text(data)) is not None]
+    passing = [(path, data) for path, data in blobs if filters.check_path(path, len(data)) is None]
+    texts = [(path, text) for path, data in passing if (text := filters.decode_text(data)) is not None]
     typed = [(path, lang, text) for path, text in texts if (lang := detect_language(path, text[:4096]))]
     kept = [(path, lang, text) for path, lang, text in typed if not filters.check_content(path, lang, text)]
     contents = [(normalize_content(redact_secrets(text)[0]), lang) for _, lang, text in kept]
@@ -95,7 +96,7 @@ def stage_costs(blobs: list[tuple[str, bytes]], repeats: int) -> list[tuple[str,
 
     stages: list[tuple[str, Callable, list[tuple]]] = [
         ("check_path", filters.check_path, [(p, len(d)) for p, d in blobs]),
-        ("decode", filters.decode_text, [(d,) for _, d in blobs]),
+        ("decode", filters.decode_text, [(d,) for _, d in passing]),
         ("detect_language", detect_language, [(p, t[:4096]) for p, t in texts]),
         ("check_content", filters.check_content, typed),
         ("secrets", redact_secrets, [(t,) for _, _, t in kept]),

@@ -208,7 +208,11 @@ def provision(versions: Sequence[str], cache_dir: Path, work_dir: Path) -> tuple
     for version in versions:
         try:
             archive = fetch_distribution(version, cache_dir)
-            return version, unpack(archive, version, work_dir)
+            try:
+                return version, unpack(archive, version, work_dir)
+            except zipfile.BadZipFile:
+                archive.unlink()  # a damaged cache entry is fetched again next time, not tripped over forever
+                raise
         except (OSError, urllib.error.URLError, zipfile.BadZipFile, NodeError) as exc:
             failures.append(f"{version}: {exc}")
             log(f"cannot provision {version}: {exc}")

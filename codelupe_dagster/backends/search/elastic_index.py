@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 WORDS_SUFFIX = "__words"
 SORT_FIELD = "indexed_at"
+MAX_ID_BYTES = 512
 _FIELD_TYPES = {
     "keyword": {"type": "keyword"},
     "float": {"type": "double"},
@@ -270,6 +271,10 @@ class ElasticSearchIndex(SearchIndex):
             if not isinstance(doc, dict) or doc.get("id") in (None, ""):
                 shown = doc.get("id") if isinstance(doc, dict) else None
                 result.errors.append(DocError(str(shown or f"#{position}"), "document has no 'id'"))
+                continue
+            if len(str(doc["id"]).encode()) > MAX_ID_BYTES:
+                # Elasticsearch would refuse the whole bulk request for one such id, failing its neighbours.
+                result.errors.append(DocError(str(doc["id"]), f"id longer than {MAX_ID_BYTES} bytes"))
                 continue
             action = self._action(doc)
             batch.append(action)
