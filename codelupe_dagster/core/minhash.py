@@ -49,6 +49,7 @@ class LSHParams:
     fewer Redis entries per document (18 keys of 8 bytes).
     `threshold` is the Jaccard above which a pair counts as a true near duplicate when
     measuring precision; the LSH curve itself is set by bands and rows.
+    Band keys depend on every field: changing one orphans the LSH buckets already in Redis.
     """
 
     num_perm: int = 128

@@ -1,5 +1,7 @@
 import itertools
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,19 @@ def test_signature_and_band_keys_shape():
     assert len(keys) == params.bands
     assert all(isinstance(k, bytes) and len(k) == 8 for k in keys)
     assert signature(_real_files(1)[0], params) == sig  # deterministic across calls
+
+
+def test_band_keys_are_stable_across_interpreters():
+    # Redis buckets outlive processes: a fresh interpreter must compute the same keys.
+    text_path = STDLIB / "json/decoder.py"
+    script = (
+        "import sys; from codelupe_dagster.core.minhash import band_keys, signature; "
+        "print(b''.join(band_keys(signature(open(sys.argv[1]).read()))).hex())"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", script, str(text_path)], capture_output=True, text=True, check=True
+    )
+    assert fresh.stdout.strip() == b"".join(band_keys(signature(text_path.read_text()))).hex()
 
 
 def test_near_copies_share_a_band_and_unrelated_files_do_not():
