@@ -37,16 +37,16 @@ _SHINGLE_MIX = np.uint64(0x9E3779B97F4A7C15)
 class LSHParams:
     """MinHash/LSH parameters: 128 permutations, 18 bands of 7 rows, Jaccard threshold 0.5.
 
-    Why these (measured by `bench/near_dup_recall.py` on real CPython and Go files):
+    Why these (measured by `bench/near_dup_recall.py` on real CPython and Go files, two seeds):
     near copies with 5-10% of their lines edited (renames, inserted and deleted lines, changed
-    comments) have a 5-shingle Jaccard of 0.57-0.98 (median ~0.81), because one edited token
+    comments) have a 5-shingle Jaccard of 0.53-0.98 (median ~0.81), because one edited token
     changes five shingles; unrelated files of one language stay below ~0.35, with a thin tail of
     genuinely similar files at 0.4-0.5. The candidate probability 1-(1-J**7)**18 is 0.13 at
-    J=0.5, 0.79 at 0.7 and 0.98 at 0.8; measured recall 0.97 and precision 0.99 (pairs below
-    J=0.5 counted as false). Wider curves buy recall with precision: 20x6 gave recall 0.995,
-    precision 0.983; 32x4 recall 1.0, precision 0.84. Narrower ones lose recall: 16x8 0.945,
-    datatrove's 14x8 0.915, BigCode's 0.85-threshold shape 9x13 0.49. Fewer bands also mean
-    fewer Redis entries per document (18 keys of 8 bytes).
+    J=0.5, 0.79 at 0.7 and 0.98 at 0.8; measured recall 0.96-0.97 and precision 0.995 (pairs
+    below J=0.5 counted as false). Wider curves buy recall with precision: 20x6 gave recall
+    0.98-1.0, precision 0.98; 32x4 recall 1.0, precision 0.85. Narrower ones lose recall: 16x8
+    0.90-0.93, datatrove's 14x8 0.87-0.91, BigCode's 0.85-threshold shape 9x13 0.49. Fewer
+    bands also mean fewer Redis entries per document (18 keys of 8 bytes).
     `threshold` is the Jaccard above which a pair counts as a true near duplicate when
     measuring precision; the LSH curve itself is set by bands and rows.
     Band keys depend on every field: changing one orphans the LSH buckets already in Redis.
