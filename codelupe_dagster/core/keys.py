@@ -1,9 +1,10 @@
 """Every Redis key the pipeline uses, in one place.
 
 The old pipeline's names (`pipeline:repos`, `pipeline:processed:repos`, `pipeline:processed:files`) are kept
-because operators already watch them. Keys are plain strings with a configurable prefix. The queue's pop and
-requeue are Lua scripts over several keys (queue, in-flight hash, batch record), which a Redis Cluster only runs
-when those keys share a hash slot: on a cluster, set a hash-tagged prefix such as `REDIS_KEY_PREFIX={pipeline}:`.
+because operators already watch them. Keys are plain strings with a configurable prefix. The queue's pop
+and requeue are Lua scripts over several keys (queue, in-flight hash, batch record), which a Redis Cluster
+only runs when those keys share a hash slot: on a cluster, set a hash-tagged prefix such as
+`REDIS_KEY_PREFIX={pipeline}:`.
 """
 
 from __future__ import annotations

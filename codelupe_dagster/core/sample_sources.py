@@ -18,8 +18,22 @@ import pygit2
 
 # Standard-library packages (real, well-documented code) and installed dependencies of the project.
 STDLIB_PACKAGES = (
-    "json", "email", "http", "asyncio", "concurrent", "importlib", "logging", "unittest", "xml",
-    "urllib", "sqlite3", "collections", "multiprocessing", "tomllib", "zoneinfo", "wsgiref",
+    "json",
+    "email",
+    "http",
+    "asyncio",
+    "concurrent",
+    "importlib",
+    "logging",
+    "unittest",
+    "xml",
+    "urllib",
+    "sqlite3",
+    "collections",
+    "multiprocessing",
+    "tomllib",
+    "zoneinfo",
+    "wsgiref",
 )
 THIRD_PARTY_PACKAGES = ("click", "rich", "requests", "jinja2", "yaml", "urllib3", "idna", "tqdm", "pygments")
 SOURCE_SUFFIXES = {".py", ".pyi", ".c", ".h", ".js", ".ts", ".go", ".rs", ".java", ".sh", ".toml", ".cfg"}

@@ -16,7 +16,10 @@ def _status(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProce
     environ.update(DATA_DIR=str(data_dir), **env)
     return subprocess.run(
         [sys.executable, "-m", "codelupe_dagster.cli", "status", *args],
-        capture_output=True, text=True, env=environ, timeout=120,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
     )
 
 
@@ -57,7 +60,9 @@ def test_wrong_redis_url_fails_with_one_masked_line(tmp_path: Path) -> None:
 
 def test_wrong_elasticsearch_url_fails_with_one_masked_line(tmp_path: Path, valkey_url: str) -> None:
     result = _status(
-        tmp_path / "data", "--json", REDIS_URL=valkey_url,
+        tmp_path / "data",
+        "--json",
+        REDIS_URL=valkey_url,
         ELASTICSEARCH_URL="http://elastic:changeme@127.0.0.1:9/",
     )
     assert result.returncode != 0
