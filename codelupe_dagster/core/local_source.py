@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pygit2
 
+from codelupe_dagster.core.git_clone import directory_bytes
 from codelupe_dagster.core.language import EXTENSIONS, LANGUAGES
 from codelupe_dagster.core.models import RepoRecord
 
@@ -177,15 +178,8 @@ def guess_language(repo: pygit2.Repository, tree: pygit2.Tree) -> str | None:
 
 
 def _git_dir_size_kb(git_dir: Path) -> int:
-    """Bytes of the object database, like GitHub's `size` (which also counts packed history)."""
-    total = 0
-    for directory, _subdirs, files in os.walk(git_dir):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(directory, name)).st_size
-            except OSError:
-                continue  # a file removed while walking (gc) changes nothing that matters
-    return total // 1024
+    """Kilobytes of the object database, like GitHub's `size` (which also counts packed history)."""
+    return directory_bytes(git_dir) // 1024
 
 
 def read_source_list(path: Path) -> LocalScan:
