@@ -4,9 +4,13 @@ Corpus: CPython's `Lib` split into ~20 repositories by top-level package (the re
 plus slices of Go's `src`. Runs through Dagster exactly as a batch run does (ephemeral instance, embedded
 Valkey), on the SQLite backend, and also on Elasticsearch when --elasticsearch-url is given.
 
-Prints files/s end to end, per-stage times, and a cProfile top-15 of the parent (step) process.
+Prints files/s (files seen / wall time of scored_files + es_code_index) and MB/s end to end, per-stage
+seconds (each Dagster step's duration, plus the scorer's own and the index's own timers), the ratio to
+the old pipeline's ~3 files/s (DESIGN §10: 5,000-10,000 files/hour), the load average, and a cProfile
+top-15 of the parent (step) process by own time and the project's functions by cumulative time.
+`--runs N` repeats the whole measurement on a fresh ledger and index and reports the median.
 
-    .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--elasticsearch-url URL]
+    .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--runs 1] [--elasticsearch-url URL]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pygit2
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 GO_SRC = Path("/usr/local/go/src")
 GO_SLICES = ("net", "crypto", "go")
+OLD_PIPELINE_FILES_PER_S = 3.0  # DESIGN §10
 
 
 def _tree(repo: pygit2.Repository, files: dict[str, Path]) -> pygit2.Oid:
@@ -101,7 +106,18 @@ def build_batch(root: Path, data_dir: Path, batch_id: str, n_repos: int) -> tupl
     return files, size
 
 
-def run_backend(label: str, data_dir: Path, batch_id: str, workers: int, es_url: str | None) -> dict:
+def _step_seconds(result: dg.ExecuteInProcessResult) -> dict[str, float]:
+    """Wall seconds of each step, from Dagster's own STEP_SUCCESS events."""
+    return {
+        event.step_key: round(event.event_specific_data.duration_ms / 1000, 2)
+        for event in result.all_events
+        if event.event_type_value == "STEP_SUCCESS"
+    }
+
+
+def run_backend(
+    label: str, data_dir: Path, batch_id: str, workers: int, es_url: str | None, corpus_bytes: int
+) -> dict:
     from codelupe_dagster.assets.index import es_code_index
     from codelupe_dagster.assets.score import scored_files
     from codelupe_dagster.resources import RedisResource, SearchIndexResource
@@ -134,6 +150,8 @@ def run_backend(label: str, data_dir: Path, batch_id: str, workers: int, es_url:
     indexed = result.asset_materializations_for_node("es_code_index")[0].metadata
     stats = io.StringIO()
     pstats.Stats(profiler, stream=stats).sort_stats("tottime").print_stats(15)
+    pstats.Stats(profiler, stream=stats).sort_stats("cumulative").print_stats("codelupe_dagster", 25)
+    seen = scored["seen"].value
     return {
         "backend": label,
         "seen": scored["seen"].value,
@@ -143,10 +161,17 @@ def run_backend(label: str, data_dir: Path, batch_id: str, workers: int, es_url:
         "score_files_per_s": scored["files_per_s"].value,
         "index_docs_per_s": indexed["docs_per_s"].value,
         "total_s": round(total, 2),
-        "files_per_s_end_to_end": round(scored["seen"].value / total, 1),
+        "steps_s": _step_seconds(result),
+        "files_per_s_end_to_end": round(seen / total, 1),
+        "mb_per_s_end_to_end": round(corpus_bytes / 1e6 / total, 2),
+        "vs_old_pipeline": f"x{seen / total / OLD_PIPELINE_FILES_PER_S:.0f}",
         "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
         "profile": stats.getvalue(),
     }
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -156,6 +181,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--repos", type=int, default=20, help="CPython Lib repositories (plus Go slices)")
     parser.add_argument("--elasticsearch-url", default=None)
+    parser.add_argument("--runs", type=int, default=1, help="repeat and report the median")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="codelupe-bench-") as tmp:
@@ -175,11 +201,17 @@ def main() -> None:
         )
         try:
             for label, url in backends:
-                report = run_backend(label, data_dir, batch_id, args.workers, url)
+                reports = []
+                for _ in range(args.runs):
+                    reports.append(run_backend(label, data_dir, batch_id, args.workers, url, size))
+                    print(f"run {len(reports)}: {reports[-1]['files_per_s_end_to_end']} files/s, load {_load()}")
+                report = sorted(reports, key=lambda r: r["total_s"])[len(reports) // 2]
                 profile = report.pop("profile")
+                report["runs_files_per_s"] = [r["files_per_s_end_to_end"] for r in reports]
+                report["load_average"] = _load()
                 print(json.dumps(report, indent=1))
-                print(f"--- parent process profile ({label}), top 15 by own time ---")
-                print("\n".join(profile.splitlines()[:40]))
+                print(f"--- parent process profile ({label}, median run) ---")
+                print(profile)
         finally:
             from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
 

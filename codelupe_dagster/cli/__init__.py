@@ -26,6 +26,9 @@ def _register() -> None:
     from codelupe_dagster.cli.run import run
 
     cli.add_command(run)
+    from codelupe_dagster.cli.migrate import migrate
+
+    cli.add_command(migrate)
     # one `cli.add_command(...)` per subcommand module, imported here
 
 

@@ -26,6 +26,9 @@ BATCH_JOB = "batch_job"
 CRAWL_JOB = "crawl_and_queue_job"
 BATCH_SENSOR = "batch_sensor"
 TRAIN_ASSET = "qwen_checkpoint"
+# The progress bar and the summary report progress; Dagster's per-step DEBUG events would drown them.
+# Runs keep their full event logs in the instance, visible in `dagster dev`.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
@@ -88,7 +91,10 @@ def maybe_train(defs: dg.Definitions, instance: dg.DagsterInstance, enabled: boo
         return "not available"
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
-        instance=instance, asset_selection=[dg.AssetKey(TRAIN_ASSET)], raise_on_error=False
+        instance=instance,
+        asset_selection=[dg.AssetKey(TRAIN_ASSET)],
+        raise_on_error=False,
+        run_config=QUIET_CONSOLE,
     )
     return "succeeded" if result.success else "failed"
 
@@ -113,7 +119,8 @@ def run_pipeline(
     client, keys = redis_resource.get_client(), redis_resource.redis_keys
 
     crawl = defs.resolve_job_def(CRAWL_JOB).execute_in_process(
-        instance=instance, run_config={"ops": {"crawled_repos": {"config": {"source": source}}}}
+        instance=instance,
+        run_config={**QUIET_CONSOLE, "ops": {"crawled_repos": {"config": {"source": source}}}},
     )
     queued = crawl.asset_materializations_for_node("queued_repos")
     summary.enqueued = int(queued[0].metadata["enqueued"].value) if queued else 0
@@ -139,7 +146,11 @@ def run_pipeline(
                 batch_id = request.partition_key
                 progress.update(task, description=f"batch {batch_id}")
                 result = batch_job.execute_in_process(
-                    instance=instance, partition_key=batch_id, tags=dict(request.tags), raise_on_error=False
+                    instance=instance,
+                    partition_key=batch_id,
+                    tags=dict(request.tags),
+                    raise_on_error=False,
+                    run_config=QUIET_CONSOLE,
                 )
                 _add_metadata(summary, result)
                 try:

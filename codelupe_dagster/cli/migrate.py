@@ -1,0 +1,202 @@
+"""`codelupe migrate`: take over a deployment of the old pipeline (data_pipeline_v2.py) and its work.
+
+The logic lives in `core/migrate_v2.py`; this module connects to the configured Redis and search backend,
+draws the progress bar and prints what changed (or, with --dry-run, what would).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from elasticsearch import ApiError, TransportError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from codelupe_dagster import settings
+from codelupe_dagster.backends.search import BackendUnavailable
+from codelupe_dagster.core.file_processing import ProcessingConfig
+from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.migrate_v2 import (
+    IndexMigrationReport,
+    OldPipelineStillRunning,
+    RedisMigrationReport,
+    migrate_index,
+    migrate_redis,
+)
+from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
+
+WHY_REPROCESSED = """\
+Re-processed once by the new pipeline, on purpose:
+  - repos the old pipeline processed: its ledger holds names only, no HEAD sha, so the new pipeline
+    cannot tell an unchanged repo and processes each once more when it is crawled again;
+  - files: the old ledger holds MD5 of raw file content, the new one xxh3-128 of normalized, redacted
+    content; one cannot be computed from the other, so the old entries stay in the backup and the new
+    ledger fills as files are read (with --from-index, from the migrated documents right away)."""
+
+
+def _redis_lines(report: RedisMigrationReport) -> list[str]:
+    verb = "would be" if report.dry_run else "were"
+    lines = ["Redis:"]
+    for key in report.keys:
+        if key.action in ("backed_up", "would_back_up"):
+            done = "would be renamed" if key.action == "would_back_up" else "renamed"
+            lines.append(
+                f"  {key.key} ({key.found_type}, {key.items:,} items, {key.role}) {done} to {key.backup}"
+            )
+        elif key.action == "new_format":
+            lines.append(f"  {key.key} is already the new {key.found_type} ({key.items:,}): left alone")
+        elif key.action == "unexpected_type":
+            lines.append(f"  {key.key} is a {key.found_type}, not an old-pipeline key: left alone")
+        else:
+            lines.append(f"  {key.key} absent")
+    lines.append(
+        f"  repo jobs read: {report.repo_jobs_read:,}; {verb} enqueued on the queue: {report.enqueued:,}"
+    )
+    for reason, count in sorted(report.skipped.items()):
+        lines.append(f"    not enqueued ({reason}): {count:,}")
+    for sample in report.unparseable_samples:
+        lines.append(f"    unparseable job: {sample}")
+    for role, backups in report.backups.items():
+        for name, size in backups.items():
+            lines.append(f"  backup {name} ({role}): {size:,} items")
+    files = sum(report.backups.get("file_jobs", {}).values())
+    if files:
+        lines.append(
+            f"  {files:,} old file jobs are obsolete (files are now read from git per batch); kept in backup"
+        )
+    if not report.changed and not report.dry_run:
+        lines.append("  nothing to migrate: Redis is already in the new format")
+    return lines
+
+
+def _index_lines(report: IndexMigrationReport) -> list[str]:
+    would = "would be " if report.dry_run else ""
+    lines = [
+        f"Index {report.source} -> {report.target}:",
+        f"  read: {report.read:,} (of {report.total:,})",
+        f"  {would}kept: {report.kept:,}",
+    ]
+    for reason, count in sorted(report.dropped.items()):
+        lines.append(f"  dropped ({reason}): {count:,}")
+    lines.append(f"  exact duplicates: {report.exact_duplicates:,}")
+    if report.dry_run:
+        lines.append("  near duplicates: not evaluated in a dry run (buckets are claimed, not read)")
+    else:
+        lines.append(f"  near duplicates: {report.near_duplicates:,}")
+        lines.append(f"  indexed: {report.indexed:,}")
+    for kind, count in sorted(report.secrets_redacted.items()):
+        lines.append(f"  secrets redacted ({kind}): {count:,}")
+    for error in report.errors[:10]:
+        lines.append(f"  error {error.id}: {error.reason}")
+    if len(report.errors) > 10:
+        lines.append(f"  … and {len(report.errors) - 10:,} more errors")
+    return lines
+
+
+def _run_index(
+    from_index: str, keys: RedisKeys, client: Any, dry_run: bool, min_quality: float, batch_size: int
+) -> IndexMigrationReport:
+    from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex
+    from codelupe_dagster.cli.search import open_code_index
+
+    if not settings.env_str("ELASTICSEARCH_URL"):
+        raise click.UsageError("--from-index reads the old index from Elasticsearch: set ELASTICSEARCH_URL")
+    target = open_code_index()
+    assert isinstance(target, ElasticSearchIndex)  # ELASTICSEARCH_URL is set
+    if target.name == from_index:
+        raise click.UsageError(
+            f"--from-index {from_index} is also the new code index (ES_CODE_INDEX): the new mappings cannot "
+            "share an index with the old documents. Set ES_CODE_INDEX to a new name (e.g. codelupe-code-v3), "
+            "or clone the old index to another name first (see docs/migrating-from-v2.md)."
+        )
+    target.ping()
+    es = target.client
+    if not es.indices.exists(index=from_index):
+        raise click.UsageError(f"index {from_index!r} does not exist on {target.display_url}")
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    total = int(es.count(index=from_index)["count"])
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"{from_index} -> {target.name}", total=total)
+        return migrate_index(
+            es,
+            from_index,
+            target,
+            client,
+            keys,
+            config=ProcessingConfig(min_quality=min_quality),
+            dry_run=dry_run,
+            batch_size=batch_size,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+
+
+@click.command("migrate")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option(
+    "--from-index",
+    default=None,
+    metavar="NAME",
+    help="An old code index on ELASTICSEARCH_URL to re-process into the new code index (ES_CODE_INDEX).",
+)
+@click.option(
+    "--backup-prefix",
+    default=None,
+    help="Where old-format keys are renamed to. Default: REDIS_KEY_PREFIX + 'v2:' (pipeline:v2:).",
+)
+@click.option(
+    "--min-quality",
+    type=float,
+    default=None,
+    help="Index threshold for migrated documents (default MIN_QUALITY_THRESHOLD, 0.3).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def migrate(
+    dry_run: bool,
+    from_index: str | None,
+    backup_prefix: str | None,
+    min_quality: float | None,
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    """Take over the old pipeline's Redis state (and, with --from-index, its code index).
+
+    Stop data_pipeline_v2.py and crawler_to_redis.py first. Old-format keys are renamed to backups, never
+    deleted; running it again changes nothing.
+    """
+    keys = RedisKeys(settings.env_str("REDIS_KEY_PREFIX") or "pipeline:")
+    prefix = backup_prefix or f"{keys.prefix}v2:"
+    threshold = min_quality if min_quality is not None else settings.env_float("MIN_QUALITY_THRESHOLD")
+    output: dict[str, Any] = {}
+    failed = False
+    try:
+        client = connect_redis(settings.env_str("REDIS_URL"), str(settings.data_dir()), attempts=3)
+        redis_report = migrate_redis(client, keys, prefix, dry_run=dry_run)
+        output["redis"] = redis_report.to_dict()
+        if not as_json:
+            click.echo("\n".join(_redis_lines(redis_report)))
+        if from_index:
+            index_report = _run_index(from_index, keys, client, dry_run, threshold, batch_size)
+            output["index"] = index_report.to_dict()
+            failed = bool(index_report.errors)
+            if not as_json:
+                click.echo("\n".join(_index_lines(index_report)))
+    except (RedisUnavailable, BackendUnavailable, ApiError, TransportError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (OldPipelineStillRunning, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(output, indent=2))
+    else:
+        click.echo(WHY_REPROCESSED)
+        if dry_run:
+            click.echo("Dry run: nothing was changed.")
+    if failed:
+        click.echo("error: some documents failed to index; run `codelupe migrate` again to retry", err=True)
+        sys.exit(1)

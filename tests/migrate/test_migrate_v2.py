@@ -1,0 +1,377 @@
+"""`codelupe migrate` against real servers: Redis state exactly as data_pipeline_v2.py left it (both
+Valkey and redis-server), and an old-style code index on a real Elasticsearch node."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner, Result
+
+from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
+from codelupe_dagster.cli import _register, cli
+from codelupe_dagster.core.migrate_v2 import parse_repo_job
+from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.repo_priority import repo_priority
+
+STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
+
+# Jobs as crawler_to_redis.py pushed them: JSON with GitHub metadata, or plain names.
+POPULAR = {
+    "full_name": "pallets/flask",
+    "name": "flask",
+    "url": "https://github.com/pallets/flask",
+    "clone_url": "https://github.com/pallets/flask.git",
+    "stars": 66000,
+    "forks": 16000,
+    "language": "Python",
+    "license": "bsd-3-clause",
+    "size": 9000,
+    "pushed_at": "2026-11-01T10:00:00Z",
+}
+SMALL = {"full_name": "someone/tiny", "url": "https://github.com/someone/tiny", "stars": 3, "language": "Go"}
+API_STYLE = {"name": "widget", "url": "https://api.github.com/repos/acme/widget", "stargazers_count": 40}
+PLAIN = "octo/plain"
+UNPARSEABLE = "{not json at all"
+INVALID_NAME = {"full_name": "bad owner/x y", "stars": 1}
+OLD_FILE_JOBS = [
+    json.dumps({"repo": "pallets/flask", "file_path": f"/app/repos/flask/src/{i}.py"}) for i in range(3)
+]
+PROCESSED_REPOS = {"old/done-one", "old/done-two"}
+PROCESSED_MD5 = {hashlib.md5(f"file {i}".encode()).hexdigest() for i in range(4)}
+
+
+def seed_old_state(client: redis.Redis) -> list[bytes]:
+    """What data_pipeline_v2.py left behind; returns the job list in its Redis order."""
+    jobs = [POPULAR, SMALL, API_STYLE, PLAIN, UNPARSEABLE, INVALID_NAME, POPULAR]  # POPULAR twice
+    for job in jobs:
+        client.lpush("pipeline:repos", job if isinstance(job, str) else json.dumps(job))
+    client.lpush("pipeline:files", *OLD_FILE_JOBS)
+    client.sadd("pipeline:processed:repos", *PROCESSED_REPOS)
+    client.sadd("pipeline:processed:files", *PROCESSED_MD5)
+    return client.lrange("pipeline:repos", 0, -1)
+
+
+def snapshot(client: redis.Redis) -> dict[bytes, tuple[bytes, Any]]:
+    """Every key with its type and content, to prove that a run changed nothing."""
+    state: dict[bytes, tuple[bytes, Any]] = {}
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        value: Any = {
+            b"list": lambda k: client.lrange(k, 0, -1),
+            b"set": lambda k: sorted(client.smembers(k)),
+            b"zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+            b"hash": lambda k: sorted(client.hgetall(k).items()),
+            b"string": client.get,
+        }[kind](key)
+        state[key] = (kind, value)
+    return state
+
+
+def run_cli(*args: str, env: dict[str, str], expect: int = 0) -> Result:
+    _register()
+    result = CliRunner().invoke(cli, ["migrate", *args], env=env, catch_exceptions=False)
+    assert result.exit_code == expect, result.output
+    return result
+
+
+def run_json(*args: str, env: dict[str, str]) -> dict[str, Any]:
+    return json.loads(run_cli(*args, "--json", env=env).stdout)
+
+
+@pytest.fixture
+def env(redis_url: str, data_dir: Path) -> dict[str, str]:
+    return {"REDIS_URL": redis_url, "DATA_DIR": str(data_dir), "ELASTICSEARCH_URL": ""}
+
+
+# ---------------------------------------------------------------------------------------------- Redis
+
+
+def test_migrates_old_queue_and_backs_up_everything(redis_client: redis.Redis, env: dict[str, str]) -> None:
+    old_jobs = seed_old_state(redis_client)
+    result = run_cli(env=env)
+    assert "unparseable" in result.output and "MD5" in result.output
+
+    # The queue: a ZSET scored with our priority, metadata to clone each repo.
+    assert redis_client.type("pipeline:repos") == b"zset"
+    queued = {
+        name.decode(): score for name, score in redis_client.zrange("pipeline:repos", 0, -1, withscores=True)
+    }
+    assert set(queued) == {"pallets/flask", "someone/tiny", "acme/widget", "octo/plain"}
+    now = datetime.now(UTC)
+    for job in (POPULAR, SMALL, API_STYLE, PLAIN):
+        record = parse_repo_job(job if isinstance(job, str) else json.dumps(job))
+        assert record is not None
+        assert queued[record.full_name] == pytest.approx(repo_priority(record, now), abs=1e-3)
+    assert max(queued, key=queued.__getitem__) == "pallets/flask"
+    meta = {
+        k.decode(): RepoRecord.from_doc(json.loads(v))
+        for k, v in redis_client.hgetall("pipeline:repos:meta").items()
+    }
+    assert set(meta) == set(queued)
+    assert meta["pallets/flask"].clone_url == "https://github.com/pallets/flask.git"
+    assert meta["pallets/flask"].stars == 66000 and meta["pallets/flask"].language == "Python"
+    assert meta["acme/widget"].clone_url == "https://github.com/acme/widget.git"  # never the API URL
+    assert meta["acme/widget"].stars == 40
+
+    # Every old key survives, renamed, untouched.
+    assert redis_client.lrange("pipeline:v2:repos", 0, -1) == old_jobs
+    assert redis_client.lrange("pipeline:v2:files", 0, -1) == list(
+        reversed([j.encode() for j in OLD_FILE_JOBS])
+    )
+    assert redis_client.smembers("pipeline:v2:processed:repos") == {n.encode() for n in PROCESSED_REPOS}
+    assert redis_client.smembers("pipeline:v2:processed:files") == {m.encode() for m in PROCESSED_MD5}
+    # Names without a HEAD sha and MD5s of raw content are not carried into the new ledgers.
+    assert not redis_client.exists("pipeline:processed:repos", "pipeline:processed:files", "pipeline:files")
+
+    # A second run changes nothing and says so.
+    before = snapshot(redis_client)
+    second = run_json(env=env)["redis"]
+    assert snapshot(redis_client) == before
+    assert second["changed"] is False and second["enqueued"] == 0 and second["repo_jobs_read"] == 0
+    assert {k["key"]: k["action"] for k in second["keys"]} == {
+        "pipeline:repos": "new_format",
+        "pipeline:files": "absent",
+        "pipeline:processed:repos": "absent",
+        "pipeline:processed:files": "absent",
+    }
+    assert second["backups"]["file_jobs"] == {"pipeline:v2:files": 3}
+    assert "nothing to migrate" in run_cli(env=env).output
+
+
+def test_counts_every_job_it_does_not_enqueue(redis_client: redis.Redis, env: dict[str, str]) -> None:
+    seed_old_state(redis_client)
+    report = run_json(env=env)["redis"]
+    assert report["repo_jobs_read"] == 7
+    assert report["enqueued"] == 4
+    assert report["skipped"] == {"already_queued": 1, "invalid_name": 1, "unparseable": 1}
+    assert report["unparseable_samples"] == [repr(UNPARSEABLE.encode())]
+    actions = {k["key"]: (k["action"], k["backup"], k["items"]) for k in report["keys"]}
+    assert actions["pipeline:repos"] == ("backed_up", "pipeline:v2:repos", 7)
+    assert actions["pipeline:files"] == ("backed_up", "pipeline:v2:files", 3)
+    assert actions["pipeline:processed:files"] == ("backed_up", "pipeline:v2:processed:files", 4)
+
+
+def test_dry_run_changes_nothing_and_predicts_the_run(redis_client: redis.Redis, env: dict[str, str]) -> None:
+    seed_old_state(redis_client)
+    before = snapshot(redis_client)
+    dry = run_json("--dry-run", env=env)["redis"]
+    assert snapshot(redis_client) == before
+    assert dry["dry_run"] is True and {k["action"] for k in dry["keys"]} == {"would_back_up"}
+    assert "Dry run: nothing was changed." in run_cli("--dry-run", env=env).output
+    assert snapshot(redis_client) == before
+
+    real = run_json(env=env)["redis"]
+    assert (dry["repo_jobs_read"], dry["enqueued"], dry["skipped"]) == (
+        real["repo_jobs_read"],
+        real["enqueued"],
+        real["skipped"],
+    )
+
+
+def test_new_format_keys_are_left_alone(redis_client: redis.Redis, env: dict[str, str]) -> None:
+    redis_client.zadd("pipeline:repos", {"new/one": 5.0})
+    redis_client.hset("pipeline:processed:repos", "new/one", "a" * 40)
+    redis_client.hset("pipeline:processed:files", b"\x01" * 16, "b20260101T000000-abcdef")
+    redis_client.set("pipeline:files", "something else")  # neither the old type nor ours
+    before = snapshot(redis_client)
+    report = run_json(env=env)["redis"]
+    assert snapshot(redis_client) == before
+    assert {k["key"]: k["action"] for k in report["keys"]} == {
+        "pipeline:repos": "new_format",
+        "pipeline:files": "unexpected_type",
+        "pipeline:processed:repos": "new_format",
+        "pipeline:processed:files": "new_format",
+    }
+
+
+def test_resumes_a_migration_interrupted_after_the_rename(
+    redis_client: redis.Redis, env: dict[str, str]
+) -> None:
+    """A crash between RENAME and the last ZADD leaves an unconverted backup: the next run converts it."""
+    seed_old_state(redis_client)
+    redis_client.rename("pipeline:repos", "pipeline:v2:repos")
+    redis_client.zadd("pipeline:repos", {"pallets/flask": 1.0})  # enqueued before the crash
+    report = run_json(env=env)["redis"]
+    assert report["converted_backups"] == ["pipeline:v2:repos"]
+    assert report["skipped"]["already_queued"] == 2  # the half-done one and the duplicate job
+    assert redis_client.zcard("pipeline:repos") == 4
+    assert redis_client.zscore("pipeline:repos", "pallets/flask") == 1.0  # not overwritten
+
+
+def test_old_pipeline_writing_again_gets_a_second_backup(
+    redis_client: redis.Redis, env: dict[str, str]
+) -> None:
+    """A backup is never overwritten: old jobs that reappear later go to `<backup>:1`."""
+    redis_client.lpush("pipeline:repos", UNPARSEABLE)  # nothing enqueued, so the key becomes free again
+    assert run_json(env=env)["redis"]["skipped"] == {"unparseable": 1}
+    redis_client.lpush("pipeline:repos", PLAIN)
+    report = run_json(env=env)["redis"]
+    assert report["converted_backups"] == ["pipeline:v2:repos:1"]
+    assert redis_client.lrange("pipeline:v2:repos", 0, -1) == [UNPARSEABLE.encode()]
+    assert redis_client.zrange("pipeline:repos", 0, -1) == [PLAIN.encode()]
+
+
+def test_backup_prefix_option(redis_client: redis.Redis, env: dict[str, str]) -> None:
+    seed_old_state(redis_client)
+    run_cli("--backup-prefix", "legacy:", env=env)
+    assert redis_client.llen("legacy:repos") == 7 and redis_client.scard("legacy:processed:files") == 4
+    assert not redis_client.exists("pipeline:v2:repos")
+    result = run_cli("--backup-prefix", "pipeline:", env=env, expect=1)
+    assert "must differ" in result.output
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (json.dumps(POPULAR), "pallets/flask"),
+        ("octo/plain", "octo/plain"),
+        ('"octo/quoted"', "octo/quoted"),
+        ("https://github.com/a/b.git", "a/b"),
+        ("git@github.com:a/b.git", "a/b"),
+        (json.dumps({"owner": {"login": "o"}, "name": "n"}), "o/n"),
+        ("42wim/matterbridge", "42wim/matterbridge"),
+        ("42", None),
+        ("[1, 2]", None),
+        ("{broken", None),
+        ("just-a-name", None),
+        (b"\xff\xfe", None),
+        (json.dumps({"stars": 3}), None),
+    ],
+)
+def test_parse_repo_job(raw: str | bytes, expected: str | None) -> None:
+    record = parse_repo_job(raw)
+    assert (record.full_name if record else None) == expected
+
+
+# ---------------------------------------------------------------------------------------------- index
+
+
+def _stdlib(name: str) -> str:
+    return (STDLIB / name).read_text()
+
+
+@pytest.fixture
+def old_index(elasticsearch_url: str) -> Iterator[tuple[Any, str, dict[str, dict[str, Any]]]]:
+    """An index as data_pipeline_v2.py built it: dynamic mapping, no id/indexed_at, absolute file paths."""
+    from elasticsearch import Elasticsearch
+
+    es = Elasticsearch(elasticsearch_url)
+    name = f"codelupe-code-old-{uuid.uuid4().hex[:10]}"
+    with_key = _stdlib("bisect.py").replace(
+        '"""Bisection algorithms."""',
+        '"""Bisection algorithms."""\nAWS_ACCESS_KEY_ID = "AKIAQ3XR7ZK2M9TB4WLP"\n',
+    )
+    docs = {
+        "1": {
+            "content": _stdlib("colorsys.py"),
+            "file_path": "/app/repos/acme/alpha/colorsys.py",
+            "repo_name": "acme/alpha",
+        },
+        "2": {
+            "content": with_key,
+            "file_path": "/app/repos/acme/alpha/bisect.py",
+            "repo_name": "acme/alpha",
+            "stars": 12,
+        },
+        # The same file in a fork, with Windows line endings: the same normalized content.
+        "3": {
+            "content": _stdlib("colorsys.py").replace("\n", "\r\n"),
+            "path": "lib/colorsys.py",
+            "repo": "fork/alpha",
+        },
+        "4": {
+            "content": "var a=function(b){return b*2};" * 400,
+            "file_path": "/app/repos/acme/web/src/app.js",
+            "repo_name": "acme/web",
+        },
+        "5": {"file_path": "/app/repos/acme/alpha/empty.py", "repo_name": "acme/alpha"},
+    }
+    for doc_id, doc in docs.items():
+        es.index(index=name, id=doc_id, document={**doc, "language": "python", "quality_score": 0.8})
+    es.indices.refresh(index=name)
+    yield es, name, docs
+    es.indices.delete(index=name, ignore_unavailable=True)
+    es.close()
+
+
+def test_migrates_old_code_index(
+    old_index: tuple[Any, str, dict[str, dict[str, Any]]],
+    elasticsearch_url: str,
+    valkey_url: str,
+    valkey_client: redis.Redis,
+    data_dir: Path,
+) -> None:
+    es, old_name, _ = old_index
+    new_name = f"codelupe-code-new-{uuid.uuid4().hex[:10]}"
+    env = {
+        "REDIS_URL": valkey_url,
+        "DATA_DIR": str(data_dir),
+        "ELASTICSEARCH_URL": elasticsearch_url,
+        "ES_CODE_INDEX": new_name,
+    }
+    new = open_search_index(
+        CODE_SCHEMA, data_dir=data_dir, elasticsearch_url=elasticsearch_url, index_name=new_name
+    )
+    try:
+        # Dry run: counts, but no index, no claims.
+        dry = run_json("--from-index", old_name, "--dry-run", env=env)["index"]
+        assert (dry["read"], dry["kept"], dry["exact_duplicates"]) == (5, 2, 1)
+        assert not es.indices.exists(index=new_name)
+        assert valkey_client.hlen("pipeline:processed:files") == 0
+
+        result = run_cli("--from-index", old_name, env=env)
+        assert "indexed: 2" in result.output and "dropped (minified): 1" in result.output
+        report = run_json("--from-index", old_name, env=env)["index"]  # the re-run: idempotent
+        assert report["read"] == report["total"] == 5
+        assert report["dropped"] == {"minified": 1, "no_content": 1}
+        assert report["exact_duplicates"] == 1 and report["near_duplicates"] == 0
+        assert report["kept"] == report["indexed"] == 2 and report["error_count"] == 0
+
+        assert new.count() == 2
+        docs = {doc["path"]: doc for doc in new.iter_documents()}
+        assert set(docs) == {"colorsys.py", "bisect.py"}  # relative to the repo, not the old disk
+        bisect, colorsys = docs["bisect.py"], docs["colorsys.py"]
+        assert "AKIAQ3XR7ZK2M9TB4WLP" not in bisect["content"]
+        assert "<REDACTED:aws_access_key_id>" in bisect["content"]
+        assert bisect["secrets_redacted"] == 1 and bisect["repo_stars"] == 12
+        assert colorsys["repo"] == "acme/alpha"  # the first copy read wins
+        assert {d["batch"] for d in docs.values()} == {"migrate-v2"}
+        assert all(
+            d["language"] == "python" and d["indexed_at"] and d["quality_score"] >= 0.3 for d in docs.values()
+        )
+        assert not new.search("AKIAQ3XR7ZK2M9TB4WLP")
+
+        # The exact ledger holds the migrated digests, claimed by migrate-v2: the new pipeline skips them.
+        ledger = valkey_client.hgetall("pipeline:processed:files")
+        assert {k.hex() for k in ledger} == {d["id"] for d in docs.values()}
+        assert set(ledger.values()) == {b"migrate-v2"}
+    finally:
+        new.delete()
+
+
+def test_from_index_refuses_the_new_index_name_and_missing_indexes(
+    old_index: tuple[Any, str, dict[str, dict[str, Any]]],
+    elasticsearch_url: str,
+    valkey_url: str,
+    data_dir: Path,
+) -> None:
+    _, old_name, _ = old_index
+    env = {
+        "REDIS_URL": valkey_url,
+        "DATA_DIR": str(data_dir),
+        "ELASTICSEARCH_URL": elasticsearch_url,
+        "ES_CODE_INDEX": old_name,
+    }
+    assert "cannot share an index" in run_cli("--from-index", old_name, env=env, expect=2).output
+    env["ES_CODE_INDEX"] = f"codelupe-code-new-{uuid.uuid4().hex[:10]}"
+    assert "does not exist" in run_cli("--from-index", "no-such-index", env=env, expect=2).output
+    env["ELASTICSEARCH_URL"] = ""
+    assert "set ELASTICSEARCH_URL" in run_cli("--from-index", old_name, env=env, expect=2).output
