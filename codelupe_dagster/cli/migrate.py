@@ -30,11 +30,17 @@ from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
 
 WHY_REPROCESSED = """\
 Re-processed once by the new pipeline, on purpose:
-  - repos the old pipeline processed: its ledger holds names only, no HEAD sha, so the new pipeline
-    cannot tell an unchanged repo and processes each once more when it is crawled again;
-  - files: the old ledger holds MD5 of raw file content, the new one xxh3-128 of normalized, redacted
-    content; one cannot be computed from the other, so the old entries stay in the backup and the new
-    ledger fills as files are read (with --from-index, from the migrated documents right away)."""
+  - {repos:,} repos the old pipeline processed: its ledger holds names only, no HEAD sha, so the new
+    pipeline cannot tell an unchanged repo and processes each once more when it is crawled again;
+  - {files:,} old file hashes: MD5 of raw file content, where the new ledger keys xxh3-128 of
+    normalized, redacted content; one cannot be computed from the other, so the old entries stay in
+    the backup and the new ledger fills as files are read (with --from-index, right away)."""
+
+
+def _role_items(report: RedisMigrationReport, role: str) -> int:
+    """Elements of one old key's backups, or of the key itself in a dry run (nothing renamed yet)."""
+    pending = sum(k.items for k in report.keys if k.role == role and k.action == "would_back_up")
+    return pending + sum(report.backups.get(role, {}).values())
 
 
 def _redis_lines(report: RedisMigrationReport) -> list[str]:
@@ -62,11 +68,9 @@ def _redis_lines(report: RedisMigrationReport) -> list[str]:
     for role, backups in report.backups.items():
         for name, size in backups.items():
             lines.append(f"  backup {name} ({role}): {size:,} items")
-    files = sum(report.backups.get("file_jobs", {}).values())
+    files = _role_items(report, "file_jobs")
     if files:
-        lines.append(
-            f"  {files:,} old file jobs are obsolete (files are now read from git per batch); kept in backup"
-        )
+        lines.append(f"  {files:,} old file jobs are obsolete (files are read from git per batch); backed up")
     if not report.changed and not report.dry_run:
         lines.append("  nothing to migrate: Redis is already in the new format")
     return lines
@@ -194,7 +198,8 @@ def migrate(
     if as_json:
         click.echo(json.dumps(output, indent=2))
     else:
-        click.echo(WHY_REPROCESSED)
+        counts = {role: _role_items(redis_report, role) for role in ("processed_repos", "processed_files")}
+        click.echo(WHY_REPROCESSED.format(repos=counts["processed_repos"], files=counts["processed_files"]))
         if dry_run:
             click.echo("Dry run: nothing was changed.")
     if failed:

@@ -324,9 +324,9 @@ def _convert_repo_jobs(
             record = parse_repo_job(raw)
             if record is None:
                 report.skipped[UNPARSEABLE] += 1
-                if len(report.unparseable_samples) < SAMPLE_LIMIT:
+                if len(report.unparseable_samples) < SAMPLE_LIMIT:  # counted always, quoted a few times
                     report.unparseable_samples.append(repr(raw[:120]))
-                log.warning("unparseable repo job in %s: %r", source, raw[:200])
+                    log.warning("unparseable repo job in %s: %r", source, raw[:200])
                 continue
             scored.append((record, repo_priority(record, now)))
         if dry_run:
@@ -352,15 +352,25 @@ def _count_dry_run(
     seen: set[str],
 ) -> None:
     """What ``enqueue_repos`` would decide, read-only (the queue may exist when a backup is pending)."""
+    if not scored:
+        return
+    names = [record.full_name for record, _ in scored]
+    pipe = client.pipeline(transaction=False)
     queued = _key_type(client, keys.repos) == "zset"
-    for record, _ in scored:
-        name = record.full_name
+    if queued:
+        for name in names:
+            pipe.zscore(keys.repos, name)
+    pipe.hmget(keys.inflight, names)
+    *scores, inflight = pipe.execute()
+    scores = scores or [None] * len(names)
+    for name, score, flight in zip(names, scores, inflight, strict=True):
+        # The same order of checks as enqueue_repos, so the dry run predicts its counts exactly.
         if not is_safe_name(name):
             report.skipped["invalid_name"] += 1
-        elif name in seen or (queued and client.zscore(keys.repos, name) is not None):
-            report.skipped["already_queued"] += 1
-        elif client.hexists(keys.inflight, name):
+        elif flight is not None:
             report.skipped["in_flight"] += 1
+        elif score is not None or name in seen:
+            report.skipped["already_queued"] += 1
         else:
             seen.add(name)
             report.enqueued += 1

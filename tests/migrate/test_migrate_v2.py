@@ -17,7 +17,8 @@ from click.testing import CliRunner, Result
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
 from codelupe_dagster.cli import _register, cli
-from codelupe_dagster.core.migrate_v2 import parse_repo_job
+from codelupe_dagster.core.file_processing import ProcessedFile, ProcessingConfig, process_file
+from codelupe_dagster.core.migrate_v2 import parse_repo_job, read_old_document
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import repo_priority
 
@@ -199,10 +200,20 @@ def test_resumes_a_migration_interrupted_after_the_rename(
     seed_old_state(redis_client)
     redis_client.rename("pipeline:repos", "pipeline:v2:repos")
     redis_client.zadd("pipeline:repos", {"pallets/flask": 1.0})  # enqueued before the crash
+    batch = {"batch": "b20260101T000000-abcdef", "since": 0, "priority": "2.0"}
+    redis_client.hset("pipeline:repos:inflight", "someone/tiny", json.dumps(batch))  # popped since
+    dry = run_json("--dry-run", env=env)["redis"]
     report = run_json(env=env)["redis"]
     assert report["converted_backups"] == ["pipeline:v2:repos"]
-    assert report["skipped"]["already_queued"] == 2  # the half-done one and the duplicate job
-    assert redis_client.zcard("pipeline:repos") == 4
+    # The half-done one and the duplicate job; the repo in flight is not queued twice.
+    assert report["skipped"] == {"already_queued": 2, "in_flight": 1, "invalid_name": 1, "unparseable": 1}
+    assert report["enqueued"] == 2
+    assert (dry["enqueued"], dry["skipped"]) == (report["enqueued"], report["skipped"])
+    assert set(redis_client.zrange("pipeline:repos", 0, -1)) == {
+        b"pallets/flask",
+        b"acme/widget",
+        b"octo/plain",
+    }
     assert redis_client.zscore("pipeline:repos", "pallets/flask") == 1.0  # not overwritten
 
 
@@ -249,6 +260,26 @@ def test_backup_prefix_option(redis_client: redis.Redis, env: dict[str, str]) ->
 def test_parse_repo_job(raw: str | bytes, expected: str | None) -> None:
     record = parse_repo_job(raw)
     assert (record.full_name if record else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "repo", "stars"),
+    [
+        (
+            {"file_path": "/app/repos/acme/alpha/src/x.py", "repo_name": "acme/alpha", "stars": 7},
+            "src/x.py",
+            "acme/alpha",
+            7,
+        ),
+        ({"file_path": "/app/repos/alpha/src/x.py", "repo": "acme/alpha"}, "src/x.py", "acme/alpha", 0),
+        ({"path": "lib/y.go", "repository": "o/r", "repo_stars": "12"}, "lib/y.go", "o/r", 12),
+        ({"file_path": "/elsewhere/z.py"}, "elsewhere/z.py", None, 0),
+        ({}, "old-id", None, 0),
+    ],
+)
+def test_read_old_document(source: dict[str, Any], path: str, repo: str | None, stars: int) -> None:
+    old = read_old_document("old-id", {**source, "content": "x = 1\n"})
+    assert (old.path, old.repo, old.stars, old.content) == (path, repo, stars, "x = 1\n")
 
 
 # ---------------------------------------------------------------------------------------------- index
@@ -375,3 +406,36 @@ def test_from_index_refuses_the_new_index_name_and_missing_indexes(
     assert "does not exist" in run_cli("--from-index", "no-such-index", env=env, expect=2).output
     env["ELASTICSEARCH_URL"] = ""
     assert "set ELASTICSEARCH_URL" in run_cli("--from-index", old_name, env=env, expect=2).output
+
+
+def test_content_the_new_pipeline_already_indexed_is_a_duplicate(
+    old_index: tuple[Any, str, dict[str, dict[str, Any]]],
+    elasticsearch_url: str,
+    valkey_url: str,
+    valkey_client: redis.Redis,
+    data_dir: Path,
+) -> None:
+    """A digest claimed by a batch of the new pipeline wins over the migrated copy, and keeps its claimant."""
+    _, old_name, docs = old_index
+    claimed = process_file("colorsys.py", docs["1"]["content"].encode(), ProcessingConfig())
+    assert isinstance(claimed, ProcessedFile)
+    valkey_client.hset("pipeline:processed:files", claimed.digest, "b20260101T000000-abcdef")
+    new_name = f"codelupe-code-new-{uuid.uuid4().hex[:10]}"
+    env = {
+        "REDIS_URL": valkey_url,
+        "DATA_DIR": str(data_dir),
+        "ELASTICSEARCH_URL": elasticsearch_url,
+        "ES_CODE_INDEX": new_name,
+    }
+    new = open_search_index(
+        CODE_SCHEMA, data_dir=data_dir, elasticsearch_url=elasticsearch_url, index_name=new_name
+    )
+    try:
+        dry = run_json("--from-index", old_name, "--dry-run", env=env)["index"]
+        report = run_json("--from-index", old_name, env=env)["index"]
+        assert dry["exact_duplicates"] == report["exact_duplicates"] == 2  # the fork's copy and ours
+        assert report["indexed"] == 1 and new.count() == 1
+        assert [d["path"] for d in new.iter_documents()] == ["bisect.py"]
+        assert valkey_client.hget("pipeline:processed:files", claimed.digest) == b"b20260101T000000-abcdef"
+    finally:
+        new.delete()
