@@ -21,9 +21,11 @@ class QwenCheckpointConfig(dg.Config):
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     lora_target_modules: list[str] = []  # empty: every linear projection ("all-linear")
-    seq_len: int = 2048
+    # None picks by model: a hub model trains at 2048 x 64k tokens per step; the local CPU model at
+    # 512 x 8k, so a laptop run takes many small steps and its held-out loss visibly moves.
+    seq_len: int | None = None
     micro_batch_rows: int = 4
-    tokens_per_step: int = 65_536
+    tokens_per_step: int | None = None
     epochs: float = 1.0
     max_steps: int | None = None
     warmup_ratio: float = 0.05
@@ -40,14 +42,21 @@ class QwenCheckpointConfig(dg.Config):
 def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -> Any:
     from codelupe_dagster.training.config import TrainingConfig
 
+    base_model = training.resolved_base_model()
+    local = base_model.startswith("local:")
+    sizes = {
+        "seq_len": config.seq_len or (512 if local else 2048),
+        "tokens_per_step": config.tokens_per_step or (8_192 if local else 65_536),
+    }
     return TrainingConfig(
         data_dir=training.resolved_data_dir(),
-        base_model=training.resolved_base_model(),
+        base_model=base_model,
         min_quality=training.resolved_min_quality(),
         max_documents=training.resolved_max_documents(),
         wandb_mode=training.resolved_wandb_mode(),
         lora_target_modules=tuple(config.lora_target_modules) or "all-linear",
-        **config.model_dump(exclude={"lora_target_modules"}),
+        **sizes,
+        **config.model_dump(exclude={"lora_target_modules", "seq_len", "tokens_per_step"}),
     )
 
 

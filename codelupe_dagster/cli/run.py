@@ -81,14 +81,34 @@ def _add_metadata(summary: RunSummary, result: dg.ExecuteInProcessResult) -> Non
                 summary.totals[key][name] += raw
 
 
+def new_training_samples(defs: dg.Definitions) -> tuple[int, str | None]:
+    """High-quality documents indexed after the latest checkpoint's watermark, and that checkpoint's version.
+
+    The same count the training sensor makes, minus its MIN_NEW_FILES threshold: a headless run trains on
+    whatever is new, but never retrains a checkpoint on exactly the data it already saw.
+    """
+    from codelupe_dagster.backends.search import Filters
+    from codelupe_dagster.training.checkpoints import latest_checkpoint
+
+    search = defs.resources["search"].process_config_and_initialize()
+    training = defs.resources["training"].process_config_and_initialize()
+    checkpoint = latest_checkpoint(training.resolved_data_dir())
+    watermark = checkpoint.watermark if checkpoint else None
+    filters = Filters(min_quality=training.resolved_min_quality(), indexed_after=watermark)
+    return search.code_index().count(filters), checkpoint.version if checkpoint else None
+
+
 def maybe_train(defs: dg.Definitions, instance: dg.DagsterInstance, enabled: bool) -> str:
-    """Materialize `qwen_checkpoint` when the code location defines it; the asset decides if data suffices."""
+    """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn."""
     if not enabled:
         return "skipped (--no-train)"
     try:
         defs.resolve_assets_def(TRAIN_ASSET)
     except Exception:
         return "not available"
+    new, version = new_training_samples(defs)
+    if new == 0 and version:
+        return f"up to date ({version}: no new samples)"
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=instance,

@@ -19,10 +19,9 @@ import json
 import logging
 import multiprocessing
 import os
-import signal
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,15 @@ import redis
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.core import git_files
 from codelupe_dagster.core.dedup_claims import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
-from codelupe_dagster.core.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
-from codelupe_dagster.core.filters import check_path
+from codelupe_dagster.core.file_processing import (
+    FileFailure,
+    FileResult,
+    ProcessedFile,
+    ProcessingConfig,
+    init_worker,
+    score_entries,
+    score_task,
+)
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.spool import ShardWriter
 
@@ -145,65 +151,8 @@ class BatchCounts:
 # --------------------------------------------------------------------------- worker side
 
 
-@dataclass(frozen=True, slots=True)
-class FileFailure:
-    """An unexpected error on one file: counted and logged, never fatal to the batch."""
-
-    path: str
-    error: str
-
-
-FileResult = ProcessedFile | Dropped | git_files.SkippedEntry | FileFailure
-
-_worker_config: ProcessingConfig | None = None
-_worker_repos: dict[str, pygit2.Repository] = {}
-_MAX_OPEN_REPOS = 8
-
-
-def _init_worker(config: ProcessingConfig) -> None:
-    global _worker_config
-    # The parent owns Ctrl-C: it terminates the pool; workers must not die mid-pickle with tracebacks.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_config = config
-
-
-def _repository(path: str) -> pygit2.Repository:
-    repo = _worker_repos.get(path)
-    if repo is None:
-        if len(_worker_repos) >= _MAX_OPEN_REPOS:
-            _worker_repos.pop(next(iter(_worker_repos)))
-        repo = _worker_repos[path] = git_files.open_repository(path)
-    return repo
-
-
-def score_entries(
-    repo_path: str, entries: Sequence[git_files.TreeBlob], config: ProcessingConfig
-) -> list[FileResult]:
-    """Read and process a chunk of one repository's blobs; one result per entry, in order."""
-    repo = _repository(repo_path)
-    results: list[FileResult] = []
-    for entry in entries:
-        try:
-            size = git_files.blob_size(repo, entry.oid)
-            reason = check_path(entry.path, size, config.max_file_bytes)
-            if reason is not None:
-                # Dropped from path and header alone: the blob is never inflated.
-                results.append(Dropped(entry.path, reason))
-                continue
-            data = git_files.read_blob(repo, entry, config.max_file_bytes)
-            if isinstance(data, git_files.SkippedEntry):
-                results.append(data)
-                continue
-            results.append(process_file(entry.path, data, config))
-        except Exception as exc:  # one bad blob must not fail the batch; counted as processing_error
-            results.append(FileFailure(entry.path, f"{type(exc).__name__}: {exc}"))
-    return results
-
-
-def _score_task(task: tuple[int, str, list[git_files.TreeBlob]]) -> tuple[int, list[FileResult]]:
-    repo_index, repo_path, entries = task
-    assert _worker_config is not None, "worker not initialised"
-    return repo_index, score_entries(repo_path, entries, _worker_config)
+# The worker side (reading blobs and scoring them) lives in `file_processing`, so the forkserver preloads
+# only what workers need: this module's pyarrow and redis imports would double every pool's start-up.
 
 
 # --------------------------------------------------------------------------- parent side
@@ -213,7 +162,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     """forkserver: workers never inherit the parent's threads and locks (Dagster, gRPC, Redis), which a
     plain fork of a multi-threaded process can deadlock on; the preloaded server makes each pool cheap."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    ctx.set_forkserver_preload([score_task.__module__])
     return ctx
 
 
@@ -246,7 +195,7 @@ class BatchScorer:
         tasks = list(self._tasks(batch, counts))
         pool = None
         if self.workers > 0 and tasks:
-            pool = _pool_context().Pool(self.workers, initializer=_init_worker, initargs=(self.config,))
+            pool = _pool_context().Pool(self.workers, initializer=init_worker, initargs=(self.config,))
         finished = False
         try:
             with ShardWriter(spool_dir) as writer:
@@ -317,7 +266,7 @@ class BatchScorer:
             for repo_index, repo_path, entries in tasks:
                 yield repo_index, score_entries(repo_path, entries, self.config)
             return
-        yield from pool.imap(_score_task, tasks, chunksize=1)
+        yield from pool.imap(score_task, tasks, chunksize=1)
 
     @staticmethod
     def _count_skip(result: FileResult, counts: BatchCounts) -> None:

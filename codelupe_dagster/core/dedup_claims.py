@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import redis
 
 from codelupe_dagster.core.keys import RedisKeys
@@ -153,35 +154,20 @@ class NearDeduplicator:
         return result
 
     def _claim_chunk(self, docs: Sequence[tuple[bytes, Sequence[bytes]]]) -> list[str | None]:
-        buckets: dict[int, list[bytes]] = {}
-        doc_ids: dict[int, list[bytes]] = {}
-        members: dict[int, list[int]] = {}
-        for position, (doc_id, band_keys) in enumerate(docs):
-            for band, bucket in enumerate(band_keys):
-                buckets.setdefault(band, []).append(bucket)
-                doc_ids.setdefault(band, []).append(doc_id)
-                members.setdefault(band, []).append(position)
-        if not buckets:
+        members, calls = _band_calls_uniform(docs, self._keys)
+        if calls is None:
+            members, calls = _band_calls_general(docs, self._keys)
+        if not calls:
             return [None] * len(docs)
-        calls = [
-            (
-                self._keys.lsh(band),
-                _uniform_width(buckets[band], "band keys"),
-                _uniform_width(doc_ids[band], "document ids"),
-                b"".join(buckets[band]),
-                b"".join(doc_ids[band]),
-            )
-            for band in buckets
-        ]
         try:
             replies = self._run(calls)
         except redis.exceptions.NoScriptError:
             self._script.reload()
             replies = self._run(calls)
         owners: list[str | None] = [None] * len(docs)
-        for band, reply in zip(buckets, replies, strict=True):
+        for band_members, reply in zip(members, replies, strict=True):
             for i in range(0, len(reply), 2):
-                position = members[band][int(reply[i]) - 1]
+                position = band_members[int(reply[i]) - 1]
                 # The first foreign owner found is the cluster id; any one is enough to call it a duplicate.
                 if owners[position] is None:
                     owners[position] = bytes(reply[i + 1]).hex()
@@ -192,6 +178,60 @@ class NearDeduplicator:
         for key, *args in calls:
             pipe.evalsha(self._script.sha, 1, key, *args)
         return pipe.execute()
+
+
+_BandCalls = tuple[list[list[int]], list[tuple[str, int, int, bytes, bytes]]]
+
+
+def _band_calls_uniform(
+    docs: Sequence[tuple[bytes, Sequence[bytes]]], keys: RedisKeys
+) -> tuple[list[list[int]], list[tuple[str, int, int, bytes, bytes]] | None]:
+    """The script calls of a chunk in the usual case, built without a per-key Python loop: every
+    signed document has the same number of bands and the same key and id widths, so all band keys
+    form one (documents, bands, width) byte array whose columns are the per-band arguments.
+    Returns (members, None) when the chunk is not uniform (the general builder handles it)."""
+    signed = [(position, doc_id, band_keys) for position, (doc_id, band_keys) in enumerate(docs) if band_keys]
+    if not signed:
+        return [], []
+    bands = len(signed[0][2])
+    key_width = len(signed[0][2][0])
+    id_width = len(signed[0][1])
+    if key_width == 0 or id_width == 0:
+        return [], None
+    if any(len(band_keys) != bands or len(doc_id) != id_width for _, doc_id, band_keys in signed):
+        return [], None
+    packed = b"".join(b"".join(band_keys) for _, _, band_keys in signed)
+    if len(packed) != len(signed) * bands * key_width:
+        return [], None  # some key has another width
+    matrix = np.frombuffer(packed, dtype=np.uint8).reshape(len(signed), bands, key_width)
+    doc_ids = b"".join(doc_id for _, doc_id, _ in signed)
+    positions = [position for position, _, _ in signed]
+    calls = [
+        (keys.lsh(band), key_width, id_width, matrix[:, band, :].tobytes(), doc_ids) for band in range(bands)
+    ]
+    return [positions] * bands, calls
+
+
+def _band_calls_general(docs: Sequence[tuple[bytes, Sequence[bytes]]], keys: RedisKeys) -> _BandCalls:
+    buckets: dict[int, list[bytes]] = {}
+    doc_ids: dict[int, list[bytes]] = {}
+    members: dict[int, list[int]] = {}
+    for position, (doc_id, band_keys) in enumerate(docs):
+        for band, bucket in enumerate(band_keys):
+            buckets.setdefault(band, []).append(bucket)
+            doc_ids.setdefault(band, []).append(doc_id)
+            members.setdefault(band, []).append(position)
+    calls = [
+        (
+            keys.lsh(band),
+            _uniform_width(buckets[band], "band keys"),
+            _uniform_width(doc_ids[band], "document ids"),
+            b"".join(buckets[band]),
+            b"".join(doc_ids[band]),
+        )
+        for band in buckets
+    ]
+    return [members[band] for band in buckets], calls
 
 
 def _uniform_width(values: Sequence[bytes], what: str) -> int:

@@ -108,7 +108,11 @@ def _start_wandb(config: TrainingConfig, log: Log) -> Any:
     wandb_dir = Path(config.data_dir) / "wandb"
     wandb_dir.mkdir(parents=True, exist_ok=True)
     return wandb.init(
-        project=config.wandb_project, dir=str(wandb_dir), mode=mode, config=config.to_manifest(), reinit=True
+        project=config.wandb_project,
+        dir=str(wandb_dir),
+        mode=mode,
+        config=config.to_manifest(),
+        reinit="finish_previous",
     )
 
 
