@@ -204,7 +204,9 @@ def main() -> None:
                 reports = []
                 for _ in range(args.runs):
                     reports.append(run_backend(label, data_dir, batch_id, args.workers, url, size))
-                    print(f"run {len(reports)}: {reports[-1]['files_per_s_end_to_end']} files/s, load {_load()}")
+                    print(
+                        f"run {len(reports)}: {reports[-1]['files_per_s_end_to_end']} files/s, load {_load()}"
+                    )
                 report = sorted(reports, key=lambda r: r["total_s"])[len(reports) // 2]
                 profile = report.pop("profile")
                 report["runs_files_per_s"] = [r["files_per_s_end_to_end"] for r in reports]

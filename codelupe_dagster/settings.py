@@ -62,13 +62,15 @@ def repos_dir() -> Path:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced, for error messages and logs (secrets are never logged)."""
+    """The URL with its credentials replaced, for error messages and logs (secrets are never logged).
+
+    A user name without a password is masked too: tokens are often passed that way (``https://TOKEN@host``).
+    Host and port are kept exactly as written (IPv6 brackets included), so the message still says where.
+    """
     parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" if parts.password is not None else f"{user}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    masked = f"{user}:***" if has_password else "***"
+    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))

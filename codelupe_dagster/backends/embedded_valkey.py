@@ -86,7 +86,7 @@ def _live_url(home: Path) -> str | None:
         # The port may have been reused by another server after ours died; the run id tells them apart.
         if client.info("server").get("run_id") != state.get("run_id"):
             return None
-    except (redis.ConnectionError, redis.TimeoutError):
+    except redis.RedisError:  # down, password-protected, or not Redis at all: not ours either way
         return None
     return url
 

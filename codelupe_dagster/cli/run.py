@@ -87,15 +87,12 @@ def new_training_samples(defs: dg.Definitions) -> tuple[int, str | None]:
     The same count the training sensor makes, minus its MIN_NEW_FILES threshold: a headless run trains on
     whatever is new, but never retrains a checkpoint on exactly the data it already saw.
     """
-    from codelupe_dagster.backends.search import Filters
-    from codelupe_dagster.training.checkpoints import latest_checkpoint
+    from codelupe_dagster.sensors.training import count_new_samples
 
     search = defs.resources["search"].process_config_and_initialize()
     training = defs.resources["training"].process_config_and_initialize()
-    checkpoint = latest_checkpoint(training.resolved_data_dir())
-    watermark = checkpoint.watermark if checkpoint else None
-    filters = Filters(min_quality=training.resolved_min_quality(), indexed_after=watermark)
-    return search.code_index().count(filters), checkpoint.version if checkpoint else None
+    new, checkpoint = count_new_samples(search, training)
+    return new, checkpoint.version if checkpoint else None
 
 
 def maybe_train(defs: dg.Definitions, instance: dg.DagsterInstance, enabled: bool) -> str:

@@ -9,9 +9,14 @@ from typing import Any
 
 import click
 
-from codelupe_dagster import settings
-from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters, Hit, SearchIndex
-from codelupe_dagster.backends.search import open_search_index as _open
+from codelupe_dagster.backends.search import (
+    CODE_SCHEMA,
+    BackendUnavailable,
+    Filters,
+    Hit,
+    SearchIndex,
+    open_configured_index,
+)
 
 MAX_LINES_PER_HIT = 3
 _WORD = re.compile(r"\w+")
@@ -19,15 +24,7 @@ _WORD = re.compile(r"\w+")
 
 def open_code_index() -> SearchIndex:
     """The code index this environment points at (ELASTICSEARCH_URL, else DATA_DIR's SQLite file)."""
-    return _open(
-        CODE_SCHEMA,
-        data_dir=settings.data_dir(),
-        elasticsearch_url=settings.env_str("ELASTICSEARCH_URL"),
-        index_name=settings.env_str("ES_CODE_INDEX"),
-        api_key=settings.env_str("ELASTICSEARCH_API_KEY"),
-        username=settings.env_str("ELASTICSEARCH_USERNAME"),
-        password=settings.env_str("ELASTICSEARCH_PASSWORD"),
-    )
+    return open_configured_index(CODE_SCHEMA)
 
 
 def matching_lines(content: str, query: str, limit: int = MAX_LINES_PER_HIT) -> list[dict[str, Any]]:

@@ -11,7 +11,12 @@ from typing import Any
 import click
 
 from codelupe_dagster import settings
-from codelupe_dagster.backends.search import CODE_SCHEMA, REPO_SCHEMA, BackendUnavailable, open_search_index
+from codelupe_dagster.backends.search import (
+    CODE_SCHEMA,
+    REPO_SCHEMA,
+    BackendUnavailable,
+    open_configured_index,
+)
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
 
@@ -32,25 +37,8 @@ def collect_status() -> dict[str, Any]:
     pipe.hlen(keys.processed_files)
     queued, inflight, batches, processed_repos, processed_files = pipe.execute()
 
-    auth = {
-        "api_key": settings.env_str("ELASTICSEARCH_API_KEY"),
-        "username": settings.env_str("ELASTICSEARCH_USERNAME"),
-        "password": settings.env_str("ELASTICSEARCH_PASSWORD"),
-    }
-    code = open_search_index(
-        CODE_SCHEMA,
-        data_dir=data_dir,
-        elasticsearch_url=es_url,
-        index_name=settings.env_str("ES_CODE_INDEX"),
-        **auth,
-    )
-    repos = open_search_index(
-        REPO_SCHEMA,
-        data_dir=data_dir,
-        elasticsearch_url=es_url,
-        index_name=settings.env_str("ES_REPO_INDEX"),
-        **auth,
-    )
+    code = open_configured_index(CODE_SCHEMA)
+    repos = open_configured_index(REPO_SCHEMA)
     # Creating an empty index with the right mappings is harmless and keeps a later writer from getting
     # dynamic mappings; it also makes a fresh DATA_DIR report zeros instead of errors.
     code.ensure()

@@ -29,7 +29,7 @@ def content_digest(text: str) -> bytes:
     Not a cryptographic hash; an adversary could collide it, which at worst drops one file
     from a public-code corpus.
     """
-    return xxhash.xxh3_128_digest(normalize_content(text).encode("utf-8", "surrogatepass"))
+    return digest_normalized(normalize_content(text))
 
 
 def digest_normalized(normalized: str) -> bytes:

@@ -16,7 +16,7 @@ from codelupe_dagster.assets.train import training_job
 from codelupe_dagster.backends.search import Filters
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
-from codelupe_dagster.training.checkpoints import latest_checkpoint
+from codelupe_dagster.training.checkpoints import Checkpoint, latest_checkpoint
 
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
@@ -25,6 +25,19 @@ IN_PROGRESS = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
+
+
+def count_new_samples(
+    search: SearchIndexResource, training: TrainingResource
+) -> tuple[int, Checkpoint | None]:
+    """High-quality documents indexed after the latest checkpoint's watermark, and that checkpoint.
+
+    Shared with `codelupe run`, so the headless run and the daemon agree on what counts as new data.
+    """
+    checkpoint = latest_checkpoint(training.resolved_data_dir())
+    watermark = checkpoint.watermark if checkpoint else None
+    filters = Filters(min_quality=training.resolved_min_quality(), indexed_after=watermark)
+    return search.code_index().count(filters), checkpoint
 
 
 @dg.sensor(job=training_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -45,11 +58,9 @@ def training_sensor(
     if running:
         return dg.SkipReason(f"training run {running[0].dagster_run.run_id} is still in progress")
 
-    checkpoint = latest_checkpoint(training.resolved_data_dir())
+    new_files, checkpoint = count_new_samples(search, training)
     watermark = checkpoint.watermark if checkpoint else None
-    min_quality = training.resolved_min_quality()
     needed = max(1, training.resolved_min_new_files())
-    new_files = search.code_index().count(Filters(min_quality=min_quality, indexed_after=watermark))
     cursor["last_check"] = now
     since = f"since {checkpoint.version} ({watermark.isoformat()})" if checkpoint and watermark else "so far"
     if new_files < needed:

@@ -164,3 +164,40 @@ def test_reason_codes_are_the_documented_strings():
         "data_as_code", "max_line_length", "mean_line_length", "alnum_fraction", "unknown_language",
         "low_quality",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\n",
+        "a\n\n",
+        "a\n\nbc",
+        "def f():\n    return 1\n",
+        "x = 1\r\ny = 22\r\n",  # CRLF: not the numpy fast path
+        "page\x0cbreak\n",
+        "caf\u00e9 = 1\nprint(caf\u00e9)\n",  # non-ASCII
+        "no newline at all",
+    ],
+)
+def test_text_stats_match_splitlines(text):
+    """The numpy fast path for ASCII text must agree with str.splitlines() exactly."""
+    lengths = [len(line) for line in text.splitlines()] or [0]
+    stats = filters.TextStats.of(text)
+    assert (stats.lines, stats.max_line_length, stats.mean_line_length) == (
+        len(lengths),
+        max(lengths),
+        sum(lengths) / len(lengths),
+    )
+
+
+def test_encoded_runs_only_search_lines_with_markers():
+    """Hex lists are found on marker lines wherever they sit (first line, last line without a newline,
+    several markers on one line), exactly as a line-by-line filter would find them."""
+    hex_line = ", ".join(f"0x{i:02x}" for i in range(12))
+    escaped = "".join(f"\\x{i:02x}" for i in range(10))
+    text = f"{hex_line}\nplain = 1\n  data = [{hex_line}]  # 0x and \\x both\n{escaped}"
+    marker_lines = "\n".join(line for line in text.split("\n") if "0x" in line or "\\x" in line)
+    expected = [m.end() - m.start() for m in filters._HEX.finditer(marker_lines)]
+    assert len(expected) >= 3
+    assert filters.encoded_runs(text) == expected

@@ -59,3 +59,24 @@ def test_near_without_band_keys_is_never_a_duplicate(redis_client: redis.Redis) 
     near = NearDeduplicator(redis_client, KEYS)
     assert near.claim_many([(digest(1), []), (digest(2), [])]) == [None, None]
     assert near.claim_many([]) == []
+
+
+def test_near_claims_agree_between_packed_and_general_chunks(redis_client: redis.Redis) -> None:
+    """A chunk of uniform documents is packed as one byte matrix; a chunk with an odd document (fewer
+    bands) takes the general path. Both must give the same owners as claiming one at a time."""
+
+    def keys(doc: int, bands: int = 4) -> list[bytes]:
+        # Documents 0-2 share band 1, 3 and 4 share band 2; the rest are distinct.
+        group = {0: 100, 1: 100, 2: 100, 3: 200, 4: 200}.get(doc)
+        return [
+            (group if band == (1 if group == 100 else 2) and group else doc * 10 + band).to_bytes(8, "big")
+            for band in range(bands)
+        ]
+
+    docs = [(digest(doc), keys(doc)) for doc in range(6)] + [(digest(6), [])]
+    expected = [NearDeduplicator(redis_client, RedisKeys("one:")).claim(d, k) for d, k in docs]
+    assert expected == [None, digest(0).hex(), digest(0).hex(), None, digest(3).hex(), None, None]
+
+    assert NearDeduplicator(redis_client, RedisKeys("packed:")).claim_many(docs) == expected
+    odd = [*docs, (digest(7), keys(7, bands=2))]
+    assert NearDeduplicator(redis_client, RedisKeys("general:")).claim_many(odd) == [*expected, None]

@@ -74,3 +74,40 @@ def test_unreachable_url_gives_clear_error_with_masked_password(tmp_path: Path) 
     message = str(info.value)
     assert "hunter2" not in message
     assert "redis://admin:***@127.0.0.1:1/0" in message
+
+
+def test_embedded_server_starts_its_own_when_the_recorded_port_now_belongs_to_another_service(
+    tmp_path: Path,
+) -> None:
+    """After a reboot the recorded port may be served by something that does not speak Redis at all."""
+    import json
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def greet_like_ssh() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    threading.Thread(target=greet_like_ssh, daemon=True).start()
+    home = tmp_path / "data" / "valkey"
+    home.mkdir(parents=True)
+    stale_url = f"redis://127.0.0.1:{port}/0"
+    (home / "server.json").write_text(json.dumps({"url": stale_url, "pid": None, "run_id": "before-reboot"}))
+    try:
+        url = ensure_embedded_valkey(tmp_path / "data")
+        assert url != stale_url
+        assert redis.Redis.from_url(url).ping()
+    finally:
+        stop_embedded_valkey(tmp_path / "data")
+        listener.close()

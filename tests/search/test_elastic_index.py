@@ -23,7 +23,7 @@ from elasticsearch import Elasticsearch
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters
 from codelupe_dagster.backends.search.base import FieldSpec
-from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex, index_words, mask_url
+from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex, index_words
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -151,18 +151,6 @@ def test_index_words_holds_every_word_once_and_camel_case_sub_words_apart():
     assert len(first.split()) == len(set(first.split()))
     assert {"parsehttprequest", "raw", "bytes", "os", "path", "join", "naïve"} <= set(first.split())
     assert identifiers == ["parse Http Request"]
-
-
-@pytest.mark.parametrize(
-    ("url", "masked"),
-    [
-        ("https://elastic:s3cret@es.example:9243", "https://elastic:***@es.example:9243"),
-        ("http://user:p%40ss@127.0.0.1:9200/prefix", "http://user:***@127.0.0.1:9200/prefix"),
-        ("http://127.0.0.1:9200", "http://127.0.0.1:9200"),
-    ],
-)
-def test_mask_url_hides_passwords(url, masked):
-    assert mask_url(url) == masked
 
 
 # ---------------------------------------------------------------- unreachable servers

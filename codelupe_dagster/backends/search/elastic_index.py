@@ -39,6 +39,7 @@ from codelupe_dagster.backends.search.base import (
     SearchIndex,
 )
 from codelupe_dagster.backends.search.code_tokens import camel_subwords, query_alternatives
+from codelupe_dagster.settings import mask_url
 
 T = TypeVar("T")
 
@@ -58,15 +59,6 @@ _RETRIABLE_STATUS = (502, 503, 504)
 _NON_ALNUM_ASCII = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
 _UNICODE_WORD = re.compile(r"[^\W_]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced, safe for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
