@@ -43,6 +43,7 @@ def _index_spool(index: SearchIndex, spool: Any, batch_id: str, threshold: float
     and the training watermark does not see old files as new.
     """
     indexed_ids: list[str] = []
+    repos: list[str] = []
     low_quality = 0
     for docs in iter_documents(spool, batch_size=bulk_size):
         keep = [doc for doc in docs if doc["quality_score"] >= threshold]
@@ -56,7 +57,8 @@ def _index_spool(index: SearchIndex, spool: Any, batch_id: str, threshold: float
             doc["indexed_at"] = (previous or {}).get("indexed_at") or now
         index.bulk_upsert(keep).raise_for_errors()
         indexed_ids.extend(doc["id"] for doc in keep)
-    return {"ids": indexed_ids, "low_quality": low_quality, "batch": batch_id}
+        repos.extend(doc["repo"] for doc in keep)
+    return {"ids": indexed_ids, "repos": repos, "low_quality": low_quality, "batch": batch_id}
 
 
 def _count_check(index: SearchIndex, ids: list[str], batch_id: str) -> dg.AssetCheckResult:
@@ -101,14 +103,16 @@ def _secrets_check(index: SearchIndex, ids: list[str]) -> dg.AssetCheckResult:
     )
 
 
-def _duplicates_check(redis: RedisResource, ids: list[str], batch_id: str) -> dg.AssetCheckResult:
-    """No id twice, and every indexed digest is claimed by this batch in the exact-dedup ledger."""
+def _duplicates_check(redis: RedisResource, ids: list[str], repos: list[str]) -> dg.AssetCheckResult:
+    """No id twice, and every indexed digest is claimed in the exact-dedup ledger by the repo it came from."""
     repeated = len(ids) - len(set(ids))
     client = redis.get_client()
     foreign = 0
-    for chunk in _chunks(ids, 1000):
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
         owners = client.hmget(redis.redis_keys.processed_files, [bytes.fromhex(doc_id) for doc_id in chunk])
-        foreign += sum(1 for owner in owners if owner != batch_id.encode())
+        claimants = repos[start : start + 1000]
+        foreign += sum(1 for owner, repo in zip(owners, claimants, strict=True) if owner != repo.encode())
     return dg.AssetCheckResult(
         check_name=NO_DUPLICATES_IN_BATCH,
         passed=repeated == 0 and foreign == 0,
@@ -161,7 +165,7 @@ def es_code_index(
         _count_check(index, ids, batch_id),
         _threshold_check(index, repos, threshold),
         _secrets_check(index, ids),
-        _duplicates_check(redis, ids, batch_id),
+        _duplicates_check(redis, ids, written["repos"]),
     ]
     context.log.info(
         f"batch {batch_id}: indexed {len(ids)} documents, {written['low_quality']} below {threshold}"

@@ -20,7 +20,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +167,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 class BatchScorer:
-    """Scores a `ClonedBatch` into a spool directory; claims dedup state under the batch id."""
+    """Scores a `ClonedBatch` into a spool directory; claims exact-dedup state under each file's repo."""
 
     def __init__(
         self,
@@ -276,6 +276,23 @@ class BatchScorer:
         else:
             counts.dropped[result.reason] += 1
 
+    def _claim_by_repo(self, items: list[tuple[tuple[ClonedRepo, str], ProcessedFile]]) -> list[int]:
+        """Exact-dedup statuses, claiming each digest for the repository it was read from.
+
+        The claimant is the repository, not the batch: a failed batch's repos come back in a *new* batch,
+        and that retry must recognise the claims its first try made, or every file it had scored would be
+        dropped as a duplicate of itself and never indexed (DESIGN §6: a retry never turns into data loss).
+        """
+        by_repo: dict[str, list[int]] = defaultdict(list)
+        for position, ((repo, _commit), _processed) in enumerate(items):
+            by_repo[repo.repo].append(position)
+        statuses = [0] * len(items)
+        for repo_name, positions in by_repo.items():
+            digests = [items[i][1].digest for i in positions]
+            for i, status in zip(positions, self._exact.claim_status(digests, repo_name), strict=True):
+                statuses[i] = status
+        return statuses
+
     def _claim_and_write(
         self,
         batch_id: str,
@@ -294,8 +311,11 @@ class BatchScorer:
                 unique.append((origin, processed))
         if not unique:
             return
-        statuses = self._exact.claim_status([p.digest for _, p in unique], batch_id)
-        fresh = [item for item, status in zip(unique, statuses, strict=True) if status != FOREIGN_CLAIM]
+        fresh = [
+            item
+            for item, status in zip(unique, self._claim_by_repo(unique), strict=True)
+            if status != FOREIGN_CLAIM
+        ]
         counts.exact_duplicates += len(unique) - len(fresh)
         owners = self._near.claim_many([(p.digest, p.band_keys) for _, p in fresh])
         for ((repo, commit), processed), owner in zip(fresh, owners, strict=True):

@@ -14,7 +14,7 @@ from codelupe_dagster.core.batch_scoring import spool_path
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.spool import iter_documents
 from codelupe_dagster.resources import SearchIndexResource
-from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus
+from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus, write_cloned_manifest
 
 THRESHOLD = 0.3
 
@@ -109,6 +109,24 @@ def test_batch_killed_before_indexing_then_rerun_indexes_everything(
     # Its own claims never count as duplicates of itself: everything kept the first time is indexed.
     assert set(all_ids(index)) == kept_first_try
     assert retry.asset_materializations_for_node("scored_files")[0].metadata["exact_duplicates"].value == 1
+
+
+def test_failed_batch_requeued_into_a_new_batch_indexes_everything(
+    planted: PlantedCorpus, redis_url: str, resources_for: Callable[..., dict]
+) -> None:
+    """The run-status sensor re-queues a failed batch's repos, and they come back under a *new* batch id:
+    the claims of the first try must still count as the repos' own, or the retry would index nothing."""
+    resources = resources_for(planted.data_dir, redis_url)
+    assert materialize(planted, resources, [scored_files]).success  # ... then es_code_index fails
+    kept_first_try = spooled_above_threshold(planted)
+
+    retry_batch = "b-retry-of-" + planted.batch_id
+    write_cloned_manifest(planted.data_dir, retry_batch, planted.repos)
+    retry = PlantedCorpus(planted.data_dir, retry_batch, planted.repos)
+    result = materialize(retry, resources, [scored_files, es_code_index])
+    assert result.success and all(check_results(result).values())
+    assert set(all_ids(resources["search"].code_index())) == kept_first_try
+    assert result.asset_materializations_for_node("scored_files")[0].metadata["exact_duplicates"].value == 1
 
 
 def test_index_without_complete_spool_fails_clearly(

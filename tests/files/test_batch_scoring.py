@@ -110,11 +110,14 @@ def test_rerun_recognises_own_claims(planted: PlantedCorpus, redis_client: redis
     assert second.near_duplicates == first.near_duplicates
 
 
-def test_other_batch_with_same_content_is_all_duplicates(
+def test_other_repos_with_same_content_are_all_duplicates(
     planted: PlantedCorpus, redis_client: redis.Redis
 ) -> None:
     first, _ = run(planted, redis_client)
-    write_cloned_manifest(planted.data_dir, "b-later", [r for r in planted.repos])
+    # Forks: the same trees under other names, in a later batch. (The same repos in a later batch are a
+    # retry and keep their files: see test_failed_batch_requeued_into_a_new_batch_indexes_everything.)
+    forks = [(f"fork-{name.replace('/', '-')}/copy", path, head) for name, path, head in planted.repos]
+    write_cloned_manifest(planted.data_dir, "b-later", forks)
     later, docs = run(planted, redis_client, batch_id="b-later")
     assert docs == {}
     assert later.kept == 0
