@@ -47,7 +47,7 @@ class RedisKeys:
 
     @property
     def processed_files(self) -> str:
-        """HASH content digest (16 raw bytes) -> claimant batch id: the exact-dedup ledger."""
+        """HASH content digest (16 raw bytes) -> claiming repository: the exact-dedup ledger."""
         return f"{self.prefix}processed:files"
 
     def lsh(self, band: int) -> str:
