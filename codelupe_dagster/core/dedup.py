@@ -19,7 +19,9 @@ def normalize_content(text: str) -> str:
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    body = "\n".join([line.rstrip() for line in text.split("\n")]).rstrip("\n")
+    # map(str.rstrip) strips exactly what a per-line rstrip() does (all Unicode whitespace, form
+    # feeds included) without a Python-level loop; a `[ \t]+$` regex would keep "\f" and "\v".
+    body = "\n".join(map(str.rstrip, text.split("\n"))).rstrip("\n")
     return body + "\n" if body else ""
 
 

@@ -72,6 +72,8 @@ def planted_repo_set(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str
 
 
 @pytest.fixture
-def planted(data_dir: Path, planted_repo_set: list[tuple[str, Path, str]]) -> PlantedCorpus:
+def planted(data_dir: Path, planted_repo_set: list[tuple[str, Path, str]], valkey_client) -> PlantedCorpus:
+    # valkey_client flushes the session's embedded server: dedup claims left by earlier tests on the same
+    # stdlib code would otherwise make this corpus a duplicate of theirs.
     write_cloned_manifest(data_dir, BATCH, planted_repo_set)
     return PlantedCorpus(data_dir, BATCH, planted_repo_set)
