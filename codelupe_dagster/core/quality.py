@@ -307,7 +307,7 @@ class _Counts:
 
 
 def _scan_python(text: str, syntax: Syntax) -> _Counts:
-    # Local counters, not `_Counts` attributes: attribute stores cost ~1/4 of the loop.
+    # Local counters, not `_Counts` attributes: attribute stores made the scan ~7% slower.
     n_non_blank = n_comment = n_doc = n_code = n_keyword = n_license = n_commented_code = 0
     n_docstrings = n_definitions = 0
     keywords = syntax.keywords
@@ -384,7 +384,7 @@ def _scan_python(text: str, syntax: Syntax) -> _Counts:
 
 
 def _scan_generic(text: str, syntax: Syntax) -> _Counts:
-    # Local counters, not `_Counts` attributes: attribute stores cost ~1/4 of the loop.
+    # Local counters, not `_Counts` attributes: attribute stores made the scan ~7% slower.
     n_non_blank = n_comment = n_doc = n_code = n_keyword = n_license = n_commented_code = 0
     n_docstrings = n_definitions = 0
     line_comments = syntax.line_comments

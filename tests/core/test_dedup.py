@@ -42,3 +42,10 @@ def test_digest_normalized_matches_content_digest():
 
 def test_digest_handles_non_utf8_surrogates():
     assert len(content_digest("bad \udcff byte")) == DIGEST_BYTES
+
+
+def test_normalize_strips_every_unicode_trailing_whitespace():
+    # Form feeds (common in CPython's Lib), vertical tabs and NBSP are trailing whitespace too,
+    # exactly as str.rstrip sees them; a `[ \t]+$` shortcut would keep them and split digests.
+    assert normalize_content("a\x0c\nb\x0b \n\xa0\n") == "a\nb\n"
+    assert content_digest("x = 1\x0c\n") == content_digest("x = 1\n")

@@ -165,3 +165,12 @@ def test_unknown_language_uses_generic_syntax():
     result = score_v2("# comment\n// another\nif x then y\n" * 10, None)
     assert result.signals["comment_ratio"] > 0
     assert result.signals["complexity"] > 0
+
+
+def test_seed_v1_counts_whitespace_only_lines_as_blank_and_keywords_as_whole_words():
+    # "\x0c" (form feed) lines are blank; "iffy" and "format" hold no keyword; "else:" does.
+    text = "\x0c\n# note\niffy = format\nelse:\n    x = 1\n"
+    result = score_seed_v1(text, "python")
+    assert result.signals["non_blank_lines"] == 4
+    assert result.signals["comment_ratio"] == 0.25
+    assert result.signals["complexity"] == 0.25
