@@ -22,6 +22,8 @@ import dagster as dg
 import pytest
 import requests
 
+from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 # The module `dagster dev` serves; the graph the test expects is read from the same module.
@@ -153,6 +155,8 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
         yield server
     finally:
         _stop_group(process)
+        # The embedded Valkey is daemonized on purpose (it outlives `dagster dev`); a test stops it.
+        stop_embedded_valkey(root / "data")
 
 
 def _wait_until_loaded(server: DagsterDev, process: subprocess.Popen) -> None:
