@@ -26,7 +26,7 @@ def _url_in_child(data_dir: str, queue: multiprocessing.Queue) -> None:
 
 def test_embedded_server_is_shared_by_processes_and_survives_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    url = RedisResource(data_dir=str(data_dir)).get_client().connection_pool.connection_kwargs
+    resource_connection = RedisResource(data_dir=str(data_dir)).get_client().connection_pool.connection_kwargs
     first = ensure_embedded_valkey(data_dir)
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue = ctx.Queue()
@@ -37,7 +37,7 @@ def test_embedded_server_is_shared_by_processes_and_survives_restart(tmp_path: P
     for child in children:
         child.join(timeout=60)
     assert urls == {first}, "every process must attach to the one server of this DATA_DIR"
-    assert url["port"] == int(first.rsplit(":", 1)[1].split("/")[0])
+    assert resource_connection["port"] == int(first.rsplit(":", 1)[1].split("/")[0])
 
     client = redis.Redis.from_url(first)
     client.zadd("pipeline:repos", {"a/b": 1.5})
