@@ -24,6 +24,9 @@ DEFAULTS: dict[str, str] = {
     "BASE_MODEL": "local:tiny-qwen2",
     "REDIS_KEY_PREFIX": "pipeline:",
     "WANDB_MODE": "offline",
+    "MAX_REPO_ATTEMPTS": "3",
+    "REPO_RETRY_BACKOFF": "60",
+    "LEASE_TTL": "120",
 }
 
 

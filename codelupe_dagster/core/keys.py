@@ -28,8 +28,32 @@ class RedisKeys:
 
     @property
     def inflight(self) -> str:
-        """HASH repo -> JSON {"batch": id, "since": epoch}; acked on success, re-queued on failure/timeout."""
+        """HASH repo -> JSON {"batch", "since", "priority"}: the repos batches hold; each is leased."""
         return f"{self.prefix}repos:inflight"
+
+    @property
+    def leases(self) -> str:
+        """ZSET repo -> lease expiry epoch; a live run renews it, an expired one returns the repo."""
+        return f"{self.prefix}repos:leases"
+
+    @property
+    def attempts(self) -> str:
+        """HASH repo -> JSON {"attempts", "reason", "priority", "at"}: failures since the last success."""
+        return f"{self.prefix}repos:attempts"
+
+    @property
+    def delayed(self) -> str:
+        """ZSET repo -> epoch before which a failed repo is not retried (back-off)."""
+        return f"{self.prefix}repos:delayed"
+
+    @property
+    def dead(self) -> str:
+        """HASH repo -> JSON {"attempts", "reason", "at", "priority"}: parked after MAX_REPO_ATTEMPTS."""
+        return f"{self.prefix}repos:dead"
+
+    def batch_failures(self, batch_id: str) -> str:
+        """HASH repo -> reason: repos of a batch that failed alone inside a run that succeeded."""
+        return f"{self.prefix}batches:{batch_id}:failed"
 
     @property
     def batches(self) -> str:
@@ -49,6 +73,15 @@ class RedisKeys:
     def processed_files(self) -> str:
         """HASH content digest (16 raw bytes) -> claiming repository: the exact-dedup ledger."""
         return f"{self.prefix}processed:files"
+
+    def repo_claims(self, repo: str) -> str:
+        """SET of 16-byte digests a repository holds in the exact-dedup ledger (its current generation),
+        so an update or a removal can release exactly what that repository claimed."""
+        return f"{self.prefix}claims:{repo}"
+
+    def repo_claims_next(self, repo: str, batch_id: str) -> str:
+        """SET of digests a repository claimed while batch ``batch_id`` scored it (the next generation)."""
+        return f"{self.prefix}claims:{repo}:next:{batch_id}"
 
     def lsh(self, band: int) -> str:
         """HASH bucket key -> owning document's raw 16-byte digest, one hash per LSH band."""

@@ -204,6 +204,10 @@ class SearchIndex(abc.ABC):
         """Largest value of a field, ``None`` when no document has one; a date field gives a timezone-aware
         UTC ``datetime``, ready to use as ``Filters.indexed_after`` (a watermark)."""
 
+    def delete_ids(self, ids: Sequence[str]) -> int:
+        """Remove these documents (absent ids are ignored); returns how many were removed. Idempotent."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def refresh(self) -> None: ...
 
