@@ -362,6 +362,41 @@ def test_iter_documents_is_not_disturbed_by_writes_behind_the_cursor(code_index,
     assert seen == [d["id"] for d in corpus]
 
 
+# ---------------------------------------------------------------- deletion
+
+
+def test_delete_ids_removes_exactly_those_documents_everywhere(code_index, corpus):
+    doomed = {corpus[i]["id"] for i in (0, 3, 4, 7, *range(20, 30))}
+    kept = [d for d in corpus if d["id"] not in doomed]
+
+    assert code_index.delete_ids(sorted(doomed)) == len(doomed)
+    code_index.refresh()
+
+    assert code_index.count() == len(kept)
+    assert code_index.get(sorted(doomed)) == {}
+    assert set(code_index.get([d["id"] for d in kept])) == {d["id"] for d in kept}
+    assert [d["id"] for d in code_index.iter_documents(batch_size=7)] == [d["id"] for d in kept]
+    assert code_index.search("marker3") == []
+    assert ids_of(code_index.search("marker5")) == {corpus[5]["id"]}
+    # Shared words no longer find the deleted documents (their full-text entries went with them).
+    parse_docs = {d["id"] for d in kept if "parseHttpRequest" in d["content"]}
+    assert ids_of(code_index.search("parseHttpRequest", size=100)) == parse_docs
+    assert code_index.terms("language") == {
+        language: n for language in LANGUAGES if (n := sum(1 for d in kept if d["language"] == language))
+    }
+
+
+def test_delete_ids_of_absent_documents_removes_nothing_and_is_idempotent(code_index, corpus):
+    some = [corpus[1]["id"], corpus[2]["id"]]
+    assert code_index.delete_ids([]) == 0
+    assert code_index.delete_ids(["f" * 32, "not-there"]) == 0
+    assert code_index.delete_ids([*some, some[0]]) == 2
+    code_index.refresh()
+    assert code_index.delete_ids(some) == 0
+    code_index.refresh()
+    assert code_index.count() == len(corpus) - 2
+
+
 # ---------------------------------------------------------------- the repo index
 
 

@@ -204,9 +204,10 @@ class SearchIndex(abc.ABC):
         """Largest value of a field, ``None`` when no document has one; a date field gives a timezone-aware
         UTC ``datetime``, ready to use as ``Filters.indexed_after`` (a watermark)."""
 
+    @abc.abstractmethod
     def delete_ids(self, ids: Sequence[str]) -> int:
-        """Remove these documents (absent ids are ignored); returns how many were removed. Idempotent."""
-        raise NotImplementedError
+        """Remove these documents (absent ids are ignored); returns how many were removed. Idempotent:
+        deleting the same ids again removes nothing and returns 0."""
 
     @abc.abstractmethod
     def refresh(self) -> None: ...

@@ -315,6 +315,43 @@ class ElasticSearchIndex(SearchIndex):
             result.errors.extend(outcome.errors)
         return result
 
+    def delete_ids(self, ids: Sequence[str]) -> int:
+        """Bulk delete by ``_id`` in retryable batches, retried like ``bulk_upsert``; an id that is not
+        there (404) is simply not counted. A batch re-sent after a dropped connection may find some of
+        its ids already gone, so the count is then a lower bound; the deletion itself is exact."""
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        removed = 0
+        errors: list[DocError] = []
+        for start in range(0, len(unique), self.bulk_chunk_docs):
+            chunk = unique[start : start + self.bulk_chunk_docs]
+            actions = [{"_op_type": "delete", "_index": self.name, "_id": i} for i in chunk]
+            deleted, failed = self._call(lambda actions=actions: self._send_deletes(actions), "bulk delete")
+            removed += deleted
+            errors.extend(failed)
+        if errors:
+            BulkResult(errors=errors).raise_for_errors()
+        return removed
+
+    def _send_deletes(self, actions: list[dict[str, Any]]) -> tuple[int, list[DocError]]:
+        deleted = 0
+        errors: list[DocError] = []
+        for ok, item in streaming_bulk(
+            self.client,
+            actions,
+            chunk_size=self.bulk_chunk_docs,
+            raise_on_error=False,
+            max_retries=self.bulk_429_retries,
+            initial_backoff=self.backoff_s,
+            max_backoff=30,
+            retry_on_status=(429,),
+        ):
+            info = next(iter(item.values()))
+            if ok and info.get("result") == "deleted":
+                deleted += 1
+            elif not ok and info.get("status") != 404:  # 404: not there, or no index at all
+                errors.append(DocError(str(info.get("_id")), _reason(info.get("error"))))
+        return deleted, errors
+
     # ------------------------------------------------------------------ queries
 
     def _filter_clauses(self, filters: Filters | None) -> list[dict[str, Any]]:

@@ -412,6 +412,26 @@ class SqliteSearchIndex(SearchIndex):
 
         self._write(drop)
 
+    def delete_ids(self, ids: Sequence[str]) -> int:
+        """Remove rows and their FTS terms together, one ``BEGIN IMMEDIATE`` transaction per chunk, so a
+        reader never finds a row whose text is no longer searchable or the reverse."""
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        removed = 0
+        for start in range(0, len(unique), CHUNK_DOCS):
+            chunk = unique[start : start + CHUNK_DOCS]
+            removed += self._write(lambda conn, chunk=chunk: self._delete_chunk(conn, chunk))
+        return removed
+
+    def _delete_chunk(self, conn: sqlite3.Connection, ids: list[str]) -> int:
+        """The external-content FTS 'delete' needs the exact indexed text, read here in the same
+        transaction as the row delete."""
+        sql = self._sql
+        found = conn.execute(sql["existing"].format(marks=", ".join("?" * len(ids))), ids).fetchall()
+        if self._layout.fts_columns and found:
+            conn.executemany(sql["fts_delete"], [(rowid, *texts) for rowid, _id, *texts in found])
+        conn.executemany(f"DELETE FROM {self._table} WHERE rowid = ?", [(row[0],) for row in found])
+        return len(found)
+
     def refresh(self) -> None:
         """Nothing to do: a committed SQLite transaction is visible to every reader at once."""
 
