@@ -104,6 +104,9 @@ def crawled_repos(
         metadata = _crawl_github(context, config, github, redis, writer)
     else:
         metadata = _crawl_local(context, config, source, writer)
+    # Hand-over (SearchIndex visibility contract): queued_repos iterates this index next, and on
+    # Elasticsearch it would otherwise miss the repositories written here.
+    index.refresh()
     metadata.update(repos_new=writer.new, repos_updated=writer.updated, repos_unchanged=writer.unchanged)
     return dg.MaterializeResult(metadata=metadata)
 

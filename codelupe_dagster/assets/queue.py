@@ -58,6 +58,8 @@ def queued_repos(
     # Priorities go back into the repo index so they can be searched and inspected alongside the metadata.
     for start in range(0, len(updated_docs), WRITE_CHUNK):
         index.bulk_upsert(updated_docs[start : start + WRITE_CHUNK]).raise_for_errors()
+    if updated_docs:
+        index.refresh()  # hand-over: status and searches after this run see the new priorities
 
     client, keys = redis.get_client(), redis.redis_keys
     report = enqueue_repos(client, keys, sorted(scored, key=lambda item: -item[1]))

@@ -7,12 +7,22 @@ SQLite's microsecond strings order documents the same way.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from codelupe_dagster.backends.search import CODE_SCHEMA, QUALITY_BUCKETS, REPO_SCHEMA, Filters
+from codelupe_dagster.backends.search import (
+    CODE_SCHEMA,
+    QUALITY_BUCKETS,
+    REPO_SCHEMA,
+    Filters,
+    SearchIndex,
+    open_search_index,
+)
 from codelupe_dagster.core.models import RepoRecord
 
 T0 = datetime(2026, 11, 28, 17, 0, 0, tzinfo=UTC)
@@ -395,6 +405,49 @@ def test_delete_ids_of_absent_documents_removes_nothing_and_is_idempotent(code_i
     assert code_index.delete_ids(some) == 0
     code_index.refresh()
     assert code_index.count() == len(corpus) - 2
+
+
+# ---------------------------------------------------------------- an index that does not exist
+
+
+@pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
+def never_created(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
+    """A code index under a fresh name that nobody ever ensured (a pipeline before its first write)."""
+    url = request.getfixturevalue("elasticsearch_url") if request.param == "elasticsearch" else None
+    index = open_search_index(
+        CODE_SCHEMA, data_dir=tmp_path, elasticsearch_url=url, index_name=f"never-{uuid.uuid4().hex[:10]}"
+    )
+    yield index
+    index.delete()
+
+
+def test_an_index_that_does_not_exist_reads_as_empty(never_created):
+    index = never_created
+    assert index.count() == 0
+    assert index.count(Filters(min_quality=0.5, indexed_after=T0)) == 0
+    assert index.get(["a" * 32]) == {}
+    assert index.search("parseHttpRequest") == []
+    assert index.terms("language") == {}
+    assert index.quality_histogram() == {label: 0 for label, _, _ in QUALITY_BUCKETS}
+    assert index.max_value("indexed_at") is None
+    assert list(index.iter_documents(batch_size=3)) == []
+    assert index.delete_ids(["a" * 32]) == 0
+    assert index.size_bytes() == 0
+    index.refresh()
+    # Reading created nothing that gets in the way: the first writer ensures the index as usual.
+    index.ensure()
+    assert index.bulk_upsert([code_doc(1)]).errors == []
+    index.refresh()
+    assert index.count() == 1
+
+
+def test_a_deleted_index_reads_as_empty(code_index, corpus):
+    code_index.delete()
+    code_index.refresh()
+    assert code_index.count() == 0
+    assert code_index.get([corpus[0]["id"]]) == {}
+    assert list(code_index.iter_documents()) == []
+    assert code_index.search("marker1") == []
 
 
 # ---------------------------------------------------------------- the repo index

@@ -174,8 +174,7 @@ def test_two_logical_indexes_share_the_file_independently(index_path):
     assert (code.count(), repos.count()) == (1, 1)
     repos.delete()
     assert code.count() == 1
-    with pytest.raises(IndexMissing, match="ensure"):
-        repos.count()
+    assert repos.count() == 0  # a deleted index reads as empty; writing to it needs ensure() again
     with pytest.raises(IndexMissing, match="ensure"):
         repos.bulk_upsert([{"id": "o/r", "full_name": "o/r"}])
     repos.ensure()

@@ -154,7 +154,24 @@ class BulkIndexError(RuntimeError):
 
 
 class SearchIndex(abc.ABC):
-    """One logical index (code or repo) on one backend."""
+    """One logical index (code or repo) on one backend.
+
+    Visibility contract (read-your-writes), the same on both backends:
+
+    - ``get`` sees every write that returned before it, at once (Elasticsearch's get is real-time).
+    - ``count``, ``search``, ``terms``, ``quality_histogram``, ``max_value`` and ``iter_documents`` see
+      every write (upsert or delete) that returned before the last ``refresh()``; later writes may or
+      may not be seen yet. Elasticsearch makes writes searchable only on a refresh, and refreshing
+      after every bulk request would cost big bulks dearly, so refreshing is the writer's job, once,
+      where its stage hands over: a stage that writes an index calls ``refresh()`` before it returns,
+      so every stage materialized after it reads everything it wrote (``crawled_repos`` before
+      ``queued_repos``; ``queued_repos`` after writing priorities; ``es_code_index`` before its checks
+      and the training sensor).
+    - An index that does not exist (never ensured, or deleted) reads as empty: zero counts, no
+      documents, ``None`` maxima, zero size; ``delete_ids`` and ``refresh`` do nothing. Only writes
+      need ``ensure()`` first.
+    - Backend faults that persist past the backend's bounded retries raise ``BackendUnavailable``.
+    """
 
     schema: IndexSchema
     name: str
@@ -210,7 +227,9 @@ class SearchIndex(abc.ABC):
         deleting the same ids again removes nothing and returns 0."""
 
     @abc.abstractmethod
-    def refresh(self) -> None: ...
+    def refresh(self) -> None:
+        """Make every write that returned so far visible to counts, searches and iteration; a stage
+        calls it once before handing its index over to the next (see the class docstring)."""
 
     @abc.abstractmethod
     def size_bytes(self) -> int: ...

@@ -102,6 +102,10 @@ def _reason(error: Any) -> str:
     return reason
 
 
+def _index_missing(exc: ApiError) -> bool:
+    return exc.status_code == 404 and exc.error == "index_not_found_exception"
+
+
 class ElasticSearchIndex(SearchIndex):
     """One Elasticsearch index. Stateless apart from the client, so it is safe to share per process."""
 
@@ -112,8 +116,10 @@ class ElasticSearchIndex(SearchIndex):
         *,
         name: str,
         display_url: str,
-        attempts: int = 4,
+        retry_for_s: float = 60.0,
+        attempts: int | None = None,
         backoff_s: float = 0.5,
+        max_backoff_s: float = 5.0,
         bulk_429_retries: int = 6,
         bulk_chunk_docs: int = 500,
         bulk_chunk_bytes: int = 10 * 1024 * 1024,
@@ -122,8 +128,10 @@ class ElasticSearchIndex(SearchIndex):
         self.name = name
         self.client = client
         self.display_url = display_url
+        self.retry_for_s = retry_for_s
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
         self.bulk_429_retries = bulk_429_retries
         self.bulk_chunk_docs = bulk_chunk_docs
         self.bulk_chunk_bytes = bulk_chunk_bytes
@@ -165,22 +173,37 @@ class ElasticSearchIndex(SearchIndex):
     # ------------------------------------------------------------------ plumbing
 
     def _call(self, action: Callable[[], T], what: str) -> T:
-        """Run one request with bounded backoff on connection errors and 5xx, then fail clearly."""
+        """Run one request, retrying connection errors (refused, reset, timed out), 5xx and 429 with
+        exponential backoff for up to ``retry_for_s`` seconds in all — long enough to ride out a node
+        restart — or ``attempts`` tries when set; then raise ``BackendUnavailable``. Other API errors
+        (a 400, a 404) are answers, raised at once."""
+        deadline = time.monotonic() + self.retry_for_s
         delay = self.backoff_s
-        for attempt in range(1, self.attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return action()
             except ApiError as exc:
-                if exc.status_code not in (*_RETRIABLE_STATUS, 429) or attempt == self.attempts:
-                    if exc.status_code in (*_RETRIABLE_STATUS, 429):
-                        raise self._unavailable(what, exc) from exc
+                if exc.status_code not in (*_RETRIABLE_STATUS, 429):
                     raise
+                failure: Exception = exc
             except TransportError as exc:
-                if attempt == self.attempts:
-                    raise self._unavailable(what, exc) from exc
+                failure = exc
+            out_of_tries = self.attempts is not None and attempt >= self.attempts
+            if out_of_tries or time.monotonic() + delay > deadline:
+                raise self._unavailable(what, failure) from failure
             time.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")
+            delay = min(delay * 2, self.max_backoff_s)
+
+    def _read(self, action: Callable[[], T], what: str, absent: T) -> T:
+        """``_call`` for a read, where an index that does not exist yet reads as empty (``absent``)."""
+        try:
+            return self._call(action, what)
+        except NotFoundError as exc:
+            if _index_missing(exc):
+                return absent
+            raise
 
     def _unavailable(self, what: str, exc: Exception) -> BackendUnavailable:
         return BackendUnavailable(
@@ -384,7 +407,9 @@ class ElasticSearchIndex(SearchIndex):
         return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
 
     def count(self, filters: Filters | None = None) -> int:
-        response = self._call(lambda: self.client.count(index=self.name, query=self._query(filters)), "count")
+        response = self._read(
+            lambda: self.client.count(index=self.name, query=self._query(filters)), "count", {"count": 0}
+        )
         return int(response["count"])
 
     def _word_clause(self, word: str) -> dict[str, Any]:
@@ -426,7 +451,7 @@ class ElasticSearchIndex(SearchIndex):
                 "filter": self._filter_clauses(filters),
             }
         }
-        response = self._call(
+        response = self._read(
             lambda: self.client.search(
                 index=self.name,
                 query=body_query,
@@ -442,6 +467,7 @@ class ElasticSearchIndex(SearchIndex):
                 },
             ),
             "search",
+            {"hits": {"hits": []}},
         )
         hits = []
         for raw in response["hits"]["hits"]:
@@ -453,14 +479,16 @@ class ElasticSearchIndex(SearchIndex):
             )
         return hits
 
-    def _aggregate(self, aggs: dict[str, Any], filters: Filters | None, what: str) -> dict[str, Any]:
-        response = self._call(
+    def _aggregate(self, aggs: dict[str, Any], filters: Filters | None, what: str) -> dict[str, Any] | None:
+        """The aggregations, or ``None`` when the index does not exist (no buckets at all)."""
+        response = self._read(
             lambda: self.client.search(
                 index=self.name, query=self._query(filters), size=0, aggs=aggs, track_total_hits=False
             ),
             what,
+            None,
         )
-        return response["aggregations"]
+        return None if response is None else response["aggregations"]
 
     def quality_histogram(self, filters: Filters | None = None) -> dict[str, int]:
         ranges = []
@@ -472,7 +500,8 @@ class ElasticSearchIndex(SearchIndex):
                 bucket["to"] = high
             ranges.append(bucket)
         aggs = {"quality": {"range": {"field": "quality_score", "keyed": True, "ranges": ranges}}}
-        buckets = self._aggregate(aggs, filters, "quality histogram")["quality"]["buckets"]
+        found = self._aggregate(aggs, filters, "quality histogram")
+        buckets = found["quality"]["buckets"] if found else {}
         return {label: int(buckets.get(label, {}).get("doc_count", 0)) for label, _, _ in QUALITY_BUCKETS}
 
     def _aggregatable(self, field: str) -> str:
@@ -486,7 +515,8 @@ class ElasticSearchIndex(SearchIndex):
     def terms(self, field: str, filters: Filters | None = None, size: int = 20) -> dict[str, int]:
         kind = self._aggregatable(field)
         aggs = {"values": {"terms": {"field": field, "size": size}}}
-        buckets = self._aggregate(aggs, filters, "terms")["values"]["buckets"]
+        found = self._aggregate(aggs, filters, "terms")
+        buckets = found["values"]["buckets"] if found else []
         if kind == "bool":
             return {bool(b["key"]): int(b["doc_count"]) for b in buckets}  # type: ignore[misc]
         return {b["key"]: int(b["doc_count"]) for b in buckets}
@@ -496,7 +526,7 @@ class ElasticSearchIndex(SearchIndex):
         a max aggregation, which goes through a double of milliseconds); dates as aware ``datetime``."""
         kind = self._aggregatable(field)
         clauses = [*self._filter_clauses(filters), {"exists": {"field": field}}]
-        response = self._call(
+        response = self._read(
             lambda: self.client.search(
                 index=self.name,
                 query={"bool": {"filter": clauses}},
@@ -506,6 +536,7 @@ class ElasticSearchIndex(SearchIndex):
                 track_total_hits=False,
             ),
             "max value",
+            {"hits": {"hits": []}},
         )
         hits = response["hits"]["hits"]
         if not hits:
@@ -522,7 +553,11 @@ class ElasticSearchIndex(SearchIndex):
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(unique), 1000):
             chunk = unique[start : start + 1000]
-            response = self._call(lambda chunk=chunk: self.client.mget(index=self.name, ids=chunk), "get")
+            # mget is real-time (it reads the translog), so it sees writes before any refresh; on a
+            # missing index every doc comes back with an error and no ``found``.
+            response = self._read(
+                lambda chunk=chunk: self.client.mget(index=self.name, ids=chunk), "get", {"docs": []}
+            )
             for doc in response["docs"]:
                 if doc.get("found"):
                     found[doc["_id"]] = {**doc["_source"], "id": doc["_id"]}
@@ -545,7 +580,11 @@ class ElasticSearchIndex(SearchIndex):
         sort = [{SORT_FIELD: {"order": order, "missing": "_last"}}, {"id": {"order": order}}]
         source: Any = True if fields is None else ["id", *fields]
         query = self._query(filters)
-        pit = self._call(lambda: self.client.open_point_in_time(index=self.name, keep_alive="2m"), "open PIT")
+        pit = self._read(
+            lambda: self.client.open_point_in_time(index=self.name, keep_alive="2m"), "open PIT", None
+        )
+        if pit is None:  # no index yet: nothing to iterate
+            return
         pit_id = pit["id"]
         remaining = limit
         after: list[Any] | None = None
@@ -582,10 +621,16 @@ class ElasticSearchIndex(SearchIndex):
     # ------------------------------------------------------------------ administration
 
     def refresh(self) -> None:
-        self._call(lambda: self.client.indices.refresh(index=self.name), "refresh")
+        """Make every write that returned so far visible to count, search and iteration (a missing
+        index has nothing to show)."""
+        self._read(lambda: self.client.indices.refresh(index=self.name), "refresh", None)
 
     def size_bytes(self) -> int:
-        stats = self._call(lambda: self.client.indices.stats(index=self.name, metric="store"), "stats")
+        stats = self._read(
+            lambda: self.client.indices.stats(index=self.name, metric="store"),
+            "stats",
+            {"_all": {"total": {"store": {"size_in_bytes": 0}}}},
+        )
         return int(stats["_all"]["total"]["store"]["size_in_bytes"])
 
     def delete(self) -> None:

@@ -259,6 +259,14 @@ class SqliteSearchIndex(SearchIndex):
             return IndexMissing(f"index {self.name!r} does not exist in {self.path}; call ensure() first")
         return exc
 
+    def _read_or_empty(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]] | None:
+        """``_read`` for the public reads, where an index that does not exist yet reads as empty:
+        ``None`` then, so each caller answers its own empty value."""
+        try:
+            return self._read(sql, params)
+        except IndexMissing:
+            return None
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._retry_busy(lambda: self._conn().execute(sql, params).fetchall())
@@ -419,7 +427,10 @@ class SqliteSearchIndex(SearchIndex):
         removed = 0
         for start in range(0, len(unique), CHUNK_DOCS):
             chunk = unique[start : start + CHUNK_DOCS]
-            removed += self._write(lambda conn, chunk=chunk: self._delete_chunk(conn, chunk))
+            try:
+                removed += self._write(lambda conn, chunk=chunk: self._delete_chunk(conn, chunk))
+            except IndexMissing:
+                return removed  # no index, nothing to delete
         return removed
 
     def _delete_chunk(self, conn: sqlite3.Connection, ids: list[str]) -> int:
@@ -441,6 +452,10 @@ class SqliteSearchIndex(SearchIndex):
         Per-table sizes would need the dbstat table, which reads every page — too slow for a status
         call on a large index.
         """
+        if not self._read(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.name,)
+        ):  # an index that was never created holds nothing, whatever else shares the file
+            return 0
         page_count = self._read("PRAGMA page_count")[0][0]
         page_size = self._read("PRAGMA page_size")[0][0]
         return int(page_count * page_size)
@@ -719,18 +734,19 @@ class SqliteSearchIndex(SearchIndex):
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), CHUNK_DOCS):
             batch = unique[start : start + CHUNK_DOCS]
-            rows = self._read(
+            rows = self._read_or_empty(
                 f"SELECT d.id, d.doc{self._text_select(text_fields)} FROM {self._table} d"
                 f" WHERE d.id IN ({', '.join('?' * len(batch))})",
                 batch,
             )
-            for doc_id, doc_json, *texts in rows:
+            for doc_id, doc_json, *texts in rows or ():
                 found[doc_id] = self._document(doc_id, doc_json, texts, text_fields)
         return found
 
     def count(self, filters: Filters | None = None) -> int:
         where, params = self._where(filters)
-        return int(self._read(f"SELECT count(*) FROM {self._table} d WHERE {where}", params)[0][0])
+        rows = self._read_or_empty(f"SELECT count(*) FROM {self._table} d WHERE {where}", params)
+        return int(rows[0][0]) if rows else 0
 
     def search(self, query: str, filters: Filters | None = None, size: int = 10) -> list[Hit]:
         """Every user word must match (AND), each quoted so no FTS5 syntax gets through; bm25 order.
@@ -760,7 +776,7 @@ class SqliteSearchIndex(SearchIndex):
         )
         hits = []
         n_text = len(layout.text_fields)
-        for doc_id, doc_json, *rest in self._read(sql, [match, *params, size]):
+        for doc_id, doc_json, *rest in self._read_or_empty(sql, [match, *params, size]) or ():
             texts, score, fragments = rest[:n_text], rest[n_text], rest[n_text + 1 :]
             highlights = [f for f in fragments if f and HIGHLIGHT[0] in f]
             if not highlights:  # matched only through camelCase sub-words: mark them in the code
@@ -784,7 +800,8 @@ class SqliteSearchIndex(SearchIndex):
             if high is not None:
                 conds.append(f"{column} < {float(high)!r}")
             sums.append(f"coalesce(sum({' AND '.join(conds)}), 0)")
-        row = self._read(f"SELECT {', '.join(sums)} FROM {self._table} d WHERE {where}", params)[0]
+        rows = self._read_or_empty(f"SELECT {', '.join(sums)} FROM {self._table} d WHERE {where}", params)
+        row = rows[0] if rows else (0,) * len(QUALITY_BUCKETS)
         return {label: int(n) for (label, _, _), n in zip(QUALITY_BUCKETS, row, strict=True)}
 
     def terms(self, field: str, filters: Filters | None = None, size: int = 20) -> dict[str, int]:
@@ -799,7 +816,7 @@ class SqliteSearchIndex(SearchIndex):
             f"  WHERE {where} AND typeof({column}) = 'blob'"
             f") GROUP BY value ORDER BY n DESC, value LIMIT ?"
         )
-        rows = self._read(sql, [*params, *params, size])
+        rows = self._read_or_empty(sql, [*params, *params, size]) or []
         if self.schema.kind_of(field) == "bool":
             return {bool(value): int(n) for value, n in rows}  # type: ignore[misc]
         return {value: int(n) for value, n in rows}
@@ -808,11 +825,12 @@ class SqliteSearchIndex(SearchIndex):
         """The largest value; dates come back as timezone-aware ``datetime`` (ready for ``Filters``)."""
         column = self._column(field)
         where, params = self._where(filters)
-        value = self._read(
+        rows = self._read_or_empty(
             f"SELECT max({column}) FROM {self._table} d WHERE {where} AND typeof({column}) != 'blob'"
             f" AND {column} IS NOT NULL AND {column} != ''",
             params,
-        )[0][0]
+        )
+        value = rows[0][0] if rows else None
         if value is None:
             return None
         kind = self.schema.kind_of(field)
@@ -854,7 +872,10 @@ class SqliteSearchIndex(SearchIndex):
                 sql, args = base, list(params)
             else:
                 sql, args = f"{base} AND (d.sort_at, d.id) {op} (?, ?)", [*params, *cursor]
-            rows = self._read(f"{sql} ORDER BY d.sort_at {order}, d.id {order} LIMIT ?", [*args, page])
+            ordered = f"{sql} ORDER BY d.sort_at {order}, d.id {order} LIMIT ?"
+            rows = self._read_or_empty(ordered, [*args, page])
+            if rows is None:  # no index (yet, or no longer): nothing more to yield
+                return
             for doc_id, sort_at, doc_json, *texts in rows:
                 doc = self._document(doc_id, doc_json, texts, text_fields)
                 if wanted is not None:
