@@ -11,6 +11,7 @@ from codelupe_dagster import settings
 from codelupe_dagster.backends.search import Filters, SearchIndex
 from codelupe_dagster.core.batch_scoring import spool_path
 from codelupe_dagster.core.filters import LOW_QUALITY
+from codelupe_dagster.core.repo_generations import replace_generations
 from codelupe_dagster.core.secrets import redact_secrets
 from codelupe_dagster.core.spool import iter_documents, read_manifest
 from codelupe_dagster.partitions import repo_batches
@@ -138,8 +139,9 @@ def es_code_index(
     redis: RedisResource,
     search: SearchIndexResource,
 ) -> dg.MaterializeResult:
-    """The batch's spooled files at or above MIN_QUALITY_THRESHOLD, upserted by content id; then the
-    batch's repositories are marked processed at the commit that was read."""
+    """The batch's spooled files at or above MIN_QUALITY_THRESHOLD, upserted by content id; then each
+    repository's files that its new commit no longer holds leave the index, and the batch's repositories
+    are marked processed at the commit that was read."""
     batch_id = context.partition_key
     spool = spool_path(settings.data_dir(), batch_id)
     manifest = read_manifest(spool)  # refuses an incomplete spool: scored_files must have finished
@@ -155,6 +157,18 @@ def es_code_index(
     index.refresh()
     elapsed = time.perf_counter() - started
     ids: list[str] = written["ids"]
+
+    # Each repository scored completely now replaces its previous generation: its edited and deleted files
+    # leave the index and release their claims. After every document is in, before the repos are marked
+    # processed: a crash anywhere here re-runs to the same result (see core.repo_generations).
+    failed = manifest.info.get("failed_repos") or {}
+    swaps = replace_generations(
+        redis.get_client(),
+        redis.redis_keys,
+        index,
+        [repo for repo in sorted(commits) if repo not in failed],
+        batch_id,
+    )
 
     # Only after every document is in: a crash before this line re-processes the repos, never skips them.
     if commits:
@@ -176,6 +190,8 @@ def es_code_index(
             "spooled": manifest.rows,
             "dropped": dg.MetadataValue.json({LOW_QUALITY: written["low_quality"]}),
             "min_quality": threshold,
+            "stale_removed": sum(swap.deleted for swap in swaps),
+            "claims_released": sum(swap.released for swap in swaps),
             "docs_per_s": round(len(ids) / elapsed, 1) if elapsed > 0 else 0.0,
             "index_size_bytes": index.size_bytes(),
             "index": index.name,

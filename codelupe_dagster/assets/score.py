@@ -24,6 +24,10 @@ class ScoredFilesConfig(dg.Config):
     # None: the FILE_WORKERS environment variable; 0 processes files in the step's own process.
     file_workers: int | None = None
     keep_near_duplicates: bool = False
+    # None: the MIN_QUALITY_THRESHOLD environment variable. Applied before any dedup claim (DESIGN §6): a
+    # low file that claimed its digest and buckets would make a better near copy elsewhere its duplicate,
+    # and then neither would be indexed.
+    min_quality: float | None = None
 
 
 def quality_table(histogram: dict[str, int]) -> str:
@@ -43,6 +47,8 @@ def counts_metadata(counts: BatchCounts) -> dict[str, Any]:
         "languages": dg.MetadataValue.json(summary["languages"]),
         "quality_histogram": dg.MetadataValue.md(quality_table(summary["quality_histogram"])),
         "failed_repos": dg.MetadataValue.json(summary["failed_repos"]),
+        "unaccounted": summary["unaccounted"],
+        "pool_rebuilds": summary["pool_rebuilds"],
         "files_per_s": summary["files_per_s"],
         "elapsed_s": summary["elapsed_s"],
     }
@@ -57,10 +63,13 @@ def scored_files(
     data_dir = settings.data_dir()
     batch = ClonedBatch.load(cloned_manifest_path(data_dir, batch_id))
     workers = config.file_workers if config.file_workers is not None else settings.env_int("FILE_WORKERS")
+    min_quality = (
+        config.min_quality if config.min_quality is not None else settings.env_float("MIN_QUALITY_THRESHOLD")
+    )
     scorer = BatchScorer(
         redis.get_client(),
         redis.redis_keys,
-        ProcessingConfig(scorer=config.scorer, max_file_bytes=config.max_file_bytes),
+        ProcessingConfig(scorer=config.scorer, max_file_bytes=config.max_file_bytes, min_quality=min_quality),
         workers=workers,
         keep_near_duplicates=config.keep_near_duplicates,
     )
@@ -73,6 +82,9 @@ def scored_files(
     )
     metadata = counts_metadata(counts)
     metadata["spool"] = dg.MetadataValue.path(str(spool))
+    metadata["min_quality"] = min_quality
+    if counts.unaccounted:
+        context.log.error(f"batch {batch_id}: {counts.unaccounted} files seen but not accounted for")
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -9,15 +9,22 @@ Division of labour, chosen for throughput on few cores:
 - the parent claims digests and LSH buckets in Redis one round trip per chunk, builds the documents and
   writes the Parquet spool.
 
-Results come back in task order (`imap`, not `imap_unordered`): which copy of a duplicate survives is
-then the same on every run, the first one in repository priority order.
+Results come back in task order (see `scoring_pool`): which copy of a duplicate survives is then the same
+on every run, the first one in repository priority order. A worker that dies is replaced and its work
+retried; only a file that kills its worker every time is lost, counted as `worker_crash`.
+
+Every blob of every tree is accounted for exactly once: kept, or dropped with a reason, or an exact or a
+near duplicate. `BatchCounts.unaccounted` must be 0; it is checked at the end of every run.
+
+While scoring repository R in batch B, every digest R claims in the exact ledger (new or its own,
+including files then dropped as near duplicates) is recorded in `keys.repo_claims_next(R, B)`: R's next
+claim generation, which `repo_generations` swaps in after the batch is indexed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import time
 from collections import Counter, defaultdict
@@ -33,15 +40,17 @@ from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.core import git_files
 from codelupe_dagster.core.dedup_claims import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
 from codelupe_dagster.core.file_processing import (
+    MISSING_OBJECT,
+    Dropped,
     FileFailure,
     FileResult,
     ProcessedFile,
     ProcessingConfig,
-    init_worker,
     score_entries,
-    score_task,
 )
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.repo_generations import discard_generation, start_generation
+from codelupe_dagster.core.scoring_pool import MAX_REBUILDS, WORKER_CRASH, ScoringPool
 from codelupe_dagster.core.spool import ShardWriter
 
 log = logging.getLogger(__name__)
@@ -121,7 +130,15 @@ class BatchCounts:
     repos: int = 0
     failed_repos: dict[str, str] = field(default_factory=dict)
     commits: dict[str, str] = field(default_factory=dict)  # repo -> commit read, marked processed at index
+    pool_rebuilds: int = 0
+    unaccounted: int = 0  # seen files neither kept nor counted anywhere: a bug when not 0
     elapsed_s: float = 0.0
+
+    def account(self, near_duplicates_kept: bool) -> int:
+        """Files seen but neither kept nor dropped with a reason nor counted as duplicates (should be 0).
+        Near duplicates are also counted as kept when the scorer keeps them."""
+        near = 0 if near_duplicates_kept else self.near_duplicates
+        return self.seen - (self.kept + sum(self.dropped.values()) + self.exact_duplicates + near)
 
     @property
     def files_per_s(self) -> float:
@@ -143,27 +160,18 @@ class BatchCounts:
             "repos": self.repos,
             "failed_repos": self.failed_repos,
             "commits": self.commits,
+            "pool_rebuilds": self.pool_rebuilds,
+            "unaccounted": self.unaccounted,
             "elapsed_s": round(self.elapsed_s, 3),
             "files_per_s": round(self.files_per_s, 1),
         }
 
 
-# --------------------------------------------------------------------------- worker side
-
-
+# --------------------------------------------------------------------------- parent side
 # The worker side (reading blobs and scoring them) lives in `file_processing`, so the forkserver preloads
 # only what workers need: this module's pyarrow and redis imports would double every pool's start-up.
 
-
-# --------------------------------------------------------------------------- parent side
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """forkserver: workers never inherit the parent's threads and locks (Dagster, gRPC, Redis), which a
-    plain fork of a multi-threaded process can deadlock on; the preloaded server makes each pool cheap."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([score_task.__module__])
-    return ctx
+_Origin = tuple[ClonedRepo, str]  # the repository a file was read from, and the commit read
 
 
 class BatchScorer:
@@ -178,12 +186,16 @@ class BatchScorer:
         keep_near_duplicates: bool = False,
         task_files: int = TASK_FILES,
         claim_files: int = CLAIM_FILES,
+        max_pool_rebuilds: int = MAX_REBUILDS,
     ):
         self.config = config
         self.workers = workers
         self.keep_near_duplicates = keep_near_duplicates
         self.task_files = task_files
         self.claim_files = claim_files
+        self.max_pool_rebuilds = max_pool_rebuilds
+        self._client = client
+        self._keys = keys
         self._exact = ExactDeduplicator(client, keys)
         self._near = NearDeduplicator(client, keys)
 
@@ -191,52 +203,65 @@ class BatchScorer:
         """Score every repo; the spool gets `_SUCCESS` only if the whole batch went through."""
         started = time.perf_counter()
         counts = BatchCounts(repos=len(batch.repos))
+        self._batch = batch
         self._commits: dict[int, str] = {}
+        # Digests this run's repositories claimed (new or own): the in-batch exact dedup, and the owners
+        # that are current files of their repository for the near-dup takeover rule.
+        self._claimed: set[bytes] = set()
+        start_generation(self._client, self._keys, [repo.repo for repo in batch.repos], batch.batch)
         tasks = list(self._tasks(batch, counts))
-        pool = None
-        if self.workers > 0 and tasks:
-            pool = _pool_context().Pool(self.workers, initializer=init_worker, initargs=(self.config,))
+        pool = ScoringPool(self.workers, self.config, self.max_pool_rebuilds) if self.workers > 0 else None
         finished = False
         try:
             with ShardWriter(spool_dir) as writer:
-                pending: list[tuple[tuple[ClonedRepo, str], ProcessedFile]] = []
-                seen_digests: set[bytes] = set()
+                pending: list[tuple[_Origin, ProcessedFile]] = []
                 for repo_index, results in self._results(pool, tasks):
                     origin = (batch.repos[repo_index], self._commits[repo_index])
                     for result in results:
                         if isinstance(result, ProcessedFile):
                             pending.append((origin, result))
                         else:
-                            self._count_skip(result, counts)
+                            self._count_skip(result, origin[0], counts)
                     if len(pending) >= self.claim_files:
-                        self._claim_and_write(batch.batch, pending, seen_digests, writer, counts)
+                        self._claim_and_write(batch.batch, pending, writer, counts)
                         pending = []
-                self._claim_and_write(batch.batch, pending, seen_digests, writer, counts)
-                counts.elapsed_s = time.perf_counter() - started
+                self._claim_and_write(batch.batch, pending, writer, counts)
+                self._finish_counts(counts, pool, started)
+                discard_generation(self._client, self._keys, counts.failed_repos, batch.batch)
                 writer.commit(counts.to_dict())
             finished = True
         finally:
             if pool is not None:
-                # On any interruption (KeyboardInterrupt, Dagster's DagsterExecutionInterruptedError, an
-                # error) stop the workers now instead of letting them finish queued tasks.
-                if finished:
-                    pool.close()
-                else:
-                    pool.terminate()
-                pool.join()
+                pool.close(cancel=not finished)
         return counts
+
+    def _finish_counts(self, counts: BatchCounts, pool: ScoringPool | None, started: float) -> None:
+        """Failed repos are not marked processed; check that every file seen was accounted for."""
+        for repo in counts.failed_repos:
+            counts.commits.pop(repo, None)
+        counts.pool_rebuilds = pool.rebuilds if pool is not None else 0
+        counts.unaccounted = counts.account(self.keep_near_duplicates)
+        if counts.unaccounted:
+            log.error(
+                "ACCOUNTING BUG in batch %s: %d files seen but neither kept, dropped nor deduplicated: %s",
+                self._batch.batch,
+                counts.unaccounted,
+                counts.to_dict(),
+            )
+        counts.elapsed_s = time.perf_counter() - started
 
     def _tasks(
         self, batch: ClonedBatch, counts: BatchCounts
     ) -> Iterator[tuple[int, str, list[git_files.TreeBlob]]]:
         for index, repo in enumerate(batch.repos):
             try:
+                # The whole walk first: a tree missing halfway fails the repo before any file is counted.
                 self._commits[index], entries = self._walk(repo)
                 counts.commits[repo.repo] = self._commits[index]
             except (pygit2.GitError, KeyError, ValueError) as exc:
                 # A broken repository fails alone, not its batch (DESIGN §9).
                 log.warning("skipping repository %s: %s", repo.repo, exc)
-                counts.failed_repos[repo.repo] = str(exc)
+                counts.failed_repos[repo.repo] = f"{type(exc).__name__}: {exc}"
                 continue
             chunk: list[git_files.TreeBlob] = []
             for entry in entries:
@@ -260,70 +285,95 @@ class BatchScorer:
         return str(commit.id), list(git_files.walk_tree(repository, commit.tree))
 
     def _results(
-        self, pool: Any, tasks: list[tuple[int, str, list[git_files.TreeBlob]]]
+        self, pool: ScoringPool | None, tasks: list[tuple[int, str, list[git_files.TreeBlob]]]
     ) -> Iterator[tuple[int, list[FileResult]]]:
         if pool is None:
             for repo_index, repo_path, entries in tasks:
                 yield repo_index, score_entries(repo_path, entries, self.config)
             return
-        yield from pool.imap(score_task, tasks, chunksize=1)
+        yield from pool.results(tasks)
 
     @staticmethod
-    def _count_skip(result: FileResult, counts: BatchCounts) -> None:
+    def _count_skip(result: FileResult, repo: ClonedRepo, counts: BatchCounts) -> None:
         if isinstance(result, FileFailure):
-            log.warning("error processing %s: %s", result.path, result.error)
+            log.warning("error processing %s in %s: %s", result.path, repo.repo, result.error)
             counts.dropped[PROCESSING_ERROR] += 1
-        else:
-            counts.dropped[result.reason] += 1
+            return
+        counts.dropped[result.reason] += 1
+        if isinstance(result, Dropped) and result.reason == MISSING_OBJECT:
+            # A clone with holes: the repository fails (and is retried), its other files still count.
+            log.warning("repository %s is missing the object of %s", repo.repo, result.path)
+            counts.failed_repos.setdefault(repo.repo, f"missing object for {result.path!r}")
+        elif isinstance(result, Dropped) and result.reason == WORKER_CRASH:
+            log.error("dropped %s in %s: its scoring worker died on it twice", result.path, repo.repo)
 
-    def _claim_by_repo(self, items: list[tuple[tuple[ClonedRepo, str], ProcessedFile]]) -> list[int]:
+    def _claim_by_repo(self, items: list[tuple[_Origin, ProcessedFile]]) -> list[int]:
         """Exact-dedup statuses, claiming each digest for the repository it was read from.
 
         The claimant is the repository, not the batch: a failed batch's repos come back in a *new* batch,
         and that retry must recognise the claims its first try made, or every file it had scored would be
         dropped as a duplicate of itself and never indexed (DESIGN §6: a retry never turns into data loss).
+        One round trip for all the repositories of the chunk.
         """
         by_repo: dict[str, list[int]] = defaultdict(list)
         for position, ((repo, _commit), _processed) in enumerate(items):
             by_repo[repo.repo].append(position)
+        groups = [(name, [items[i][1].digest for i in positions]) for name, positions in by_repo.items()]
         statuses = [0] * len(items)
-        for repo_name, positions in by_repo.items():
-            digests = [items[i][1].digest for i in positions]
-            for i, status in zip(positions, self._exact.claim_status(digests, repo_name), strict=True):
+        for positions, group in zip(by_repo.values(), self._exact.claim_groups(groups), strict=True):
+            for i, status in zip(positions, group, strict=True):
                 statuses[i] = status
         return statuses
 
     def _claim_and_write(
         self,
         batch_id: str,
-        pending: list[tuple[tuple[ClonedRepo, str], ProcessedFile]],
-        seen_digests: set[bytes],
+        pending: list[tuple[_Origin, ProcessedFile]],
         writer: ShardWriter,
         counts: BatchCounts,
     ) -> None:
-        # A second copy within this batch is a duplicate even though the ledger says "ours" for both.
-        unique: list[tuple[tuple[ClonedRepo, str], ProcessedFile]] = []
-        for origin, processed in pending:
-            if processed.digest in seen_digests:
-                counts.exact_duplicates += 1
-            else:
-                seen_digests.add(processed.digest)
-                unique.append((origin, processed))
-        if not unique:
+        if not pending:
             return
-        fresh = [
+        claimed = [
             item
-            for item, status in zip(unique, self._claim_by_repo(unique), strict=True)
+            for item, status in zip(pending, self._claim_by_repo(pending), strict=True)
             if status != FOREIGN_CLAIM
         ]
-        counts.exact_duplicates += len(unique) - len(fresh)
-        owners = self._near.claim_many([(p.digest, p.band_keys) for _, p in fresh])
-        for ((repo, commit), processed), owner in zip(fresh, owners, strict=True):
+        counts.exact_duplicates += len(pending) - len(claimed)
+        # Every digest a repository holds, kept or not, is in its next generation (recorded below, in the
+        # near-dup round trip): what the generation lacks is released when the batch is indexed.
+        generation: dict[str, list[bytes]] = defaultdict(list)
+        # A second copy within this run is a duplicate even though the ledger says "ours" for both. Only
+        # claimed copies count here: a foreign copy seen first must not hide the claimant's own copy.
+        unique: list[tuple[_Origin, ProcessedFile]] = []
+        for origin, processed in claimed:
+            generation[self._keys.repo_claims_next(origin[0].repo, batch_id)].append(processed.digest)
+            if processed.digest in self._claimed:
+                counts.exact_duplicates += 1
+            else:
+                self._claimed.add(processed.digest)
+                unique.append((origin, processed))
+        owners = self._near.claim_for_repos(
+            [(p.digest, p.band_keys) for _, p in unique],
+            [origin[0].repo for origin, _ in unique],
+            current=self._claimed,
+            record=generation,
+        )
+        for ((repo, commit), processed), owner in zip(unique, owners, strict=True):
             if owner is not None:
                 counts.near_duplicates += 1
                 if not self.keep_near_duplicates:
                     continue
-            writer.write(code_document(processed, repo, commit, batch_id, near_dup_cluster=owner))
+            try:
+                writer.write(code_document(processed, repo, commit, batch_id, near_dup_cluster=owner))
+            except (
+                Exception
+            ) as exc:  # one document that cannot be stored is a counted skip, not a failed batch
+                log.warning(
+                    "cannot write %s of %s: %s: %s", processed.path, repo.repo, type(exc).__name__, exc
+                )
+                counts.dropped[PROCESSING_ERROR] += 1
+                continue
             counts.kept += 1
             counts.kept_bytes += processed.size_bytes
             counts.languages[processed.language or "unknown"] += 1

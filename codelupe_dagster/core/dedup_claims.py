@@ -8,12 +8,26 @@ does the HSETNX and, for a lost race, the HGET that tells "claimed by me on an e
 Why the claimant matters (DESIGN §6): a batch that crashed after scoring and before indexing has
 already claimed its digests; when it is re-run, those claims must read as "mine", or the retry would
 drop every file as a duplicate of itself and lose it.
+
+Near duplicates follow the same rule through the exact ledger. An LSH bucket is owned by a document
+digest; the owner's *repository* is whoever the exact ledger says claimed that digest. So a document
+that collides with an owner is:
+- a near duplicate only when the owner's claimant is another repository;
+- not a duplicate when the owner is claimed by its own repository (a repository is never a near
+  duplicate of itself: its new version of a file must replace the old one, not be dropped against it);
+- not a duplicate when the owner's ledger entry is gone: the repository that held it released it
+  (the file was edited or deleted upstream, see `repo_generations`), and the owner is stale.
+In the last two cases the new document takes the bucket over (compare-and-set, so a concurrent
+takeover is never overwritten), unless the owner is its repository's *current* version of a file:
+then the bucket stays where it is and nothing is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import redis
@@ -64,6 +78,37 @@ end
 return out
 """
 
+# ARGV: claimant, digest width, concatenated digests. Deletes each digest still held by the claimant (a
+# digest another repository has claimed since is left alone); returns how many were released.
+_EXACT_RELEASE = """
+local key, me, width, packed = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local released = 0
+for i = 1, #packed, width do
+  local digest = string.sub(packed, i, i + width - 1)
+  if redis.call('HGET', key, digest) == me then
+    redis.call('HDEL', key, digest)
+    released = released + 1
+  end
+end
+return released
+"""
+
+# ARGV: bucket width, id width, concatenated buckets, expected owners, new owners (triple i = bucket i,
+# expected i, new i). A bucket moves to its new owner only if it still holds the expected one.
+_BAND_TAKEOVER = """
+local key = KEYS[1]
+local bw, dw, buckets, old, new = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local moved = 0
+for i = 0, #buckets / bw - 1 do
+  local bucket = string.sub(buckets, i * bw + 1, (i + 1) * bw)
+  if redis.call('HGET', key, bucket) == string.sub(old, i * dw + 1, (i + 1) * dw) then
+    redis.call('HSET', key, bucket, string.sub(new, i * dw + 1, (i + 1) * dw))
+    moved = moved + 1
+  end
+end
+return moved
+"""
+
 NEW_CLAIM, OWN_CLAIM, FOREIGN_CLAIM = 1, 2, 0
 
 
@@ -78,6 +123,26 @@ class _Script:
     def reload(self) -> None:
         self.sha = self._client.script_load(self._source)
 
+    def pipelined(
+        self, calls: Sequence[tuple[str, Sequence[Any]]], extra: Mapping[str, Sequence[bytes]]
+    ) -> list:
+        """One round trip: the script once per `(key, args)`, then SADD key -> members for `extra`.
+        Returns the script replies only."""
+        for attempt in (0, 1):
+            pipe = self._client.pipeline(transaction=False)
+            for key, args in calls:
+                pipe.evalsha(self.sha, 1, key, *args)
+            for key, members in extra.items():
+                if members:
+                    pipe.sadd(key, *members)
+            try:
+                return pipe.execute()[: len(calls)]
+            except redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                self.reload()  # the SADDs of the failed pipeline ran; running them again is harmless
+        raise AssertionError("unreachable")
+
 
 @dataclass(frozen=True)
 class ExactClaim:
@@ -90,13 +155,48 @@ class ExactClaim:
 
 
 class ExactDeduplicator:
-    """The exact-dedup ledger `keys.processed_files`: 16-byte digest -> claimant (a batch id)."""
+    """The exact-dedup ledger `keys.processed_files`: 16-byte digest -> claimant (a repository)."""
 
     def __init__(self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000):
         self._client = client
         self._key = keys.processed_files
         self._chunk_size = chunk_size
         self._script = _Script(client, _EXACT_CLAIM)
+        self._release = _Script(client, _EXACT_RELEASE)
+
+    def claim_groups(
+        self,
+        groups: Sequence[tuple[str, Sequence[bytes]]],
+        record: Mapping[str, Sequence[bytes]] | None = None,
+    ) -> list[list[int]]:
+        """`claim_status` for several claimants in one round trip; `record` is SADDed in the same trip."""
+        calls: list[tuple[str, Sequence[Any]]] = []
+        owners: list[int] = []
+        for group, (claimant, digests) in enumerate(groups):
+            for start in range(0, len(digests), self._chunk_size):
+                chunk = digests[start : start + self._chunk_size]
+                calls.append((self._key, (claimant, _uniform_width(chunk, "digests"), b"".join(chunk))))
+                owners.append(group)
+        statuses: list[list[int]] = [[] for _ in groups]
+        for group, reply in zip(owners, self._script.pipelined(calls, record or {}), strict=True):
+            statuses[group].extend(int(c) for c in bytes(reply).decode())
+        return statuses
+
+    def release(self, digests: Sequence[bytes], claimant: str) -> int:
+        """Delete the claims `claimant` still holds on these digests (compare-and-delete); how many went."""
+        released = 0
+        for start in range(0, len(digests), self._chunk_size):
+            chunk = digests[start : start + self._chunk_size]
+            if chunk:
+                args = (claimant, _uniform_width(chunk, "digests"), b"".join(chunk))
+                released += sum(self._release.pipelined([(self._key, args)], {}))
+        return released
+
+    def claimants(self, digests: Sequence[bytes]) -> dict[bytes, bytes | None]:
+        """The ledger's claimant of each digest (None when unclaimed), one HMGET."""
+        if not digests:
+            return {}
+        return dict(zip(digests, self._client.hmget(self._key, list(digests)), strict=True))
 
     def claim_status(self, digests: Sequence[bytes], claimant: str) -> list[int]:
         """Claim every digest for `claimant`; one status per digest (see NEW_CLAIM etc.)."""
@@ -123,14 +223,23 @@ class ExactDeduplicator:
         return [int(c) for c in bytes(reply).decode()]
 
 
+@dataclass(frozen=True, slots=True)
+class _Collision:
+    """A bucket a document wanted that another document owns."""
+
+    key: str  # the band's hash
+    bucket: bytes
+    owner: bytes  # the owning document's 16-byte digest
+
+
 class NearDeduplicator:
     """LSH buckets `keys.lsh(band)`: bucket -> the 16-byte digest of the document that claimed it first.
 
-    Ownership is per document, not per batch: document ids are content digests, so "the same claimant"
-    means "the same content", which is exactly the re-run case; a different document of the same batch
-    that shares a bucket is a real near duplicate. A document claims every free bucket of its bands even
-    when it turns out to be a near duplicate, so clusters grow transitively (as union-find LSH dedup does).
-    Owners are stored as raw 16 bytes (not hex) to halve the ledger's biggest values.
+    `claim_many` is the document-level primitive: ownership per document, "the same claimant" meaning the
+    same content (the re-run case). `claim_for_repos` is what a batch uses: it resolves each owner to its
+    repository through the exact ledger (see the module docstring). A document claims every free bucket of
+    its bands even when it turns out to be a near duplicate, so clusters grow transitively (as union-find
+    LSH dedup does). Owners are stored as raw 16 bytes (not hex) to halve the ledger's biggest values.
     """
 
     def __init__(self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000):
@@ -138,6 +247,8 @@ class NearDeduplicator:
         self._keys = keys
         self._chunk_size = chunk_size
         self._script = _Script(client, _BAND_CLAIM)
+        self._takeover = _Script(client, _BAND_TAKEOVER)
+        self._ledger = ExactDeduplicator(client, keys)
 
     def claim(self, doc_id: bytes, band_keys: Sequence[bytes]) -> str | None:
         """The owning document's hex id when `doc_id` is a near duplicate, else None."""
@@ -150,34 +261,90 @@ class NearDeduplicator:
         """
         result: list[str | None] = []
         for start in range(0, len(docs), self._chunk_size):
-            result.extend(self._claim_chunk(docs[start : start + self._chunk_size]))
+            collisions = self._collide(docs[start : start + self._chunk_size], {})
+            # The first foreign owner found is the cluster id; any one is enough to call it a duplicate.
+            result.extend(found[0].owner.hex() if found else None for found in collisions)
         return result
 
-    def _claim_chunk(self, docs: Sequence[tuple[bytes, Sequence[bytes]]]) -> list[str | None]:
+    def claim_for_repos(
+        self,
+        docs: Sequence[tuple[bytes, Sequence[bytes]]],
+        repos: Sequence[str],
+        current: Container[bytes] = (),
+        record: Mapping[str, Sequence[bytes]] | None = None,
+    ) -> list[str | None]:
+        """Near-duplicate owners (hex) of documents read from `repos` (one per document), where an owner
+        counts only if another repository claims it in the exact ledger.
+
+        Buckets held by a released (stale) owner, or by the same repository's *old* version of a file,
+        are taken over. `current` holds the digests the caller's repositories claimed in this run: an
+        owner among them is a current file of its repository and keeps its buckets. `record` (set key ->
+        members) is SADDed in the same round trip as the bucket claims.
+        """
+        result: list[str | None] = []
+        for start in range(0, len(docs), self._chunk_size):
+            chunk = docs[start : start + self._chunk_size]
+            collisions = self._collide(chunk, record if start == 0 else {})
+            owners = {c.owner for found in collisions for c in found}
+            claimants = self._ledger.claimants(sorted(owners))
+            takeovers: dict[str, list[tuple[bytes, bytes, bytes]]] = defaultdict(list)
+            for (doc_id, _), repo, found in zip(
+                chunk, repos[start : start + len(chunk)], collisions, strict=True
+            ):
+                me = repo.encode()
+                foreign: str | None = None
+                for c in found:
+                    claimant = claimants[c.owner]
+                    if claimant is None or (claimant == me and c.owner not in current):
+                        takeovers[c.key].append((c.bucket, c.owner, doc_id))
+                    elif claimant != me and foreign is None:
+                        foreign = c.owner.hex()
+                result.append(foreign)
+            self._take_over(takeovers)
+        if not docs and record:
+            self._script.pipelined([], record)
+        return result
+
+    def _take_over(self, takeovers: Mapping[str, list[tuple[bytes, bytes, bytes]]]) -> None:
+        calls: list[tuple[str, Sequence[Any]]] = []
+        for key, moves in takeovers.items():
+            buckets, old, new = zip(*moves, strict=True)
+            calls.append(
+                (
+                    key,
+                    (
+                        _uniform_width(buckets, "band keys"),
+                        _uniform_width(old + new, "document ids"),
+                        b"".join(buckets),
+                        b"".join(old),
+                        b"".join(new),
+                    ),
+                )
+            )
+        if calls:
+            self._takeover.pipelined(calls, {})
+
+    def _collide(
+        self, docs: Sequence[tuple[bytes, Sequence[bytes]]], record: Mapping[str, Sequence[bytes]]
+    ) -> list[list[_Collision]]:
+        """Claim the free buckets of a chunk; per document, the buckets another document owns."""
         members, calls = _band_calls_uniform(docs, self._keys)
         if calls is None:
             members, calls = _band_calls_general(docs, self._keys)
+        found: list[list[_Collision]] = [[] for _ in docs]
         if not calls:
-            return [None] * len(docs)
-        try:
-            replies = self._run(calls)
-        except redis.exceptions.NoScriptError:
-            self._script.reload()
-            replies = self._run(calls)
-        owners: list[str | None] = [None] * len(docs)
-        for band_members, reply in zip(members, replies, strict=True):
+            if record:
+                self._script.pipelined([], record)
+            return found
+        replies = self._script.pipelined([(key, args) for key, *args in calls], record)
+        for (key, width, _id_width, buckets, _ids), band_members, reply in zip(
+            calls, members, replies, strict=True
+        ):
             for i in range(0, len(reply), 2):
-                position = band_members[int(reply[i]) - 1]
-                # The first foreign owner found is the cluster id; any one is enough to call it a duplicate.
-                if owners[position] is None:
-                    owners[position] = bytes(reply[i + 1]).hex()
-        return owners
-
-    def _run(self, calls: list[tuple[str, int, int, bytes, bytes]]) -> list[list[int | bytes]]:
-        pipe = self._client.pipeline(transaction=False)
-        for key, *args in calls:
-            pipe.evalsha(self._script.sha, 1, key, *args)
-        return pipe.execute()
+                j = int(reply[i]) - 1
+                bucket = buckets[j * width : (j + 1) * width]
+                found[band_members[j]].append(_Collision(key, bucket, bytes(reply[i + 1])))
+        return found
 
 
 _BandCalls = tuple[list[list[int]], list[tuple[str, int, int, bytes, bytes]]]

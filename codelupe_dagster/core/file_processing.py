@@ -8,6 +8,7 @@ still counted.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -129,16 +130,34 @@ class FileFailure:
 
 FileResult = ProcessedFile | Dropped | git_files.SkippedEntry | FileFailure
 
+# Reason of a blob whose object is missing from the repository's object database: the clone is broken,
+# so the caller fails the repository (re-cloned on its retry) instead of counting a bad file.
+MISSING_OBJECT = "missing_object"
+
+# TEST-ONLY hook. No real input is known to kill a scoring worker, yet the pool's recovery from a worker
+# that dies on a file (a segfault in a native library, the OOM killer) must be tested end to end: when this
+# variable is set in the parent process, a pool worker exits abruptly (status 137, as after SIGKILL) on
+# every file whose path contains its value. It is read by the parent when the pool is built and handed to
+# the workers; the in-process path (FILE_WORKERS=0) ignores it. Never set it in a deployment.
+TEST_CRASH_ENV = "CODELUPE_TEST_CRASH_ON_PATH"
+
 _worker_config: ProcessingConfig | None = None
+_worker_crash_marker: str | None = None
 _worker_repos: dict[str, pygit2.Repository] = {}
 _MAX_OPEN_REPOS = 8
 
 
-def init_worker(config: ProcessingConfig) -> None:
-    global _worker_config
+def crash_hook_path() -> str | None:
+    """The TEST-ONLY crash hook's path substring, when set (see `TEST_CRASH_ENV`)."""
+    return os.environ.get(TEST_CRASH_ENV) or None
+
+
+def init_worker(config: ProcessingConfig, crash_marker: str | None = None) -> None:
+    global _worker_config, _worker_crash_marker
     # The parent owns Ctrl-C: it terminates the pool; workers must not die mid-pickle with tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_config = config
+    _worker_crash_marker = crash_marker
 
 
 def _repository(path: str) -> pygit2.Repository:
@@ -157,21 +176,28 @@ def score_entries(
     repo = _repository(repo_path)
     results: list[FileResult] = []
     for entry in entries:
+        if _worker_crash_marker is not None and _worker_crash_marker in entry.path:
+            os._exit(137)  # TEST-ONLY: see TEST_CRASH_ENV
         try:
-            size = git_files.blob_size(repo, entry.oid)
-            reason = filters.check_path(entry.path, size, config.max_file_bytes)
-            if reason is not None:
-                # Dropped from path and header alone: the blob is never inflated.
-                results.append(Dropped(entry.path, reason))
-                continue
-            data = git_files.read_blob(repo, entry, config.max_file_bytes)
-            if isinstance(data, git_files.SkippedEntry):
-                results.append(data)
-                continue
-            results.append(process_file(entry.path, data, config))
+            results.append(_score_entry(repo, entry, config))
+        except KeyError:
+            # pygit2's NotFoundError is a KeyError: the blob is missing from the object database.
+            results.append(Dropped(entry.path, MISSING_OBJECT))
         except Exception as exc:  # one bad blob must not fail the batch; counted as processing_error
             results.append(FileFailure(entry.path, f"{type(exc).__name__}: {exc}"))
     return results
+
+
+def _score_entry(repo: pygit2.Repository, entry: git_files.TreeBlob, config: ProcessingConfig) -> FileResult:
+    size = git_files.blob_size(repo, entry.oid)
+    reason = filters.check_path(entry.path, size, config.max_file_bytes)
+    if reason is not None:
+        # Dropped from path and header alone: the blob is never inflated.
+        return Dropped(entry.path, reason)
+    data = git_files.read_blob(repo, entry, config.max_file_bytes)
+    if isinstance(data, git_files.SkippedEntry):
+        return data
+    return process_file(entry.path, data, config)
 
 
 def score_task(task: tuple[int, str, list[git_files.TreeBlob]]) -> tuple[int, list[FileResult]]:

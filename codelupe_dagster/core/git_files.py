@@ -3,6 +3,13 @@
 Reading the HEAD tree through pygit2 needs no checkout (clones may be bare), never follows a
 symlink out of the repository, and learns each blob's size from the object header before its
 content is inflated, so a 50 MB blob over the limit costs a header read rather than 50 MB of RAM.
+
+Paths are git's raw bytes, which need not be UTF-8 (a Latin-1 file name committed on an old system).
+pygit2 hands them out with lone surrogates that no Parquet or JSON writer accepts, so `entry_name` decodes
+them with backslash escapes instead: `caf\xe9.py` is valid UTF-8, readable, keeps the extension that
+language detection needs, and maps every distinct undecodable byte to distinct text. (A name that really
+is spelled with a backslash escape would read the same; the blob is always found by its id, never by
+this text, so nothing but the displayed path is affected.)
 """
 
 from __future__ import annotations
@@ -51,6 +58,14 @@ def head_commit(repo: pygit2.Repository) -> pygit2.Commit:
     return repo.head.peel(pygit2.Commit)
 
 
+def entry_name(entry: pygit2.Object) -> str:
+    """The entry's file name as valid UTF-8 text: undecodable bytes become backslash escapes."""
+    raw = getattr(entry, "raw_name", None)
+    if raw is None:  # older pygit2: name is decoded with surrogateescape
+        raw = entry.name.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> Iterator[TreeBlob | SkippedEntry]:
     """Every file entry under `tree`, depth first, without reading any blob.
 
@@ -62,7 +77,7 @@ def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> Iterator[TreeBlob |
     while stack:
         prefix, current = stack.pop()
         for entry in current:
-            path = f"{prefix}{entry.name}"
+            path = f"{prefix}{entry_name(entry)}"
             mode = entry.filemode
             if mode == pygit2.enums.FileMode.TREE:
                 stack.append((f"{path}/", repo[entry.id]))

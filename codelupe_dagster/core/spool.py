@@ -62,11 +62,23 @@ class SpoolManifest:
     info: dict[str, Any]  # whatever the writer recorded (counts of the batch, ...)
 
 
+class UnwritableDocument(ValueError):
+    """One document cannot be stored (a text field that is not valid UTF-8): the caller skips and counts
+    it. Checked when the document is written, because Arrow would only fail later, at a part's flush, and
+    take the whole part (and the batch) down with it."""
+
+
 def _to_row(doc: dict[str, Any]) -> dict[str, Any]:
     row = {name: doc.get(name) for name in COLUMNS}
     signals = row["quality_signals"]
     if signals is not None and not isinstance(signals, str):
         row["quality_signals"] = json.dumps(signals, sort_keys=True)
+    for name, value in row.items():
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise UnwritableDocument(f"{name} of {row.get('path')!r} is not valid UTF-8: {exc}") from exc
     return row
 
 
@@ -124,6 +136,7 @@ class ShardWriter:
         return self._rows + len(self._buffer)
 
     def write(self, doc: dict[str, Any]) -> None:
+        """Buffer one document; raises `UnwritableDocument` (nothing buffered) when it cannot be stored."""
         self._buffer.append(_to_row(doc))
         if len(self._buffer) >= self._rows_per_part:
             self._flush()

@@ -1,0 +1,238 @@
+"""The scoring worker pool: results in task order, and a dead worker never hangs or fails the batch.
+
+`multiprocessing.Pool.imap` waits forever for the task of a worker that was SIGKILLed (the OOM killer, an
+operator, a segfault in a native library). `concurrent.futures.ProcessPoolExecutor` instead fails every
+pending future with `BrokenProcessPool`, which this pool turns into recovery:
+
+- the executor is rebuilt and every unit that was in flight becomes a *suspect*;
+- a suspect runs alone (nothing else in flight), so if the pool breaks again the culprit is known;
+- a convicted multi-file task is split into one-file units (suspects again), so only the file that kills
+  its worker is lost: it comes back as `Dropped(path, "worker_crash")`, counted and logged by the caller;
+- rebuilds are bounded (`max_rebuilds` per batch): a pool that cannot stay up — workers that cannot start,
+  a machine out of memory — ends the batch with `WorkerPoolError` instead of crawling file by file.
+
+Results are yielded in task order whatever the completion order, so which copy of a duplicate survives is
+the same on every run, the first one in repository priority order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from codelupe_dagster.core import git_files
+from codelupe_dagster.core.file_processing import (
+    TEST_CRASH_ENV,
+    Dropped,
+    FileResult,
+    ProcessingConfig,
+    crash_hook_path,
+    init_worker,
+    score_task,
+)
+
+log = logging.getLogger(__name__)
+
+WORKER_CRASH = "worker_crash"
+MAX_REBUILDS = 8  # a poison file costs up to 3 (shared break, its task alone, the file alone)
+
+Task = tuple[int, str, list[git_files.TreeBlob]]  # (repo index, repo path, entries)
+
+
+class WorkerPoolError(RuntimeError):
+    """The pool broke more often than `max_rebuilds` allows in one batch."""
+
+
+@dataclass
+class _Unit:
+    """A piece of work: a whole task, or one file of a task that killed its worker."""
+
+    task: int  # index in the task list: results are emitted in this order
+    part: int  # position of the piece within its task (0 for a whole task)
+    entries: list[git_files.TreeBlob]
+    suspect: bool = False
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.task, self.part)
+
+
+@dataclass
+class _TaskResults:
+    parts: int = 1
+    done: dict[int, list[FileResult]] = field(default_factory=dict)
+
+    def complete(self) -> bool:
+        return len(self.done) == self.parts
+
+    def results(self) -> list[FileResult]:
+        return [result for part in sorted(self.done) for result in self.done[part]]
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """forkserver: workers never inherit the parent's threads and locks (Dagster, gRPC, Redis), which a
+    plain fork of a multi-threaded process can deadlock on; the preloaded server makes each pool cheap."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([score_task.__module__])
+    return ctx
+
+
+class ScoringPool:
+    """`results(tasks)` scores tasks on `workers` processes and yields `(repo index, results)` in order."""
+
+    def __init__(self, workers: int, config: ProcessingConfig, max_rebuilds: int = MAX_REBUILDS):
+        if workers < 1:
+            raise ValueError("a scoring pool needs at least one worker")
+        self.workers = workers
+        self.config = config
+        self.max_rebuilds = max_rebuilds
+        self.rebuilds = 0
+        self.in_flight_limit = 2 * workers + 1  # keeps workers busy while the parent claims and writes
+        self.ahead_limit = 8 * workers + 8  # bounds results held back for ordering
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._crash_marker = crash_hook_path()
+
+    # ----------------------------------------------------------------- executor lifecycle
+
+    def _start(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                self.workers,
+                mp_context=_pool_context(),
+                initializer=init_worker,
+                initargs=(self.config, self._crash_marker),
+            )
+        return self._executor
+
+    def _rebuild(self, why: str) -> None:
+        self.rebuilds += 1
+        if self.rebuilds > self.max_rebuilds:
+            self.close(cancel=True)
+            raise WorkerPoolError(
+                f"scoring workers died {self.rebuilds} times in one batch (limit {self.max_rebuilds}); "
+                f"last: {why}. Check memory limits and the worker logs."
+            )
+        log.warning("scoring pool broke (%s); rebuilding (%d/%d)", why, self.rebuilds, self.max_rebuilds)
+        self.close(cancel=True)
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers: after a clean run let them exit; on cancel (Ctrl-C, Dagster termination, an
+        error) kill them now instead of letting them finish what they hold."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if cancel:
+            # No public way to stop running workers; _processes is stable across CPython 3.8-3.13.
+            processes = list((getattr(executor, "_processes", None) or {}).values())
+            executor.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+            for process in processes:
+                process.join(timeout=10)
+        executor.shutdown(wait=True, cancel_futures=cancel)
+
+    # ----------------------------------------------------------------- scheduling
+
+    def results(self, tasks: Sequence[Task]) -> Iterator[tuple[int, list[FileResult]]]:
+        todo: list[_Unit] = [_Unit(i, 0, list(entries)) for i, (_, _, entries) in enumerate(tasks)]
+        todo.reverse()  # a stack: pop() takes the lowest (task, part) next
+        pending = [_TaskResults() for _ in tasks]
+        running: dict[concurrent.futures.Future, _Unit] = {}
+        emitted = 0
+        while emitted < len(tasks):
+            while emitted < len(tasks) and pending[emitted].complete():
+                yield tasks[emitted][0], pending[emitted].results()
+                pending[emitted] = _TaskResults()  # release the results
+                emitted += 1
+            if emitted >= len(tasks):
+                break
+            self._submit(tasks, todo, running, emitted)
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            broken: list[_Unit] = []
+            for future in finished:
+                unit = running.pop(future)
+                try:
+                    _, results = future.result()
+                except BrokenProcessPool:
+                    broken.append(unit)
+                    continue
+                pending[unit.task].done[unit.part] = results
+            if broken:
+                self._recover(tasks, todo, running, broken, pending)
+
+    def _submit(self, tasks: Sequence[Task], todo: list[_Unit], running: dict, emitted: int) -> None:
+        """Fill the pool: healthy units up to the in-flight limit, a suspect only into an empty pool."""
+        if any(unit.suspect for unit in running.values()):
+            return
+        executor = self._start()
+        while todo and len(running) < self.in_flight_limit:
+            unit = todo[-1]
+            if unit.task >= emitted + self.ahead_limit and running:
+                return
+            if unit.suspect and running:
+                return
+            repo_index, repo_path, _ = tasks[unit.task]
+            try:
+                future = executor.submit(score_task, (repo_index, repo_path, unit.entries))
+            except BrokenProcessPool:
+                # Broken between two waits (a worker died idle, or could not start): the running
+                # futures report it; with none running, rebuild here or the wait would return at once.
+                if not running:
+                    self._rebuild("the pool was broken before a task was submitted")
+                return
+            todo.pop()
+            running[future] = unit
+            if unit.suspect:
+                return
+
+    def _recover(
+        self,
+        tasks: Sequence[Task],
+        todo: list[_Unit],
+        running: dict,
+        broken: list[_Unit],
+        pending: list[_TaskResults],
+    ) -> None:
+        """After a break: convict a unit that ran alone, suspect everything else that was in flight."""
+        # Every other in-flight future fails the same way; collect them all before rebuilding.
+        for future, unit in list(running.items()):
+            try:
+                future.result()
+            except BrokenProcessPool:
+                broken.append(unit)
+            else:
+                pending[unit.task].done[unit.part] = future.result()[1]
+            del running[future]
+        alone = len(broken) == 1 and broken[0].suspect
+        repo = tasks[broken[0].task][1]
+        self._rebuild(f"a worker died running {len(broken)} task(s) of {repo}")
+        if alone:
+            self._convict(broken[0], tasks, todo, pending)
+        else:
+            for unit in broken:
+                unit.suspect = True
+                todo.append(unit)
+        todo.sort(key=lambda unit: unit.order, reverse=True)
+
+    def _convict(
+        self, unit: _Unit, tasks: Sequence[Task], todo: list[_Unit], pending: list[_TaskResults]
+    ) -> None:
+        """A unit that broke the pool while running alone: split it, or drop its one file as a crash."""
+        repo_path = tasks[unit.task][1]
+        if len(unit.entries) > 1:
+            # Only whole tasks hold several files, so the task has no other parts yet.
+            pending[unit.task].parts = len(unit.entries)
+            for part, entry in enumerate(unit.entries):
+                todo.append(_Unit(unit.task, part, [entry], suspect=True))
+            return
+        entry = unit.entries[0]
+        log.error("scoring worker died twice on %s in %s: dropped as %s", entry.path, repo_path, WORKER_CRASH)
+        pending[unit.task].done[unit.part] = [Dropped(entry.path, WORKER_CRASH)]
+
+
+__all__ = ["MAX_REBUILDS", "TEST_CRASH_ENV", "WORKER_CRASH", "ScoringPool", "WorkerPoolError"]
