@@ -7,10 +7,13 @@ sees is the node's own answer.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
+import struct
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -303,6 +306,174 @@ def test_large_batches_are_split_into_several_bulk_requests(proxy, index_name):
     result = index.bulk_upsert([doc(i, content=big + f"# doc{i}\n") for i in range(40)])
     assert (result.indexed, result.errors) == (40, [])
     assert proxy.bulk_requests() >= 6
+
+
+# ---------------------------------------------------------------- a node that goes away for a while
+
+
+class FlakyTcpProxy:
+    """A byte-level loopback proxy in front of the node that can go down for a while, as a restarting
+    node does: ``outage(seconds)`` resets every open connection and closes the listening port
+    (new connections are refused), then listens on the same port again.
+
+    ``outage_after_bytes`` starts one outage by itself once that many request bytes went upstream,
+    so the connection drops in the middle of a bulk request body."""
+
+    def __init__(self, upstream: str, outage_after_bytes: int | None = None, outage_s: float = 3.0):
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 9200)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.outage_after_bytes = outage_after_bytes
+        self.outage_s = outage_s
+        self.forwarded = 0
+        self.outages: list[tuple[float, float]] = []  # (went down, came back), monotonic seconds
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self._stopped = threading.Event()
+        self._listen()
+
+    def _listen(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        listener.settimeout(0.1)  # the accept loop notices a closed listener within 0.1 s
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while listener is self._listener and not self._stopped.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            for sock in (client, upstream):
+                sock.settimeout(None)
+            with self._lock:
+                self._sockets.update((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, to_node: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+                if to_node:
+                    self._count(len(data))
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                self._reset(sock)
+
+    def _count(self, sent: int) -> None:
+        with self._lock:
+            self.forwarded += sent
+            due = self.outage_after_bytes is not None and self.forwarded >= self.outage_after_bytes
+            if due:
+                self.outage_after_bytes = None
+        if due:
+            threading.Thread(target=self.outage, args=(self.outage_s,), daemon=True).start()
+
+    def _reset(self, sock: socket.socket) -> None:
+        """Close with RST, as a killed process's sockets close, not with a polite FIN."""
+        with self._lock:
+            self._sockets.discard(sock)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+    def outage(self, seconds: float) -> None:
+        went_down = time.monotonic()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            self._reset(sock)
+        if self._stopped.wait(seconds):
+            return
+        self._listen()
+        self.outages.append((went_down, time.monotonic()))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            self._reset(sock)
+
+
+@pytest.fixture
+def flaky_proxy(elasticsearch_url: str) -> Iterator[Callable[..., FlakyTcpProxy]]:
+    started: list[FlakyTcpProxy] = []
+
+    def start(**options: Any) -> FlakyTcpProxy:
+        started.append(FlakyTcpProxy(elasticsearch_url, **options))
+        return started[-1]
+
+    yield start
+    for flaky in started:
+        flaky.stop()
+
+
+def test_bulk_upsert_rides_out_a_node_that_drops_and_refuses_connections(flaky_proxy, index_name):
+    docs = [
+        doc(i, content=f"def handleRequest{i}(raw_bytes):\n    return raw_bytes  # {'x' * 300}\n")
+        for i in range(3000)
+    ]
+    flaky = flaky_proxy(outage_after_bytes=600_000, outage_s=3.0)
+    index = ElasticSearchIndex.connect(
+        CODE_SCHEMA, url=flaky.url, name=index_name, backoff_s=0.2, retry_for_s=30, bulk_chunk_docs=100
+    )
+    index.ensure()
+
+    started = time.monotonic()
+    result = index.bulk_upsert(docs)
+    elapsed = time.monotonic() - started
+
+    assert len(flaky.outages) == 1, "the outage must have happened during the bulk"
+    down, up = flaky.outages[0]
+    assert up - down >= 3.0 and elapsed >= 3.0
+    assert flaky.forwarded > 600_000 * 1.5, "documents kept flowing after the outage"
+    assert (result.indexed, result.errors) == (len(docs), [])
+    index.refresh()
+    assert index.count() == len(docs)
+    assert set(index.get([d["id"] for d in docs[::97]])) == {d["id"] for d in docs[::97]}
+
+
+def test_a_node_down_longer_than_the_retry_budget_ends_in_backend_unavailable(flaky_proxy, index_name):
+    flaky = flaky_proxy()
+    index = ElasticSearchIndex.connect(
+        CODE_SCHEMA, url=flaky.url, name=index_name, backoff_s=0.2, retry_for_s=2.0
+    )
+    index.ensure()
+    outage = threading.Thread(target=flaky.outage, args=(20.0,), daemon=True)
+    outage.start()
+    time.sleep(0.2)
+
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable, match="unreachable") as caught:
+        index.bulk_upsert([doc(i) for i in range(10)])
+    elapsed = time.monotonic() - started
+
+    assert 1.0 <= elapsed < 6.0, f"retries must stop near retry_for_s, took {elapsed:.1f} s"
+    assert flaky.url.removeprefix("http://") in str(caught.value)
 
 
 # ---------------------------------------------------------------- mappings and iteration
