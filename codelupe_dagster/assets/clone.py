@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from codelupe_dagster import settings
-from codelupe_dagster.core.batch_queue import BatchNotFound, batch_repos
+from codelupe_dagster.core.batch_queue import BatchNotFound, batch_repos, record_repo_failures
 from codelupe_dagster.core.git_clone import CloneOutcome, ClonePolicy, clone_or_fetch
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.partitions import repo_batches
@@ -59,7 +59,8 @@ def write_cloned_manifest(path: Path, batch_id: str, results: list[tuple[RepoRec
 def cloned_repos(
     context: dg.AssetExecutionContext, redis: RedisResource, git: GitResource
 ) -> dg.MaterializeResult:
-    """Clones the batch's repos into REPOS_DIR; a broken repo is recorded, an all-broken batch fails."""
+    """Clones the batch's repos into REPOS_DIR. A repo that fails is recorded with its reason and retried
+    on its own when the batch is settled, so a batch never fails because of one repository."""
     batch_id = context.partition_key
     try:
         records = batch_repos(redis.get_client(), redis.redis_keys, batch_id)
@@ -67,10 +68,13 @@ def cloned_repos(
         raise dg.Failure(f"batch {batch_id} has no record in Redis; it cannot be cloned") from exc
 
     started = time.monotonic()
-    results = clone_batch(records, git.policy(), git.worker_count())
+    with redis.keep_leased(batch_id):
+        results = clone_batch(records, git.policy(), git.worker_count())
     seconds = time.monotonic() - started
     write_cloned_manifest(batch_dir(batch_id) / "cloned.json", batch_id, results)
 
+    failures = {o.repo: f"clone {o.reason}: {o.detail}" for _, o in results if not o.ok}
+    record_repo_failures(redis.get_client(), redis.redis_keys, batch_id, failures)
     statuses = Counter(outcome.status for _, outcome in results)
     failed_by_reason = Counter(outcome.reason for _, outcome in results if not outcome.ok)
     for _, outcome in results:
@@ -88,11 +92,6 @@ def cloned_repos(
         "seconds": round(seconds, 3),
         "repos_per_s": round(len(results) / seconds, 2) if seconds > 0 else 0.0,
     }
-    if not results or statuses["failed"] == len(results):
-        raise dg.Failure(
-            f"every repository of batch {batch_id} failed: {dict(failed_by_reason)}",
-            metadata=metadata,
-        )
     return dg.MaterializeResult(metadata=metadata)
 
 

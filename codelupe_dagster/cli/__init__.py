@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import click
 
+from codelupe_dagster import settings
+
 
 @click.group()
 @click.version_option(package_name="codelupe-dagster")
 def cli() -> None:
     """CodeLupe: public code into a searchable, training-ready corpus and a tuned code model."""
+    # Before any subcommand writes: DATA_DIR holds code, clones and the Valkey password (DESIGN §9).
+    settings.make_process_private()
 
 
 def _register() -> None:
@@ -29,6 +33,9 @@ def _register() -> None:
     from codelupe_dagster.cli.migrate import migrate
 
     cli.add_command(migrate)
+    from codelupe_dagster.cli.retry import retry
+
+    cli.add_command(retry)
     # one `cli.add_command(...)` per subcommand module, imported here
 
 

@@ -8,11 +8,13 @@ per-batch stage in `batch_job` joins automatically; training runs at the end whe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import dagster as dg
@@ -21,8 +23,31 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codelupe_dagster import settings
+from codelupe_dagster.backends.search import BackendUnavailable
+from codelupe_dagster.core.batch_queue import (
+    REQUEUE,
+    BatchNotFound,
+    QueueState,
+    RetryPolicy,
+    Settled,
+    dead_letters,
+    queue_state,
+    settle_batch,
+)
+from codelupe_dagster.resources.redis import RedisUnavailable
+from codelupe_dagster.run_liveness import process_tags
+from codelupe_dagster.sensors.batch import active_batch_runs, reap_dead_batch_runs
 
 BATCH_JOB = "batch_job"
+# A bad variable (ValueError from settings), an unreachable service, or a Dagster error wrapping one of
+# those while resources initialise: one line and exit 2, as `codelupe status` does.
+CONFIGURATION_ERRORS: tuple[type[BaseException], ...] = (
+    RedisUnavailable,
+    BackendUnavailable,
+    ValueError,
+    dg.DagsterResourceFunctionError,
+    dg.DagsterInvalidConfigError,
+)
 CRAWL_JOB = "crawl_and_queue_job"
 BATCH_SENSOR = "batch_sensor"
 TRAIN_ASSET = "qwen_checkpoint"
@@ -41,6 +66,7 @@ class RunSummary:
     totals: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     training: str = "not run"
     stopped: str | None = None
+    parked: list[str] = field(default_factory=list)
 
 
 def resolve_source(source: str | None, samples: int) -> str:
@@ -95,7 +121,9 @@ def new_training_samples(defs: dg.Definitions) -> tuple[int, str | None]:
     return new, checkpoint.version if checkpoint else None
 
 
-def maybe_train(defs: dg.Definitions, instance: dg.DagsterInstance, enabled: bool) -> str:
+def maybe_train(
+    defs: dg.Definitions, instance: dg.DagsterInstance, enabled: bool, tags: dict[str, str] | None = None
+) -> str:
     """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn."""
     if not enabled:
         return "skipped (--no-train)"
@@ -110,6 +138,7 @@ def maybe_train(defs: dg.Definitions, instance: dg.DagsterInstance, enabled: boo
     result = job.execute_in_process(
         instance=instance,
         asset_selection=[dg.AssetKey(TRAIN_ASSET)],
+        tags=tags or {},
         raise_on_error=False,
         run_config=QUIET_CONSOLE,
     )
@@ -125,18 +154,27 @@ def run_pipeline(
     max_failed_batches: int = 3,
     console: Console | None = None,
 ) -> RunSummary:
-    """Crawl + queue, then batches until the queue is drained and every batch run has finished."""
-    from codelupe_dagster.core.batch_queue import BatchNotFound
-    from codelupe_dagster.sensors.run_status import settle_batch
-
+    """Crawl + queue, then batches until no repo of the queue is left pending (queued, leased or backing
+    off). Runs that an earlier, killed `codelupe run` left behind are settled and closed first."""
     console = console or Console(stderr=True)
     summary = RunSummary()
     # Resolved like a run would (EnvVar fields read now), so this process talks to the same Redis.
     redis_resource = defs.resources["redis"].process_config_and_initialize()
-    client, keys = redis_resource.get_client(), redis_resource.redis_keys
+    client, keys, policy = (
+        redis_resource.get_client(),
+        redis_resource.redis_keys,
+        redis_resource.retry_policy(),
+    )
+    tags = process_tags()
 
+    reaped = reap_dead_batch_runs(instance, redis_resource)
+    if reaped:
+        console.print(
+            f"closed {len(reaped)} runs left unfinished by a killed process; their repos are re-queued"
+        )
     crawl = defs.resolve_job_def(CRAWL_JOB).execute_in_process(
         instance=instance,
+        tags=tags,
         run_config={**QUIET_CONSOLE, "ops": {"crawled_repos": {"config": {"source": source}}}},
     )
     queued = crawl.asset_materializations_for_node("queued_repos")
@@ -145,52 +183,129 @@ def run_pipeline(
     sensor = defs.resolve_sensor_def(BATCH_SENSOR)
     batch_job = defs.resolve_job_def(BATCH_JOB)
     cursor: str | None = None
-    total = client.zcard(keys.repos) + client.hlen(keys.inflight)
+    waiting = WaitReporter(console)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("repos", total=total)
-        while True:
+        task = progress.add_task("repos", total=queue_state(client, keys).pending)
+        while summary.batches_failed < max_failed_batches:
             tick = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources))
             cursor = tick.cursor
             if not tick.run_requests:
-                if client.zcard(keys.repos) == 0:
+                state = queue_state(client, keys)
+                if state.pending == 0:
                     break
-                time.sleep(2)  # the run cap is held by runs launched elsewhere (a daemon): wait for room
+                time.sleep(waiting.report(state, instance))
                 continue
+            waiting.reset()
             for request in tick.dynamic_partitions_requests:
                 instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
             for request in tick.run_requests:
-                batch_id = request.partition_key
-                progress.update(task, description=f"batch {batch_id}")
-                result = batch_job.execute_in_process(
-                    instance=instance,
-                    partition_key=batch_id,
-                    tags=dict(request.tags),
-                    raise_on_error=False,
-                    run_config=QUIET_CONSOLE,
+                progress.update(task, description=f"batch {request.partition_key}")
+                done = _run_batch(batch_job, instance, request, tags, client, keys, policy, summary, console)
+                progress.update(
+                    task, total=done + queue_state(client, keys).pending + progress.tasks[0].completed
                 )
-                _add_metadata(summary, result)
-                try:
-                    repos = settle_batch(
-                        client, keys, batch_id, result.success, f"run {result.run_id} failed"
-                    )
-                except BatchNotFound:
-                    repos = []
-                if result.success:
-                    summary.batches_succeeded += 1
-                    summary.repos_done += len(repos)
-                    progress.advance(task, len(repos))
-                else:
-                    summary.batches_failed += 1
-                    console.print(
-                        f"[red]batch {batch_id} failed[/red] (run {result.run_id}); repos re-queued"
-                    )
-            if summary.batches_failed >= max_failed_batches:
-                # Failed batches go back on the queue; without a bound a persistent fault would loop forever.
-                summary.stopped = f"{summary.batches_failed} batches failed; the rest stays queued"
-                break
-    summary.training = maybe_train(defs, instance, train) if summary.stopped is None else "skipped (failures)"
+                progress.advance(task, done)
+        else:
+            # Failed runs go back on the queue; without a bound an outage (Redis, the index) would loop.
+            summary.stopped = f"{summary.batches_failed} batch runs failed; the rest stays queued"
+    final = queue_state(client, keys)
+    summary.parked = sorted(dead_letters(client, keys))
+    if summary.stopped is None and final.pending:
+        summary.stopped = f"{final.pending} repos still pending"
+    summary.training = (
+        maybe_train(defs, instance, train, tags) if summary.stopped is None else "skipped (failures)"
+    )
     return summary
+
+
+def _run_batch(
+    batch_job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    request: dg.RunRequest,
+    tags: dict[str, str],
+    client: Any,
+    keys: Any,
+    policy: RetryPolicy,
+    summary: RunSummary,
+    console: Console,
+) -> int:
+    """Execute one batch run in process and settle it as the run-status sensors would; repos acked."""
+    batch_id = request.partition_key
+    try:
+        result = batch_job.execute_in_process(
+            instance=instance,
+            partition_key=batch_id,
+            tags={**request.tags, **tags},
+            raise_on_error=False,
+            run_config=QUIET_CONSOLE,
+        )
+    except KeyboardInterrupt:
+        with contextlib.suppress(BatchNotFound):
+            settle_batch(client, keys, batch_id, policy, succeeded=False, reason="interrupted", kind=REQUEUE)
+        raise
+    _add_metadata(summary, result)
+    reason = f"run {result.run_id} failed"
+    try:
+        settled = settle_batch(client, keys, batch_id, policy, succeeded=result.success, reason=reason)
+    except BatchNotFound:
+        settled = Settled(acked=(), failed={})
+    if result.success:
+        summary.batches_succeeded += 1
+    else:
+        summary.batches_failed += 1
+        console.print(f"[red]batch {batch_id} failed[/red] (run {result.run_id}): {_failure_message(result)}")
+    for repo, outcome in sorted(settled.failed.items()):
+        console.print(
+            f"[yellow]{repo}[/yellow]: failed, {'parked (dead letter)' if outcome == 'dead' else outcome}"
+        )
+    summary.repos_done += len(settled.acked)
+    return len(settled.acked) + len(settled.parked)
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    event = result.get_run_failure_event() if not result.success else None
+    failure = event.event_specific_data if event is not None else None
+    message = getattr(failure, "error", None)
+    text = getattr(message, "message", None) or str(
+        getattr(failure, "failure_reason", "") or "see the run's logs"
+    )
+    return settings.mask_url(text.strip().splitlines()[0]) if text.strip() else "see the run's logs"
+
+
+class WaitReporter:
+    """Says, once per change, why the run is waiting, and how long to sleep before looking again."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.last = ""
+
+    def reset(self) -> None:
+        self.last = ""
+
+    def report(self, state: QueueState, instance: dg.DagsterInstance) -> float:
+        now = time.time()
+        if state.queued:
+            active = active_batch_runs(instance)
+            message = (
+                f"{state.queued} repos queued, waiting for one of {active} batch runs elsewhere to finish"
+            )
+            pause = 2.0
+        elif state.in_flight:
+            expiry = state.next_lease_expiry or now
+            message = (
+                f"{state.in_flight} repos are held by other runs; waiting for them or for their leases "
+                f"to lapse (next in {max(0.0, expiry - now):.0f}s)"
+            )
+            pause = min(5.0, max(0.5, expiry - now + 0.1))
+        else:
+            retry_at = state.next_retry_at or now
+            message = f"{state.delayed} failed repos back off; next retry in {max(0.0, retry_at - now):.0f}s"
+            pause = min(5.0, max(0.2, retry_at - now + 0.05))
+        if message.split(";")[0] != self.last.split(";")[0]:
+            self.console.print(f"[cyan]waiting:[/cyan] {message}")
+        self.last = message
+        return pause
 
 
 def render_summary(summary: RunSummary, console: Console, seconds: float) -> None:
@@ -204,8 +319,15 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
     for asset, counts in summary.totals.items():
         for name, value in counts.items():
             table.add_row(f"{asset}: {name}", str(value))
+    table.add_row("repos parked (dead letter)", str(len(summary.parked)))
     table.add_row("training", summary.training)
     console.print(table)
+    if summary.parked:
+        console.print(
+            f"[yellow]{len(summary.parked)} repos are parked after repeated failures[/yellow] "
+            f"({', '.join(summary.parked[:10])}{' …' if len(summary.parked) > 10 else ''}): "
+            "`codelupe status` shows why, `codelupe retry` re-queues them"
+        )
     if summary.stopped:
         console.print(f"[red]stopped early:[/red] {summary.stopped}")
 
@@ -224,20 +346,35 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
 def run(
     source: str | None, samples: int, no_train: bool, batch_size: int | None, max_failed_batches: int
 ) -> None:
-    """Crawl a source and run every batch through the pipeline, headless, until the queue is drained."""
-    source = resolve_source(source, samples)
-    # This process is the run: the environment it exports is what the code location below is built from.
-    os.environ["CODELUPE_SOURCE"] = source
-    if batch_size:
-        os.environ["BATCH_SIZE"] = str(batch_size)
-    console = Console(stderr=True)
-    instance = dagster_instance()
-    from codelupe_dagster.definitions import defs
+    """Crawl a source and run every batch through the pipeline, headless, until no repo is pending.
 
+    Exits 0 only when every repository of the queue was processed or parked (see `codelupe status`);
+    1 when it stopped with repositories still pending; 2 on a configuration or service error."""
+    console = Console(stderr=True)
     started = time.monotonic()
-    summary = run_pipeline(
-        defs, instance, source, train=not no_train, max_failed_batches=max_failed_batches, console=console
-    )
+    try:
+        source = resolve_source(source, samples)
+        # This process is the run: the environment it exports is what the code location is built from.
+        os.environ["CODELUPE_SOURCE"] = source
+        if batch_size:
+            os.environ["BATCH_SIZE"] = str(batch_size)
+        instance = dagster_instance()
+        from codelupe_dagster.definitions import defs
+
+        summary = run_pipeline(
+            defs, instance, source, train=not no_train, max_failed_batches=max_failed_batches, console=console
+        )
+    except CONFIGURATION_ERRORS as exc:
+        click.echo(f"error: {settings.mask_url(_first_line(exc))}", err=True)
+        raise SystemExit(2) from None
     render_summary(summary, console, time.monotonic() - started)
     if summary.stopped:
         raise SystemExit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The innermost cause's first line: Dagster wraps resource errors in its own exception types."""
+    while exc.__cause__ is not None and not isinstance(exc, CONFIGURATION_ERRORS[:3]):
+        exc = exc.__cause__
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

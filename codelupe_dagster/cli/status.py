@@ -17,6 +17,7 @@ from codelupe_dagster.backends.search import (
     BackendUnavailable,
     open_configured_index,
 )
+from codelupe_dagster.core.batch_queue import dead_letters
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
 
@@ -35,7 +36,9 @@ def collect_status() -> dict[str, Any]:
     pipe.zcard(keys.batches)
     pipe.hlen(keys.processed_repos)
     pipe.hlen(keys.processed_files)
-    queued, inflight, batches, processed_repos, processed_files = pipe.execute()
+    pipe.zcard(keys.delayed)
+    queued, inflight, batches, processed_repos, processed_files, delayed = pipe.execute()
+    parked = dead_letters(client, keys)
 
     code = open_configured_index(CODE_SCHEMA)
     repos = open_configured_index(REPO_SCHEMA)
@@ -49,6 +52,17 @@ def collect_status() -> dict[str, Any]:
             keys.repos: queued,
             keys.inflight: inflight,
             keys.batches: batches,
+            keys.delayed: delayed,
+            keys.dead: len(parked),
+        },
+        # Parked after MAX_REPO_ATTEMPTS failures (or MAX_REPO_CRASHES dead runs); `codelupe retry` re-queues.
+        "dead_letters": {
+            repo: {
+                "attempts": entry.get("attempts", 0),
+                "crashes": entry.get("crashes", 0),
+                "reason": entry.get("reason"),
+            }
+            for repo, entry in sorted(parked.items())
         },
         "processed": {
             keys.processed_repos: processed_repos,
@@ -80,6 +94,9 @@ def _render(status: dict[str, Any]) -> None:
     for key, value in index.items():
         if isinstance(value, int):
             table.add_row(f"index ({index['backend']})", key, f"{value:,}")
+    for repo, entry in status["dead_letters"].items():
+        why = f"{entry['attempts']} failures, {entry['crashes']} crashes: {entry['reason']}"
+        table.add_row("dead letter", f"{repo} — {why}", "parked")
     for bucket, value in index["quality"].items():
         table.add_row("quality", bucket, f"{value:,}")
     for language, value in index["languages"].items():

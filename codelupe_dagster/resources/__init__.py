@@ -24,6 +24,10 @@ def default_resources() -> dict[str, Any]:
             url=_optional_env("REDIS_URL"),
             data_dir=data_dir,
             key_prefix=settings.env_str("REDIS_KEY_PREFIX") or "pipeline:",
+            lease_ttl_s=settings.env_float("LEASE_TTL"),
+            max_repo_attempts=settings.env_int("MAX_REPO_ATTEMPTS"),
+            max_repo_crashes=settings.env_int("MAX_REPO_CRASHES"),
+            retry_backoff_s=settings.env_float("REPO_RETRY_BACKOFF"),
         ),
         "search": SearchIndexResource(
             elasticsearch_url=_optional_env("ELASTICSEARCH_URL"),

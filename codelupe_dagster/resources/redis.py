@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 
 import dagster as dg
 import redis
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
+from codelupe_dagster.core.batch_queue import RetryPolicy, lease_heartbeat
 from codelupe_dagster.core.keys import RedisKeys
 
 CONNECT_ATTEMPTS = 5
@@ -48,6 +50,10 @@ class RedisResource(dg.ConfigurableResource):
     url: str | None = None
     data_dir: str = ".codelupe"
     key_prefix: str = "pipeline:"
+    lease_ttl_s: float = Field(default=120.0, description="LEASE_TTL: seconds a dead run holds its repos.")
+    max_repo_attempts: int = Field(default=3, description="MAX_REPO_ATTEMPTS: failures before parking.")
+    max_repo_crashes: int = Field(default=10, description="MAX_REPO_CRASHES: dead runs before parking.")
+    retry_backoff_s: float = Field(default=60.0, description="REPO_RETRY_BACKOFF: first retry delay (s).")
 
     _client: redis.Redis | None = PrivateAttr(default=None)
 
@@ -59,3 +65,16 @@ class RedisResource(dg.ConfigurableResource):
     @property
     def redis_keys(self) -> RedisKeys:
         return RedisKeys(self.key_prefix)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            lease_ttl_s=self.lease_ttl_s,
+            max_attempts=self.max_repo_attempts,
+            max_crashes=self.max_repo_crashes,
+            backoff_s=self.retry_backoff_s,
+        )
+
+    def keep_leased(self, batch_id: str) -> AbstractContextManager[object]:
+        """Renew the batch's leases while a stage works on it (a heartbeat thread); a stage whose process
+        dies stops renewing, and its repos go back on the queue within `lease_ttl_s`."""
+        return lease_heartbeat(self.get_client(), self.redis_keys, batch_id, self.lease_ttl_s)

@@ -1,23 +1,13 @@
-"""Settle a batch when its run ends: acknowledge its repos on success, re-queue them on failure or cancel."""
+"""Settle a batch when its run ends: acknowledge its repos on success (retrying those that failed alone),
+count an attempt for every repo on failure, and put them back without counting one on cancel."""
 
 import dagster as dg
-import redis
 
 from codelupe_dagster.assets.jobs import batch_job
-from codelupe_dagster.core.batch_queue import BatchNotFound, ack_batch, requeue_batch
-from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.batch_queue import ATTEMPT, REQUEUE, BatchNotFound, settle_batch
 from codelupe_dagster.resources.redis import RedisResource
 
 PARTITION_TAG = "dagster/partition"
-
-
-def settle_batch(
-    client: redis.Redis, keys: RedisKeys, batch_id: str, succeeded: bool, reason: str
-) -> list[str]:
-    """Ack or re-queue; shared by the sensors and `codelupe run`, so both settle batches the same way."""
-    if succeeded:
-        return ack_batch(client, keys, batch_id)
-    return requeue_batch(client, keys, batch_id, reason)
 
 
 def _settle_from_context(context: dg.RunStatusSensorContext, redis: RedisResource, succeeded: bool) -> None:
@@ -26,13 +16,25 @@ def _settle_from_context(context: dg.RunStatusSensorContext, redis: RedisResourc
     if not batch_id:
         context.log.warning(f"run {run.run_id} of {run.job_name} has no partition; nothing to settle")
         return
-    reason = f"run {run.run_id} {run.status.value.lower()}"
+    status = run.status.value.lower()
+    kind = REQUEUE if run.status == dg.DagsterRunStatus.CANCELED else ATTEMPT
     try:
-        repos = settle_batch(redis.get_client(), redis.redis_keys, batch_id, succeeded, reason)
+        settled = settle_batch(
+            redis.get_client(),
+            redis.redis_keys,
+            batch_id,
+            redis.retry_policy(),
+            succeeded=succeeded,
+            reason=f"run {run.run_id} {status}",
+            kind=kind,
+        )
     except BatchNotFound:
         context.log.warning(f"batch {batch_id} has no record in Redis; nothing to settle")
         return
-    context.log.info(f"batch {batch_id}: {'acknowledged' if succeeded else 're-queued'} {len(repos)} repos")
+    context.log.info(
+        f"batch {batch_id} ({status}): acknowledged {len(settled.acked)} repos, "
+        f"retrying {len(settled.failed) - len(settled.parked)}, parked {settled.parked}"
+    )
 
 
 @dg.run_status_sensor(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import dagster as dg
@@ -8,6 +10,7 @@ import pytest
 
 from codelupe_dagster.assets.clone import cloned_repos
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.run_liveness import PID_START_TAG, PID_TAG, process_tags
 from codelupe_dagster.schedules import build_crawl_schedule, cron_for_interval
 from codelupe_dagster.sensors.batch import batch_sensor
 from codelupe_dagster.sensors.run_status import (
@@ -86,26 +89,69 @@ def test_empty_queue_skips(instance, data_dir, redis_url):
     assert result.run_requests == [] and result.skip_reason.skip_message == "queue empty"
 
 
-def test_timed_out_repos_are_requeued_by_the_next_tick(
+def test_lapsed_leases_are_requeued_by_the_next_tick(
     instance, data_dir, redis_url, redis_client, monkeypatch
 ):
     monkeypatch.setenv("BATCH_SIZE", "5")
     monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
-    monkeypatch.setenv("INFLIGHT_TIMEOUT", "60")
     enqueue(redis_client, records(2))
     resources = ingest_resources(data_dir, redis_url)
     first = tick(instance, resources)
-    # The run died without a status event: age its in-flight entries past the timeout.
-    for repo, raw in redis_client.hgetall(KEYS.inflight).items():
-        entry = json.loads(raw)
-        entry["since"] = time.time() - 3600
-        redis_client.hset(KEYS.inflight, repo, json.dumps(entry))
+    # The run died without a status event: its heartbeat stopped, so its leases lapse.
+    redis_client.zadd(
+        KEYS.leases, {repo: time.time() - 1 for repo in redis_client.zrange(KEYS.leases, 0, -1)}
+    )
     second = tick(instance, resources, cursor=first.cursor)
-    assert json.loads(second.cursor)["stale_requeued"] == 2
+    assert json.loads(second.cursor)["leases_expired"] == 2
     assert len(second.run_requests) == 1
     assert second.run_requests[0].partition_key != first.run_requests[0].partition_key
     repos = json.loads(redis_client.get(KEYS.batch(second.run_requests[0].partition_key)))["repos"]
     assert repos == ["o/r1", "o/r0"]  # back in their original priority order
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    return child.pid
+
+
+def test_a_run_whose_process_died_is_failed_and_frees_its_slot(
+    instance, data_dir, redis_url, redis_client, monkeypatch
+):
+    """`codelupe run` killed mid-batch leaves its run STARTED: the next tick closes it and re-queues."""
+    monkeypatch.setenv("BATCH_SIZE", "2")
+    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
+    enqueue(redis_client, records(2))
+    resources = ingest_resources(data_dir, redis_url)
+    first = tick(instance, resources)
+    batch_id = first.run_requests[0].partition_key
+    job = dg.Definitions(assets=[cloned_repos], jobs=[clone_only_job], resources=resources).resolve_job_def(
+        "batch_job"
+    )
+    instance.add_dynamic_partitions("repo_batches", [batch_id])
+    tags = {**process_tags(), "dagster/partition": batch_id, PID_TAG: str(_dead_pid()), PID_START_TAG: ""}
+    run = instance.create_run_for_job(job_def=job, tags=tags, status=dg.DagsterRunStatus.STARTED)
+
+    second = tick(instance, resources, cursor=first.cursor)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert json.loads(second.cursor)["dead_runs_reaped"] == 1
+    # Its slot is free again and its repos were returned (a crash, not an attempt): a new batch holds them.
+    assert len(second.run_requests) == 1
+    assert json.loads(redis_client.get(KEYS.batch(second.run_requests[0].partition_key)))["repos"] == [
+        "o/r1",
+        "o/r0",
+    ]
+    assert json.loads(redis_client.hget(KEYS.attempts, "o/r1"))["crashes"] == 1
+
+
+def test_a_live_runs_process_is_left_alone(instance, data_dir, redis_url, redis_client):
+    resources = ingest_resources(data_dir, redis_url)
+    job = dg.Definitions(assets=[cloned_repos], jobs=[clone_only_job], resources=resources).resolve_job_def(
+        "batch_job"
+    )
+    run = instance.create_run_for_job(job_def=job, tags=process_tags(), status=dg.DagsterRunStatus.STARTED)
+    tick(instance, resources)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
 
 
 def _run_batch(instance, resources, batch_id):
@@ -130,15 +176,32 @@ def test_failed_run_requeues_and_successful_run_acks(
     instance, data_dir, redis_url, redis_client, served_repos
 ):
     resources = ingest_resources(data_dir, redis_url)
-    # A batch whose only repo cannot be reached: the run fails and the repo goes back on the queue.
+    # A batch whose only repo cannot be reached: the run succeeds, the repo fails alone and backs off.
     enqueue(redis_client, [(RepoRecord("o/gone", clone_url=served_repos.server.repo_url("o/gone.git")), 5.0)])
+    alone = tick(instance, resources).run_requests[0].partition_key
+    result = _run_batch(instance, resources, alone)
+    assert result.success
+    batch_succeeded_sensor(_status_context(instance, resources, result, result.get_run_success_event()))
+    history = json.loads(redis_client.hget(KEYS.attempts, "o/gone"))
+    assert history["attempts"] == 1 and "not_found" in history["reason"]
+    assert redis_client.zscore(KEYS.delayed, "o/gone") is not None
+    assert redis_client.hlen(KEYS.inflight) == 0
+    redis_client.delete(KEYS.delayed, KEYS.attempts)
+
+    # A run that fails as a whole (its hand-off directory cannot be written): every repo counts an attempt.
+    url, _ = served_repos.add("o/csv", "email")
+    enqueue(redis_client, [(RepoRecord("o/csv", clone_url=url), 4.0)])
     failing = tick(instance, resources).run_requests[0].partition_key
+    blocker = data_dir / "batches" / failing
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a directory")
     result = _run_batch(instance, resources, failing)
+    blocker.unlink()
     assert not result.success
     batch_failed_sensor(_status_context(instance, resources, result, result.get_run_failure_event()))
-    assert redis_client.zscore(KEYS.repos, "o/gone") == 5.0
-    assert redis_client.hlen(KEYS.inflight) == 0
-    redis_client.zrem(KEYS.repos, "o/gone")
+    assert json.loads(redis_client.hget(KEYS.attempts, "o/csv"))["attempts"] == 1
+    assert redis_client.zscore(KEYS.delayed, "o/csv") is not None and redis_client.hlen(KEYS.inflight) == 0
+    redis_client.delete(KEYS.delayed, KEYS.attempts)
 
     url, _ = served_repos.add("o/json", "json")
     enqueue(redis_client, [(RepoRecord("o/json", clone_url=url), 3.0)])

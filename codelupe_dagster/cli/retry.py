@@ -1,0 +1,41 @@
+"""`codelupe retry [REPO ...]`: give parked repositories another chance.
+
+A repository that failed MAX_REPO_ATTEMPTS times (or whose runs died MAX_REPO_CRASHES times) is parked in
+the dead-letter hash, so a poison repository never loops; once its cause is fixed (a host allowed, a
+repository repaired upstream), this puts it back on the queue at its priority with a clean history.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from codelupe_dagster import settings
+from codelupe_dagster.core.batch_queue import dead_letters, retry_dead
+from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
+
+
+@click.command()
+@click.argument("repos", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Re-queue every parked repository.")
+def retry(repos: tuple[str, ...], everything: bool) -> None:
+    """Re-queue parked (dead-letter) repositories: the named ones, or all with --all."""
+    if not repos and not everything:
+        raise click.UsageError("name the repositories to retry, or pass --all (see `codelupe status`)")
+    keys = RedisKeys(settings.env_str("REDIS_KEY_PREFIX") or "pipeline:")
+    try:
+        client = connect_redis(settings.env_str("REDIS_URL"), str(settings.data_dir()), attempts=3)
+    except RedisUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    unknown = sorted(set(repos) - set(dead_letters(client, keys)))
+    done = retry_dead(client, keys, () if everything else repos)
+    for repo in done:
+        click.echo(f"re-queued {repo}")
+    if unknown:
+        click.echo(f"not parked: {', '.join(unknown)}", err=True)
+    click.echo(f"{len(done)} repositories re-queued; `codelupe run` or the batch sensor will pick them up")
+    if unknown and not done:
+        sys.exit(1)

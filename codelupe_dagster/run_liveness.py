@@ -1,0 +1,98 @@
+"""Runs whose process is gone are marked failed, so dead runs never hold a concurrency slot.
+
+The daemon's run monitoring does this for runs it launched. `codelupe run` executes runs inside its own
+process, which nobody monitors: a SIGKILL leaves them STARTED in the run history for ever, counted
+against `BATCH_MAX_ACTIVE_RUNS`. So every run `codelupe run` starts carries its process identity (host,
+pid and the pid's start time, which tells a recycled pid from the original), and both the batch sensor
+and the next `codelupe run` call `reap_dead_runs` to settle the batch of such a run (as a crash: the
+repos go back on the queue) and then mark the run failed. Settling first means a crash between the two
+steps is finished by the next pass, and the failure sensor that then fires finds nothing left to settle.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+HOST_TAG = "codelupe/host"
+PID_TAG = "codelupe/pid"
+PID_START_TAG = "codelupe/pid_start"
+PARTITION_TAG = "dagster/partition"
+
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # Field 22, counted after the parenthesised command name (which may itself contain spaces).
+    return stat.rpartition(")")[2].split()[19]
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that identify the process executing a run in-process."""
+    pid = os.getpid()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), PID_START_TAG: _start_time(pid)}
+
+
+def is_alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return not start or _start_time(pid) in ("", start)
+
+
+@dataclass(frozen=True)
+class DeadRun:
+    run_id: str
+    job_name: str
+    batch_id: str | None
+    pid: int
+
+
+def find_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
+    """Unfinished runs started in-process on this host by a process that no longer exists."""
+    host = socket.gethostname()
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: host}))
+    dead = []
+    for record in records:
+        run = record.dagster_run
+        try:
+            pid = int(run.tags.get(PID_TAG, ""))
+        except ValueError:
+            continue
+        if pid == os.getpid() or is_alive(pid, run.tags.get(PID_START_TAG, "")):
+            continue
+        dead.append(DeadRun(run.run_id, run.job_name, run.tags.get(PARTITION_TAG), pid))
+    return dead
+
+
+def reap_dead_runs(
+    instance: dg.DagsterInstance, settle_batch: Callable[[str, str], object] | None = None
+) -> list[DeadRun]:
+    """Settle each dead run's batch with ``settle_batch(batch_id, reason)``, then mark the run failed."""
+    reaped = find_dead_runs(instance)
+    for dead in reaped:
+        reason = f"run {dead.run_id} died with its process (pid {dead.pid})"
+        if dead.batch_id and settle_batch is not None:
+            settle_batch(dead.batch_id, reason)
+        run = instance.get_run_by_id(dead.run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, message=reason)
+    return reaped
