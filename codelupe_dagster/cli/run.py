@@ -199,13 +199,23 @@ def run_pipeline(
             waiting.reset()
             for request in tick.dynamic_partitions_requests:
                 instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-            for request in tick.run_requests:
-                progress.update(task, description=f"batch {request.partition_key}")
-                done = _run_batch(batch_job, instance, request, tags, client, keys, policy, summary, console)
-                progress.update(
-                    task, total=done + queue_state(client, keys).pending + progress.tasks[0].completed
-                )
-                progress.advance(task, done)
+            with contextlib.ExitStack() as held:
+                # Batches wait here for their turn: this process keeps their leases alive until then, and
+                # a Ctrl-C puts back the ones it never started.
+                pending = {request.partition_key for request in tick.run_requests}
+                for batch_id in pending:
+                    held.enter_context(redis_resource.keep_leased(batch_id))
+                held.callback(_requeue_unstarted, client, keys, policy, pending)
+                for request in tick.run_requests:
+                    pending.discard(request.partition_key)
+                    progress.update(task, description=f"batch {request.partition_key}")
+                    done = _run_batch(
+                        batch_job, instance, request, tags, client, keys, policy, summary, console
+                    )
+                    progress.update(
+                        task, total=done + queue_state(client, keys).pending + progress.tasks[0].completed
+                    )
+                    progress.advance(task, done)
         else:
             # Failed runs go back on the queue; without a bound an outage (Redis, the index) would loop.
             summary.stopped = f"{summary.batches_failed} batch runs failed; the rest stays queued"
@@ -261,6 +271,12 @@ def _run_batch(
         )
     summary.repos_done += len(settled.acked)
     return len(settled.acked) + len(settled.parked)
+
+
+def _requeue_unstarted(client: Any, keys: Any, policy: RetryPolicy, batch_ids: set[str]) -> None:
+    for batch_id in batch_ids:
+        with contextlib.suppress(BatchNotFound):
+            settle_batch(client, keys, batch_id, policy, succeeded=False, reason="interrupted", kind=REQUEUE)
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:

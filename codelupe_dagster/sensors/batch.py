@@ -25,6 +25,7 @@ from codelupe_dagster.core.batch_queue import (
     expire_leases,
     pop_batch,
     promote_due,
+    renew_leases,
     settle_batch,
 )
 from codelupe_dagster.core.keys import RedisKeys
@@ -37,6 +38,13 @@ ACTIVE_STATUSES = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
+]
+
+
+WAITING_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
 ]
 
 
@@ -86,6 +94,22 @@ def active_batch_runs(instance: dg.DagsterInstance) -> int:
     return instance.get_runs_count(dg.RunsFilter(job_name=batch_job.name, statuses=ACTIVE_STATUSES))
 
 
+def renew_waiting_batches(instance: dg.DagsterInstance, redis: RedisResource) -> int:
+    """Keep the leases of batch runs that wait in the run queue: nobody else heartbeats for them until
+    their first step starts, and a long queue must not hand their repos to a second batch."""
+    waiting = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=batch_job.name, statuses=WAITING_STATUSES), limit=1000
+    )
+    client, keys, ttl = redis.get_client(), redis.redis_keys, redis.retry_policy().lease_ttl_s
+    renewed = 0
+    for record in waiting:
+        batch_id = record.dagster_run.tags.get("dagster/partition")
+        if batch_id:
+            with contextlib.suppress(BatchNotFound):
+                renewed += renew_leases(client, keys, batch_id, ttl)
+    return renewed
+
+
 def reap_dead_batch_runs(instance: dg.DagsterInstance, redis: RedisResource) -> list[str]:
     """Mark runs whose process died failed, their repos returned as crashes; the run ids reaped."""
     client, keys, policy = redis.get_client(), redis.redis_keys, redis.retry_policy()
@@ -107,6 +131,7 @@ def reap_dead_batch_runs(instance: dg.DagsterInstance, redis: RedisResource) -> 
 def batch_sensor(context: dg.SensorEvaluationContext, redis: RedisResource) -> dg.SensorResult:
     config = BatchingSettings.from_env()
     reaped = reap_dead_batch_runs(context.instance, redis)
+    renew_waiting_batches(context.instance, redis)
     active = active_batch_runs(context.instance)
     tick = form_batches(
         redis.get_client(), redis.redis_keys, config, redis.retry_policy(), active, time.time()

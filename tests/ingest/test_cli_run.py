@@ -3,6 +3,7 @@ stage registered in the code location) → settle, through `run_pipeline`, the c
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,11 +17,12 @@ from codelupe_dagster import definitions
 from codelupe_dagster.assets import crawl
 from codelupe_dagster.cli.run import run_pipeline
 from codelupe_dagster.resources.github import GitHubResource
+from codelupe_dagster.resources.redis import RedisResource
 from tests.ingest.conftest import commit_change
 from tests.ingest.helpers import KEYS, ingest_resources
 
 
-def pipeline_defs(data_dir, redis_url) -> dg.Definitions:
+def pipeline_defs(data_dir, redis_url, **redis_fields: object) -> dg.Definitions:
     """The real code location's stages (plus the crawl stage), with resources pointed at this test."""
     stages = list(definitions._STAGES)
     if crawl.defs not in stages:
@@ -29,6 +31,8 @@ def pipeline_defs(data_dir, redis_url) -> dg.Definitions:
     for stage in stages:
         resources.update(stage.resources or {})
     resources.update(ingest_resources(data_dir, redis_url))
+    if redis_fields:
+        resources["redis"] = RedisResource(url=redis_url, data_dir=str(data_dir), **redis_fields)
     resources.setdefault("github", GitHubResource())  # the crawl's resource; unused for a local source
     return dg.Definitions(
         assets=[a for s in stages for a in (s.assets or [])],
@@ -90,3 +94,53 @@ def test_codelupe_run_command(tmp_path, valkey_url, valkey_client, source_dir):
     assert valkey_client.zcard(KEYS.repos) == 0 and valkey_client.hlen(KEYS.inflight) == 0
     assert len(list((data / "repos").glob("*/*"))) == 3
     assert (data / "dagster").is_dir()  # the persistent instance, for `dagster dev` to show the runs
+
+
+@pytest.mark.slow
+def test_an_always_failing_repo_is_parked_and_poisons_no_later_run(
+    data_dir, redis_url, redis_client, source_dir, monkeypatch
+):
+    """Its batch succeeds for the others; it backs off, is parked after MAX_REPO_ATTEMPTS, and later runs
+    skip it until `codelupe retry` — none of them fails or loops."""
+    monkeypatch.setenv("BATCH_SIZE", "2")
+    listing = source_dir.parent / "repos.txt"
+    paths = [str(p) for p in sorted(source_dir.iterdir())]
+    # An https URL to a host outside the allow-list: refused on every attempt.
+    listing.write_text("\n".join([*paths, "https://git.invalid/poison/repo.git"]) + "\n")
+    defs = pipeline_defs(data_dir, redis_url, max_repo_attempts=3, retry_backoff_s=0.2)
+    quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - closed with the process
+    with dg.instance_for_test() as instance:
+        first = run_pipeline(defs, instance, str(listing), train=False, console=quiet)
+        assert first.stopped is None, first.stopped
+        assert first.parked == ["poison/repo"]
+        assert first.repos_done == 3 and first.batches_failed == 0
+        parked = json.loads(redis_client.hget(KEYS.dead, "poison/repo"))
+        assert parked["attempts"] == 3 and "host_not_allowed" in parked["reason"]
+        assert redis_client.hlen(KEYS.inflight) == 0 and redis_client.zcard(KEYS.delayed) == 0
+
+        again = run_pipeline(defs, instance, str(listing), train=False, console=quiet)
+        assert again.stopped is None and again.enqueued == 0 and again.batches_succeeded == 0
+        assert again.parked == ["poison/repo"]
+
+
+def _run_cli(env_overrides: dict[str, str], tmp_path, source_dir) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "cli-data"), "DAGSTER_HOME": "", "ELASTICSEARCH_URL": ""}
+    env.update(env_overrides)
+    command = [sys.executable, "-m", "codelupe_dagster.cli", "run", "--source", str(source_dir), "--no-train"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"BATCH_SIZE": "lots"}, "BATCH_SIZE must be an integer"),
+        ({"REDIS_URL": "redis://ops:hunter2@127.0.0.1:9/0"}, "unreachable"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line_and_exit_2(overrides, says, tmp_path, source_dir):
+    done = _run_cli(overrides, tmp_path, source_dir)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and says in errors[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr + done.stdout
