@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,13 +84,48 @@ def find_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
     return dead
 
 
+def _last_event_age(instance: dg.DagsterInstance, run_id: str, now: float) -> float:
+    records = instance.get_records_for_run(run_id, limit=1, ascending=False).records
+    return now - records[0].timestamp if records else float("inf")
+
+
+def find_silent_batch_runs(
+    instance: dg.DagsterInstance, job_name: str, holds_leases: Callable[[str], bool], silence_s: float
+) -> list[DeadRun]:
+    """Batch runs launched elsewhere (no process tags: a daemon's run worker) that stopped heartbeating.
+
+    Dagster's run monitoring fails such runs for launchers that report worker health (Docker, Kubernetes);
+    the default launcher of `dagster dev` does not. A batch run renews its leases while any step works, so
+    a STARTED run whose batch holds no lease and whose event log has been silent for longer than a lease
+    lives is dead: its repos have already gone back to the queue, only its slot is left to free.
+    """
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED]), limit=1000
+    )
+    now = time.time()
+    silent = []
+    for record in records:
+        run = record.dagster_run
+        batch_id = run.tags.get(PARTITION_TAG)
+        if PID_TAG in run.tags or not batch_id or holds_leases(batch_id):
+            continue
+        if _last_event_age(instance, run.run_id, now) > silence_s:
+            silent.append(DeadRun(run.run_id, run.job_name, batch_id, pid=0))
+    return silent
+
+
 def reap_dead_runs(
-    instance: dg.DagsterInstance, settle_batch: Callable[[str, str], object] | None = None
+    instance: dg.DagsterInstance,
+    settle_batch: Callable[[str, str], object] | None = None,
+    silent: Sequence[DeadRun] = (),
 ) -> list[DeadRun]:
     """Settle each dead run's batch with ``settle_batch(batch_id, reason)``, then mark the run failed."""
-    reaped = find_dead_runs(instance)
+    reaped = [*find_dead_runs(instance), *silent]
     for dead in reaped:
-        reason = f"run {dead.run_id} died with its process (pid {dead.pid})"
+        if dead.pid:
+            reason = f"run {dead.run_id} died with its process (pid {dead.pid})"
+        else:
+            reason = f"run {dead.run_id} stopped renewing its leases: its run worker is gone"
         if dead.batch_id and settle_batch is not None:
             settle_batch(dead.batch_id, reason)
         run = instance.get_run_by_id(dead.run_id)

@@ -280,6 +280,23 @@ def renew_leases(
     )
 
 
+def batch_holds_leases(client: redis.Redis, keys: RedisKeys, batch_id: str, now: float | None = None) -> bool:
+    """Whether any repo of the batch is in flight for it under a lease that has not lapsed."""
+    now = time.time() if now is None else now
+    names = batch_record(client, keys, batch_id)["repos"]
+    if not names:
+        return False
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(keys.inflight, names)
+    for name in names:
+        pipe.zscore(keys.leases, name)
+    entries, *expiries = pipe.execute()
+    return any(
+        raw is not None and json.loads(raw).get("batch") == batch_id and expiry is not None and expiry > now
+        for raw, expiry in zip(entries, expiries, strict=True)
+    )
+
+
 @contextlib.contextmanager
 def lease_heartbeat(
     client: redis.Redis, keys: RedisKeys, batch_id: str, lease_ttl_s: float

@@ -22,6 +22,7 @@ from codelupe_dagster.core.batch_queue import (
     BatchInfo,
     BatchNotFound,
     RetryPolicy,
+    batch_holds_leases,
     expire_leases,
     pop_batch,
     promote_due,
@@ -31,7 +32,7 @@ from codelupe_dagster.core.batch_queue import (
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.redis import RedisResource
-from codelupe_dagster.run_liveness import reap_dead_runs
+from codelupe_dagster.run_liveness import find_silent_batch_runs, reap_dead_runs
 
 ACTIVE_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
@@ -119,7 +120,14 @@ def reap_dead_batch_runs(instance: dg.DagsterInstance, redis: RedisResource) -> 
         with contextlib.suppress(BatchNotFound):
             settle_batch(client, keys, batch_id, policy, succeeded=False, reason=reason, kind=CRASH)
 
-    return [dead.run_id for dead in reap_dead_runs(instance, settle)]
+    def holds_leases(batch_id: str) -> bool:
+        try:
+            return batch_holds_leases(client, keys, batch_id)
+        except BatchNotFound:
+            return False
+
+    silent = find_silent_batch_runs(instance, batch_job.name, holds_leases, policy.lease_ttl_s)
+    return [dead.run_id for dead in reap_dead_runs(instance, settle, silent)]
 
 
 @dg.sensor(

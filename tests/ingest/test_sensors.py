@@ -10,6 +10,7 @@ import pytest
 
 from codelupe_dagster.assets.clone import cloned_repos
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.run_liveness import PID_START_TAG, PID_TAG, process_tags
 from codelupe_dagster.schedules import build_crawl_schedule, cron_for_interval
 from codelupe_dagster.sensors.batch import batch_sensor
@@ -259,3 +260,37 @@ def test_crawl_schedule_runs_only_in_continuous_mode(monkeypatch, mode, status):
     assert schedule.cron_schedule == "*/30 * * * *"
     outcome = schedule(dg.build_schedule_context())
     assert isinstance(outcome, dg.RunRequest if mode == "continuous" else dg.SkipReason)
+
+
+def test_a_daemon_run_that_stopped_heartbeating_frees_its_slot(
+    instance, data_dir, redis_url, redis_client, monkeypatch
+):
+    """`dagster dev`'s default launcher reports no worker health: a batch run whose leases all lapsed and
+    whose event log went silent is failed by the sensor; one whose batch still holds leases is not."""
+    monkeypatch.setenv("BATCH_SIZE", "1")
+    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "2")
+    enqueue(redis_client, records(2))
+    resources = ingest_resources(data_dir, redis_url)
+    resources["redis"] = RedisResource(url=redis_url, data_dir=str(data_dir), lease_ttl_s=1.0)
+    first = tick(instance, resources)
+    dead_batch, live_batch = (request.partition_key for request in first.run_requests)
+    job = dg.Definitions(assets=[cloned_repos], jobs=[clone_only_job], resources=resources).resolve_job_def(
+        "batch_job"
+    )
+    instance.add_dynamic_partitions("repo_batches", [dead_batch, live_batch])
+    dead, live = (
+        instance.create_run_for_job(
+            job_def=job, tags={"dagster/partition": batch}, status=dg.DagsterRunStatus.STARTED
+        )
+        for batch in (dead_batch, live_batch)
+    )
+    dead_repo = json.loads(redis_client.get(KEYS.batch(dead_batch)))["repos"][0]
+    live_repo = json.loads(redis_client.get(KEYS.batch(live_batch)))["repos"][0]
+    redis_client.zadd(KEYS.leases, {dead_repo: time.time() - 1})  # its heartbeat stopped
+    redis_client.zadd(KEYS.leases, {live_repo: time.time() + 60})  # this one still beats
+    time.sleep(1.5)  # both event logs fall silent for longer than a lease lives
+    second = tick(instance, resources, cursor=first.cursor)
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+    assert json.loads(second.cursor)["dead_runs_reaped"] == 1
+    assert [r.partition_key for r in second.run_requests] != []  # the freed slot takes the returned repo
