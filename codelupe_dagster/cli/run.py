@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 import dagster as dg
+import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -39,15 +40,16 @@ from codelupe_dagster.run_liveness import process_tags
 from codelupe_dagster.sensors.batch import active_batch_runs, reap_dead_batch_runs
 
 BATCH_JOB = "batch_job"
-# A bad variable (ValueError from settings), an unreachable service, or a Dagster error wrapping one of
-# those while resources initialise: one line and exit 2, as `codelupe status` does.
-CONFIGURATION_ERRORS: tuple[type[BaseException], ...] = (
+# A bad variable (ValueError from settings) or an unreachable service — also when Dagster wraps one of
+# them while resources initialise: one line and exit 2, as `codelupe status` does.
+SERVICE_ERRORS: tuple[type[BaseException], ...] = (
     RedisUnavailable,
     BackendUnavailable,
     ValueError,
-    dg.DagsterResourceFunctionError,
-    dg.DagsterInvalidConfigError,
+    redis.ConnectionError,  # the server went away mid-run: the next run resumes from the leases
+    redis.TimeoutError,
 )
+CONFIGURATION_ERRORS = (*SERVICE_ERRORS, dg.DagsterResourceFunctionError, dg.DagsterInvalidConfigError)
 CRAWL_JOB = "crawl_and_queue_job"
 BATCH_SENSOR = "batch_sensor"
 TRAIN_ASSET = "qwen_checkpoint"
@@ -390,7 +392,7 @@ def run(
 
 def _first_line(exc: BaseException) -> str:
     """The innermost cause's first line: Dagster wraps resource errors in its own exception types."""
-    while exc.__cause__ is not None and not isinstance(exc, CONFIGURATION_ERRORS[:3]):
+    while exc.__cause__ is not None and not isinstance(exc, SERVICE_ERRORS):
         exc = exc.__cause__
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
