@@ -92,7 +92,11 @@ def main() -> None:
         try:
 
             def ours(out: Path) -> None:
-                policy = ClonePolicy(repos_dir=out, allowed_hosts=frozenset({"127.0.0.1"}))
+                policy = ClonePolicy(
+                    repos_dir=out,
+                    allowed_hosts=frozenset({"127.0.0.1"}),
+                    allowed_schemes=frozenset({"http"}),  # the loopback git server is plain http
+                )
                 results = clone_batch(records, policy, args.workers)
                 failed = [o for _, o in results if not o.ok]
                 assert not failed, failed[:2]

@@ -6,6 +6,7 @@ Each stage module exports `defs`; to add a stage, import it here and list it in 
 import dagster as dg
 
 from codelupe_dagster import schedules as ingest_schedules
+from codelupe_dagster import settings
 from codelupe_dagster.assets import clone as clone_assets
 from codelupe_dagster.assets import crawl as crawl_assets
 from codelupe_dagster.assets import index as index_assets
@@ -17,6 +18,9 @@ from codelupe_dagster.resources import default_resources
 from codelupe_dagster.sensors import batch as batch_sensors
 from codelupe_dagster.sensors import run_status as run_status_sensors
 from codelupe_dagster.sensors import training as training_sensors
+
+# `dagster dev` code servers and run workers import this module: whatever they write is private too.
+settings.make_process_private()
 
 _STAGES: list[dg.Definitions] = [
     # one entry per stage module exporting `defs`, in pipeline order

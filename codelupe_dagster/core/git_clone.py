@@ -4,13 +4,17 @@ Safety comes from what is *not* done as much as from checks:
 - clones are bare: there is no checkout, so no smudge/clean filters run, Git LFS pointers stay pointers,
   and submodules are never initialised (readers walk the object database with pygit2);
 - libgit2 never runs hooks, so a hostile repository cannot execute anything here;
-- URLs must be http(s) to an allow-listed host (default github.com) without embedded credentials; a local
-  path is accepted only for repositories that came from a local source;
+- URLs must use an allowed scheme (default https only) and an allow-listed host (default github.com) and
+  carry no credentials (user info or secret query parameters); a local path is accepted only for
+  repositories that came from a local source;
 - the directory is ``repos_dir/<owner>/<name>`` with both parts checked against a strict pattern, and the
   clone is built in a temporary sibling and renamed into place, so a crash never leaves a half-cloned
   repository that later looks complete;
 - size is limited before cloning (the crawled ``size_kb``), during the transfer (received bytes) and after
-  (bytes on disk); time is limited during the transfer.
+  (bytes on disk); time is limited during the transfer;
+- a source whose HEAD is detached is fetched by its ``HEAD`` into a private ref, and a HEAD the crawl
+  recorded is checked against what arrived, so a repository never silently stays stale;
+- libgit2's messages can quote the URL; details are masked before they reach an outcome or a log.
 
 Pure: no Dagster. Every failure comes back as a ``CloneOutcome`` with a reason code instead of an
 exception, so one broken repository never takes its batch down.
@@ -30,19 +34,23 @@ from urllib.parse import urlsplit
 
 import pygit2
 
+from codelupe_dagster import settings
 from codelupe_dagster.core.models import RepoRecord
 
 CloneStatus = Literal["cloned", "updated", "unchanged", "failed"]
 
 # GitHub's own rules for owner and repository names, minus the "." and ".." path tricks checked separately.
 _NAME_PART = re.compile(r"[A-Za-z0-9_.-]{1,100}")
-_ALLOWED_SCHEMES = frozenset({"https", "http"})
+# Where a fetch of the source's HEAD (no branch to follow) lands; not under refs/heads, so never a branch.
+SOURCE_HEAD_REF = "refs/codelupe/source-head"
 
 
 @dataclass(frozen=True)
 class ClonePolicy:
     repos_dir: Path
     allowed_hosts: frozenset[str] = frozenset({"github.com"})
+    # Plain http can be tampered with on the way; allow it explicitly (a loopback test server, a mirror).
+    allowed_schemes: frozenset[str] = frozenset({"https"})
     max_repo_mb: float = 1024.0
     timeout_s: float = 600.0
     depth: int = 1
@@ -108,11 +116,14 @@ def check_source(record: RepoRecord, policy: ClonePolicy) -> str:
         if not local.exists():
             raise CloneRefused("not_found", f"{local} does not exist")
         return str(local)
-    if parts.scheme not in _ALLOWED_SCHEMES:
-        raise CloneRefused("scheme_not_allowed", f"scheme {parts.scheme!r} is not http(s)")
-    if parts.username or parts.password:
+    if parts.scheme not in policy.allowed_schemes:
+        allowed = ", ".join(sorted(policy.allowed_schemes))
+        raise CloneRefused("scheme_not_allowed", f"scheme {parts.scheme!r} is not one of: {allowed}")
+    if parts.username or parts.password or settings.has_credentials(url):
         # Credentials in a URL end up in logs and .git/config; tokens go through callbacks instead.
-        raise CloneRefused("credentials_in_url", "clone URLs must not embed credentials")
+        raise CloneRefused(
+            "credentials_in_url", f"clone URLs must not embed credentials: {settings.mask_url(url)}"
+        )
     if (parts.hostname or "").lower() not in policy.allowed_hosts:
         raise CloneRefused("host_not_allowed", f"host {parts.hostname!r} is not in the allow-list")
     return url
@@ -148,9 +159,10 @@ class _TransferGuard(pygit2.RemoteCallbacks):
 
 
 def _classify(exc: Exception) -> CloneRefused:
+    """A reason code for any failure, its detail masked: libgit2 quotes URLs (and their tokens) verbatim."""
     if isinstance(exc, CloneRefused):
-        return exc
-    message = str(exc)
+        return CloneRefused(exc.reason, settings.mask_secrets_in_text(exc.detail))
+    message = settings.mask_secrets_in_text(str(exc))
     lowered = message.lower()
     if "404" in lowered or "not found" in lowered or "does not appear to be a git repository" in lowered:
         return CloneRefused("not_found", message)
@@ -186,16 +198,58 @@ def _fresh_clone(source: str, path: Path, policy: ClonePolicy, guard: _TransferG
 def _fetch(
     repo: pygit2.Repository, source: str, record: RepoRecord, policy: ClonePolicy, guard: _TransferGuard
 ) -> str:
-    """Fetch the default branch at depth 1 and move the local branch + HEAD to it; returns the new HEAD."""
-    branch = record.default_branch or repo.head.shorthand
+    """Fetch the branch to follow (or the source's HEAD) and move the local HEAD to it; returns it."""
     repo.remotes.set_url("origin", source)  # the source may have moved (or a test server changed port)
     depth = 0 if _is_local(source) else policy.depth
+    branch = _branch_to_follow(repo, record)
+    if branch is None:
+        # A detached source HEAD names no branch: fetch HEAD itself and detach ours at the same commit.
+        repo.remotes["origin"].fetch([f"+HEAD:{SOURCE_HEAD_REF}"], depth=depth, callbacks=guard)
+        target = repo.references[SOURCE_HEAD_REF].target
+        repo.set_head(target)
+        return str(target)
     remote_ref = f"refs/remotes/origin/{branch}"
     repo.remotes["origin"].fetch([f"+refs/heads/{branch}:{remote_ref}"], depth=depth, callbacks=guard)
     target = repo.references[remote_ref].target
     repo.references.create(f"refs/heads/{branch}", target, force=True)
     repo.set_head(f"refs/heads/{branch}")
     return str(target)
+
+
+def _branch_to_follow(repo: pygit2.Repository, record: RepoRecord) -> str | None:
+    """The record's default branch, else the clone's own branch; None means "the source's HEAD".
+
+    A record with a HEAD but no branch is a local repository the crawl saw detached; a clone whose HEAD
+    is detached was cloned from one. Neither has a branch to fetch (``refs/heads/HEAD`` does not exist).
+    """
+    if record.default_branch:
+        return record.default_branch
+    if record.head or repo.head_is_detached:
+        return None
+    return repo.head.shorthand
+
+
+def _check_head(repo: pygit2.Repository, head: str, record: RepoRecord) -> str | None:
+    """Refuses a HEAD that is not the one the crawl recorded nor a descendant of it.
+
+    A newer commit is fine (the source moved on since the crawl). A rewritten or rewound source is not
+    silently taken for the queued one: it fails with ``head_mismatch`` and the next crawl re-queues it.
+    A shallow clone may lack the recorded commit; then moving on is all that can be told, and the
+    returned note says so.
+    """
+    if not record.head or head == record.head:
+        return None
+    try:
+        recorded = repo.get(record.head)
+    except ValueError:  # not a hex object id: nothing the crawl could have read from a repository
+        recorded = None
+    if recorded is None:
+        if repo.is_shallow:
+            return f"HEAD {head} differs from the crawled {record.head}, which this shallow clone lacks"
+        raise CloneRefused("head_mismatch", f"HEAD {head} is not the crawled {record.head} nor newer")
+    if not repo.descendant_of(head, record.head):
+        raise CloneRefused("head_mismatch", f"HEAD {head} is not the crawled {record.head} nor newer")
+    return None
 
 
 def _open_existing(path: Path) -> pygit2.Repository | None:
@@ -221,20 +275,28 @@ def clone_or_fetch(record: RepoRecord, policy: ClonePolicy) -> CloneOutcome:
                 "too_large", f"reported size {record.size_kb} KB exceeds {policy.max_repo_mb} MB"
             )
         guard = _TransferGuard(deadline=started + policy.timeout_s, max_bytes=policy.max_bytes)
-        existing = _open_existing(path)
-        if existing is not None:
-            before = str(existing.head.target)
-            head = _fetch(existing, source, record, policy, guard)
+        repo = _open_existing(path)
+        if repo is not None:
+            before = str(repo.head.target)
+            head = _fetch(repo, source, record, policy, guard)
             status: CloneStatus = "unchanged" if head == before else "updated"
         else:
-            head = str(_fresh_clone(source, path, policy, guard).head.target)
+            repo = _fresh_clone(source, path, policy, guard)
+            head = str(repo.head.target)
             status = "cloned"
+        note = _check_head(repo, head, record)
         size = directory_bytes(path)
         if size > policy.max_bytes:
             shutil.rmtree(path, ignore_errors=True)
             raise CloneRefused("too_large", f"{size} bytes on disk exceed {policy.max_repo_mb} MB")
         return CloneOutcome(
-            record.full_name, str(path), head, status, bytes=size, seconds=time.monotonic() - started
+            record.full_name,
+            str(path),
+            head,
+            status,
+            detail=note,
+            bytes=size,
+            seconds=time.monotonic() - started,
         )
     except (CloneRefused, pygit2.GitError, OSError, KeyError, ValueError) as exc:
         # Every failure becomes a counted reason code; the rest of the batch goes on.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pygit2
 
+from codelupe_dagster import settings
 from codelupe_dagster.core.git_clone import directory_bytes
 from codelupe_dagster.core.language import EXTENSIONS, LANGUAGES
 from codelupe_dagster.core.models import RepoRecord
@@ -67,8 +68,12 @@ def load_local_source(source: str | Path, *, max_depth: int = DEFAULT_SCAN_DEPTH
 
 
 def is_git_repository(path: Path) -> bool:
-    """A work tree (`.git` dir or gitfile) or a bare repository; checked on disk, not by walking upwards."""
-    if (path / ".git").exists():
+    """A work tree (`.git` dir, gitfile or link) or a bare repository; checked on disk, never upwards.
+
+    A `.git` symlink counts (even a dangling one), so that it is reported as a link rather than as
+    "not a repository".
+    """
+    if os.path.lexists(path / ".git"):
         return True
     return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
 
@@ -83,7 +88,7 @@ def scan_repository_dir(root: Path, *, max_depth: int = DEFAULT_SCAN_DEPTH) -> L
     scan = LocalScan()
     names: set[str] = set()
     if is_git_repository(root):
-        _add_repository(scan, names, root, f"local/{_strip_git(root.name)}")
+        _add_repository(scan, names, root, f"local/{_strip_git(root.name)}", confine_to=root)
         return scan
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
@@ -100,7 +105,7 @@ def scan_repository_dir(root: Path, *, max_depth: int = DEFAULT_SCAN_DEPTH) -> L
 def _scan_tree(scan: LocalScan, names: set[str], root: Path, path: Path, depth: int, max_depth: int) -> bool:
     """Adds the repositories at or below `path`; True when there was at least one (even if unreadable)."""
     if is_git_repository(path):
-        _add_repository(scan, names, path, _name_from_relative(path.relative_to(root)))
+        _add_repository(scan, names, path, _name_from_relative(path.relative_to(root)), confine_to=root)
         return True
     if depth >= max_depth:
         return False
@@ -122,17 +127,81 @@ def _strip_git(name: str) -> str:
     return name[: -len(".git")] if name.endswith(".git") and len(name) > len(".git") else name
 
 
-def _add_repository(scan: LocalScan, names: set[str], path: Path, full_name: str) -> None:
+def _add_repository(
+    scan: LocalScan, names: set[str], path: Path, full_name: str, *, confine_to: Path
+) -> None:
+    """Adds the record of one repository, or one counted skip: nothing about one repo aborts the scan."""
     if full_name in names:
         scan.skip(path, "duplicate_name", full_name)
         return
     try:
+        escape = git_link_escape(path, confine_to)
+        if escape is not None:
+            scan.skip(path, "git_link_outside_source", f"{full_name}: {escape}")
+            return
         record = repo_record_from_path(path, full_name)
     except NotARepository as exc:
         scan.skip(path, exc.reason, exc.detail)
         return
+    except Exception as exc:  # poison containment: whatever a corrupt repo raises is a skip, not a crash
+        scan.skip(path, "unreadable_repository", f"{full_name} ({path}): {type(exc).__name__}: {exc}")
+        return
     names.add(full_name)
     scan.records.append(record)
+
+
+def git_link_escape(path: Path, root: Path) -> str | None:
+    """Why reading the repository at `path` would follow a link out of `root`, or None when it would not.
+
+    A `.git` symlink is never followed (wherever it points); a gitfile (`gitdir: …`), a worktree's
+    `commondir` and the object store's `alternates` must resolve inside `root`, and so must the git
+    directory's `objects` and `refs` (either may be a symlink). `root` is the scanned directory, or for a
+    listed path the repository itself.
+    """
+    root = root.resolve()
+    dot_git = path / ".git"
+    if dot_git.is_symlink():
+        return f"'.git' is a symlink to {os.readlink(dot_git)!r}; links are not followed"
+    if dot_git.is_file():
+        git_dir = _gitfile_target(dot_git)
+        if git_dir is None:
+            return "'.git' is a file without a 'gitdir:' line"
+    else:
+        git_dir = dot_git if dot_git.is_dir() else path
+    for target in _git_dir_links(git_dir):
+        if not target.resolve().is_relative_to(root):
+            return f"{target} resolves outside {root}"
+    return None
+
+
+def _gitfile_target(gitfile: Path) -> Path | None:
+    """The directory a gitfile names, relative to the gitfile's directory when not absolute."""
+    try:
+        first = gitfile.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    target = Path(first[len("gitdir:") :].strip()).expanduser()
+    return target if target.is_absolute() else gitfile.parent / target
+
+
+def _git_dir_links(git_dir: Path) -> list[Path]:
+    """Every path libgit2 would read the repository's data through: the git dir, its common dir, stores."""
+    paths = [git_dir]
+    commondir = git_dir / "commondir"
+    if commondir.is_file():
+        common = Path(commondir.read_text(encoding="utf-8", errors="replace").strip())
+        git_dir = common if common.is_absolute() else git_dir / common
+        paths.append(git_dir)
+    paths += [git_dir / "objects", git_dir / "refs"]
+    alternates = git_dir / "objects" / "info" / "alternates"
+    if alternates.is_file():
+        for line in alternates.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip() and not line.startswith("#"):
+                alternate = Path(line.strip())
+                paths.append(alternate if alternate.is_absolute() else git_dir / "objects" / alternate)
+    return paths
 
 
 def repo_record_from_path(path: Path, full_name: str) -> RepoRecord:
@@ -198,6 +267,10 @@ def read_source_list(path: Path) -> LocalScan:
         where = f"{path.name}:{number}"
         if line.lower().startswith("file://"):
             line = line[len("file://") :]
+        if _URL_SCHEME.match(line) and settings.has_credentials(line):
+            # Refused before it reaches a record, the queue or a log: only the masked form is kept.
+            scan.skip(where, "credentials_in_url", settings.mask_url(line))
+            continue
         if _URL_SCHEME.match(line) or _SCP_LIKE.match(line):
             full_name = name_from_url(line)
             if full_name is None:
@@ -215,7 +288,9 @@ def read_source_list(path: Path) -> LocalScan:
         elif not repo_path.is_dir() or not is_git_repository(repo_path):
             scan.skip(where, "not_a_git_repository", str(repo_path))
         else:
-            _add_repository(scan, names, repo_path.resolve(), f"local/{_strip_git(repo_path.resolve().name)}")
+            resolved = repo_path.resolve()
+            # A listed repository stands alone: its git data must lie inside its own directory.
+            _add_repository(scan, names, resolved, f"local/{_strip_git(resolved.name)}", confine_to=resolved)
     return scan
 
 

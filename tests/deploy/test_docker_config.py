@@ -32,7 +32,7 @@ DESIGN_ENV = [
     "TRAIN_MIN_QUALITY", "MIN_NEW_FILES", "MAX_DATASET_SIZE", "CHECK_INTERVAL", "CRAWLER_MODE",
     "SYNC_INTERVAL", "BASE_MODEL", "HF_TOKEN", "WANDB_API_KEY", "WANDB_MODE",
     "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD", "REDIS_KEY_PREFIX",
-    "CODELUPE_SOURCE",
+    "CODELUPE_SOURCE", "CLONE_ALLOWED_SCHEMES",
 ]  # fmt: skip
 POSTGRES_ENV = [f"DAGSTER_POSTGRES_{part}" for part in ("HOST", "PORT", "USER", "PASSWORD", "DB")]
 # Services that run CodeLupe code or hand their environment to run containers.
@@ -128,6 +128,44 @@ def test_compose_requires_the_postgres_password(tmp_path: Path) -> None:
     project, errors = validate_docker.validate_compose(DOCKER_DIR / "docker-compose.yml", env_file)
     assert project is None
     assert any("DAGSTER_POSTGRES_PASSWORD" in line for line in errors), errors
+
+
+def test_compose_requires_the_valkey_password(tmp_path: Path) -> None:
+    _tools_or_skip()
+    env_file = tmp_path / "env"
+    env_file.write_text(
+        "\n".join(
+            line
+            for line in (DOCKER_DIR / ".env.example").read_text().splitlines()
+            if not line.startswith("VALKEY_PASSWORD=")
+        )
+    )
+    project, errors = validate_docker.validate_compose(DOCKER_DIR / "docker-compose.yml", env_file)
+    assert project is None
+    assert any("VALKEY_PASSWORD" in line for line in errors), errors
+
+
+def test_only_the_webserver_is_published_and_only_on_loopback(project) -> None:
+    published = {
+        name: service.get("ports") for name, service in project["services"].items() if service.get("ports")
+    }
+    assert list(published) == ["dagster-webserver"]  # Valkey, Elasticsearch, Postgres: compose network only
+    for port in published["dagster-webserver"]:
+        assert port["host_ip"] == "127.0.0.1", port
+    assert project["services"]["elasticsearch"].get("ports") is None
+    assert "reverse proxy" in (DOCKER_DIR / "README.md").read_text()
+
+
+def test_valkey_requires_the_password_every_client_is_given(project, env_example) -> None:
+    redis_service = project["services"]["redis"]
+    command = redis_service["command"]
+    password = env_example["VALKEY_PASSWORD"]
+    assert command[command.index("--requirepass") + 1] == password
+    assert redis_service["environment"]["REDISCLI_AUTH"] == password  # the healthcheck authenticates
+    assert "PONG" in " ".join(redis_service["healthcheck"]["test"])  # NOAUTH is not healthy
+    for service in CODELUPE_SERVICES:
+        url = project["services"][service]["environment"]["REDIS_URL"]
+        assert url == f"redis://:{password}@redis:6379/0", service
 
 
 def test_hadolint_reports_a_bad_dockerfile(tmp_path: Path) -> None:

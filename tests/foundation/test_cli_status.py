@@ -70,3 +70,27 @@ def test_wrong_elasticsearch_url_fails_with_one_masked_line(tmp_path: Path, valk
     assert len(lines) == 1, result.stderr
     assert "127.0.0.1:9" in lines[0]
     assert "changeme" not in result.stderr + result.stdout
+
+
+def test_data_dir_and_everything_in_it_is_private_to_its_owner(tmp_path: Path) -> None:
+    """DESIGN §9: DATA_DIR holds code, clones and the Valkey password; other local users get nothing."""
+    import stat
+
+    from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
+
+    fresh = tmp_path / "fresh" / "data"
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    os.chmod(loose, 0o755)  # a DATA_DIR made before this rule, readable by everyone
+    try:
+        for data_dir in (fresh, loose):
+            result = _status(data_dir, "--json")
+            assert result.returncode == 0, result.stderr
+            assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+            found = [path for path in data_dir.rglob("*")]
+            assert any(path.name == "password" for path in found)
+            exposed = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in found if p.stat().st_mode & 0o077}
+            assert exposed == {}
+    finally:
+        stop_embedded_valkey(fresh)
+        stop_embedded_valkey(loose)

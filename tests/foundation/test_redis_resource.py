@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
+from codelupe_dagster import settings
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
 from codelupe_dagster.resources.redis import RedisResource, RedisUnavailable, connect_redis
 
@@ -64,7 +67,7 @@ def test_embedded_server_restarts_after_a_crash(tmp_path: Path) -> None:
     again = ensure_embedded_valkey(tmp_path)
     assert redis.Redis.from_url(again).ping()
     assert json.loads((tmp_path / "valkey" / "server.json").read_text())["pid"] != state["pid"]
-    assert url.startswith("redis://127.0.0.1:")
+    assert url.startswith("redis://:") and "@127.0.0.1:" in url
     stop_embedded_valkey(tmp_path)
 
 
@@ -111,3 +114,75 @@ def test_embedded_server_starts_its_own_when_the_recorded_port_now_belongs_to_an
     finally:
         stop_embedded_valkey(tmp_path / "data")
         listener.close()
+
+
+def _raw(port: int, command: bytes) -> bytes:
+    """One inline command on a fresh connection, and the server's first reply line."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(command)
+        return sock.recv(1024)
+
+
+def test_embedded_server_requires_its_password(tmp_path: Path) -> None:
+    import stat
+
+    url = ensure_embedded_valkey(tmp_path / "data")
+    try:
+        parts = urlsplit(url)
+        assert parts.hostname == "127.0.0.1" and parts.password and len(parts.password) >= 32
+        home = tmp_path / "data" / "valkey"
+        assert (home / "password").read_text().strip() == parts.password
+        for name in ("password", "valkey.conf", "server.json"):
+            assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+        assert parts.password not in (home / "server.json").read_text()
+        # Raw RESP, as any local process could speak it: refused without the password, and with a guess.
+        assert _raw(parts.port, b"PING\r\n").startswith(b"-NOAUTH")
+        assert _raw(parts.port, b"AUTH guess\r\n").startswith(b"-WRONGPASS")
+        client = redis.Redis.from_url(url)
+        assert client.config_get("appendfsync") == {"appendfsync": "always"}
+        assert client.config_get("bind")["bind"] == "127.0.0.1"
+        assert ensure_embedded_valkey(tmp_path / "data") == url  # the same password every time
+        assert settings.mask_url(url) == f"redis://:***@127.0.0.1:{parts.port}/0"
+    finally:
+        stop_embedded_valkey(tmp_path / "data")
+    again = ensure_embedded_valkey(tmp_path / "data")
+    assert urlsplit(again).password == parts.password  # generated once per DATA_DIR
+    stop_embedded_valkey(tmp_path / "data")
+
+
+def test_a_server_started_before_passwords_is_retired_without_losing_data(tmp_path: Path) -> None:
+    """An upgrade: the recorded server answers without a password; it is replaced, its data kept."""
+    import json
+    import socket
+    import subprocess
+
+    from codelupe_dagster.backends.embedded_valkey import valkey_binary
+
+    home = tmp_path / "data" / "valkey"
+    home.mkdir(parents=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(home), "--appendonly", "yes"]
+    subprocess.run([str(valkey_binary()), *args, "--daemonize", "yes", "--pidfile", str(home / "valkey.pid")])
+    old_url = f"redis://127.0.0.1:{port}/0"
+    old = redis.Redis.from_url(old_url)
+    for _ in range(100):
+        try:
+            old.zadd("pipeline:repos", {"a/b": 2.0})
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    state = {"url": old_url, "pid": int((home / "valkey.pid").read_text()), "run_id": old.info()["run_id"]}
+    (home / "server.json").write_text(json.dumps(state))
+
+    url = ensure_embedded_valkey(tmp_path / "data")
+    try:
+        assert urlsplit(url).password
+        with pytest.raises(redis.ConnectionError):
+            old.ping()  # the unprotected server is gone, not running beside the new one
+        assert redis.Redis.from_url(url).zscore("pipeline:repos", "a/b") == 2.0
+    finally:
+        stop_embedded_valkey(tmp_path / "data")

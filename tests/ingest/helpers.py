@@ -27,6 +27,8 @@ def ingest_resources(data_dir: Path, redis_url: str | None, **git: object) -> di
         "redis": RedisResource(url=redis_url, data_dir=str(data_dir)),
         "search": SearchIndexResource(data_dir=str(data_dir)),
         "git": GitResource(
-            repos_dir=str(data_dir / "repos"), **{"allowed_hosts": ["127.0.0.1"], "workers": 2, **git}
+            repos_dir=str(data_dir / "repos"),
+            # The test git server speaks plain http on loopback: both must be allowed explicitly.
+            **{"allowed_hosts": ["127.0.0.1"], "allowed_schemes": ["https", "http"], "workers": 2, **git},
         ),
     }

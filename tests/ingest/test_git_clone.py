@@ -1,19 +1,25 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pygit2
 import pytest
 
-from codelupe_dagster.core.git_clone import ClonePolicy, CloneRefused, clone_or_fetch, repo_path
+from codelupe_dagster.core.git_clone import ClonePolicy, CloneRefused, _classify, clone_or_fetch, repo_path
+from codelupe_dagster.core.local_source import repo_record_from_path
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.resources.git import GitResource
 from tests.ingest.conftest import commit_change, git, make_work_repo
 
 LOOPBACK = frozenset({"127.0.0.1"})
+HTTP = frozenset({"http"})  # the test git server is plain http: allowed explicitly, never by default
 
 
 def policy(tmp_path: Path, **overrides) -> ClonePolicy:
-    return ClonePolicy(repos_dir=tmp_path / "repos", **{"allowed_hosts": LOOPBACK, **overrides})
+    return ClonePolicy(
+        repos_dir=tmp_path / "repos", **{"allowed_hosts": LOOPBACK, "allowed_schemes": HTTP, **overrides}
+    )
 
 
 def test_shallow_clone_over_http_then_fetch_new_commit(served_repos, tmp_path):
@@ -48,7 +54,10 @@ def test_shallow_clone_over_http_then_fetch_new_commit(served_repos, tmp_path):
         ("https://evil.example.com/o/r.git", "github", "host_not_allowed"),
         ("ssh://git@github.com/o/r.git", "github", "scheme_not_allowed"),
         ("ext::sh -c touch% /tmp/pwned", "github", "scheme_not_allowed"),
-        ("https://user:token@127.0.0.1/o/r.git", "github", "credentials_in_url"),
+        ("http://user:token@127.0.0.1/o/r.git", "github", "credentials_in_url"),
+        ("http://ghp_abc@127.0.0.1/o/r.git", "github", "credentials_in_url"),
+        ("http://127.0.0.1/o/r.git?private_token=glpat-1", "github", "credentials_in_url"),
+        ("ftp://127.0.0.1/o/r.git", "github", "scheme_not_allowed"),
         ("/etc", "github", "local_path_not_allowed"),
         ("file:///etc", "github", "local_path_not_allowed"),
         ("", "github", "no_clone_url"),
@@ -56,15 +65,47 @@ def test_shallow_clone_over_http_then_fetch_new_commit(served_repos, tmp_path):
     ],
 )
 def test_refused_sources(tmp_path, clone_url, source, reason):
-    outcome = clone_or_fetch(RepoRecord("o/r", clone_url=clone_url, source=source), policy(tmp_path))
+    both = policy(tmp_path, allowed_schemes=frozenset({"http", "https"}))
+    outcome = clone_or_fetch(RepoRecord("o/r", clone_url=clone_url, source=source), both)
     assert (outcome.status, outcome.reason) == ("failed", reason)
     assert not (tmp_path / "repos" / "o" / "r").exists()
 
 
 def test_loopback_needs_explicit_allow_list(served_repos, tmp_path):
     url, _ = served_repos.add("octo/html", "html")
-    default = ClonePolicy(repos_dir=tmp_path / "repos")  # github.com only
+    default = ClonePolicy(repos_dir=tmp_path / "repos", allowed_schemes=HTTP)  # github.com only
     assert clone_or_fetch(RepoRecord("octo/html", clone_url=url), default).reason == "host_not_allowed"
+
+
+def test_plain_http_needs_explicit_allow_list(served_repos, tmp_path):
+    url, _ = served_repos.add("octo/html", "html")
+    https_only = ClonePolicy(repos_dir=tmp_path / "repos", allowed_hosts=LOOPBACK)
+    assert https_only.allowed_schemes == frozenset({"https"})
+    outcome = clone_or_fetch(RepoRecord("octo/html", clone_url=url), https_only)
+    assert (outcome.status, outcome.reason) == ("failed", "scheme_not_allowed")
+    assert served_repos.server.requests["git-upload-pack"] == 0
+
+
+def test_git_resource_schemes_come_from_config_then_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("CLONE_ALLOWED_SCHEMES", raising=False)
+    assert GitResource(repos_dir=str(tmp_path)).policy().allowed_schemes == frozenset({"https"})
+    monkeypatch.setenv("CLONE_ALLOWED_SCHEMES", "https, HTTP")
+    assert GitResource(repos_dir=str(tmp_path)).policy().allowed_schemes == frozenset({"https", "http"})
+    configured = GitResource(repos_dir=str(tmp_path), allowed_schemes=["https"])
+    assert configured.policy().allowed_schemes == frozenset({"https"})
+
+
+def test_failure_details_never_show_credentials(tmp_path):
+    """A refused URL is named masked, and so is any URL libgit2 quotes in its own error messages."""
+    record = RepoRecord("o/r", clone_url="http://127.0.0.1:9/o/r.git?ref=main&access_token=tok-123")
+    outcome = clone_or_fetch(record, policy(tmp_path))
+    assert (outcome.status, outcome.reason) == ("failed", "credentials_in_url")
+    assert "tok-123" not in outcome.detail and "access_token=***" in outcome.detail
+    libgit2 = _classify(pygit2.GitError("failed to send request: 'https://bob:hunter2@h.example/o/r.git'"))
+    assert (libgit2.reason, libgit2.detail) == (
+        "git_error",
+        "failed to send request: 'https://bob:***@h.example/o/r.git'",
+    )
 
 
 @pytest.mark.parametrize("name", ["../x", "o/..", "o/r/extra", "/abs/r", "o", "o/", "o/r\n", "o/a b", ".."])
@@ -140,3 +181,54 @@ def test_corrupt_leftover_directory_is_recloned(served_repos, tmp_path):
     outcome = clone_or_fetch(RepoRecord("octo/xmlrpc", clone_url=url), policy(tmp_path))
     assert outcome.status == "cloned", outcome.detail
     assert not (leftover / "junk").exists()
+
+
+def _detach(work: Path) -> str:
+    git(work, "checkout", "-q", "--detach", "HEAD")
+    return git(work, "rev-parse", "HEAD")
+
+
+def test_detached_local_source_is_cloned_and_then_fetched(tmp_path):
+    work = tmp_path / "src" / "html"
+    make_work_repo(work, "html")
+    head = _detach(work)
+    record = repo_record_from_path(work, "local/html")
+    assert (record.head, record.default_branch) == (head, None)
+
+    first = clone_or_fetch(record, policy(tmp_path))
+    assert (first.status, first.head) == ("cloned", head), first.detail
+    assert clone_or_fetch(record, policy(tmp_path)).status == "unchanged"
+
+    git(work, "checkout", "-q", "main")
+    commit_change(work)
+    newer = _detach(work)  # the source moves on, still detached: the queued record is now older
+    updated = clone_or_fetch(record, policy(tmp_path))
+    assert (updated.status, updated.head, updated.reason) == ("updated", newer, None), updated.detail
+    repo = pygit2.Repository(updated.path)
+    assert repo.head_is_detached and str(repo.head.target) == newer
+
+    again = clone_or_fetch(repo_record_from_path(work, "local/html"), policy(tmp_path))
+    assert (again.status, again.head) == ("unchanged", newer)
+
+
+def test_rewritten_source_fails_with_head_mismatch(tmp_path):
+    work = tmp_path / "src" / "json"
+    make_work_repo(work, "json")
+    commit_change(work)
+    record = repo_record_from_path(work, "local/json")
+    assert clone_or_fetch(record, policy(tmp_path)).status == "cloned"
+
+    git(work, "reset", "-q", "--hard", "HEAD~1")  # the crawled commit is no longer the source's history
+    outcome = clone_or_fetch(record, policy(tmp_path))
+    assert (outcome.status, outcome.reason) == ("failed", "head_mismatch"), outcome.detail
+    assert record.head in outcome.detail
+
+
+def test_a_failing_fetch_is_a_failed_outcome(served_repos, tmp_path):
+    url, _ = served_repos.add("octo/dbm", "dbm")
+    record = RepoRecord("octo/dbm", clone_url=url)
+    assert clone_or_fetch(record, policy(tmp_path)).status == "cloned"
+    shutil.rmtree(served_repos.root / "octo" / "dbm.git")  # the upstream is gone after the clone
+    outcome = clone_or_fetch(record, policy(tmp_path))
+    assert (outcome.status, outcome.head) == ("failed", None)
+    assert outcome.reason == "not_found", outcome.detail

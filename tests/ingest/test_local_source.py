@@ -139,3 +139,113 @@ def test_missing_source_is_a_clear_error(tmp_path):
 )
 def test_name_from_url(url, name):
     assert name_from_url(url) == name
+
+
+def _tree_object_file(repo_dir: Path) -> Path:
+    repo = pygit2.Repository(str(repo_dir))
+    tree_id = str(repo[repo.head.target].tree_id)
+    return Path(repo.path) / "objects" / tree_id[:2] / tree_id[2:]
+
+
+def test_a_corrupt_repository_is_a_counted_skip_not_a_crash(source_root):
+    root, heads = source_root
+    _tree_object_file(root / "beta").unlink()  # HEAD's root tree is gone: reading the tree raises
+    scan = load_local_source(root)
+    assert {record.full_name for record in scan.records} == set(heads) - {"local/beta"}
+    [broken] = [entry for entry in scan.skipped if entry.reason == "unreadable_repository"]
+    assert Path(broken.entry).name == "beta" and "local/beta" in broken.detail
+
+
+def test_detached_head_is_read(tmp_path):
+    path = tmp_path / "source" / "det"
+    make_repo(path, ["colorsys.py"], commits=2)
+    repo = pygit2.Repository(str(path))
+    first = repo[repo.head.target].parents[0].id
+    repo.set_head(first)
+    [record] = load_local_source(tmp_path / "source").records
+    assert (record.head, record.default_branch, record.language) == (str(first), None, "python")
+
+
+def _outside_repo(tmp_path: Path) -> Path:
+    outside = tmp_path / "elsewhere" / "secret"
+    make_repo(outside, ["shlex.py"])
+    return outside
+
+
+def test_git_links_out_of_the_source_are_not_followed(tmp_path):
+    outside = _outside_repo(tmp_path)
+    root = tmp_path / "source"
+    make_repo(root / "inside", ["textwrap.py"])
+    (root / "symlinked").mkdir()
+    (root / "symlinked" / ".git").symlink_to(outside / ".git")
+    (root / "gitfile").mkdir()
+    (root / "gitfile" / ".git").write_text(f"gitdir: {outside / '.git'}\n")
+    (root / "relative").mkdir()
+    (root / "relative" / ".git").write_text("gitdir: ../../elsewhere/secret/.git\n")
+    make_repo(root / "borrower", ["colorsys.py"])
+    alternates = root / "borrower" / ".git" / "objects" / "info" / "alternates"
+    alternates.parent.mkdir(parents=True, exist_ok=True)
+    alternates.write_text(f"{outside / '.git' / 'objects'}\n")
+    (root / "linked-objects").mkdir()
+    make_repo(root / "linked-objects" / "r", ["abc.py"])
+    objects = root / "linked-objects" / "r" / ".git" / "objects"
+    shutil.rmtree(objects)
+    objects.symlink_to(outside / ".git" / "objects")
+    (root / "repo-link").symlink_to(outside)  # a repository reached through a symlink: skipped as before
+
+    scan = load_local_source(root)
+    assert [record.full_name for record in scan.records] == ["local/inside"]
+    escaped = {Path(entry.entry).name for entry in scan.skipped if entry.reason == "git_link_outside_source"}
+    assert escaped == {"symlinked", "gitfile", "relative", "borrower", "r"}
+    assert scan.skipped_by_reason == {"git_link_outside_source": 5, "symlink": 1}
+
+
+def test_a_worktree_whose_git_dir_stays_inside_the_source_is_read(tmp_path):
+    root = tmp_path / "source"
+    head = make_repo(root / "main-repo", ["textwrap.py"])
+    git_dir = root / "main-repo" / ".git" / "worktrees" / "wt"
+    git_dir.mkdir(parents=True)
+    (git_dir / "HEAD").write_text(f"{head}\n")
+    (git_dir / "commondir").write_text("../..\n")
+    (git_dir / "gitdir").write_text(f"{root / 'wt' / '.git'}\n")
+    (root / "wt").mkdir()
+    (root / "wt" / ".git").write_text(f"gitdir: {git_dir}\n")
+    scan = load_local_source(root)
+    assert {(record.full_name, record.head) for record in scan.records} == {
+        ("local/main-repo", head),
+        ("local/wt", head),
+    }, scan.skipped
+
+
+def test_listed_paths_must_keep_their_git_data_inside_themselves(tmp_path):
+    outside = _outside_repo(tmp_path)
+    lists = tmp_path / "lists"
+    make_repo(lists / "ok", ["textwrap.py"])
+    (lists / "linked").mkdir()
+    (lists / "linked" / ".git").write_text(f"gitdir: {outside / '.git'}\n")
+    listing = lists / "repos.txt"
+    listing.write_text("ok\nlinked\n")
+    scan = read_source_list(listing)
+    assert [record.full_name for record in scan.records] == ["local/ok"]
+    assert scan.skipped_by_reason == {"git_link_outside_source": 1}
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("https://bob:hunter2@git.example/o/r.git", "https://bob:***@git.example/o/r.git"),
+        ("https://ghp_s3cr3t@github.com/o/r.git", "https://***@github.com/o/r.git"),
+        ("https://gitlab.example/o/r.git?private_token=glpat-s3cr3t", "https://gitlab.example/o/r.git?private_token=***"),
+        ("https://h.example/o/r.git?access_token=s3cr3t", "https://h.example/o/r.git?access_token=***"),
+        ("https://h.example/o/r.git?password=s3cr3t", "https://h.example/o/r.git?password=***"),
+        ("https://h.example/o/r.git?token=s3cr3t", "https://h.example/o/r.git?token=***"),
+    ],
+)  # fmt: skip
+def test_credential_urls_in_a_list_are_refused_and_shown_masked(tmp_path, line, masked):
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"{line}\nssh://git@github.com/o/kept.git\n")
+    scan = read_source_list(listing)
+    assert [record.full_name for record in scan.records] == ["o/kept"]
+    [skipped] = scan.skipped
+    assert (skipped.entry, skipped.reason, skipped.detail) == ("repos.txt:1", "credentials_in_url", masked)
+    assert "s3cr3t" not in repr(scan) and "hunter2" not in repr(scan)
