@@ -284,7 +284,7 @@ class NearDeduplicator:
         result: list[str | None] = []
         for start in range(0, len(docs), self._chunk_size):
             chunk = docs[start : start + self._chunk_size]
-            collisions = self._collide(chunk, record if start == 0 else {})
+            collisions = self._collide(chunk, (record or {}) if start == 0 else {})
             owners = {c.owner for found in collisions for c in found}
             claimants = self._ledger.claimants(sorted(owners))
             takeovers: dict[str, list[tuple[bytes, bytes, bytes]]] = defaultdict(list)

@@ -80,3 +80,57 @@ def test_near_claims_agree_between_packed_and_general_chunks(redis_client: redis
     assert NearDeduplicator(redis_client, RedisKeys("packed:")).claim_many(docs) == expected
     odd = [*docs, (digest(7), keys(7, bands=2))]
     assert NearDeduplicator(redis_client, RedisKeys("general:")).claim_many(odd) == [*expected, None]
+
+
+def test_exact_claim_groups_and_compare_and_delete_release(redis_client: redis.Redis) -> None:
+    dedup = ExactDeduplicator(redis_client, KEYS, chunk_size=2)
+    groups = [("acme/a", [digest(1), digest(2), digest(3)]), ("acme/b", [digest(3), digest(4)])]
+    record = {"test:gen": [digest(1)]}
+    assert dedup.claim_groups(groups, record) == [[NEW_CLAIM] * 3, [FOREIGN_CLAIM, NEW_CLAIM]]
+    assert redis_client.smembers("test:gen") == {digest(1)}  # recorded in the same round trip
+    # Only claims the claimant still holds are released: b's claim on 4 stays.
+    assert dedup.release([digest(1), digest(4), digest(9)], "acme/a") == 1
+    assert dedup.claimants([digest(1), digest(2), digest(4)]) == {
+        digest(1): None,
+        digest(2): b"acme/a",
+        digest(4): b"acme/b",
+    }
+    assert dedup.claim_status([digest(1)], "acme/b") == [NEW_CLAIM]
+
+
+def test_near_owner_of_the_same_repo_or_released_is_not_a_duplicate(redis_client: redis.Redis) -> None:
+    """A bucket's owner counts through the exact ledger: another repository's claim is a duplicate, the
+    repository's own (old) version is not, and a released owner is stale and taken over."""
+    exact, near = ExactDeduplicator(redis_client, KEYS), NearDeduplicator(redis_client, KEYS)
+    old_a, other_b = digest(1), digest(2)
+    exact.claim([old_a], "acme/a")
+    exact.claim([other_b], "acme/b")
+    assert near.claim_for_repos(
+        [(old_a, [b"x0", b"x1"]), (other_b, [b"y0", b"y1"])], ["acme/a", "acme/b"]
+    ) == [
+        None,
+        None,
+    ]
+
+    new_a, copy_c = digest(3), digest(4)
+    exact.claim([new_a], "acme/a")
+    exact.claim([copy_c], "acme/c")
+    owners = near.claim_for_repos([(new_a, [b"x0", b"n1"]), (copy_c, [b"c0", b"y1"])], ["acme/a", "acme/c"])
+    assert owners == [None, other_b.hex()]  # a's edit is not its own duplicate; c's copy of b's file is
+    # a's old version is not current in this run, so a's new version took its bucket over.
+    assert redis_client.hget(KEYS.lsh(0), b"x0") == new_a
+
+    exact.release([other_b], "acme/b")  # b deleted that file upstream
+    assert near.claim_for_repos([(copy_c, [b"c0", b"y1"])], ["acme/c"]) == [None]
+    assert redis_client.hget(KEYS.lsh(1), b"y1") == copy_c  # the stale bucket now belongs to c's copy
+
+
+def test_near_owner_that_is_a_current_file_keeps_its_buckets(redis_client: redis.Redis) -> None:
+    exact, near = ExactDeduplicator(redis_client, KEYS), NearDeduplicator(redis_client, KEYS)
+    first, second = digest(1), digest(2)
+    exact.claim([first, second], "acme/a")
+    owners = near.claim_for_repos(
+        [(first, [b"k0", b"k1"]), (second, [b"k0", b"z1"])], ["acme/a", "acme/a"], current={first, second}
+    )
+    assert owners == [None, None]  # two near-identical files of one repository are both kept
+    assert redis_client.hget(KEYS.lsh(0), b"k0") == first

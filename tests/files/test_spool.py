@@ -87,3 +87,15 @@ def test_export_layout_loads_with_datasets(tmp_path: Path) -> None:
     )
     assert loaded.num_rows == 5
     assert sorted(loaded["id"]) == sorted(doc(i)["id"] for i in range(5))
+
+
+def test_a_document_that_cannot_be_stored_is_refused_alone(tmp_path) -> None:
+    from codelupe_dagster.core.spool import ShardWriter, UnwritableDocument, iter_documents
+
+    with ShardWriter(tmp_path / "s", rows_per_part=2) as writer:
+        writer.write({"id": "a", "path": "ok.py", "content": "x = 1\n"})
+        with pytest.raises(UnwritableDocument, match="path"):
+            writer.write({"id": "b", "path": "caf\udce9.py", "content": "x = 2\n"})
+        writer.write({"id": "c", "path": "é.py", "content": "y = 'é'\n"})
+        writer.commit()
+    assert [d["id"] for chunk in iter_documents(tmp_path / "s") for d in chunk] == ["a", "c"]
