@@ -27,7 +27,14 @@ def test_fresh_data_dir_reports_zeros_as_json(tmp_path: Path) -> None:
     result = _status(tmp_path / "data", "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
-    assert status["queue"] == {"pipeline:repos": 0, "pipeline:repos:inflight": 0, "pipeline:batches": 0}
+    assert status["queue"] == {
+        "pipeline:repos": 0,
+        "pipeline:repos:inflight": 0,
+        "pipeline:batches": 0,
+        "pipeline:repos:delayed": 0,
+        "pipeline:repos:dead": 0,
+    }
+    assert status["dead_letters"] == {}
     assert status["processed"] == {"pipeline:processed:repos": 0, "pipeline:processed:files": 0}
     assert status["index"]["backend"] == "sqlite"
     assert status["index"]["codelupe-code"] == 0

@@ -46,6 +46,20 @@ def test_mask_url_hides_secret_query_parameters(url: str, masked: str) -> None:
     assert has_credentials(url) == (url != masked)
 
 
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("ssh://git@github.com/o/r.git", False),  # an account name; the key authenticates
+        ("ssh://git:pw@github.com/o/r.git", True),
+        ("https://TOKEN@github.com/o/r.git", True),
+        ("https://github.com/o/r.git", False),
+        ("https://h/o/r?sig=abc", True),
+    ],
+)
+def test_has_credentials(url: str, secret: bool) -> None:
+    assert has_credentials(url) is secret
+
+
 def test_mask_secrets_in_text_masks_every_url_and_keeps_the_rest() -> None:
     message = (
         "failed to fetch 'https://bob:hunter2@git.example/o/r.git': 401; retried via "
