@@ -288,7 +288,9 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     text = getattr(message, "message", None) or str(
         getattr(failure, "failure_reason", "") or "see the run's logs"
     )
-    return settings.mask_url(text.strip().splitlines()[0]) if text.strip() else "see the run's logs"
+    return (
+        settings.mask_secrets_in_text(text.strip().splitlines()[0]) if text.strip() else "see the run's logs"
+    )
 
 
 class WaitReporter:
@@ -383,7 +385,7 @@ def run(
             defs, instance, source, train=not no_train, max_failed_batches=max_failed_batches, console=console
         )
     except CONFIGURATION_ERRORS as exc:
-        click.echo(f"error: {settings.mask_url(_first_line(exc))}", err=True)
+        click.echo(f"error: {settings.mask_secrets_in_text(_first_line(exc))}", err=True)
         raise SystemExit(2) from None
     render_summary(summary, console, time.monotonic() - started)
     if summary.stopped:

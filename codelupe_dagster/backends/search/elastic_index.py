@@ -39,7 +39,7 @@ from codelupe_dagster.backends.search.base import (
     SearchIndex,
 )
 from codelupe_dagster.backends.search.code_tokens import camel_subwords, query_alternatives
-from codelupe_dagster.settings import mask_url
+from codelupe_dagster.settings import mask_secrets_in_text, mask_url
 
 T = TypeVar("T")
 
@@ -208,7 +208,7 @@ class ElasticSearchIndex(SearchIndex):
     def _unavailable(self, what: str, exc: Exception) -> BackendUnavailable:
         return BackendUnavailable(
             f"Elasticsearch at {self.display_url} is unreachable ({what} on index {self.name!r}): "
-            f"{type(exc).__name__}: {exc}"
+            f"{type(exc).__name__}: {mask_secrets_in_text(str(exc))}"
         )
 
     # ------------------------------------------------------------------ mapping
