@@ -152,27 +152,28 @@ def es_code_index(
 
     index = search.code_index()
     index.ensure()
-    started = time.perf_counter()
-    written = _index_spool(index, spool, batch_id, threshold, config.bulk_size)
-    index.refresh()
-    elapsed = time.perf_counter() - started
-    ids: list[str] = written["ids"]
+    with redis.keep_leased(batch_id):
+        started = time.perf_counter()
+        written = _index_spool(index, spool, batch_id, threshold, config.bulk_size)
+        index.refresh()
+        elapsed = time.perf_counter() - started
+        ids: list[str] = written["ids"]
 
-    # Each repository scored completely now replaces its previous generation: its edited and deleted files
-    # leave the index and release their claims. After every document is in, before the repos are marked
-    # processed: a crash anywhere here re-runs to the same result (see core.repo_generations).
-    failed = manifest.info.get("failed_repos") or {}
-    swaps = replace_generations(
-        redis.get_client(),
-        redis.redis_keys,
-        index,
-        [repo for repo in sorted(commits) if repo not in failed],
-        batch_id,
-    )
+        # Each repository scored completely now replaces its previous generation: its edited and deleted files
+        # leave the index and release their claims. After every document is in, before the repos are marked
+        # processed: a crash anywhere here re-runs to the same result (see core.repo_generations).
+        failed = manifest.info.get("failed_repos") or {}
+        swaps = replace_generations(
+            redis.get_client(),
+            redis.redis_keys,
+            index,
+            [repo for repo in sorted(commits) if repo not in failed],
+            batch_id,
+        )
 
-    # Only after every document is in: a crash before this line re-processes the repos, never skips them.
-    if commits:
-        redis.get_client().hset(redis.redis_keys.processed_repos, mapping=commits)
+        # Only after every document is in: a crash before this line re-processes the repos, never skips them.
+        if commits:
+            redis.get_client().hset(redis.redis_keys.processed_repos, mapping=commits)
 
     repos = tuple(sorted(commits))
     checks = [

@@ -6,6 +6,7 @@ import dagster as dg
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
+from codelupe_dagster.core.batch_queue import record_repo_failures
 from codelupe_dagster.core.batch_scoring import (
     BatchCounts,
     BatchScorer,
@@ -74,7 +75,11 @@ def scored_files(
         keep_near_duplicates=config.keep_near_duplicates,
     )
     spool = spool_path(data_dir, batch_id)
-    counts = scorer.run(batch, spool)
+    with redis.keep_leased(batch_id):
+        counts = scorer.run(batch, spool)
+    # A repository that could not be read fails alone: settling the batch retries it, then parks it.
+    failures = {repo: f"score: {reason}" for repo, reason in counts.failed_repos.items()}
+    record_repo_failures(redis.get_client(), redis.redis_keys, batch_id, failures)
     context.log.info(
         f"batch {batch_id}: {counts.seen} files seen, {counts.kept} kept, "
         f"{counts.exact_duplicates} exact and {counts.near_duplicates} near duplicates, "
