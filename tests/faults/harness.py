@@ -128,13 +128,15 @@ class Poison:
     """A source that mixes good repositories with ones that can never be processed."""
 
     source: Path  # a list file: one path or URL per line
-    names: tuple[str, ...]  # the poison repos' names, as the pipeline names them
+    names: tuple[str, ...]  # the poison repos that are queued, fail every attempt and must be parked
+    refused: tuple[str, ...] = ()  # poison the queue refuses outright (a counted skip), never queued
 
 
 def build_poison_source(dest: Path, good_repos: Path, unreachable_port: int) -> Poison:
     """A source list: every good repository by path, plus three poison entries.
 
-    - `local/bad name!`: a valid repository whose directory (hence repository name) is not a safe owner/name;
+    - `local/bad name!`: a valid repository whose directory (hence repository name) is not a safe owner/name:
+      `queued_repos` refuses it (skipped as `invalid_name`), so it is never queued and never parked;
     - `local/corrupt-objects`: a repository whose HEAD tree refers to a blob deleted from the object store;
     - `nobody/never-clones`: a clone URL on a loopback port where nothing listens.
     """
@@ -163,7 +165,7 @@ def build_poison_source(dest: Path, good_repos: Path, unreachable_port: int) -> 
     lines.append(f"http://127.0.0.1:{unreachable_port}/nobody/never-clones.git")
     source = dest / "sources.txt"
     source.write_text("\n".join(lines) + "\n")
-    return Poison(source, ("local/bad name!", "local/corrupt-objects", "nobody/never-clones"))
+    return Poison(source, ("local/corrupt-objects", "nobody/never-clones"), refused=("local/bad name!",))
 
 
 def closed_port() -> int:

@@ -228,6 +228,8 @@ def test_poison_repos_are_parked_and_the_rest_indexed(workspace: Workspace, base
     for name, entry in state["dead"].items():
         record = json.loads(entry)
         assert record.get("reason"), f"{name} parked without a reason: {record}"
+    for name in poison.refused:
+        assert name not in state["dead"] and name not in state["inflight"], f"{name} should never be queued"
     verdict = compare(state, set(baseline.ids))
     assert (verdict.lost, verdict.duplicated, verdict.inflight, verdict.queued, verdict.in_progress_runs) == (
         0,
