@@ -115,34 +115,20 @@ def test_compose_validator_rejects_broken_files(tmp_path: Path, breakage, expect
     assert any(expected in line for line in errors), errors
 
 
-def test_compose_requires_the_postgres_password(tmp_path: Path) -> None:
+@pytest.mark.parametrize("variable", ["DAGSTER_POSTGRES_PASSWORD", "VALKEY_PASSWORD"])
+def test_compose_requires_each_password(tmp_path: Path, variable: str) -> None:
     _tools_or_skip()
     env_file = tmp_path / "env"
     env_file.write_text(
         "\n".join(
             line
             for line in (DOCKER_DIR / ".env.example").read_text().splitlines()
-            if not line.startswith("DAGSTER_POSTGRES_PASSWORD=")
+            if not line.startswith(f"{variable}=")
         )
     )
     project, errors = validate_docker.validate_compose(DOCKER_DIR / "docker-compose.yml", env_file)
     assert project is None
-    assert any("DAGSTER_POSTGRES_PASSWORD" in line for line in errors), errors
-
-
-def test_compose_requires_the_valkey_password(tmp_path: Path) -> None:
-    _tools_or_skip()
-    env_file = tmp_path / "env"
-    env_file.write_text(
-        "\n".join(
-            line
-            for line in (DOCKER_DIR / ".env.example").read_text().splitlines()
-            if not line.startswith("VALKEY_PASSWORD=")
-        )
-    )
-    project, errors = validate_docker.validate_compose(DOCKER_DIR / "docker-compose.yml", env_file)
-    assert project is None
-    assert any("VALKEY_PASSWORD" in line for line in errors), errors
+    assert any(variable in line for line in errors), errors
 
 
 def test_only_the_webserver_is_published_and_only_on_loopback(project) -> None:

@@ -300,11 +300,11 @@ class ElasticSearchIndex(SearchIndex):
         if batch:
             yield batch
 
-    def _send(self, batch: list[dict[str, Any]]) -> BulkResult:
-        outcome = BulkResult()
+    def _stream(self, actions: list[dict[str, Any]]) -> Iterator[tuple[bool, dict[str, Any]]]:
+        """Each action's (ok, item) from `streaming_bulk`, which itself retries 429s with backoff."""
         for ok, item in streaming_bulk(
             self.client,
-            batch,
+            actions,
             chunk_size=self.bulk_chunk_docs,
             max_chunk_bytes=self.bulk_chunk_bytes,
             raise_on_error=False,
@@ -313,7 +313,11 @@ class ElasticSearchIndex(SearchIndex):
             max_backoff=30,
             retry_on_status=(429,),
         ):
-            info = next(iter(item.values()))
+            yield ok, next(iter(item.values()))
+
+    def _send(self, batch: list[dict[str, Any]]) -> BulkResult:
+        outcome = BulkResult()
+        for ok, info in self._stream(batch):
             if ok:
                 outcome.indexed += 1
             else:
@@ -358,17 +362,7 @@ class ElasticSearchIndex(SearchIndex):
     def _send_deletes(self, actions: list[dict[str, Any]]) -> tuple[int, list[DocError]]:
         deleted = 0
         errors: list[DocError] = []
-        for ok, item in streaming_bulk(
-            self.client,
-            actions,
-            chunk_size=self.bulk_chunk_docs,
-            raise_on_error=False,
-            max_retries=self.bulk_429_retries,
-            initial_backoff=self.backoff_s,
-            max_backoff=30,
-            retry_on_status=(429,),
-        ):
-            info = next(iter(item.values()))
+        for ok, info in self._stream(actions):
             if ok and info.get("result") == "deleted":
                 deleted += 1
             elif not ok and info.get("status") != 404:  # 404: not there, or no index at all
