@@ -518,16 +518,21 @@ def kill_delay(seed: int, clean_seconds: float) -> float:
     return round(random.Random(seed).uniform(0.5, max(1.0, 0.8 * clean_seconds)), 2)
 
 
-def kill_trial(root: Path, baseline: Baseline, seed: int) -> KillTrial:
-    """SIGKILL `codelupe run` at a seeded moment, run it again to completion, compare with the clean run."""
+def kill_trial(root: Path, baseline: Baseline, seed: int, kills: int = 1) -> KillTrial:
+    """SIGKILL `codelupe run` at a seeded moment — `kills` times in a row on the same state, each run
+    picking up what the killed one left — then run it again to completion and compare with the clean run.
+    `delay` and `first` describe the last kill; `killed` is True when any run was actually killed."""
     corpus = copy_corpus(baseline.corpus, root / "source")
     ws = Workspace(root)
     try:
-        delay = kill_delay(seed, baseline.seconds)
-        first = ws.run_killed_at(corpus, delay)
+        killed = False
+        for attempt in range(kills):
+            delay = kill_delay(seed + 1000 * attempt, baseline.seconds)
+            first = ws.run_killed_at(corpus, delay)
+            killed = killed or bool(first.killed)
         rerun = ws.run(corpus)
         verdict = compare(ws.state(), set(baseline.ids))
-        return KillTrial(seed, delay, first.killed, first, rerun, verdict)
+        return KillTrial(seed, delay, killed, first, rerun, verdict)
     finally:
         ws.close()
 
