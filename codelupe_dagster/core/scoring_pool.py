@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import multiprocessing
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 WORKER_CRASH = "worker_crash"
 MAX_REBUILDS = 8  # a poison file costs up to 3 (shared break, its task alone, the file alone)
+EXIT_GRACE_S = 5.0  # a clean pool's workers exit in milliseconds; past this one is stuck
 
 Task = tuple[int, str, list[git_files.TreeBlob]]  # (repo index, repo path, entries)
 
@@ -120,21 +122,36 @@ class ScoringPool:
         self.close(cancel=True)
 
     def close(self, cancel: bool = False) -> None:
-        """Stop the workers: after a clean run let them exit; on cancel (Ctrl-C, Dagster termination, an
-        error) kill them now instead of letting them finish what they hold."""
+        """Stop the workers and never wait for ever: after a clean run let them exit (within
+        `EXIT_GRACE_S`); on cancel (Ctrl-C, Dagster termination, an error, a rebuild) kill them now.
+
+        `ProcessPoolExecutor.shutdown(wait=True)` can block for ever: a worker SIGKILLed while it held the
+        task queue's read lock leaves its siblings unable to read the "stop" sentinel, and the executor's
+        manager thread joins them indefinitely (seen on CPython 3.11). So the workers are joined here with
+        a deadline and terminated past it; the manager thread then finishes, and so can the process.
+        """
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        if cancel:
-            # No public way to stop running workers; _processes is stable across CPython 3.8-3.13.
-            processes = list((getattr(executor, "_processes", None) or {}).values())
-            executor.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-            for process in processes:
-                process.join(timeout=10)
-        executor.shutdown(wait=True, cancel_futures=cancel)
+        # No public handle on the workers; _processes is stable across CPython 3.8-3.13.
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=cancel)
+        deadline = time.monotonic() + (0.0 if cancel else EXIT_GRACE_S)
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        stuck = [process for process in processes if process.is_alive()]
+        if stuck and not cancel:
+            log.warning("%d scoring workers did not exit; terminating them", len(stuck))
+        for process in stuck:
+            process.terminate()
+        for process in stuck:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+        manager = getattr(executor, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(timeout=10)
 
     # ----------------------------------------------------------------- scheduling
 

@@ -15,8 +15,9 @@ import redis
 
 from codelupe_dagster.core.batch_scoring import BatchScorer, ClonedBatch, cloned_manifest_path, spool_path
 from codelupe_dagster.core.file_processing import TEST_CRASH_ENV, ProcessingConfig
+from codelupe_dagster.core.git_files import TreeBlob, walk_head
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.core.scoring_pool import WorkerPoolError
+from codelupe_dagster.core.scoring_pool import ScoringPool, WorkerPoolError
 from codelupe_dagster.core.spool import is_complete, iter_documents
 from tests.files.conftest import PlantedCorpus
 from tests.files.corpus import STDLIB, make_repo, stdlib_files, write_cloned_manifest
@@ -131,6 +132,26 @@ def repo_with_latin1_name(path: Path) -> str:
     )
     _git(path, "update-ref", "refs/heads/main", commit)
     return commit
+
+
+@pytest.mark.timeout(120)
+def test_closing_a_pool_whose_worker_cannot_exit_never_hangs(tmp_path: Path):
+    """A worker SIGKILLed while it held the task queue's lock leaves a sibling that can never read its stop
+    sentinel, and `ProcessPoolExecutor.shutdown(wait=True)` then waits for ever (reproduced on CPython 3.11
+    by killing a worker as the last result came in). A stopped worker is the same for `close`: it must
+    still return, with every worker gone."""
+    repo = tmp_path / "json.git"
+    make_repo(repo, stdlib_files("json"))
+    entries = [e for e in walk_head(pygit2.Repository(str(repo))) if isinstance(e, TreeBlob)]
+    tasks = [(0, str(repo), entries[i : i + 2]) for i in range(0, len(entries), 2)]
+    pool = ScoringPool(2, ProcessingConfig())
+    assert sum(len(results) for _, results in pool.results(tasks)) == len(entries)
+    workers = pool_workers()
+    assert workers, "no pool workers alive after scoring"
+    os.kill(workers[0].pid, signal.SIGSTOP)
+    pool.close()
+    alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"workers left running after close: {alive}"
 
 
 @pytest.mark.parametrize("workers", [0, 2])
