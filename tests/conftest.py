@@ -27,6 +27,22 @@ from codelupe_dagster.backends.search import IndexSchema, SearchIndex, open_sear
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+@pytest.fixture(autouse=True)
+def _no_dagster_definitions_state_left_over() -> Iterator[None]:
+    """Each test starts with no current definitions-state storage.
+
+    Dagster keeps the storage of the instance last entered (`with instance:`) in a context variable and
+    restores the previous value on exit. Instances entered and disposed out of order across tests can
+    leave it pointing at a disposed instance, and the next `dg.materialize` then fails with "Attempted to
+    resolve undefined DagsterInstance weakref" — seen in full-suite runs only, depending on garbage
+    collection. There is no public reset, so this reaches for Dagster's own context variable.
+    """
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield
+
+
 def _require(condition: bool, reason: str) -> None:
     """Skip loudly on a developer machine; on CI a missing service is a failure, never a skip."""
     if condition:
