@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -35,10 +36,13 @@ def _no_dagster_definitions_state_left_over() -> Iterator[None]:
     restores the previous value on exit. Instances entered and disposed out of order across tests can
     leave it pointing at a disposed instance, and the next `dg.materialize` then fails with "Attempted to
     resolve undefined DagsterInstance weakref" — seen in full-suite runs only, depending on garbage
-    collection. There is no public reset, so this reaches for Dagster's own context variable.
+    collection: an instance disposed by the collector *during* a later test resets the variable to
+    whatever it held when that instance was entered. So earlier tests' garbage is collected first, then the
+    variable is cleared. There is no public reset, so this reaches for Dagster's own context variable.
     """
     from dagster._core.storage.defs_state.base import _current_storage
 
+    gc.collect()
     _current_storage.set(None)
     yield
 
