@@ -175,10 +175,15 @@ def resources_for() -> Callable[..., dict[str, Any]]:
 # ---------------------------------------------------------------- search backends
 
 
+# Read once at import: fixtures such as `data_dir` remove ELASTICSEARCH_URL from the environment, and the
+# session node must not depend on which test happens to ask for it first.
+_CALLER_ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL")
+
+
 @pytest.fixture(scope="session")
 def elasticsearch_url() -> Iterator[str]:
     """A real Elasticsearch node: ELASTICSEARCH_URL when the caller started one, else one we start."""
-    given = os.environ.get("ELASTICSEARCH_URL")
+    given = _CALLER_ELASTICSEARCH_URL or os.environ.get("ELASTICSEARCH_URL")
     if given:
         yield given
         return

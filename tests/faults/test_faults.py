@@ -109,45 +109,16 @@ def test_sigkill_embedded_valkey_mid_batch(workspace: Workspace, baseline: Basel
 
 
 @pytest.fixture
-def es_indexes():
-    """Index names private to this test on the shared Elasticsearch node, deleted afterwards."""
-    url = _shared_es_url()
-    if not url:
-        reason = "no Elasticsearch node: start one with `python3 scripts/elasticsearch.py start`"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"required service missing on CI: {reason}")
-        pytest.skip(reason)
+def es_indexes(elasticsearch_url: str):
+    """Index names private to this test on the session's Elasticsearch node, deleted afterwards."""
     tag = uuid.uuid4().hex[:8]
     names = {"ES_CODE_INDEX": f"faults-{tag}-code", "ES_REPO_INDEX": f"faults-{tag}-repos"}
-    yield url, names
+    yield elasticsearch_url, names
     import requests
 
     for name in names.values():
         with contextlib.suppress(requests.RequestException):
-            requests.delete(f"{url}/{name}", timeout=30)
-
-
-def _shared_es_url() -> str | None:
-    import subprocess
-    import sys
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / "elasticsearch.py"
-    try:
-        done = subprocess.run(
-            [sys.executable, str(script), "url"], capture_output=True, text=True, timeout=30
-        )
-    except subprocess.TimeoutExpired:
-        return None
-    url = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else None
-    if not url:
-        return None
-    import requests
-
-    try:
-        requests.get(f"{url}/_cluster/health", timeout=5).raise_for_status()
-    except requests.RequestException:
-        return None
-    return url
+            requests.delete(f"{elasticsearch_url}/{name}", timeout=30)
 
 
 def test_elasticsearch_unreachable_20s_mid_bulk(workspace: Workspace, baseline: Baseline, es_indexes):
