@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from codelupe_dagster.assets.clone import clone_batch  # noqa: E402
-from codelupe_dagster.core.git_clone import ClonePolicy, directory_bytes  # noqa: E402
+from codelupe_dagster.backends.git_clone import ClonePolicy, directory_bytes  # noqa: E402
 from codelupe_dagster.core.models import RepoRecord  # noqa: E402
 from tests.ingest.git_http import start_git_http_server  # noqa: E402
 

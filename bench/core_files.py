@@ -24,11 +24,11 @@ from multiprocessing import Pool
 
 from codelupe_dagster.core import filters
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
-from codelupe_dagster.core.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
 from codelupe_dagster.core.language import detect_language
 from codelupe_dagster.core.minhash import band_keys, signature
 from codelupe_dagster.core.quality import score_seed_v1, score_v2
 from codelupe_dagster.core.secrets import redact_secrets
+from codelupe_dagster.stages.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
 
 DEFAULT_CORPUS = "/root/.pyenv/versions/3.11.7/lib/python3.11"
 OLD_PIPELINE_FILES_PER_S = 3.0  # the old pipeline's measured throughput (DESIGN §10)

@@ -23,8 +23,8 @@ import time
 from collections import defaultdict
 from itertools import combinations
 
-from codelupe_dagster.core.file_processing import Dropped, ProcessingConfig, process_file
 from codelupe_dagster.core.minhash import LSHParams, band_keys, shingle_hashes, signature
+from codelupe_dagster.stages.file_processing import Dropped, ProcessingConfig, process_file
 
 DEFAULT_CORPORA = ("/root/.pyenv/versions/3.11.7/lib/python3.11", "/usr/local/go/src")
 EXTENSIONS = (".py", ".go", ".js", ".c", ".h")

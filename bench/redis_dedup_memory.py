@@ -21,8 +21,8 @@ import time
 
 import redis
 
+from codelupe_dagster.backends.dedup_ledger import ExactDeduplicator, NearDeduplicator
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
-from codelupe_dagster.core.dedup_claims import ExactDeduplicator, NearDeduplicator
 from codelupe_dagster.core.keys import RedisKeys
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import dagster as dg
 
 from codelupe_dagster import settings
-from codelupe_dagster.core.batch_queue import BatchNotFound, batch_repos, record_repo_failures
-from codelupe_dagster.core.git_clone import CloneOutcome, ClonePolicy, clone_or_fetch
+from codelupe_dagster.backends.git_clone import CloneOutcome, ClonePolicy, clone_or_fetch
+from codelupe_dagster.backends.repo_queue import BatchNotFound, batch_repos, record_repo_failures
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.git import GitResource

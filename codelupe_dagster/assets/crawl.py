@@ -9,8 +9,8 @@ from pydantic import Field
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.search import SearchIndex
-from codelupe_dagster.core.github_search import CrawlStats, RedisHashStore, SearchCrawler
-from codelupe_dagster.core.local_source import DEFAULT_SCAN_DEPTH, load_local_source
+from codelupe_dagster.backends.sources.github import CrawlStats, RedisHashStore, SearchCrawler
+from codelupe_dagster.backends.sources.local import DEFAULT_SCAN_DEPTH, load_local_source
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.resources.github import GitHubResource
 from codelupe_dagster.resources.redis import RedisResource

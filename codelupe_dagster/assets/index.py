@@ -9,14 +9,14 @@ import dagster as dg
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.search import Filters, SearchIndex
-from codelupe_dagster.core.batch_scoring import spool_path
+from codelupe_dagster.backends.spool import iter_documents, read_manifest
 from codelupe_dagster.core.filters import LOW_QUALITY
-from codelupe_dagster.core.repo_generations import replace_generations
 from codelupe_dagster.core.secrets import redact_secrets
-from codelupe_dagster.core.spool import iter_documents, read_manifest
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.stages.repo_updates import replace_generations
+from codelupe_dagster.stages.score_batch import spool_path
 
 INDEXED_COUNT_MATCHES_KEPT = "indexed_count_matches_kept"
 NO_DOCUMENT_BELOW_THRESHOLD = "no_document_below_threshold"
@@ -161,7 +161,7 @@ def es_code_index(
 
         # Each repository scored completely now replaces its previous generation: its edited and deleted files
         # leave the index and release their claims. After every document is in, before the repos are marked
-        # processed: a crash anywhere here re-runs to the same result (see core.repo_generations).
+        # processed: a crash anywhere here re-runs to the same result (see stages.repo_updates).
         failed = manifest.info.get("failed_repos") or {}
         swaps = replace_generations(
             redis.get_client(),

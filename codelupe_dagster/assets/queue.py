@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from codelupe_dagster.core.batch_queue import enqueue_repos
+from codelupe_dagster.backends.repo_queue import enqueue_repos
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import DEFAULT_WEIGHTS, repo_priority
 from codelupe_dagster.resources.redis import RedisResource

@@ -5,18 +5,18 @@ from typing import Any
 import dagster as dg
 
 from codelupe_dagster import settings
+from codelupe_dagster.backends.repo_queue import record_repo_failures
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
-from codelupe_dagster.core.batch_queue import record_repo_failures
-from codelupe_dagster.core.batch_scoring import (
+from codelupe_dagster.partitions import repo_batches
+from codelupe_dagster.resources.redis import RedisResource
+from codelupe_dagster.stages.file_processing import ProcessingConfig
+from codelupe_dagster.stages.score_batch import (
     BatchCounts,
     BatchScorer,
     ClonedBatch,
     cloned_manifest_path,
     spool_path,
 )
-from codelupe_dagster.core.file_processing import ProcessingConfig
-from codelupe_dagster.partitions import repo_batches
-from codelupe_dagster.resources.redis import RedisResource
 
 
 class ScoredFilesConfig(dg.Config):

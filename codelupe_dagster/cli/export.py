@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from codelupe_dagster.backends.search import BackendUnavailable, Filters, SearchIndex
+from codelupe_dagster.backends.spool import EXPORT_MARKER, ShardWriter, SpoolManifest
 from codelupe_dagster.cli.search import open_code_index
-from codelupe_dagster.core.spool import EXPORT_MARKER, ShardWriter, SpoolManifest
 
 
 def export_corpus(

@@ -1,6 +1,6 @@
 """`codelupe migrate`: take over a deployment of the old pipeline (data_pipeline_v2.py) and its work.
 
-The logic lives in `core/migrate_v2.py`; this module connects to the configured Redis and search backend,
+The logic lives in `stages/migrate_v2.py`; this module connects to the configured Redis and search backend,
 draws the progress bar and prints what changed (or, with --dry-run, what would).
 """
 
@@ -17,16 +17,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.search import BackendUnavailable
-from codelupe_dagster.core.file_processing import ProcessingConfig
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.core.migrate_v2 import (
+from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
+from codelupe_dagster.stages.file_processing import ProcessingConfig
+from codelupe_dagster.stages.migrate_v2 import (
     IndexMigrationReport,
     OldPipelineStillRunning,
     RedisMigrationReport,
     migrate_index,
     migrate_redis,
 )
-from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
 
 WHY_REPROCESSED = """\
 Re-processed once by the new pipeline, on purpose:

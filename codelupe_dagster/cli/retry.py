@@ -12,7 +12,7 @@ import sys
 import click
 
 from codelupe_dagster import settings
-from codelupe_dagster.core.batch_queue import dead_letters, retry_dead
+from codelupe_dagster.backends.repo_queue import dead_letters, retry_dead
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
 

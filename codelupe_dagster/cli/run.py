@@ -24,8 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codelupe_dagster import settings
-from codelupe_dagster.backends.search import BackendUnavailable
-from codelupe_dagster.core.batch_queue import (
+from codelupe_dagster.backends.repo_queue import (
     REQUEUE,
     BatchNotFound,
     QueueState,
@@ -35,6 +34,7 @@ from codelupe_dagster.core.batch_queue import (
     queue_state,
     settle_batch,
 )
+from codelupe_dagster.backends.search import BackendUnavailable
 from codelupe_dagster.resources.redis import RedisUnavailable
 from codelupe_dagster.run_liveness import process_tags
 from codelupe_dagster.sensors.batch import active_batch_runs, reap_dead_batch_runs
@@ -81,7 +81,7 @@ def resolve_source(source: str | None, samples: int) -> str:
         if not path.exists():
             raise click.BadParameter(f"{path} does not exist", param_hint="--source")
         return str(path)
-    from codelupe_dagster.core.sample_sources import build_sample_sources
+    from codelupe_dagster.backends.sources.samples import build_sample_sources
 
     dest = settings.data_dir() / "sources"
     built = build_sample_sources(dest, max_repos=samples)

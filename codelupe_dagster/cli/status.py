@@ -11,13 +11,13 @@ from typing import Any
 import click
 
 from codelupe_dagster import settings
+from codelupe_dagster.backends.repo_queue import dead_letters
 from codelupe_dagster.backends.search import (
     CODE_SCHEMA,
     REPO_SCHEMA,
     BackendUnavailable,
     open_configured_index,
 )
-from codelupe_dagster.core.batch_queue import dead_letters
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from codelupe_dagster import settings
-from codelupe_dagster.core.git_clone import ClonePolicy
+from codelupe_dagster.backends.git_clone import ClonePolicy
 
 
 class GitResource(dg.ConfigurableResource):

@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from codelupe_dagster import settings
-from codelupe_dagster.core.github_search import GitHubSearchClient, Now, SearchPlan, Sleep
+from codelupe_dagster.backends.sources.github import GitHubSearchClient, Now, SearchPlan, Sleep
 
 DEFAULT_LANGUAGES = ["python", "javascript", "typescript", "go", "rust", "java", "c", "cpp"]
 

@@ -11,7 +11,7 @@ from pydantic import Field, PrivateAttr
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
-from codelupe_dagster.core.batch_queue import RetryPolicy, lease_heartbeat
+from codelupe_dagster.backends.repo_queue import RetryPolicy, lease_heartbeat
 from codelupe_dagster.core.keys import RedisKeys
 
 CONNECT_ATTEMPTS = 5

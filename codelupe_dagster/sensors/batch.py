@@ -17,7 +17,7 @@ import redis
 
 from codelupe_dagster import settings
 from codelupe_dagster.assets.jobs import batch_job
-from codelupe_dagster.core.batch_queue import (
+from codelupe_dagster.backends.repo_queue import (
     CRASH,
     BatchInfo,
     BatchNotFound,

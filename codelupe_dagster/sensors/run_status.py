@@ -4,7 +4,7 @@ count an attempt for every repo on failure, and put them back without counting o
 import dagster as dg
 
 from codelupe_dagster.assets.jobs import batch_job
-from codelupe_dagster.core.batch_queue import ATTEMPT, REQUEUE, BatchNotFound, settle_batch
+from codelupe_dagster.backends.repo_queue import ATTEMPT, REQUEUE, BatchNotFound, settle_batch
 from codelupe_dagster.resources.redis import RedisResource
 
 PARTITION_TAG = "dagster/partition"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from codelupe_dagster.core.dedup import content_digest
-from codelupe_dagster.core.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
 from codelupe_dagster.core.minhash import LSHParams
+from codelupe_dagster.stages.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
 
 CONFIG = ProcessingConfig()
 DECODER = Path("/root/.pyenv/versions/3.11.7/lib/python3.11/json/decoder.py").read_bytes()

@@ -10,10 +10,10 @@ import redis
 from codelupe_dagster.assets.index import es_code_index
 from codelupe_dagster.assets.score import scored_files
 from codelupe_dagster.backends.search import CODE_SCHEMA, Filters, SearchIndex
-from codelupe_dagster.core.batch_scoring import spool_path
+from codelupe_dagster.backends.spool import iter_documents
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.core.spool import iter_documents
 from codelupe_dagster.resources import SearchIndexResource
+from codelupe_dagster.stages.score_batch import spool_path
 from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus, write_cloned_manifest
 
 THRESHOLD = 0.3

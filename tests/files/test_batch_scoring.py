@@ -6,15 +6,15 @@ import psutil
 import pytest
 import redis
 
-from codelupe_dagster.core.batch_scoring import (
+from codelupe_dagster.backends.spool import SUCCESS_MARKER, is_complete, iter_documents, read_manifest
+from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.stages.file_processing import ProcessingConfig
+from codelupe_dagster.stages.score_batch import (
     BatchScorer,
     ClonedBatch,
     cloned_manifest_path,
     spool_path,
 )
-from codelupe_dagster.core.file_processing import ProcessingConfig
-from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.core.spool import SUCCESS_MARKER, is_complete, iter_documents, read_manifest
 from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus
 from tests.files.corpus import STDLIB, write_cloned_manifest
 

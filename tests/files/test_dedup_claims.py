@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import redis
 
-from codelupe_dagster.core.dedup_claims import (
+from codelupe_dagster.backends.dedup_ledger import (
     FOREIGN_CLAIM,
     NEW_CLAIM,
     OWN_CLAIM,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from codelupe_dagster.core import git_files
+from codelupe_dagster.backends import git_files
 from tests.files.corpus import Submodule, Symlink, make_repo, stdlib_files
 
 LFS_POINTER = (

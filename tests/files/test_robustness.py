@@ -13,12 +13,12 @@ import pygit2
 import pytest
 import redis
 
-from codelupe_dagster.core.batch_scoring import BatchScorer, ClonedBatch, cloned_manifest_path, spool_path
-from codelupe_dagster.core.file_processing import TEST_CRASH_ENV, ProcessingConfig
-from codelupe_dagster.core.git_files import TreeBlob, walk_head
+from codelupe_dagster.backends.git_files import TreeBlob, walk_head
+from codelupe_dagster.backends.spool import is_complete, iter_documents
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.core.scoring_pool import ScoringPool, WorkerPoolError
-from codelupe_dagster.core.spool import is_complete, iter_documents
+from codelupe_dagster.stages.file_processing import TEST_CRASH_ENV, ProcessingConfig
+from codelupe_dagster.stages.score_batch import BatchScorer, ClonedBatch, cloned_manifest_path, spool_path
+from codelupe_dagster.stages.scoring_pool import ScoringPool, WorkerPoolError
 from tests.files.conftest import PlantedCorpus
 from tests.files.corpus import STDLIB, make_repo, stdlib_files, write_cloned_manifest
 

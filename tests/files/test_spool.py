@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from codelupe_dagster.core.spool import (
+from codelupe_dagster.backends.spool import (
     EXPORT_MARKER,
     SUCCESS_MARKER,
     ShardWriter,
@@ -90,7 +90,7 @@ def test_export_layout_loads_with_datasets(tmp_path: Path) -> None:
 
 
 def test_a_document_that_cannot_be_stored_is_refused_alone(tmp_path) -> None:
-    from codelupe_dagster.core.spool import ShardWriter, UnwritableDocument, iter_documents
+    from codelupe_dagster.backends.spool import ShardWriter, UnwritableDocument, iter_documents
 
     with ShardWriter(tmp_path / "s", rows_per_part=2) as writer:
         writer.write({"id": "a", "path": "ok.py", "content": "x = 1\n"})

@@ -20,14 +20,14 @@ import redis
 
 from codelupe_dagster.assets.index import es_code_index
 from codelupe_dagster.assets.score import scored_files
+from codelupe_dagster.backends.dedup_ledger import ExactDeduplicator
 from codelupe_dagster.backends.search import Filters
-from codelupe_dagster.core.batch_scoring import spool_path
+from codelupe_dagster.backends.spool import iter_documents
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
-from codelupe_dagster.core.dedup_claims import ExactDeduplicator
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.core.repo_generations import DIGEST_BYTES
-from codelupe_dagster.core.spool import iter_documents
 from codelupe_dagster.resources import RedisResource, SearchIndexResource
+from codelupe_dagster.stages.repo_updates import DIGEST_BYTES
+from codelupe_dagster.stages.score_batch import spool_path
 from tests.files.corpus import STDLIB, make_repo, near_copy, write_cloned_manifest
 
 KEYS = RedisKeys()

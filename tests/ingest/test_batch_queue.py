@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from codelupe_dagster.core.batch_queue import (
+from codelupe_dagster.backends.repo_queue import (
     ATTEMPT,
     CRASH,
     BatchNotFound,

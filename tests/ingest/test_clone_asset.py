@@ -7,7 +7,7 @@ import pygit2
 import pytest
 
 from codelupe_dagster.assets.clone import cloned_repos
-from codelupe_dagster.core.batch_queue import pop_batch
+from codelupe_dagster.backends.repo_queue import pop_batch
 from codelupe_dagster.core.models import RepoRecord
 from tests.ingest.helpers import KEYS, enqueue, ingest_resources
 

@@ -6,8 +6,14 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from codelupe_dagster.core.git_clone import ClonePolicy, CloneRefused, _classify, clone_or_fetch, repo_path
-from codelupe_dagster.core.local_source import repo_record_from_path
+from codelupe_dagster.backends.git_clone import (
+    ClonePolicy,
+    CloneRefused,
+    _classify,
+    clone_or_fetch,
+    repo_path,
+)
+from codelupe_dagster.backends.sources.local import repo_record_from_path
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.resources.git import GitResource
 from tests.ingest.conftest import commit_change, git, make_work_repo

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from codelupe_dagster.core.github_search import (
+from codelupe_dagster.backends.sources.github import (
     MAX_RATE_LIMIT_WAITS_PER_REQUEST,
     RESET_MARGIN_S,
     DictStore,

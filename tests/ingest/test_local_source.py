@@ -9,7 +9,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from codelupe_dagster.core.local_source import load_local_source, name_from_url, read_source_list
+from codelupe_dagster.backends.sources.local import load_local_source, name_from_url, read_source_list
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 SIGNATURE_TIME = 1_780_000_000  # a fixed commit time, so pushed_at is known exactly

@@ -17,10 +17,10 @@ from click.testing import CliRunner, Result
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
 from codelupe_dagster.cli import _register, cli
-from codelupe_dagster.core.file_processing import ProcessedFile, ProcessingConfig, process_file
-from codelupe_dagster.core.migrate_v2 import parse_repo_job, read_old_document
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import repo_priority
+from codelupe_dagster.stages.file_processing import ProcessedFile, ProcessingConfig, process_file
+from codelupe_dagster.stages.migrate_v2 import parse_repo_job, read_old_document
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 

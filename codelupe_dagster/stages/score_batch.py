@@ -18,7 +18,7 @@ near duplicate. `BatchCounts.unaccounted` must be 0; it is checked at the end of
 
 While scoring repository R in batch B, every digest R claims in the exact ledger (new or its own,
 including files then dropped as near duplicates) is recorded in `keys.repo_claims_next(R, B)`: R's next
-claim generation, which `repo_generations` swaps in after the batch is indexed.
+claim generation, which `stages.repo_updates` swaps in after the batch is indexed.
 """
 
 from __future__ import annotations
@@ -36,10 +36,12 @@ from typing import Any
 import pygit2
 import redis
 
+from codelupe_dagster.backends import git_files
+from codelupe_dagster.backends.dedup_ledger import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
-from codelupe_dagster.core import git_files
-from codelupe_dagster.core.dedup_claims import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
-from codelupe_dagster.core.file_processing import (
+from codelupe_dagster.backends.spool import ShardWriter
+from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.stages.file_processing import (
     MISSING_OBJECT,
     Dropped,
     FileFailure,
@@ -48,10 +50,8 @@ from codelupe_dagster.core.file_processing import (
     ProcessingConfig,
     score_entries,
 )
-from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.core.repo_generations import discard_generation, start_generation
-from codelupe_dagster.core.scoring_pool import MAX_REBUILDS, WORKER_CRASH, ScoringPool
-from codelupe_dagster.core.spool import ShardWriter
+from codelupe_dagster.stages.repo_updates import discard_generation, start_generation
+from codelupe_dagster.stages.scoring_pool import MAX_REBUILDS, WORKER_CRASH, ScoringPool
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pygit2
 
 from codelupe_dagster import settings
-from codelupe_dagster.core.git_clone import directory_bytes
+from codelupe_dagster.backends.git_clone import directory_bytes
 from codelupe_dagster.core.language import EXTENSIONS, LANGUAGES
 from codelupe_dagster.core.models import RepoRecord
 

@@ -16,7 +16,7 @@ that collides with an owner is:
 - not a duplicate when the owner is claimed by its own repository (a repository is never a near
   duplicate of itself: its new version of a file must replace the old one, not be dropped against it);
 - not a duplicate when the owner's ledger entry is gone: the repository that held it released it
-  (the file was edited or deleted upstream, see `repo_generations`), and the owner is stale.
+  (the file was edited or deleted upstream, see `stages.repo_updates`), and the owner is stale.
 In the last two cases the new document takes the bucket over (compare-and-set, so a concurrent
 takeover is never overwritten), unless the owner is its repository's *current* version of a file:
 then the bucket stays where it is and nothing is written.

@@ -39,7 +39,7 @@ from typing import Any
 
 import redis
 
-from codelupe_dagster.core.git_clone import is_safe_name
+from codelupe_dagster.backends.git_clone import is_safe_name
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import parse_timestamp

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import redis
 
+from codelupe_dagster.backends.dedup_ledger import ExactDeduplicator
 from codelupe_dagster.backends.search.base import SearchIndex
-from codelupe_dagster.core.dedup_claims import ExactDeduplicator
 from codelupe_dagster.core.keys import RedisKeys
 
 log = logging.getLogger(__name__)

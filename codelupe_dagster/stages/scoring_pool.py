@@ -25,8 +25,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from codelupe_dagster.core import git_files
-from codelupe_dagster.core.file_processing import (
+from codelupe_dagster.backends import git_files
+from codelupe_dagster.stages.file_processing import (
     TEST_CRASH_ENV,
     Dropped,
     FileResult,

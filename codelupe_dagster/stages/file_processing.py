@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from codelupe_dagster.core import filters, git_files
+from codelupe_dagster.backends import git_files
+from codelupe_dagster.core import filters
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.language import LANGUAGES, detect_language
 from codelupe_dagster.core.minhash import LSHParams, band_keys, signature
@@ -115,7 +116,7 @@ def process_file(path: str, data: bytes, config: ProcessingConfig) -> ProcessedF
 
 
 # --------------------------------------------------------------------------- worker processes
-# The scoring pool's side of `batch_scoring`, kept here so that a forkserver preloading this module
+# The scoring pool's side of `score_batch`, kept here so that a forkserver preloading this module
 # imports only the per-file core and pygit2 (not pyarrow, redis or Dagster): pool start-up is then
 # about half as long.
 

@@ -39,15 +39,15 @@ from urllib.parse import urlsplit
 
 import redis
 
+from codelupe_dagster.backends.dedup_ledger import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
+from codelupe_dagster.backends.git_clone import is_safe_name
+from codelupe_dagster.backends.repo_queue import enqueue_repos
 from codelupe_dagster.backends.search.base import DocError, SearchIndex
-from codelupe_dagster.core.batch_queue import enqueue_repos
-from codelupe_dagster.core.batch_scoring import ClonedRepo, code_document
-from codelupe_dagster.core.dedup_claims import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
-from codelupe_dagster.core.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
-from codelupe_dagster.core.git_clone import is_safe_name
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import repo_priority
+from codelupe_dagster.stages.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
+from codelupe_dagster.stages.score_batch import ClonedRepo, code_document
 
 log = logging.getLogger(__name__)
 

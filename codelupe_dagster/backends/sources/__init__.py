@@ -1,0 +1,1 @@
+"""Where repositories come from: GitHub search, a local directory or URL list, and samples."""

@@ -1,0 +1,1 @@
+"""Dagster-free stage logic that assets, sensors and the CLI all call."""
