@@ -4,10 +4,9 @@ processes pick up the environment they were started with."""
 from __future__ import annotations
 
 import os
-import re
-import stat
 from pathlib import Path
-from urllib.parse import unquote_plus
+
+from codelupe_dagster.backends.private_files import PRIVATE_UMASK, tighten
 
 DEFAULTS: dict[str, str] = {
     "DATA_DIR": ".codelupe",
@@ -68,102 +67,6 @@ def repos_dir() -> Path:
     return Path(raw).expanduser().resolve() if raw else data_dir() / "repos"
 
 
-# Query parameters that carry secrets in URLs people paste (GitLab's private_token, S3's X-Amz-Signature,
-# OAuth's access_token and client_secret, ...): the name, or its last `_`/`-` separated word, is one of these.
-_SECRET_PARAM = re.compile(
-    r"(?:^|.*[_-])(?:password|passwd|pwd|token|access_token|private_token|api_key|apikey|key|secret|sig"
-    r"|signature|auth|credential|credentials)$",
-    re.IGNORECASE,
-)
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/?#]*)(?P<rest>.*)$", re.DOTALL)
-# A URL inside free text: up to whitespace or a quote; trailing sentence punctuation is not part of it.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
-_TRAILING_PUNCTUATION = ".,;:!)]}"
-MASK = "***"
-_USER_NAME_IS_NOT_SECRET = frozenset({"ssh", "git+ssh", "ssh+git"})
-PRIVATE_DIR_MODE = 0o700
-PRIVATE_UMASK = 0o077
-
-
-def mask_url(url: str) -> str:
-    """The URL with its credentials replaced, for error messages and logs (secrets are never logged).
-
-    Userinfo is masked whole when it is a single word (tokens are often passed as ``https://TOKEN@host``)
-    and in its password part otherwise; query parameters named like secrets (``?access_token=…``) keep
-    their name and lose their value. Everything else is kept exactly as written (host, port, IPv6
-    brackets, parameter order), so the message still says where. Works on text, not a parsed URL, so a
-    malformed URL is masked too instead of raising.
-    """
-    match = _URL.match(url)
-    if match is None:
-        return url
-    return match["scheme"] + _mask_authority(match["authority"]) + _mask_query(match["rest"])
-
-
-def has_credentials(url: str) -> bool:
-    """True when the URL carries a secret: a password, a token as user name, or a secret-named parameter.
-
-    A bare user name is a secret except on ssh, where it names the account (``ssh://git@host``) and the
-    key does the authenticating.
-    """
-    match = _URL.match(url)
-    if match is None:
-        return False
-    userinfo, at, _ = match["authority"].rpartition("@")
-    scheme = match["scheme"][: -len("://")].lower()
-    if at and (":" in userinfo or scheme not in _USER_NAME_IS_NOT_SECRET):
-        return True
-    return _mask_query(match["rest"]) != match["rest"]
-
-
-def mask_secrets_in_text(text: str) -> str:
-    """Every URL inside ``text`` (an exception message, a log line) masked with `mask_url`."""
-    return _URL_IN_TEXT.sub(lambda found: _mask_found(found.group(0)), text)
-
-
-def _mask_found(candidate: str) -> str:
-    url = candidate.rstrip(_TRAILING_PUNCTUATION)
-    return mask_url(url) + candidate[len(url) :]
-
-
-def _mask_authority(authority: str) -> str:
-    if "@" not in authority:
-        return authority
-    userinfo, _, host = authority.rpartition("@")
-    user, has_password, _ = userinfo.partition(":")
-    return f"{user}:{MASK}@{host}" if has_password else f"{MASK}@{host}"
-
-
-def _mask_query(rest: str) -> str:
-    """Masks secret-named values in the query (the part between ``?`` and ``#``) of a URL's tail."""
-    path, question, after = rest.partition("?")
-    if not question:
-        return rest
-    query, hash_mark, fragment = after.partition("#")
-    masked = "&".join(_mask_parameter(parameter) for parameter in query.split("&"))
-    return f"{path}?{masked}{hash_mark}{fragment}"
-
-
-def _mask_parameter(parameter: str) -> str:
-    name, equals, value = parameter.partition("=")
-    if equals and value and _SECRET_PARAM.match(unquote_plus(name)):
-        return f"{name}={MASK}"
-    return parameter
-
-
-def ensure_private_dir(path: str | Path) -> Path:
-    """``path`` created (with parents) and made readable by its owner only (0700), returned absolute.
-
-    DATA_DIR holds clones, spooled code, the Valkey password and checkpoints; 0700 on the directory keeps
-    all of it from other local users whatever the modes below it. A directory owned by another user (a
-    shared volume) cannot be chmod-ed by us and is left as its owner set it.
-    """
-    directory = Path(path).expanduser().resolve()
-    directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    _tighten(directory)
-    return directory
-
-
 def make_process_private() -> int:
     """Umask 0o077 for this process and its children, and an existing DATA_DIR tightened to 0700.
 
@@ -174,11 +77,5 @@ def make_process_private() -> int:
     previous = os.umask(PRIVATE_UMASK)
     directory = data_dir()
     if directory.is_dir():
-        _tighten(directory)
+        tighten(directory)
     return previous
-
-
-def _tighten(directory: Path) -> None:
-    info = directory.stat()
-    if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) != PRIVATE_DIR_MODE:
-        os.chmod(directory, PRIVATE_DIR_MODE)

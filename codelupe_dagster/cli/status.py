@@ -19,6 +19,7 @@ from codelupe_dagster.backends.search import (
     open_configured_index,
 )
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.masking import mask_url
 from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
 
 
@@ -47,7 +48,7 @@ def collect_status() -> dict[str, Any]:
     code.ensure()
     repos.ensure()
     return {
-        "redis": {"url": settings.mask_url(redis_url) if redis_url else "embedded", "prefix": keys.prefix},
+        "redis": {"url": mask_url(redis_url) if redis_url else "embedded", "prefix": keys.prefix},
         "queue": {
             keys.repos: queued,
             keys.inflight: inflight,

@@ -9,10 +9,10 @@ import dagster as dg
 import redis
 from pydantic import Field, PrivateAttr
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
 from codelupe_dagster.backends.repo_queue import RetryPolicy, lease_heartbeat
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.masking import mask_url
 
 CONNECT_ATTEMPTS = 5
 
@@ -38,7 +38,7 @@ def connect_redis(url: str | None, data_dir: str, attempts: int = CONNECT_ATTEMP
             return client
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             if attempt == attempts - 1:
-                raise RedisUnavailable(f"Redis at {settings.mask_url(target)} is unreachable: {exc}") from exc
+                raise RedisUnavailable(f"Redis at {mask_url(target)} is unreachable: {exc}") from exc
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")

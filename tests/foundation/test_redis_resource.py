@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
+from codelupe_dagster.core.masking import mask_url
 from codelupe_dagster.resources.redis import RedisResource, RedisUnavailable, connect_redis
 
 
@@ -144,7 +144,7 @@ def test_embedded_server_requires_its_password(tmp_path: Path) -> None:
         assert client.config_get("appendfsync") == {"appendfsync": "always"}
         assert client.config_get("bind")["bind"] == "127.0.0.1"
         assert ensure_embedded_valkey(tmp_path / "data") == url  # the same password every time
-        assert settings.mask_url(url) == f"redis://:***@127.0.0.1:{parts.port}/0"
+        assert mask_url(url) == f"redis://:***@127.0.0.1:{parts.port}/0"
     finally:
         stop_embedded_valkey(tmp_path / "data")
     again = ensure_embedded_valkey(tmp_path / "data")

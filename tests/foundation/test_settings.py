@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from codelupe_dagster.settings import ensure_private_dir, has_credentials, mask_secrets_in_text, mask_url
+from codelupe_dagster.backends.private_files import ensure_private_dir
+from codelupe_dagster.core.masking import has_credentials, mask_secrets_in_text, mask_url
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ from codelupe_dagster.backends.search.base import (
     SearchIndex,
 )
 from codelupe_dagster.backends.search.code_tokens import camel_subwords, query_alternatives
-from codelupe_dagster.settings import mask_secrets_in_text, mask_url
+from codelupe_dagster.core.masking import mask_secrets_in_text, mask_url
 
 T = TypeVar("T")
 

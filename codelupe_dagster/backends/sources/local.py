@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pygit2
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends.git_clone import directory_bytes
 from codelupe_dagster.core.language import EXTENSIONS, LANGUAGES
+from codelupe_dagster.core.masking import has_credentials, mask_url
 from codelupe_dagster.core.models import RepoRecord
 
 DEFAULT_SCAN_DEPTH = 3
@@ -267,9 +267,9 @@ def read_source_list(path: Path) -> LocalScan:
         where = f"{path.name}:{number}"
         if line.lower().startswith("file://"):
             line = line[len("file://") :]
-        if _URL_SCHEME.match(line) and settings.has_credentials(line):
+        if _URL_SCHEME.match(line) and has_credentials(line):
             # Refused before it reaches a record, the queue or a log: only the masked form is kept.
-            scan.skip(where, "credentials_in_url", settings.mask_url(line))
+            scan.skip(where, "credentials_in_url", mask_url(line))
             continue
         if _URL_SCHEME.match(line) or _SCP_LIKE.match(line):
             full_name = name_from_url(line)
