@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from codelupe_dagster.backends.private_files import PRIVATE_UMASK, tighten
+from codelupe_dagster.core.keys import DEFAULT_PREFIX
 
 DEFAULTS: dict[str, str] = {
     "DATA_DIR": ".codelupe",
@@ -15,6 +16,7 @@ DEFAULTS: dict[str, str] = {
     "REPO_WORKERS": "4",
     "FILE_WORKERS": "8",
     "BATCH_SIZE": "16",
+    "BATCH_MAX_ACTIVE_RUNS": "4",
     "MIN_QUALITY_THRESHOLD": "0.3",
     "TRAIN_MIN_QUALITY": "0.7",
     "MIN_NEW_FILES": "1000",
@@ -23,7 +25,7 @@ DEFAULTS: dict[str, str] = {
     "CRAWLER_MODE": "once",
     "SYNC_INTERVAL": "3600",
     "BASE_MODEL": "local:tiny-qwen2",
-    "REDIS_KEY_PREFIX": "pipeline:",
+    "REDIS_KEY_PREFIX": DEFAULT_PREFIX,
     "WANDB_MODE": "offline",
     "CLONE_ALLOWED_SCHEMES": "https",
     "MAX_REPO_ATTEMPTS": "3",

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_PREFIX = "pipeline:"
+"""The key prefix when REDIS_KEY_PREFIX is unset: the old pipeline's, which operators already watch."""
+
 
 @dataclass(frozen=True)
 class RedisKeys:
-    prefix: str = "pipeline:"
+    prefix: str = DEFAULT_PREFIX
 
     @property
     def repos(self) -> str:

@@ -11,7 +11,7 @@ from pydantic import Field, PrivateAttr
 
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
 from codelupe_dagster.backends.repo_queue import RetryPolicy, lease_heartbeat
-from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.keys import DEFAULT_PREFIX, RedisKeys
 from codelupe_dagster.core.masking import mask_url
 
 CONNECT_ATTEMPTS = 5
@@ -49,7 +49,7 @@ class RedisResource(dg.ConfigurableResource):
 
     url: str | None = None
     data_dir: str = ".codelupe"
-    key_prefix: str = "pipeline:"
+    key_prefix: str = Field(default=DEFAULT_PREFIX, description="REDIS_KEY_PREFIX: prefix of every key.")
     lease_ttl_s: float = Field(default=120.0, description="LEASE_TTL: seconds a dead run holds its repos.")
     max_repo_attempts: int = Field(default=3, description="MAX_REPO_ATTEMPTS: failures before parking.")
     max_repo_crashes: int = Field(default=10, description="MAX_REPO_CRASHES: dead runs before parking.")

@@ -1,0 +1,65 @@
+"""Pipeline-wide settings as one resource, so assets, sensors, schedules and the CLI read them from a
+field (shown in the launchpad) instead of the environment.
+
+`default_resources()` fills the fields from the environment in one place; a field's description starts
+with the variable it defaults from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from codelupe_dagster.settings import DEFAULTS
+
+
+def _int_default(name: str) -> int:
+    return int(DEFAULTS[name])
+
+
+def _float_default(name: str) -> float:
+    return float(DEFAULTS[name])
+
+
+class PipelineResource(dg.ConfigurableResource):
+    """Where the pipeline keeps its state, how large a batch is, how often sensors look again."""
+
+    data_dir: str = Field(
+        default=DEFAULTS["DATA_DIR"],
+        description="DATA_DIR: state directory (spool, batches, checkpoints, embedded stores).",
+    )
+    file_workers: int = Field(
+        default=_int_default("FILE_WORKERS"), description="FILE_WORKERS: processes scoring files."
+    )
+    min_quality: float = Field(
+        default=_float_default("MIN_QUALITY_THRESHOLD"),
+        description="MIN_QUALITY_THRESHOLD: the lowest quality score a file is indexed with.",
+    )
+    batch_size: int = Field(
+        default=_int_default("BATCH_SIZE"), description="BATCH_SIZE: repos per batch run."
+    )
+    batch_max_active_runs: int = Field(
+        default=_int_default("BATCH_MAX_ACTIVE_RUNS"),
+        description="BATCH_MAX_ACTIVE_RUNS: queued and running batch runs the batch sensor allows at once.",
+    )
+    check_interval: int = Field(
+        default=_int_default("CHECK_INTERVAL"),
+        description="CHECK_INTERVAL: seconds between the training sensor's looks at the index.",
+    )
+    crawler_mode: str = Field(
+        default=DEFAULTS["CRAWLER_MODE"],
+        description="CRAWLER_MODE: 'continuous' crawls every SYNC_INTERVAL seconds; 'once' does not.",
+    )
+    sync_interval: int = Field(
+        default=_int_default("SYNC_INTERVAL"),
+        description="SYNC_INTERVAL: seconds between crawls in continuous mode.",
+    )
+
+    def data_path(self) -> Path:
+        """DATA_DIR as an absolute path, so every process of a session agrees on it."""
+        return Path(self.data_dir).expanduser().resolve()
+
+    def is_continuous(self) -> bool:
+        return self.crawler_mode.strip().lower() == "continuous"
