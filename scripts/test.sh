@@ -36,8 +36,12 @@ echo "==> ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check . || { echo "ruff format would change files"; exit 1; }
 
-echo "==> dagster definitions validate"
+echo "==> mypy --strict (core/ and backends/)"
+"$VENV/bin/mypy"
+
+echo "==> dagster definitions validate, dg check defs"
 "$VENV/bin/dagster" definitions validate -m codelupe_dagster.definitions
+"$VENV/bin/dg" check defs
 
 echo "==> pytest (with a real Elasticsearch node)"
 set +e
