@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,37 +18,37 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from codelupe_dagster.core.documents import ID_FIELD, STORED_CODE_FIELDS, FieldKind, FieldSpec
+
 SUCCESS_MARKER = "_SUCCESS"
 # Exports are read by `datasets.load_dataset("parquet", data_dir=...)`, which tries to parse every
 # non-hidden file as Parquet; a hidden marker keeps the same completeness contract there.
 EXPORT_MARKER = ".SUCCESS"
 PART_PREFIX = "part-"
 
-# The code document of DESIGN §4, in index field order. quality_signals is a JSON string: its keys vary
-# by scorer and language, which a Parquet struct cannot express without a schema per language.
-CODE_DOC_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("content", pa.large_string()),
-        ("path", pa.string()),
-        ("filename", pa.string()),
-        ("extension", pa.string()),
-        ("language", pa.string()),
-        ("repo", pa.string()),
-        ("repo_stars", pa.int64()),
-        ("license", pa.string()),
-        ("commit", pa.string()),
-        ("quality_score", pa.float64()),
-        ("quality_signals", pa.string()),
-        ("size_bytes", pa.int64()),
-        ("lines", pa.int64()),
-        ("near_dup_cluster", pa.string()),
-        ("secrets_redacted", pa.int64()),
-        ("batch", pa.string()),
-        ("indexed_at", pa.string()),
-    ]
-)
+# Arrow types per field kind. `code` gets a large string (a file may pass 2 GiB in one part);
+# dates stay ISO strings as written; `object` fields are JSON strings, because their keys vary by scorer
+# and language, which a Parquet struct cannot express without a schema per language.
+_ARROW_TYPES: dict[FieldKind, pa.DataType] = {
+    "code": pa.large_string(),
+    "text": pa.large_string(),
+    "keyword": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "date": pa.string(),
+    "bool": pa.bool_(),
+    "object": pa.string(),
+}
+
+
+def arrow_schema(fields: tuple[FieldSpec, ...] = STORED_CODE_FIELDS) -> pa.Schema:
+    """The Parquet schema of a code document: ``id``, then every stored field in document order."""
+    return pa.schema([(ID_FIELD, pa.string()), *((spec.name, _ARROW_TYPES[spec.kind]) for spec in fields)])
+
+
+CODE_DOC_SCHEMA: pa.Schema = arrow_schema()
 COLUMNS: tuple[str, ...] = tuple(CODE_DOC_SCHEMA.names)
+_JSON_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS if spec.kind == "object")
 
 
 class SpoolIncomplete(RuntimeError):
@@ -68,11 +68,12 @@ class UnwritableDocument(ValueError):
     take the whole part (and the batch) down with it."""
 
 
-def _to_row(doc: dict[str, Any]) -> dict[str, Any]:
+def _to_row(doc: Mapping[str, Any]) -> dict[str, Any]:
     row = {name: doc.get(name) for name in COLUMNS}
-    signals = row["quality_signals"]
-    if signals is not None and not isinstance(signals, str):
-        row["quality_signals"] = json.dumps(signals, sort_keys=True)
+    for name in _JSON_COLUMNS:
+        value = row[name]
+        if value is not None and not isinstance(value, str):
+            row[name] = json.dumps(value, sort_keys=True)
     for name, value in row.items():
         if isinstance(value, str) and not value.isascii():
             try:
@@ -82,11 +83,12 @@ def _to_row(doc: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def from_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A spool row back into an index document (quality_signals as an object)."""
+def from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A spool row back into an index document (object fields such as quality_signals decoded)."""
     doc = dict(row)
-    if isinstance(doc.get("quality_signals"), str):
-        doc["quality_signals"] = json.loads(doc["quality_signals"])
+    for name in _JSON_COLUMNS:
+        if isinstance(doc.get(name), str):
+            doc[name] = json.loads(doc[name])
     return doc
 
 
@@ -135,13 +137,13 @@ class ShardWriter:
     def rows(self) -> int:
         return self._rows + len(self._buffer)
 
-    def write(self, doc: dict[str, Any]) -> None:
+    def write(self, doc: Mapping[str, Any]) -> None:
         """Buffer one document; raises `UnwritableDocument` (nothing buffered) when it cannot be stored."""
         self._buffer.append(_to_row(doc))
         if len(self._buffer) >= self._rows_per_part:
             self._flush()
 
-    def write_many(self, docs: Iterable[dict[str, Any]]) -> None:
+    def write_many(self, docs: Iterable[Mapping[str, Any]]) -> None:
         for doc in docs:
             self.write(doc)
 

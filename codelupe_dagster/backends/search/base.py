@@ -10,9 +10,11 @@ import abc
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-FieldKind = Literal["text", "code", "keyword", "float", "int", "date", "bool", "object"]
+from codelupe_dagster.core.documents import CODE_FIELDS
+from codelupe_dagster.core.documents import FieldKind as FieldKind  # re-exported for the backends
+from codelupe_dagster.core.documents import FieldSpec as FieldSpec
 
 # The old pipeline's monitoring buckets (reference notes, "Check quality distribution"); kept so that
 # numbers stay comparable with what users already watch.
@@ -25,12 +27,6 @@ QUALITY_BUCKETS: tuple[tuple[str, float | None, float | None], ...] = (
 
 
 @dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    kind: FieldKind
-
-
-@dataclass(frozen=True)
 class IndexSchema:
     """Fields of one logical index; ``version`` bumps when a mapping changes so backends can upgrade."""
 
@@ -38,43 +34,34 @@ class IndexSchema:
     fields: tuple[FieldSpec, ...]
     version: int = 1
 
-    def kind_of(self, name: str) -> FieldKind | None:
+    def spec(self, name: str) -> FieldSpec | None:
         for spec in self.fields:
             if spec.name == name:
-                return spec.kind
+                return spec
         return None
+
+    def kind_of(self, name: str) -> FieldKind | None:
+        spec = self.spec(name)
+        return None if spec is None else spec.kind
 
     def names(self, *kinds: FieldKind) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.fields if not kinds or spec.kind in kinds)
+
+    def searched(self) -> tuple[str, ...]:
+        """The full-text fields, in schema order."""
+        return tuple(spec.name for spec in self.fields if spec.searched)
+
+    def filterable(self) -> tuple[str, ...]:
+        """The fields that filters, ``terms`` and ``max_value`` work on, in schema order."""
+        return tuple(spec.name for spec in self.fields if spec.filterable)
 
 
 def _fields(**kinds: FieldKind) -> tuple[FieldSpec, ...]:
     return tuple(FieldSpec(name, kind) for name, kind in kinds.items())
 
 
-# DESIGN §4: one document per unique content, id = hex content digest.
-CODE_SCHEMA = IndexSchema(
-    name="code",
-    fields=_fields(
-        content="code",
-        path="keyword",
-        filename="keyword",
-        extension="keyword",
-        language="keyword",
-        repo="keyword",
-        repo_stars="int",
-        license="keyword",
-        commit="keyword",
-        quality_score="float",
-        quality_signals="object",
-        size_bytes="int",
-        lines="int",
-        near_dup_cluster="keyword",
-        secrets_redacted="int",
-        batch="keyword",
-        indexed_at="date",
-    ),
-)
+# DESIGN §4: one document per unique content, id = hex content digest; the fields are CodeDocument's.
+CODE_SCHEMA = IndexSchema(name="code", fields=CODE_FIELDS)
 
 # The GitHub repository fields we use, plus our priority; id = "owner/name".
 REPO_SCHEMA = IndexSchema(
