@@ -40,6 +40,7 @@ from codelupe_dagster.backends import git_files
 from codelupe_dagster.backends.dedup_ledger import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.backends.spool import ShardWriter
+from codelupe_dagster.core.documents import CodeDocument
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.file_processing import (
     MISSING_OBJECT,
@@ -388,27 +389,27 @@ def code_document(
     batch_id: str,
     near_dup_cluster: str | None = None,
 ) -> dict[str, Any]:
-    """The code index document (DESIGN §4) of a kept file; `indexed_at` is set when it is indexed."""
+    """The code index document (DESIGN §4) of a kept file, as the record the spool and the index take;
+    `indexed_at` is set when it is indexed."""
     filename = os.path.basename(processed.path)
-    _, dot, extension = filename.rpartition(".")
+    stem, dot, extension = filename.rpartition(".")
     record = repo.record
-    return {
-        "id": processed.digest.hex(),
-        "content": processed.content,
-        "path": processed.path,
-        "filename": filename,
-        "extension": extension.lower() if dot and _ else None,
-        "language": processed.language,
-        "repo": repo.repo,
-        "repo_stars": int(record.get("stars") or 0),
-        "license": record.get("license"),
-        "commit": commit,
-        "quality_score": float(processed.quality_score),
-        "quality_signals": processed.quality_signals,
-        "size_bytes": processed.size_bytes,
-        "lines": processed.lines,
-        "near_dup_cluster": near_dup_cluster,
-        "secrets_redacted": sum(processed.secrets.values()),
-        "batch": batch_id,
-        "indexed_at": None,
-    }
+    return CodeDocument(
+        id=processed.digest.hex(),
+        content=processed.content,
+        path=processed.path,
+        filename=filename,
+        extension=extension.lower() if dot and stem else None,
+        language=processed.language,
+        repo=repo.repo,
+        repo_stars=int(record.get("stars") or 0),
+        license=record.get("license"),
+        commit=commit,
+        quality_score=float(processed.quality_score),
+        quality_signals=processed.quality_signals,
+        size_bytes=processed.size_bytes,
+        lines=processed.lines,
+        near_dup_cluster=near_dup_cluster,
+        secrets_redacted=sum(processed.secrets.values()),
+        batch=batch_id,
+    ).to_record()
