@@ -50,7 +50,6 @@ class TrainingConfig:
     wandb_mode: str | None = None  # None: online if WANDB_API_KEY is set, else offline
     wandb_project: str = "codelupe"
     log_every: int = 10
-    tiny_model_vocab: int = 2048
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

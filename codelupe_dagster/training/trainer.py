@@ -2,137 +2,137 @@
 
 Continuous by construction: a run starts from the latest checkpoint's adapter when it was trained
 on the same base model, and records the data watermark the training sensor counts from.
+
+`run_training` reads as the list of its steps: seed, select the corpus, pick the starting point
+(base model, previous checkpoint, tokenizer), build the model with its adapter, pack the data into
+optimizer steps, evaluate, train, evaluate again, save the checkpoint with its manifest. torch is
+imported inside the functions, so importing this module costs nothing without the [train] extra.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import os
+import contextlib
 import random
-import subprocess
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codelupe_dagster.core.packing import IGNORE_INDEX, PackedRow, pack_documents, stack_rows
+from codelupe_dagster.core.packing import PackedRow, pack_documents, stack_rows
 from codelupe_dagster.training import checkpoints
 from codelupe_dagster.training.config import TrainingConfig
-from codelupe_dagster.training.data import DocumentSource, select_corpus, tokenize_documents
+from codelupe_dagster.training.data import (
+    CorpusSelection,
+    DocumentSource,
+    select_corpus,
+    tokenize_documents,
+)
+from codelupe_dagster.training.manifest import Evaluation, LoopStats, build_manifest
+from codelupe_dagster.training.schedule import (
+    MicroBatch,
+    Step,
+    bounded_rows,
+    lr_multiplier,
+    plan_micro_batches,
+    plan_steps,
+    row_tokens,
+    target_count,
+)
+from codelupe_dagster.training.tracking import Log, finish_wandb, git_commit, start_wandb
 
-Log = Callable[[str], None]
-
-
-def plan_micro_batches(rows: Sequence[PackedRow], rows_per_batch: int) -> list[list[PackedRow]]:
-    """Full rows in groups of `rows_per_batch`; the one short tail row alone (shapes must match)."""
-    full_len = max((len(row) for row in rows), default=0)
-    full = [row for row in rows if len(row) == full_len]
-    short = [row for row in rows if len(row) != full_len]
-    batches = [full[i : i + rows_per_batch] for i in range(0, len(full), rows_per_batch)]
-    return batches + [[row] for row in short]
-
-
-def plan_steps(
-    micro_batches: list[list[PackedRow]],
-    *,
-    accumulation: int,
-    epochs: float,
-    max_steps: int | None,
-    seed: int,
-) -> list[list[list[PackedRow]]]:
-    """Optimizer steps as lists of micro-batches; each epoch visits the micro-batches in a new order."""
-    wanted = math.ceil(len(micro_batches) * epochs)
-    sequence: list[list[PackedRow]] = []
-    epoch = 0
-    while len(sequence) < wanted and micro_batches:
-        order = list(range(len(micro_batches)))
-        random.Random(seed + epoch).shuffle(order)
-        sequence.extend(micro_batches[i] for i in order)
-        epoch += 1
-    sequence = sequence[:wanted]
-    steps = [sequence[i : i + accumulation] for i in range(0, len(sequence), accumulation)]
-    return steps[:max_steps] if max_steps is not None else steps
+if TYPE_CHECKING:
+    import torch
 
 
-def target_count(rows: Sequence[PackedRow]) -> int:
-    """Tokens a micro-batch is scored on: every label after the first of a row that isn't ignored."""
-    return sum(int((row.labels[1:] != IGNORE_INDEX).sum()) for row in rows)
+@dataclass(frozen=True)
+class StartingPoint:
+    """Where a run begins: the base model's files, the checkpoint it continues (if any), its tokenizer."""
+
+    base_model_path: str
+    previous: checkpoints.Checkpoint | None
+    tokenizer: Any
 
 
-def lr_multiplier(step: int, total: int, warmup: int, floor: float) -> float:
-    """Linear warm-up, then cosine decay to `floor` of the peak."""
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+@dataclass(frozen=True)
+class TrainableModel:
+    """The peft-wrapped model and what the loss needs to run it: the decoder, the head, the device."""
 
+    model: Any
+    forward_backbone: Any  # the decoder stack, compiled when asked
+    head_weight: torch.Tensor
+    trainable: list[torch.nn.Parameter]
+    device: torch.device
+    dtype: torch.dtype
+    liger: bool
 
-def git_commit() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast on a bf16 device; nothing on fp32."""
+        import torch
+
+        if self.dtype == torch.bfloat16:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def loss_sum(self, rows: MicroBatch, chunk_tokens: int) -> tuple[torch.Tensor, int]:
+        """Summed loss and scored-token count of one micro-batch (call inside `autocast`)."""
+        from codelupe_dagster.training import model as modeling
+
+        batch = modeling.to_device_batch(stack_rows(rows), self.device)
+        return modeling.micro_batch_loss(
+            self.forward_backbone, self.head_weight, batch, chunk_tokens=chunk_tokens
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def wandb_mode(configured: str | None) -> str:
-    """An explicit setting wins, then WANDB_MODE; otherwise online only with an API key, so a run
-    without a network keeps its log on disk for a later `wandb sync`."""
-    if configured:
-        return configured
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
-    return "online" if os.environ.get("WANDB_API_KEY") else "offline"
+@dataclass(frozen=True)
+class PackedData:
+    """The corpus as packed rows, and the rows grouped into optimizer steps and eval batches."""
 
-
-def _start_wandb(config: TrainingConfig, log: Log) -> Any:
-    mode = wandb_mode(config.wandb_mode)
-    if mode == "disabled":
-        return None
-    try:
-        import wandb
-    except ImportError:
-        log("wandb is not installed; metrics go to the manifest only")
-        return None
-    wandb_dir = Path(config.data_dir) / "wandb"
-    wandb_dir.mkdir(parents=True, exist_ok=True)
-    return wandb.init(
-        project=config.wandb_project,
-        dir=str(wandb_dir),
-        mode=mode,
-        config=config.to_manifest(),
-        reinit="finish_previous",
-    )
+    train_rows: list[PackedRow]
+    eval_rows: list[PackedRow]
+    steps: list[Step]
+    eval_batches: list[MicroBatch]
 
 
 def run_training(
     config: TrainingConfig, source: DocumentSource, *, log: Log = print
 ) -> checkpoints.Checkpoint:
     """Train one adapter on the eligible documents of `source` and publish it as the next checkpoint."""
-    import torch
-    from peft import PeftModel, get_peft_model
-    from transformers import AutoTokenizer
-
-    from codelupe_dagster.training import model as modeling
-    from codelupe_dagster.training.tiny_model import resolve_base_model
-
     started = time.perf_counter()
-    data_dir = Path(config.data_dir)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    seed_everything(config.seed)
+    selection = select_training_corpus(config, source, log)
+    start = starting_point(config, selection, log)
+    trainable = build_model(config, start, log)
+    data = pack_corpus(config, start.tokenizer, selection)
 
+    eval_before = evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
+    log(f"held-out loss before: {eval_before}")
+    optimizer, scheduler = optimizer_and_schedule(config, trainable, len(data.steps))
+    run = start_wandb(config, log)
+    loop = train(config, trainable, data.steps, optimizer, scheduler, run)
+    eval_after = evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
+    log(f"held-out loss after: {eval_after} ({len(data.steps)} steps, {loop.trained_tokens} tokens)")
+
+    checkpoint = save_checkpoint(
+        config, start, trainable, selection, data, loop, Evaluation(eval_before, eval_after), started
+    )
+    finish_wandb(run, checkpoint.manifest)
+    log(f"wrote checkpoint {checkpoint.path}")
+    return checkpoint
+
+
+def seed_everything(seed: int) -> None:
+    """Python, numpy and torch RNGs: LoRA initialisation and dropout depend on the last one."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def select_training_corpus(config: TrainingConfig, source: DocumentSource, log: Log) -> CorpusSelection:
+    """Eligible, unique documents split by repository (raises NoEligibleSamples when there are none)."""
     selection = select_corpus(
         source,
         min_quality=config.min_quality,
@@ -143,8 +143,18 @@ def run_training(
         f"selected {len(selection.train)} training and {len(selection.eval)} held-out documents "
         f"({selection.train_repos}/{selection.eval_repos} repositories), watermark {selection.watermark}"
     )
-    base_path = resolve_base_model(config.base_model, data_dir, (doc["content"] for doc in selection.train))
+    return selection
 
+
+def starting_point(config: TrainingConfig, selection: CorpusSelection, log: Log) -> StartingPoint:
+    """The base model (the local tiny one is built from the corpus if missing) and the checkpoint to
+    continue: the latest one, unless resuming is off or it was trained on another base model."""
+    from transformers import AutoTokenizer
+
+    from codelupe_dagster.training.tiny_model import resolve_base_model
+
+    data_dir = Path(config.data_dir)
+    base_path = resolve_base_model(config.base_model, data_dir, (doc["content"] for doc in selection.train))
     previous = checkpoints.latest_checkpoint(data_dir) if config.resume else None
     if previous is not None and previous.manifest.get("base_model") != config.base_model:
         log(
@@ -153,43 +163,56 @@ def run_training(
         )
         previous = None
     tokenizer = AutoTokenizer.from_pretrained(str(previous.tokenizer_dir if previous else base_path))
+    return StartingPoint(base_model_path=base_path, previous=previous, tokenizer=tokenizer)
+
+
+def build_model(config: TrainingConfig, start: StartingPoint, log: Log) -> TrainableModel:
+    """The base model on the best device, with the previous adapter or a fresh LoRA adapter."""
+    import torch
+    from peft import PeftModel, get_peft_model
+
+    from codelupe_dagster.training import model as modeling
 
     device = modeling.pick_device()
     dtype = modeling.pick_dtype(device)
     liger = modeling.apply_liger() if config.use_liger else False
     base = modeling.load_causal_lm(
-        base_path, device=device, dtype=dtype, attn_implementation=config.attn_implementation
+        start.base_model_path, device=device, dtype=dtype, attn_implementation=config.attn_implementation
     )
     if config.gradient_checkpointing:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if previous is not None:
-        model = PeftModel.from_pretrained(base, str(previous.adapter_dir), is_trainable=True)
-        log(f"resuming from {previous.version}")
+    if start.previous is not None:
+        model = PeftModel.from_pretrained(base, str(start.previous.adapter_dir), is_trainable=True)
+        log(f"resuming from {start.previous.version}")
     else:
-        model = get_peft_model(
-            base,
-            modeling.lora_config(
-                r=config.lora_r,
-                alpha=config.lora_alpha,
-                dropout=config.lora_dropout,
-                target_modules=config.lora_target_modules,
-            ),
+        adapter = modeling.lora_config(
+            r=config.lora_r,
+            alpha=config.lora_alpha,
+            dropout=config.lora_dropout,
+            target_modules=config.lora_target_modules,
         )
+        model = get_peft_model(base, adapter)
     model.to(device)
     backbone, head_weight = modeling.backbone_and_head(model)
-    forward_backbone = torch.compile(backbone) if config.compile else backbone
+    return TrainableModel(
+        model=model,
+        forward_backbone=torch.compile(backbone) if config.compile else backbone,
+        head_weight=head_weight,
+        trainable=[p for p in model.parameters() if p.requires_grad],
+        device=device,
+        dtype=dtype,
+        liger=liger,
+    )
 
-    train_rows = list(
-        pack_documents(
-            tokenize_documents(tokenizer, selection.train, shuffle_seed=config.seed), config.seq_len
-        )
-    )
-    eval_rows = _bounded_rows(
-        pack_documents(tokenize_documents(tokenizer, selection.eval), config.seq_len), config.max_eval_tokens
-    )
-    micro_batches = plan_micro_batches(train_rows, config.micro_batch_rows)
+
+def pack_corpus(config: TrainingConfig, tokenizer: Any, selection: CorpusSelection) -> PackedData:
+    """Tokenize, pack into `seq_len` rows and plan the optimizer steps; evaluation is token-bounded."""
+    train_docs = tokenize_documents(tokenizer, selection.train, shuffle_seed=config.seed)
+    train_rows = list(pack_documents(train_docs, config.seq_len))
+    eval_docs = tokenize_documents(tokenizer, selection.eval)
+    eval_rows = bounded_rows(pack_documents(eval_docs, config.seq_len), config.max_eval_tokens)
     steps = plan_steps(
-        micro_batches,
+        plan_micro_batches(train_rows, config.micro_batch_rows),
         accumulation=config.grad_accumulation,
         epochs=config.epochs,
         max_steps=config.max_steps,
@@ -197,73 +220,77 @@ def run_training(
     )
     if not steps:
         raise RuntimeError("the training split has no tokens to train on")
-    eval_batches = plan_micro_batches(eval_rows, config.micro_batch_rows)
-
-    autocast = (
-        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        if dtype == torch.bfloat16
-        else _NullContext()
+    return PackedData(
+        train_rows=train_rows,
+        eval_rows=eval_rows,
+        steps=steps,
+        eval_batches=plan_micro_batches(eval_rows, config.micro_batch_rows),
     )
 
-    def evaluate() -> float | None:
-        if not eval_batches:
-            return None
-        model.eval()
-        total, count = 0.0, 0
-        with torch.no_grad(), autocast:
-            for rows in eval_batches:
-                batch = modeling.to_device_batch(stack_rows(rows), device)
-                loss_sum, n = modeling.micro_batch_loss(
-                    forward_backbone, head_weight, batch, chunk_tokens=config.loss_chunk_tokens
-                )
-                total += float(loss_sum)
-                count += n
-        model.train()
-        return total / count if count else None
 
-    eval_before = evaluate()
-    log(f"held-out loss before: {eval_before}")
+def evaluate(trainable: TrainableModel, eval_batches: list[MicroBatch], chunk_tokens: int) -> float | None:
+    """Mean held-out loss per scored token; None without held-out rows. Leaves the model in train mode."""
+    import torch
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not eval_batches:
+        return None
+    trainable.model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad(), trainable.autocast():
+        for rows in eval_batches:
+            loss_sum, n = trainable.loss_sum(rows, chunk_tokens)
+            total += float(loss_sum)
+            count += n
+    trainable.model.train()
+    return total / count if count else None
+
+
+def optimizer_and_schedule(
+    config: TrainingConfig, trainable: TrainableModel, total_steps: int
+) -> tuple[Any, Any]:
+    """AdamW over the adapter's parameters (fused on CUDA), warm-up then cosine to `min_lr_ratio`."""
+    import torch
+
     optimizer = torch.optim.AdamW(
-        trainable,
+        trainable.trainable,
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
-        fused=device.type == "cuda",
+        fused=trainable.device.type == "cuda",
     )
-    warmup = round(len(steps) * config.warmup_ratio)
+    warmup = round(total_steps * config.warmup_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_multiplier(step, len(steps), warmup, config.min_lr_ratio)
+        optimizer, lambda step: lr_multiplier(step, total_steps, warmup, config.min_lr_ratio)
     )
+    return optimizer, scheduler
+
+
+def train(
+    config: TrainingConfig,
+    trainable: TrainableModel,
+    steps: list[Step],
+    optimizer: Any,
+    scheduler: Any,
+    run: Any,
+) -> LoopStats:
+    """Every optimizer step in order, logging to `run` every `log_every` steps and at the last one."""
+    import torch
+
+    device = trainable.device
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    run = _start_wandb(config, log)
-
-    model.train()
+    trainable.model.train()
     trained_tokens = 0
     step_losses: list[float] = []
-    train_started = time.perf_counter()
+    started = time.perf_counter()
     for step_index, step in enumerate(steps):
-        step_targets = sum(target_count(rows) for rows in step)
-        step_loss = torch.zeros((), device=device)
-        for rows in step:
-            batch = modeling.to_device_batch(stack_rows(rows), device)
-            with autocast:
-                loss_sum, _ = modeling.micro_batch_loss(
-                    forward_backbone, head_weight, batch, chunk_tokens=config.loss_chunk_tokens
-                )
-            # Normalise by the whole step's token count so every token weighs the same, however
-            # the tokens fall into micro-batches.
-            (loss_sum / step_targets).backward()
-            step_loss += loss_sum.detach() / step_targets
-            trained_tokens += sum(len(row) for row in rows)
-        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        step_losses.append(train_step(config, trainable, step))
+        trained_tokens += sum(row_tokens(rows) for rows in step)
+        torch.nn.utils.clip_grad_norm_(trainable.trainable, config.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        step_losses.append(float(step_loss))
         if run is not None and (step_index % config.log_every == 0 or step_index == len(steps) - 1):
-            elapsed = time.perf_counter() - train_started
+            elapsed = time.perf_counter() - started
             run.log(
                 {
                     "train/loss": step_losses[-1],
@@ -275,86 +302,72 @@ def run_training(
             )
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    train_seconds = time.perf_counter() - train_started
-    eval_after = evaluate()
-    log(f"held-out loss after: {eval_after} ({len(steps)} steps, {trained_tokens} tokens)")
+    return LoopStats(trained_tokens, step_losses, time.perf_counter() - started)
 
+
+def train_step(config: TrainingConfig, trainable: TrainableModel, step: Step) -> float:
+    """Accumulate the gradients of one step's micro-batches; returns the step's loss per token.
+
+    Each micro-batch's loss is divided by the whole step's token count, so every token weighs the
+    same however the tokens fall into micro-batches.
+    """
+    import torch
+
+    step_targets = sum(target_count(rows) for rows in step)
+    step_loss = torch.zeros((), device=trainable.device)
+    for rows in step:
+        with trainable.autocast():
+            loss_sum, _ = trainable.loss_sum(rows, config.loss_chunk_tokens)
+        (loss_sum / step_targets).backward()
+        step_loss += loss_sum.detach() / step_targets
+    return float(step_loss)
+
+
+def save_checkpoint(
+    config: TrainingConfig,
+    start: StartingPoint,
+    trainable: TrainableModel,
+    selection: CorpusSelection,
+    data: PackedData,
+    loop: LoopStats,
+    evaluation: Evaluation,
+    started: float,
+) -> checkpoints.Checkpoint:
+    """Write adapter and tokenizer to a staging directory, then publish it with its manifest."""
+    data_dir = Path(config.data_dir)
     version = checkpoints.next_version(data_dir)
     staging = checkpoints.staging_dir(data_dir, version)
-    model.save_pretrained(str(staging / "adapter"))
-    tokenizer.save_pretrained(str(staging / "tokenizer"))
-    tail = step_losses[-max(1, len(step_losses) // 10) :]
-    manifest = {
-        "version": version,
-        "created_at": datetime.now(UTC).isoformat(),
-        "base_model": config.base_model,
-        "base_model_path": base_path,
-        "resumed_from": previous.version if previous else None,
-        "data_watermark": selection.watermark,
-        "documents": selection.documents,
-        "train_documents": len(selection.train),
-        "eval_documents": len(selection.eval),
-        "train_repos": selection.train_repos,
-        "eval_repos": selection.eval_repos,
-        "documents_fetched": selection.fetched,
-        "duplicates_dropped": selection.duplicate_ids + selection.duplicate_contents,
-        "empty_dropped": selection.empty,
-        "languages": selection.languages,
-        "data_checks": data_checks(selection.train, selection.eval),
-        "tokens": int(sum(len(row) for row in train_rows)),
-        "eval_tokens": int(sum(len(row) for row in eval_rows)),
-        "trained_tokens": trained_tokens,
-        "steps": len(steps),
-        "train_loss": sum(tail) / len(tail),
-        "train_loss_first_step": step_losses[0],
-        "eval_loss_before": eval_before,
-        "eval_loss_after": eval_after,
-        "tokens_per_second": trained_tokens / max(train_seconds, 1e-9),
-        "train_seconds": train_seconds,
-        "wall_seconds": time.perf_counter() - started,
+    trainable.model.save_pretrained(str(staging / "adapter"))
+    start.tokenizer.save_pretrained(str(staging / "tokenizer"))
+    manifest = build_manifest(
+        version=version,
+        config=config,
+        base_model_path=start.base_model_path,
+        resumed_from=start.previous.version if start.previous else None,
+        selection=selection,
+        tokens=int(row_tokens(data.train_rows)),
+        eval_tokens=int(row_tokens(data.eval_rows)),
+        steps=len(data.steps),
+        loop=loop,
+        evaluation=evaluation,
+        wall_seconds=time.perf_counter() - started,
+        hardware=hardware_facts(trainable),
+        git_commit=git_commit(),
+    )
+    return checkpoints.publish(staging, version, manifest)
+
+
+def hardware_facts(trainable: TrainableModel) -> dict[str, Any]:
+    """Peak memory, device name, dtype, whether Liger kernels ran, and the adapter's size."""
+    import torch
+
+    from codelupe_dagster.training import model as modeling
+
+    device = trainable.device
+    return {
         "peak_memory_bytes": modeling.peak_memory_bytes(device),
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-        "dtype": str(dtype).removeprefix("torch."),
-        "liger": liger,
-        "trainable_parameters": sum(p.numel() for p in trainable),
-        "git_commit": git_commit(),
-        "config": config.to_manifest(),
+        "dtype": str(trainable.dtype).removeprefix("torch."),
+        "liger": trainable.liger,
+        "trainable_parameters": sum(p.numel() for p in trainable.trainable),
     }
-    checkpoint = checkpoints.publish(staging, version, manifest)
-    if run is not None:
-        run.summary.update({k: v for k, v in manifest.items() if isinstance(v, int | float | str)})
-        run.finish()
-    log(f"wrote checkpoint {checkpoint.path}")
-    return checkpoint
-
-
-def data_checks(train: Sequence[dict], evaluation: Sequence[dict]) -> dict[str, int]:
-    """Facts the blocking asset check asserts: unique documents, no repository in both splits."""
-    docs = [*train, *evaluation]
-    contents = {
-        hashlib.blake2b(d["content"].encode("utf-8", "replace"), digest_size=16).digest() for d in docs
-    }
-    train_repos = {d.get("repo") for d in train}
-    return {
-        "unique_ids": len({d["id"] for d in docs}),
-        "unique_contents": len(contents),
-        "repos_in_both_splits": len(train_repos & {d.get("repo") for d in evaluation}),
-    }
-
-
-def _bounded_rows(rows: Any, max_tokens: int) -> list[PackedRow]:
-    kept, total = [], 0
-    for row in rows:
-        if total + len(row) > max_tokens and kept:
-            break
-        kept.append(row)
-        total += len(row)
-    return kept
-
-
-class _NullContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
