@@ -11,6 +11,7 @@ steps is finished by the next pass, and the failure sensor that then fires finds
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -20,10 +21,26 @@ from pathlib import Path
 
 import dagster as dg
 
+from codelupe_dagster.backends.repo_queue import BatchNotFound, RepoQueue
+from codelupe_dagster.stages.settle import RunEnd, settle_run
+
 HOST_TAG = "codelupe/host"
 PID_TAG = "codelupe/pid"
 PID_START_TAG = "codelupe/pid_start"
 PARTITION_TAG = "dagster/partition"
+
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+WAITING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
 
 UNFINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
@@ -132,3 +149,40 @@ def reap_dead_runs(
         if run is not None and not run.is_finished:
             instance.report_run_failed(run, message=reason)
     return reaped
+
+
+def active_runs(instance: dg.DagsterInstance, job_name: str) -> int:
+    """Queued and running runs of the job: what counts against BATCH_MAX_ACTIVE_RUNS."""
+    return instance.get_runs_count(dg.RunsFilter(job_name=job_name, statuses=ACTIVE))
+
+
+def renew_waiting_batches(instance: dg.DagsterInstance, queue: RepoQueue, job_name: str) -> int:
+    """Keep the leases of batch runs that wait in the run queue: nobody else heartbeats for them until
+    their first step starts, and a long queue must not hand their repos to a second batch."""
+    waiting = instance.get_run_records(filters=dg.RunsFilter(job_name=job_name, statuses=WAITING), limit=1000)
+    renewed = 0
+    for record in waiting:
+        batch_id = record.dagster_run.tags.get(PARTITION_TAG)
+        if batch_id:
+            with contextlib.suppress(BatchNotFound):
+                renewed += queue.renew_leases(batch_id)
+    return renewed
+
+
+def reap_dead_batch_runs(instance: dg.DagsterInstance, queue: RepoQueue, job_name: str) -> list[str]:
+    """Mark runs whose process died failed, their repos returned as crashes; the run ids reaped.
+
+    Shared by the batch sensor and `codelupe run`, which both find the runs an earlier process left."""
+
+    def settle(batch_id: str, reason: str) -> None:
+        # Without a batch record there is nothing to return: only the run record needs closing.
+        settle_run(queue, batch_id, RunEnd.DIED, reason)
+
+    def holds_leases(batch_id: str) -> bool:
+        try:
+            return queue.holds_leases(batch_id)
+        except BatchNotFound:
+            return False
+
+    silent = find_silent_batch_runs(instance, job_name, holds_leases, queue.policy.lease_ttl_s)
+    return [dead.run_id for dead in reap_dead_runs(instance, settle, silent)]

@@ -1,13 +1,14 @@
 """Continuous mode: crawl and queue every SYNC_INTERVAL seconds so `dagster dev` keeps the pipeline fed.
 
 With CRAWLER_MODE=once (the default) the schedule exists but starts stopped, and crawling is left to
-explicit materializations; with CRAWLER_MODE=continuous it starts running. The mode is checked again at
-every tick, so switching the variable back to `once` stops crawling even if the schedule was left on.
+explicit materializations; with CRAWLER_MODE=continuous it starts running. The pipeline resource's mode is
+checked again at every tick, so switching it back to `once` stops crawling even if the schedule was left on.
 """
 
 import dagster as dg
 
-from codelupe_dagster import settings
+from codelupe_dagster.resources import pipeline_from_env
+from codelupe_dagster.resources.pipeline import PipelineResource
 
 crawl_and_queue_job = dg.define_asset_job("crawl_and_queue_job", selection=["crawled_repos", "queued_repos"])
 
@@ -26,23 +27,23 @@ def cron_for_interval(seconds: int) -> str:
     return "0 0 * * *" if days == 1 else f"0 0 */{days} * *"
 
 
-def is_continuous() -> bool:
-    return (settings.env_str("CRAWLER_MODE") or "once").lower() == "continuous"
-
-
-def build_crawl_schedule() -> dg.ScheduleDefinition:
-    """Built when the code location loads, so interval and default status follow that process's env."""
+def build_crawl_schedule(settings: PipelineResource | None = None) -> dg.ScheduleDefinition:
+    """Built when the code location loads: the interval and the default status follow ``settings`` (by
+    default the pipeline settings of that process's environment, as `default_resources()` reads them)."""
+    loaded = settings or pipeline_from_env()
 
     @dg.schedule(
         job=crawl_and_queue_job,
-        cron_schedule=cron_for_interval(settings.env_int("SYNC_INTERVAL", 3600)),
+        cron_schedule=cron_for_interval(loaded.sync_interval),
         default_status=dg.DefaultScheduleStatus.RUNNING
-        if is_continuous()
+        if loaded.is_continuous()
         else dg.DefaultScheduleStatus.STOPPED,
         description="Crawls and queues repositories every SYNC_INTERVAL seconds in continuous mode.",
     )
-    def crawl_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        if not is_continuous():
+    def crawl_schedule(
+        context: dg.ScheduleEvaluationContext, pipeline: PipelineResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        if not pipeline.is_continuous():
             return dg.SkipReason("CRAWLER_MODE is not 'continuous'")
         return dg.RunRequest(run_key=None, tags={"codelupe/trigger": "crawl_schedule"})
 

@@ -160,9 +160,10 @@ def resources_for() -> Callable[..., dict[str, Any]]:
     def build(
         data_dir: Path, redis_url: str | None = None, elasticsearch_url: str | None = None, **extra: Any
     ) -> dict[str, Any]:
-        from codelupe_dagster.resources import RedisResource, SearchIndexResource
+        from codelupe_dagster.resources import PipelineResource, RedisResource, SearchIndexResource
 
         resources: dict[str, Any] = {
+            "pipeline": PipelineResource(data_dir=str(data_dir)),
             "redis": RedisResource(url=redis_url, data_dir=str(data_dir)),
             "search": SearchIndexResource(elasticsearch_url=elasticsearch_url, data_dir=str(data_dir)),
         }

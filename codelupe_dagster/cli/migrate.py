@@ -15,10 +15,10 @@ from elasticsearch import ApiError, TransportError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends.search import BackendUnavailable
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
+from codelupe_dagster.resources import default_resources
+from codelupe_dagster.resources.redis import RedisUnavailable
 from codelupe_dagster.stages.file_processing import ProcessingConfig
 from codelupe_dagster.stages.migrate_v2 import (
     IndexMigrationReport,
@@ -101,12 +101,18 @@ def _index_lines(report: IndexMigrationReport) -> list[str]:
 
 
 def _run_index(
-    from_index: str, keys: RedisKeys, client: Any, dry_run: bool, min_quality: float, batch_size: int
+    from_index: str,
+    keys: RedisKeys,
+    client: Any,
+    dry_run: bool,
+    min_quality: float,
+    batch_size: int,
+    elasticsearch_configured: bool,
 ) -> IndexMigrationReport:
     from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex
     from codelupe_dagster.cli.search import open_code_index
 
-    if not settings.env_str("ELASTICSEARCH_URL"):
+    if not elasticsearch_configured:
         raise click.UsageError("--from-index reads the old index from Elasticsearch: set ELASTICSEARCH_URL")
     target = open_code_index()
     assert isinstance(target, ElasticSearchIndex)  # ELASTICSEARCH_URL is set
@@ -172,19 +178,22 @@ def migrate(
     Stop data_pipeline_v2.py and crawler_to_redis.py first. Old-format keys are renamed to backups, never
     deleted; running it again changes nothing.
     """
-    keys = RedisKeys(settings.env_str("REDIS_KEY_PREFIX") or "pipeline:")
+    resources = default_resources(redis_connect_attempts=3)
+    redis = resources["redis"].process_config_and_initialize()
+    keys = redis.redis_keys
     prefix = backup_prefix or f"{keys.prefix}v2:"
-    threshold = min_quality if min_quality is not None else settings.env_float("MIN_QUALITY_THRESHOLD")
+    threshold = min_quality if min_quality is not None else resources["pipeline"].min_quality
     output: dict[str, Any] = {}
     failed = False
     try:
-        client = connect_redis(settings.env_str("REDIS_URL"), str(settings.data_dir()), attempts=3)
+        client = redis.get_client()  # the migration rewrites the stores' own keys: it needs the client
         redis_report = migrate_redis(client, keys, prefix, dry_run=dry_run)
         output["redis"] = redis_report.to_dict()
         if not as_json:
             click.echo("\n".join(_redis_lines(redis_report)))
         if from_index:
-            index_report = _run_index(from_index, keys, client, dry_run, threshold, batch_size)
+            es_configured = resources["search"].elasticsearch_url is not None
+            index_report = _run_index(from_index, keys, client, dry_run, threshold, batch_size, es_configured)
             output["index"] = index_report.to_dict()
             failed = bool(index_report.errors)
             if not as_json:

@@ -11,10 +11,8 @@ import sys
 
 import click
 
-from codelupe_dagster import settings
-from codelupe_dagster.backends.repo_queue import dead_letters, retry_dead
-from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
+from codelupe_dagster.resources import default_resources
+from codelupe_dagster.resources.redis import RedisUnavailable
 
 
 @click.command()
@@ -24,14 +22,13 @@ def retry(repos: tuple[str, ...], everything: bool) -> None:
     """Re-queue parked (dead-letter) repositories: the named ones, or all with --all."""
     if not repos and not everything:
         raise click.UsageError("name the repositories to retry, or pass --all (see `codelupe status`)")
-    keys = RedisKeys(settings.env_str("REDIS_KEY_PREFIX") or "pipeline:")
     try:
-        client = connect_redis(settings.env_str("REDIS_URL"), str(settings.data_dir()), attempts=3)
-    except RedisUnavailable as exc:
+        queue = default_resources(redis_connect_attempts=3)["redis"].process_config_and_initialize().queue()
+    except (RedisUnavailable, ValueError) as exc:  # unreachable, or a variable that does not parse
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    unknown = sorted(set(repos) - set(dead_letters(client, keys)))
-    done = retry_dead(client, keys, () if everything else repos)
+    unknown = sorted(set(repos) - set(queue.dead_letters()))
+    done = queue.retry_dead(() if everything else repos)
     for repo in done:
         click.echo(f"re-queued {repo}")
     if unknown:

@@ -23,22 +23,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codelupe_dagster import settings
-from codelupe_dagster.backends.repo_queue import (
-    REQUEUE,
-    BatchNotFound,
-    QueueState,
-    RetryPolicy,
-    Settled,
-    dead_letters,
-    queue_state,
-    settle_batch,
-)
+from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
 from codelupe_dagster.backends.search import BackendUnavailable
 from codelupe_dagster.core.masking import mask_secrets_in_text
+from codelupe_dagster.resources import default_resources
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisUnavailable
-from codelupe_dagster.run_liveness import process_tags
-from codelupe_dagster.sensors.batch import active_batch_runs, reap_dead_batch_runs
+from codelupe_dagster.run_liveness import active_runs, process_tags, reap_dead_batch_runs
+from codelupe_dagster.stages.settle import RunEnd, requeue_unstarted, settle_run
+from codelupe_dagster.stages.training_samples import count_new_samples
+from codelupe_dagster.training.checkpoints import latest_checkpoint
 
 BATCH_JOB = "batch_job"
 # A bad variable (ValueError from settings) or an unreachable service — also when Dagster wraps one of
@@ -72,9 +66,9 @@ class RunSummary:
     parked: list[str] = field(default_factory=list)
 
 
-def resolve_source(source: str | None, samples: int) -> str:
+def resolve_source(source: str | None, samples: int, pipeline: PipelineResource) -> str:
     """The source to crawl: explicit, CODELUPE_SOURCE, or sample repositories built on first use."""
-    source = source or settings.env_str("CODELUPE_SOURCE")
+    source = source or pipeline.source
     if source == "github":
         return source
     if source:
@@ -84,17 +78,17 @@ def resolve_source(source: str | None, samples: int) -> str:
         return str(path)
     from codelupe_dagster.backends.sources.samples import build_sample_sources
 
-    dest = settings.data_dir() / "sources"
+    dest = pipeline.data_path() / "sources"
     built = build_sample_sources(dest, max_repos=samples)
     files = sum(sample.files for sample in built)
     click.echo(f"Built {len(built)} sample repositories ({files} files) in {dest}", err=True)
     return str(dest)
 
 
-def dagster_instance() -> dg.DagsterInstance:
+def dagster_instance(pipeline: PipelineResource) -> dg.DagsterInstance:
     """DAGSTER_HOME when set, else DATA_DIR/dagster: persistent, so runs show up in `dagster dev` later."""
-    if not settings.env_str("DAGSTER_HOME"):
-        home = settings.data_dir() / "dagster"
+    if not os.environ.get("DAGSTER_HOME", "").strip():
+        home = pipeline.data_path() / "dagster"
         home.mkdir(parents=True, exist_ok=True)
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
@@ -116,11 +110,11 @@ def new_training_samples(defs: dg.Definitions) -> tuple[int, str | None]:
     The same count the training sensor makes, minus its MIN_NEW_FILES threshold: a headless run trains on
     whatever is new, but never retrains a checkpoint on exactly the data it already saw.
     """
-    from codelupe_dagster.sensors.training import count_new_samples
-
     search = defs.resources["search"].process_config_and_initialize()
     training = defs.resources["training"].process_config_and_initialize()
-    new, checkpoint = count_new_samples(search, training)
+    checkpoint = latest_checkpoint(training.resolved_data_dir())
+    watermark = checkpoint.watermark if checkpoint else None
+    new = count_new_samples(search.code_index(), training.resolved_min_quality(), watermark)
     return new, checkpoint.version if checkpoint else None
 
 
@@ -148,6 +142,19 @@ def maybe_train(
     return "succeeded" if result.success else "failed"
 
 
+@dataclass
+class PipelineRun:
+    """What one `codelupe run` works with: the definitions, the instance, the queue, and the tags that
+    identify this process on every run it executes (so a later run can tell if it died)."""
+
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    queue: RepoQueue
+    console: Console
+    tags: dict[str, str]
+    summary: RunSummary = field(default_factory=RunSummary)
+
+
 def run_pipeline(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -159,127 +166,129 @@ def run_pipeline(
 ) -> RunSummary:
     """Crawl + queue, then batches until no repo of the queue is left pending (queued, leased or backing
     off). Runs that an earlier, killed `codelupe run` left behind are settled and closed first."""
-    console = console or Console(stderr=True)
-    summary = RunSummary()
     # Resolved like a run would (EnvVar fields read now), so this process talks to the same Redis.
     redis_resource = defs.resources["redis"].process_config_and_initialize()
-    client, keys, policy = (
-        redis_resource.get_client(),
-        redis_resource.redis_keys,
-        redis_resource.retry_policy(),
-    )
-    tags = process_tags()
+    run = PipelineRun(defs, instance, redis_resource.queue(), console or Console(stderr=True), process_tags())
+    _close_leftover_runs(run)
+    run.summary.enqueued = _crawl_and_queue(run, source)
+    _drain_queue(run, max_failed_batches)
+    return _finish(run, train)
 
-    reaped = reap_dead_batch_runs(instance, redis_resource)
+
+def _close_leftover_runs(run: PipelineRun) -> None:
+    reaped = reap_dead_batch_runs(run.instance, run.queue, BATCH_JOB)
     if reaped:
-        console.print(
+        run.console.print(
             f"closed {len(reaped)} runs left unfinished by a killed process; their repos are re-queued"
         )
-    crawl = defs.resolve_job_def(CRAWL_JOB).execute_in_process(
-        instance=instance,
-        tags=tags,
+
+
+def _crawl_and_queue(run: PipelineRun, source: str) -> int:
+    """Materialize crawl + queue; how many repos were enqueued."""
+    crawl = run.defs.resolve_job_def(CRAWL_JOB).execute_in_process(
+        instance=run.instance,
+        tags=run.tags,
         run_config={**QUIET_CONSOLE, "ops": {"crawled_repos": {"config": {"source": source}}}},
     )
     queued = crawl.asset_materializations_for_node("queued_repos")
-    summary.enqueued = int(queued[0].metadata["enqueued"].value) if queued else 0
+    return int(queued[0].metadata["enqueued"].value) if queued else 0
 
-    sensor = defs.resolve_sensor_def(BATCH_SENSOR)
-    batch_job = defs.resolve_job_def(BATCH_JOB)
+
+def _drain_queue(run: PipelineRun, max_failed_batches: int) -> None:
+    """Tick the batch sensor and execute what it requests until nothing is pending, or too many failed."""
+    summary = run.summary
+    sensor = run.defs.resolve_sensor_def(BATCH_SENSOR)
     cursor: str | None = None
-    waiting = WaitReporter(console)
+    waiting = WaitReporter(run.console)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("repos", total=queue_state(client, keys).pending)
+    with Progress(*columns, console=run.console, transient=False) as progress:
+        task = progress.add_task("repos", total=run.queue.state().pending)
         while summary.batches_failed < max_failed_batches:
-            tick = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources))
+            context = dg.build_sensor_context(
+                instance=run.instance, cursor=cursor, resources=run.defs.resources
+            )
+            tick = sensor(context)
             cursor = tick.cursor
             if not tick.run_requests:
-                state = queue_state(client, keys)
+                state = run.queue.state()
                 if state.pending == 0:
                     break
-                time.sleep(waiting.report(state, instance))
+                time.sleep(waiting.report(state, run.instance))
                 continue
             waiting.reset()
-            for request in tick.dynamic_partitions_requests:
-                instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-            with contextlib.ExitStack() as held:
-                # Batches wait here for their turn: this process keeps their leases alive until then, and
-                # a Ctrl-C puts back the ones it never started.
-                pending = {request.partition_key for request in tick.run_requests}
-                for batch_id in pending:
-                    held.enter_context(redis_resource.keep_leased(batch_id))
-                held.callback(_requeue_unstarted, client, keys, policy, pending)
-                for request in tick.run_requests:
-                    pending.discard(request.partition_key)
-                    progress.update(task, description=f"batch {request.partition_key}")
-                    done = _run_batch(
-                        batch_job, instance, request, tags, client, keys, policy, summary, console
-                    )
-                    progress.update(
-                        task, total=done + queue_state(client, keys).pending + progress.tasks[0].completed
-                    )
-                    progress.advance(task, done)
+            _run_tick(run, tick, progress, task)
         else:
             # Failed runs go back on the queue; without a bound an outage (Redis, the index) would loop.
             summary.stopped = f"{summary.batches_failed} batch runs failed; the rest stays queued"
-    final = queue_state(client, keys)
-    summary.parked = sorted(dead_letters(client, keys))
+
+
+def _run_tick(run: PipelineRun, tick: dg.SensorResult, progress: Progress, task: Any) -> None:
+    """Execute the runs one sensor tick requested, in order, holding the leases of those still waiting."""
+    for request in tick.dynamic_partitions_requests:
+        run.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    batch_job = run.defs.resolve_job_def(BATCH_JOB)
+    with contextlib.ExitStack() as held:
+        # Batches wait here for their turn: this process keeps their leases alive until then, and
+        # a Ctrl-C puts back the ones it never started.
+        pending = {request.partition_key for request in tick.run_requests}
+        for batch_id in pending:
+            held.enter_context(run.queue.keep_leased(batch_id))
+        held.callback(requeue_unstarted, run.queue, pending)
+        for request in tick.run_requests:
+            pending.discard(request.partition_key)
+            progress.update(task, description=f"batch {request.partition_key}")
+            done = _run_batch(run, batch_job, request)
+            total = done + run.queue.state().pending + progress.tasks[0].completed
+            progress.update(task, total=total)
+            progress.advance(task, done)
+
+
+def _finish(run: PipelineRun, train: bool) -> RunSummary:
+    """What is left: parked repos, whether anything is still pending, and training when all went well."""
+    summary = run.summary
+    final = run.queue.state()
+    summary.parked = sorted(run.queue.dead_letters())
     if summary.stopped is None and final.pending:
         summary.stopped = f"{final.pending} repos still pending"
     summary.training = (
-        maybe_train(defs, instance, train, tags) if summary.stopped is None else "skipped (failures)"
+        maybe_train(run.defs, run.instance, train, run.tags)
+        if summary.stopped is None
+        else "skipped (failures)"
     )
     return summary
 
 
-def _run_batch(
-    batch_job: dg.JobDefinition,
-    instance: dg.DagsterInstance,
-    request: dg.RunRequest,
-    tags: dict[str, str],
-    client: Any,
-    keys: Any,
-    policy: RetryPolicy,
-    summary: RunSummary,
-    console: Console,
-) -> int:
+def _run_batch(run: PipelineRun, batch_job: dg.JobDefinition, request: dg.RunRequest) -> int:
     """Execute one batch run in process and settle it as the run-status sensors would; repos acked."""
     batch_id = request.partition_key
     try:
         result = batch_job.execute_in_process(
-            instance=instance,
+            instance=run.instance,
             partition_key=batch_id,
-            tags={**request.tags, **tags},
+            tags={**request.tags, **run.tags},
             raise_on_error=False,
             run_config=QUIET_CONSOLE,
         )
     except KeyboardInterrupt:
-        with contextlib.suppress(BatchNotFound):
-            settle_batch(client, keys, batch_id, policy, succeeded=False, reason="interrupted", kind=REQUEUE)
+        settle_run(run.queue, batch_id, RunEnd.INTERRUPTED, "interrupted")
         raise
+    summary = run.summary
     _add_metadata(summary, result)
-    reason = f"run {result.run_id} failed"
-    try:
-        settled = settle_batch(client, keys, batch_id, policy, succeeded=result.success, reason=reason)
-    except BatchNotFound:
-        settled = Settled(acked=(), failed={})
+    end = RunEnd.SUCCEEDED if result.success else RunEnd.FAILED
+    settled = settle_run(run.queue, batch_id, end, f"run {result.run_id} failed") or Settled((), {})
     if result.success:
         summary.batches_succeeded += 1
     else:
         summary.batches_failed += 1
-        console.print(f"[red]batch {batch_id} failed[/red] (run {result.run_id}): {_failure_message(result)}")
+        run.console.print(
+            f"[red]batch {batch_id} failed[/red] (run {result.run_id}): {_failure_message(result)}"
+        )
     for repo, outcome in sorted(settled.failed.items()):
-        console.print(
+        run.console.print(
             f"[yellow]{repo}[/yellow]: failed, {'parked (dead letter)' if outcome == 'dead' else outcome}"
         )
     summary.repos_done += len(settled.acked)
     return len(settled.acked) + len(settled.parked)
-
-
-def _requeue_unstarted(client: Any, keys: Any, policy: RetryPolicy, batch_ids: set[str]) -> None:
-    for batch_id in batch_ids:
-        with contextlib.suppress(BatchNotFound):
-            settle_batch(client, keys, batch_id, policy, succeeded=False, reason="interrupted", kind=REQUEUE)
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -305,7 +314,7 @@ class WaitReporter:
     def report(self, state: QueueState, instance: dg.DagsterInstance) -> float:
         now = time.time()
         if state.queued:
-            active = active_batch_runs(instance)
+            active = active_runs(instance, BATCH_JOB)
             message = (
                 f"{state.queued} repos queued, waiting for one of {active} batch runs elsewhere to finish"
             )
@@ -372,12 +381,13 @@ def run(
     console = Console(stderr=True)
     started = time.monotonic()
     try:
-        source = resolve_source(source, samples)
+        pipeline: PipelineResource = default_resources()["pipeline"]
+        source = resolve_source(source, samples, pipeline)
         # This process is the run: the environment it exports is what the code location is built from.
         os.environ["CODELUPE_SOURCE"] = source
         if batch_size:
             os.environ["BATCH_SIZE"] = str(batch_size)
-        instance = dagster_instance()
+        instance = dagster_instance(pipeline)
         from codelupe_dagster.definitions import defs
 
         summary = run_pipeline(

@@ -10,50 +10,48 @@ from typing import Any
 
 import click
 
-from codelupe_dagster import settings
-from codelupe_dagster.backends.repo_queue import dead_letters
-from codelupe_dagster.backends.search import (
-    CODE_SCHEMA,
-    REPO_SCHEMA,
-    BackendUnavailable,
-    open_configured_index,
-)
-from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.backends.search import BackendUnavailable
 from codelupe_dagster.core.masking import mask_url
-from codelupe_dagster.resources.redis import RedisUnavailable, connect_redis
+from codelupe_dagster.resources import default_resources
+from codelupe_dagster.resources.redis import RedisResource, RedisUnavailable
+from codelupe_dagster.resources.search import SearchIndexResource
+
+
+def _processed_counts(redis: RedisResource) -> tuple[int, int]:
+    """Entries of the processed-repos and exact-dedup ledgers (the old pipeline's HLEN monitoring)."""
+    keys = redis.redis_keys
+    pipe = redis.get_client().pipeline(transaction=False)
+    pipe.hlen(keys.processed_repos)
+    pipe.hlen(keys.processed_files)
+    processed_repos, processed_files = pipe.execute()
+    return int(processed_repos), int(processed_files)
 
 
 def collect_status() -> dict[str, Any]:
     """Counts from Redis and both indexes, named as operators know them."""
-    data_dir = settings.data_dir()
-    redis_url = settings.env_str("REDIS_URL")
-    es_url = settings.env_str("ELASTICSEARCH_URL")
-    keys = RedisKeys(settings.env_str("REDIS_KEY_PREFIX") or "pipeline:")
+    resources = default_resources(redis_connect_attempts=3)
+    redis: RedisResource = resources["redis"].process_config_and_initialize()
+    search: SearchIndexResource = resources["search"].process_config_and_initialize()
+    keys = redis.redis_keys
 
-    client = connect_redis(redis_url, str(data_dir), attempts=3)
-    pipe = client.pipeline(transaction=False)
-    pipe.zcard(keys.repos)
-    pipe.hlen(keys.inflight)
-    pipe.zcard(keys.batches)
-    pipe.hlen(keys.processed_repos)
-    pipe.hlen(keys.processed_files)
-    pipe.zcard(keys.delayed)
-    queued, inflight, batches, processed_repos, processed_files, delayed = pipe.execute()
-    parked = dead_letters(client, keys)
+    queue = redis.queue()
+    state = queue.state()
+    processed_repos, processed_files = _processed_counts(redis)
+    parked = queue.dead_letters()
 
-    code = open_configured_index(CODE_SCHEMA)
-    repos = open_configured_index(REPO_SCHEMA)
+    code = search.code_index()
+    repos = search.repo_index()
     # Creating an empty index with the right mappings is harmless and keeps a later writer from getting
     # dynamic mappings; it also makes a fresh DATA_DIR report zeros instead of errors.
     code.ensure()
     repos.ensure()
     return {
-        "redis": {"url": mask_url(redis_url) if redis_url else "embedded", "prefix": keys.prefix},
+        "redis": {"url": mask_url(redis.url) if redis.url else "embedded", "prefix": keys.prefix},
         "queue": {
-            keys.repos: queued,
-            keys.inflight: inflight,
-            keys.batches: batches,
-            keys.delayed: delayed,
+            keys.repos: state.queued,
+            keys.inflight: state.in_flight,
+            keys.batches: state.batches,
+            keys.delayed: state.delayed,
             keys.dead: len(parked),
         },
         # Parked after MAX_REPO_ATTEMPTS failures (or MAX_REPO_CRASHES dead runs); `codelupe retry` re-queues.
@@ -70,7 +68,7 @@ def collect_status() -> dict[str, Any]:
             keys.processed_files: processed_files,
         },
         "index": {
-            "backend": "elasticsearch" if es_url else "sqlite",
+            "backend": "elasticsearch" if search.elasticsearch_url else "sqlite",
             code.name: code.count(),
             repos.name: repos.count(),
             "quality": code.quality_histogram(),
@@ -113,7 +111,7 @@ def status(as_json: bool, watch: float | None) -> None:
     while True:
         try:
             current = collect_status()
-        except (RedisUnavailable, BackendUnavailable) as exc:
+        except (RedisUnavailable, BackendUnavailable, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         if as_json:

@@ -13,8 +13,9 @@ import dagster as dg
 from codelupe_dagster import settings
 from codelupe_dagster.core.keys import DEFAULT_PREFIX
 from codelupe_dagster.resources.pipeline import PipelineResource
-from codelupe_dagster.resources.redis import RedisResource
+from codelupe_dagster.resources.redis import CONNECT_ATTEMPTS, RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.resources.training import TrainingResource
 
 
 def _optional_env(name: str) -> Any:
@@ -33,10 +34,11 @@ def pipeline_from_env(data_dir: str | None = None) -> PipelineResource:
         check_interval=settings.env_int("CHECK_INTERVAL"),
         crawler_mode=settings.env_str("CRAWLER_MODE") or settings.DEFAULTS["CRAWLER_MODE"],
         sync_interval=settings.env_int("SYNC_INTERVAL"),
+        source=settings.env_str("CODELUPE_SOURCE"),
     )
 
 
-def redis_from_env(data_dir: str) -> RedisResource:
+def redis_from_env(data_dir: str, connect_attempts: int = CONNECT_ATTEMPTS) -> RedisResource:
     """The queue and dedup store: REDIS_URL when set, else the embedded Valkey of ``data_dir``."""
     return RedisResource(
         url=_optional_env("REDIS_URL"),
@@ -46,6 +48,7 @@ def redis_from_env(data_dir: str) -> RedisResource:
         max_repo_attempts=settings.env_int("MAX_REPO_ATTEMPTS"),
         max_repo_crashes=settings.env_int("MAX_REPO_CRASHES"),
         retry_backoff_s=settings.env_float("REPO_RETRY_BACKOFF"),
+        connect_attempts=connect_attempts,
     )
 
 
@@ -62,14 +65,31 @@ def search_from_env(data_dir: str) -> SearchIndexResource:
     )
 
 
-def default_resources() -> dict[str, Any]:
-    """Resources for the current environment; unset services fall back to the embedded default."""
+def training_from_env(data_dir: str) -> TrainingResource:
+    """The trainer's settings; WANDB_MODE stays None when unset, so WANDB_API_KEY can still pick online."""
+    return TrainingResource(
+        data_dir=data_dir,
+        base_model=settings.env_str("BASE_MODEL") or settings.DEFAULTS["BASE_MODEL"],
+        min_quality=settings.env_float("TRAIN_MIN_QUALITY"),
+        max_documents=settings.env_int("MAX_DATASET_SIZE"),
+        min_new_files=settings.env_int("MIN_NEW_FILES"),
+        wandb_mode=settings.env_str("WANDB_MODE", "") or None,
+    )
+
+
+def default_resources(redis_connect_attempts: int = CONNECT_ATTEMPTS) -> dict[str, Any]:
+    """Resources for the current environment; unset services fall back to the embedded default.
+
+    Short-lived commands (`codelupe status`, `retry`) pass fewer connection attempts: an operator waiting
+    at a prompt should hear sooner that Redis is down.
+    """
     pipeline = pipeline_from_env()
     data_dir = pipeline.data_dir  # the one DATA_DIR every resource shares
     resources: dict[str, Any] = {
         "pipeline": pipeline,
-        "redis": redis_from_env(data_dir),
+        "redis": redis_from_env(data_dir, redis_connect_attempts),
         "search": search_from_env(data_dir),
+        "training": training_from_env(data_dir),
     }
     return resources
 
@@ -78,6 +98,8 @@ __all__ = [
     "PipelineResource",
     "RedisResource",
     "SearchIndexResource",
+    "TrainingResource",
     "default_resources",
     "pipeline_from_env",
+    "training_from_env",
 ]

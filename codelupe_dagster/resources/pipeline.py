@@ -57,6 +57,11 @@ class PipelineResource(dg.ConfigurableResource):
         description="SYNC_INTERVAL: seconds between crawls in continuous mode.",
     )
 
+    source: str | None = Field(
+        default=None,
+        description="CODELUPE_SOURCE: 'github', a directory of git repositories, or a file of clone URLs.",
+    )
+
     def data_path(self) -> Path:
         """DATA_DIR as an absolute path, so every process of a session agrees on it."""
         return Path(self.data_dir).expanduser().resolve()

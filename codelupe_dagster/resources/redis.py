@@ -1,4 +1,8 @@
-"""Redis/Valkey: the priority queue and the dedup state (DESIGN §4)."""
+"""Redis/Valkey: the priority queue and the dedup state (DESIGN §4).
+
+The resource hands out domain objects (`queue()`; the dedup ledger beside it), so stages never speak raw
+Redis; `get_client()` stays for the constructors of those objects.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import dagster as dg
 import redis
 from pydantic import Field, PrivateAttr
 
+from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
-from codelupe_dagster.backends.repo_queue import RetryPolicy, lease_heartbeat
+from codelupe_dagster.backends.repo_queue import RedisRepoQueue, RetryPolicy
 from codelupe_dagster.core.keys import DEFAULT_PREFIX, RedisKeys
 from codelupe_dagster.core.masking import mask_url
 
@@ -54,12 +59,16 @@ class RedisResource(dg.ConfigurableResource):
     max_repo_attempts: int = Field(default=3, description="MAX_REPO_ATTEMPTS: failures before parking.")
     max_repo_crashes: int = Field(default=10, description="MAX_REPO_CRASHES: dead runs before parking.")
     retry_backoff_s: float = Field(default=60.0, description="REPO_RETRY_BACKOFF: first retry delay (s).")
+    connect_attempts: int = Field(
+        default=CONNECT_ATTEMPTS,
+        description="Connection attempts (with backoff) before Redis counts as down.",
+    )
 
     _client: redis.Redis | None = PrivateAttr(default=None)
 
     def get_client(self) -> redis.Redis:
         if self._client is None:
-            self._client = connect_redis(self.url, self.data_dir)
+            self._client = connect_redis(self.url, self.data_dir, attempts=self.connect_attempts)
         return self._client
 
     @property
@@ -74,7 +83,15 @@ class RedisResource(dg.ConfigurableResource):
             backoff_s=self.retry_backoff_s,
         )
 
+    def queue(self) -> RedisRepoQueue:
+        """The repository queue with this resource's keys and retry policy."""
+        return RedisRepoQueue(self.get_client(), self.redis_keys, self.retry_policy())
+
+    def ledger(self) -> RedisDedupLedger:
+        """The dedup ledger (exact and near-duplicate claims, claim generations) under this key prefix."""
+        return RedisDedupLedger(self.get_client(), self.redis_keys)
+
     def keep_leased(self, batch_id: str) -> AbstractContextManager[object]:
         """Renew the batch's leases while a stage works on it (a heartbeat thread); a stage whose process
         dies stops renewing, and its repos go back on the queue within `lease_ttl_s`."""
-        return lease_heartbeat(self.get_client(), self.redis_keys, batch_id, self.lease_ttl_s)
+        return self.queue().keep_leased(batch_id)

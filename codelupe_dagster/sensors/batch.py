@@ -7,61 +7,31 @@ runs, so a long queue never floods the run queue. The batch id is both the parti
 so a tick that is retried can never start two runs for one batch.
 """
 
-import contextlib
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
-import redis
 
-from codelupe_dagster import settings
 from codelupe_dagster.assets.jobs import batch_job
-from codelupe_dagster.backends.repo_queue import (
-    CRASH,
-    BatchInfo,
-    BatchNotFound,
-    RetryPolicy,
-    batch_holds_leases,
-    expire_leases,
-    pop_batch,
-    promote_due,
-    renew_leases,
-    settle_batch,
-)
-from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.backends.repo_queue import BatchInfo, RepoQueue
 from codelupe_dagster.partitions import repo_batches
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
-from codelupe_dagster.run_liveness import find_silent_batch_runs, reap_dead_runs
-
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
-
-
-WAITING_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-]
+from codelupe_dagster.run_liveness import active_runs, reap_dead_batch_runs, renew_waiting_batches
 
 
 @dataclass(frozen=True)
 class BatchingSettings:
-    """Read from the environment at tick time: BATCH_SIZE, BATCH_MAX_ACTIVE_RUNS."""
+    """BATCH_SIZE and BATCH_MAX_ACTIVE_RUNS, from the pipeline resource."""
 
     batch_size: int
     max_active_runs: int
 
     @classmethod
-    def from_env(cls) -> "BatchingSettings":
-        return cls(
-            batch_size=settings.env_int("BATCH_SIZE", 16),
-            max_active_runs=settings.env_int("BATCH_MAX_ACTIVE_RUNS", 4),
-        )
+    def from_pipeline(cls, pipeline: PipelineResource) -> "BatchingSettings":
+        return cls(batch_size=pipeline.batch_size, max_active_runs=pipeline.batch_max_active_runs)
 
 
 @dataclass(frozen=True)
@@ -71,63 +41,37 @@ class BatchTick:
     promoted: list[str] = field(default_factory=list)
 
 
-def form_batches(
-    client: redis.Redis,
-    keys: RedisKeys,
-    config: BatchingSettings,
-    policy: RetryPolicy,
-    active_runs: int,
-    now: float,
-) -> BatchTick:
+def form_batches(queue: RepoQueue, config: BatchingSettings, active_runs: int, now: float) -> BatchTick:
     """Return lapsed leases and finished back-offs to the queue, then pop one batch per free run slot."""
-    expired = expire_leases(client, keys, policy, now)
-    promoted = promote_due(client, keys, now)
+    expired = queue.expire_leases(now)
+    promoted = queue.promote_due(now)
     batches: list[BatchInfo] = []
     for _ in range(max(0, config.max_active_runs - active_runs)):
-        batch = pop_batch(client, keys, config.batch_size, now, lease_ttl_s=policy.lease_ttl_s)
+        batch = queue.pop_batch(config.batch_size, now)
         if batch is None:
             break
         batches.append(batch)
     return BatchTick(batches=batches, expired=expired, promoted=promoted)
 
 
-def active_batch_runs(instance: dg.DagsterInstance) -> int:
-    return instance.get_runs_count(dg.RunsFilter(job_name=batch_job.name, statuses=ACTIVE_STATUSES))
+def _next_cursor(raw: str | None, tick: BatchTick, reaped: list[str]) -> dict[str, Any]:
+    """Running totals kept in the cursor, so the UI shows what the sensor has done over time."""
+    cursor = json.loads(raw) if raw else {}
+    cursor["batches_created"] = cursor.get("batches_created", 0) + len(tick.batches)
+    cursor["leases_expired"] = cursor.get("leases_expired", 0) + len(tick.expired)
+    cursor["dead_runs_reaped"] = cursor.get("dead_runs_reaped", 0) + len(reaped)
+    if tick.batches:
+        cursor["last_batch"] = tick.batches[-1].batch_id
+    return cursor
 
 
-def renew_waiting_batches(instance: dg.DagsterInstance, redis: RedisResource) -> int:
-    """Keep the leases of batch runs that wait in the run queue: nobody else heartbeats for them until
-    their first step starts, and a long queue must not hand their repos to a second batch."""
-    waiting = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=batch_job.name, statuses=WAITING_STATUSES), limit=1000
-    )
-    client, keys, ttl = redis.get_client(), redis.redis_keys, redis.retry_policy().lease_ttl_s
-    renewed = 0
-    for record in waiting:
-        batch_id = record.dagster_run.tags.get("dagster/partition")
-        if batch_id:
-            with contextlib.suppress(BatchNotFound):
-                renewed += renew_leases(client, keys, batch_id, ttl)
-    return renewed
-
-
-def reap_dead_batch_runs(instance: dg.DagsterInstance, redis: RedisResource) -> list[str]:
-    """Mark runs whose process died failed, their repos returned as crashes; the run ids reaped."""
-    client, keys, policy = redis.get_client(), redis.redis_keys, redis.retry_policy()
-
-    def settle(batch_id: str, reason: str) -> None:
-        # Without a batch record there is nothing to return: only the run record needs closing.
-        with contextlib.suppress(BatchNotFound):
-            settle_batch(client, keys, batch_id, policy, succeeded=False, reason=reason, kind=CRASH)
-
-    def holds_leases(batch_id: str) -> bool:
-        try:
-            return batch_holds_leases(client, keys, batch_id)
-        except BatchNotFound:
-            return False
-
-    silent = find_silent_batch_runs(instance, batch_job.name, holds_leases, policy.lease_ttl_s)
-    return [dead.run_id for dead in reap_dead_runs(instance, settle, silent)]
+def _requests(tick: BatchTick) -> list[dg.RunRequest]:
+    return [
+        dg.RunRequest(
+            partition_key=b.batch_id, run_key=b.batch_id, tags={"codelupe/repos": str(len(b.repos))}
+        )
+        for b in tick.batches
+    ]
 
 
 @dg.sensor(
@@ -136,20 +80,15 @@ def reap_dead_batch_runs(instance: dg.DagsterInstance, redis: RedisResource) -> 
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Pops repo batches off the Redis queue and requests one batch_job run per batch.",
 )
-def batch_sensor(context: dg.SensorEvaluationContext, redis: RedisResource) -> dg.SensorResult:
-    config = BatchingSettings.from_env()
-    reaped = reap_dead_batch_runs(context.instance, redis)
-    renew_waiting_batches(context.instance, redis)
-    active = active_batch_runs(context.instance)
-    tick = form_batches(
-        redis.get_client(), redis.redis_keys, config, redis.retry_policy(), active, time.time()
-    )
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    cursor["batches_created"] = cursor.get("batches_created", 0) + len(tick.batches)
-    cursor["leases_expired"] = cursor.get("leases_expired", 0) + len(tick.expired)
-    cursor["dead_runs_reaped"] = cursor.get("dead_runs_reaped", 0) + len(reaped)
-    if tick.batches:
-        cursor["last_batch"] = tick.batches[-1].batch_id
+def batch_sensor(
+    context: dg.SensorEvaluationContext, redis: RedisResource, pipeline: PipelineResource
+) -> dg.SensorResult:
+    config = BatchingSettings.from_pipeline(pipeline)
+    queue = redis.queue()
+    reaped = reap_dead_batch_runs(context.instance, queue, batch_job.name)
+    renew_waiting_batches(context.instance, queue, batch_job.name)
+    active = active_runs(context.instance, batch_job.name)
+    tick = form_batches(queue, config, active, time.time())
     if reaped:
         context.log.warning(f"marked {len(reaped)} runs whose process died as failed: {reaped}")
     if tick.expired:
@@ -161,14 +100,9 @@ def batch_sensor(context: dg.SensorEvaluationContext, redis: RedisResource) -> d
     if not ids:
         skip = "run cap reached" if active >= config.max_active_runs else "queue empty"
     return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                partition_key=b.batch_id, run_key=b.batch_id, tags={"codelupe/repos": str(len(b.repos))}
-            )
-            for b in tick.batches
-        ],
+        run_requests=_requests(tick),
         dynamic_partitions_requests=[repo_batches.build_add_request(ids)] if ids else [],
-        cursor=json.dumps(cursor),
+        cursor=json.dumps(_next_cursor(context.cursor, tick, reaped)),
         skip_reason=skip,
     )
 

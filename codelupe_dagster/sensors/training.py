@@ -1,7 +1,7 @@
 """Start training when enough new high-quality code has been indexed since the last checkpoint.
 
-The sensor ticks every 30 s but only queries the index every CHECK_INTERVAL seconds (read at run
-time, so changing the variable needs no redeploy). The run key is the last checkpoint's watermark
+The sensor ticks every 30 s but only queries the index every CHECK_INTERVAL seconds (the pipeline
+resource's `check_interval`, shown in the launchpad). The run key is the last checkpoint's watermark
 plus how many MIN_NEW_FILES-sized blocks have accumulated past it: one request per block per
 watermark, and if a run fails the next block of new files earns a retry.
 """
@@ -11,12 +11,12 @@ import time
 
 import dagster as dg
 
-from codelupe_dagster import settings
 from codelupe_dagster.assets.train import training_job
-from codelupe_dagster.backends.search import Filters
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
-from codelupe_dagster.training.checkpoints import Checkpoint, latest_checkpoint
+from codelupe_dagster.stages.training_samples import count_new_samples, training_run_key
+from codelupe_dagster.training.checkpoints import latest_checkpoint
 
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
@@ -27,27 +27,17 @@ IN_PROGRESS = [
 ]
 
 
-def count_new_samples(
-    search: SearchIndexResource, training: TrainingResource
-) -> tuple[int, Checkpoint | None]:
-    """High-quality documents indexed after the latest checkpoint's watermark, and that checkpoint.
-
-    Shared with `codelupe run`, so the headless run and the daemon agree on what counts as new data.
-    """
-    checkpoint = latest_checkpoint(training.resolved_data_dir())
-    watermark = checkpoint.watermark if checkpoint else None
-    filters = Filters(min_quality=training.resolved_min_quality(), indexed_after=watermark)
-    return search.code_index().count(filters), checkpoint
-
-
 @dg.sensor(job=training_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def training_sensor(
-    context: dg.SensorEvaluationContext, search: SearchIndexResource, training: TrainingResource
+    context: dg.SensorEvaluationContext,
+    search: SearchIndexResource,
+    training: TrainingResource,
+    pipeline: PipelineResource,
 ) -> dg.SensorResult | dg.SkipReason:
     """Request a qwen_checkpoint run once MIN_NEW_FILES high-quality files follow the watermark."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     now = time.time()
-    interval = settings.env_int("CHECK_INTERVAL")
+    interval = pipeline.check_interval
     last_check = cursor.get("last_check")
     if last_check is not None and now - last_check < interval:
         return dg.SkipReason(f"next check in {int(interval - (now - last_check))} s")
@@ -58,8 +48,9 @@ def training_sensor(
     if running:
         return dg.SkipReason(f"training run {running[0].dagster_run.run_id} is still in progress")
 
-    new_files, checkpoint = count_new_samples(search, training)
+    checkpoint = latest_checkpoint(training.resolved_data_dir())
     watermark = checkpoint.watermark if checkpoint else None
+    new_files = count_new_samples(search.code_index(), training.resolved_min_quality(), watermark)
     needed = max(1, training.resolved_min_new_files())
     cursor["last_check"] = now
     since = f"since {checkpoint.version} ({watermark.isoformat()})" if checkpoint and watermark else "so far"
@@ -67,7 +58,7 @@ def training_sensor(
         context.update_cursor(json.dumps(cursor))
         return dg.SkipReason(f"{new_files}/{needed} new high-quality files {since}")
 
-    run_key = f"qwen_checkpoint:{watermark.isoformat() if watermark else 'initial'}:{new_files // needed}"
+    run_key = training_run_key(watermark, new_files, needed)
     if cursor.get("last_run_key") == run_key:
         context.update_cursor(json.dumps(cursor))
         return dg.SkipReason(f"already requested a training run for {new_files}/{needed} new files {since}")

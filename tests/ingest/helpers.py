@@ -8,6 +8,7 @@ from pathlib import Path
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.resources.git import GitResource
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
 
@@ -24,6 +25,7 @@ def enqueue(client, records_with_priority: list[tuple[RepoRecord, float]]) -> No
 
 def ingest_resources(data_dir: Path, redis_url: str | None, **git: object) -> dict[str, object]:
     return {
+        "pipeline": PipelineResource(data_dir=str(data_dir)),
         "redis": RedisResource(url=redis_url, data_dir=str(data_dir)),
         "search": SearchIndexResource(data_dir=str(data_dir)),
         "git": GitResource(

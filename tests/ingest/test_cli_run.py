@@ -17,12 +17,14 @@ from codelupe_dagster import definitions
 from codelupe_dagster.assets import crawl
 from codelupe_dagster.cli.run import run_pipeline
 from codelupe_dagster.resources.github import GitHubResource
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
+from codelupe_dagster.resources.training import TrainingResource
 from tests.ingest.conftest import commit_change
 from tests.ingest.helpers import KEYS, ingest_resources
 
 
-def pipeline_defs(data_dir, redis_url, **redis_fields: object) -> dg.Definitions:
+def pipeline_defs(data_dir, redis_url, batch_size: int = 16, **redis_fields: object) -> dg.Definitions:
     """The real code location's stages (plus the crawl stage), with resources pointed at this test."""
     stages = list(definitions._STAGES)
     if crawl.defs not in stages:
@@ -33,6 +35,8 @@ def pipeline_defs(data_dir, redis_url, **redis_fields: object) -> dg.Definitions
     resources.update(ingest_resources(data_dir, redis_url))
     if redis_fields:
         resources["redis"] = RedisResource(url=redis_url, data_dir=str(data_dir), **redis_fields)
+    resources["pipeline"] = PipelineResource(data_dir=str(data_dir), batch_size=batch_size)
+    resources["training"] = TrainingResource(data_dir=str(data_dir))
     resources.setdefault("github", GitHubResource())  # the crawl's resource; unused for a local source
     return dg.Definitions(
         assets=[a for s in stages for a in (s.assets or [])],
@@ -46,8 +50,7 @@ def pipeline_defs(data_dir, redis_url, **redis_fields: object) -> dg.Definitions
 
 @pytest.mark.slow
 def test_local_source_end_to_end_then_incremental(data_dir, redis_url, redis_client, source_dir, monkeypatch):
-    monkeypatch.setenv("BATCH_SIZE", "2")
-    defs = pipeline_defs(data_dir, redis_url)
+    defs = pipeline_defs(data_dir, redis_url, batch_size=2)
     quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - closed with the process
     with dg.instance_for_test() as instance:
         first = run_pipeline(defs, instance, str(source_dir), train=False, console=quiet)
@@ -102,12 +105,11 @@ def test_an_always_failing_repo_is_parked_and_poisons_no_later_run(
 ):
     """Its batch succeeds for the others; it backs off, is parked after MAX_REPO_ATTEMPTS, and later runs
     skip it until `codelupe retry` — none of them fails or loops."""
-    monkeypatch.setenv("BATCH_SIZE", "2")
     listing = source_dir.parent / "repos.txt"
     paths = [str(p) for p in sorted(source_dir.iterdir())]
     # An https URL to a host outside the allow-list: refused on every attempt.
     listing.write_text("\n".join([*paths, "https://git.invalid/poison/repo.git"]) + "\n")
-    defs = pipeline_defs(data_dir, redis_url, max_repo_attempts=3, retry_backoff_s=0.2)
+    defs = pipeline_defs(data_dir, redis_url, batch_size=2, max_repo_attempts=3, retry_backoff_s=0.2)
     quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - closed with the process
     with dg.instance_for_test() as instance:
         first = run_pipeline(defs, instance, str(listing), train=False, console=quiet)

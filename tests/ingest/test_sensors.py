@@ -10,6 +10,7 @@ import pytest
 
 from codelupe_dagster.assets.clone import cloned_repos
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.run_liveness import PID_START_TAG, PID_TAG, process_tags
 from codelupe_dagster.schedules import build_crawl_schedule, cron_for_interval
@@ -31,9 +32,20 @@ def instance():
         yield instance
 
 
+def batching_resources(data_dir, redis_url, *, batch_size: int, max_active_runs: int) -> dict:
+    """The ingest resources with BATCH_SIZE and BATCH_MAX_ACTIVE_RUNS set on the pipeline resource."""
+    resources = ingest_resources(data_dir, redis_url)
+    resources["pipeline"] = PipelineResource(
+        data_dir=str(data_dir), batch_size=batch_size, batch_max_active_runs=max_active_runs
+    )
+    return resources
+
+
 def tick(instance, resources, cursor=None):
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"redis": resources["redis"]}
+        instance=instance,
+        cursor=cursor,
+        resources={"redis": resources["redis"], "pipeline": resources["pipeline"]},
     )
     return batch_sensor(context)
 
@@ -45,10 +57,8 @@ def records(n: int, url: str = "https://github.com/o/{}.git") -> list[tuple[Repo
 def test_batches_are_formed_in_priority_order_with_run_keys(
     instance, data_dir, redis_url, redis_client, monkeypatch
 ):
-    monkeypatch.setenv("BATCH_SIZE", "3")
-    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "2")
     enqueue(redis_client, records(7))
-    result = tick(instance, ingest_resources(data_dir, redis_url))
+    result = tick(instance, batching_resources(data_dir, redis_url, batch_size=3, max_active_runs=2))
 
     assert len(result.run_requests) == 2
     batch_ids = [request.partition_key for request in result.run_requests]
@@ -63,10 +73,8 @@ def test_batches_are_formed_in_priority_order_with_run_keys(
 def test_run_cap_counts_queued_runs_and_no_duplicate_batches(
     instance, data_dir, redis_url, redis_client, monkeypatch
 ):
-    monkeypatch.setenv("BATCH_SIZE", "2")
-    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
     enqueue(redis_client, records(4))
-    resources = ingest_resources(data_dir, redis_url)
+    resources = batching_resources(data_dir, redis_url, batch_size=2, max_active_runs=1)
     first = tick(instance, resources)
     assert len(first.run_requests) == 1
     # Create the requested run as the daemon would, before a run worker starts it.
@@ -93,10 +101,8 @@ def test_empty_queue_skips(instance, data_dir, redis_url):
 def test_lapsed_leases_are_requeued_by_the_next_tick(
     instance, data_dir, redis_url, redis_client, monkeypatch
 ):
-    monkeypatch.setenv("BATCH_SIZE", "5")
-    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
     enqueue(redis_client, records(2))
-    resources = ingest_resources(data_dir, redis_url)
+    resources = batching_resources(data_dir, redis_url, batch_size=5, max_active_runs=1)
     first = tick(instance, resources)
     # The run died without a status event: its heartbeat stopped, so its leases lapse.
     redis_client.zadd(
@@ -120,10 +126,8 @@ def test_a_run_whose_process_died_is_failed_and_frees_its_slot(
     instance, data_dir, redis_url, redis_client, monkeypatch
 ):
     """`codelupe run` killed mid-batch leaves its run STARTED: the next tick closes it and re-queues."""
-    monkeypatch.setenv("BATCH_SIZE", "2")
-    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "1")
     enqueue(redis_client, records(2))
-    resources = ingest_resources(data_dir, redis_url)
+    resources = batching_resources(data_dir, redis_url, batch_size=2, max_active_runs=1)
     first = tick(instance, resources)
     batch_id = first.run_requests[0].partition_key
     job = dg.Definitions(assets=[cloned_repos], jobs=[clone_only_job], resources=resources).resolve_job_def(
@@ -255,11 +259,20 @@ def test_cron_for_interval(seconds, cron):
 def test_crawl_schedule_runs_only_in_continuous_mode(monkeypatch, mode, status):
     monkeypatch.setenv("CRAWLER_MODE", mode)
     monkeypatch.setenv("SYNC_INTERVAL", "1800")
-    schedule = build_crawl_schedule()
+    schedule = build_crawl_schedule()  # the code location's: from the environment
     assert schedule.default_status == status
     assert schedule.cron_schedule == "*/30 * * * *"
-    outcome = schedule(dg.build_schedule_context())
+    pipeline = PipelineResource(crawler_mode=mode)
+    outcome = schedule(dg.build_schedule_context(resources={"pipeline": pipeline}))
     assert isinstance(outcome, dg.RunRequest if mode == "continuous" else dg.SkipReason)
+
+
+def test_crawl_schedule_checks_the_mode_again_at_each_tick():
+    """A schedule left running after the mode went back to 'once' crawls nothing."""
+    schedule = build_crawl_schedule(PipelineResource(crawler_mode="continuous", sync_interval=300))
+    assert schedule.cron_schedule == "*/5 * * * *"
+    once = PipelineResource(crawler_mode="once")
+    assert isinstance(schedule(dg.build_schedule_context(resources={"pipeline": once})), dg.SkipReason)
 
 
 def test_a_daemon_run_that_stopped_heartbeating_frees_its_slot(
@@ -267,10 +280,8 @@ def test_a_daemon_run_that_stopped_heartbeating_frees_its_slot(
 ):
     """`dagster dev`'s default launcher reports no worker health: a batch run whose leases all lapsed and
     whose event log went silent is failed by the sensor; one whose batch still holds leases is not."""
-    monkeypatch.setenv("BATCH_SIZE", "1")
-    monkeypatch.setenv("BATCH_MAX_ACTIVE_RUNS", "2")
     enqueue(redis_client, records(2))
-    resources = ingest_resources(data_dir, redis_url)
+    resources = batching_resources(data_dir, redis_url, batch_size=1, max_active_runs=2)
     resources["redis"] = RedisResource(url=redis_url, data_dir=str(data_dir), lease_ttl_s=1.0)
     first = tick(instance, resources)
     dead_batch, live_batch = (request.partition_key for request in first.run_requests)

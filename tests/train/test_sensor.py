@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
 from codelupe_dagster.sensors.training import training_sensor
@@ -18,11 +19,14 @@ pytestmark = pytest.mark.train
 
 @pytest.fixture
 def setup(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CHECK_INTERVAL", "0")
     search = SearchIndexResource(data_dir=str(data_dir))
     index = search.code_index()
     index.ensure()
-    resources = {"search": search, "training": TrainingResource(data_dir=str(data_dir), min_new_files=5)}
+    resources = {
+        "search": search,
+        "training": TrainingResource(data_dir=str(data_dir), min_new_files=5),
+        "pipeline": PipelineResource(data_dir=str(data_dir), check_interval=0),
+    }
     with dg.instance_for_test() as instance:
         yield index, resources, instance
 
@@ -89,7 +93,7 @@ def test_never_requests_while_a_training_run_is_in_progress(setup) -> None:
 
 def test_check_interval_is_honoured(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     _, resources, instance = setup
-    monkeypatch.setenv("CHECK_INTERVAL", "300")
+    resources = {**resources, "pipeline": PipelineResource(check_interval=300)}
     cursor = json.dumps({"last_check": datetime.now(UTC).timestamp()})
     result, _ = _tick(instance, resources, cursor)
     assert isinstance(result, dg.SkipReason)
