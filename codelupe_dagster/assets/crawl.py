@@ -1,6 +1,12 @@
-"""`crawled_repos`: repository metadata from GitHub search or a local source, upserted into the repo index."""
+"""`crawled_repos`: repository metadata from a source (GitHub search, GitLab, a local directory or a URL
+list), upserted into the repo index.
 
-from collections.abc import Sequence
+The source is chosen by name through the backends registry (`backends/sources`): `github`, `gitlab`, or a
+path (a directory of repositories, or a file of clone URLs and paths). Every source is driven the same
+way: batch by batch into the index, then its counts and skips become the materialization's metadata.
+"""
+
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,34 +15,32 @@ from pydantic import Field
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.search import SearchIndex
-from codelupe_dagster.backends.sources.github import CrawlStats, RedisHashStore, SearchCrawler
-from codelupe_dagster.backends.sources.local import DEFAULT_SCAN_DEPTH, load_local_source
+from codelupe_dagster.backends.sources import SourceRequest, SourceStats, open_source, resolve_kind
+from codelupe_dagster.backends.sources.local import DEFAULT_SCAN_DEPTH
+from codelupe_dagster.backends.sources.state import KeyValueStore, RedisHashStore
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.resources.github import GitHubResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.resources.sources import GitLabResource
 
 GITHUB = "github"
 WRITE_CHUNK = 500
-# Redis hashes of the crawl state (RedisKeys.stats names): base query -> latest pushed_at seen, and
-# request URL -> JSON {etag, last_modified, total_count, next, ...} for conditional requests.
-WATERMARK_STATS = "crawl_watermark"
-ETAG_STATS = "crawl_etags"
 LOGGED_SKIPS = 20
 
 
 class CrawlConfig(dg.Config):
     source: str | None = Field(
-        default=None, description="'github', or a directory of git repositories / a file of clone URLs and "
-        "paths. Default: CODELUPE_SOURCE, else 'github'."
+        default=None, description="'github', 'gitlab', or a directory of git repositories / a file of clone "
+        "URLs and paths. Default: CODELUPE_SOURCE, else 'github'."
     )  # fmt: skip
     languages: list[str] | None = Field(
         default=None, description="Overrides the github resource's languages."
     )
-    min_stars: int | None = None
+    min_stars: int | None = Field(default=None, description="Overrides the forge resource's star floor.")
     pushed_since: str | None = Field(default=None, description="ISO date; overrides the resource's window.")
     full_refresh: bool = Field(
-        default=False, description="Forget watermarks and ETags: crawl everything again."
+        default=False, description="Forget watermarks, ETags and cursors: crawl everything again."
     )
     scan_depth: int = Field(
         default=DEFAULT_SCAN_DEPTH, description="Directory levels searched for repositories."
@@ -87,105 +91,94 @@ class RepoIndexWriter:
             self.index.bulk_upsert(docs).raise_for_errors()
 
 
-@dg.asset(group_name="ingest", kinds={"github"})
+@dg.asset(group_name="ingest", kinds={"github", "gitlab"})
 def crawled_repos(
     context: dg.AssetExecutionContext,
     config: CrawlConfig,
     search: SearchIndexResource,
     redis: RedisResource,
     github: GitHubResource,
+    gitlab: GitLabResource,
 ) -> dg.MaterializeResult:
-    """Repository metadata from GitHub search (incremental, rate-limit aware) or a local source."""
+    """Repository metadata from the configured source, upserted into the repo index."""
     source = resolve_source(config.source)
+    kind, target = resolve_kind(source)
     index = search.repo_index()
     index.ensure()
     writer = RepoIndexWriter(index)
-    if source == GITHUB:
-        metadata = _crawl_github(context, config, github, redis, writer)
-    else:
-        metadata = _crawl_local(context, config, source, writer)
+    request = SourceRequest(
+        target=target,
+        options=_source_options(kind, config, github, gitlab),
+        state=_redis_state(redis),
+        log=context.log,
+        full_refresh=config.full_refresh,
+    )
+    repo_source = open_source(kind, request)
+    for batch in repo_source.batches():
+        writer(batch)  # written before the source is asked for more: it saves its progress then
+    stats = repo_source.stats()
+    _log_outcome(context, stats)
     # Hand-over (SearchIndex visibility contract): queued_repos iterates this index next, and on
     # Elasticsearch it would otherwise miss the repositories written here.
     index.refresh()
+    metadata = {"source": source, "source_kind": kind, **_stats_metadata(stats)}
     metadata.update(repos_new=writer.new, repos_updated=writer.updated, repos_unchanged=writer.unchanged)
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _crawl_github(
-    context: dg.AssetExecutionContext,
-    config: CrawlConfig,
-    github: GitHubResource,
-    redis: RedisResource,
-    writer: RepoIndexWriter,
+def _source_options(
+    kind: str, config: CrawlConfig, github: GitHubResource, gitlab: GitLabResource
 ) -> dict[str, Any]:
-    client = redis.get_client()
-    keys = redis.redis_keys
-    watermark_key, etag_key = keys.stats(WATERMARK_STATS), keys.stats(ETAG_STATS)
-    if config.full_refresh:
-        client.delete(watermark_key, etag_key)
-    plan = github.plan(
-        languages=config.languages, min_stars=config.min_stars, pushed_since=config.pushed_since
-    )
-    api = github.client(log=context.log)
-    crawler = SearchCrawler(
-        api,
-        plan,
-        sink=writer,
-        etags=RedisHashStore(client, etag_key),
-        watermarks=RedisHashStore(client, watermark_key),
-    )
-    stats = crawler.run()
+    """The chosen source's options: its resource's settings with the run config's overrides."""
+    if kind == "github":
+        return github.source_options(
+            languages=config.languages, min_stars=config.min_stars, pushed_since=config.pushed_since
+        )
+    if kind == "gitlab":
+        return gitlab.source_options(min_stars=config.min_stars)
+    if kind == "local":
+        return {"max_depth": config.scan_depth}
+    return {}
+
+
+def _redis_state(redis: RedisResource) -> Callable[[str], KeyValueStore]:
+    """Named source state as Redis hashes (`<prefix>stats:<name>`); connects only when a source asks."""
+
+    def state(name: str) -> KeyValueStore:
+        return RedisHashStore(redis.get_client(), redis.redis_keys.stats(name))
+
+    return state
+
+
+def _log_outcome(context: dg.AssetExecutionContext, stats: SourceStats) -> None:
+    for entry in stats.skipped_examples[:LOGGED_SKIPS]:
+        context.log.warning(f"skipped {entry.entry}: {entry.reason} {entry.detail}".rstrip())
+    if stats.skipped > LOGGED_SKIPS:
+        context.log.warning(f"... and {stats.skipped - LOGGED_SKIPS} more skipped entries")
     if stats.stopped:
         context.log.warning(
-            f"crawl stopped early ({stats.stopped}); {stats.repos_seen} repositories kept, watermarks of "
-            "unfinished queries left in place so the next run resumes"
+            f"crawl stopped early ({stats.stopped}); {stats.repos_seen} repositories kept, the source's "
+            "progress is saved so the next run resumes"
         )
-    return {"source": GITHUB, **_github_metadata(stats, api.stats.__dict__)}
 
 
-def _github_metadata(stats: CrawlStats, client_stats: dict[str, Any]) -> dict[str, Any]:
+def _stats_metadata(stats: SourceStats) -> dict[str, Any]:
     resume_at = datetime.fromtimestamp(stats.resume_at, UTC).isoformat() if stats.resume_at else ""
-    return {
+    metadata: dict[str, Any] = {
         "repos_seen": stats.repos_seen,
-        "api_calls": client_stats["api_calls"],
-        "not_modified": client_stats["not_modified"],
-        "rate_limit_waits": client_stats["rate_limit_waits"],
-        "rate_limit_wait_s": round(client_stats["rate_limit_wait_s"], 3),
-        "retries": client_stats["retries"],
-        "pages": stats.pages,
-        "pages_not_modified": stats.pages_not_modified,
-        "slices": stats.slices,
-        "splits": stats.splits,
-        "truncated_slices": stats.truncated_slices,
-        "repos_beyond_cap": stats.repos_beyond_cap,
-        "incomplete_results": stats.incomplete_results,
-        "malformed_items": stats.malformed_items,
-        "etags_pruned": stats.etags_pruned,
-        "duplicates": stats.duplicates,
-        "rate_limited": stats.stopped == "rate_limited",
+        "skipped": stats.skipped,
+        "skipped_by_reason": dg.MetadataValue.json(dict(stats.skipped_by_reason)),
         "stopped": stats.stopped or "",
         "resume_at": resume_at,
-        "watermarks": dg.MetadataValue.json(stats.watermarks),
     }
+    for key, value in stats.details.items():
+        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, dict) else value
+    return metadata
 
 
-def _crawl_local(
-    context: dg.AssetExecutionContext, config: CrawlConfig, source: str, writer: RepoIndexWriter
-) -> dict[str, Any]:
-    scan = load_local_source(source, max_depth=config.scan_depth)
-    for entry in scan.skipped[:LOGGED_SKIPS]:
-        context.log.warning(f"skipped {entry.entry}: {entry.reason} {entry.detail}".rstrip())
-    if len(scan.skipped) > LOGGED_SKIPS:
-        context.log.warning(f"... and {len(scan.skipped) - LOGGED_SKIPS} more skipped entries")
-    writer(scan.records)
-    return {
-        "source": source,
-        "repos_seen": len(scan.records),
-        "skipped": len(scan.skipped),
-        "skipped_by_reason": dg.MetadataValue.json(scan.skipped_by_reason),
-    }
-
-
-# The github resource travels with its asset (as `git` does with cloned_repos); its token is an EnvVar only
-# when GITHUB_TOKEN is set, because an EnvVar naming an unset variable fails the whole code location.
-defs = dg.Definitions(assets=[crawled_repos], resources={"github": GitHubResource.from_env()})
+# The forge resources travel with their asset (as `git` does with cloned_repos); a token is an EnvVar only
+# when its variable is set, because an EnvVar naming an unset variable fails the whole code location.
+defs = dg.Definitions(
+    assets=[crawled_repos],
+    resources={"github": GitHubResource.from_env(), "gitlab": GitLabResource.from_env()},
+)

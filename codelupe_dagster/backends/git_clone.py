@@ -7,9 +7,10 @@ Safety comes from what is *not* done as much as from checks:
 - URLs must use an allowed scheme (default https only) and an allow-listed host (default github.com) and
   carry no credentials (user info or secret query parameters); a local path is accepted only for
   repositories that came from a local source;
-- the directory is ``repos_dir/<owner>/<name>`` with both parts checked against a strict pattern, and the
-  clone is built in a temporary sibling and renamed into place, so a crash never leaves a half-cloned
-  repository that later looks complete;
+- the directory is ``repos_dir/<owner>/<name>`` (nested GitLab groups: ``repos_dir/<group>/<sub>+<name>``)
+  with every segment checked against a strict pattern (`core/repo_names.py`), and the clone is built in
+  a temporary sibling and renamed into place, so a crash never leaves a half-cloned repository that
+  later looks complete;
 - size is limited before cloning (the crawled ``size_kb``), during the transfer (received bytes) and after
   (bytes on disk); time is limited during the transfer;
 - a source whose HEAD is detached is fetched by its ``HEAD`` into a private ref, and a HEAD the crawl
@@ -23,7 +24,6 @@ exception, so one broken repository never takes its batch down.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 import uuid
@@ -36,11 +36,21 @@ import pygit2
 
 from codelupe_dagster.core.masking import has_credentials, mask_secrets_in_text, mask_url
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.repo_names import is_safe_name, repo_directory
+
+__all__ = [
+    "CloneOutcome",
+    "ClonePolicy",
+    "CloneRefused",
+    "check_source",
+    "clone_or_fetch",
+    "directory_bytes",
+    "is_safe_name",  # the rule lives in core/repo_names.py; re-exported for the queue and migration
+    "repo_path",
+]
 
 CloneStatus = Literal["cloned", "updated", "unchanged", "failed"]
 
-# GitHub's own rules for owner and repository names, minus the "." and ".." path tricks checked separately.
-_NAME_PART = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 # Where a fetch of the source's HEAD (no branch to follow) lands; not under refs/heads, so never a branch.
 SOURCE_HEAD_REF = "refs/codelupe/source-head"
 
@@ -85,17 +95,15 @@ class CloneRefused(Exception):
         self.detail = detail
 
 
-def is_safe_name(full_name: str) -> bool:
-    """``owner/name`` of the characters GitHub allows, neither part a ``.``/``..`` path trick."""
-    owner, sep, name = full_name.partition("/")
-    return bool(sep) and all(_NAME_PART.fullmatch(p) and p not in {".", ".."} for p in (owner, name))
-
-
 def repo_path(repos_dir: Path, full_name: str) -> Path:
-    """``repos_dir/owner/name`` for a valid ``owner/name``; anything that could escape is refused."""
-    if not is_safe_name(full_name):
-        raise CloneRefused("invalid_name", f"repository name {full_name!r} is not a safe owner/name")
-    owner, _, name = full_name.partition("/")
+    """Where ``full_name`` is cloned: ``repos_dir/owner/name``, or ``repos_dir/group/sub+name`` when nested.
+
+    Anything that could escape ``repos_dir`` is refused with ``invalid_name``.
+    """
+    try:
+        owner, name = repo_directory(full_name)
+    except ValueError:
+        raise CloneRefused("invalid_name", f"repository name {full_name!r} is not a safe name") from None
     root = Path(repos_dir).resolve()
     path = (root / owner / name).resolve()
     if path.parent.parent != root:  # belt and braces: the pattern already rules out separators

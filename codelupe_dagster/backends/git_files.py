@@ -62,7 +62,7 @@ def entry_name(entry: pygit2.Object) -> str:
     """The entry's file name as valid UTF-8 text: undecodable bytes become backslash escapes."""
     raw = getattr(entry, "raw_name", None)
     if raw is None:  # older pygit2: name is decoded with surrogateescape
-        raw = entry.name.encode("utf-8", "surrogateescape")
+        raw = (entry.name or "").encode("utf-8", "surrogateescape")
     return raw.decode("utf-8", "backslashreplace")
 
 
@@ -80,7 +80,7 @@ def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> Iterator[TreeBlob |
             path = f"{prefix}{entry_name(entry)}"
             mode = entry.filemode
             if mode == pygit2.enums.FileMode.TREE:
-                stack.append((f"{path}/", repo[entry.id]))
+                stack.append((f"{path}/", repo[entry.id].peel(pygit2.Tree)))
             elif mode == pygit2.enums.FileMode.COMMIT:
                 yield SkippedEntry(path, SUBMODULE)
             elif mode == pygit2.enums.FileMode.LINK:

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
 from codelupe_dagster.backends.search import BackendUnavailable
+from codelupe_dagster.backends.sources import forge_kinds
 from codelupe_dagster.core.masking import mask_secrets_in_text
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.resources.pipeline import PipelineResource
@@ -69,7 +70,7 @@ class RunSummary:
 def resolve_source(source: str | None, samples: int, pipeline: PipelineResource) -> str:
     """The source to crawl: explicit, CODELUPE_SOURCE, or sample repositories built on first use."""
     source = source or pipeline.source
-    if source == "github":
+    if source in forge_kinds():  # github, gitlab: a forge, not a path
         return source
     if source:
         path = Path(source).expanduser().resolve()
@@ -364,7 +365,7 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
 @click.option(
     "--source",
     default=None,
-    help="Directory of git repos, a file of clone URLs/paths, or 'github' (the search API). "
+    help="Directory of git repos, a file of clone URLs/paths, 'github' (the search API) or 'gitlab'. "
     "Default: CODELUPE_SOURCE, else sample repositories built from code installed on this machine.",
 )
 @click.option("--samples", default=20, show_default=True, help="How many sample repositories to build.")

@@ -1,20 +1,25 @@
-"""GitHub search API settings: what to crawl and how patiently to wait for rate limits."""
+"""GitHub search API settings: what to crawl (the client limits are shared with GitLab, `sources.py`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from codelupe_dagster import settings
-from codelupe_dagster.backends.sources.github import GitHubSearchClient, Now, SearchPlan, Sleep
+from codelupe_dagster.backends.sources.base import Now, Sleep
+from codelupe_dagster.backends.sources.github_client import GitHubSearchClient
+from codelupe_dagster.backends.sources.github_query import SearchPlan
+from codelupe_dagster.resources.sources import ForgeClientResource
 
 DEFAULT_LANGUAGES = ["python", "javascript", "typescript", "go", "rust", "java", "c", "cpp"]
 
 
-class GitHubResource(dg.ConfigurableResource):
+class GitHubResource(ForgeClientResource):
     """The GitHub REST API. A token is optional: without one the search limit is 10 requests a minute
     instead of 30, and the crawl simply waits more. The token comes from `EnvVar("GITHUB_TOKEN")`."""
 
@@ -25,15 +30,6 @@ class GitHubResource(dg.ConfigurableResource):
     pushed_since: str | None = Field(default=None, description="ISO date; overrides pushed_within_days.")
     pushed_within_days: int | None = 365
     per_page: int = Field(default=100, ge=1, le=100)
-    max_wait_s: float = Field(default=900.0, description="Longest single rate-limit wait before stopping.")
-    max_total_wait_s: float = Field(default=3600.0, description="Rate-limit waits a crawl may add up to.")
-    secondary_wait_s: float = Field(
-        default=60.0, description="Wait after a secondary limit without Retry-After."
-    )
-    max_retries: int = 4
-    backoff_s: float = 1.0
-    max_requests: int | None = Field(default=None, description="Request budget per crawl; None = unlimited.")
-    timeout_s: float = 30.0
 
     @classmethod
     def from_env(cls) -> GitHubResource:
@@ -41,21 +37,32 @@ class GitHubResource(dg.ConfigurableResource):
         token = dg.EnvVar("GITHUB_TOKEN") if settings.env_str("GITHUB_TOKEN") else None
         return cls(token=token)  # type: ignore[arg-type]
 
-    def client(self, *, sleep: Sleep = time.sleep, now: Now = time.time, log=None) -> GitHubSearchClient:
+    def client(
+        self, *, sleep: Sleep = time.sleep, now: Now = time.time, log: logging.Logger | None = None
+    ) -> GitHubSearchClient:
         return GitHubSearchClient(
-            self.api_url,
-            self.token or None,
-            sleep=sleep,
-            now=now,
-            max_wait_s=self.max_wait_s,
-            max_total_wait_s=self.max_total_wait_s,
-            secondary_wait_s=self.secondary_wait_s,
-            max_retries=self.max_retries,
-            backoff_s=self.backoff_s,
-            max_requests=self.max_requests,
-            timeout_s=self.timeout_s,
-            log=log,
+            self.api_url, self.token or None, sleep=sleep, now=now, log=log, **self.client_options()
         )
+
+    def source_options(
+        self,
+        *,
+        languages: list[str] | None = None,
+        min_stars: int | None = None,
+        pushed_since: str | None = None,
+        today: date | None = None,
+    ) -> dict[str, Any]:
+        """The github source's options; arguments (from the run config) override the resource's."""
+        plan = self.plan(languages=languages, min_stars=min_stars, pushed_since=pushed_since, today=today)
+        return {
+            **self.client_options(),
+            "api_url": self.api_url,
+            "token": self.token or None,
+            "languages": plan.languages,
+            "min_stars": plan.min_stars,
+            "pushed_since": plan.pushed_since,
+            "per_page": plan.per_page,
+        }
 
     def plan(
         self,

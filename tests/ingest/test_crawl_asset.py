@@ -13,6 +13,7 @@ import redis as redis_lib
 from codelupe_dagster.assets.crawl import crawled_repos
 from codelupe_dagster.backends.search import REPO_SCHEMA, open_search_index
 from codelupe_dagster.resources.github import GitHubResource
+from codelupe_dagster.resources.sources import GitLabResource
 from tests.ingest.github_replay import GitHubReplayServer, expected_names, synthetic_population
 from tests.ingest.test_local_source import make_repo
 
@@ -51,7 +52,7 @@ def local_source(tmp_path: Path) -> Path:
 
 
 def test_local_source_upserts_records_and_counts_changes(data_dir, resources_for, local_source, monkeypatch):
-    resources = resources_for(data_dir, None, github=GitHubResource())
+    resources = resources_for(data_dir, None, github=GitHubResource(), gitlab=GitLabResource())
     monkeypatch.setenv("CODELUPE_SOURCE", str(local_source))  # the default when config names no source
 
     first = materialize(resources)
@@ -85,7 +86,7 @@ def test_local_source_upserts_records_and_counts_changes(data_dir, resources_for
 
 
 def test_missing_local_source_fails_the_run_clearly(data_dir, resources_for, tmp_path):
-    resources = resources_for(data_dir, None, github=GitHubResource())
+    resources = resources_for(data_dir, None, github=GitHubResource(), gitlab=GitLabResource())
     result = dg.materialize(
         [crawled_repos],
         resources=resources,
@@ -117,7 +118,7 @@ def github_resource(server: GitHubReplayServer, **overrides) -> GitHubResource:
 def test_github_crawl_is_incremental_with_watermark_and_etags(data_dir, resources_for, redis_url, replay):
     server, population = replay
     server.faults = {2: "502"}
-    resources = resources_for(data_dir, redis_url, github=github_resource(server))
+    resources = resources_for(data_dir, redis_url, github=github_resource(server), gitlab=GitLabResource())
     expected = expected_names(population, ["go"], 10, date(2025, 1, 1))
 
     first = materialize(resources, source="github")
@@ -150,7 +151,9 @@ def test_github_crawl_is_incremental_with_watermark_and_etags(data_dir, resource
 def test_rate_limit_over_budget_stops_cleanly_then_resumes(data_dir, resources_for, redis_url, replay):
     server, population = replay
     server.faults = {2: "secondary_retry_after"}  # 30s, over the 1s budget below
-    patient = resources_for(data_dir, redis_url, github=github_resource(server, max_wait_s=1.0))
+    patient = resources_for(
+        data_dir, redis_url, github=github_resource(server, max_wait_s=1.0), gitlab=GitLabResource()
+    )
 
     stopped = materialize(patient, source="github")
     assert stopped["rate_limited"] is True and stopped["stopped"] == "rate_limited" and stopped["resume_at"]

@@ -114,13 +114,45 @@ def test_failure_details_never_show_credentials(tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", ["../x", "o/..", "o/r/extra", "/abs/r", "o", "o/", "o/r\n", "o/a b", ".."])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../x",
+        "o/..",
+        "o/../r",
+        "a//b",
+        "/abs/r",
+        "o",
+        "o/",
+        "o/r\n",
+        "o/a b",
+        "..",
+        "a/b+c",
+        "/".join("g" * 22),
+    ],
+)
 def test_unsafe_names_are_refused(tmp_path, name):
     with pytest.raises(CloneRefused) as info:
         repo_path(tmp_path, name)
     assert info.value.reason == "invalid_name"
     outcome = clone_or_fetch(RepoRecord(name, clone_url="https://github.com/o/r.git"), policy(tmp_path))
     assert outcome.reason == "invalid_name"
+
+
+def test_nested_group_names_get_their_own_directories(served_repos, tmp_path):
+    """GitLab's `group/sub/project` and a two-segment `group/sub` are different repositories: neither
+    clone may land in, or inside, the other's directory."""
+    assert repo_path(tmp_path, "grp/sub/proj") == tmp_path.resolve() / "grp" / "sub+proj"
+    assert repo_path(tmp_path, "grp/sub") == tmp_path.resolve() / "grp" / "sub"
+    outer_url, outer_head = served_repos.add("grp/sub", "json")
+    nested_url, nested_head = served_repos.add("grp/sub/proj", "html")
+    nested = clone_or_fetch(RepoRecord("grp/sub/proj", clone_url=nested_url), policy(tmp_path))
+    outer = clone_or_fetch(RepoRecord("grp/sub", clone_url=outer_url), policy(tmp_path))
+    assert (nested.status, outer.status) == ("cloned", "cloned"), (nested.detail, outer.detail)
+    assert nested.path == str(tmp_path / "repos" / "grp" / "sub+proj")
+    assert not Path(nested.path).is_relative_to(outer.path)
+    assert str(pygit2.Repository(nested.path).head.target) == nested_head
+    assert str(pygit2.Repository(outer.path).head.target) == outer_head
 
 
 def test_size_limits_before_and_after(served_repos, tmp_path):

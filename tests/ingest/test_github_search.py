@@ -7,20 +7,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from codelupe_dagster.backends.sources.github import (
-    MAX_RATE_LIMIT_WAITS_PER_REQUEST,
-    RESET_MARGIN_S,
-    DictStore,
+from codelupe_dagster.backends.sources.forge_http import MAX_RATE_LIMIT_WAITS_PER_REQUEST, RESET_MARGIN_S
+from codelupe_dagster.backends.sources.github import SearchCrawler
+from codelupe_dagster.backends.sources.github_client import (
     GitHubAPIError,
     GitHubSearchClient,
     GitHubServerError,
     SearchCapExceeded,
-    SearchCrawler,
-    SearchPlan,
-    SearchSlice,
-    repo_record_from_item,
-    split_slice,
 )
+from codelupe_dagster.backends.sources.github_items import repo_record_from_item
+from codelupe_dagster.backends.sources.github_query import SearchPlan, SearchSlice, split_slice
+from codelupe_dagster.backends.sources.state import DictStore
 from codelupe_dagster.core.models import RepoRecord
 from tests.ingest.github_replay import (
     FakeClock,

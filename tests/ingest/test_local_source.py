@@ -132,7 +132,8 @@ def test_missing_source_is_a_clear_error(tmp_path):
         ("https://github.com/psf/requests.git", "psf/requests"),
         ("https://github.com/psf/requests/", "psf/requests"),
         ("ssh://git@github.com/owner/repo.git", "owner/repo"),
-        ("git@gitlab.com:group/sub/project.git", "sub/project"),
+        ("git@gitlab.com:group/sub/project.git", "group/sub/project"),  # nested groups keep every segment
+        ("https://gitlab.com/" + "/".join(["g"] * 22) + "/p.git", None),  # deeper than any forge allows
         ("http://127.0.0.1:8080/octo/json.git", "octo/json"),
         ("https://example.com/alone", None),
     ],

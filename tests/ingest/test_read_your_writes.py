@@ -20,6 +20,7 @@ from codelupe_dagster.assets.queue import queued_repos
 from codelupe_dagster.resources.github import GitHubResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.resources.sources import GitLabResource
 from codelupe_dagster.resources.training import TrainingResource
 from codelupe_dagster.sensors.training import count_new_samples
 from tests.ingest.test_local_source import make_repo
@@ -56,7 +57,7 @@ def fresh_search(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Sea
 def _resources(
     resources_for: Callable[..., dict[str, Any]], data_dir: Path, redis_url: str, search: SearchIndexResource
 ) -> dict[str, Any]:
-    return resources_for(data_dir, redis_url, search=search, github=GitHubResource())
+    return resources_for(data_dir, redis_url, search=search, github=GitHubResource(), gitlab=GitLabResource())
 
 
 def test_queue_enqueues_every_repo_the_crawl_just_wrote(

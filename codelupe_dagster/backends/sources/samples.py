@@ -75,7 +75,7 @@ def _commit_all(path: Path) -> str:
     repo.index.write()
     tree = repo.index.write_tree()
     parents = [] if repo.head_is_unborn else [repo.head.target]
-    if parents and repo[parents[0]].tree_id == tree:
+    if parents and repo[parents[0]].peel(pygit2.Commit).tree_id == tree:
         return str(parents[0])
     return str(repo.create_commit("HEAD", SIGNATURE, SIGNATURE, "Import sources", tree, parents))
 
