@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import dagster as dg
-from dagster._core.definitions.target import AutomationTarget
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 GPU_POOL = "gpu"
 
@@ -31,21 +29,47 @@ def gpu_asset_keys(defs: dg.Definitions) -> set[dg.AssetKey]:
     return keys
 
 
-def _job_keys(job: object, asset_graph, jobs_by_name: dict[str, object]) -> set[dg.AssetKey]:
-    """Asset keys a job would materialize; empty when it is an op job or cannot be resolved."""
+def _job_keys(job: object, asset_graph: object, jobs_by_name: dict[str, object]) -> set[dg.AssetKey]:
+    """Asset keys a job would materialize; empty for an op job or a name that cannot be resolved.
+
+    An asset job (`define_asset_job`, or the job a `target=` sensor builds) carries its public
+    `AssetSelection` until the Definitions resolve it; the selection resolves against the graph.
+    """
     if isinstance(job, str):
         job = jobs_by_name.get(job)
-    if isinstance(job, UnresolvedAssetJobDefinition):
-        return set(job.selection.resolve(asset_graph, allow_missing=True))
+    selection = getattr(job, "selection", None)
+    if isinstance(selection, dg.AssetSelection):
+        return set(selection.resolve(asset_graph, allow_missing=True))
     return set()
 
 
+def sensor_jobs(sensor: dg.SensorDefinition) -> list[object]:
+    """The jobs (definitions or names) a sensor requests runs of; empty when it targets none
+    (a run-status sensor, an asset sensor that only observes)."""
+    try:
+        return list(sensor.jobs)
+    except dg.DagsterInvalidDefinitionError:
+        pass  # no job definitions: perhaps a single job given by name
+    try:
+        return [sensor.job_name] if sensor.job_name else []
+    except dg.DagsterInvalidDefinitionError:
+        return []
+
+
+def schedule_job(schedule: dg.ScheduleDefinition) -> object:
+    """The job (definition, or name when the schedule was given one) a schedule launches."""
+    try:
+        return schedule.job
+    except dg.DagsterInvalidDefinitionError:
+        return schedule.job_name
+
+
 def _targets_only(
-    targets: Iterable[AutomationTarget], selected: set[dg.AssetKey], asset_graph, jobs_by_name
+    jobs: Iterable[object], selected: set[dg.AssetKey], asset_graph: object, jobs_by_name: dict[str, object]
 ) -> bool:
     keys: set[dg.AssetKey] = set()
-    for target in targets:
-        keys |= _job_keys(target.resolvable_to_job, asset_graph, jobs_by_name)
+    for job in jobs:
+        keys |= _job_keys(job, asset_graph, jobs_by_name)
     return bool(keys) and keys <= selected
 
 
@@ -66,10 +90,10 @@ def split_definitions(defs: dg.Definitions) -> tuple[dg.Definitions, dg.Definiti
         return bool(keys) and keys <= gpu_keys
 
     def is_trainer_sensor(sensor: dg.SensorDefinition) -> bool:
-        return _targets_only(sensor.targets, gpu_keys, asset_graph, jobs_by_name)
+        return _targets_only(sensor_jobs(sensor), gpu_keys, asset_graph, jobs_by_name)
 
     def is_trainer_schedule(schedule: dg.ScheduleDefinition) -> bool:
-        return _targets_only([schedule.target], gpu_keys, asset_graph, jobs_by_name)
+        return _targets_only([schedule_job(schedule)], gpu_keys, asset_graph, jobs_by_name)
 
     def cut(items, belongs_to_trainer, trainer: bool) -> list:
         return [item for item in items or () if belongs_to_trainer(item) == trainer]

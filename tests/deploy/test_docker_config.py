@@ -17,8 +17,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+
+# Schema-only checks of dagster.yaml (no server to connect to) have no public Dagster API.
 from dagster._config import process_config
-from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes.config_class import class_from_code_pointer
 
@@ -231,7 +232,7 @@ def test_dagster_yaml_rejects_unknown_keys(monkeypatch: pytest.MonkeyPatch, tmp_
         monkeypatch.setenv(name, "x")
     text = (DOCKER_DIR / "dagster.yaml").read_text().replace("max_resume_run_attempts", "max_resume_attempts")
     (tmp_path / "dagster.yaml").write_text(text)
-    with pytest.raises(DagsterInvalidConfigError, match="max_resume_attempts"):
+    with pytest.raises(dg.DagsterInvalidConfigError, match="max_resume_attempts"):
         dagster_instance_config(str(tmp_path))
 
 
@@ -305,3 +306,57 @@ def test_real_definitions_split_without_overlap(code_locations) -> None:
     assert _asset_keys(pipeline) & _asset_keys(trainer) == set()
     assert _asset_keys(pipeline) | _asset_keys(trainer) == _asset_keys(defs)
     assert set(pipeline.resources) == set(defs.resources)
+
+
+def test_schedules_and_jobs_by_name_follow_their_targets(code_locations) -> None:
+    """Automations go with the assets they launch, whether given a job object, a job name or assets;
+    anything that launches no GPU-only job (op jobs, run-status sensors, mixed targets) stays put."""
+    tiny = _load_path("codelupe_tiny_definitions", REPO_ROOT / "tests" / "browser" / "tiny_definitions.py")
+
+    @dg.op
+    def say_hello() -> None: ...
+
+    @dg.job
+    def op_job() -> None:
+        say_hello()
+
+    @dg.sensor(job_name="training_job")
+    def training_by_name() -> dg.SkipReason:
+        return dg.SkipReason("stand-in")
+
+    @dg.sensor(target=[tiny.qwen_checkpoint, tiny.es_code_index])
+    def mixed_targets() -> dg.SkipReason:
+        return dg.SkipReason("stand-in")
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS)
+    def after_any_run(context: dg.RunStatusSensorContext) -> None: ...
+
+    schedules = [
+        dg.ScheduleDefinition(name="nightly_training", cron_schedule="0 3 * * *", job=tiny.training_job),
+        dg.ScheduleDefinition(
+            name="training_by_name_nightly", cron_schedule="0 4 * * *", job_name="training_job"
+        ),
+        dg.ScheduleDefinition(name="hourly_pipeline", cron_schedule="0 * * * *", job_name="pipeline_job"),
+        dg.ScheduleDefinition(name="op_schedule", cron_schedule="0 5 * * *", job=op_job),
+    ]
+    defs = dg.Definitions(
+        assets=tiny.defs.assets,
+        asset_checks=tiny.defs.asset_checks,
+        jobs=[*tiny.defs.jobs, op_job],
+        sensors=[*tiny.defs.sensors, training_by_name, mixed_targets, after_any_run],
+        schedules=schedules,
+    )
+    pipeline, trainer = code_locations.split_definitions(defs)
+    assert sorted(s.name for s in trainer.schedules) == ["nightly_training", "training_by_name_nightly"]
+    assert sorted(s.name for s in pipeline.schedules) == ["hourly_pipeline", "op_schedule"]
+    assert sorted(s.name for s in trainer.sensors) == ["training_by_name", "training_sensor"]
+    assert sorted(s.name for s in pipeline.sensors) == ["after_any_run", "batch_sensor", "mixed_targets"]
+    assert sorted(j.name for j in trainer.jobs) == ["training_job"]
+    assert sorted(j.name for j in pipeline.jobs) == ["op_job", "pipeline_job"]
+    for location in (pipeline, trainer):
+        dg.Definitions.validate_loadable(location)
+
+
+def test_code_locations_use_only_public_dagster_apis() -> None:
+    source = (DOCKER_DIR / "code_locations.py").read_text()
+    assert "dagster._" not in source
