@@ -1,63 +1,45 @@
 """The SearchIndex contract on Elasticsearch 9 (``ELASTICSEARCH_URL``).
 
-Code analysis without ``analysis-common``: the integ-test distribution we test against (and any cluster
-without that module) has only the ``standard`` tokenizer and the ``lowercase`` filter — no pattern
-tokenizer, no word_delimiter_graph. So every text/code field ``f`` is indexed twice over:
-
-- ``f`` itself with the standard analyzer: relevance (BM25) and highlighting;
-- ``f__words``, index-only (excluded from ``_source``): the distinct alphanumeric runs of the text
-  (split on ``_`` and every non-word character), plus one entry per camelCase identifier holding its
-  sub-words. This is the same split the SQLite backend makes (``code_tokens``), computed client side, so
-  both backends match the same words; each query word must match here (AND), a camelCase query word
-  either whole or as its sub-word phrase.
-
-Dates are ``date_nanos`` and floats ``double`` so that microsecond watermarks and bucket edges such as
-``quality_score >= 0.7`` compare exactly as the Python values that were written.
+The mapping and the words sent with each document are in ``elastic_mapping``; the query bodies in
+``elastic_query``. Here: the connection, bounded retries with backoff, bulk writes, and the reads.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from elastic_transport import ObjectApiResponse
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from elasticsearch.helpers import streaming_bulk
 
+from codelupe_dagster.backends.search import elastic_query
 from codelupe_dagster.backends.search.base import (
     QUALITY_BUCKETS,
     BackendUnavailable,
     BulkResult,
     DocError,
+    FieldKind,
     Filters,
     Hit,
     IndexSchema,
     SearchIndex,
 )
-from codelupe_dagster.backends.search.code_tokens import camel_subwords, query_alternatives
+from codelupe_dagster.backends.search.elastic_mapping import document_source, index_mappings, index_words
 from codelupe_dagster.core.masking import mask_secrets_in_text, mask_url
 
-T = TypeVar("T")
+__all__ = ["ElasticSearchIndex", "index_words"]
 
-WORDS_SUFFIX = "__words"
-SORT_FIELD = "indexed_at"
+T = TypeVar("T")
+Body = dict[str, Any]
+
 MAX_ID_BYTES = 512
-_FIELD_TYPES = {
-    "keyword": {"type": "keyword"},
-    "float": {"type": "double"},
-    "int": {"type": "long"},
-    "date": {"type": "date_nanos"},
-    "bool": {"type": "boolean"},
-    # Stored for readers (quality_signals) but not searchable: free-form keys must not grow the mapping.
-    "object": {"type": "object", "enabled": False},
-}
 _RETRIABLE_STATUS = (502, 503, 504)
-_NON_ALNUM_ASCII = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
-_UNICODE_WORD = re.compile(r"[^\W_]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -71,28 +53,7 @@ def _strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return urlunsplit(parts._replace(netloc=netloc)), (parts.username, parts.password or "")
 
 
-def index_words(text: str) -> list[str]:
-    """The ``__words`` value: distinct word runs in one entry, then one entry per camelCase identifier.
-
-    Separate array entries sit 100 positions apart, so a sub-word phrase never spans two identifiers.
-    """
-    encoded = text.encode("utf-8", "surrogatepass")
-    # Bytes all the way: translate + split + set run in C (~4x faster than decoding each run first).
-    words = b" ".join(sorted(set(encoded.translate(_NON_ALNUM_ASCII).lower().split()))).decode()
-    if not text.isascii():
-        # The ASCII pass cut non-ASCII words apart; keep them whole as well, as the query side sees them.
-        words += " " + " ".join(sorted({w.lower() for w in _UNICODE_WORD.findall(text) if not w.isascii()}))
-    subwords = camel_subwords(text)
-    return [words, *subwords.split("\n")] if subwords else [words]
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:  # the pipeline writes UTC; a naive time is taken to be UTC too
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
-
-
-def _reason(error: Any) -> str:
+def _reason(error: object) -> str:
     if not isinstance(error, dict):
         return str(error)
     reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
@@ -135,7 +96,7 @@ class ElasticSearchIndex(SearchIndex):
         self.bulk_429_retries = bulk_429_retries
         self.bulk_chunk_docs = bulk_chunk_docs
         self.bulk_chunk_bytes = bulk_chunk_bytes
-        self._text_fields = schema.names("text", "code")
+        self._text_fields = schema.searched()
 
     @classmethod
     def connect(
@@ -196,13 +157,19 @@ class ElasticSearchIndex(SearchIndex):
             time.sleep(delay)
             delay = min(delay * 2, self.max_backoff_s)
 
-    def _read(self, action: Callable[[], T], what: str, absent: T) -> T:
-        """``_call`` for a read, where an index that does not exist yet reads as empty (``absent``)."""
+    def _request(self, action: Callable[[], ObjectApiResponse[Any]], what: str) -> Body:
+        """``_call`` for a request that answers a JSON object: its body."""
+        body: Body = self._call(action, what).body
+        return body
+
+    def _read(self, action: Callable[[], ObjectApiResponse[Any]], what: str) -> Body | None:
+        """``_request`` for a read, where an index that does not exist yet reads as empty: ``None``
+        then, so each caller answers its own empty value."""
         try:
-            return self._call(action, what)
+            return self._request(action, what)
         except NotFoundError as exc:
             if _index_missing(exc):
-                return absent
+                return None
             raise
 
     def _unavailable(self, what: str, exc: Exception) -> BackendUnavailable:
@@ -214,24 +181,7 @@ class ElasticSearchIndex(SearchIndex):
     # ------------------------------------------------------------------ mapping
 
     def mappings(self) -> dict[str, Any]:
-        properties: dict[str, Any] = {"id": {"type": "keyword"}}
-        for spec in self.schema.fields:
-            if spec.kind in ("text", "code"):
-                properties[spec.name] = {"type": "text", "analyzer": "standard"}
-                properties[spec.name + WORDS_SUFFIX] = {
-                    "type": "text",
-                    "analyzer": "standard",
-                    "norms": False,
-                }
-            else:
-                properties[spec.name] = dict(_FIELD_TYPES[spec.kind])
-        return {
-            # Unknown fields are kept in _source (as on SQLite) but not indexed, so they cannot fail a write.
-            "dynamic": False,
-            "_source": {"excludes": [f + WORDS_SUFFIX for f in self._text_fields]},
-            "_meta": {"codelupe_schema": self.schema.name, "schema_version": self.schema.version},
-            "properties": properties,
-        }
+        return index_mappings(self.schema)
 
     def ensure(self) -> None:
         """Create the index, or add new fields and bump ``_meta`` when the schema version grew."""
@@ -250,8 +200,8 @@ class ElasticSearchIndex(SearchIndex):
         except ApiError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
-        current = self._call(lambda: self.client.indices.get_mapping(index=self.name), "get mapping")
-        existing = next(iter(current.body.values()))["mappings"]
+        current = self._request(lambda: self.client.indices.get_mapping(index=self.name), "get mapping")
+        existing = next(iter(current.values()))["mappings"]
         meta = existing.get("_meta", {})
         missing = set(mappings["properties"]) - set(existing.get("properties", {}))
         if meta.get("schema_version", 0) >= self.schema.version and not missing:
@@ -262,7 +212,7 @@ class ElasticSearchIndex(SearchIndex):
                 index=self.name,
                 properties=mappings["properties"],
                 meta=mappings["_meta"],
-                dynamic=False,
+                dynamic="false",
             ),
             "put mapping",
         )
@@ -270,15 +220,10 @@ class ElasticSearchIndex(SearchIndex):
     # ------------------------------------------------------------------ writes
 
     def _action(self, doc: dict[str, Any]) -> dict[str, Any]:
-        source = dict(doc)
-        source["id"] = str(doc["id"])
-        for name in self._text_fields:
-            value = doc.get(name)
-            if isinstance(value, str):
-                source[name + WORDS_SUFFIX] = index_words(value)
+        source = document_source(doc, self._text_fields)
         return {"_op_type": "index", "_index": self.name, "_id": source["id"], "_source": source}
 
-    def _batches(self, docs: Iterable[Any], result: BulkResult) -> Iterator[list[dict[str, Any]]]:
+    def _batches(self, docs: Iterable[object], result: BulkResult) -> Iterator[list[dict[str, Any]]]:
         """Actions in groups small enough to retry whole; documents without an id are reported here."""
         batch: list[dict[str, Any]] = []
         size = 0
@@ -291,8 +236,7 @@ class ElasticSearchIndex(SearchIndex):
                 # Elasticsearch would refuse the whole bulk request for one such id, failing its neighbours.
                 result.errors.append(DocError(str(doc["id"]), f"id longer than {MAX_ID_BYTES} bytes"))
                 continue
-            action = self._action(doc)
-            batch.append(action)
+            batch.append(self._action(doc))
             size += sum(len(v) for v in doc.values() if isinstance(v, str)) * 2
             if len(batch) >= self.bulk_chunk_docs or size >= self.bulk_chunk_bytes:
                 yield batch
@@ -313,7 +257,8 @@ class ElasticSearchIndex(SearchIndex):
             max_backoff=30,
             retry_on_status=(429,),
         ):
-            yield ok, next(iter(item.values()))
+            info: dict[str, Any] = next(iter(item.values()))
+            yield ok, info
 
     def _send(self, batch: list[dict[str, Any]]) -> BulkResult:
         outcome = BulkResult()
@@ -331,7 +276,7 @@ class ElasticSearchIndex(SearchIndex):
         result = BulkResult()
         for batch in self._batches(docs, result):
             try:
-                outcome = self._call(lambda batch=batch: self._send(batch), "bulk")
+                outcome = self._call(functools.partial(self._send, batch), "bulk")
             except ApiError as exc:
                 # A whole request refused for a reason that no retry fixes (e.g. 413): every document
                 # in it failed, and each is reported.
@@ -352,7 +297,7 @@ class ElasticSearchIndex(SearchIndex):
         for start in range(0, len(unique), self.bulk_chunk_docs):
             chunk = unique[start : start + self.bulk_chunk_docs]
             actions = [{"_op_type": "delete", "_index": self.name, "_id": i} for i in chunk]
-            deleted, failed = self._call(lambda actions=actions: self._send_deletes(actions), "bulk delete")
+            deleted, failed = self._call(functools.partial(self._send_deletes, actions), "bulk delete")
             removed += deleted
             errors.extend(failed)
         if errors:
@@ -369,142 +314,59 @@ class ElasticSearchIndex(SearchIndex):
                 errors.append(DocError(str(info.get("_id")), _reason(info.get("error"))))
         return deleted, errors
 
-    # ------------------------------------------------------------------ queries
-
-    def _filter_clauses(self, filters: Filters | None) -> list[dict[str, Any]]:
-        if filters is None:
-            return []
-        clauses: list[dict[str, Any]] = []
-        quality: dict[str, float] = {}
-        if filters.min_quality is not None:
-            quality["gte"] = filters.min_quality
-        if filters.max_quality is not None:
-            quality["lt"] = filters.max_quality
-        if quality:
-            clauses.append({"range": {"quality_score": quality}})
-        if filters.languages:
-            clauses.append({"terms": {"language": list(filters.languages)}})
-        if filters.repos:
-            repo_field = "repo" if self.schema.kind_of("repo") else "full_name"
-            clauses.append({"terms": {repo_field: list(filters.repos)}})
-        window: dict[str, str] = {}
-        if filters.indexed_after is not None:
-            window["gt"] = _iso(filters.indexed_after)
-        if filters.indexed_before is not None:
-            window["lte"] = _iso(filters.indexed_before)
-        if window:
-            clauses.append({"range": {SORT_FIELD: window}})
-        return clauses
-
-    def _query(self, filters: Filters | None) -> dict[str, Any]:
-        clauses = self._filter_clauses(filters)
-        return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+    # ------------------------------------------------------------------ reads
 
     def count(self, filters: Filters | None = None) -> int:
-        response = self._read(
-            lambda: self.client.count(index=self.name, query=self._query(filters)), "count", {"count": 0}
-        )
-        return int(response["count"])
-
-    def _word_clause(self, word: str) -> dict[str, Any]:
-        """One user word must occur in some text field: as written, or as its camelCase sub-word phrase."""
-        _, parts = query_alternatives(word)
-        options: list[dict[str, Any]] = []
-        for name in self._text_fields:
-            words_field = name + WORDS_SUFFIX
-            options.append({"match": {words_field: {"query": word, "operator": "and"}}})
-            if parts:
-                options.append({"match_phrase": {words_field: " ".join(parts)}})
-        return {"bool": {"should": options, "minimum_should_match": 1}}
+        query = elastic_query.filtered(self.schema, filters)
+        response = self._read(lambda: self.client.count(index=self.name, query=query), "count")
+        return 0 if response is None else int(response["count"])
 
     def search(self, query: str, filters: Filters | None = None, size: int = 10) -> list[Hit]:
         """Every word required (matched on ``__words``), ranked by BM25 on the text itself; the text is
         only ever handed to match queries, so query syntax is just text."""
         if not self._text_fields:
             raise ValueError(f"schema {self.schema.name!r} has no text fields to search")
-        words = _UNICODE_WORD.findall(query)
+        words = elastic_query.query_words(query)
         if not words or size <= 0:
             return []
-        ranking = [{"match": {name: {"query": query}}} for name in self._text_fields]
-        # The standard analyzer keeps identifiers whole ("parsehttprequest", "http.request"), so fragments
-        # are found by sub-string; the highlighter applies this to each hit's text only, not the index.
-        needles = {w.lower() for w in words} | {p for w in words for p in query_alternatives(w)[1]}
-        highlight_query = {
-            "bool": {
-                "should": [
-                    {"wildcard": {name: {"value": f"*{needle}*"}}}
-                    for name in self._text_fields
-                    for needle in sorted(needles)
-                ]
-            }
-        }
-        body_query = {
-            "bool": {
-                "must": [self._word_clause(word) for word in words],
-                "should": ranking,
-                "filter": self._filter_clauses(filters),
-            }
-        }
+        body_query = elastic_query.search_query(self.schema, query, words, filters)
+        highlight = elastic_query.highlight(self.schema, words)
         response = self._read(
             lambda: self.client.search(
-                index=self.name,
-                query=body_query,
-                size=size,
-                track_total_hits=False,
-                highlight={
-                    "fields": {name: {} for name in self._text_fields},
-                    "highlight_query": highlight_query,
-                    "fragment_size": 160,
-                    "number_of_fragments": 3,
-                    # Huge files highlight their first megabyte instead of failing the search.
-                    "max_analyzed_offset": 1_000_000,
-                },
+                index=self.name, query=body_query, size=size, track_total_hits=False, highlight=highlight
             ),
             "search",
-            {"hits": {"hits": []}},
         )
         hits = []
-        for raw in response["hits"]["hits"]:
+        for raw in response["hits"]["hits"] if response else ():
             fragments = [f for name in self._text_fields for f in raw.get("highlight", {}).get(name, [])]
-            hits.append(
-                Hit(
-                    id=raw["_id"], score=float(raw["_score"] or 0.0), doc=raw["_source"], highlights=fragments
-                )
-            )
+            score = float(raw["_score"] or 0.0)
+            hits.append(Hit(id=raw["_id"], score=score, doc=raw["_source"], highlights=fragments))
         return hits
 
-    def _aggregate(self, aggs: dict[str, Any], filters: Filters | None, what: str) -> dict[str, Any] | None:
+    def _aggregate(self, aggs: dict[str, Any], filters: Filters | None, what: str) -> Body | None:
         """The aggregations, or ``None`` when the index does not exist (no buckets at all)."""
+        query = elastic_query.filtered(self.schema, filters)
         response = self._read(
             lambda: self.client.search(
-                index=self.name, query=self._query(filters), size=0, aggs=aggs, track_total_hits=False
+                index=self.name, query=query, size=0, aggs=aggs, track_total_hits=False
             ),
             what,
-            None,
         )
-        return None if response is None else response["aggregations"]
+        return None if response is None else dict(response["aggregations"])
 
     def quality_histogram(self, filters: Filters | None = None) -> dict[str, int]:
-        ranges = []
-        for label, low, high in QUALITY_BUCKETS:
-            bucket: dict[str, Any] = {"key": label}
-            if low is not None:
-                bucket["from"] = low
-            if high is not None:
-                bucket["to"] = high
-            ranges.append(bucket)
-        aggs = {"quality": {"range": {"field": "quality_score", "keyed": True, "ranges": ranges}}}
-        found = self._aggregate(aggs, filters, "quality histogram")
+        found = self._aggregate(elastic_query.quality_histogram_aggs(), filters, "quality histogram")
         buckets = found["quality"]["buckets"] if found else {}
         return {label: int(buckets.get(label, {}).get("doc_count", 0)) for label, _, _ in QUALITY_BUCKETS}
 
-    def _aggregatable(self, field: str) -> str:
-        kind = self.schema.kind_of(field)
-        if kind in (None, "text", "code", "object"):
+    def _aggregatable(self, field: str) -> FieldKind:
+        spec = self.schema.spec(field)
+        if spec is None or not spec.filterable:
             raise ValueError(
                 f"field {field!r} is not a keyword, number, date or bool field of schema {self.schema.name!r}"
             )
-        return kind
+        return spec.kind
 
     def terms(self, field: str, filters: Filters | None = None, size: int = 20) -> dict[str, int]:
         kind = self._aggregatable(field)
@@ -519,7 +381,7 @@ class ElasticSearchIndex(SearchIndex):
         """The largest value, read from the top of a descending sort (exact for ``date_nanos``, unlike
         a max aggregation, which goes through a double of milliseconds); dates as aware ``datetime``."""
         kind = self._aggregatable(field)
-        clauses = [*self._filter_clauses(filters), {"exists": {"field": field}}]
+        clauses = [*elastic_query.filter_clauses(self.schema, filters), {"exists": {"field": field}}]
         response = self._read(
             lambda: self.client.search(
                 index=self.name,
@@ -530,9 +392,8 @@ class ElasticSearchIndex(SearchIndex):
                 track_total_hits=False,
             ),
             "max value",
-            {"hits": {"hits": []}},
         )
-        hits = response["hits"]["hits"]
+        hits = response["hits"]["hits"] if response else []
         if not hits:
             return None
         value = hits[0]["sort"][0]
@@ -549,10 +410,8 @@ class ElasticSearchIndex(SearchIndex):
             chunk = unique[start : start + 1000]
             # mget is real-time (it reads the translog), so it sees writes before any refresh; on a
             # missing index every doc comes back with an error and no ``found``.
-            response = self._read(
-                lambda chunk=chunk: self.client.mget(index=self.name, ids=chunk), "get", {"docs": []}
-            )
-            for doc in response["docs"]:
+            response = self._read(functools.partial(self.client.mget, index=self.name, ids=chunk), "get")
+            for doc in response["docs"] if response else ():
                 if doc.get("found"):
                     found[doc["_id"]] = {**doc["_source"], "id": doc["_id"]}
         return found
@@ -570,62 +429,42 @@ class ElasticSearchIndex(SearchIndex):
         stops."""
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
-        order = "desc" if newest_first else "asc"
-        sort = [{SORT_FIELD: {"order": order, "missing": "_last"}}, {"id": {"order": order}}]
-        source: Any = True if fields is None else ["id", *fields]
-        query = self._query(filters)
-        pit = self._read(
-            lambda: self.client.open_point_in_time(index=self.name, keep_alive="2m"), "open PIT", None
-        )
+        pit = self._read(lambda: self.client.open_point_in_time(index=self.name, keep_alive="2m"), "open PIT")
         if pit is None:  # no index yet: nothing to iterate
             return
-        pit_id = pit["id"]
+        pages = _Pages(
+            query=elastic_query.filtered(self.schema, filters),
+            sort=elastic_query.page_sort(newest_first),
+            source=True if fields is None else ["id", *fields],
+            pit_id=pit["id"],
+        )
         remaining = limit
-        after: list[Any] | None = None
         try:
             while remaining is None or remaining > 0:
-                page = batch_size if remaining is None else min(batch_size, remaining)
-                extra = {"search_after": after} if after is not None else {}
-                response = self._call(
-                    lambda page=page, extra=extra, pit_id=pit_id: self.client.search(
-                        pit={"id": pit_id, "keep_alive": "2m"},
-                        query=query,
-                        sort=sort,
-                        size=page,
-                        source=source,
-                        track_total_hits=False,
-                        **extra,
-                    ),
-                    "iterate",
-                )
-                pit_id = response.get("pit_id", pit_id)
-                hits = response["hits"]["hits"]
+                size = batch_size if remaining is None else min(batch_size, remaining)
+                hits = self._call(functools.partial(pages.next, self.client, size), "iterate")
                 for raw in hits:
                     yield {**raw.get("_source", {}), "id": raw["_id"]}
                 if remaining is not None:
                     remaining -= len(hits)
-                if len(hits) < page:
+                if len(hits) < size:
                     return
-                after = hits[-1]["sort"]
+                pages.after = hits[-1]["sort"]
         finally:
             # An expired or unreachable PIT frees itself after keep_alive.
             with contextlib.suppress(ApiError, TransportError):
-                self.client.close_point_in_time(id=pit_id)
+                self.client.close_point_in_time(id=pages.pit_id)
 
     # ------------------------------------------------------------------ administration
 
     def refresh(self) -> None:
         """Make every write that returned so far visible to count, search and iteration (a missing
         index has nothing to show)."""
-        self._read(lambda: self.client.indices.refresh(index=self.name), "refresh", None)
+        self._read(lambda: self.client.indices.refresh(index=self.name), "refresh")
 
     def size_bytes(self) -> int:
-        stats = self._read(
-            lambda: self.client.indices.stats(index=self.name, metric="store"),
-            "stats",
-            {"_all": {"total": {"store": {"size_in_bytes": 0}}}},
-        )
-        return int(stats["_all"]["total"]["store"]["size_in_bytes"])
+        stats = self._read(lambda: self.client.indices.stats(index=self.name, metric="store"), "stats")
+        return 0 if stats is None else int(stats["_all"]["total"]["store"]["size_in_bytes"])
 
     def delete(self) -> None:
         with contextlib.suppress(NotFoundError):
@@ -637,3 +476,30 @@ class ElasticSearchIndex(SearchIndex):
             self.client.options(request_timeout=10).cluster.health()
         except (ApiError, TransportError) as exc:
             raise self._unavailable("ping", exc) from exc
+
+
+class _Pages:
+    """The state of one point-in-time iteration: the PIT id (Elasticsearch may renew it on every page)
+    and the ``search_after`` cursor."""
+
+    def __init__(self, query: dict[str, Any], sort: list[dict[str, Any]], source: Any, pit_id: str):
+        self.query = query
+        self.sort = sort
+        self.source = source
+        self.pit_id = pit_id
+        self.after: list[Any] | None = None
+
+    def next(self, client: Elasticsearch, size: int) -> list[dict[str, Any]]:
+        """The next page's hits (one request; ``_call`` retries it whole)."""
+        response = client.search(
+            pit={"id": self.pit_id, "keep_alive": "2m"},
+            query=self.query,
+            sort=self.sort,
+            size=size,
+            source=self.source,
+            track_total_hits=False,
+            search_after=self.after,  # None on the first page: the client leaves it out
+        )
+        self.pit_id = response.get("pit_id", self.pit_id)
+        hits: list[dict[str, Any]] = response["hits"]["hits"]
+        return hits
