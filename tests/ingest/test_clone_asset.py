@@ -7,7 +7,7 @@ import pygit2
 import pytest
 
 from codelupe_dagster.assets.clone import cloned_repos
-from codelupe_dagster.backends.repo_queue import pop_batch
+from codelupe_dagster.backends.repo_queue import RedisRepoQueue
 from codelupe_dagster.core.models import RepoRecord
 from tests.ingest.helpers import KEYS, enqueue, ingest_resources
 
@@ -37,7 +37,7 @@ def test_broken_repo_is_recorded_and_the_batch_goes_on(data_dir, redis_url, redi
             (RepoRecord("octo/elsewhere", clone_url="https://example.com/octo/x.git"), 1.0),
         ],
     )
-    batch = pop_batch(redis_client, KEYS, size=10)
+    batch = RedisRepoQueue(redis_client, KEYS).pop_batch(10)
     result = materialize_batch(data_dir, redis_url, batch.batch_id)
     assert result.success
 
@@ -71,7 +71,7 @@ def test_every_repo_failing_is_recorded_per_repo_not_as_a_failed_batch(data_dir,
             (RepoRecord("octo/b", clone_url="ssh://github.com/b.git"), 1.0),
         ],
     )
-    batch = pop_batch(redis_client, KEYS, size=10)
+    batch = RedisRepoQueue(redis_client, KEYS).pop_batch(10)
     result = materialize_batch(data_dir, redis_url, batch.batch_id)
     assert result.success
     metadata = result.asset_materializations_for_node("cloned_repos")[0].metadata
@@ -95,7 +95,7 @@ def test_unknown_batch_fails_clearly(data_dir, redis_url):
 def test_worker_count_does_not_change_the_outcome(data_dir, redis_url, redis_client, served_repos, workers):
     urls = [served_repos.add(f"octo/{pkg}", pkg)[0] for pkg in ("dbm", "concurrent")]
     enqueue(redis_client, [(RepoRecord(f"octo/r{i}", clone_url=url), 1.0) for i, url in enumerate(urls)])
-    batch = pop_batch(redis_client, KEYS, size=10)
+    batch = RedisRepoQueue(redis_client, KEYS).pop_batch(10)
     result = materialize_batch(data_dir, redis_url, batch.batch_id, workers=workers)
     assert result.success
     metadata = result.asset_materializations_for_node("cloned_repos")[0].metadata

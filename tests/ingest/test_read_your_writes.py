@@ -22,7 +22,7 @@ from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.sources import GitLabResource
 from codelupe_dagster.resources.training import TrainingResource
-from codelupe_dagster.sensors.training import count_new_samples
+from codelupe_dagster.stages.training_samples import count_new_samples
 from tests.ingest.test_local_source import make_repo
 
 REPOS = {"local/alpha": ["json/decoder.py"], "local/beta": ["textwrap.py"], "acme/gamma": ["colorsys.py"]}
@@ -87,4 +87,4 @@ def test_queue_enqueues_every_repo_the_crawl_just_wrote(
 
 def test_training_count_on_a_code_index_never_written_is_zero(data_dir, fresh_search):
     training = TrainingResource(data_dir=str(data_dir), min_quality=0.5)
-    assert count_new_samples(fresh_search, training) == (0, None)
+    assert count_new_samples(fresh_search.code_index(), training.resolved_min_quality(), None) == 0
