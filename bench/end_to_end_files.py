@@ -87,23 +87,17 @@ def corpus_groups(n_repos: int) -> list[tuple[str, dict[str, Path]]]:
 
 
 def build_batch(root: Path, data_dir: Path, batch_id: str, n_repos: int) -> tuple[int, int]:
+    from codelupe_dagster.stages.handoff import ClonedRepo, write_cloned_manifest
+
     repos, files, size = [], 0, 0
     for name, group in corpus_groups(n_repos):
         path = root / name.replace("/", "__")
         head = make_repo(path, group)
-        repos.append(
-            {
-                "repo": name,
-                "path": str(path),
-                "head": head,
-                "record": {"full_name": name, "clone_url": str(path), "stars": 100, "source": "local"},
-            }
-        )
+        record = {"full_name": name, "clone_url": str(path), "stars": 100, "source": "local"}
+        repos.append(ClonedRepo(name, str(path), head, record))
         files += len(group)
         size += sum(p.stat().st_size for p in group.values())
-    manifest = data_dir / "batches" / batch_id / "cloned.json"
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps({"batch": batch_id, "repos": repos, "failed": []}))
+    write_cloned_manifest(data_dir, batch_id, repos)
     return files, size
 
 
@@ -129,7 +123,7 @@ def run_backend(
     (claims, spool, index) several-fold: a profiled run explains where time goes but is never timed."""
     from codelupe_dagster.assets.index import es_code_index
     from codelupe_dagster.assets.score import scored_files
-    from codelupe_dagster.resources import RedisResource, SearchIndexResource
+    from codelupe_dagster.resources import PipelineResource, RedisResource, SearchIndexResource
 
     redis_res = RedisResource(url=None, data_dir=str(data_dir))
     redis_res.get_client().flushdb()  # each backend starts from an empty ledger: same work
@@ -138,6 +132,7 @@ def run_backend(
     )
     index = search.code_index()
     index.delete()
+    pipeline = PipelineResource(data_dir=str(data_dir))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("repo_batches", [batch_id])
     run_config = {"ops": {"scored_files": {"config": {"file_workers": workers}}}}
@@ -150,7 +145,7 @@ def run_backend(
         [scored_files, es_code_index],
         partition_key=batch_id,
         instance=instance,
-        resources={"redis": redis_res, "search": search},
+        resources={"redis": redis_res, "search": search, "pipeline": pipeline},
         run_config=run_config,
     )
     profiler.disable()

@@ -1,33 +1,30 @@
-"""`scored_files`: a batch's cloned repositories -> filtered, scored, deduplicated Parquet spool."""
+"""`scored_files`: a batch's cloned repositories -> filtered, scored, deduplicated Parquet spool.
+
+The asset only wires resources, configuration and metadata; the stage is `stages.score_batch`.
+"""
 
 from typing import Any
 
 import dagster as dg
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends.repo_queue import record_repo_failures
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.partitions import repo_batches
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.stages.file_processing import ProcessingConfig
-from codelupe_dagster.stages.score_batch import (
-    BatchCounts,
-    BatchScorer,
-    ClonedBatch,
-    cloned_manifest_path,
-    spool_path,
-)
+from codelupe_dagster.stages.score_batch import BatchCounts, score_batch
 
 
 class ScoredFilesConfig(dg.Config):
     scorer: str = "v2"
     max_file_bytes: int = 1_000_000
-    # None: the FILE_WORKERS environment variable; 0 processes files in the step's own process.
+    # None: the pipeline resource's file_workers (FILE_WORKERS); 0 processes files in the step's own process.
     file_workers: int | None = None
     keep_near_duplicates: bool = False
-    # None: the MIN_QUALITY_THRESHOLD environment variable. Applied before any dedup claim (DESIGN §6): a
-    # low file that claimed its digest and buckets would make a better near copy elsewhere its duplicate,
-    # and then neither would be indexed.
+    # None: the pipeline resource's min_quality (MIN_QUALITY_THRESHOLD). Applied before any dedup claim
+    # (DESIGN §6): a low file that claimed its digest and buckets would make a better near copy elsewhere
+    # its duplicate, and then neither would be indexed.
     min_quality: float | None = None
 
 
@@ -57,26 +54,26 @@ def counts_metadata(counts: BatchCounts) -> dict[str, Any]:
 
 @dg.asset(group_name="files", partitions_def=repo_batches, deps=["cloned_repos"], kinds={"parquet"})
 def scored_files(
-    context: dg.AssetExecutionContext, config: ScoredFilesConfig, redis: RedisResource
+    context: dg.AssetExecutionContext,
+    config: ScoredFilesConfig,
+    redis: RedisResource,
+    pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
     """The batch's HEAD trees filtered, scored, secret-redacted and deduplicated into the spool."""
     batch_id = context.partition_key
-    data_dir = settings.data_dir()
-    batch = ClonedBatch.load(cloned_manifest_path(data_dir, batch_id))
-    workers = config.file_workers if config.file_workers is not None else settings.env_int("FILE_WORKERS")
-    min_quality = (
-        config.min_quality if config.min_quality is not None else settings.env_float("MIN_QUALITY_THRESHOLD")
+    min_quality = config.min_quality if config.min_quality is not None else pipeline.min_quality
+    processing = ProcessingConfig(
+        scorer=config.scorer, max_file_bytes=config.max_file_bytes, min_quality=min_quality
     )
-    scorer = BatchScorer(
-        redis.get_client(),
-        redis.redis_keys,
-        ProcessingConfig(scorer=config.scorer, max_file_bytes=config.max_file_bytes, min_quality=min_quality),
-        workers=workers,
-        keep_near_duplicates=config.keep_near_duplicates,
-    )
-    spool = spool_path(data_dir, batch_id)
     with redis.keep_leased(batch_id):
-        counts = scorer.run(batch, spool)
+        counts, spool = score_batch(
+            redis.ledger(),
+            pipeline.data_path(),
+            batch_id,
+            processing,
+            workers=config.file_workers if config.file_workers is not None else pipeline.file_workers,
+            keep_near_duplicates=config.keep_near_duplicates,
+        )
     # A repository that could not be read fails alone: settling the batch retries it, then parks it.
     failures = {repo: f"score: {reason}" for repo, reason in counts.failed_repos.items()}
     record_repo_failures(redis.get_client(), redis.redis_keys, batch_id, failures)
@@ -85,11 +82,11 @@ def scored_files(
         f"{counts.exact_duplicates} exact and {counts.near_duplicates} near duplicates, "
         f"{counts.files_per_s:.0f} files/s"
     )
+    if counts.unaccounted:
+        context.log.error(f"batch {batch_id}: {counts.unaccounted} files seen but not accounted for")
     metadata = counts_metadata(counts)
     metadata["spool"] = dg.MetadataValue.path(str(spool))
     metadata["min_quality"] = min_quality
-    if counts.unaccounted:
-        context.log.error(f"batch {batch_id}: {counts.unaccounted} files seen but not accounted for")
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from codelupe_dagster.backends.dedup_ledger import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
+from codelupe_dagster.backends.dedup_ledger import DedupLedger, RedisDedupLedger
 from codelupe_dagster.backends.git_clone import is_safe_name
 from codelupe_dagster.backends.repo_queue import enqueue_repos
 from codelupe_dagster.backends.search.base import DocError, SearchIndex
@@ -47,7 +47,8 @@ from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import repo_priority
 from codelupe_dagster.stages.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
-from codelupe_dagster.stages.score_batch import ClonedRepo, code_document
+from codelupe_dagster.stages.handoff import ClonedRepo
+from codelupe_dagster.stages.score_batch import code_document
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ MIGRATE_CLAIMANT = "migrate-v2"  # claimant of the dedup ledgers and `batch` of 
 DEFAULT_BACKUP_PREFIX = "pipeline:v2:"
 UNPARSEABLE = "unparseable"
 NO_CONTENT = "no_content"
-EXACT_DUPLICATE = "exact_duplicate"
-NEAR_DUPLICATE = "near_duplicate"
 READ_CHUNK = 1000  # list elements per LRANGE
 SAMPLE_LIMIT = 5  # unparseable jobs quoted in the report
 
@@ -558,19 +557,24 @@ def migrate_index(
     keep_near_duplicates: bool = False,
     batch_size: int = 500,
     on_progress: Callable[[int], None] | None = None,
+    ledger: DedupLedger | None = None,
 ) -> IndexMigrationReport:
     """Re-process every document of the old index into ``target`` (see module doc); returns the counts.
 
     ``config.min_quality`` should be the indexing threshold (MIN_QUALITY_THRESHOLD): documents below it
     are dropped as ``low_quality``, as ``es_code_index`` would. A dry run claims nothing and writes
     nothing; its duplicate count covers exact duplicates only (near-dup buckets are claimed, not read).
+    The dedup state is ``ledger``, by default the Redis ledger of ``client`` under ``keys``.
     """
-    config = config or ProcessingConfig()
-    report = IndexMigrationReport(source=source_index, target=target.name, dry_run=dry_run)
-    report.total = int(es.count(index=source_index)["count"])
-    exact = None if dry_run else ExactDeduplicator(client, keys)
-    near = None if dry_run else NearDeduplicator(client, keys)
-    seen: set[bytes] = set()
+    migration = _IndexMigration(
+        target=target,
+        ledger=ledger or RedisDedupLedger(client, keys),
+        config=config or ProcessingConfig(),
+        dry_run=dry_run,
+        keep_near_duplicates=keep_near_duplicates,
+        report=IndexMigrationReport(source=source_index, target=target.name, dry_run=dry_run),
+    )
+    migration.report.total = int(es.count(index=source_index)["count"])
     if not dry_run:
         target.ensure()
 
@@ -578,83 +582,103 @@ def migrate_index(
     for old_id, source in iter_old_documents(es, source_index, batch_size):
         chunk.append(read_old_document(old_id, source))
         if len(chunk) >= batch_size:
-            _migrate_chunk(
-                chunk, target, client, keys, config, exact, near, seen, keep_near_duplicates, report
-            )
+            migration.migrate_chunk(chunk)
             if on_progress:
                 on_progress(len(chunk))
             chunk = []
     if chunk:
-        _migrate_chunk(chunk, target, client, keys, config, exact, near, seen, keep_near_duplicates, report)
+        migration.migrate_chunk(chunk)
         if on_progress:
             on_progress(len(chunk))
     if not dry_run:
         target.refresh()
-    return report
+    return migration.report
 
 
-def _migrate_chunk(
-    chunk: Sequence[OldDocument],
-    target: SearchIndex,
-    client: redis.Redis,
-    keys: RedisKeys,
-    config: ProcessingConfig,
-    exact: ExactDeduplicator | None,
-    near: NearDeduplicator | None,
-    seen: set[bytes],
-    keep_near_duplicates: bool,
-    report: IndexMigrationReport,
-) -> None:
-    survivors: list[tuple[OldDocument, ProcessedFile]] = []
-    for old in chunk:
-        report.read += 1
-        if old.content is None or not old.content.strip():
-            report.dropped[NO_CONTENT] += 1
-            continue
-        result = process_file(old.path, old.content.encode("utf-8", "surrogatepass"), config)
-        if isinstance(result, Dropped):
-            report.dropped[result.reason] += 1
-            continue
-        # A second copy within this migration is a duplicate although the ledger says "ours" for both.
-        if result.digest in seen:
-            report.exact_duplicates += 1
-            continue
-        seen.add(result.digest)
-        survivors.append((old, result))
-    if not survivors:
-        return
+_Survivor = tuple[OldDocument, ProcessedFile]
 
-    digests = [processed.digest for _, processed in survivors]
-    if exact is None:  # dry run: read the ledger, claim nothing
-        owners = client.hmget(keys.processed_files, digests)
-        foreign = [o is not None and _text(o) != MIGRATE_CLAIMANT for o in owners]
-    else:
-        foreign = [s == FOREIGN_CLAIM for s in exact.claim_status(digests, MIGRATE_CLAIMANT)]
-    fresh = [item for item, is_dup in zip(survivors, foreign, strict=True) if not is_dup]
-    report.exact_duplicates += len(survivors) - len(fresh)
-    clusters: list[str | None] = (
-        near.claim_many([(p.digest, p.band_keys) for _, p in fresh]) if near else [None] * len(fresh)
-    )
 
-    docs: list[dict[str, Any]] = []
-    for (old, processed), cluster in zip(fresh, clusters, strict=True):
-        if cluster is not None:
-            report.near_duplicates += 1
-            if not keep_near_duplicates:
+@dataclass
+class _IndexMigration:
+    """One run of `migrate_index`: each chunk is processed, claimed (or, dry, checked), then upserted."""
+
+    target: SearchIndex
+    ledger: DedupLedger
+    config: ProcessingConfig
+    dry_run: bool
+    keep_near_duplicates: bool
+    report: IndexMigrationReport
+    seen: set[bytes] = field(default_factory=set)  # digests migrated so far in this run
+
+    def migrate_chunk(self, chunk: Sequence[OldDocument]) -> None:
+        survivors = self._process(chunk)
+        if not survivors:
+            return
+        fresh = self._claim_exact(survivors)
+        docs = self._documents(fresh, self._claim_near(fresh))
+        self.report.kept += len(docs)
+        if not self.dry_run and docs:
+            self._upsert(docs)
+
+    def _process(self, chunk: Sequence[OldDocument]) -> list[_Survivor]:
+        """Each old document through the new per-file path; what passes, first copies only."""
+        survivors: list[_Survivor] = []
+        for old in chunk:
+            self.report.read += 1
+            if old.content is None or not old.content.strip():
+                self.report.dropped[NO_CONTENT] += 1
                 continue
-        origin = ClonedRepo(old.repo or "", "", None, {"stars": old.stars, "license": old.license})
-        doc = code_document(processed, origin, old.commit, MIGRATE_CLAIMANT, near_dup_cluster=cluster)  # type: ignore[arg-type]
-        doc["repo"] = old.repo
-        docs.append(doc)
-        report.secrets_redacted.update(processed.secrets)
-    report.kept += len(docs)
-    if exact is None or not docs:
-        return
-    # A re-run keeps each document's first `indexed_at`, so the training watermark sees no "new" files.
-    existing = target.get([doc["id"] for doc in docs])
-    stamp = datetime.now(UTC).isoformat()
-    for doc in docs:
-        doc["indexed_at"] = (existing.get(doc["id"]) or {}).get("indexed_at") or stamp
-    result = target.bulk_upsert(docs)
-    report.indexed += result.indexed
-    report.errors.extend(result.errors)
+            result = process_file(old.path, old.content.encode("utf-8", "surrogatepass"), self.config)
+            if isinstance(result, Dropped):
+                self.report.dropped[result.reason] += 1
+                continue
+            # A second copy within this migration is a duplicate although the ledger says "ours" for both.
+            if result.digest in self.seen:
+                self.report.exact_duplicates += 1
+                continue
+            self.seen.add(result.digest)
+            survivors.append((old, result))
+        return survivors
+
+    def _claim_exact(self, survivors: list[_Survivor]) -> list[_Survivor]:
+        """The survivors no other claimant holds; a dry run reads the ledger and claims nothing."""
+        digests = [processed.digest for _, processed in survivors]
+        if self.dry_run:
+            owners = self.ledger.claimants(digests)
+            foreign = [owners[d] is not None and owners[d] != MIGRATE_CLAIMANT for d in digests]
+        else:
+            statuses = self.ledger.claim_exact([(MIGRATE_CLAIMANT, digests)])[0]
+            foreign = [status.is_duplicate for status in statuses]
+        fresh = [item for item, is_dup in zip(survivors, foreign, strict=True) if not is_dup]
+        self.report.exact_duplicates += len(survivors) - len(fresh)
+        return fresh
+
+    def _claim_near(self, fresh: list[_Survivor]) -> list[str | None]:
+        """Document-level near claims: the old index has no repository to tell own copies from others'."""
+        if self.dry_run:
+            return [None] * len(fresh)
+        return self.ledger.claim_near_documents([(p.digest, p.band_keys) for _, p in fresh])
+
+    def _documents(self, fresh: list[_Survivor], clusters: list[str | None]) -> list[dict[str, Any]]:
+        docs: list[dict[str, Any]] = []
+        for (old, processed), cluster in zip(fresh, clusters, strict=True):
+            if cluster is not None:
+                self.report.near_duplicates += 1
+                if not self.keep_near_duplicates:
+                    continue
+            origin = ClonedRepo(old.repo or "", "", None, {"stars": old.stars, "license": old.license})
+            doc = code_document(processed, origin, old.commit, MIGRATE_CLAIMANT, near_dup_cluster=cluster)  # type: ignore[arg-type]
+            doc["repo"] = old.repo
+            docs.append(doc)
+            self.report.secrets_redacted.update(processed.secrets)
+        return docs
+
+    def _upsert(self, docs: list[dict[str, Any]]) -> None:
+        # A re-run keeps each document's first `indexed_at`, so the training watermark sees no "new" files.
+        existing = self.target.get([doc["id"] for doc in docs])
+        stamp = datetime.now(UTC).isoformat()
+        for doc in docs:
+            doc["indexed_at"] = (existing.get(doc["id"]) or {}).get("indexed_at") or stamp
+        result = self.target.bulk_upsert(docs)
+        self.report.indexed += result.indexed
+        self.report.errors.extend(result.errors)

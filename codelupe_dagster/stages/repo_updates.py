@@ -1,21 +1,20 @@
 """A repository's new commit replaces its old documents: claim generations (DESIGN §6, Updates).
 
-Each repository R holds a *generation* of claims, `keys.repo_claims(R)`: the content digests it claims in
-the exact-dedup ledger. While batch B scores R, every digest R claims (new or its own, kept or dropped as a
-near duplicate) goes into `keys.repo_claims_next(R, B)`. Once B's documents are all in the index,
+Each repository R holds a *generation* of claims in the dedup ledger: the content digests it claims in the
+exact ledger. While batch B scores R, every digest R claims (new or its own, kept or dropped as a near
+duplicate) goes into R's next generation for B. Once B's documents are all in the index,
 `replace_generation` swaps the generations:
 
 1. stale = current generation minus next generation: R's files that were edited or deleted upstream;
 2. the stale documents are deleted from the index (only those the index says came from R);
 3. the stale claims are released from the exact ledger, compare-and-delete (only where R still holds them);
-4. the next generation becomes the current one (RENAME).
+4. the next generation becomes the current one.
 
 The order makes every crash recoverable by running the same step again: until step 4 the stale set is the
 same on a re-run, steps 2 and 3 are idempotent, and a document is never unclaimed while still indexed.
-Each next generation carries a marker member (`generation_marker`, not 16 bytes long, so never a digest):
-its set exists as soon as scoring starts, even for a repository that claims nothing, so "the next
-generation is gone" can only mean "already swapped" and a re-run after step 4 is a no-op rather than a
-release of everything R holds.
+A next generation exists as soon as scoring starts, even for a repository that claims nothing, so "there
+is no next generation" can only mean "already swapped" (or expired), and a re-run after step 4 is a no-op
+rather than a release of everything R holds.
 
 What a released claim means for near duplicates: an LSH bucket is owned by a document digest, and its
 repository is whoever the exact ledger names for that digest. When R's old version of a file is released,
@@ -30,42 +29,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import redis
-
-from codelupe_dagster.backends.dedup_ledger import ExactDeduplicator
+from codelupe_dagster.backends.dedup_ledger import DedupLedger
 from codelupe_dagster.backends.search.base import SearchIndex
-from codelupe_dagster.core.keys import RedisKeys
 
 log = logging.getLogger(__name__)
 
-DIGEST_BYTES = 16
 GET_CHUNK = 500
-# A next generation whose batch never reaches the index (its repos were re-queued into another batch)
-# expires instead of piling up; swapping after expiry is skipped, which leaves old documents in place
-# until the repository's next update, never loses one.
-NEXT_GENERATION_TTL_S = 14 * 24 * 3600
-
-
-def generation_marker(batch_id: str) -> bytes:
-    return b"generation:" + batch_id.encode()
-
-
-def start_generation(client: redis.Redis, keys: RedisKeys, repos: Iterable[str], batch_id: str) -> None:
-    """Empty each repository's next generation for this batch (a re-run of scoring starts over)."""
-    pipe = client.pipeline(transaction=False)
-    for repo in repos:
-        key = keys.repo_claims_next(repo, batch_id)
-        pipe.delete(key)
-        pipe.sadd(key, generation_marker(batch_id))
-        pipe.expire(key, NEXT_GENERATION_TTL_S)
-    pipe.execute()
-
-
-def discard_generation(client: redis.Redis, keys: RedisKeys, repos: Iterable[str], batch_id: str) -> None:
-    """Drop the next generations of repositories that failed in this batch: they are never swapped."""
-    names = [keys.repo_claims_next(repo, batch_id) for repo in repos]
-    if names:
-        client.delete(*names)
 
 
 @dataclass(frozen=True)
@@ -88,29 +57,19 @@ def _delete_documents(index: SearchIndex, repo: str, ids: Sequence[str]) -> int:
     return deleted
 
 
-def replace_generation(
-    client: redis.Redis, keys: RedisKeys, index: SearchIndex, repo: str, batch_id: str
-) -> GenerationSwap:
+def replace_generation(ledger: DedupLedger, index: SearchIndex, repo: str, batch_id: str) -> GenerationSwap:
     """Make batch `batch_id`'s claims repository `repo`'s current generation (see the module docstring).
 
     Call only after every document of the batch is upserted, and only for a repository the batch scored
     completely; the index is refreshed when documents were deleted."""
-    current_key, next_key = keys.repo_claims(repo), keys.repo_claims_next(repo, batch_id)
-    pipe = client.pipeline(transaction=False)
-    pipe.smembers(current_key)
-    pipe.smembers(next_key)
-    current, upcoming = pipe.execute()
-    if not upcoming:
+    stale = ledger.stale_claims(repo, batch_id)
+    if stale is None:
         return GenerationSwap(repo, swapped=False)
-    stale = sorted(d for d in current - upcoming if len(d) == DIGEST_BYTES)
     deleted = _delete_documents(index, repo, [d.hex() for d in stale]) if stale else 0
     if deleted:
         index.refresh()
-    released = ExactDeduplicator(client, keys).release(stale, repo) if stale else 0
-    swap = client.pipeline(transaction=True)
-    swap.rename(next_key, current_key)
-    swap.persist(current_key)
-    swap.execute()
+    released = ledger.release(repo, stale) if stale else 0
+    ledger.commit_generation(repo, batch_id)
     if stale:
         log.info(
             "%s: new generation from batch %s; %d stale claims, %d documents deleted, %d claims released",
@@ -124,7 +83,7 @@ def replace_generation(
 
 
 def replace_generations(
-    client: redis.Redis, keys: RedisKeys, index: SearchIndex, repos: Iterable[str], batch_id: str
+    ledger: DedupLedger, index: SearchIndex, repos: Iterable[str], batch_id: str
 ) -> list[GenerationSwap]:
     """`replace_generation` for each repository the batch scored successfully, in order."""
-    return [replace_generation(client, keys, index, repo, batch_id) for repo in repos]
+    return [replace_generation(ledger, index, repo, batch_id) for repo in repos]

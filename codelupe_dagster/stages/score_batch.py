@@ -6,8 +6,8 @@ Division of labour, chosen for throughput on few cores:
 - each worker opens the repository itself, checks path rules and the blob size from the object header
   before inflating anything, reads the blob, and runs the pure `process_file` (filters, language,
   quality, secrets, digest, MinHash) — so file contents cross a process boundary once, on the way back;
-- the parent claims digests and LSH buckets in Redis one round trip per chunk, builds the documents and
-  writes the Parquet spool.
+- the parent claims digests and LSH buckets in the dedup ledger one round trip per chunk, builds the
+  documents and writes the Parquet spool.
 
 Results come back in task order (see `scoring_pool`): which copy of a duplicate survives is then the same
 on every run, the first one in repository priority order. A worker that dies is replaced and its work
@@ -17,13 +17,12 @@ Every blob of every tree is accounted for exactly once: kept, or dropped with a 
 near duplicate. `BatchCounts.unaccounted` must be 0; it is checked at the end of every run.
 
 While scoring repository R in batch B, every digest R claims in the exact ledger (new or its own,
-including files then dropped as near duplicates) is recorded in `keys.repo_claims_next(R, B)`: R's next
-claim generation, which `stages.repo_updates` swaps in after the batch is indexed.
+including files then dropped as near duplicates) is recorded in R's next claim generation for B, which
+`stages.repo_updates` swaps in after the batch is indexed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -34,14 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-import redis
 
 from codelupe_dagster.backends import git_files
-from codelupe_dagster.backends.dedup_ledger import FOREIGN_CLAIM, ExactDeduplicator, NearDeduplicator
+from codelupe_dagster.backends.dedup_ledger import DedupLedger, NearCandidate
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.backends.spool import ShardWriter
 from codelupe_dagster.core.documents import CodeDocument
-from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.file_processing import (
     MISSING_OBJECT,
     Dropped,
@@ -51,58 +48,15 @@ from codelupe_dagster.stages.file_processing import (
     ProcessingConfig,
     score_entries,
 )
-from codelupe_dagster.stages.repo_updates import discard_generation, start_generation
+from codelupe_dagster.stages.handoff import ClonedBatch, ClonedRepo, load_cloned_batch, spool_path
 from codelupe_dagster.stages.scoring_pool import MAX_REBUILDS, WORKER_CRASH, ScoringPool
 
 log = logging.getLogger(__name__)
 
-EXACT_DUPLICATE = "exact_duplicate"
-NEAR_DUPLICATE = "near_duplicate"
 PROCESSING_ERROR = "processing_error"
 
 TASK_FILES = 32  # files per worker task: small enough to keep both cores busy to the end
-CLAIM_FILES = 512  # files per Redis round trip
-
-
-# --------------------------------------------------------------------------- batch hand-off files
-
-
-def cloned_manifest_path(data_dir: str | Path, batch_id: str) -> Path:
-    return Path(data_dir) / "batches" / batch_id / "cloned.json"
-
-
-def spool_path(data_dir: str | Path, batch_id: str) -> Path:
-    return Path(data_dir) / "spool" / batch_id
-
-
-@dataclass(frozen=True)
-class ClonedRepo:
-    repo: str
-    path: str
-    head: str | None
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ClonedBatch:
-    """What cloned_repos wrote for a batch: the repositories on disk, in priority order."""
-
-    batch: str
-    repos: tuple[ClonedRepo, ...]
-    failed: tuple[dict[str, Any], ...] = ()
-
-    @classmethod
-    def load(cls, path: str | Path) -> ClonedBatch:
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError as exc:
-            raise FileNotFoundError(
-                f"{path} not found: cloned_repos has not completed for this batch"
-            ) from exc
-        repos = tuple(
-            ClonedRepo(r["repo"], r["path"], r.get("head"), r.get("record") or {}) for r in data["repos"]
-        )
-        return cls(data["batch"], repos, tuple(data.get("failed") or ()))
+CLAIM_FILES = 512  # files per ledger round trip
 
 
 # --------------------------------------------------------------------------- counts
@@ -145,6 +99,13 @@ class BatchCounts:
     def files_per_s(self) -> float:
         return self.seen / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    def count_kept(self, processed: ProcessedFile) -> None:
+        self.kept += 1
+        self.kept_bytes += processed.size_bytes
+        self.languages[processed.language or "unknown"] += 1
+        self.quality_histogram[quality_bucket(processed.quality_score)] += 1
+        self.secrets_redacted.update(processed.secrets)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "seen": self.seen,
@@ -173,15 +134,18 @@ class BatchCounts:
 # only what workers need: this module's pyarrow and redis imports would double every pool's start-up.
 
 _Origin = tuple[ClonedRepo, str]  # the repository a file was read from, and the commit read
+_Pending = list[tuple[_Origin, ProcessedFile]]
+_Task = tuple[int, str, list[git_files.TreeBlob]]  # (repo index, repo path, entries)
 
 
 class BatchScorer:
-    """Scores a `ClonedBatch` into a spool directory; claims exact-dedup state under each file's repo."""
+    """Scores a `ClonedBatch` into a spool directory, claiming each kept file in `ledger` under the
+    repository it was read from. The ledger is the only dedup state the scorer touches: another dedup
+    store is another `DedupLedger`."""
 
     def __init__(
         self,
-        client: redis.Redis,
-        keys: RedisKeys,
+        ledger: DedupLedger,
         config: ProcessingConfig,
         workers: int,
         keep_near_duplicates: bool = False,
@@ -189,16 +153,13 @@ class BatchScorer:
         claim_files: int = CLAIM_FILES,
         max_pool_rebuilds: int = MAX_REBUILDS,
     ):
+        self.ledger = ledger
         self.config = config
         self.workers = workers
         self.keep_near_duplicates = keep_near_duplicates
         self.task_files = task_files
         self.claim_files = claim_files
         self.max_pool_rebuilds = max_pool_rebuilds
-        self._client = client
-        self._keys = keys
-        self._exact = ExactDeduplicator(client, keys)
-        self._near = NearDeduplicator(client, keys)
 
     def run(self, batch: ClonedBatch, spool_dir: str | Path) -> BatchCounts:
         """Score every repo; the spool gets `_SUCCESS` only if the whole batch went through."""
@@ -209,32 +170,38 @@ class BatchScorer:
         # Digests this run's repositories claimed (new or own): the in-batch exact dedup, and the owners
         # that are current files of their repository for the near-dup takeover rule.
         self._claimed: set[bytes] = set()
-        start_generation(self._client, self._keys, [repo.repo for repo in batch.repos], batch.batch)
+        self.ledger.begin_generation(batch.batch, [repo.repo for repo in batch.repos])
         tasks = list(self._tasks(batch, counts))
         pool = ScoringPool(self.workers, self.config, self.max_pool_rebuilds) if self.workers > 0 else None
         finished = False
         try:
             with ShardWriter(spool_dir) as writer:
-                pending: list[tuple[_Origin, ProcessedFile]] = []
-                for repo_index, results in self._results(pool, tasks):
-                    origin = (batch.repos[repo_index], self._commits[repo_index])
-                    for result in results:
-                        if isinstance(result, ProcessedFile):
-                            pending.append((origin, result))
-                        else:
-                            self._count_skip(result, origin[0], counts)
-                    if len(pending) >= self.claim_files:
-                        self._claim_and_write(batch.batch, pending, writer, counts)
-                        pending = []
-                self._claim_and_write(batch.batch, pending, writer, counts)
+                self._score_into(writer, pool, tasks, counts)
                 self._finish_counts(counts, pool, started)
-                discard_generation(self._client, self._keys, counts.failed_repos, batch.batch)
+                self.ledger.discard_generation(batch.batch, counts.failed_repos)
                 writer.commit(counts.to_dict())
             finished = True
         finally:
             if pool is not None:
                 pool.close(cancel=not finished)
         return counts
+
+    def _score_into(
+        self, writer: ShardWriter, pool: ScoringPool | None, tasks: list[_Task], counts: BatchCounts
+    ) -> None:
+        """Collect the workers' results in task order and claim and write them a chunk at a time."""
+        pending: _Pending = []
+        for repo_index, results in self._results(pool, tasks):
+            origin = (self._batch.repos[repo_index], self._commits[repo_index])
+            for result in results:
+                if isinstance(result, ProcessedFile):
+                    pending.append((origin, result))
+                else:
+                    self._count_skip(result, origin[0], counts)
+            if len(pending) >= self.claim_files:
+                self._claim_and_write(pending, writer, counts)
+                pending = []
+        self._claim_and_write(pending, writer, counts)
 
     def _finish_counts(self, counts: BatchCounts, pool: ScoringPool | None, started: float) -> None:
         """Failed repos are not marked processed; check that every file seen was accounted for."""
@@ -251,9 +218,7 @@ class BatchScorer:
             )
         counts.elapsed_s = time.perf_counter() - started
 
-    def _tasks(
-        self, batch: ClonedBatch, counts: BatchCounts
-    ) -> Iterator[tuple[int, str, list[git_files.TreeBlob]]]:
+    def _tasks(self, batch: ClonedBatch, counts: BatchCounts) -> Iterator[_Task]:
         for index, repo in enumerate(batch.repos):
             try:
                 # The whole walk first: a tree missing halfway fails the repo before any file is counted.
@@ -286,7 +251,7 @@ class BatchScorer:
         return str(commit.id), list(git_files.walk_tree(repository, commit.tree))
 
     def _results(
-        self, pool: ScoringPool | None, tasks: list[tuple[int, str, list[git_files.TreeBlob]]]
+        self, pool: ScoringPool | None, tasks: list[_Task]
     ) -> Iterator[tuple[int, list[FileResult]]]:
         if pool is None:
             for repo_index, repo_path, entries in tasks:
@@ -308,8 +273,29 @@ class BatchScorer:
         elif isinstance(result, Dropped) and result.reason == WORKER_CRASH:
             log.error("dropped %s in %s: its scoring worker died on it twice", result.path, repo.repo)
 
-    def _claim_by_repo(self, items: list[tuple[_Origin, ProcessedFile]]) -> list[int]:
-        """Exact-dedup statuses, claiming each digest for the repository it was read from.
+    # ------------------------------------------------------------------ claims
+
+    def _claim_and_write(self, pending: _Pending, writer: ShardWriter, counts: BatchCounts) -> None:
+        """Claim a chunk in the ledger (exact, then within the run, then near) and write what survives."""
+        if not pending:
+            return
+        claimed = self._claim_exact(pending)
+        counts.exact_duplicates += len(pending) - len(claimed)
+        unique = self._unique_in_run(claimed, counts)
+        owners = self.ledger.claim_near(
+            [NearCandidate(origin[0].repo, p.digest, p.band_keys) for origin, p in unique],
+            batch_id=self._batch.batch,
+            current=self._claimed,
+        )
+        for (origin, processed), owner in zip(unique, owners, strict=True):
+            if owner is not None:
+                counts.near_duplicates += 1
+                if not self.keep_near_duplicates:
+                    continue
+            self._write(writer, origin, processed, owner, counts)
+
+    def _claim_exact(self, items: _Pending) -> _Pending:
+        """The items whose digest belongs to the repository they were read from (new or its own claim).
 
         The claimant is the repository, not the batch: a failed batch's repos come back in a *new* batch,
         and that retry must recognise the claims its first try made, or every file it had scored would be
@@ -320,66 +306,59 @@ class BatchScorer:
         for position, ((repo, _commit), _processed) in enumerate(items):
             by_repo[repo.repo].append(position)
         groups = [(name, [items[i][1].digest for i in positions]) for name, positions in by_repo.items()]
-        statuses = [0] * len(items)
-        for positions, group in zip(by_repo.values(), self._exact.claim_groups(groups), strict=True):
-            for i, status in zip(positions, group, strict=True):
-                statuses[i] = status
-        return statuses
+        foreign: set[int] = set()
+        for positions, statuses in zip(by_repo.values(), self.ledger.claim_exact(groups), strict=True):
+            foreign.update(i for i, status in zip(positions, statuses, strict=True) if status.is_duplicate)
+        return [item for position, item in enumerate(items) if position not in foreign]
 
-    def _claim_and_write(
-        self,
-        batch_id: str,
-        pending: list[tuple[_Origin, ProcessedFile]],
-        writer: ShardWriter,
-        counts: BatchCounts,
-    ) -> None:
-        if not pending:
-            return
-        claimed = [
-            item
-            for item, status in zip(pending, self._claim_by_repo(pending), strict=True)
-            if status != FOREIGN_CLAIM
-        ]
-        counts.exact_duplicates += len(pending) - len(claimed)
-        # Every digest a repository holds, kept or not, is in its next generation (recorded below, in the
-        # near-dup round trip): what the generation lacks is released when the batch is indexed.
-        generation: dict[str, list[bytes]] = defaultdict(list)
-        # A second copy within this run is a duplicate even though the ledger says "ours" for both. Only
-        # claimed copies count here: a foreign copy seen first must not hide the claimant's own copy.
-        unique: list[tuple[_Origin, ProcessedFile]] = []
+    def _unique_in_run(self, claimed: _Pending, counts: BatchCounts) -> _Pending:
+        """Drop second copies within this run: the ledger says "ours" for both. Only claimed copies count
+        here, so a foreign copy seen first cannot hide the claimant's own copy. A second copy is always of
+        the same repository as the first (another repository's claim would have been foreign), so its
+        digest is already in that repository's next generation."""
+        unique: _Pending = []
         for origin, processed in claimed:
-            generation[self._keys.repo_claims_next(origin[0].repo, batch_id)].append(processed.digest)
             if processed.digest in self._claimed:
                 counts.exact_duplicates += 1
             else:
                 self._claimed.add(processed.digest)
                 unique.append((origin, processed))
-        owners = self._near.claim_for_repos(
-            [(p.digest, p.band_keys) for _, p in unique],
-            [origin[0].repo for origin, _ in unique],
-            current=self._claimed,
-            record=generation,
-        )
-        for ((repo, commit), processed), owner in zip(unique, owners, strict=True):
-            if owner is not None:
-                counts.near_duplicates += 1
-                if not self.keep_near_duplicates:
-                    continue
-            try:
-                writer.write(code_document(processed, repo, commit, batch_id, near_dup_cluster=owner))
-            except (
-                Exception
-            ) as exc:  # one document that cannot be stored is a counted skip, not a failed batch
-                log.warning(
-                    "cannot write %s of %s: %s: %s", processed.path, repo.repo, type(exc).__name__, exc
-                )
-                counts.dropped[PROCESSING_ERROR] += 1
-                continue
-            counts.kept += 1
-            counts.kept_bytes += processed.size_bytes
-            counts.languages[processed.language or "unknown"] += 1
-            counts.quality_histogram[quality_bucket(processed.quality_score)] += 1
-            counts.secrets_redacted.update(processed.secrets)
+        return unique
+
+    def _write(
+        self,
+        writer: ShardWriter,
+        origin: _Origin,
+        processed: ProcessedFile,
+        near_dup_cluster: str | None,
+        counts: BatchCounts,
+    ) -> None:
+        repo, commit = origin
+        try:
+            writer.write(
+                code_document(processed, repo, commit, self._batch.batch, near_dup_cluster=near_dup_cluster)
+            )
+        except Exception as exc:  # one document that cannot be stored is a counted skip, not a failed batch
+            log.warning("cannot write %s of %s: %s: %s", processed.path, repo.repo, type(exc).__name__, exc)
+            counts.dropped[PROCESSING_ERROR] += 1
+            return
+        counts.count_kept(processed)
+
+
+def score_batch(
+    ledger: DedupLedger,
+    data_dir: str | Path,
+    batch_id: str,
+    config: ProcessingConfig,
+    workers: int,
+    keep_near_duplicates: bool = False,
+) -> tuple[BatchCounts, Path]:
+    """Score the batch `cloned_repos` handed over under `data_dir` into its spool; the counts and the
+    spool's path. FileNotFoundError when cloning has not completed."""
+    batch = load_cloned_batch(data_dir, batch_id)
+    spool = spool_path(data_dir, batch_id)
+    scorer = BatchScorer(ledger, config, workers=workers, keep_near_duplicates=keep_near_duplicates)
+    return scorer.run(batch, spool), spool
 
 
 def code_document(

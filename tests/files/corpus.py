@@ -6,11 +6,12 @@ submodule (gitlink) entries, LFS pointers and a 50 MB blob, next to real code co
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
+
+from codelupe_dagster.stages import handoff
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 GO_SRC = Path("/usr/local/go/src")
@@ -69,31 +70,24 @@ def stdlib_files(package: str, prefix: str = "") -> dict[str, bytes]:
 def write_cloned_manifest(
     data_dir: Path, batch_id: str, repos: list[tuple[str, Path, str]], stars: int = 10
 ) -> Path:
-    """DATA_DIR/batches/<id>/cloned.json in the format cloned_repos writes."""
-    manifest = {
-        "batch": batch_id,
-        "repos": [
+    """DATA_DIR/batches/<id>/cloned.json as cloned_repos would write it for these local repositories."""
+    cloned = [
+        handoff.ClonedRepo(
+            name,
+            str(path),
+            head,
             {
-                "repo": name,
-                "path": str(path),
+                "full_name": name,
+                "clone_url": str(path),
+                "stars": stars,
+                "license": "mit",
+                "source": "local",
                 "head": head,
-                "record": {
-                    "full_name": name,
-                    "clone_url": str(path),
-                    "stars": stars,
-                    "license": "mit",
-                    "source": "local",
-                    "head": head,
-                },
-            }
-            for name, path, head in repos
-        ],
-        "failed": [],
-    }
-    target = data_dir / "batches" / batch_id / "cloned.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(manifest))
-    return target
+            },
+        )
+        for name, path, head in repos
+    ]
+    return handoff.write_cloned_manifest(data_dir, batch_id, cloned)
 
 
 def near_copy(text: str, every: int = 25) -> str:

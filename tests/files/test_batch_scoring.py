@@ -6,15 +6,12 @@ import psutil
 import pytest
 import redis
 
+from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.spool import SUCCESS_MARKER, is_complete, iter_documents, read_manifest
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.file_processing import ProcessingConfig
-from codelupe_dagster.stages.score_batch import (
-    BatchScorer,
-    ClonedBatch,
-    cloned_manifest_path,
-    spool_path,
-)
+from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
+from codelupe_dagster.stages.score_batch import BatchScorer
 from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus
 from tests.files.corpus import STDLIB, write_cloned_manifest
 
@@ -22,7 +19,7 @@ KEYS = RedisKeys("pipeline:")
 
 
 def scorer(client: redis.Redis, workers: int = 0) -> BatchScorer:
-    return BatchScorer(client, KEYS, ProcessingConfig(), workers=workers)
+    return BatchScorer(RedisDedupLedger(client, KEYS), ProcessingConfig(), workers=workers)
 
 
 def run(planted: PlantedCorpus, client: redis.Redis, workers: int = 0, batch_id: str | None = None):
@@ -157,7 +154,9 @@ def test_cancelled_pool_leaves_no_success_marker(planted: PlantedCorpus, valkey_
     assert is_complete(spool)
     before = _pool_workers()
 
-    interrupted = _InterruptedScorer(valkey_client, KEYS, ProcessingConfig(), workers=2, claim_files=8)
+    interrupted = _InterruptedScorer(
+        RedisDedupLedger(valkey_client, KEYS), ProcessingConfig(), workers=2, claim_files=8
+    )
     with pytest.raises(KeyboardInterrupt):
         interrupted.run(ClonedBatch.load(cloned_manifest_path(planted.data_dir, planted.batch_id)), spool)
 

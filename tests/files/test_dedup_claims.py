@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import redis
 
-from codelupe_dagster.backends.dedup_ledger import (
+from codelupe_dagster.backends.redis_dedup import (
     FOREIGN_CLAIM,
     NEW_CLAIM,
     OWN_CLAIM,

@@ -13,11 +13,13 @@ import pygit2
 import pytest
 import redis
 
+from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.git_files import TreeBlob, walk_head
 from codelupe_dagster.backends.spool import is_complete, iter_documents
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.file_processing import TEST_CRASH_ENV, ProcessingConfig
-from codelupe_dagster.stages.score_batch import BatchScorer, ClonedBatch, cloned_manifest_path, spool_path
+from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
+from codelupe_dagster.stages.score_batch import BatchScorer
 from codelupe_dagster.stages.scoring_pool import ScoringPool, WorkerPoolError
 from tests.files.conftest import PlantedCorpus
 from tests.files.corpus import STDLIB, make_repo, stdlib_files, write_cloned_manifest
@@ -28,7 +30,7 @@ KEYS = RedisKeys("pipeline:")
 def score(
     data_dir: Path, batch_id: str, client: redis.Redis, scorer: BatchScorer | None = None, workers: int = 0
 ) -> tuple:
-    scorer = scorer or BatchScorer(client, KEYS, ProcessingConfig(), workers=workers)
+    scorer = scorer or BatchScorer(RedisDedupLedger(client, KEYS), ProcessingConfig(), workers=workers)
     batch = ClonedBatch.load(cloned_manifest_path(data_dir, batch_id))
     counts = scorer.run(batch, spool_path(data_dir, batch_id))
     docs = {d["id"]: d for chunk in iter_documents(spool_path(data_dir, batch_id)) for d in chunk}
@@ -65,7 +67,9 @@ def test_sigkilled_worker_is_replaced_and_the_batch_completes(
     planted: PlantedCorpus, valkey_client: redis.Redis
 ) -> None:
     reference, expected = score(planted.data_dir, planted.batch_id, valkey_client)
-    scorer = _KillOneWorker(valkey_client, KEYS, ProcessingConfig(), workers=2, task_files=2, claim_files=4)
+    scorer = _KillOneWorker(
+        RedisDedupLedger(valkey_client, KEYS), ProcessingConfig(), workers=2, task_files=2, claim_files=4
+    )
     counts, docs = score(planted.data_dir, planted.batch_id, valkey_client, scorer)
 
     assert scorer.killed is not None
@@ -93,7 +97,9 @@ def test_a_pool_that_keeps_dying_fails_the_batch_clearly(
     planted: PlantedCorpus, valkey_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TEST_CRASH_ENV, "/")  # most files kill their worker: no batch should crawl on
-    scorer = BatchScorer(valkey_client, KEYS, ProcessingConfig(), workers=2, max_pool_rebuilds=3)
+    scorer = BatchScorer(
+        RedisDedupLedger(valkey_client, KEYS), ProcessingConfig(), workers=2, max_pool_rebuilds=3
+    )
     with pytest.raises(WorkerPoolError, match="died 4 times"):
         score(planted.data_dir, planted.batch_id, valkey_client, scorer)
     assert not is_complete(spool_path(planted.data_dir, planted.batch_id))

@@ -20,14 +20,13 @@ import redis
 
 from codelupe_dagster.assets.index import es_code_index
 from codelupe_dagster.assets.score import scored_files
-from codelupe_dagster.backends.dedup_ledger import ExactDeduplicator
+from codelupe_dagster.backends.dedup_ledger import DIGEST_BYTES, RedisDedupLedger
 from codelupe_dagster.backends.search import Filters
 from codelupe_dagster.backends.spool import iter_documents
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.resources import RedisResource, SearchIndexResource
-from codelupe_dagster.stages.repo_updates import DIGEST_BYTES
-from codelupe_dagster.stages.score_batch import spool_path
+from codelupe_dagster.resources import PipelineResource, RedisResource, SearchIndexResource
+from codelupe_dagster.stages.handoff import spool_path
 from tests.files.corpus import STDLIB, make_repo, near_copy, write_cloned_manifest
 
 KEYS = RedisKeys()
@@ -43,7 +42,6 @@ class Stack:
     data_dir: Path
     redis_url: str
     search: SearchIndexResource
-    monkeypatch: pytest.MonkeyPatch
 
     @property
     def client(self) -> redis.Redis:
@@ -59,7 +57,6 @@ class Stack:
     def materialize(
         self, batch_id: str, assets: list, score_config: dict | None = None, min_quality: float = THRESHOLD
     ) -> dg.ExecuteInProcessResult:
-        self.monkeypatch.setenv("DATA_DIR", str(self.data_dir))  # the assets find spools through it
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions("repo_batches", [batch_id])
         ops: dict[str, Any] = {}
@@ -72,6 +69,7 @@ class Stack:
         resources = {
             "redis": RedisResource(url=self.redis_url, data_dir=str(self.data_dir)),
             "search": self.search,
+            "pipeline": PipelineResource(data_dir=str(self.data_dir)),  # the assets find spools through it
         }
         result = dg.materialize(
             assets, partition_key=batch_id, instance=instance, resources=resources, run_config={"ops": ops}
@@ -104,7 +102,6 @@ def stacks(
     data_dir: Path,
     valkey_client: redis.Redis,
     valkey_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[[str], Stack]]:
     """stacks(name) -> a fresh Stack; the first is the test's, later ones are clean references."""
     es_url = request.getfixturevalue("elasticsearch_url") if request.param == "elasticsearch" else None
@@ -118,7 +115,7 @@ def stacks(
         search = SearchIndexResource(
             elasticsearch_url=es_url, data_dir=str(root), code_index_name=f"test-code-{uuid.uuid4().hex[:10]}"
         )
-        made.append(Stack(root, url, search, monkeypatch))
+        made.append(Stack(root, url, search))
         return made[-1]
 
     yield make
@@ -288,14 +285,12 @@ def test_swap_finishes_after_a_crash_between_release_and_rename(
     write_cloned_manifest(stack.data_dir, "b-2", [app_v2])
     stack.materialize("b-2", [scored_files])
 
-    client = stack.client
-    current = client.smembers(KEYS.repo_claims("acme/app"))
-    upcoming = client.smembers(KEYS.repo_claims_next("acme/app", "b-2"))
-    stale = sorted(d for d in current - upcoming if len(d) == DIGEST_BYTES)
-    assert len(stale) == 5
+    ledger = RedisDedupLedger(stack.client, KEYS)
+    stale = ledger.stale_claims("acme/app", "b-2")
+    assert stale is not None and len(stale) == 5
     index = stack.search.code_index()
     index.delete_ids([d.hex() for d in stale])
-    assert ExactDeduplicator(client, KEYS).release(stale, "acme/app") == 5
+    assert ledger.release("acme/app", stale) == 5
 
     stack.materialize("b-2", [es_code_index])
     assert stack.docs("acme/app") == clean_index(stacks, "clean", app_v2)

@@ -1,0 +1,217 @@
+"""Index one batch's spool into the code index, without Dagster (what `es_code_index` runs).
+
+Order, chosen so that a crash anywhere re-runs to the same result:
+1. every spooled document at or above the quality threshold is upserted by content id (a document already
+   in the index keeps its `indexed_at`, so a re-run changes nothing and the training watermark does not
+   see old files as new);
+2. each repository scored completely replaces its previous claim generation: its edited and deleted files
+   leave the index and release their claims (`stages.repo_updates`);
+3. only then are the repositories marked processed at the commit read: a crash before this re-processes
+   them, never skips them.
+
+The batch's checks (`batch_checks`) compute plain outcomes; the asset turns them into asset check results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codelupe_dagster.backends.dedup_ledger import DedupLedger
+from codelupe_dagster.backends.search import Filters, SearchIndex
+from codelupe_dagster.backends.spool import iter_documents, read_manifest
+from codelupe_dagster.core.secrets import redact_secrets
+from codelupe_dagster.stages.repo_updates import GenerationSwap, replace_generations
+
+INDEXED_COUNT_MATCHES_KEPT = "indexed_count_matches_kept"
+NO_DOCUMENT_BELOW_THRESHOLD = "no_document_below_threshold"
+NO_SECRETS_IN_SAMPLE = "no_secrets_in_sample"
+NO_DUPLICATES_IN_BATCH = "no_duplicates_in_batch"
+CHECK_NAMES = (
+    INDEXED_COUNT_MATCHES_KEPT,
+    NO_DOCUMENT_BELOW_THRESHOLD,
+    NO_SECRETS_IN_SAMPLE,
+    NO_DUPLICATES_IN_BATCH,
+)
+
+SECRET_SAMPLE_SIZE = 200
+GET_CHUNK = 500
+LEDGER_CHUNK = 1000
+
+MarkProcessed = Callable[[Mapping[str, str]], None]  # repo -> commit read
+
+
+@dataclass
+class IndexedSpool:
+    """What upserting a spool wrote: the ids (in spool order) with the repository each came from."""
+
+    batch: str
+    ids: list[str] = field(default_factory=list)
+    repos: list[str] = field(default_factory=list)
+    low_quality: int = 0  # spooled documents below the threshold, not indexed
+
+
+@dataclass
+class IndexedBatch:
+    """The outcome of `index_batch`, for the asset's metadata and checks."""
+
+    written: IndexedSpool
+    spooled: int  # rows in the spool
+    threshold: float
+    commits: dict[str, str]  # repo -> commit read, now marked processed
+    swaps: list[GenerationSwap]
+    elapsed_s: float
+
+    @property
+    def indexed(self) -> int:
+        return len(self.written.ids)
+
+    @property
+    def docs_per_s(self) -> float:
+        return round(self.indexed / self.elapsed_s, 1) if self.elapsed_s > 0 else 0.0
+
+    @property
+    def stale_removed(self) -> int:
+        return sum(swap.deleted for swap in self.swaps)
+
+    @property
+    def claims_released(self) -> int:
+        return sum(swap.released for swap in self.swaps)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One asset check's verdict, in plain values; `metadata` values are JSON-ready."""
+
+    name: str
+    passed: bool
+    metadata: dict[str, Any]
+
+
+def _chunks(items: Sequence[str], size: int = GET_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def index_spool(
+    index: SearchIndex, spool: str | Path, batch_id: str, threshold: float, bulk_size: int
+) -> IndexedSpool:
+    """Upsert the spool's documents at or above the threshold, keeping an existing `indexed_at`."""
+    written = IndexedSpool(batch_id)
+    for docs in iter_documents(spool, batch_size=bulk_size):
+        keep = [doc for doc in docs if doc["quality_score"] >= threshold]
+        written.low_quality += len(docs) - len(keep)
+        if not keep:
+            continue
+        existing = index.get([doc["id"] for doc in keep])
+        now = datetime.now(UTC).isoformat()
+        for doc in keep:
+            doc["indexed_at"] = (existing.get(doc["id"]) or {}).get("indexed_at") or now
+        index.bulk_upsert(keep).raise_for_errors()
+        written.ids.extend(doc["id"] for doc in keep)
+        written.repos.extend(doc["repo"] for doc in keep)
+    return written
+
+
+def index_batch(
+    index: SearchIndex,
+    ledger: DedupLedger,
+    spool: str | Path,
+    batch_id: str,
+    *,
+    threshold: float,
+    bulk_size: int,
+    mark_processed: MarkProcessed,
+) -> IndexedBatch:
+    """Index a completed spool, swap in its repositories' generations, mark them processed (see the
+    module docstring). Raises (from `read_manifest`) when the spool is incomplete: scoring has not
+    finished, and nothing is indexed."""
+    manifest = read_manifest(spool)
+    commits: dict[str, str] = dict(manifest.info.get("commits") or {})
+    failed = manifest.info.get("failed_repos") or {}
+    index.ensure()
+    started = time.perf_counter()
+    written = index_spool(index, spool, batch_id, threshold, bulk_size)
+    index.refresh()
+    elapsed = time.perf_counter() - started
+    swaps = replace_generations(
+        ledger, index, [repo for repo in sorted(commits) if repo not in failed], batch_id
+    )
+    if commits:
+        mark_processed(commits)
+    return IndexedBatch(written, manifest.rows, threshold, commits, swaps, elapsed)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def count_check(index: SearchIndex, ids: Sequence[str], batch_id: str) -> CheckOutcome:
+    """Every id written is in the index as this batch's document."""
+    found = 0
+    for chunk in _chunks(ids):
+        found += sum(1 for doc in index.get(list(chunk)).values() if doc.get("batch") == batch_id)
+    return CheckOutcome(
+        INDEXED_COUNT_MATCHES_KEPT, found == len(ids), {"kept": len(ids), "indexed_for_batch": found}
+    )
+
+
+def threshold_check(index: SearchIndex, repos: Sequence[str], threshold: float) -> CheckOutcome:
+    """No document of the batch's repositories is below the threshold."""
+    below = index.count(Filters(repos=tuple(repos), max_quality=threshold)) if repos else 0
+    return CheckOutcome(
+        NO_DOCUMENT_BELOW_THRESHOLD, below == 0, {"below_threshold": below, "threshold": threshold}
+    )
+
+
+def secrets_check(index: SearchIndex, ids: Sequence[str]) -> CheckOutcome:
+    """No secret left in a sample of the batch's documents, spread evenly over the batch so that one
+    repository cannot hide in an unsampled tail."""
+    step = max(1, len(ids) // SECRET_SAMPLE_SIZE)
+    sample = list(ids[::step][:SECRET_SAMPLE_SIZE])
+    found: Counter[str] = Counter()
+    leaking: list[str] = []
+    for doc_id, doc in index.get(sample).items():
+        _, secrets = redact_secrets(doc.get("content") or "")
+        if secrets:
+            found.update(secrets)
+            leaking.append(doc_id)
+    return CheckOutcome(
+        NO_SECRETS_IN_SAMPLE,
+        not found,
+        {"sampled": len(sample), "secrets": dict(found), "documents": leaking[:20]},
+    )
+
+
+def duplicates_check(ledger: DedupLedger, ids: Sequence[str], repos: Sequence[str]) -> CheckOutcome:
+    """No id twice, and the ledger says the repository each document came from holds its digest."""
+    repeated = len(ids) - len(set(ids))
+    foreign = 0
+    for start in range(0, len(ids), LEDGER_CHUNK):
+        pairs = [
+            (bytes.fromhex(doc_id), repo)
+            for doc_id, repo in zip(
+                ids[start : start + LEDGER_CHUNK], repos[start : start + LEDGER_CHUNK], strict=True
+            )
+        ]
+        foreign += len(ledger.not_held(pairs))
+    return CheckOutcome(
+        NO_DUPLICATES_IN_BATCH,
+        repeated == 0 and foreign == 0,
+        {"repeated_ids": repeated, "claimed_elsewhere": foreign},
+    )
+
+
+def batch_checks(index: SearchIndex, ledger: DedupLedger, result: IndexedBatch) -> list[CheckOutcome]:
+    """The four checks of an indexed batch, in `CHECK_NAMES` order."""
+    ids = result.written.ids
+    return [
+        count_check(index, ids, result.written.batch),
+        threshold_check(index, sorted(result.commits), result.threshold),
+        secrets_check(index, ids),
+        duplicates_check(ledger, ids, result.written.repos),
+    ]
