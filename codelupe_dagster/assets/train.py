@@ -42,18 +42,17 @@ class QwenCheckpointConfig(dg.Config):
 def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -> Any:
     from codelupe_dagster.training.config import TrainingConfig
 
-    base_model = training.resolved_base_model()
-    local = base_model.startswith("local:")
+    local = training.base_model.startswith("local:")
     sizes = {
         "seq_len": config.seq_len or (512 if local else 2048),
         "tokens_per_step": config.tokens_per_step or (8_192 if local else 65_536),
     }
     return TrainingConfig(
-        data_dir=training.resolved_data_dir(),
-        base_model=base_model,
-        min_quality=training.resolved_min_quality(),
-        max_documents=training.resolved_max_documents(),
-        wandb_mode=training.resolved_wandb_mode(),
+        data_dir=training.data_path(),
+        base_model=training.base_model,
+        min_quality=training.min_quality,
+        max_documents=training.max_documents,
+        wandb_mode=training.wandb_mode,
         lora_target_modules=tuple(config.lora_target_modules) or "all-linear",
         **sizes,
         **config.model_dump(exclude={"lora_target_modules", "seq_len", "tokens_per_step"}),
@@ -75,7 +74,7 @@ def qwen_checkpoint(
 ) -> dg.MaterializeResult:
     """LoRA adapter on documents with quality_score >= TRAIN_MIN_QUALITY, newest first."""
     index = search.code_index()
-    min_quality = training.resolved_min_quality()
+    min_quality = training.min_quality
     eligible = index.count(Filters(min_quality=min_quality))
     if eligible == 0:
         # Fail before loading torch and a model: the cause is upstream, say so plainly.
@@ -92,7 +91,14 @@ def qwen_checkpoint(
         checkpoint = run_training(_training_config(config, training), index, log=context.log.info)
     except NoEligibleSamples as exc:
         raise dg.Failure(description=f"No eligible training samples: {exc}") from exc
-    manifest = checkpoint.manifest
+    return dg.MaterializeResult(
+        metadata=_metadata(checkpoint.path, checkpoint.manifest),
+        check_results=[_data_check(checkpoint.manifest)],
+    )
+
+
+def _data_check(manifest: dict[str, Any]) -> dg.AssetCheckResult:
+    """Blocking: the run saw documents, each once by id and by content, and no repo in both splits."""
     checks = manifest["data_checks"]
     passed = (
         manifest["documents"] > 0
@@ -100,19 +106,14 @@ def qwen_checkpoint(
         and checks["unique_contents"] == manifest["documents"]
         and checks["repos_in_both_splits"] == 0
     )
-    return dg.MaterializeResult(
-        metadata=_metadata(checkpoint.path, manifest),
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=DATA_CHECK,
-                passed=passed,
-                metadata={
-                    "documents": manifest["documents"],
-                    "duplicates_dropped": manifest["duplicates_dropped"],
-                    **checks,
-                },
-            )
-        ],
+    return dg.AssetCheckResult(
+        check_name=DATA_CHECK,
+        passed=passed,
+        metadata={
+            "documents": manifest["documents"],
+            "duplicates_dropped": manifest["duplicates_dropped"],
+            **checks,
+        },
     )
 
 
@@ -127,8 +128,5 @@ def _metadata(path: Any, manifest: dict[str, Any]) -> dict[str, Any]:
 
 training_job = dg.define_asset_job("qwen_training_job", selection=[qwen_checkpoint])
 
-defs = dg.Definitions(
-    assets=[qwen_checkpoint],
-    jobs=[training_job],
-    resources={"training": TrainingResource()},
-)
+# The "training" resource comes from `resources.default_resources()`, filled from the environment.
+defs = dg.Definitions(assets=[qwen_checkpoint], jobs=[training_job])

@@ -1,39 +1,62 @@
-"""Where training writes and which base model it starts from; unset fields read the environment
-when used (never at import), so one Definitions object serves every deployment."""
+"""The trainer's settings as one resource: which base model, which data, when the sensor trains.
+
+Plain fields, shown in the launchpad; `default_resources()` fills them from the environment in one
+place (a field's description starts with the variable it comes from), with the same DATA_DIR as every
+other resource. Built without arguments, a field takes the documented default, never the environment.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
-from codelupe_dagster import settings
+from codelupe_dagster.settings import DEFAULTS
 
 
 class TrainingResource(dg.ConfigurableResource):
-    base_model: str | None = None  # None: BASE_MODEL, default the local tiny model
-    data_dir: str | None = None  # None: DATA_DIR
-    wandb_mode: str | None = None  # None: WANDB_MODE, else online with WANDB_API_KEY, else offline
-    min_quality: float | None = None  # None: TRAIN_MIN_QUALITY
-    max_documents: int | None = None  # None: MAX_DATASET_SIZE
-    min_new_files: int | None = None  # None: MIN_NEW_FILES
+    """Where checkpoints go, what they start from, which documents they learn and when to retrain."""
 
-    def resolved_base_model(self) -> str:
-        return self.base_model or settings.env_str("BASE_MODEL") or "local:tiny-qwen2"
+    data_dir: str = Field(
+        default=DEFAULTS["DATA_DIR"],
+        description="DATA_DIR: state directory; checkpoints, the local base model and wandb logs live here.",
+    )
+    base_model: str = Field(
+        default=DEFAULTS["BASE_MODEL"],
+        description="BASE_MODEL: a Hugging Face model id, or 'local:tiny-qwen2' (built on first use).",
+    )
+    min_quality: float = Field(
+        default=float(DEFAULTS["TRAIN_MIN_QUALITY"]),
+        description="TRAIN_MIN_QUALITY: the lowest quality score a document is trained on.",
+    )
+    max_documents: int = Field(
+        default=int(DEFAULTS["MAX_DATASET_SIZE"]),
+        description="MAX_DATASET_SIZE: the newest eligible documents a run trains on, at most.",
+    )
+    min_new_files: int = Field(
+        default=int(DEFAULTS["MIN_NEW_FILES"]),
+        description="MIN_NEW_FILES: new eligible documents since the last checkpoint that start a run.",
+    )
+    wandb_mode: str | None = Field(
+        default=None,
+        description=(
+            "WANDB_MODE: 'online', 'offline' or 'disabled'; unset: online when WANDB_API_KEY is set, "
+            "else offline."
+        ),
+    )
 
+    def data_path(self) -> Path:
+        """DATA_DIR as an absolute path, so every process of a session agrees on it."""
+        return Path(self.data_dir).expanduser().resolve()
+
+    # Callers outside the training stage (sensors/training.py, cli/run.py) still use these names;
+    # they read the fields and touch no environment.
     def resolved_data_dir(self) -> Path:
-        return Path(self.data_dir).expanduser().resolve() if self.data_dir else settings.data_dir()
-
-    def resolved_wandb_mode(self) -> str | None:
-        # Only an explicit WANDB_MODE counts here: settings' default would hide WANDB_API_KEY.
-        return self.wandb_mode or os.environ.get("WANDB_MODE") or None
+        return self.data_path()
 
     def resolved_min_quality(self) -> float:
-        return self.min_quality if self.min_quality is not None else settings.env_float("TRAIN_MIN_QUALITY")
-
-    def resolved_max_documents(self) -> int:
-        return self.max_documents if self.max_documents is not None else settings.env_int("MAX_DATASET_SIZE")
+        return self.min_quality
 
     def resolved_min_new_files(self) -> int:
-        return self.min_new_files if self.min_new_files is not None else settings.env_int("MIN_NEW_FILES")
+        return self.min_new_files

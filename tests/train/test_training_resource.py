@@ -1,0 +1,70 @@
+"""The trainer's settings: plain fields, filled from the environment only by `default_resources()`."""
+
+from pathlib import Path
+
+import pytest
+
+from codelupe_dagster.resources import default_resources
+from codelupe_dagster.resources.training import TrainingResource
+
+TRAINING_ENV = {
+    "BASE_MODEL": "Qwen/Qwen2.5-Coder-0.5B",
+    "TRAIN_MIN_QUALITY": "0.85",
+    "MAX_DATASET_SIZE": "1234",
+    "MIN_NEW_FILES": "42",
+    "WANDB_MODE": "disabled",
+}
+
+
+def test_default_resources_fill_every_field_from_its_variable(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in TRAINING_ENV.items():
+        monkeypatch.setenv(name, value)
+    resources = default_resources()
+    training = resources["training"]
+    assert isinstance(training, TrainingResource)
+    assert training.base_model == "Qwen/Qwen2.5-Coder-0.5B"
+    assert training.min_quality == 0.85
+    assert training.max_documents == 1234
+    assert training.min_new_files == 42
+    assert training.wandb_mode == "disabled"
+    # One DATA_DIR for every resource.
+    assert training.data_path() == data_dir.resolve()
+    assert training.data_dir == resources["pipeline"].data_dir
+
+
+def test_unset_variables_give_the_documented_defaults(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in TRAINING_ENV:
+        monkeypatch.delenv(name, raising=False)
+    training = default_resources()["training"]
+    assert training.base_model == "local:tiny-qwen2"
+    assert (training.min_quality, training.max_documents, training.min_new_files) == (0.7, 100_000, 1000)
+    assert training.wandb_mode is None  # the trainer then picks online with WANDB_API_KEY, else offline
+
+
+def test_a_resource_built_in_code_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in TRAINING_ENV.items():
+        monkeypatch.setenv(name, value)
+    training = TrainingResource(data_dir="/srv/codelupe", min_quality=0.5)
+    assert training.min_quality == 0.5
+    assert training.base_model == "local:tiny-qwen2" and training.max_documents == 100_000
+    assert training.wandb_mode is None
+    assert training.data_path() == Path("/srv/codelupe")
+
+
+def test_every_field_names_its_variable() -> None:
+    described = {name: field.description or "" for name, field in TrainingResource.model_fields.items()}
+    variables = {
+        "data_dir": "DATA_DIR",
+        "base_model": "BASE_MODEL",
+        "min_quality": "TRAIN_MIN_QUALITY",
+        "max_documents": "MAX_DATASET_SIZE",
+        "min_new_files": "MIN_NEW_FILES",
+        "wandb_mode": "WANDB_MODE",
+    }
+    assert set(described) == set(variables)
+    for name, variable in variables.items():
+        assert described[name].startswith(f"{variable}: "), name
