@@ -51,7 +51,7 @@ def es_code_index(
     batch_id = context.partition_key
     threshold = config.min_quality if config.min_quality is not None else pipeline.min_quality
     index, ledger, client = search.code_index(), redis.ledger(), redis.get_client()
-    with redis.keep_leased(batch_id):
+    with redis.queue().keep_leased(batch_id):
         result = index_batch(
             index,
             ledger,

@@ -7,7 +7,6 @@ from typing import Any
 
 import dagster as dg
 
-from codelupe_dagster.backends.repo_queue import record_repo_failures
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
@@ -65,7 +64,8 @@ def scored_files(
     processing = ProcessingConfig(
         scorer=config.scorer, max_file_bytes=config.max_file_bytes, min_quality=min_quality
     )
-    with redis.keep_leased(batch_id):
+    queue = redis.queue()
+    with queue.keep_leased(batch_id):
         counts, spool = score_batch(
             redis.ledger(),
             pipeline.data_path(),
@@ -76,7 +76,7 @@ def scored_files(
         )
     # A repository that could not be read fails alone: settling the batch retries it, then parks it.
     failures = {repo: f"score: {reason}" for repo, reason in counts.failed_repos.items()}
-    record_repo_failures(redis.get_client(), redis.redis_keys, batch_id, failures)
+    queue.record_repo_failures(batch_id, failures)
     context.log.info(
         f"batch {batch_id}: {counts.seen} files seen, {counts.kept} kept, "
         f"{counts.exact_duplicates} exact and {counts.near_duplicates} near duplicates, "

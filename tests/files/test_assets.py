@@ -12,7 +12,7 @@ from codelupe_dagster.assets.score import scored_files
 from codelupe_dagster.backends.search import CODE_SCHEMA, Filters, SearchIndex
 from codelupe_dagster.backends.spool import iter_documents
 from codelupe_dagster.core.keys import RedisKeys
-from codelupe_dagster.resources import PipelineResource, SearchIndexResource
+from codelupe_dagster.resources import SearchIndexResource
 from codelupe_dagster.stages.handoff import spool_path
 from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus, write_cloned_manifest
 
@@ -29,8 +29,6 @@ def materialize(
         run_config["ops"]["scored_files"] = {"config": {"file_workers": workers}}
     if es_code_index in assets:
         run_config["ops"]["es_code_index"] = {"config": {"min_quality": THRESHOLD}}
-    # The pipeline settings of this test's DATA_DIR, unless the test brings its own.
-    resources = {"pipeline": PipelineResource(data_dir=str(planted.data_dir)), **resources}
     return dg.materialize(
         assets, partition_key=planted.batch_id, instance=instance, resources=resources, run_config=run_config
     )
