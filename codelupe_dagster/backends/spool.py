@@ -68,10 +68,10 @@ class UnwritableDocument(ValueError):
     take the whole part (and the batch) down with it."""
 
 
-def _to_row(doc: Mapping[str, Any]) -> dict[str, Any]:
-    row = {name: doc.get(name) for name in COLUMNS}
+def _to_row(doc: Mapping[str, Any], columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
+    row = {name: doc.get(name) for name in columns}
     for name in _JSON_COLUMNS:
-        value = row[name]
+        value = row.get(name)
         if value is not None and not isinstance(value, str):
             row[name] = json.dumps(value, sort_keys=True)
     for name, value in row.items():
@@ -115,9 +115,12 @@ class ShardWriter:
         rows_per_part: int = 5000,
         compression_level: int = 3,
         marker: str = SUCCESS_MARKER,
+        schema: pa.Schema = CODE_DOC_SCHEMA,
     ):
         self.directory = Path(directory)
         self.marker = marker
+        self.schema = schema
+        self._columns: tuple[str, ...] = tuple(schema.names)
         self._rows_per_part = rows_per_part
         self._compression_level = compression_level
         self._buffer: list[dict[str, Any]] = []
@@ -139,7 +142,7 @@ class ShardWriter:
 
     def write(self, doc: Mapping[str, Any]) -> None:
         """Buffer one document; raises `UnwritableDocument` (nothing buffered) when it cannot be stored."""
-        self._buffer.append(_to_row(doc))
+        self._buffer.append(_to_row(doc, self._columns))
         if len(self._buffer) >= self._rows_per_part:
             self._flush()
 
@@ -153,7 +156,7 @@ class ShardWriter:
         name = f"{PART_PREFIX}{len(self._parts):05d}.parquet"
         final = self.directory / name
         tmp = self.directory / f".{name}.tmp-{os.getpid()}"
-        table = pa.Table.from_pylist(self._buffer, schema=CODE_DOC_SCHEMA)
+        table = pa.Table.from_pylist(self._buffer, schema=self.schema)
         pq.write_table(table, tmp, compression="zstd", compression_level=self._compression_level)
         os.replace(tmp, final)
         self._parts.append(name)

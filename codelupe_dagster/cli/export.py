@@ -8,8 +8,14 @@ from pathlib import Path
 import click
 
 from codelupe_dagster.backends.search import BackendUnavailable, Filters, SearchIndex
-from codelupe_dagster.backends.spool import EXPORT_MARKER, ShardWriter, SpoolManifest
+from codelupe_dagster.backends.spool import EXPORT_MARKER, ShardWriter, SpoolManifest, arrow_schema
 from codelupe_dagster.cli.search import open_code_index
+from codelupe_dagster.core.documents import STORED_CODE_FIELDS
+
+# The export's columns: the document id and every stored CodeDocument field, the spool's schema. Only
+# these fields are read from the index, so index-only fields never reach a dataset.
+EXPORT_SCHEMA = arrow_schema(STORED_CODE_FIELDS)
+EXPORT_FIELDS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS)
 
 
 def export_corpus(
@@ -25,8 +31,8 @@ def export_corpus(
     the directory; an interrupted export has no marker and its parts are removed.
     """
     filters = Filters(min_quality=min_quality, languages=(language,) if language else ())
-    with ShardWriter(out, rows_per_part=rows_per_shard, marker=EXPORT_MARKER) as writer:
-        writer.write_many(index.iter_documents(filters))
+    with ShardWriter(out, rows_per_part=rows_per_shard, marker=EXPORT_MARKER, schema=EXPORT_SCHEMA) as writer:
+        writer.write_many(index.iter_documents(filters, fields=EXPORT_FIELDS))
         return writer.commit({"min_quality": min_quality, "language": language})
 
 

@@ -9,14 +9,8 @@ from typing import Any
 
 import click
 
-from codelupe_dagster.backends.search import (
-    CODE_SCHEMA,
-    BackendUnavailable,
-    Filters,
-    Hit,
-    SearchIndex,
-    open_configured_index,
-)
+from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters, Hit, SearchIndex
+from codelupe_dagster.resources.search import open_configured_index
 
 MAX_LINES_PER_HIT = 3
 _WORD = re.compile(r"\w+")

@@ -388,7 +388,8 @@ import json, os
 from pathlib import Path
 import dagster as dg
 from codelupe_dagster import settings
-from codelupe_dagster.backends.search import CODE_SCHEMA, open_configured_index
+from codelupe_dagster.backends.search import CODE_SCHEMA
+from codelupe_dagster.resources.search import open_configured_index
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources.redis import connect_redis
 

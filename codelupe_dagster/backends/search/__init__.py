@@ -1,4 +1,7 @@
-"""Pick the search backend: Elasticsearch when a URL is configured, else the local SQLite FTS5 file."""
+"""Pick the search backend: Elasticsearch when a URL is given, else the local SQLite FTS5 file.
+
+Every setting arrives as an argument; reading them from the environment is ``resources.search``'s job.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ from codelupe_dagster.backends.search.base import (
 )
 
 DEFAULT_INDEX_NAMES = {CODE_SCHEMA.name: "codelupe-code", REPO_SCHEMA.name: "github-coding-repos"}
-INDEX_NAME_VARIABLES = {CODE_SCHEMA.name: "ES_CODE_INDEX", REPO_SCHEMA.name: "ES_REPO_INDEX"}
 SQLITE_FILENAME = "index.sqlite"
 
 
@@ -51,22 +53,6 @@ def open_search_index(
     return SqliteSearchIndex(schema, path=Path(data_dir) / SQLITE_FILENAME, name=name)
 
 
-def open_configured_index(schema: IndexSchema) -> SearchIndex:
-    """The index this environment points at (DESIGN §8), for the CLI: the Dagster resources read the
-    same variables, so a command and a run always see the same index."""
-    from codelupe_dagster import settings
-
-    return open_search_index(
-        schema,
-        data_dir=settings.data_dir(),
-        elasticsearch_url=settings.env_str("ELASTICSEARCH_URL"),
-        index_name=settings.env_str(INDEX_NAME_VARIABLES[schema.name]),
-        api_key=settings.env_str("ELASTICSEARCH_API_KEY"),
-        username=settings.env_str("ELASTICSEARCH_USERNAME"),
-        password=settings.env_str("ELASTICSEARCH_PASSWORD"),
-    )
-
-
 __all__ = [
     "CODE_SCHEMA",
     "DEFAULT_INDEX_NAMES",
@@ -80,6 +66,5 @@ __all__ = [
     "Hit",
     "IndexSchema",
     "SearchIndex",
-    "open_configured_index",
     "open_search_index",
 ]
