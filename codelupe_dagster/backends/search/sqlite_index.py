@@ -55,7 +55,6 @@ __all__ = [
     "IndexMissing",
     "SqliteSearchIndex",
     "build_match_query",
-    "normalise_date",
 ]
 
 log = logging.getLogger(__name__)
