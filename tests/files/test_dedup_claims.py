@@ -22,12 +22,12 @@ def test_exact_first_claimant_wins_and_recognises_itself(redis_client: redis.Red
     dedup = ExactDeduplicator(redis_client, KEYS, chunk_size=3)  # several chunks per call
     digests = [digest(i) for i in range(7)]
 
-    assert dedup.claim_status(digests, "batch-a") == [NEW_CLAIM] * 7
-    # The same batch re-run after a crash: its own claims are not duplicates (DESIGN §6).
-    assert dedup.claim_status(digests, "batch-a") == [OWN_CLAIM] * 7
-    assert dedup.claim([*digests[:2], digest(99)], "batch-b") == [False, False, True]
-    assert redis_client.hget(KEYS.processed_files, digest(0)) == b"batch-a"
-    assert redis_client.hget(KEYS.processed_files, digest(99)) == b"batch-b"
+    assert dedup.claim_status(digests, "acme/a") == [NEW_CLAIM] * 7
+    # The same repository re-run after a crash, in any batch: its own claims are not duplicates (DESIGN §6).
+    assert dedup.claim_status(digests, "acme/a") == [OWN_CLAIM] * 7
+    assert dedup.claim([*digests[:2], digest(99)], "acme/b") == [False, False, True]
+    assert redis_client.hget(KEYS.processed_files, digest(0)) == b"acme/a"
+    assert redis_client.hget(KEYS.processed_files, digest(99)) == b"acme/b"
 
 
 def test_exact_claims_survive_script_flush(redis_client: redis.Redis) -> None:
