@@ -1,6 +1,7 @@
-"""Per-language thresholds for the content filters, kept as a table rather than in code.
+"""The content filters' thresholds, with the source of each default.
 
-Each value says where it comes from. `None` disables that rule for the language.
+Each value says where it comes from. `None` disables that rule. A language overrides some of them
+in its entry of the language table (`core.languages`); `language.thresholds_for` looks them up.
 
 Sources:
 - The Stack v1 / bigcode-dataset `preprocessing/filtering.py` "basic" filter: drop a file whose
@@ -12,7 +13,7 @@ Sources:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -32,25 +33,3 @@ class FilterThresholds:
 
 
 DEFAULT_THRESHOLDS = FilterThresholds()
-
-THRESHOLDS: dict[str, FilterThresholds] = {
-    # local: HTML and Vue/Svelte templates legitimately carry long attribute lines and inline
-    # SVG paths; the mean rule stays, the max rule is relaxed (StarCoder treated HTML separately).
-    "html": replace(DEFAULT_THRESHOLDS, max_line_length=3000),
-    "vue": replace(DEFAULT_THRESHOLDS, max_line_length=3000),
-    "svelte": replace(DEFAULT_THRESHOLDS, max_line_length=3000),
-    # local: CSS is punctuation-heavy ({ } ; : #), real stylesheets measure 0.35-0.5 alnum; keep
-    # 0.25 but let the minified rule catch one-line bundles.
-    "css": DEFAULT_THRESHOLDS,
-    # local: SQL dumps are data, not code; INSERT lines are long, so cap max line length lower.
-    "sql": replace(DEFAULT_THRESHOLDS, max_line_length=500),
-    # local: assembly listings are mostly mnemonics and hex operands; alnum fraction is low by
-    # nature and hex is the language, so the encoded-data rule would misfire.
-    "assembly": replace(DEFAULT_THRESHOLDS, min_alnum_fraction=None, encoded_fraction=None),
-    # local: Haskell/OCaml/F# operator-heavy style measures 0.2-0.3 alnum in some libraries.
-    "haskell": replace(DEFAULT_THRESHOLDS, min_alnum_fraction=0.2),
-}
-
-
-def thresholds_for(language: str | None) -> FilterThresholds:
-    return THRESHOLDS.get(language or "", DEFAULT_THRESHOLDS)

@@ -3,7 +3,8 @@
 Each rule is a small callable returning `(True, None)` to keep or `(False, "reason")` to drop;
 every dropped file is counted under its reason by the caller. Rules run cheapest first:
 `check_path` needs only the path and size (before the blob is read), `check_content` the
-decoded text. Thresholds come from `filter_thresholds.THRESHOLDS`, per language.
+decoded text. Thresholds come from `language.thresholds_for`: the defaults of
+`filter_thresholds`, overridden per language in the language table (`core.languages`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from codelupe_dagster.core.filter_thresholds import FilterThresholds, thresholds_for
-from codelupe_dagster.core.language import may_be_code
+from codelupe_dagster.core.filter_thresholds import FilterThresholds
+from codelupe_dagster.core.language import may_be_code, thresholds_for
 
 # Reason codes: the exact strings stored in counters and metadata.
 BINARY = "binary"
@@ -371,8 +372,6 @@ def _alnum_fraction(doc: FileText, limits: FilterThresholds) -> FilterResult:
         return False, ALNUM_FRACTION
     return KEEP
 
-
-FileFilter = PathFilter | ContentFilter
 
 # Order matters twice: cheap rules first, and the most specific reason wins (a minified bundle
 # is "minified", not "max_line_length"; a base64 blob is "data_as_code", not "alnum_fraction").

@@ -132,4 +132,5 @@ def block_diagonal_causal_mask(position_ids: np.ndarray) -> np.ndarray:
     document_ids = np.cumsum(position_ids == 0)
     same_document = document_ids[:, None] == document_ids[None, :]
     causal = np.tri(len(position_ids), dtype=bool)
-    return same_document & causal
+    mask: np.ndarray = same_document & causal
+    return mask

@@ -7,9 +7,9 @@ docstrings 0.2, complexity 0.2.
   old ones; the reference documents only the thresholds, so the signal definitions are the
   plainest reading of DESIGN §5: comment lines are non-blank lines *starting* with the
   language's comment marker, complexity counts lines containing a branch or loop keyword.
-- `v2` (default) reads each file with a small per-language lexical scanner (comment syntax,
-  block comments, Python docstrings, doc comments such as `/** */`, `///`, a comment directly
-  above `func`/`def`), and
+- `v2` (default) reads each file with a small lexical scanner driven by the language's `Syntax`
+  (comment syntax, block comments, Python docstrings, doc comments such as `/** */`, `///`, a
+  comment directly above `func`/`def`), and
   * does not credit license headers (the leading comment block when it mentions a license or
     copyright) nor commented-out code as comments, but credits docstring lines;
   * measures complexity over code lines only, so documentation does not dilute it;
@@ -17,218 +17,41 @@ docstrings 0.2, complexity 0.2.
     one more line or comment never moves the score by 0.3 at once.
   A real parser (tree-sitter) would be more exact but costs ~1 ms per file (DESIGN §5), half
   the per-file budget; this scanner costs ~25 us per KB of source.
+
+Every per-language fact (syntax, seed_v1's comment and docstring markers) comes from the language
+table (`core.languages`); each function takes `languages=` to read another registry.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
+from typing import Protocol
 
 from codelupe_dagster.core.filters import TextStats
+from codelupe_dagster.core.language_registry import LanguageRegistry
+from codelupe_dagster.core.languages import REGISTRY
+from codelupe_dagster.core.syntax import Syntax, keywords
+
+# Signal name -> value (line counts, ratios, flags), stored with each indexed file.
+Signals = dict[str, int | float | bool]
 
 
 @dataclass(frozen=True)
 class QualityResult:
     score: float
-    signals: dict = field(default_factory=dict)
+    signals: Signals = field(default_factory=dict)
 
 
-# score(text, language, *, stats=None) -> QualityResult
-Scorer = Callable[..., QualityResult]
-
-# --------------------------------------------------------------------------- language syntax
-
-_HASH = ("#",)
-_SLASH = ("//",)
-_C_BLOCK = (("/*", "*/"),)
+class Scorer(Protocol):
+    def __call__(
+        self, text: str, language: str | None, *, stats: TextStats | None = None
+    ) -> QualityResult: ...
 
 
-@dataclass(frozen=True)
-class Syntax:
-    """What the lexical scanner needs to know about a language."""
-
-    line_comments: tuple[str, ...] = ()
-    block_comments: tuple[tuple[str, str], ...] = ()
-    doc_block_starts: tuple[str, ...] = ()  # a block comment opened with one of these is documentation
-    doc_line_prefixes: tuple[str, ...] = ()  # a line comment with one of these prefixes is documentation
-    python_docstrings: bool = False
-    # Branch and loop keywords, matched as whole words (see `_word_lines`).
-    keywords: frozenset[bytes] = frozenset({b"if", b"for", b"while", b"switch", b"case", b"catch"})
-    keywords_ignore_case: bool = False
-    # A comment run directly above a line starting with one of these is a doc comment (Go, Ruby,
-    # Lua, ...). Prefixes, not a regex: str.startswith is ~5x cheaper per code line.
-    definition: tuple[str, ...] = ()
-
-
-def _kw(*words: str) -> frozenset[bytes]:
-    return frozenset(word.encode() for word in words)
-
-
-_JAVADOC = ("/**", "/*!")
-_C_FAMILY = Syntax(
-    _SLASH, _C_BLOCK, _JAVADOC, ("///", "//!"), keywords=_kw("if", "for", "while", "switch", "case", "catch")
-)
-_PHP_DEF = (
-    "function ", "public function ", "private function ", "protected function ", "static function ",
-    "public static function ", "private static function ", "protected static function ",
-    "abstract public function ", "final public function ",
-)  # fmt: skip
-_JS_DEF = (
-    "function ", "function*", "async function ", "class ", "export function ", "export async function ",
-    "export class ", "export default function ", "export default class ", "export default async function ",
-)  # fmt: skip
-
-SYNTAX: dict[str, Syntax] = {
-    "python": Syntax(
-        _HASH, python_docstrings=True, keywords=_kw("if", "elif", "for", "while", "except", "case")
-    ),
-    "c": _C_FAMILY,
-    "cpp": _C_FAMILY,
-    "objective-c": _C_FAMILY,
-    "java": _C_FAMILY,
-    "csharp": _C_FAMILY,
-    "javascript": Syntax(_SLASH, _C_BLOCK, _JAVADOC, keywords=_C_FAMILY.keywords, definition=_JS_DEF),
-    "typescript": Syntax(_SLASH, _C_BLOCK, _JAVADOC, keywords=_C_FAMILY.keywords, definition=_JS_DEF),
-    "go": Syntax(
-        _SLASH,
-        _C_BLOCK,
-        keywords=_kw("if", "for", "switch", "select", "case"),
-        definition=("func ", "func(", "type "),
-    ),
-    "rust": Syntax(
-        _SLASH,
-        _C_BLOCK,
-        ("/**", "/*!"),
-        ("///", "//!"),
-        keywords=_kw("if", "for", "while", "loop", "match"),
-    ),
-    "kotlin": Syntax(_SLASH, _C_BLOCK, _JAVADOC, keywords=_kw("if", "for", "while", "when", "catch")),
-    "swift": Syntax(
-        _SLASH,
-        _C_BLOCK,
-        _JAVADOC,
-        ("///",),
-        keywords=_kw("if", "guard", "for", "while", "repeat", "switch", "case", "catch"),
-    ),
-    "scala": Syntax(_SLASH, _C_BLOCK, _JAVADOC, keywords=_kw("if", "for", "while", "match", "case", "catch")),
-    "dart": Syntax(_SLASH, _C_BLOCK, _JAVADOC, ("///",), keywords=_C_FAMILY.keywords),
-    "groovy": _C_FAMILY,
-    "php": Syntax(
-        ("//", "#"),
-        _C_BLOCK,
-        _JAVADOC,
-        keywords=_kw("if", "elseif", "for", "foreach", "while", "switch", "case", "catch"),
-        definition=_PHP_DEF,
-    ),
-    "solidity": Syntax(_SLASH, _C_BLOCK, _JAVADOC, ("///",), keywords=_kw("if", "for", "while")),
-    "zig": Syntax(_SLASH, (), (), ("///", "//!"), keywords=_kw("if", "for", "while", "switch", "catch")),
-    "verilog": Syntax(_SLASH, _C_BLOCK, keywords=_kw("if", "for", "while", "case", "always")),
-    "css": Syntax((), _C_BLOCK, keywords=_kw("media")),
-    "scss": Syntax(_SLASH, _C_BLOCK, keywords=_kw("if", "for", "each", "while")),
-    "ruby": Syntax(
-        _HASH,
-        (("=begin", "=end"),),
-        keywords=_kw("if", "elsif", "unless", "while", "until", "for", "case", "when", "rescue"),
-        definition=("def ", "class ", "module "),
-    ),
-    "shell": Syntax(
-        _HASH,
-        keywords=_kw("if", "elif", "for", "while", "until", "case"),
-        definition=("function ",),
-    ),
-    "perl": Syntax(
-        _HASH,
-        (("=pod", "=cut"), ("=head1", "=cut")),
-        keywords=_kw("if", "elsif", "unless", "for", "foreach", "while", "until"),
-        definition=("sub ",),
-    ),
-    "r": Syntax(
-        _HASH,
-        (),
-        (),
-        ("#'",),
-        keywords=_kw("if", "for", "while", "repeat"),
-        # R functions are assigned (`f <- function(x)`), not introduced by a keyword.
-    ),
-    "elixir": Syntax(
-        _HASH,
-        keywords=_kw("if", "unless", "case", "cond", "with", "for"),
-        definition=("def ", "defp ", "defmodule ", "defmacro "),
-    ),
-    "julia": Syntax(
-        _HASH,
-        (("#=", "=#"),),
-        keywords=_kw("if", "elseif", "for", "while"),
-        definition=("function ",),
-    ),
-    "nim": Syntax(
-        _HASH, (("#[", "]#"),), (), ("##",), keywords=_kw("if", "elif", "for", "while", "case", "except")
-    ),
-    "powershell": Syntax(
-        _HASH, (("<#", "#>"),), keywords=_kw("if", "elseif", "for", "foreach", "while", "switch", "catch")
-    ),
-    "tcl": Syntax(_HASH, keywords=_kw("if", "elseif", "for", "foreach", "while", "switch")),
-    "makefile": Syntax(_HASH, keywords=_kw("ifeq", "ifneq", "ifdef", "ifndef", "foreach")),
-    "cmake": Syntax(_HASH, keywords=_kw("if", "elseif", "foreach", "while"), keywords_ignore_case=True),
-    "dockerfile": Syntax(_HASH, keywords=_kw("if", "for", "while", "case")),
-    "lua": Syntax(
-        ("--",),
-        (("--[[", "]]"),),
-        ("--[[",),
-        ("---",),
-        keywords=_kw("if", "elseif", "for", "while", "repeat"),
-        definition=("function ", "local function "),
-    ),
-    "sql": Syntax(
-        ("--",), _C_BLOCK, keywords=_kw("case", "when", "if", "while", "loop"), keywords_ignore_case=True
-    ),
-    "haskell": Syntax(
-        ("--",), (("{-", "-}"),), ("{-|",), ("-- |", "-- ^"), keywords=_kw("if", "case", "guard")
-    ),
-    "vhdl": Syntax(("--",), keywords=_kw("if", "elsif", "for", "while", "case"), keywords_ignore_case=True),
-    "html": Syntax((), (("<!--", "-->"),), keywords=_kw("if", "for", "while", "switch")),
-    "vue": Syntax(_SLASH, (("<!--", "-->"), ("/*", "*/")), _JAVADOC, keywords=_C_FAMILY.keywords),
-    "svelte": Syntax(_SLASH, (("<!--", "-->"), ("/*", "*/")), _JAVADOC, keywords=_C_FAMILY.keywords),
-    "matlab": Syntax(("%",), (("%{", "%}"),), keywords=_kw("if", "elseif", "for", "while", "switch", "case")),
-    "erlang": Syntax(("%",), (), (), ("%%",), keywords=_kw("if", "case", "receive", "catch")),
-    "fortran": Syntax(("!",), keywords=_kw("if", "do", "select"), keywords_ignore_case=True),
-    "clojure": Syntax((";",), keywords=_kw("if", "when", "cond", "case", "loop", "doseq", "for")),
-    "assembly": Syntax(
-        (";", "#", "//"),
-        _C_BLOCK,
-        keywords=_kw(
-            "jmp",
-            "je",
-            "jne",
-            "jz",
-            "jnz",
-            "jg",
-            "jge",
-            "jl",
-            "jle",
-            "ja",
-            "jb",
-            "loop",
-            "beq",
-            "bne",
-            "blt",
-            "bgt",
-            "ble",
-            "bge",
-            "cbz",
-            "cbnz",
-        ),
-    ),
-    "ocaml": Syntax((), (("(*", "*)"),), ("(**",), keywords=_kw("if", "match", "for", "while", "try")),
-    "fsharp": Syntax(
-        _SLASH, (("(*", "*)"),), (), ("///",), keywords=_kw("if", "match", "for", "while", "try")
-    ),
-}
-# Unknown or unlisted languages: accept the common comment markers of both families.
-GENERIC_SYNTAX = Syntax(("#", "//", "--"), _C_BLOCK, _JAVADOC, ("///",))
+# --------------------------------------------------------------------------- lexical scanner
 
 _LICENSE_WORDS = re.compile(
     r"licen[cs]e|copyright|spdx|all rights reserved|permission is hereby granted|\(c\)\s*\d{4}|"
@@ -293,7 +116,7 @@ def _is_commented_code(body: str) -> bool:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Counts:
     non_blank: int = 0
     comment: int = 0  # every comment line, the way seed_v1 would see them
@@ -306,16 +129,77 @@ class _Counts:
     definitions: int = 0
 
 
+class _Commentary:
+    """The comment and documentation side of one scan, and the scan's result.
+
+    Touched only on comment and docstring lines; the scan loops count code lines in locals
+    (attribute stores on every line made the scan ~7% slower).
+    """
+
+    __slots__ = ("commented_code", "doc", "docstrings", "header_is_license", "header_lines", "lines")
+
+    def __init__(self) -> None:
+        self.lines = self.doc = self.docstrings = self.commented_code = 0
+        # Comment lines before any code: a license header when one of them says so.
+        self.header_lines = 0
+        self.header_is_license = False
+
+    def header(self, s: str) -> None:
+        self.header_lines += 1
+        if not self.header_is_license and _LICENSE_WORDS.search(s) is not None:
+            self.header_is_license = True
+
+    def plain_comment(self, s: str, in_header: bool, marker_chars: str) -> None:
+        """A line comment that is not documentation: a header line, disabled code, or an explanation."""
+        self.lines += 1
+        if in_header:
+            self.header(s)
+        elif _is_commented_code(s.lstrip(marker_chars)):
+            self.commented_code += 1
+
+    def block_comment(self, s: str, in_header: bool) -> None:
+        """A line of a block comment that is not documentation."""
+        self.lines += 1
+        if in_header:
+            self.header(s)
+
+    def doc_comment(self, opens_unit: bool) -> None:
+        """A doc-comment line; `opens_unit` when it starts a new documented unit."""
+        self.lines += 1
+        self.doc += 1
+        if opens_unit:
+            self.docstrings += 1
+
+    def counts(self, non_blank: int, code: int, keyword: int, definitions: int) -> _Counts:
+        """The scan's result, given the code-side counts of the scan loop."""
+        return _Counts(
+            non_blank=non_blank,
+            comment=self.lines,
+            doc=self.doc,
+            code=code,
+            keyword=keyword,
+            license=self.header_lines if self.header_is_license else 0,
+            commented_code=self.commented_code,
+            docstrings=self.docstrings,
+            definitions=definitions,
+        )
+
+
+def _opened_triple_quote(s: str) -> str | None:
+    """The triple-quote delimiter a code line leaves open (an odd count of it), if any."""
+    for delim in ('"""', "'''"):
+        if s.count(delim) % 2 == 1:
+            return delim
+    return None
+
+
 def _scan_python(text: str, syntax: Syntax) -> _Counts:
-    # Local counters, not `_Counts` attributes: attribute stores made the scan ~7% slower.
-    n_non_blank = n_comment = n_doc = n_code = n_keyword = n_license = n_commented_code = 0
-    n_docstrings = n_definitions = 0
-    keywords = syntax.keywords
+    n_non_blank = n_code = n_keyword = n_definitions = 0
+    notes = _Commentary()
+    branch_keywords = syntax.keywords
     in_string: str | None = None  # the open triple-quote delimiter
     in_docstring = False
     in_header = True  # no code yet: leading comments may be a license header
-    header_comments = 0
-    header_is_license = False
     expect_docstring = True  # module docstring
     pending_def = False  # a def/class whose signature spans lines
     for raw, words in zip(text.split("\n"), _word_lines(text, False), strict=True):
@@ -325,33 +209,24 @@ def _scan_python(text: str, syntax: Syntax) -> _Counts:
         n_non_blank += 1
         if in_string is not None:
             if in_docstring:
-                n_doc += 1
+                notes.doc += 1
             else:
                 n_code += 1
             if in_string in s:
                 in_string = None
             continue
         if s[0] == "#":
-            if s.startswith(_PRAGMA_STARTS):
-                continue
-            n_comment += 1
-            if in_header:
-                header_comments += 1
-                header_is_license = header_is_license or _LICENSE_WORDS.search(s) is not None
-            elif _is_commented_code(s.lstrip("# ")):
-                n_commented_code += 1
+            if not s.startswith(_PRAGMA_STARTS):
+                notes.plain_comment(s, in_header, "# ")
             continue
-        if in_header:
-            in_header = False
-            if header_is_license:
-                n_license = header_comments
+        in_header = False
         if expect_docstring:
             expect_docstring = False
             string_start = _PY_STRING_START.match(s)
             if string_start is not None:
                 delim = string_start.group(1)
-                n_doc += 1
-                n_docstrings += 1
+                notes.doc += 1
+                notes.docstrings += 1
                 if s.count(delim) == 1:
                     in_string, in_docstring = delim, True
                 continue
@@ -362,43 +237,21 @@ def _scan_python(text: str, syntax: Syntax) -> _Counts:
         if pending_def and s.endswith(":"):
             pending_def, expect_docstring = False, True
         if '"""' in s or "'''" in s:
-            for delim in ('"""', "'''"):
-                if s.count(delim) % 2 == 1:
-                    in_string, in_docstring = delim, False
-                    break
-        if not keywords.isdisjoint(words.split()):
+            in_string, in_docstring = _opened_triple_quote(s), False
+        if not branch_keywords.isdisjoint(words.split()):
             n_keyword += 1
-    if in_header and header_is_license:
-        n_license = header_comments
-    return _Counts(
-        non_blank=n_non_blank,
-        comment=n_comment,
-        doc=n_doc,
-        code=n_code,
-        keyword=n_keyword,
-        license=n_license,
-        commented_code=n_commented_code,
-        docstrings=n_docstrings,
-        definitions=n_definitions,
-    )
+    return notes.counts(n_non_blank, n_code, n_keyword, n_definitions)
 
 
 def _scan_generic(text: str, syntax: Syntax) -> _Counts:
-    # Local counters, not `_Counts` attributes: attribute stores made the scan ~7% slower.
-    n_non_blank = n_comment = n_doc = n_code = n_keyword = n_license = n_commented_code = 0
-    n_docstrings = n_definitions = 0
-    line_comments = syntax.line_comments
+    n_non_blank = n_code = n_keyword = n_definitions = 0
+    notes = _Commentary()
+    line_comments, doc_lines = syntax.line_comments, syntax.doc_line_prefixes
     block_starts = tuple(start for start, _ in syntax.block_comments)
-    block_end_of = dict(syntax.block_comments)
-    doc_lines = syntax.doc_line_prefixes
-    doc_blocks = syntax.doc_block_starts
-    keywords = syntax.keywords
-    definition = syntax.definition
+    branch_keywords, definition = syntax.keywords, syntax.definition
     in_block: str | None = None  # the end marker of the open block comment
     block_is_doc = False
-    in_header = True
-    header_comments = 0
-    header_is_license = False
+    in_header = True  # no code yet: leading comments may be a license header
     comment_run = 0  # consecutive comment lines just above the current line
     run_is_doc = False
     for raw, words in zip(text.split("\n"), _word_lines(text, syntax.keywords_ignore_case), strict=True):
@@ -408,81 +261,63 @@ def _scan_generic(text: str, syntax: Syntax) -> _Counts:
             continue
         n_non_blank += 1
         if in_block is not None:
-            n_comment += 1
             if block_is_doc:
-                n_doc += 1
-            elif in_header:
-                header_comments += 1
-                header_is_license = header_is_license or _LICENSE_WORDS.search(s) is not None
-            comment_run += 1
+                notes.doc_comment(opens_unit=False)
+            else:
+                notes.block_comment(s, in_header)
             if in_block in s:
                 in_block = None
-            continue
-        if line_comments and s.startswith(line_comments):
+        elif line_comments and s.startswith(line_comments):
             if s.startswith(_PRAGMA_STARTS):
                 continue
-            n_comment += 1
             if doc_lines and s.startswith(doc_lines):
-                n_doc += 1
-                if not run_is_doc:
-                    n_docstrings += 1
+                notes.doc_comment(opens_unit=not run_is_doc)
                 run_is_doc = True
-            elif in_header:
-                header_comments += 1
-                header_is_license = header_is_license or _LICENSE_WORDS.search(s) is not None
-            elif _is_commented_code(s.lstrip("#/-;%! ")):
-                n_commented_code += 1
-            comment_run += 1
+            else:
+                notes.plain_comment(s, in_header, "#/-;%! ")
+        elif block_starts and s.startswith(block_starts):
+            in_block, block_is_doc = _open_block(s, syntax, notes, in_header)
+            run_is_doc = run_is_doc or block_is_doc
+        else:  # a code line
+            if in_header:
+                in_header = False
+                if notes.header_is_license:
+                    comment_run = 0  # the license block is not the first definition's doc
+            n_code += 1
+            if definition and s.startswith(definition):
+                n_definitions += 1
+                if comment_run and not run_is_doc:
+                    notes.docstrings += 1
+                    notes.doc += comment_run
+            comment_run = 0
+            run_is_doc = False
+            if not branch_keywords.isdisjoint(words.split()):
+                n_keyword += 1
             continue
-        if block_starts and s.startswith(block_starts):
-            start = next(b for b in block_starts if s.startswith(b))
-            n_comment += 1
-            block_is_doc = bool(doc_blocks) and s.startswith(doc_blocks)
-            if block_is_doc:
-                n_doc += 1
-                n_docstrings += 1
-                run_is_doc = True
-            elif in_header:
-                header_comments += 1
-                header_is_license = header_is_license or _LICENSE_WORDS.search(s) is not None
-            if block_end_of[start] not in s[len(start) :]:
-                in_block = block_end_of[start]
-            comment_run += 1
-            continue
-        # A code line.
-        if in_header:
-            in_header = False
-            if header_is_license:
-                n_license = header_comments
-                comment_run = 0  # the license block is not the first definition's doc
-        n_code += 1
-        if definition and s.startswith(definition):
-            n_definitions += 1
-            if comment_run and not run_is_doc:
-                n_docstrings += 1
-                n_doc += comment_run
-        comment_run = 0
-        run_is_doc = False
-        if not keywords.isdisjoint(words.split()):
-            n_keyword += 1
-    if in_header and header_is_license:
-        n_license = header_comments
-    return _Counts(
-        non_blank=n_non_blank,
-        comment=n_comment,
-        doc=n_doc,
-        code=n_code,
-        keyword=n_keyword,
-        license=n_license,
-        commented_code=n_commented_code,
-        docstrings=n_docstrings,
-        definitions=n_definitions,
-    )
+        comment_run += 1
+    return notes.counts(n_non_blank, n_code, n_keyword, n_definitions)
 
 
-def scan(text: str, language: str | None) -> _Counts:
+def _open_block(s: str, syntax: Syntax, notes: _Commentary, in_header: bool) -> tuple[str | None, bool]:
+    """Count the first line of a block comment.
+
+    Returns the block's end marker when the block stays open (else None), and whether it is documentation.
+    """
+    start, end = next(pair for pair in syntax.block_comments if s.startswith(pair[0]))
+    is_doc = bool(syntax.doc_block_starts) and s.startswith(syntax.doc_block_starts)
+    if is_doc:
+        notes.doc_comment(opens_unit=True)
+    else:
+        notes.block_comment(s, in_header)
+    return (None if end in s[len(start) :] else end), is_doc
+
+
+def scan(text: str, language: str | None, *, languages: LanguageRegistry = REGISTRY) -> _Counts:
     """Line counts of a file read with its language's syntax (see `Syntax`)."""
-    syntax = SYNTAX.get(language or "", GENERIC_SYNTAX)
+    return _scan(text, languages.syntax_for(language))
+
+
+def _scan(text: str, syntax: Syntax) -> _Counts:
     if syntax.python_docstrings:
         return _scan_python(text, syntax)
     return _scan_generic(text, syntax)
@@ -490,22 +325,16 @@ def scan(text: str, language: str | None) -> _Counts:
 
 # --------------------------------------------------------------------------- seed_v1
 
-_SEED_KEYWORDS = _kw(
+_SEED_KEYWORDS = keywords(
     "if", "elif", "else", "for", "foreach", "while", "switch", "case", "try", "except", "catch"
 )
-_SEED_COMMENT_PREFIXES: dict[str, tuple[str, ...]] = {
-    "python": ("#",), "ruby": ("#",), "shell": ("#",), "perl": ("#",), "r": ("#",),
-    "lua": ("--",), "sql": ("--", "/*", "*"), "haskell": ("--",),
-}  # fmt: skip
-_SEED_C_PREFIXES = ("//", "/*", "*")
-_SEED_ANY_PREFIXES = ("#", "//", "/*", "*", "--")
 
 
 def _round(value: float) -> float:
     return round(value, 4)
 
 
-def _text_signals(stats: TextStats) -> dict:
+def _text_signals(stats: TextStats) -> Signals:
     return {
         "max_line_length": stats.max_line_length,
         "mean_line_length": _round(stats.mean_line_length),
@@ -513,25 +342,27 @@ def _text_signals(stats: TextStats) -> dict:
     }
 
 
-def score_seed_v1(text: str, language: str | None, *, stats: TextStats | None = None) -> QualityResult:
+def score_seed_v1(
+    text: str,
+    language: str | None,
+    *,
+    stats: TextStats | None = None,
+    languages: LanguageRegistry = REGISTRY,
+) -> QualityResult:
     """The old pipeline's score, thresholds unchanged (see the module docstring)."""
     lines = text.splitlines()
-    if language is None:
-        prefixes = _SEED_ANY_PREFIXES
-    else:
-        prefixes = _SEED_COMMENT_PREFIXES.get(language, _SEED_C_PREFIXES)
+    seed = languages.seed_syntax_for(language)
     # Whole-text counts with C-level `map`s: no Python loop over the lines.
     stripped = list(map(str.strip, text.split("\n")))
     non_blank = len(stripped) - stripped.count("")
-    comment_lines = sum(map(str.startswith, stripped, repeat(prefixes)))  # "" starts with no prefix
+    comment_lines = sum(
+        map(str.startswith, stripped, repeat(seed.comment_prefixes))
+    )  # "" starts with no prefix
     no_keyword = map(_SEED_KEYWORDS.isdisjoint, map(bytes.split, _word_lines(text, False)))
     keyword_lines = len(stripped) - sum(no_keyword)
     comment_ratio = comment_lines / non_blank if non_blank else 0.0
     complexity = keyword_lines / non_blank if non_blank else 0.0
-    if language == "python":
-        has_docstrings = '"""' in text or "'''" in text
-    else:
-        has_docstrings = "/**" in text or "///" in text or '"""' in text
+    has_docstrings = any(marker in text for marker in seed.docstring_markers)
 
     score = 0.0
     if 50 <= len(lines) <= 500:
@@ -544,7 +375,7 @@ def score_seed_v1(text: str, language: str | None, *, stats: TextStats | None = 
         score += 0.2
     if 0.1 <= complexity <= 0.5:
         score += 0.2
-    signals = {
+    signals: Signals = {
         "lines": len(lines),
         "non_blank_lines": non_blank,
         "comment_ratio": _round(comment_ratio),
@@ -578,20 +409,27 @@ COMPLEXITY_CURVE = ((0.0, 0.0), (0.1, 1.0), (0.5, 1.0), (0.8, 0.0))
 WEIGHTS = {"length": 0.3, "comments": 0.3, "docstrings": 0.2, "complexity": 0.2}
 
 
-def score_v2(text: str, language: str | None, *, stats: TextStats | None = None) -> QualityResult:
+def score_v2(
+    text: str,
+    language: str | None,
+    *,
+    stats: TextStats | None = None,
+    languages: LanguageRegistry = REGISTRY,
+) -> QualityResult:
     """Language-aware score: same four signals, scanned per language, ramps instead of steps.
 
     `stats` may be passed when the caller already has them (the content filters compute the
     same line statistics), which saves a pass over the text.
     """
-    counts = scan(text, language)
+    syntax = languages.syntax_for(language)
+    counts = _scan(text, syntax)
     if stats is None:
         stats = TextStats.of(text)
     non_blank = counts.non_blank
     # Explanations only: comments that are neither license boilerplate nor disabled code, plus
     # docstrings (the doc-comment lines of `comment` are already in it).
     explained = max(0, counts.comment - counts.license - counts.commented_code)
-    if SYNTAX.get(language or "", GENERIC_SYNTAX).python_docstrings:
+    if syntax.python_docstrings:
         explained += counts.doc
     # The license header leaves the denominator too: the ratio is that of the file without it.
     counted = non_blank - counts.license
@@ -607,7 +445,7 @@ def score_v2(text: str, language: str | None, *, stats: TextStats | None = None)
         "complexity": _ramp(COMPLEXITY_CURVE, complexity),
     }
     score = sum(WEIGHTS[name] * value for name, value in parts.items())
-    signals = {
+    signals: Signals = {
         "lines": stats.lines if text else 0,
         "non_blank_lines": non_blank,
         "code_lines": counts.code,

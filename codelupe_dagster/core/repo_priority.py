@@ -95,7 +95,7 @@ def recency_factor(pushed_at: str | None, now: datetime, half_life_days: float) 
     if pushed is None or half_life_days <= 0:
         return 0.0
     age_days = max(0.0, (now - pushed).total_seconds() / 86_400)
-    return 0.5 ** (age_days / half_life_days)
+    return float(0.5 ** (age_days / half_life_days))  # float ** float is typed Any (it may be complex)
 
 
 def size_factor(size_kb: int, min_kb: int, max_kb: int) -> float:

@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from codelupe_dagster.core import filters
-from codelupe_dagster.core.filter_thresholds import DEFAULT_THRESHOLDS, THRESHOLDS, thresholds_for
+from codelupe_dagster.core.filter_thresholds import DEFAULT_THRESHOLDS
+from codelupe_dagster.core.language import THRESHOLDS, thresholds_for
 
 PYTHON_OK = '''"""Small helpers for paths."""
 
