@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sysconfig
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from codelupe_dagster.core.quality import score_seed_v1, score_v2
 from codelupe_dagster.core.secrets import redact_secrets
 from codelupe_dagster.stages.file_processing import Dropped, ProcessedFile, ProcessingConfig, process_file
 
-DEFAULT_CORPUS = "/root/.pyenv/versions/3.11.7/lib/python3.11"
+DEFAULT_CORPUS = sysconfig.get_paths()["stdlib"]  # this interpreter's Lib
 OLD_PIPELINE_FILES_PER_S = 3.0  # the old pipeline's measured throughput (DESIGN §10)
 CONFIG = ProcessingConfig()
 SKIPPED_DIRECTORIES = frozenset({"__pycache__", "site-packages"})
@@ -124,6 +125,43 @@ def scorer_comparison(results: list[ProcessedFile]) -> None:
         )
 
 
+def read_corpus(files: list[tuple[str, str]], roots: list[str]) -> list[tuple[str, bytes]]:
+    started = time.perf_counter()
+    blobs = []
+    for absolute, relative in files:
+        with open(absolute, "rb") as handle:
+            blobs.append((relative, handle.read()))
+    total_mb = sum(len(d) for _, d in blobs) / 1e6
+    print(
+        f"corpus: {', '.join(roots)}: {len(blobs):,} files, {total_mb:,.1f} MB "
+        f"(read in {time.perf_counter() - started:.2f} s)"
+    )
+    return blobs
+
+
+def print_outcomes(outcomes: list[ProcessedFile | Dropped]) -> list[ProcessedFile]:
+    kept = [r for r in outcomes if isinstance(r, ProcessedFile)]
+    reasons = Counter(r.reason for r in outcomes if isinstance(r, Dropped))
+    kept_mb = sum(r.size_bytes for r in kept) / 1e6
+    print(f"\nkept {len(kept):,} ({kept_mb:,.1f} MB), dropped {sum(reasons.values()):,}:")
+    for reason, count in reasons.most_common():
+        print(f"  {reason:<18} {count:>7,}")
+    print(f"secrets redacted: {dict(sum((Counter(r.secrets) for r in kept), Counter()))}")
+    return kept
+
+
+def print_throughput(rows: list[tuple[str, float]], files: int, total_mb: float, repeats: int) -> None:
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"\nthroughput (median of {repeats}; {os.cpu_count()} CPUs, load average {load}):")
+    for label, seconds in rows:
+        files_per_s = files / seconds
+        ratio = files_per_s / OLD_PIPELINE_FILES_PER_S
+        print(
+            f"  {label:<38} {files_per_s:9,.0f} files/s {total_mb / seconds:7.1f} MB/s "
+            f"{per_file_us(seconds, files)}  x{ratio:,.0f} vs the old ~3 files/s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", action="append", help="root of real source files (repeatable)")
@@ -132,19 +170,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N files (0 = all)")
     args = parser.parse_args()
     roots = args.corpus or [DEFAULT_CORPUS]
-
     files = list_files(roots, args.limit)
-    started = time.perf_counter()
-    blobs = []
-    for absolute, relative in files:
-        with open(absolute, "rb") as handle:
-            blobs.append((relative, handle.read()))
-    read_seconds = time.perf_counter() - started
-    total_mb = sum(len(d) for _, d in blobs) / 1e6
-    print(
-        f"corpus: {', '.join(roots)}: {len(blobs):,} files, {total_mb:,.1f} MB (read in {read_seconds:.2f} s)"
-    )
-
+    blobs = read_corpus(files, roots)
     outcomes: list[ProcessedFile | Dropped] = []
 
     def run_single() -> None:
@@ -158,28 +185,13 @@ def main() -> None:
             lambda: pool.map(read_and_process, files, chunksize=64), args.repeats, time.perf_counter
         )
 
-    kept = [r for r in outcomes if isinstance(r, ProcessedFile)]
-    reasons = Counter(r.reason for r in outcomes if isinstance(r, Dropped))
-    kept_mb = sum(r.size_bytes for r in kept) / 1e6
-    print(f"\nkept {len(kept):,} ({kept_mb:,.1f} MB), dropped {sum(reasons.values()):,}:")
-    for reason, count in reasons.most_common():
-        print(f"  {reason:<18} {count:>7,}")
-    print(f"secrets redacted: {dict(sum((Counter(r.secrets) for r in kept), Counter()))}")
-
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"\nthroughput (median of {args.repeats}; {os.cpu_count()} CPUs, load average {load}):")
+    kept = print_outcomes(outcomes)
     rows = [
         ("single process, in memory (CPU)", single),
         ("single process, read+process (CPU)", single_read),
         (f"pool of {args.workers}, read+process (wall)", pooled),
     ]
-    for label, seconds in rows:
-        files_per_s = len(blobs) / seconds
-        ratio = files_per_s / OLD_PIPELINE_FILES_PER_S
-        print(
-            f"  {label:<38} {files_per_s:9,.0f} files/s {total_mb / seconds:7.1f} MB/s "
-            f"{per_file_us(seconds, len(blobs))}  x{ratio:,.0f} vs the old ~3 files/s"
-        )
+    print_throughput(rows, len(blobs), sum(len(d) for _, d in blobs) / 1e6, args.repeats)
     if kept:
         print(f"  per kept file: {per_file_us(single, len(kept))} (single-process CPU time / kept files)")
 
