@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from types import MappingProxyType
 
 from codelupe_dagster.core.filter_thresholds import FilterThresholds
 from codelupe_dagster.core.language_registry import LanguageRegistry
@@ -23,11 +22,6 @@ from codelupe_dagster.core.languages import REGISTRY
 # here and dropped as unknown_language.
 LANGUAGES: frozenset[str] = REGISTRY.indexed
 EXTENSIONS: Mapping[str, str] = REGISTRY.extensions
-FILENAMES: Mapping[str, str] = REGISTRY.filenames
-INTERPRETERS: Mapping[str, str] = REGISTRY.interpreters
-THRESHOLDS: Mapping[str, FilterThresholds] = MappingProxyType(
-    {name: spec.thresholds for name, spec in REGISTRY.by_name.items()}
-)
 
 _SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?(?:\s+(\S+))?")
 _VERSION_SUFFIX = re.compile(r"[\d.]+$")

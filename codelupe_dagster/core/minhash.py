@@ -4,8 +4,8 @@ A document is the set of 5-grams ("shingles") of its code tokens; two documents'
 signatures agree in each position with probability equal to the Jaccard similarity of their
 shingle sets. LSH splits the signature into `bands` bands of `rows` values; two documents land in
 the same bucket of a band when all `rows` values agree, so a pair is a candidate with probability
-1 - (1 - J**rows)**bands. The Dagster layer stores one bucket key per band in Redis
-(`pipeline:lsh:<band>`), first writer wins.
+1 - (1 - J**rows)**bands. The dedup ledger (`backends/dedup_ledger.py`) stores one bucket key per
+band in Redis (`pipeline:lsh:<band>`), first writer wins.
 
 Files with fewer than `shingle_size` tokens are skipped (no signature, no band keys): exact
 dedup already handles identical tiny files, and a file of four tokens has no meaningful near copy.

@@ -6,7 +6,8 @@ import pytest
 
 from codelupe_dagster.core import filters
 from codelupe_dagster.core.filter_thresholds import DEFAULT_THRESHOLDS
-from codelupe_dagster.core.language import THRESHOLDS, thresholds_for
+from codelupe_dagster.core.language import thresholds_for
+from codelupe_dagster.core.languages import REGISTRY
 
 PYTHON_OK = '''"""Small helpers for paths."""
 
@@ -133,7 +134,8 @@ def test_thresholds_table_defaults_follow_the_stack():
     assert DEFAULT_THRESHOLDS.min_alnum_fraction == 0.25
     assert thresholds_for("python") is DEFAULT_THRESHOLDS
     assert thresholds_for(None) is DEFAULT_THRESHOLDS
-    assert thresholds_for("html") is THRESHOLDS["html"]
+    assert thresholds_for("html") is REGISTRY.by_name["html"].thresholds
+    assert thresholds_for("html").max_line_length == 3000
 
 
 def test_text_stats():
