@@ -11,6 +11,11 @@ Two checks, both comparing against values recorded with an earlier version of th
   language, and a set of snippets scored as every language. `--write` records it; the unit test
   `tests/core/test_language_equivalence.py` replays it on every run.
 
+Both were recorded at commit 3fb85b7, before the language table (`core/languages.py`), when detection,
+thresholds and scanner syntax were three tables (that code imported `thresholds_for` from
+`core.filter_thresholds`). On Python 3.11.7's Lib + Go's src that gave 13,928 files, digest
+e5bb6438efbd15aebf55d8e1f42fb4fed51dd1c81c07c5f276d06b7bf6a8c49f; the table gives the same.
+
 Usage:
   .venv/bin/python bench/language_equivalence.py corpus [--write FILE | --check FILE]
   .venv/bin/python bench/language_equivalence.py golden --write tests/core/data/language_golden.json
@@ -28,13 +33,8 @@ from dataclasses import asdict
 from typing import Any
 
 from codelupe_dagster.core import filters
-from codelupe_dagster.core.language import detect_language, may_be_code
+from codelupe_dagster.core.language import detect_language, may_be_code, thresholds_for
 from codelupe_dagster.core.quality import scan, score_seed_v1, score_v2
-
-try:  # where the per-language thresholds are looked up moved with the language table
-    from codelupe_dagster.core.language import thresholds_for
-except ImportError:  # the code before the table
-    from codelupe_dagster.core.filter_thresholds import thresholds_for  # type: ignore[attr-defined,no-redef]
 
 HEAD_CHARS = 4096
 SKIPPED_DIRECTORIES = frozenset({"__pycache__", "site-packages"})
