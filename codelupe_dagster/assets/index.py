@@ -50,8 +50,8 @@ def es_code_index(
     are marked processed at the commit that was read."""
     batch_id = context.partition_key
     threshold = config.min_quality if config.min_quality is not None else pipeline.min_quality
-    index, ledger, client = search.code_index(), redis.ledger(), redis.get_client()
-    with redis.queue().keep_leased(batch_id):
+    index, ledger, queue = search.code_index(), redis.ledger(), redis.queue()
+    with queue.keep_leased(batch_id):
         result = index_batch(
             index,
             ledger,
@@ -59,7 +59,7 @@ def es_code_index(
             batch_id,
             threshold=threshold,
             bulk_size=config.bulk_size,
-            mark_processed=lambda commits: client.hset(redis.redis_keys.processed_repos, mapping=commits),
+            mark_processed=queue.mark_processed,
         )
     checks = [_check_result(outcome) for outcome in batch_checks(index, ledger, result)]
     context.log.info(

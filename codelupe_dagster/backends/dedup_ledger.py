@@ -131,6 +131,14 @@ class DedupLedger(Protocol):
         """Make the batch's next generation the repository's current one."""
         ...
 
+    def exact_size(self) -> int:
+        """How many digests are claimed: the unique contents seen (what `codelupe status` reports)."""
+        ...
+
+    def near_bucket_counts(self, bands: int) -> list[int]:
+        """How many LSH buckets each of the first `bands` bands holds: the near-duplicate state's size."""
+        ...
+
 
 def generation_marker(batch_id: str) -> bytes:
     """A member of every next generation, not 16 bytes long so never a digest: the set exists as soon as
@@ -216,6 +224,17 @@ class RedisDedupLedger:
         if not upcoming:
             return None
         return sorted(d for d in current - upcoming if len(d) == DIGEST_BYTES)
+
+    # ------------------------------------------------------------------ sizes
+
+    def exact_size(self) -> int:
+        return int(self._client.hlen(self._keys.processed_files))
+
+    def near_bucket_counts(self, bands: int) -> list[int]:
+        pipe = self._client.pipeline(transaction=False)
+        for band in range(bands):
+            pipe.hlen(self._keys.lsh(band))
+        return [int(count) for count in pipe.execute()] if bands > 0 else []
 
     def commit_generation(self, repo: str, batch_id: str) -> None:
         current_key = self._keys.repo_claims(repo)

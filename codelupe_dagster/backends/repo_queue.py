@@ -345,6 +345,15 @@ class RepoQueue(Protocol):
         """Parked repos with their attempts, crashes and last reason."""
         ...
 
+    def mark_processed(self, commits: Mapping[str, str]) -> None:
+        """Record each repo as processed at the commit read (repo -> HEAD sha), so a crawl that reports
+        the same state again skips it as unchanged."""
+        ...
+
+    def processed_count(self) -> int:
+        """How many repos have been processed at some commit."""
+        ...
+
     def state(self) -> QueueState:
         """How many repos are queued, in flight, backing off and parked."""
         ...
@@ -664,6 +673,17 @@ class RedisRepoQueue:
         """Parked repos with their attempts, crashes and last reason."""
         return {repo: json.loads(raw) for repo, raw in self._hash(self.keys.dead).items()}
 
+    # ------------------------------------------------------------------ processed
+
+    def mark_processed(self, commits: Mapping[str, str]) -> None:
+        """Record the commit each repo was processed at; called last, once its files are indexed, so a
+        crash before it re-processes the repo instead of skipping it."""
+        if commits:
+            self.client.hset(self.keys.processed_repos, mapping=_hash_fields(commits))
+
+    def processed_count(self) -> int:
+        return int(self.client.hlen(self.keys.processed_repos))
+
     # ------------------------------------------------------------------ reading
 
     def state(self) -> QueueState:
@@ -723,18 +743,3 @@ def _hash_fields(values: Mapping[str, str]) -> dict[EncodableT, EncodableT]:
     fields: dict[EncodableT, EncodableT] = {}
     fields.update(values)
     return fields
-
-
-# Callers not yet moved to `RedisRepoQueue` (assets/score.py, stages/migrate_v2.py): remove once they are.
-def enqueue_repos(
-    client: redis.Redis, keys: RedisKeys, scored: Sequence[tuple[RepoRecord, float]]
-) -> EnqueueReport:
-    """Deprecated: `RedisRepoQueue(client, keys).enqueue(scored)`."""
-    return RedisRepoQueue(client, keys).enqueue(scored)
-
-
-def record_repo_failures(
-    client: redis.Redis, keys: RedisKeys, batch_id: str, failures: Mapping[str, str]
-) -> None:
-    """Deprecated: `RedisRepoQueue(client, keys).record_repo_failures(batch_id, failures)`."""
-    RedisRepoQueue(client, keys).record_repo_failures(batch_id, failures)

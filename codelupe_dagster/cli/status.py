@@ -17,16 +17,6 @@ from codelupe_dagster.resources.redis import RedisResource, RedisUnavailable
 from codelupe_dagster.resources.search import SearchIndexResource
 
 
-def _processed_counts(redis: RedisResource) -> tuple[int, int]:
-    """Entries of the processed-repos and exact-dedup ledgers (the old pipeline's HLEN monitoring)."""
-    keys = redis.redis_keys
-    pipe = redis.get_client().pipeline(transaction=False)
-    pipe.hlen(keys.processed_repos)
-    pipe.hlen(keys.processed_files)
-    processed_repos, processed_files = pipe.execute()
-    return int(processed_repos), int(processed_files)
-
-
 def collect_status() -> dict[str, Any]:
     """Counts from Redis and both indexes, named as operators know them."""
     resources = default_resources(redis_connect_attempts=3)
@@ -36,7 +26,6 @@ def collect_status() -> dict[str, Any]:
 
     queue = redis.queue()
     state = queue.state()
-    processed_repos, processed_files = _processed_counts(redis)
     parked = queue.dead_letters()
 
     code = search.code_index()
@@ -64,8 +53,8 @@ def collect_status() -> dict[str, Any]:
             for repo, entry in sorted(parked.items())
         },
         "processed": {
-            keys.processed_repos: processed_repos,
-            keys.processed_files: processed_files,
+            keys.processed_repos: queue.processed_count(),
+            keys.processed_files: redis.ledger().exact_size(),
         },
         "index": {
             "backend": "elasticsearch" if search.elasticsearch_url else "sqlite",

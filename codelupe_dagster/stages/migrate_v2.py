@@ -16,7 +16,7 @@ backup is converted from there:
 
 Idempotent and resumable: a key already of the new type is left alone, a backup is marked converted in
 ``<backup prefix>migration`` only after its last job is enqueued (a crash before that converts it again:
-``enqueue_repos`` skips what is already queued), and a second run finds nothing to do.
+the queue's ``enqueue`` skips what is already queued), and a second run finds nothing to do.
 
 The old code index (Elasticsearch, one doc per file, no ``id``/``indexed_at`` fields) is streamed over
 a point-in-time in ``_shard_doc`` order and every document goes through the new per-file path
@@ -41,7 +41,7 @@ import redis
 
 from codelupe_dagster.backends.dedup_ledger import DedupLedger, RedisDedupLedger
 from codelupe_dagster.backends.git_clone import is_safe_name
-from codelupe_dagster.backends.repo_queue import enqueue_repos
+from codelupe_dagster.backends.repo_queue import RedisRepoQueue, RepoQueue
 from codelupe_dagster.backends.search.base import DocError, SearchIndex
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
@@ -309,6 +309,7 @@ def _iter_list(client: redis.Redis, key: str, chunk: int = READ_CHUNK) -> Iterat
 def _convert_repo_jobs(
     client: redis.Redis,
     keys: RedisKeys,
+    queue: RepoQueue,
     source: str,
     report: RedisMigrationReport,
     now: datetime,
@@ -338,7 +339,7 @@ def _convert_repo_jobs(
                 "Stop data_pipeline_v2.py and crawler_to_redis.py, then run `codelupe migrate` again "
                 "(the new jobs are backed up and converted too)."
             )
-        result = enqueue_repos(client, keys, scored)
+        result = queue.enqueue(scored)
         report.enqueued += len(result.enqueued)
         report.skipped.update(result.skipped)
 
@@ -350,7 +351,7 @@ def _count_dry_run(
     report: RedisMigrationReport,
     seen: set[str],
 ) -> None:
-    """What ``enqueue_repos`` would decide, read-only (the queue may exist when a backup is pending)."""
+    """What ``RepoQueue.enqueue`` would decide, read-only (the queue may exist when a backup is pending)."""
     if not scored:
         return
     names = [record.full_name for record, _ in scored]
@@ -363,7 +364,7 @@ def _count_dry_run(
     *scores, inflight = pipe.execute()
     scores = scores or [None] * len(names)
     for name, score, flight in zip(names, scores, inflight, strict=True):
-        # The same order of checks as enqueue_repos, so the dry run predicts its counts exactly.
+        # The same order of checks as RepoQueue.enqueue, so the dry run predicts its counts exactly.
         if not is_safe_name(name):
             report.skipped["invalid_name"] += 1
         elif flight is not None:
@@ -424,9 +425,10 @@ def migrate_redis(
     if dry_run and report.keys[0].action == "would_back_up":
         sources.append(report.keys[0].key)  # read in place: nothing is renamed in a dry run
     seen: set[str] = set()
+    queue = RedisRepoQueue(client, keys)
     for source in sources:
         before = report.repo_jobs_read
-        _convert_repo_jobs(client, keys, source, report, now, dry_run, seen)
+        _convert_repo_jobs(client, keys, queue, source, report, now, dry_run, seen)
         if not dry_run:
             entry = {"converted": now.timestamp(), "jobs": report.repo_jobs_read - before}
             client.hset(state_key, source, json.dumps(entry))

@@ -174,6 +174,18 @@ def test_document_level_near_claims(ledger: DedupLedger) -> None:
     assert ledger.claim_near_documents([]) == []
 
 
+def test_sizes_count_claimed_digests_and_buckets_per_band(ledger: DedupLedger) -> None:
+    assert ledger.exact_size() == 0 and ledger.near_bucket_counts(3) == [0, 0, 0]
+    ledger.claim_exact([("acme/a", [digest(1), digest(2)]), ("acme/b", [digest(2), digest(3)])])
+    assert ledger.exact_size() == 3  # digest(2) is claimed once
+    ledger.release("acme/a", [digest(1)])
+    assert ledger.exact_size() == 2
+    ledger.claim_near_documents([(digest(1), bands("a0", "a1")), (digest(2), bands("b0", "a1"))])
+    # Band 1's shared bucket is held once; asking past the bands used reads empty bands.
+    assert ledger.near_bucket_counts(3) == [2, 1, 0]
+    assert ledger.near_bucket_counts(0) == []
+
+
 # ------------------------------------------------------------------ generations
 
 

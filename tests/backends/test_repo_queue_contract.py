@@ -243,3 +243,22 @@ def test_fail_repos_moves_only_the_entries_the_named_batch_holds(make_queue):
     batch = queue.pop_batch(1, now=NOW)
     assert queue.fail_repos({"a/x": "x"}, batch_id="b-other") == {}
     assert queue.fail_repos({"a/x": "x"}, batch_id=batch.batch_id) == {"a/x": "queued"}
+
+
+def test_a_repo_marked_processed_at_the_crawled_head_is_skipped_as_unchanged(make_queue):
+    queue = make_queue()
+    local = RepoRecord("a/x", clone_url="/src/a/x", head="c0ffee")
+    assert queue.processed_count() == 0
+    queue.mark_processed({})
+    assert queue.processed_count() == 0
+    queue.mark_processed({"a/x": "c0ffee", "a/y": "beef"})
+    assert queue.processed_count() == 2
+    assert queue.enqueue([(local, 1.0)]).skipped == {"unchanged": 1}
+    # A later commit is new work; marking the same repo again overwrites its commit, never adds a repo.
+    moved = RepoRecord("a/x", clone_url="/src/a/x", head="d00d")
+    assert queue.enqueue([(moved, 1.0)]).enqueued == ["a/x"]
+    batch = queue.pop_batch(1, now=NOW)
+    queue.settle(batch.batch_id, succeeded=True, reason="")
+    queue.mark_processed({"a/x": "d00d"})
+    assert queue.processed_count() == 2
+    assert queue.enqueue([(moved, 1.0)]).skipped == {"unchanged": 1}
