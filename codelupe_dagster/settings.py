@@ -64,11 +64,6 @@ def data_dir() -> Path:
     return Path(env_str("DATA_DIR") or DEFAULTS["DATA_DIR"]).expanduser().resolve()
 
 
-def repos_dir() -> Path:
-    raw = env_str("REPOS_DIR")
-    return Path(raw).expanduser().resolve() if raw else data_dir() / "repos"
-
-
 def make_process_private() -> int:
     """Umask 0o077 for this process and its children, and an existing DATA_DIR tightened to 0700.
 

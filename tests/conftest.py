@@ -155,17 +155,26 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def resources_for() -> Callable[..., dict[str, Any]]:
-    """Build the Dagster resources dict for `materialize()` from a data dir and a Redis URL."""
+    """Build the Dagster resources dict for `materialize()` from a data dir and a Redis URL; `extra`
+    replaces or adds resources (`sources=SourcesResource(github=GitHubForge(api_url=...))`)."""
 
     def build(
         data_dir: Path, redis_url: str | None = None, elasticsearch_url: str | None = None, **extra: Any
     ) -> dict[str, Any]:
-        from codelupe_dagster.resources import PipelineResource, RedisResource, SearchIndexResource
+        from codelupe_dagster.resources import (
+            GitResource,
+            PipelineResource,
+            RedisResource,
+            SearchIndexResource,
+            SourcesResource,
+        )
 
         resources: dict[str, Any] = {
             "pipeline": PipelineResource(data_dir=str(data_dir)),
             "redis": RedisResource(url=redis_url, data_dir=str(data_dir)),
             "search": SearchIndexResource(elasticsearch_url=elasticsearch_url, data_dir=str(data_dir)),
+            "sources": SourcesResource(),
+            "git": GitResource(repos_dir=str(data_dir / "repos")),
         }
         resources.update(extra)
         return resources

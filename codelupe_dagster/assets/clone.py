@@ -82,4 +82,4 @@ def cloned_repos(
     return dg.MaterializeResult(metadata=metadata)
 
 
-defs = dg.Definitions(assets=[cloned_repos], resources={"git": GitResource()})
+defs = dg.Definitions(assets=[cloned_repos])

@@ -1,9 +1,10 @@
 """`crawled_repos`: repository metadata from a source (GitHub search, GitLab, a local directory or a URL
 list), upserted into the repo index.
 
-The source is chosen by name through the backends registry (`backends/sources`): `github`, `gitlab`, or a
-path (a directory of repositories, or a file of clone URLs and paths). Every source is driven the same
-way: batch by batch into the index, then its counts and skips become the materialization's metadata.
+The source is chosen by name through the backends registry (`backends/sources`): a forge (`github`,
+`gitlab`, ...) or a path (a directory of repositories, or a file of clone URLs and paths). Its options
+come from `SourcesResource`, which holds every forge's settings. Every source is driven the same way:
+batch by batch into the index, then its counts and skips become the materialization's metadata.
 """
 
 from collections.abc import Callable, Sequence
@@ -13,16 +14,22 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends.search import SearchIndex
-from codelupe_dagster.backends.sources import SourceRequest, SourceStats, open_source, resolve_kind
+from codelupe_dagster.backends.sources import (
+    SourceRequest,
+    SourceStats,
+    forge_kinds,
+    open_source,
+    resolve_kind,
+)
 from codelupe_dagster.backends.sources.local import DEFAULT_SCAN_DEPTH
 from codelupe_dagster.backends.sources.state import KeyValueStore, RedisHashStore
 from codelupe_dagster.core.models import RepoRecord
-from codelupe_dagster.resources.github import GitHubResource
+from codelupe_dagster.resources.forge import CrawlOverrides
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
-from codelupe_dagster.resources.sources import GitLabResource
+from codelupe_dagster.resources.sources import SourcesResource
 
 GITHUB = "github"
 WRITE_CHUNK = 500
@@ -31,14 +38,12 @@ LOGGED_SKIPS = 20
 
 class CrawlConfig(dg.Config):
     source: str | None = Field(
-        default=None, description="'github', 'gitlab', or a directory of git repositories / a file of clone "
-        "URLs and paths. Default: CODELUPE_SOURCE, else 'github'."
+        default=None, description="A forge ('github', 'gitlab', ...), or a directory of git repositories / a "
+        "file of clone URLs and paths. Default: CODELUPE_SOURCE, else 'github'."
     )  # fmt: skip
-    languages: list[str] | None = Field(
-        default=None, description="Overrides the github resource's languages."
-    )
-    min_stars: int | None = Field(default=None, description="Overrides the forge resource's star floor.")
-    pushed_since: str | None = Field(default=None, description="ISO date; overrides the resource's window.")
+    languages: list[str] | None = Field(default=None, description="Overrides GitHub's search languages.")
+    min_stars: int | None = Field(default=None, description="Overrides the forge's star floor.")
+    pushed_since: str | None = Field(default=None, description="ISO date; overrides GitHub's pushed window.")
     full_refresh: bool = Field(
         default=False, description="Forget watermarks, ETags and cursors: crawl everything again."
     )
@@ -46,9 +51,18 @@ class CrawlConfig(dg.Config):
         default=DEFAULT_SCAN_DEPTH, description="Directory levels searched for repositories."
     )
 
+    def overrides(self) -> CrawlOverrides:
+        return CrawlOverrides(
+            languages=self.languages,
+            min_stars=self.min_stars,
+            pushed_since=self.pushed_since,
+            scan_depth=self.scan_depth,
+        )
 
-def resolve_source(configured: str | None) -> str:
-    return configured or settings.env_str("CODELUPE_SOURCE") or GITHUB
+
+def resolve_source(configured: str | None, default: str | None) -> str:
+    """The run config's source, else the pipeline's (CODELUPE_SOURCE), else GitHub search."""
+    return configured or default or GITHUB
 
 
 class RepoIndexWriter:
@@ -91,24 +105,24 @@ class RepoIndexWriter:
             self.index.bulk_upsert(docs).raise_for_errors()
 
 
-@dg.asset(group_name="ingest", kinds={"github", "gitlab"})
+@dg.asset(group_name="ingest", kinds=set(forge_kinds()))
 def crawled_repos(
     context: dg.AssetExecutionContext,
     config: CrawlConfig,
     search: SearchIndexResource,
     redis: RedisResource,
-    github: GitHubResource,
-    gitlab: GitLabResource,
+    pipeline: PipelineResource,
+    sources: SourcesResource,
 ) -> dg.MaterializeResult:
     """Repository metadata from the configured source, upserted into the repo index."""
-    source = resolve_source(config.source)
+    source = resolve_source(config.source, pipeline.source)
     kind, target = resolve_kind(source)
     index = search.repo_index()
     index.ensure()
     writer = RepoIndexWriter(index)
     request = SourceRequest(
         target=target,
-        options=_source_options(kind, config, github, gitlab),
+        options=sources.options(kind, config.overrides()),
         state=_redis_state(redis),
         log=context.log,
         full_refresh=config.full_refresh,
@@ -124,21 +138,6 @@ def crawled_repos(
     metadata = {"source": source, "source_kind": kind, **_stats_metadata(stats)}
     metadata.update(repos_new=writer.new, repos_updated=writer.updated, repos_unchanged=writer.unchanged)
     return dg.MaterializeResult(metadata=metadata)
-
-
-def _source_options(
-    kind: str, config: CrawlConfig, github: GitHubResource, gitlab: GitLabResource
-) -> dict[str, Any]:
-    """The chosen source's options: its resource's settings with the run config's overrides."""
-    if kind == "github":
-        return github.source_options(
-            languages=config.languages, min_stars=config.min_stars, pushed_since=config.pushed_since
-        )
-    if kind == "gitlab":
-        return gitlab.source_options(min_stars=config.min_stars)
-    if kind == "local":
-        return {"max_depth": config.scan_depth}
-    return {}
 
 
 def _redis_state(redis: RedisResource) -> Callable[[str], KeyValueStore]:
@@ -176,9 +175,4 @@ def _stats_metadata(stats: SourceStats) -> dict[str, Any]:
     return metadata
 
 
-# The forge resources travel with their asset (as `git` does with cloned_repos); a token is an EnvVar only
-# when its variable is set, because an EnvVar naming an unset variable fails the whole code location.
-defs = dg.Definitions(
-    assets=[crawled_repos],
-    resources={"github": GitHubResource.from_env(), "gitlab": GitLabResource.from_env()},
-)
+defs = dg.Definitions(assets=[crawled_repos])

@@ -6,15 +6,20 @@ and the CLI both build their resources with it, so a variable means the same thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from codelupe_dagster import settings
 from codelupe_dagster.core.keys import DEFAULT_PREFIX
+from codelupe_dagster.resources.forge import ForgeConfig, env_variable
+from codelupe_dagster.resources.git import GitResource, comma_list
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import CONNECT_ATTEMPTS, RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.resources.sources import SourcesResource
 from codelupe_dagster.resources.training import TrainingResource
 
 
@@ -77,6 +82,44 @@ def training_from_env(data_dir: str) -> TrainingResource:
     )
 
 
+def forge_from_env(block_type: type[ForgeConfig]) -> ForgeConfig:
+    """A forge's settings block with each `env_field` whose variable is set taken from it; a secret as an
+    EnvVar (resolved by Dagster at run time, never shown), and an unset variable keeps the field default."""
+    values: dict[str, Any] = {}
+    for name, info in block_type.model_fields.items():
+        declared = env_variable(info)
+        if declared is None:
+            continue
+        variable, secret = declared
+        raw = settings.env_str(variable)
+        if raw is not None:
+            values[name] = dg.EnvVar(variable) if secret else raw
+    return block_type(**values)
+
+
+def sources_from_env() -> SourcesResource:
+    """Every forge block of the crawl's sources, each from its own variables (GITHUB_TOKEN, GITLAB_URL)."""
+    blocks = {
+        name: forge_from_env(info.annotation)
+        for name, info in SourcesResource.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, ForgeConfig)
+    }
+    return SourcesResource(**blocks)
+
+
+def git_from_env(data_dir: str, forge_hosts: Sequence[str]) -> GitResource:
+    """Clone settings: REPOS_DIR (default <DATA_DIR>/repos), REPO_WORKERS, CLONE_ALLOWED_SCHEMES, and the
+    allowed hosts: the configured forges' hosts plus CLONE_ALLOWED_HOSTS (a comma list)."""
+    repos_dir = settings.env_str("REPOS_DIR")
+    extra_hosts = comma_list(settings.env_str("CLONE_ALLOWED_HOSTS"))
+    return GitResource(
+        repos_dir=str(Path(repos_dir).expanduser().resolve()) if repos_dir else str(Path(data_dir) / "repos"),
+        allowed_hosts=list(dict.fromkeys([*forge_hosts, *extra_hosts])),
+        allowed_schemes=comma_list(settings.env_str("CLONE_ALLOWED_SCHEMES")),
+        workers=settings.env_int("REPO_WORKERS"),
+    )
+
+
 def default_resources(redis_connect_attempts: int = CONNECT_ATTEMPTS) -> dict[str, Any]:
     """Resources for the current environment; unset services fall back to the embedded default.
 
@@ -85,21 +128,28 @@ def default_resources(redis_connect_attempts: int = CONNECT_ATTEMPTS) -> dict[st
     """
     pipeline = pipeline_from_env()
     data_dir = pipeline.data_dir  # the one DATA_DIR every resource shares
+    sources = sources_from_env()
     resources: dict[str, Any] = {
         "pipeline": pipeline,
         "redis": redis_from_env(data_dir, redis_connect_attempts),
         "search": search_from_env(data_dir),
         "training": training_from_env(data_dir),
+        "sources": sources,
+        "git": git_from_env(data_dir, sources.clone_hosts()),
     }
     return resources
 
 
 __all__ = [
+    "GitResource",
     "PipelineResource",
     "RedisResource",
     "SearchIndexResource",
+    "SourcesResource",
     "TrainingResource",
     "default_resources",
+    "git_from_env",
     "pipeline_from_env",
+    "sources_from_env",
     "training_from_env",
 ]

@@ -1,29 +1,27 @@
-"""GitHub search API settings: what to crawl (the client limits are shared with GitLab, `sources.py`)."""
+"""GitHub's settings block: what GitHub search crawls (the client limits are shared, `forge.py`)."""
 
 from __future__ import annotations
 
-import logging
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import dagster as dg
 from pydantic import Field
 
-from codelupe_dagster import settings
-from codelupe_dagster.backends.sources.base import Now, Sleep
-from codelupe_dagster.backends.sources.github_client import GitHubSearchClient
 from codelupe_dagster.backends.sources.github_query import SearchPlan
-from codelupe_dagster.resources.sources import ForgeClientResource
+from codelupe_dagster.resources.forge import CrawlOverrides, ForgeConfig, env_field, url_host
 
 DEFAULT_LANGUAGES = ["python", "javascript", "typescript", "go", "rust", "java", "c", "cpp"]
+PUBLIC_API_HOST = "api.github.com"
+PUBLIC_HOST = "github.com"
 
 
-class GitHubResource(ForgeClientResource):
+class GitHubForge(ForgeConfig):
     """The GitHub REST API. A token is optional: without one the search limit is 10 requests a minute
-    instead of 30, and the crawl simply waits more. The token comes from `EnvVar("GITHUB_TOKEN")`."""
+    instead of 30, and the crawl simply waits more."""
 
-    token: str | None = Field(default=None, description="GitHub token; set through EnvVar('GITHUB_TOKEN').")
+    token: str | None = env_field(
+        "GITHUB_TOKEN", None, "raises the search rate limit (an EnvVar: never shown).", secret=True
+    )
     api_url: str = "https://api.github.com"
     languages: list[str] = Field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     min_stars: int = 10
@@ -31,29 +29,13 @@ class GitHubResource(ForgeClientResource):
     pushed_within_days: int | None = 365
     per_page: int = Field(default=100, ge=1, le=100)
 
-    @classmethod
-    def from_env(cls) -> GitHubResource:
-        """The resource for this environment: the token only as an EnvVar, so it is never shown in the UI."""
-        token = dg.EnvVar("GITHUB_TOKEN") if settings.env_str("GITHUB_TOKEN") else None
-        return cls(token=token)  # type: ignore[arg-type]
-
-    def client(
-        self, *, sleep: Sleep = time.sleep, now: Now = time.time, log: logging.Logger | None = None
-    ) -> GitHubSearchClient:
-        return GitHubSearchClient(
-            self.api_url, self.token or None, sleep=sleep, now=now, log=log, **self.client_options()
+    def source_options(self, overrides: CrawlOverrides, *, today: date | None = None) -> dict[str, Any]:
+        plan = self.plan(
+            languages=overrides.languages,
+            min_stars=overrides.min_stars,
+            pushed_since=overrides.pushed_since,
+            today=today,
         )
-
-    def source_options(
-        self,
-        *,
-        languages: list[str] | None = None,
-        min_stars: int | None = None,
-        pushed_since: str | None = None,
-        today: date | None = None,
-    ) -> dict[str, Any]:
-        """The github source's options; arguments (from the run config) override the resource's."""
-        plan = self.plan(languages=languages, min_stars=min_stars, pushed_since=pushed_since, today=today)
         return {
             **self.client_options(),
             "api_url": self.api_url,
@@ -64,6 +46,11 @@ class GitHubResource(ForgeClientResource):
             "per_page": plan.per_page,
         }
 
+    def clone_hosts(self) -> list[str]:
+        """github.com for the public API; a GitHub Enterprise server clones from its own host."""
+        host = url_host(self.api_url)
+        return [PUBLIC_HOST if host == PUBLIC_API_HOST else host]
+
     def plan(
         self,
         *,
@@ -72,7 +59,7 @@ class GitHubResource(ForgeClientResource):
         pushed_since: str | None = None,
         today: date | None = None,
     ) -> SearchPlan:
-        """The crawl plan; arguments (from the asset's run config) override the resource's settings."""
+        """The crawl plan; arguments (from the asset's run config) override the block's settings."""
         since_text = pushed_since or self.pushed_since
         if since_text:
             since: date | None = date.fromisoformat(since_text)

@@ -35,6 +35,7 @@ def test_the_environment_fills_the_pipeline_fields(monkeypatch: pytest.MonkeyPat
     assert pipeline.is_continuous() and pipeline.source == "/srv/repos"
     # One DATA_DIR: every resource that keeps state under it got the same one.
     assert resources["redis"].data_dir == resources["search"].data_dir == pipeline.data_dir
+    assert resources["git"].repos_dir == str(tmp_path / "state" / "repos")
 
 
 def test_unset_variables_give_the_documented_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,3 +62,29 @@ def test_every_pipeline_field_says_which_variable_fills_it() -> None:
     for name, info in PipelineResource.model_fields.items():
         variable = (info.description or "").split(":")[0]
         assert variable.isupper() and variable in {*settings.DEFAULTS, "CODELUPE_SOURCE"}, name
+
+
+def test_the_crawl_and_clone_settings_come_from_default_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forges and clones are configured in the same place as the rest: the clone allow-list follows the
+    configured forges, so a GitLab instance's repositories are cloneable as soon as it is configured."""
+    monkeypatch.setenv("GITLAB_URL", "https://code.example.org:8443/")
+    monkeypatch.setenv("CLONE_ALLOWED_HOSTS", "mirror.example.net")
+    monkeypatch.setenv("REPO_WORKERS", "6")
+    resources = default_resources()
+    assert resources["sources"].gitlab.url == "https://code.example.org:8443/"
+    git = resources["git"]
+    assert git.allowed_hosts == ["github.com", "code.example.org", "mirror.example.net"]
+    assert git.worker_count() == 6
+
+
+def test_every_variable_a_git_field_names_is_a_documented_setting() -> None:
+    from codelupe_dagster.resources.git import GitResource
+
+    variables = {
+        (info.description or "").split(":")[0]
+        for info in GitResource.model_fields.values()
+        if (info.description or "").split(":")[0].isupper()
+    }
+    assert variables == {"REPOS_DIR", "CLONE_ALLOWED_HOSTS", "CLONE_ALLOWED_SCHEMES", "REPO_WORKERS"}
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert all(f"`{variable}`" in readme for variable in variables)

@@ -11,6 +11,7 @@ from codelupe_dagster.resources.git import GitResource
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.resources.sources import SourcesResource
 
 KEYS = RedisKeys("pipeline:")
 
@@ -28,6 +29,7 @@ def ingest_resources(data_dir: Path, redis_url: str | None, **git: object) -> di
         "pipeline": PipelineResource(data_dir=str(data_dir)),
         "redis": RedisResource(url=redis_url, data_dir=str(data_dir)),
         "search": SearchIndexResource(data_dir=str(data_dir)),
+        "sources": SourcesResource(),
         "git": GitResource(
             repos_dir=str(data_dir / "repos"),
             # The test git server speaks plain http on loopback: both must be allowed explicitly.

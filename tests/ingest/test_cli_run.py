@@ -16,7 +16,6 @@ from rich.console import Console
 from codelupe_dagster import definitions
 from codelupe_dagster.assets import crawl
 from codelupe_dagster.cli.run import run_pipeline
-from codelupe_dagster.resources.github import GitHubResource
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.training import TrainingResource
@@ -37,7 +36,6 @@ def pipeline_defs(data_dir, redis_url, batch_size: int = 16, **redis_fields: obj
         resources["redis"] = RedisResource(url=redis_url, data_dir=str(data_dir), **redis_fields)
     resources["pipeline"] = PipelineResource(data_dir=str(data_dir), batch_size=batch_size)
     resources["training"] = TrainingResource(data_dir=str(data_dir))
-    resources.setdefault("github", GitHubResource())  # the crawl's resource; unused for a local source
     return dg.Definitions(
         assets=[a for s in stages for a in (s.assets or [])],
         asset_checks=[c for s in stages for c in (s.asset_checks or [])],

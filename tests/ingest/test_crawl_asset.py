@@ -12,8 +12,11 @@ import redis as redis_lib
 
 from codelupe_dagster.assets.crawl import crawled_repos
 from codelupe_dagster.backends.search import REPO_SCHEMA, open_search_index
-from codelupe_dagster.resources.github import GitHubResource
-from codelupe_dagster.resources.sources import GitLabResource
+from codelupe_dagster.resources import sources_from_env
+from codelupe_dagster.resources.forge import CrawlOverrides
+from codelupe_dagster.resources.github import GitHubForge
+from codelupe_dagster.resources.pipeline import PipelineResource
+from codelupe_dagster.resources.sources import SourcesResource
 from tests.ingest.github_replay import GitHubReplayServer, expected_names, synthetic_population
 from tests.ingest.test_local_source import make_repo
 
@@ -51,9 +54,10 @@ def local_source(tmp_path: Path) -> Path:
     return root
 
 
-def test_local_source_upserts_records_and_counts_changes(data_dir, resources_for, local_source, monkeypatch):
-    resources = resources_for(data_dir, None, github=GitHubResource(), gitlab=GitLabResource())
-    monkeypatch.setenv("CODELUPE_SOURCE", str(local_source))  # the default when config names no source
+def test_local_source_upserts_records_and_counts_changes(data_dir, resources_for, local_source):
+    # The pipeline's source (CODELUPE_SOURCE) is the default when the run config names none.
+    pipeline = PipelineResource(data_dir=str(data_dir), source=str(local_source))
+    resources = resources_for(data_dir, None, pipeline=pipeline)
 
     first = materialize(resources)
     assert first["source"] == str(local_source)
@@ -86,7 +90,7 @@ def test_local_source_upserts_records_and_counts_changes(data_dir, resources_for
 
 
 def test_missing_local_source_fails_the_run_clearly(data_dir, resources_for, tmp_path):
-    resources = resources_for(data_dir, None, github=GitHubResource(), gitlab=GitLabResource())
+    resources = resources_for(data_dir, None)
     result = dg.materialize(
         [crawled_repos],
         resources=resources,
@@ -109,16 +113,16 @@ def replay():
         yield server, population
 
 
-def github_resource(server: GitHubReplayServer, **overrides) -> GitHubResource:
+def github_sources(server: GitHubReplayServer, **overrides) -> SourcesResource:
     settings = {"api_url": server.url, "languages": ["go"], "min_stars": 10, "pushed_since": "2025-01-01",
                 "backoff_s": 0.01, "token": "t0ken", **overrides}  # fmt: skip
-    return GitHubResource(**settings)
+    return SourcesResource(github=GitHubForge(**settings))
 
 
 def test_github_crawl_is_incremental_with_watermark_and_etags(data_dir, resources_for, redis_url, replay):
     server, population = replay
     server.faults = {2: "502"}
-    resources = resources_for(data_dir, redis_url, github=github_resource(server), gitlab=GitLabResource())
+    resources = resources_for(data_dir, redis_url, sources=github_sources(server))
     expected = expected_names(population, ["go"], 10, date(2025, 1, 1))
 
     first = materialize(resources, source="github")
@@ -151,9 +155,7 @@ def test_github_crawl_is_incremental_with_watermark_and_etags(data_dir, resource
 def test_rate_limit_over_budget_stops_cleanly_then_resumes(data_dir, resources_for, redis_url, replay):
     server, population = replay
     server.faults = {2: "secondary_retry_after"}  # 30s, over the 1s budget below
-    patient = resources_for(
-        data_dir, redis_url, github=github_resource(server, max_wait_s=1.0), gitlab=GitLabResource()
-    )
+    patient = resources_for(data_dir, redis_url, sources=github_sources(server, max_wait_s=1.0))
 
     stopped = materialize(patient, source="github")
     assert stopped["rate_limited"] is True and stopped["stopped"] == "rate_limited" and stopped["resume_at"]
@@ -165,8 +167,8 @@ def test_rate_limit_over_budget_stops_cleanly_then_resumes(data_dir, resources_f
     assert repo_index(data_dir).count() == len(expected_names(population, ["go"], 10, date(2025, 1, 1)))
 
 
-def test_github_resource_plan_and_token_from_env(monkeypatch):
-    resource = GitHubResource(languages=["go", "rust"], min_stars=50, pushed_within_days=30)
+def test_github_settings_plan_and_token_from_env(monkeypatch):
+    resource = GitHubForge(languages=["go", "rust"], min_stars=50, pushed_within_days=30)
     plan = resource.plan(today=date(2026, 7, 1))
     assert (plan.languages, plan.min_stars, plan.pushed_since) == (("go", "rust"), 50, date(2026, 6, 1))
     overridden = resource.plan(languages=["zig"], min_stars=0, pushed_since="2026-01-01")
@@ -175,11 +177,18 @@ def test_github_resource_plan_and_token_from_env(monkeypatch):
         0,
         date(2026, 1, 1),
     )
-    assert GitHubResource(pushed_within_days=None).plan().pushed_since is None
+    assert GitHubForge(pushed_within_days=None).plan().pushed_since is None
+    # the run config's overrides reach the source's options; what it leaves unset keeps the block's value
+    options = resource.source_options(CrawlOverrides(min_stars=3), today=date(2026, 7, 1))
+    assert (options["languages"], options["min_stars"], options["pushed_since"]) == (
+        ("go", "rust"),
+        3,
+        date(2026, 6, 1),
+    )
 
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    assert GitHubResource.from_env().token is None
+    assert sources_from_env().github.token is None
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
-    configured = GitHubResource.from_env()
-    assert isinstance(configured.token, dg.EnvVar)  # resolved by Dagster at run time, never shown in the UI
-    assert configured.process_config_and_initialize().token == "ghp_secret"
+    configured = sources_from_env()
+    assert isinstance(configured.github.token, dg.EnvVar)  # resolved by Dagster at run time, never shown
+    assert configured.process_config_and_initialize().github.token == "ghp_secret"

@@ -15,6 +15,7 @@ from codelupe_dagster.backends.git_clone import (
 )
 from codelupe_dagster.backends.sources.local import repo_record_from_path
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.resources import git_from_env
 from codelupe_dagster.resources.git import GitResource
 from tests.ingest.conftest import commit_change, git, make_work_repo
 
@@ -92,13 +93,33 @@ def test_plain_http_needs_explicit_allow_list(served_repos, tmp_path):
     assert served_repos.server.requests["git-upload-pack"] == 0
 
 
-def test_git_resource_schemes_come_from_config_then_environment(monkeypatch, tmp_path):
-    monkeypatch.delenv("CLONE_ALLOWED_SCHEMES", raising=False)
-    assert GitResource(repos_dir=str(tmp_path)).policy().allowed_schemes == frozenset({"https"})
+def test_git_resource_is_filled_from_the_environment_once(monkeypatch, tmp_path):
+    """The environment reaches the resource's fields through `git_from_env` only: a resource built by
+    hand keeps its defaults whatever the variables say."""
+    for name in ("CLONE_ALLOWED_SCHEMES", "CLONE_ALLOWED_HOSTS", "REPOS_DIR", "REPO_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+    plain = git_from_env(str(tmp_path), ["github.com"])
+    assert plain.policy().allowed_schemes == frozenset({"https"})
+    assert plain.policy().repos_dir == tmp_path / "repos"  # under the shared DATA_DIR
+    assert plain.worker_count() == 4
+
     monkeypatch.setenv("CLONE_ALLOWED_SCHEMES", "https, HTTP")
-    assert GitResource(repos_dir=str(tmp_path)).policy().allowed_schemes == frozenset({"https", "http"})
-    configured = GitResource(repos_dir=str(tmp_path), allowed_schemes=["https"])
-    assert configured.policy().allowed_schemes == frozenset({"https"})
+    monkeypatch.setenv("CLONE_ALLOWED_HOSTS", "git.example.org,github.com")
+    monkeypatch.setenv("REPOS_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("REPO_WORKERS", "9")
+    configured = git_from_env(str(tmp_path), ["github.com", "gitlab.com"])
+    assert configured.allowed_hosts == ["github.com", "gitlab.com", "git.example.org"]
+    policy = configured.policy()
+    assert policy.allowed_schemes == frozenset({"https", "http"})
+    assert policy.repos_dir == tmp_path / "elsewhere" and configured.worker_count() == 9
+
+    by_hand = GitResource(repos_dir=str(tmp_path))
+    assert by_hand.policy().allowed_schemes == frozenset({"https"}) and by_hand.worker_count() == 4
+    assert by_hand.policy().allowed_hosts == frozenset({"github.com", "gitlab.com"})
+
+    monkeypatch.setenv("REPO_WORKERS", "many")
+    with pytest.raises(ValueError, match="REPO_WORKERS must be an integer"):
+        git_from_env(str(tmp_path), [])
 
 
 def test_failure_details_never_show_credentials(tmp_path):

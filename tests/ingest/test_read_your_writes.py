@@ -17,10 +17,8 @@ import pytest
 
 from codelupe_dagster.assets.crawl import crawled_repos
 from codelupe_dagster.assets.queue import queued_repos
-from codelupe_dagster.resources.github import GitHubResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
-from codelupe_dagster.resources.sources import GitLabResource
 from codelupe_dagster.resources.training import TrainingResource
 from codelupe_dagster.stages.training_samples import count_new_samples
 from tests.ingest.test_local_source import make_repo
@@ -57,7 +55,7 @@ def fresh_search(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Sea
 def _resources(
     resources_for: Callable[..., dict[str, Any]], data_dir: Path, redis_url: str, search: SearchIndexResource
 ) -> dict[str, Any]:
-    return resources_for(data_dir, redis_url, search=search, github=GitHubResource(), gitlab=GitLabResource())
+    return resources_for(data_dir, redis_url, search=search)
 
 
 def test_queue_enqueues_every_repo_the_crawl_just_wrote(
@@ -87,4 +85,4 @@ def test_queue_enqueues_every_repo_the_crawl_just_wrote(
 
 def test_training_count_on_a_code_index_never_written_is_zero(data_dir, fresh_search):
     training = TrainingResource(data_dir=str(data_dir), min_quality=0.5)
-    assert count_new_samples(fresh_search.code_index(), training.resolved_min_quality(), None) == 0
+    assert count_new_samples(fresh_search.code_index(), training.min_quality, None) == 0

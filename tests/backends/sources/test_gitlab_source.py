@@ -10,15 +10,17 @@ import pytest
 import redis as redis_lib
 
 from codelupe_dagster.assets.crawl import crawled_repos
-from codelupe_dagster.backends.git_clone import repo_path
+from codelupe_dagster.backends.git_clone import CloneRefused, check_source, repo_path
 from codelupe_dagster.backends.search import REPO_SCHEMA, open_search_index
 from codelupe_dagster.backends.sources import SourceRequest, collect, open_source
 from codelupe_dagster.backends.sources.gitlab import GitLabSource, repo_record_from_project
 from codelupe_dagster.backends.sources.gitlab_client import GitLabAuthError, GitLabServerError
 from codelupe_dagster.backends.sources.state import DictStore
 from codelupe_dagster.core.models import RepoRecord
-from codelupe_dagster.resources.github import GitHubResource
-from codelupe_dagster.resources.sources import GitLabResource
+from codelupe_dagster.resources import GitResource, default_resources, sources_from_env
+from codelupe_dagster.resources.forge import CrawlOverrides
+from codelupe_dagster.resources.gitlab import GitLabForge
+from codelupe_dagster.resources.sources import SourcesResource
 from tests.backends.sources.gitlab_replay import (
     RETRY_AFTER_S,
     GitLabReplayServer,
@@ -212,8 +214,8 @@ def test_min_stars_and_full_refresh(server, clock, projects):
 
 def test_crawled_repos_with_the_gitlab_source(data_dir, resources_for, redis_url, projects):
     with GitLabReplayServer(projects, valid_tokens=frozenset({TOKEN})) as server:
-        gitlab = GitLabResource(url=server.url, token=TOKEN, per_page=10, backoff_s=0.01)
-        resources = resources_for(data_dir, redis_url, github=GitHubResource(), gitlab=gitlab)
+        gitlab = GitLabForge(url=server.url, token=TOKEN, per_page=10, backoff_s=0.01)
+        resources = resources_for(data_dir, redis_url, sources=SourcesResource(gitlab=gitlab))
         server.faults = {2: "500"}
         result = dg.materialize(
             [crawled_repos], resources=resources,
@@ -237,8 +239,8 @@ def test_crawled_repos_with_the_gitlab_source(data_dir, resources_for, redis_url
         )
 
         # a page budget leaves the cursor in Redis for the next run
-        budget = GitLabResource(url=server.url, token=TOKEN, per_page=10, max_pages=1)
-        resources = resources_for(data_dir, redis_url, github=GitHubResource(), gitlab=budget)
+        budget = GitLabForge(url=server.url, token=TOKEN, per_page=10, max_pages=1)
+        resources = resources_for(data_dir, redis_url, sources=SourcesResource(gitlab=budget))
         stopped = dg.materialize(
             [crawled_repos], resources=resources,
             run_config={"ops": {"crawled_repos": {"config": {"source": "gitlab"}}}},
@@ -250,19 +252,71 @@ def test_crawled_repos_with_the_gitlab_source(data_dir, resources_for, redis_url
         assert cursor == b"30"
 
 
-def test_gitlab_resource_from_env(monkeypatch):
+def test_gitlab_settings_from_env(monkeypatch):
     monkeypatch.delenv("GITLAB_URL", raising=False)
     monkeypatch.delenv("GITLAB_TOKEN", raising=False)
-    default = GitLabResource.from_env()
+    default = sources_from_env().gitlab
     assert (default.url, default.token) == ("https://gitlab.com", None)
     monkeypatch.setenv("GITLAB_URL", "https://gitlab.example.org")
     monkeypatch.setenv("GITLAB_TOKEN", "glpat-env")
-    configured = GitLabResource.from_env()
-    assert configured.url == "https://gitlab.example.org"
-    assert isinstance(configured.token, dg.EnvVar)  # resolved by Dagster at run time, never shown in the UI
-    options = configured.process_config_and_initialize().source_options(min_stars=5)
+    configured = sources_from_env()
+    assert configured.gitlab.url == "https://gitlab.example.org"
+    assert isinstance(configured.gitlab.token, dg.EnvVar)  # resolved by Dagster at run time, never shown
+    options = configured.process_config_and_initialize().options("gitlab", CrawlOverrides(min_stars=5))
     assert (options["token"], options["min_stars"], options["url"]) == (
         "glpat-env",
         5,
         "https://gitlab.example.org",
     )
+
+
+# ---------------------------------------------------------------- clone policy
+
+
+def _gitlab_records(server) -> dict[str, RepoRecord]:
+    """What the configured GitLab source lists, through the same resource path as a crawl."""
+    sources = default_resources()["sources"].process_config_and_initialize()
+    options = sources.options("gitlab", CrawlOverrides())
+    assert options["url"] == server.url
+    return {
+        record.full_name: record for record in collect(open_source("gitlab", SourceRequest(options=options)))
+    }
+
+
+def test_gitlab_clone_urls_are_admitted_by_the_clone_policy(data_dir, monkeypatch):
+    """The configured GitLab's host is allowed out of the box; a host outside the list is not, until
+    CLONE_ALLOWED_HOSTS names it."""
+    hosted = [
+        project(1, "group/sub/tool", host="127.0.0.1"),  # on the instance GITLAB_URL points at
+        project(2, "mirror/tool", host="gitlab.example.com"),  # a host no forge is configured for
+    ]
+    for name in ("CLONE_ALLOWED_HOSTS", "CLONE_ALLOWED_SCHEMES", "GITLAB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with GitLabReplayServer(hosted) as server:
+        monkeypatch.setenv("GITLAB_URL", server.url)
+        records = _gitlab_records(server)
+        on_instance, elsewhere = records["group/sub/tool"], records["mirror/tool"]
+        assert on_instance.source == "gitlab"
+
+        policy = default_resources()["git"].policy()
+        assert policy.allowed_hosts == {"github.com", "127.0.0.1"}
+        assert check_source(on_instance, policy) == "https://127.0.0.1/group/sub/tool.git"
+        with pytest.raises(CloneRefused) as refused:
+            check_source(elsewhere, policy)
+        assert refused.value.reason == "host_not_allowed"
+
+        monkeypatch.setenv("CLONE_ALLOWED_HOSTS", "GitLab.Example.com, ")
+        extended = default_resources()["git"].policy()
+        assert check_source(elsewhere, extended) == "https://gitlab.example.com/mirror/tool.git"
+        assert check_source(on_instance, extended) == "https://127.0.0.1/group/sub/tool.git"
+
+
+def test_gitlab_com_is_cloneable_by_default(data_dir, monkeypatch):
+    for name in ("GITLAB_URL", "CLONE_ALLOWED_HOSTS", "CLONE_ALLOWED_SCHEMES"):
+        monkeypatch.delenv(name, raising=False)
+    policy = default_resources()["git"].policy()
+    assert policy.allowed_hosts == {"github.com", "gitlab.com"}
+    record = repo_record_from_project(project(3, "fdroid/apps/fdroidclient", host="gitlab.com"))
+    assert check_source(record, policy) == "https://gitlab.com/fdroid/apps/fdroidclient.git"
+    hand_built = GitResource(repos_dir="unused").policy()  # a resource built in code gets the same hosts
+    assert hand_built.allowed_hosts == policy.allowed_hosts

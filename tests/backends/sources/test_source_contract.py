@@ -24,6 +24,8 @@ from codelupe_dagster.backends.sources import (
 from codelupe_dagster.backends.sources.state import DictStore
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_names import is_safe_name
+from codelupe_dagster.resources.forge import CrawlOverrides
+from codelupe_dagster.resources.sources import SourcesResource
 from tests.backends.sources.gitlab_replay import GitLabReplayServer, crawlable, project, sample_projects
 from tests.ingest.github_replay import GitHubReplayServer, expected_names, synthetic_population
 from tests.ingest.test_local_source import make_repo
@@ -131,6 +133,19 @@ def case(request: pytest.FixtureRequest) -> Case:
 def test_every_registered_kind_is_covered():
     assert set(SOURCE_KINDS) == {"github", "gitlab", "local", "urls"}
     assert forge_kinds() == ["github", "gitlab"]
+
+
+def test_every_forge_has_a_settings_block_whose_options_its_source_accepts():
+    """Registering a forge in the backends without its block in SourcesResource fails here."""
+    sources = SourcesResource()
+    assert sorted(sources.forges()) == forge_kinds()
+    for kind in forge_kinds():
+        options = sources.options(kind, CrawlOverrides(min_stars=1))
+        assert options["min_stars"] == 1
+        assert open_source(kind, _request(options=options)).kind == kind  # no unknown option
+        assert sources.forges()[kind].clone_hosts()
+    assert sources.options("local", CrawlOverrides(scan_depth=2)) == {"max_depth": 2}
+    assert sources.options("urls", CrawlOverrides(scan_depth=2)) == {}
 
 
 def test_source_yields_valid_records_with_safe_unique_names(case: Case, tmp_path: Path):
