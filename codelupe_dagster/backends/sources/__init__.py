@@ -1,8 +1,10 @@
 """Where repositories come from: every source kind behind one interface (`base.RepoSource`).
 
 The registry maps a source kind to the factory that opens it from a `SourceRequest`. To add a forge,
-write its module (a factory returning a `RepoSource`) and register it below with one line; the crawl
-asset finds it by name. A path given as the source is a local directory or a URL-list file.
+write its module (a factory returning a `RepoSource`) and register it below with one line; on the
+Dagster side it gets a settings block (`resources/<forge>.py`) and one field of that name in
+`SourcesResource`, and the crawl asset finds it by name. A path given as the source is a local
+directory or a URL-list file.
 """
 
 from __future__ import annotations
