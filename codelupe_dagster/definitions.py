@@ -5,12 +5,12 @@ Each stage module exports `defs`; to add a stage, import it here and list it in 
 
 import dagster as dg
 
+from codelupe_dagster import jobs as batch_jobs
 from codelupe_dagster import schedules as ingest_schedules
 from codelupe_dagster import settings
 from codelupe_dagster.assets import clone as clone_assets
 from codelupe_dagster.assets import crawl as crawl_assets
 from codelupe_dagster.assets import index as index_assets
-from codelupe_dagster.assets import jobs as batch_jobs
 from codelupe_dagster.assets import queue as queue_assets
 from codelupe_dagster.assets import score as score_assets
 from codelupe_dagster.assets import train as train_assets

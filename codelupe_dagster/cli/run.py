@@ -113,9 +113,9 @@ def new_training_samples(defs: dg.Definitions) -> tuple[int, str | None]:
     """
     search = defs.resources["search"].process_config_and_initialize()
     training = defs.resources["training"].process_config_and_initialize()
-    checkpoint = latest_checkpoint(training.resolved_data_dir())
+    checkpoint = latest_checkpoint(training.data_path())
     watermark = checkpoint.watermark if checkpoint else None
-    new = count_new_samples(search.code_index(), training.resolved_min_quality(), watermark)
+    new = count_new_samples(search.code_index(), training.min_quality, watermark)
     return new, checkpoint.version if checkpoint else None
 
 

@@ -50,13 +50,3 @@ class TrainingResource(dg.ConfigurableResource):
         """DATA_DIR as an absolute path, so every process of a session agrees on it."""
         return Path(self.data_dir).expanduser().resolve()
 
-    # Callers outside the training stage (sensors/training.py, cli/run.py) still use these names;
-    # they read the fields and touch no environment.
-    def resolved_data_dir(self) -> Path:
-        return self.data_path()
-
-    def resolved_min_quality(self) -> float:
-        return self.min_quality
-
-    def resolved_min_new_files(self) -> int:
-        return self.min_new_files

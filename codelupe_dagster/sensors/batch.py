@@ -14,8 +14,8 @@ from typing import Any
 
 import dagster as dg
 
-from codelupe_dagster.assets.jobs import batch_job
 from codelupe_dagster.backends.repo_queue import BatchInfo, RepoQueue
+from codelupe_dagster.jobs import batch_job
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource

@@ -3,7 +3,7 @@ count an attempt for every repo on failure, and put them back without counting o
 
 import dagster as dg
 
-from codelupe_dagster.assets.jobs import batch_job
+from codelupe_dagster.jobs import batch_job
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.stages.settle import RunEnd, describe, settle_run
 

@@ -48,10 +48,10 @@ def training_sensor(
     if running:
         return dg.SkipReason(f"training run {running[0].dagster_run.run_id} is still in progress")
 
-    checkpoint = latest_checkpoint(training.resolved_data_dir())
+    checkpoint = latest_checkpoint(training.data_path())
     watermark = checkpoint.watermark if checkpoint else None
-    new_files = count_new_samples(search.code_index(), training.resolved_min_quality(), watermark)
-    needed = max(1, training.resolved_min_new_files())
+    new_files = count_new_samples(search.code_index(), training.min_quality, watermark)
+    needed = max(1, training.min_new_files)
     cursor["last_check"] = now
     since = f"since {checkpoint.version} ({watermark.isoformat()})" if checkpoint and watermark else "so far"
     if new_files < needed:

@@ -1,4 +1,8 @@
-"""`batch_job`: everything that runs once per repo batch, as one partitioned run."""
+"""`batch_job`: everything that runs once per repo batch, as one partitioned run.
+
+Jobs sit in the outer layer next to `definitions.py` and `schedules.py`: sensors target them, and they
+select assets by key, so neither sensors nor assets have to import each other to start a batch.
+"""
 
 import dagster as dg
 
