@@ -49,4 +49,3 @@ class TrainingResource(dg.ConfigurableResource):
     def data_path(self) -> Path:
         """DATA_DIR as an absolute path, so every process of a session agrees on it."""
         return Path(self.data_dir).expanduser().resolve()
-

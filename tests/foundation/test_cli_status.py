@@ -49,11 +49,12 @@ def test_counts_follow_the_configured_redis(tmp_path: Path, redis_url: str) -> N
     client = redis.Redis.from_url(redis_url)
     client.zadd("pipeline:repos", {"a/b": 1, "c/d": 2})
     client.hset("pipeline:processed:files", mapping={b"x" * 16: "b1", b"y" * 16: "b1", b"z" * 16: "b2"})
+    client.hset("pipeline:processed:repos", mapping={"a/b": "c0ffee"})
     result = _status(tmp_path / "data", "--json", REDIS_URL=redis_url)
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     assert status["queue"]["pipeline:repos"] == 2
-    assert status["processed"]["pipeline:processed:files"] == 3
+    assert status["processed"] == {"pipeline:processed:repos": 1, "pipeline:processed:files": 3}
 
 
 def test_wrong_redis_url_fails_with_one_masked_line(tmp_path: Path) -> None:
