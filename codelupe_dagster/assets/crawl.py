@@ -7,7 +7,7 @@ come from `SourcesResource`, which holds every forge's settings. Every source is
 batch by batch into the index, then its counts and skips become the materialization's metadata.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,6 @@ from codelupe_dagster.backends.sources import (
     resolve_kind,
 )
 from codelupe_dagster.backends.sources.local import DEFAULT_SCAN_DEPTH
-from codelupe_dagster.backends.sources.state import KeyValueStore, RedisHashStore
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.resources.forge import CrawlOverrides
 from codelupe_dagster.resources.pipeline import PipelineResource
@@ -123,7 +122,7 @@ def crawled_repos(
     request = SourceRequest(
         target=target,
         options=sources.options(kind, config.overrides()),
-        state=_redis_state(redis),
+        state=redis.source_state,
         log=context.log,
         full_refresh=config.full_refresh,
     )
@@ -138,15 +137,6 @@ def crawled_repos(
     metadata = {"source": source, "source_kind": kind, **_stats_metadata(stats)}
     metadata.update(repos_new=writer.new, repos_updated=writer.updated, repos_unchanged=writer.unchanged)
     return dg.MaterializeResult(metadata=metadata)
-
-
-def _redis_state(redis: RedisResource) -> Callable[[str], KeyValueStore]:
-    """Named source state as Redis hashes (`<prefix>stats:<name>`); connects only when a source asks."""
-
-    def state(name: str) -> KeyValueStore:
-        return RedisHashStore(redis.get_client(), redis.redis_keys.stats(name))
-
-    return state
 
 
 def _log_outcome(context: dg.AssetExecutionContext, stats: SourceStats) -> None:

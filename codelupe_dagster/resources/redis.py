@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr
 from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
 from codelupe_dagster.backends.repo_queue import RedisRepoQueue, RetryPolicy
+from codelupe_dagster.backends.sources.state import RedisHashStore
 from codelupe_dagster.core.keys import DEFAULT_PREFIX, RedisKeys
 from codelupe_dagster.core.masking import mask_url
 
@@ -90,6 +91,10 @@ class RedisResource(dg.ConfigurableResource):
     def ledger(self) -> RedisDedupLedger:
         """The dedup ledger (exact and near-duplicate claims, claim generations) under this key prefix."""
         return RedisDedupLedger(self.get_client(), self.redis_keys)
+
+    def source_state(self, name: str) -> RedisHashStore:
+        """A source's persistent state (watermarks, ETags, cursors) as the hash `<prefix>stats:<name>`."""
+        return RedisHashStore(self.get_client(), self.redis_keys.stats(name))
 
     def keep_leased(self, batch_id: str) -> AbstractContextManager[object]:
         """Renew the batch's leases while a stage works on it (a heartbeat thread); a stage whose process
