@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import requests
 
@@ -33,6 +33,23 @@ RESET_MARGIN_S = 1.0
 MAX_RATE_LIMIT_WAITS_PER_REQUEST = 8
 
 logger = logging.getLogger(__name__)
+
+
+class ClientOptions(TypedDict, total=False):
+    """How a forge client talks, waits and retries: the keyword options every forge client accepts and
+    passes on unchanged to `RateLimitedClient` (defaults there)."""
+
+    session: requests.Session | None
+    sleep: Sleep
+    now: Now
+    max_wait_s: float
+    max_total_wait_s: float
+    secondary_wait_s: float
+    max_retries: int
+    backoff_s: float
+    max_requests: int | None
+    timeout_s: float
+    log: logging.Logger | None
 
 
 # ---------------------------------------------------------------- errors and clean stops

@@ -9,14 +9,14 @@ GitLab semantics honoured (docs.gitlab.com, "Rate limits" and "REST API"):
 
 from __future__ import annotations
 
-import logging
-import time
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
-import requests
-
-from codelupe_dagster.backends.sources.base import Now, Sleep
-from codelupe_dagster.backends.sources.forge_http import ApiResponse, ForgeAPIError, RateLimitedClient
+from codelupe_dagster.backends.sources.forge_http import (
+    ApiResponse,
+    ClientOptions,
+    ForgeAPIError,
+    RateLimitedClient,
+)
 
 API_PREFIX = "/api/v4"
 
@@ -56,33 +56,9 @@ class GitLabClient(RateLimitedClient):
         self,
         instance_url: str = "https://gitlab.com",
         token: str | None = None,
-        *,
-        session: requests.Session | None = None,
-        sleep: Sleep = time.sleep,
-        now: Now = time.time,
-        max_wait_s: float = 900.0,
-        max_total_wait_s: float = 3600.0,
-        secondary_wait_s: float = 60.0,
-        max_retries: int = 4,
-        backoff_s: float = 1.0,
-        max_requests: int | None = None,
-        timeout_s: float = 30.0,
-        log: logging.Logger | None = None,
+        **options: Unpack[ClientOptions],
     ):
-        super().__init__(
-            instance_url.rstrip("/") + API_PREFIX,
-            session=session,
-            sleep=sleep,
-            now=now,
-            max_wait_s=max_wait_s,
-            max_total_wait_s=max_total_wait_s,
-            secondary_wait_s=secondary_wait_s,
-            max_retries=max_retries,
-            backoff_s=backoff_s,
-            max_requests=max_requests,
-            timeout_s=timeout_s,
-            log=log,
-        )
+        super().__init__(instance_url.rstrip("/") + API_PREFIX, **options)
         self.instance_url = instance_url.rstrip("/")
         self._token = token
 
