@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from codelupe_dagster.assets.clone import clone_batch  # noqa: E402
 from codelupe_dagster.backends.git_clone import ClonePolicy, directory_bytes  # noqa: E402
 from codelupe_dagster.core.models import RepoRecord  # noqa: E402
-from tests.ingest.git_http import start_git_http_server  # noqa: E402
+from tests.support.git_http import start_git_http_server  # noqa: E402
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 PACKAGES = (

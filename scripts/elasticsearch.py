@@ -10,7 +10,7 @@ mapping in ``elastic_index.py`` uses only the ``standard`` tokenizer and ``lower
 
 Importable (stdlib only, because ``scripts/`` on ``sys.path`` would shadow the ``elasticsearch`` client):
 ``start_node(...) -> Node`` with ``node.url`` and ``node.stop()``. Load it by path, as
-``tests/search/es_node.py`` does, never as ``import elasticsearch``.
+``tests/support/es_node.py`` does, never as ``import elasticsearch``.
 """
 
 from __future__ import annotations

@@ -27,6 +27,13 @@ from codelupe_dagster.backends.search import IndexSchema, SearchIndex, open_sear
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Fixtures shared across the tree: tests/ mirrors the source tree, so their users sit in several folders.
+pytest_plugins = [
+    "tests.support.ingest_fixtures",  # git repositories served over smart HTTP, local sources
+    "tests.support.planted",  # stdlib repositories with planted secrets, duplicates and junk
+    "tests.support.tiny_model",  # the session's tiny Qwen2 model
+]
+
 
 @pytest.fixture(autouse=True)
 def _no_dagster_definitions_state_left_over() -> Iterator[None]:
@@ -199,7 +206,7 @@ def elasticsearch_url() -> Iterator[str]:
         return
     java_ok = any(Path("/usr/lib/jvm").glob("*")) or shutil.which("java") is not None
     _require(java_ok, "no Java runtime to run Elasticsearch")
-    from tests.search.es_node import start_session_node
+    from tests.support.es_node import start_session_node
 
     url, stop = start_session_node()
     try:

@@ -5,7 +5,7 @@ per call).
 
 These tests speak only through the interface (no raw keys), so a new implementation joins by adding a
 factory to `LEDGERS`. The Redis mechanics (Lua scripts, packed arguments, script reloads) are tested in
-`tests/files/test_dedup_claims.py`.
+`tests/backends/test_redis_dedup.py`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ gives both, flushed).
 
 These tests speak only through the interface (no raw keys), so a new implementation joins by adding
 itself to `repo_queue`. Layout details of the Redis implementation (key contents, Lua edge cases, hash
-tags) are tested in `tests/ingest/test_batch_queue.py`.
+tags) are tested in `tests/backends/test_repo_queue_redis.py`.
 """
 
 from __future__ import annotations

@@ -21,14 +21,14 @@ from codelupe_dagster.resources import GitResource, default_resources, sources_f
 from codelupe_dagster.resources.forge import CrawlOverrides
 from codelupe_dagster.resources.gitlab import GitLabForge
 from codelupe_dagster.resources.sources import SourcesResource
-from tests.backends.sources.gitlab_replay import (
+from tests.support.github_replay import FakeClock
+from tests.support.gitlab_replay import (
     RETRY_AFTER_S,
     GitLabReplayServer,
     crawlable,
     project,
     sample_projects,
 )
-from tests.ingest.github_replay import FakeClock
 
 START = datetime(2026, 7, 1, tzinfo=UTC).timestamp()
 TOKEN = "glpat-s3cret-t0ken"

@@ -26,9 +26,9 @@ from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_names import is_safe_name
 from codelupe_dagster.resources.forge import CrawlOverrides
 from codelupe_dagster.resources.sources import SourcesResource
-from tests.backends.sources.gitlab_replay import GitLabReplayServer, crawlable, project, sample_projects
-from tests.ingest.github_replay import GitHubReplayServer, expected_names, synthetic_population
-from tests.ingest.test_local_source import make_repo
+from tests.backends.sources.test_local import make_repo
+from tests.support.github_replay import GitHubReplayServer, expected_names, synthetic_population
+from tests.support.gitlab_replay import GitLabReplayServer, crawlable, project, sample_projects
 
 SECRET = "tok-contract-5ecret"
 

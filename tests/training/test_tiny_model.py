@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tests.train.helpers import stdlib_docs
+from tests.support.training_docs import stdlib_docs
 
 pytestmark = pytest.mark.train
 torch = pytest.importorskip("torch")

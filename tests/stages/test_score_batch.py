@@ -12,8 +12,8 @@ from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.file_processing import ProcessingConfig
 from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
 from codelupe_dagster.stages.score_batch import BatchScorer
-from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus
-from tests.files.corpus import STDLIB, write_cloned_manifest
+from tests.support.corpus import STDLIB, write_cloned_manifest
+from tests.support.planted import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus
 
 KEYS = RedisKeys("pipeline:")
 

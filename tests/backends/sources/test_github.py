@@ -19,7 +19,7 @@ from codelupe_dagster.backends.sources.github_items import repo_record_from_item
 from codelupe_dagster.backends.sources.github_query import SearchPlan, SearchSlice, split_slice
 from codelupe_dagster.backends.sources.state import DictStore
 from codelupe_dagster.core.models import RepoRecord
-from tests.ingest.github_replay import (
+from tests.support.github_replay import (
     FakeClock,
     GitHubReplayServer,
     SyntheticRepo,

@@ -21,7 +21,7 @@ from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
 from codelupe_dagster.stages.training_samples import count_new_samples
-from tests.ingest.test_local_source import make_repo
+from tests.backends.sources.test_local import make_repo
 
 REPOS = {"local/alpha": ["json/decoder.py"], "local/beta": ["textwrap.py"], "acme/gamma": ["colorsys.py"]}
 

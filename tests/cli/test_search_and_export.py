@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from codelupe_dagster.cli import _register, cli
-from tests.files.conftest import GITHUB_TOKEN, PlantedCorpus
-from tests.files.test_assets import es_code_index, materialize, scored_files
+from tests.assets.test_score_and_index import es_code_index, materialize, scored_files
+from tests.support.planted import GITHUB_TOKEN, PlantedCorpus
 
 
 @pytest.fixture

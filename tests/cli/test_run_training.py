@@ -11,7 +11,7 @@ from rich.console import Console
 from codelupe_dagster.backends.sources.samples import build_sample_sources
 from codelupe_dagster.cli.run import run_pipeline
 from codelupe_dagster.training.checkpoints import list_checkpoints
-from tests.ingest.test_cli_run import pipeline_defs
+from tests.cli.test_run import pipeline_defs
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 

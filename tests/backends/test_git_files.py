@@ -6,7 +6,7 @@ import pygit2
 import pytest
 
 from codelupe_dagster.backends import git_files
-from tests.files.corpus import Submodule, Symlink, make_repo, stdlib_files
+from tests.support.corpus import Submodule, Symlink, make_repo, stdlib_files
 
 LFS_POINTER = (
     b"version https://git-lfs.github.com/spec/v1\n"

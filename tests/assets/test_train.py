@@ -8,7 +8,7 @@ import pytest
 from codelupe_dagster.assets.train import DATA_CHECK, QwenCheckpointConfig, qwen_checkpoint
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
-from tests.train.helpers import stdlib_docs
+from tests.support.training_docs import stdlib_docs
 
 pytestmark = pytest.mark.train
 

@@ -20,7 +20,7 @@ from codelupe_dagster.sensors.run_status import (
     batch_failed_sensor,
     batch_succeeded_sensor,
 )
-from tests.ingest.helpers import KEYS, enqueue, ingest_resources
+from tests.support.ingest_helpers import KEYS, enqueue, ingest_resources
 
 # The per-batch job restricted to this stage's asset, so these tests do not depend on later stages.
 clone_only_job = dg.define_asset_job("batch_job", selection=["cloned_repos"])

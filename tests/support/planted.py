@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.files.corpus import (
+from tests.support.corpus import (
     STDLIB,
     Submodule,
     Symlink,

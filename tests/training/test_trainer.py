@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from codelupe_dagster.resources.search import SearchIndexResource
-from tests.train.helpers import stdlib_docs
+from tests.support.training_docs import stdlib_docs
 
 pytestmark = pytest.mark.train
 torch = pytest.importorskip("torch")

@@ -21,8 +21,8 @@ from codelupe_dagster.stages.file_processing import TEST_CRASH_ENV, ProcessingCo
 from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
 from codelupe_dagster.stages.score_batch import BatchScorer
 from codelupe_dagster.stages.scoring_pool import ScoringPool, WorkerPoolError
-from tests.files.conftest import PlantedCorpus
-from tests.files.corpus import STDLIB, make_repo, stdlib_files, write_cloned_manifest
+from tests.support.corpus import STDLIB, make_repo, stdlib_files, write_cloned_manifest
+from tests.support.planted import PlantedCorpus
 
 KEYS = RedisKeys("pipeline:")
 

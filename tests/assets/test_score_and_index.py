@@ -14,7 +14,7 @@ from codelupe_dagster.backends.spool import iter_documents
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources import SearchIndexResource
 from codelupe_dagster.stages.handoff import spool_path
-from tests.files.conftest import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus, write_cloned_manifest
+from tests.support.planted import AWS_KEY_ID, GITHUB_TOKEN, PlantedCorpus, write_cloned_manifest
 
 THRESHOLD = 0.3
 

@@ -17,7 +17,7 @@ from codelupe_dagster.backends.sources.local import repo_record_from_path
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.resources import git_from_env
 from codelupe_dagster.resources.git import GitResource
-from tests.ingest.conftest import commit_change, git, make_work_repo
+from tests.support.ingest_fixtures import commit_change, git, make_work_repo
 
 LOOPBACK = frozenset({"127.0.0.1"})
 HTTP = frozenset({"http"})  # the test git server is plain http: allowed explicitly, never by default

@@ -9,7 +9,7 @@ import pytest
 from codelupe_dagster.assets.clone import cloned_repos
 from codelupe_dagster.backends.repo_queue import RedisRepoQueue
 from codelupe_dagster.core.models import RepoRecord
-from tests.ingest.helpers import KEYS, enqueue, ingest_resources
+from tests.support.ingest_helpers import KEYS, enqueue, ingest_resources
 
 
 def materialize_batch(data_dir, redis_url, batch_id, **git):

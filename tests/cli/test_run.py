@@ -19,8 +19,8 @@ from codelupe_dagster.cli.run import run_pipeline
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.training import TrainingResource
-from tests.ingest.conftest import commit_change
-from tests.ingest.helpers import KEYS, ingest_resources
+from tests.support.ingest_fixtures import commit_change
+from tests.support.ingest_helpers import KEYS, ingest_resources
 
 
 def pipeline_defs(data_dir, redis_url, batch_size: int = 16, **redis_fields: object) -> dg.Definitions:

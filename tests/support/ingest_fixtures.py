@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest.git_http import GitHttpServer, start_git_http_server
+from tests.support.git_http import GitHttpServer, start_git_http_server
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 # Small real packages (a few dozen KB each), so fixtures stay fast.

@@ -17,8 +17,8 @@ from codelupe_dagster.resources.forge import CrawlOverrides
 from codelupe_dagster.resources.github import GitHubForge
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.sources import SourcesResource
-from tests.ingest.github_replay import GitHubReplayServer, expected_names, synthetic_population
-from tests.ingest.test_local_source import make_repo
+from tests.backends.sources.test_local import make_repo
+from tests.support.github_replay import GitHubReplayServer, expected_names, synthetic_population
 
 WATERMARK_KEY = "pipeline:stats:crawl_watermark"
 ETAG_KEY = "pipeline:stats:crawl_etags"

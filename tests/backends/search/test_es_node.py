@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.search.es_node import load_script
+from tests.support.es_node import load_script
 
 script = load_script()
 

@@ -12,7 +12,7 @@ from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
 from codelupe_dagster.sensors.training import training_sensor
 from codelupe_dagster.training import checkpoints
-from tests.train.helpers import stdlib_docs
+from tests.support.training_docs import stdlib_docs
 
 pytestmark = pytest.mark.train
 

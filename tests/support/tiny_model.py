@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.train.helpers import stdlib_docs
+from tests.support.training_docs import stdlib_docs
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources import PipelineResource, RedisResource, SearchIndexResource
 from codelupe_dagster.stages.handoff import spool_path
-from tests.files.corpus import STDLIB, make_repo, near_copy, write_cloned_manifest
+from tests.support.corpus import STDLIB, make_repo, near_copy, write_cloned_manifest
 
 KEYS = RedisKeys()
 THRESHOLD = 0.3
