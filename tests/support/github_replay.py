@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.support.replay_http import ReplayServer
 
 RESULT_CAP = 1000
 DOCS = "https://docs.github.com/rest/search/search#search-repositories"
@@ -276,7 +277,7 @@ class RecordedRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class GitHubReplayServer:
+class GitHubReplayServer(ReplayServer):
     """`ThreadingHTTPServer` on 127.0.0.1:<free port>, serving `/search/repositories` for `repos`."""
 
     def __init__(
@@ -306,28 +307,7 @@ class GitHubReplayServer:
         self._matches: dict[str, list[SyntheticRepo]] = {}
         self._items: dict[int, tuple[SyntheticRepo, dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> GitHubReplayServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> GitHubReplayServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__()
 
     # -- population changes between crawls
 
@@ -500,30 +480,6 @@ class GitHubReplayServer:
         if page > 1:
             links.append(f'<{url(1)}>; rel="first"')
         return ", ".join(links)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # headers and body go out as two writes; with Nagle on, the body waits for a delayed ACK (~40ms)
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                status, out_headers, body = server.answer(self.path, headers)
-                self.send_response(status)
-                for key, value in out_headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if body:
-                    self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output readable; the server records every request itself
-
-        return Handler
 
 
 def _json(

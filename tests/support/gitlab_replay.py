@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.support.replay_http import ReplayServer
 
 RETRY_AFTER_S = 7
 FAULTS = {"429", "500", "502", "403"}
@@ -129,7 +130,7 @@ class RecordedRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class GitLabReplayServer:
+class GitLabReplayServer(ReplayServer):
     """`ThreadingHTTPServer` on 127.0.0.1:<free port> serving `/api/v4/projects` for `projects`."""
 
     def __init__(
@@ -150,22 +151,7 @@ class GitLabReplayServer:
         self.requests: list[RecordedRequest] = []
         self._window: tuple[float, int] | None = None  # (start, used)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> GitLabReplayServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__init__()
 
     def answer(self, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
@@ -235,28 +221,6 @@ class GitLabReplayServer:
             following = {**params, "id_after": str(window[-1]["id"])}
             out["Link"] = f'<{self.url}{path}?{urlencode(following)}>; rel="next"'
         return 200, out, json.dumps(items).encode()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                status, out_headers, body = server.answer(self.path, headers)
-                self.send_response(status)
-                for key, value in out_headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
 
 
 def _json(
