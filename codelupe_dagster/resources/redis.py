@@ -15,7 +15,8 @@ from pydantic import Field, PrivateAttr
 
 from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
-from codelupe_dagster.backends.repo_queue import RedisRepoQueue, RetryPolicy
+from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
+from codelupe_dagster.backends.repo_queue import RetryPolicy
 from codelupe_dagster.backends.sources.state import RedisHashStore
 from codelupe_dagster.core.keys import DEFAULT_PREFIX, RedisKeys
 from codelupe_dagster.core.masking import mask_url

@@ -41,7 +41,8 @@ import redis
 
 from codelupe_dagster.backends.dedup_ledger import DedupLedger, RedisDedupLedger
 from codelupe_dagster.backends.git_clone import is_safe_name
-from codelupe_dagster.backends.repo_queue import RedisRepoQueue, RepoQueue
+from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
+from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.backends.search.base import DocError, SearchIndex
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord

@@ -7,7 +7,7 @@ import pygit2
 import pytest
 
 from codelupe_dagster.assets.clone import cloned_repos
-from codelupe_dagster.backends.repo_queue import RedisRepoQueue
+from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
 from codelupe_dagster.core.models import RepoRecord
 from tests.support.ingest_helpers import KEYS, enqueue, ingest_resources
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
 from codelupe_dagster.backends.repo_queue import (
     ATTEMPT,
     CRASH,
     REQUEUE,
     BatchNotFound,
-    RedisRepoQueue,
     RepoQueue,
     RetryPolicy,
 )

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from codelupe_dagster.backends.repo_queue import REQUEUE, RedisRepoQueue, RetryPolicy, new_batch_id
+from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
+from codelupe_dagster.backends.repo_queue import REQUEUE, RetryPolicy, new_batch_id
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 
