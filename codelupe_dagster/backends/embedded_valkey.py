@@ -174,30 +174,7 @@ def _start(home: Path, password: str) -> str:
     pidfile = home / "valkey.pid"
     logfile = home / "valkey.log"
     config = home / "valkey.conf"
-    _write_private(
-        config,
-        "\n".join(
-            [
-                "bind 127.0.0.1",
-                f"port {port}",
-                "protected-mode yes",
-                "daemonize yes",
-                f"pidfile {pidfile}",
-                f"logfile {logfile}",
-                f'dir "{home}"',
-                f"requirepass {password}",
-                # fsync on every write: a queue pop that was acknowledged survives a SIGKILL of the
-                # server or a power loss. The cost is one fsync per write command (a few hundred
-                # microseconds on an SSD): queue and ledger writes are batched (pipelines, Lua), so it
-                # is paid per batch of writes, not per file.
-                "appendonly yes",
-                "appendfsync always",
-                "save 300 1",
-                "databases 16",
-            ]
-        )
-        + "\n",
-    )
+    _write_private(config, _server_config(port, home, pidfile, logfile, password))
     pidfile.unlink(missing_ok=True)
     result = subprocess.run(
         [str(valkey_binary()), str(config)],
@@ -212,17 +189,7 @@ def _start(home: Path, password: str) -> str:
         raise EmbeddedValkeyError(f"valkey-server failed to start: {result.stderr or result.stdout}")
     plain_url = f"redis://127.0.0.1:{port}/0"
     url = _with_password(plain_url, password)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    while True:
-        try:
-            run_id = client.info("server")["run_id"]
-            break
-        except (redis.ConnectionError, redis.BusyLoadingError):
-            if time.monotonic() > deadline:
-                tail = logfile.read_text()[-2000:] if logfile.exists() else ""
-                raise EmbeddedValkeyError(f"valkey-server did not come up on port {port}:\n{tail}") from None
-            time.sleep(0.05)
+    run_id = _wait_until_serving(url, port, logfile)
     pid = int(pidfile.read_text().strip()) if pidfile.exists() else None
     # The state names where the server is; the password stays in its own file, out of this one.
     state = {"url": plain_url, "pid": pid, "run_id": run_id, "started": time.time()}
@@ -230,6 +197,44 @@ def _start(home: Path, password: str) -> str:
     _write_private(tmp, json.dumps(state))
     os.replace(tmp, home / STATE_FILE)
     return url
+
+
+def _server_config(port: int, home: Path, pidfile: Path, logfile: Path, password: str) -> str:
+    """valkey.conf for a loopback-only, password-protected, durable server living under `home`."""
+    lines = [
+        "bind 127.0.0.1",
+        f"port {port}",
+        "protected-mode yes",
+        "daemonize yes",
+        f"pidfile {pidfile}",
+        f"logfile {logfile}",
+        f'dir "{home}"',
+        f"requirepass {password}",
+        # fsync on every write: a queue pop that was acknowledged survives a SIGKILL of the
+        # server or a power loss. The cost is one fsync per write command (a few hundred
+        # microseconds on an SSD): queue and ledger writes are batched (pipelines, Lua), so it
+        # is paid per batch of writes, not per file.
+        "appendonly yes",
+        "appendfsync always",
+        "save 300 1",
+        "databases 16",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _wait_until_serving(url: str, port: int, logfile: Path) -> str:
+    """The server's run id once it answers; its log's tail in the error when it never does."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    while True:
+        try:
+            run_id: str = client.info("server")["run_id"]
+            return run_id
+        except (redis.ConnectionError, redis.BusyLoadingError):
+            if time.monotonic() > deadline:
+                tail = logfile.read_text()[-2000:] if logfile.exists() else ""
+                raise EmbeddedValkeyError(f"valkey-server did not come up on port {port}:\n{tail}") from None
+            time.sleep(0.05)
 
 
 def _write_private(path: Path, text: str) -> None:
