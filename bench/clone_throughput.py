@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from codelupe_dagster.assets.clone import clone_batch  # noqa: E402
 from codelupe_dagster.backends.git_clone import ClonePolicy, directory_bytes  # noqa: E402
+from codelupe_dagster.backends.pygit2_repos import Pygit2Repos  # noqa: E402
 from codelupe_dagster.core.models import RepoRecord  # noqa: E402
 from tests.support.git_http import start_git_http_server  # noqa: E402
 
@@ -97,7 +98,7 @@ def main() -> None:
                     allowed_hosts=frozenset({"127.0.0.1"}),
                     allowed_schemes=frozenset({"http"}),  # the loopback git server is plain http
                 )
-                results = clone_batch(records, policy, args.workers)
+                results = clone_batch(records, Pygit2Repos(policy), args.workers)
                 failed = [o for _, o in results if not o.ok]
                 assert not failed, failed[:2]
 

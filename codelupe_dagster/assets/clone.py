@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 
-from codelupe_dagster.backends.git_clone import CloneOutcome, ClonePolicy, clone_or_fetch
+from codelupe_dagster.backends.git import CloneOutcome, GitRepos
 from codelupe_dagster.backends.repo_queue import BatchNotFound
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.partitions import repo_batches
@@ -18,11 +18,11 @@ from codelupe_dagster.stages.handoff import ClonedRepo, FailedClone, write_clone
 
 
 def clone_batch(
-    records: Sequence[RepoRecord], policy: ClonePolicy, workers: int
+    records: Sequence[RepoRecord], repos: GitRepos, workers: int
 ) -> list[tuple[RepoRecord, CloneOutcome]]:
     """Clone all records with ``workers`` threads: libgit2 releases the GIL for network and disk work."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="clone") as pool:
-        outcomes = list(pool.map(lambda record: clone_or_fetch(record, policy), records))
+        outcomes = list(pool.map(repos.clone_or_fetch, records))
     return list(zip(records, outcomes, strict=True))
 
 
@@ -56,7 +56,7 @@ def cloned_repos(
 
     started = time.monotonic()
     with queue.keep_leased(batch_id):
-        results = clone_batch(records, git.policy(), git.worker_count())
+        results = clone_batch(records, git.repos(), git.worker_count())
     seconds = time.monotonic() - started
     write_cloned_manifest(pipeline.data_path(), batch_id, *handoff_entries(results))
 

@@ -17,8 +17,9 @@ Safety comes from what is *not* done as much as from checks:
   recorded is checked against what arrived, so a repository never silently stays stale;
 - libgit2's messages can quote the URL; details are masked before they reach an outcome or a log.
 
-Pure: no Dagster. Every failure comes back as a ``CloneOutcome`` with a reason code instead of an
-exception, so one broken repository never takes its batch down.
+The libgit2 side of `GitRepos.clone_or_fetch` (`backends/git.py`, `backends/pygit2_repos.py`); no Dagster.
+Every failure comes back as a ``CloneOutcome`` with a reason code instead of an exception, so one broken
+repository never takes its batch down.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 import pygit2
 
+# The value types belong to the interface (backends/git.py); re-exported here under their old home.
+from codelupe_dagster.backends.git import CloneOutcome, ClonePolicy, CloneRefused, CloneStatus
 from codelupe_dagster.core.masking import has_credentials, mask_secrets_in_text, mask_url
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_names import is_safe_name, repo_directory
@@ -42,6 +43,7 @@ __all__ = [
     "CloneOutcome",
     "ClonePolicy",
     "CloneRefused",
+    "CloneStatus",
     "check_source",
     "clone_or_fetch",
     "directory_bytes",
@@ -49,50 +51,8 @@ __all__ = [
     "repo_path",
 ]
 
-CloneStatus = Literal["cloned", "updated", "unchanged", "failed"]
-
 # Where a fetch of the source's HEAD (no branch to follow) lands; not under refs/heads, so never a branch.
 SOURCE_HEAD_REF = "refs/codelupe/source-head"
-
-
-@dataclass(frozen=True)
-class ClonePolicy:
-    repos_dir: Path
-    allowed_hosts: frozenset[str] = frozenset({"github.com"})
-    # Plain http can be tampered with on the way; allow it explicitly (a loopback test server, a mirror).
-    allowed_schemes: frozenset[str] = frozenset({"https"})
-    max_repo_mb: float = 1024.0
-    timeout_s: float = 600.0
-    depth: int = 1
-
-    @property
-    def max_bytes(self) -> int:
-        return int(self.max_repo_mb * 1024 * 1024)
-
-
-@dataclass(frozen=True)
-class CloneOutcome:
-    repo: str
-    path: str | None
-    head: str | None
-    status: CloneStatus
-    reason: str | None = None  # a short code to count failures by (see CloneRefused)
-    detail: str | None = None  # the underlying message, for logs
-    bytes: int = 0  # bytes on disk after the clone/fetch
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
-
-
-class CloneRefused(Exception):
-    """A repository rejected or failed with a reason code (invalid_name, host_not_allowed, too_large, …)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def repo_path(repos_dir: Path, full_name: str) -> Path:

@@ -10,40 +10,42 @@ them with backslash escapes instead: `caf\xe9.py` is valid UTF-8, readable, keep
 language detection needs, and maps every distinct undecodable byte to distinct text. (A name that really
 is spelled with a backslash escape would read the same; the blob is always found by its id, never by
 this text, so nothing but the displayed path is affected.)
+
+These are module-level functions on purpose: the scoring worker processes open each repository once and
+call them directly. `Pygit2Repos` (`backends/pygit2_repos.py`) wraps the same functions as the `RepoFiles`
+reader of the `GitRepos` interface (`backends/git.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pygit2
 
-# Reason codes for entries skipped before content scoring (counted next to the core's reasons).
-SYMLINK = "symlink"
-SUBMODULE = "submodule"
-LFS_POINTER = "lfs_pointer"
-TOO_LARGE = "too_large"  # the same code as core.filters.TOO_LARGE, checked here from the header
+# The value types and reason codes belong to the interface (backends/git.py); re-exported here.
+from codelupe_dagster.backends.git import LFS_POINTER, SUBMODULE, SYMLINK, TOO_LARGE, SkippedEntry, TreeBlob
+
+__all__ = [
+    "LFS_POINTER",
+    "SUBMODULE",
+    "SYMLINK",
+    "TOO_LARGE",
+    "SkippedEntry",
+    "TreeBlob",
+    "blob_size",
+    "entry_name",
+    "head_commit",
+    "iter_head_files",
+    "open_repository",
+    "read_blob",
+    "walk_head",
+    "walk_tree",
+]
 
 _LFS_PREFIX = b"version https://git-lfs"
 # An LFS pointer is a ~130-byte text file; anything much larger is a real file that happens to
 # mention LFS in its first line.
 _LFS_POINTER_MAX_BYTES = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class TreeBlob:
-    """One regular (or executable) file entry of the HEAD tree, not yet read."""
-
-    path: str
-    oid: str  # hex, so entries pickle cheaply to worker processes
-    mode: int
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedEntry:
-    path: str
-    reason: str
 
 
 def open_repository(path: str) -> pygit2.Repository:

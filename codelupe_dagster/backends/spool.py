@@ -4,6 +4,11 @@ A shard directory is complete only when its `_SUCCESS` marker exists. The marker
 atomically, and lists the parts and row counts; readers refuse a directory without it and read only
 the parts it lists. So a run killed mid-write can never be mistaken for a finished one, and stray
 files left by a crash are ignored. Parts are written under a temporary name and renamed into place.
+
+`ParquetSpool` is this format as the `DocumentSpool` interface (`backends/document_spool.py`); the
+functions and `ShardWriter` below are what it is made of, and stay importable for existing callers.
+`UnwritableDocument` is checked when a document is written, because Arrow would only fail later, at a
+part's flush, and take the whole part (and the batch) down with it.
 """
 
 from __future__ import annotations
@@ -11,13 +16,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# The interface's types (backends/document_spool.py), re-exported here under their old home.
+from codelupe_dagster.backends.document_spool import (
+    DocumentSpool,
+    SpoolIncomplete,
+    SpoolManifest,
+    SpoolWriter,
+    UnwritableDocument,
+)
 from codelupe_dagster.core.documents import ID_FIELD, STORED_CODE_FIELDS, FieldKind, FieldSpec
 
 SUCCESS_MARKER = "_SUCCESS"
@@ -25,6 +38,8 @@ SUCCESS_MARKER = "_SUCCESS"
 # non-hidden file as Parquet; a hidden marker keeps the same completeness contract there.
 EXPORT_MARKER = ".SUCCESS"
 PART_PREFIX = "part-"
+DEFAULT_ROWS_PER_PART = 5000
+DEFAULT_COMPRESSION_LEVEL = 3
 
 # Arrow types per field kind. `code` gets a large string (a file may pass 2 GiB in one part);
 # dates stay ISO strings as written; `object` fields are JSON strings, because their keys vary by scorer
@@ -49,23 +64,6 @@ def arrow_schema(fields: tuple[FieldSpec, ...] = STORED_CODE_FIELDS) -> pa.Schem
 CODE_DOC_SCHEMA: pa.Schema = arrow_schema()
 COLUMNS: tuple[str, ...] = tuple(CODE_DOC_SCHEMA.names)
 _JSON_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS if spec.kind == "object")
-
-
-class SpoolIncomplete(RuntimeError):
-    """The directory has no `_SUCCESS` marker: its writer did not finish (or it was never written)."""
-
-
-@dataclass(frozen=True)
-class SpoolManifest:
-    parts: tuple[str, ...]
-    rows: int
-    info: dict[str, Any]  # whatever the writer recorded (counts of the batch, ...)
-
-
-class UnwritableDocument(ValueError):
-    """One document cannot be stored (a text field that is not valid UTF-8): the caller skips and counts
-    it. Checked when the document is written, because Arrow would only fail later, at a part's flush, and
-    take the whole part (and the batch) down with it."""
 
 
 def _to_row(doc: Mapping[str, Any], columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
@@ -112,8 +110,8 @@ class ShardWriter:
     def __init__(
         self,
         directory: str | Path,
-        rows_per_part: int = 5000,
-        compression_level: int = 3,
+        rows_per_part: int = DEFAULT_ROWS_PER_PART,
+        compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         marker: str = SUCCESS_MARKER,
         schema: pa.Schema = CODE_DOC_SCHEMA,
     ):
@@ -200,17 +198,53 @@ def is_complete(directory: str | Path, marker_name: str = SUCCESS_MARKER) -> boo
 
 
 def iter_rows(
-    directory: str | Path, columns: list[str] | None = None, batch_size: int = 1000
+    directory: str | Path,
+    columns: list[str] | None = None,
+    batch_size: int = 1000,
+    marker_name: str = SUCCESS_MARKER,
 ) -> Iterator[list[dict[str, Any]]]:
     """Rows of a complete spool, in batches; raises SpoolIncomplete when the marker is missing."""
-    manifest = read_manifest(directory)
+    manifest = read_manifest(directory, marker_name)
     for part in manifest.parts:
         parquet = pq.ParquetFile(Path(directory) / part)
         for record_batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
             yield record_batch.to_pylist()
 
 
-def iter_documents(directory: str | Path, batch_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+def iter_documents(
+    directory: str | Path, batch_size: int = 1000, marker_name: str = SUCCESS_MARKER
+) -> Iterator[list[dict[str, Any]]]:
     """Index documents of a complete spool, in batches (quality_signals decoded)."""
-    for rows in iter_rows(directory, batch_size=batch_size):
+    for rows in iter_rows(directory, batch_size=batch_size, marker_name=marker_name):
         yield [from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ParquetSpool:
+    """`DocumentSpool` as zstd Parquet parts plus a JSON marker listing them.
+
+    The batch hand-off uses the defaults; the export uses the hidden `EXPORT_MARKER` and the export
+    schema, so `datasets.load_dataset("parquet", data_dir=...)` reads the directory as it is.
+    """
+
+    rows_per_part: int = DEFAULT_ROWS_PER_PART
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
+    marker: str = SUCCESS_MARKER
+    schema: pa.Schema = field(default=CODE_DOC_SCHEMA, repr=False)
+
+    def writer(self, directory: str | Path) -> ShardWriter:
+        return ShardWriter(directory, self.rows_per_part, self.compression_level, self.marker, self.schema)
+
+    def manifest(self, directory: str | Path) -> SpoolManifest:
+        return read_manifest(directory, self.marker)
+
+    def is_complete(self, directory: str | Path) -> bool:
+        return is_complete(directory, self.marker)
+
+    def documents(self, directory: str | Path, batch_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        return iter_documents(directory, batch_size, self.marker)
+
+
+if TYPE_CHECKING:  # mypy --strict proves the classes implement the interface
+    _spool: DocumentSpool = ParquetSpool()
+    _writer: SpoolWriter = ShardWriter("")

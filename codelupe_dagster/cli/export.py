@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from codelupe_dagster.backends.document_spool import SpoolManifest
 from codelupe_dagster.backends.search import BackendUnavailable, Filters, SearchIndex
-from codelupe_dagster.backends.spool import EXPORT_MARKER, ShardWriter, SpoolManifest, arrow_schema
+from codelupe_dagster.backends.spool import EXPORT_MARKER, ParquetSpool, arrow_schema
 from codelupe_dagster.cli.search import open_code_index
 from codelupe_dagster.core.documents import STORED_CODE_FIELDS
 
@@ -31,7 +32,8 @@ def export_corpus(
     the directory; an interrupted export has no marker and its parts are removed.
     """
     filters = Filters(min_quality=min_quality, languages=(language,) if language else ())
-    with ShardWriter(out, rows_per_part=rows_per_shard, marker=EXPORT_MARKER, schema=EXPORT_SCHEMA) as writer:
+    spool = ParquetSpool(rows_per_part=rows_per_shard, marker=EXPORT_MARKER, schema=EXPORT_SCHEMA)
+    with spool.writer(out) as writer:
         writer.write_many(index.iter_documents(filters, fields=EXPORT_FIELDS))
         return writer.commit({"min_quality": min_quality, "language": language})
 

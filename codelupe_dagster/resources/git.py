@@ -1,4 +1,5 @@
-"""Clone/fetch settings (DESIGN §9): where repositories live, which hosts they may come from, limits.
+"""Clone/fetch settings (DESIGN §9): where repositories live, which hosts they may come from, limits;
+`GitResource.repos()` hands out the `GitRepos` that applies them.
 
 Plain fields, filled from the environment by `default_resources()` (`git_from_env`); a resource built
 by hand gets the same defaults without reading the environment.
@@ -11,7 +12,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from codelupe_dagster.backends.git_clone import ClonePolicy
+from codelupe_dagster.backends.git import ClonePolicy, GitRepos
+from codelupe_dagster.backends.pygit2_repos import Pygit2Repos
 from codelupe_dagster.resources.sources import SourcesResource
 from codelupe_dagster.settings import DEFAULTS
 
@@ -64,6 +66,10 @@ class GitResource(dg.ConfigurableResource):
             timeout_s=self.timeout_s,
             depth=self.depth,
         )
+
+    def repos(self) -> GitRepos:
+        """Git under this resource's policy: clone or fetch a queued repository, read a clone's files."""
+        return Pygit2Repos(self.policy())
 
     def worker_count(self) -> int:
         return max(1, self.workers)
