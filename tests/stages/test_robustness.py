@@ -51,13 +51,20 @@ def pool_workers() -> list[psutil.Process]:
 
 
 class _KillOneWorker(BatchScorer):
-    """SIGKILLs one pool worker the first time the parent claims a chunk, with most tasks still to run."""
+    """SIGKILLs one of *its own* pool's workers the first time the parent claims a chunk, with tasks still
+    to run. Workers alive before it started (a previous pool's, still exiting) are never the victim: the
+    forkserver is shared by every pool of this process, so its children are not all this pool's."""
 
     killed: int | None = None
+    not_ours: frozenset[int] = frozenset()
+
+    def run(self, *args, **kwargs):
+        self.not_ours = frozenset(worker.pid for worker in pool_workers())
+        return super().run(*args, **kwargs)
 
     def _claim_and_write(self, *args, **kwargs):
         if self.killed is None:
-            victim = pool_workers()[0]
+            victim = next(worker for worker in pool_workers() if worker.pid not in self.not_ours)
             self.killed = victim.pid
             os.kill(victim.pid, signal.SIGKILL)
         return super()._claim_and_write(*args, **kwargs)
