@@ -114,7 +114,7 @@ def test_local_source_is_cloned_and_fetched(
 @pytest.mark.parametrize(
     ("name", "clone_url", "source", "reason"),
     [
-        ("o/r", "https://evil.example.com/o/r.git", "github", "host_not_allowed"),
+        ("o/r", "http://evil.example.com/o/r.git", "github", "host_not_allowed"),
         ("o/r", "ssh://git@127.0.0.1/o/r.git", "github", "scheme_not_allowed"),
         ("o/r", "ext::sh -c touch% /tmp/pwned", "github", "scheme_not_allowed"),
         ("o/r", "http://user:token@127.0.0.1/o/r.git", "github", "credentials_in_url"),
