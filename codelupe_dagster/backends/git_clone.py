@@ -37,7 +37,7 @@ import pygit2
 from codelupe_dagster.backends.git import CloneOutcome, ClonePolicy, CloneRefused, CloneStatus
 from codelupe_dagster.core.masking import has_credentials, mask_secrets_in_text, mask_url
 from codelupe_dagster.core.models import RepoRecord
-from codelupe_dagster.core.repo_names import is_safe_name, repo_directory
+from codelupe_dagster.core.repo_names import repo_directory
 
 __all__ = [
     "CloneOutcome",
@@ -47,7 +47,6 @@ __all__ = [
     "check_source",
     "clone_or_fetch",
     "directory_bytes",
-    "is_safe_name",  # the rule lives in core/repo_names.py; re-exported for the queue and migration
     "repo_path",
 ]
 

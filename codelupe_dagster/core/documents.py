@@ -114,8 +114,7 @@ class CodeDocument:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> CodeDocument:
         """Back from a stored dict; unknown keys are ignored, missing optional fields take defaults."""
-        known = {ID_FIELD, *CODE_FIELD_NAMES}
-        return cls(**{k: v for k, v in record.items() if k in known})
+        return cls(**{k: v for k, v in record.items() if k in _RECORD_KEYS})
 
 
 def _field_table() -> tuple[FieldSpec, ...]:
@@ -131,5 +130,6 @@ def _field_table() -> tuple[FieldSpec, ...]:
 # The field table every schema derives from, in document order (``id`` excluded).
 CODE_FIELDS: Final[tuple[FieldSpec, ...]] = _field_table()
 CODE_FIELD_NAMES: Final[tuple[str, ...]] = tuple(spec.name for spec in CODE_FIELDS)
+_RECORD_KEYS: Final[frozenset[str]] = frozenset({ID_FIELD, *CODE_FIELD_NAMES})  # what from_record keeps
 # The columns of the spool and the export: the id, then every stored field.
 STORED_CODE_FIELDS: Final[tuple[FieldSpec, ...]] = tuple(spec for spec in CODE_FIELDS if spec.stored)

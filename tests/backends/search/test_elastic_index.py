@@ -471,8 +471,12 @@ def test_a_node_down_longer_than_the_retry_budget_ends_in_backend_unavailable(fl
     with pytest.raises(BackendUnavailable, match="unreachable") as caught:
         index.bulk_upsert([doc(i) for i in range(10)])
     elapsed = time.monotonic() - started
+    gave_up_during_outage = outage.is_alive()
 
-    assert 1.0 <= elapsed < 6.0, f"retries must stop near retry_for_s, took {elapsed:.1f} s"
+    # Retried for a while, then gave up while the 20 s outage was still on: the budget (2 s) bounded the
+    # wait, not the node's return. No upper time bound: a loaded machine only makes each attempt slower.
+    assert elapsed >= 1.0, f"gave up after {elapsed:.1f} s, before spending its retry budget"
+    assert gave_up_during_outage, "retries went on until the node came back, past retry_for_s"
     assert flaky.url.removeprefix("http://") in str(caught.value)
 
 
