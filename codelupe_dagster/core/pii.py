@@ -1,0 +1,231 @@
+"""Redaction of personal data (e-mail addresses, public IP addresses) in source code.
+
+A corpus people search and train on should not hand out who wrote what and where their servers
+are: like BigCode's PII pass over The Stack, each address is replaced by a typed placeholder
+(`<EMAIL>`, `<IP_ADDRESS>`) and counted per kind. Only the address's own characters are
+replaced, and addresses only occur inside string literals and comments, so code that parsed
+before still parses.
+
+What is kept as written, because it identifies nobody:
+- e-mail: `noreply`/`no-reply` addresses, documentation domains (example.com/.org/.net and their
+  subdomains, the reserved `.example`, `.test`, `.invalid`, `.localhost` names, `localhost`),
+  ssh remotes (`git@github.com:owner/repo.git`), and shapes that only look like addresses in
+  code (`icon@2x.png`, `x@self.weight`: the top-level domain must be a real one);
+- IP: every address outside the public unicast space, decided by the stdlib `ipaddress`
+  (private RFC 1918 and ULA, loopback, link-local, multicast, reserved, unspecified), plus CGNAT
+  and the documentation ranges; the well-known public DNS resolvers; and anything that is a
+  version, not an address (`version = "1.2.3.4"`, `pkg==1.2.3.4`, `v1.2.3.4`, OIDs, dotted
+  numbers inside a longer dotted run).
+
+Redaction is idempotent: a placeholder never matches again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from enum import StrEnum
+
+
+class PiiKind(StrEnum):
+    """A kind of personal data; its value is the name used in settings (`PII_REDACT`) and counts."""
+
+    EMAIL = "email"
+    IP_ADDRESS = "ip"
+
+
+PLACEHOLDERS: dict[PiiKind, str] = {PiiKind.EMAIL: "<EMAIL>", PiiKind.IP_ADDRESS: "<IP_ADDRESS>"}
+DEFAULT_KINDS: frozenset[PiiKind] = frozenset({PiiKind.EMAIL, PiiKind.IP_ADDRESS})
+
+
+def parse_kinds(spec: str) -> frozenset[PiiKind]:
+    """`"email,ip"` -> the kinds; an empty spec (or `none`) redacts no PII. ValueError names an
+    unknown kind, so a typo in `PII_REDACT` fails at start-up instead of silently leaking."""
+    names = [part.strip().lower() for part in spec.split(",") if part.strip()]
+    if names == ["none"]:
+        return frozenset()
+    known = {kind.value: kind for kind in PiiKind}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown PII kind(s) {unknown}; choose from {sorted(known)} or 'none'")
+    return frozenset(known[name] for name in names)
+
+
+# --------------------------------------------------------------------------- e-mail
+
+_EMAIL = re.compile(
+    # The local part must not continue a word, a path or an escape (`"\nbob@x.org"` starts at
+    # `bob`, so the backslash escape stays whole).
+    r"(?:(?<=\\[nrt])|(?<![\w.%+\-\\]))"
+    r"(?P<local>[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63})@"
+    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,24}))"
+    r"(?![\w\-]|\.[A-Za-z0-9])"
+)
+
+# Generic top-level domains seen in real addresses; every two-letter (country) TLD counts too.
+# A closed list keeps code such as `x@self.weight` or `logo@2x.png` from looking like an address.
+_GENERIC_TLDS = frozenset(
+    {
+        "com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "name", "pro", "mobi",
+        "app", "dev", "io", "ai", "cloud", "tech", "online", "site", "email", "mail", "xyz", "page",
+        "codes", "software", "systems", "solutions", "digital", "network", "services", "agency",
+        "company", "consulting", "studio", "design", "science", "academy", "works", "zone", "team",
+        "group", "global", "world", "life", "live", "space", "website", "blog", "club", "one",
+        "museum", "aero", "coop", "jobs", "travel", "asia", "berlin", "london", "nyc", "paris",
+    }
+)  # fmt: skip
+_FILE_EXTENSIONS = frozenset({"js", "py", "go", "rs", "rb", "cc", "hh", "md", "sh", "ts", "pl"})
+_DOCUMENTATION_DOMAINS = ("example.com", "example.org", "example.net", "localhost")
+_RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost", "local"})
+_NO_REPLY = re.compile(r"no-?reply", re.IGNORECASE)
+
+
+def _is_kept_email(match: re.Match[str], text: str) -> bool:
+    local, domain, tld = match["local"], match["domain"].lower(), match["tld"].lower()
+    if tld in _RESERVED_TLDS or any(
+        domain == kept or domain.endswith("." + kept) for kept in _DOCUMENTATION_DOMAINS
+    ):
+        return True
+    if len(tld) == 2:
+        if tld in _FILE_EXTENSIONS:
+            return True
+    elif tld not in _GENERIC_TLDS:
+        return True
+    if _NO_REPLY.search(local) or _NO_REPLY.search(domain):
+        return True
+    # An scp-like ssh remote (`git@github.com:owner/repo`) or an `ssh://user@host` URL is a host.
+    end = match.end()
+    if text.startswith(":", end) and not text.startswith("://", end):
+        return True
+    return text[max(0, match.start() - 6) : match.start()].endswith("ssh://")
+
+
+# --------------------------------------------------------------------------- IP addresses
+
+_IPV4 = re.compile(
+    # Not inside a longer dotted or alphanumeric run (`1.2.3.4.5`, `v1.2.3.4`, `1.2.3.4-beta`).
+    r"(?<![\w.\-])(?P<ip>(?:\d{1,3}\.){3}\d{1,3})(?!\.?\w|-\w)"
+)
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?P<ip>(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:\d{1,3}\.){3}\d{1,3}))"
+    r"(?![\w:.])"
+)
+# A version or an identifier, not an address, when the text just before says so.
+_VERSION_CONTEXT = re.compile(
+    r"(?:version|\bver|release|\brev|build|\boid|==|>=|<=|~=|!=|\^|~|@)[\s\"'=:,(\[_\-]*$",
+    re.IGNORECASE,
+)
+_CONTEXT_CHARS = 40
+
+_NON_PUBLIC_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "100.64.0.0/10",  # carrier-grade NAT
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # TEST-NET-1
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # TEST-NET-2
+        "203.0.113.0/24",  # TEST-NET-3
+        "2001:db8::/32",  # IPv6 documentation
+        "3fff::/20",  # IPv6 documentation (RFC 9637)
+    )
+)
+# Public resolvers are infrastructure everybody configures, not anybody's address.
+_PUBLIC_RESOLVERS = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112",
+        "208.67.222.222", "208.67.220.220", "2001:4860:4860::8888", "2001:4860:4860::8844",
+        "2606:4700:4700::1111", "2606:4700:4700::1001",
+    )
+)  # fmt: skip
+
+
+def is_public_ip(value: str) -> bool:
+    """A public unicast address that could point at somebody's machine (see the module docstring)."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    if (
+        not address.is_global
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or address in _PUBLIC_RESOLVERS
+    ):
+        return False
+    return not any(
+        address.version == network.version and address in network for network in _NON_PUBLIC_NETWORKS
+    )
+
+
+def _in_version_context(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", max(0, start - _CONTEXT_CHARS), start) + 1
+    before = text[max(line_start, start - _CONTEXT_CHARS) : start]
+    return _VERSION_CONTEXT.search(before) is not None
+
+
+def _is_public_ipv6_candidate(value: str) -> bool:
+    # At least three written groups: `a[2000::]` or `x[2::3]` are slices, not addresses.
+    return sum(1 for group in value.split(":") if group) >= 3 and is_public_ip(value)
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+def _replace(
+    text: str,
+    pattern: re.Pattern[str],
+    placeholder: str,
+    redact: Callable[[re.Match[str], str], bool],
+) -> tuple[str, int]:
+    parts: list[str] = []
+    last = 0
+    count = 0
+    for match in pattern.finditer(text):
+        if not redact(match, text):
+            continue
+        start, end = match.span("ip") if "ip" in pattern.groupindex else match.span()
+        parts.append(text[last:start])
+        parts.append(placeholder)
+        last = end
+        count += 1
+    if not count:
+        return text, 0
+    parts.append(text[last:])
+    return "".join(parts), count
+
+
+def _redact_email(match: re.Match[str], text: str) -> bool:
+    return not _is_kept_email(match, text)
+
+
+def _redact_ipv4(match: re.Match[str], text: str) -> bool:
+    return is_public_ip(match["ip"]) and not _in_version_context(text, match.start())
+
+
+def _redact_ipv6(match: re.Match[str], text: str) -> bool:
+    return _is_public_ipv6_candidate(match["ip"])
+
+
+def redact_pii(text: str, kinds: frozenset[PiiKind] = DEFAULT_KINDS) -> tuple[str, dict[str, int]]:
+    """Replace the addresses of `kinds` in `text` by their placeholders; the text and the count per
+    kind name (only kinds found appear)."""
+    counts: dict[str, int] = {}
+    if PiiKind.EMAIL in kinds and "@" in text:
+        text, found = _replace(text, _EMAIL, PLACEHOLDERS[PiiKind.EMAIL], _redact_email)
+        if found:
+            counts[PiiKind.EMAIL.value] = found
+    if PiiKind.IP_ADDRESS in kinds:
+        total = 0
+        if "." in text:
+            text, found = _replace(text, _IPV4, PLACEHOLDERS[PiiKind.IP_ADDRESS], _redact_ipv4)
+            total += found
+        if "::" in text or text.count(":") >= 7:
+            text, found = _replace(text, _IPV6, PLACEHOLDERS[PiiKind.IP_ADDRESS], _redact_ipv6)
+            total += found
+        if total:
+            counts[PiiKind.IP_ADDRESS.value] = total
+    return text, counts
