@@ -41,6 +41,7 @@ def counts_metadata(counts: BatchCounts) -> dict[str, Any]:
         "exact_duplicates": summary["exact_duplicates"],
         "near_duplicates": summary["near_duplicates"],
         "secrets_redacted": dg.MetadataValue.json(summary["secrets_redacted"]),
+        "pii_redacted": dg.MetadataValue.json(summary["pii_redacted"]),
         "languages": dg.MetadataValue.json(summary["languages"]),
         "quality_histogram": dg.MetadataValue.md(quality_table(summary["quality_histogram"])),
         "failed_repos": dg.MetadataValue.json(summary["failed_repos"]),
@@ -58,11 +59,14 @@ def scored_files(
     redis: RedisResource,
     pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
-    """The batch's HEAD trees filtered, scored, secret-redacted and deduplicated into the spool."""
+    """The batch's HEAD trees filtered, scored, redacted (secrets and PII) and deduplicated into the spool."""
     batch_id = context.partition_key
     min_quality = config.min_quality if config.min_quality is not None else pipeline.min_quality
     processing = ProcessingConfig(
-        scorer=config.scorer, max_file_bytes=config.max_file_bytes, min_quality=min_quality
+        scorer=config.scorer,
+        max_file_bytes=config.max_file_bytes,
+        min_quality=min_quality,
+        pii_kinds=pipeline.pii_kinds(),
     )
     queue = redis.queue()
     with queue.keep_leased(batch_id):

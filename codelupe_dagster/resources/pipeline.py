@@ -12,7 +12,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from codelupe_dagster.core.pii import PiiKind, parse_kinds
 from codelupe_dagster.settings import DEFAULTS
+
+# PII_REDACT's default: every kind of personal data `core.pii` knows.
+PII_REDACT_DEFAULT = "email,ip"
 
 
 def _int_default(name: str) -> int:
@@ -57,6 +61,12 @@ class PipelineResource(dg.ConfigurableResource):
         description="SYNC_INTERVAL: seconds between crawls in continuous mode.",
     )
 
+    pii_redact: str = Field(
+        default=PII_REDACT_DEFAULT,
+        description="PII_REDACT: personal data replaced by placeholders, a comma list of 'email', 'ip' "
+        "(or 'none'); secrets are always redacted.",
+    )
+
     source: str | None = Field(
         default=None,
         description="CODELUPE_SOURCE: 'github', a directory of git repositories, or a file of clone URLs.",
@@ -65,6 +75,10 @@ class PipelineResource(dg.ConfigurableResource):
     def data_path(self) -> Path:
         """DATA_DIR as an absolute path, so every process of a session agrees on it."""
         return Path(self.data_dir).expanduser().resolve()
+
+    def pii_kinds(self) -> frozenset[PiiKind]:
+        """The kinds of `pii_redact`; ValueError names an unknown one."""
+        return parse_kinds(self.pii_redact)
 
     def is_continuous(self) -> bool:
         return self.crawler_mode.strip().lower() == "continuous"

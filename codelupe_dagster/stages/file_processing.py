@@ -21,7 +21,8 @@ from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.language import LANGUAGES, detect_language
 from codelupe_dagster.core.minhash import LSHParams, band_keys, signature
 from codelupe_dagster.core.quality import SCORERS
-from codelupe_dagster.core.secrets import redact_secrets
+from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
+from codelupe_dagster.core.redaction import merge_counts, redact_field, redact_text
 
 # Enough of the text for shebangs and the `.h` C/C++ decision.
 LANGUAGE_HEAD_CHARS = 4096
@@ -33,6 +34,7 @@ class ProcessingConfig:
     max_file_bytes: int = filters.DEFAULT_MAX_FILE_BYTES
     lsh: LSHParams = field(default_factory=LSHParams)
     min_quality: float | None = None  # below it a file is dropped as "low_quality"
+    pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS  # personal data redacted besides secrets (PII_REDACT)
 
     def __post_init__(self) -> None:
         if self.scorer not in SCORERS:
@@ -45,7 +47,9 @@ class ProcessedFile:
 
     `content` is the redacted, normalized text (see `dedup.normalize_content`); `digest` is its
     16-byte xxh3-128, whose hex is the document id. `band_keys` is empty for files too short for
-    near-dedup (fewer tokens than the shingle size).
+    near-dedup (fewer tokens than the shingle size). `path` is redacted too (a token or an address
+    in a file name leaves the scorer like one in the file); `secrets` and `pii` count what was
+    replaced in content and path together, per kind.
     """
 
     path: str
@@ -58,6 +62,7 @@ class ProcessedFile:
     lines: int
     band_keys: tuple[bytes, ...]
     secrets: dict[str, int]
+    pii: dict[str, int] = field(default_factory=dict)
 
     @property
     def doc_id(self) -> str:
@@ -86,15 +91,17 @@ def _process(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile 
     if reason is not None:
         return Dropped(path, reason)
 
-    redacted, secret_counts = redact_secrets(text)
-    content = normalize_content(redacted)
+    # Language detection and the path filters above read the path as written; what leaves is redacted.
+    redacted = redact_text(text, config.pii_kinds)
+    redacted_path = redact_field(path, config.pii_kinds)
+    content = normalize_content(redacted.text)
     # The line statistics of the file as read serve the quality signals too (one pass fewer);
     # normalization and redaction change them by a trailing space or a placeholder at most.
     quality = SCORERS[config.scorer](content, language, stats=stats)
     if config.min_quality is not None and quality.score < config.min_quality:
         return Dropped(path, filters.LOW_QUALITY)
     return ProcessedFile(
-        path=path,
+        path=redacted_path.text,
         language=language,
         content=content,
         digest=digest_normalized(content),
@@ -103,7 +110,8 @@ def _process(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile 
         size_bytes=len(data),
         lines=content.count("\n"),
         band_keys=tuple(band_keys(signature(content, config.lsh), config.lsh)),
-        secrets=secret_counts,
+        secrets=merge_counts(redacted.secrets, redacted_path.secrets),
+        pii=merge_counts(redacted.pii, redacted_path.pii),
     )
 
 

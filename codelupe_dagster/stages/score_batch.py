@@ -80,6 +80,7 @@ class BatchCounts:
     exact_duplicates: int = 0
     near_duplicates: int = 0
     secrets_redacted: Counter[str] = field(default_factory=Counter)
+    pii_redacted: Counter[str] = field(default_factory=Counter)  # per kind: email, ip
     languages: Counter[str] = field(default_factory=Counter)
     quality_histogram: Counter[str] = field(default_factory=Counter)
     repos: int = 0
@@ -105,6 +106,7 @@ class BatchCounts:
         self.languages[processed.language or "unknown"] += 1
         self.quality_histogram[quality_bucket(processed.quality_score)] += 1
         self.secrets_redacted.update(processed.secrets)
+        self.pii_redacted.update(processed.pii)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +117,7 @@ class BatchCounts:
             "exact_duplicates": self.exact_duplicates,
             "near_duplicates": self.near_duplicates,
             "secrets_redacted": dict(sorted(self.secrets_redacted.items())),
+            "pii_redacted": dict(sorted(self.pii_redacted.items())),
             "languages": dict(self.languages.most_common()),
             "quality_histogram": {
                 label: self.quality_histogram.get(label, 0) for label, _, _ in QUALITY_BUCKETS
