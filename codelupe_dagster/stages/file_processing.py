@@ -20,8 +20,8 @@ from codelupe_dagster.core import filters
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.language import LANGUAGES, detect_language
 from codelupe_dagster.core.minhash import LSHParams, band_keys, signature
-from codelupe_dagster.core.quality import SCORERS
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
+from codelupe_dagster.core.quality import SCORERS
 from codelupe_dagster.core.redaction import merge_counts, redact_field, redact_text
 
 # Enough of the text for shebangs and the `.h` C/C++ decision.
