@@ -1,0 +1,74 @@
+"""Values that look like credentials but leak nothing: documented examples, placeholders,
+template references and test vectors. Keeping them keeps tutorials and tests intact."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+# Values published in vendors' documentation as examples.
+DOCUMENTED_EXAMPLES = frozenset(
+    {
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "AKIAI44QH8DHBEXAMPLE",
+        "ASIAIOSFODNN7EXAMPLE",
+        "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",  # Google's Maps docs
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",  # Stripe docs
+        "xoxb-not-a-real-token-this-will-not-work",
+    }
+)
+
+_PLACEHOLDER_WORDS = frozenset(
+    {
+        "changeme", "change_me", "change-me", "password", "passwd", "secret", "token", "apikey",
+        "api_key", "example", "test", "testing", "dummy", "placeholder", "none", "null", "nil",
+        "undefined", "redacted", "todo", "fixme", "foobar", "foo", "bar", "admin", "root", "user",
+        "username", "pass", "default", "empty", "string", "required", "optional", "mysecret",
+        "mypassword", "secretkey", "secret_key", "yourpassword", "your_password", "your-password",
+        "true", "false", "bearer", "basic",
+    }
+)  # fmt: skip
+_PLACEHOLDER_SHAPES = re.compile(
+    r"^(?:[x*.#_\-]+|(.)\1+|\$.*|\{.*\}|<.*>|%.*|\[.*\]|.*\{\{.*|.*\$\{.*|"
+    r"(?:your|my|some|insert|enter|replace|fake|dummy|sample|test)[_\- ].*|"
+    r".*(?:example|placeholder|dummy|changeme|xxxx|\*\*\*\*|redacted|<secret:|"
+    r"os\.environ|process\.env|getenv|env\[).*)$",
+    re.IGNORECASE,
+)
+# A body of one or two characters repeated, or a run such as 0123456789 / abcdef: typed by hand.
+_SEQUENCES = ("0123456789", "abcdefghij", "1234567890", "abcdef0123")
+
+
+def shannon_entropy(value: str) -> float:
+    if not value:
+        return 0.0
+    length = len(value)
+    return -sum(n / length * math.log2(n / length) for n in Counter(value).values())
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that stand for a secret without being one."""
+    value = value.strip()
+    if len(value) < 4 or any(c.isspace() for c in value):
+        return True
+    if value in DOCUMENTED_EXAMPLES or value.lower() in _PLACEHOLDER_WORDS:
+        return True
+    return _PLACEHOLDER_SHAPES.match(value) is not None
+
+
+def is_fake_token(value: str) -> bool:
+    """A value with a real token's prefix but a hand-typed body: `ghp_xxxx...`, `sk_live_0000...`,
+    or containing EXAMPLE/XXXX/1234567890 as vendors' docs and test suites write them."""
+    if value in DOCUMENTED_EXAMPLES:
+        return True
+    upper = value.upper()
+    if "EXAMPLE" in upper or "XXXX" in upper or "****" in value or "<SECRET:" in upper:
+        return True
+    lowered = value.lower()
+    if any(seq in lowered for seq in _SEQUENCES):
+        return True
+    tail = value[-20:]
+    return len(set(tail)) <= 3

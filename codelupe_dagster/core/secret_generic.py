@@ -1,0 +1,132 @@
+"""Generic credential forms: a telling name and a value, in any common syntax, and the places
+where credentials travel (HTTP auth headers, curl's -u, URLs with userinfo, connection strings).
+
+The value alone does not identify these, so each match is gated: placeholders and references
+are skipped (allow-list), and unquoted values must look random (entropy, digits and letters,
+not an identifier), because `token = self.next_token` is code, not a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codelupe_dagster.core.secret_allowlist import is_placeholder, shannon_entropy
+
+_KEY = (
+    r"(?P<key>(?:passw(?:or)?d|pwd|secret|api[_\-]?key|access[_\-]?key|private[_\-]?key|token|"
+    r"client[_\-]?secret|auth[_\-]?key|credentials?)"
+    r"(?:s|[_\-]?(?:key|value|str|string|hash|b64|base64|secret|plain|raw|\d))?)"
+)
+_QUOTED = re.compile(
+    _KEY + r"(?P<keyquote>[\"']?)\s*(?P<op>:=|=>|\.=|\?=|=|:|,)\s*(?:[urbf]{1,2})?"
+    r"(?P<quote>[\"'`])(?P<value>[^\"'`\n\\]{1,200})(?P=quote)",
+    re.IGNORECASE,
+)
+_UNQUOTED = re.compile(
+    _KEY
+    + r"(?P<keyquote>[\"']?)[ \t]*(?P<op>:=|=|:)[ \t]*(?P<value>[^\s\"'`,;()\[\]{}<>]{8,200})(?=[\s;,\"']|$)",
+    re.IGNORECASE,
+)
+_XML_ELEMENT = re.compile(
+    r"<(?P<key>[\w.:\-]*(?:password|secret|token|apikey|api_key)[\w.\-]*)>(?P<value>[^<>\s]{4,200})</(?P=key)>",
+    re.IGNORECASE,
+)
+_AUTH_HEADER = re.compile(
+    r"authorization[\"']?\s*[:=,]\s*[\"']?(?:bearer|basic|token|bot|digest)\s+(?P<value>[A-Za-z0-9._~+/=\-]{8,})",
+    re.IGNORECASE,
+)
+_CURL_USER = re.compile(
+    r"(?:\s-u|--user)[ =][\"']?[^\s:\"'@]{1,100}:(?P<value>[^\s\"'@]{4,200})[\"']?(?=\s|$)"
+)
+_URL_USERINFO = re.compile(r"://[^\s:/@\"'`]{1,100}:(?P<value>[^\s@/\"'`]{1,200})@[\w.\-\[]")
+
+
+def _kind_of_key(key: str) -> str:
+    key = key.lower()
+    if "pass" in key or "pwd" in key:
+        return "password"
+    if "token" in key:
+        return "token"
+    if "api" in key or "access" in key or "auth" in key:
+        return "api_key"
+    return "secret"
+
+
+def _inside_literal(match: re.Match[str]) -> bool:
+    """The name is itself inside a string literal (`"PWD=" + cmd.Dir`): what follows the
+    operator is code, and a quote after it opens the NEXT literal."""
+    text = match.string
+    position = match.start("key")
+    while position > 0 and (text[position - 1].isalnum() or text[position - 1] in "_-"):
+        position -= 1
+    return position > 0 and text[position - 1] in "\"'`" and not match.group("keyquote")
+
+
+def _classify_quoted(match: re.Match[str]) -> str | None:
+    value = match.group("value")
+    if _inside_literal(match) or is_placeholder(value):
+        return None
+    if match.group("op") == "," and not match.group("keyquote"):
+        return None  # f(token, "x"): a second argument, not the token's value
+    if shannon_entropy(value) < 2.0:
+        return None
+    return _kind_of_key(match.group("key"))
+
+
+_IDENTIFIER_LIKE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$|^[\w.\-]+\(|^\d+$|^[\d.]+$")
+
+
+def looks_random(value: str, min_entropy: float = 3.0) -> bool:
+    if is_placeholder(value) or shannon_entropy(value) < min_entropy:
+        return False
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    return has_digit and has_alpha and _IDENTIFIER_LIKE.match(value) is None
+
+
+def _classify_unquoted(match: re.Match[str]) -> str | None:
+    if _inside_literal(match) or not looks_random(match.group("value")):
+        return None
+    return _kind_of_key(match.group("key"))
+
+
+def _classify_xml(match: re.Match[str]) -> str | None:
+    return _kind_of_key(match.group("key")) if looks_random(match.group("value"), 2.5) else None
+
+
+def _classify_auth(match: re.Match[str]) -> str | None:
+    return "auth_header" if looks_random(match.group("value"), 3.0) else None
+
+
+def _classify_password(match: re.Match[str]) -> str | None:
+    return None if is_placeholder(match.group("value")) else "connection_string_password"
+
+
+@dataclass(frozen=True)
+class GenericRule:
+    kind: str
+    regex: re.Pattern[str]
+    keywords: tuple[str, ...]  # lowercase
+    classify: Callable[[re.Match[str]], str | None]
+
+
+GENERIC_RULES: tuple[GenericRule, ...] = (
+    GenericRule("auth_header", _AUTH_HEADER, ("authorization",), _classify_auth),
+    GenericRule("connection_string_password", _CURL_USER, ("-u", "--user"), _classify_password),
+    GenericRule("connection_string_password", _URL_USERINFO, ("://",), _classify_password),
+    GenericRule("password", _XML_ELEMENT, ("pass", "secret", "token", "apikey", "api_key"), _classify_xml),
+    GenericRule(
+        "password",
+        _QUOTED,
+        ("pass", "pwd", "secret", "api", "access", "private", "token", "auth", "credential"),
+        _classify_quoted,
+    ),
+    GenericRule(
+        "password",
+        _UNQUOTED,
+        ("pass", "pwd", "secret", "api", "access", "private", "token", "auth", "credential"),
+        _classify_unquoted,
+    ),
+)
