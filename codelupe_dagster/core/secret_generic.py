@@ -75,7 +75,11 @@ def _classify_quoted(match: re.Match[str]) -> str | None:
     return _kind_of_key(match.group("key"))
 
 
-_IDENTIFIER_LIKE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$|^[\w.\-]+\(|^\d+$|^[\d.]+$")
+# Code, not a value: words with at most a short trailing number (`user_password2`), attribute
+# access (`self.token`, `settings.SECRET_KEY`), calls, numbers and versions.
+_IDENTIFIER_LIKE = re.compile(
+    r"^[A-Za-z_$][A-Za-z_$]*\d{0,2}$|^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$|^[\w.\-]+\(|^[\d.]+$"
+)
 
 
 def looks_random(value: str, min_entropy: float = 3.0) -> bool:

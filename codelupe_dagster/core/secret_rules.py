@@ -31,6 +31,7 @@ class SecretRule:
     min_entropy: float = 0.0
     checksum: Callable[[str], bool] | None = None
     distinctive: bool = True
+    name: str = ""  # for keyed rows: a variable name that makes the value a credential
 
 
 _ALPHABETS = {
@@ -125,12 +126,13 @@ def keyed(
     template: str,
     keywords: tuple[str, ...],
     min_entropy: float = 3.0,
+    name: str = "",
 ) -> SecretRule:
     """A format that is only a credential next to a telling name (32 hex next to `datadog`)."""
     pattern = f"(?i:{names}){_NAME_TO_VALUE}(?P<value>{value}){_AFTER}"
-    return SecretRule(
-        rule_id, service, pattern, keywords, synthetic_example(template, rule_id), min_entropy, None, False
-    )
+    example = synthetic_example(template, rule_id)
+    name = name or keywords[0].strip("-_.:$=?&") + "_key"
+    return SecretRule(rule_id, service, pattern, keywords, example, min_entropy, None, False, name)
 
 
 def _gh(rule_id: str, prefix: str) -> SecretRule:
@@ -293,7 +295,7 @@ RULES: tuple[SecretRule, ...] = (
         "AWS",
         # AKIA long-term, ASIA temporary (STS), ABIA/ACCA other issuers; AIDA/AROA etc. are
         # user/role identifiers, not credentials.
-        _BEFORE + "(?P<value>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Za-z0-9])",
+        _BEFORE + "(?P<value>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Za-z0-9])",
         ("akia", "asia", "abia", "acca"),
         "AKIA{b32:16}",
         min_entropy=3.0,
@@ -306,6 +308,7 @@ RULES: tuple[SecretRule, ...] = (
         "{b64:40}",
         ("secret",),
         min_entropy=4.0,
+        name="aws_secret_access_key",
     ),
     keyed(
         "aws_session_token",
@@ -315,6 +318,7 @@ RULES: tuple[SecretRule, ...] = (
         "IQoJb3JpZ2luX2Vj{b64:200}",
         ("token",),
         4.5,
+        name="aws_session_token",
     ),
     token("aws_mws_key", "AWS", "amzn.mws.", _UUID, "{uuid}"),
     shaped(
@@ -337,11 +341,12 @@ RULES: tuple[SecretRule, ...] = (
     keyed(
         "azure_sas_signature",
         "Azure",
-        r"[?&]sig",
+        r"[?&]sig|sas_?sig(?:nature)?",
         "[A-Za-z0-9%+/]{40,100}(?:%3D|=){0,2}",
         "{b64:43}%3D",
-        ("sig=",),
+        ("sig", "sas"),
         4.0,
+        name="sas_signature",
     ),
     keyed(
         "azure_devops_pat",
@@ -351,6 +356,7 @@ RULES: tuple[SecretRule, ...] = (
         "{b32l:52}",
         ("azure", "ado", "azdo"),
         3.5,
+        name="azure_devops_pat",
     ),
     token("google_api_key", "Google", "AIza", r"[0-9A-Za-z_\-]{35}", "{u64:35}"),
     token("gcp_oauth_client_secret", "Google", "GOCSPX-", r"[A-Za-z0-9_\-]{28}", "{u64:28}"),
@@ -436,6 +442,7 @@ RULES: tuple[SecretRule, ...] = (
         r"s\.[A-Za-z0-9]{24}",
         "s.{b62:24}",
         ("vault",),
+        name="vault_token",
     ),
     shaped(
         "terraform_cloud_token",
@@ -605,7 +612,7 @@ RULES: tuple[SecretRule, ...] = (
         "{hex:32}-us21",
         3.0,
     ),
-    token("mandrill_key", "Mailchimp", "md-", "[A-Za-z0-9_\\-]{22}", "{u64:22}", keywords=("mandrill",)),
+    keyed("mandrill_key", "Mailchimp", "mandrill", r"md-[A-Za-z0-9_\-]{22}", "md-{u64:22}", ("mandrill",)),
     token("brevo_key", "Brevo", "xkeysib-", "[a-f0-9]{64}-[A-Za-z0-9]{16}", "{hex:64}-{b62:16}"),
     token("brevo_smtp_key", "Brevo", "xsmtpsib-", "[a-f0-9]{64}-[A-Za-z0-9]{16}", "{hex:64}-{b62:16}"),
     keyed("postmark_token", "Postmark", "postmark", _UUID, "{uuid}", ("postmark",)),
@@ -790,6 +797,7 @@ RULES: tuple[SecretRule, ...] = (
         r"[A-Za-z0-9_\-]{20,}={0,2}",
         "{b64:60}==",
         ("elastic", "es_api"),
+        name="elastic_api_key",
     ),
     # --- productivity, collaboration and identity ------------------------------------------------
     token("atlassian_api_token", "Atlassian", "ATATT3", r"[A-Za-z0-9_\-=]{186}", "{u64:186}"),
@@ -852,7 +860,7 @@ RULES: tuple[SecretRule, ...] = (
     token("hubspot_pat", "HubSpot", "pat-", "(?:na|eu)1-" + _UUID, "na1-{uuid}"),
     keyed("hubspot_key", "HubSpot", "hubspot|hapikey", _UUID, "{uuid}", ("hubspot", "hapikey")),
     token("frameio_token", "Frame.io", "fio-u-", r"[A-Za-z0-9_=\-]{64}", "{u64:64}"),
-    token("beamer_key", "Beamer", "b_", r"[a-z0-9=_\-]{44}", "{low:44}", keywords=("beamer",)),
+    keyed("beamer_key", "Beamer", "beamer", r"b_[a-z0-9=_\-]{44}", "b_{low:44}", ("beamer",)),
     keyed(
         "calendly_token",
         "Calendly",
@@ -965,7 +973,6 @@ RULES: tuple[SecretRule, ...] = (
         ("nytimes", "nyt_api"),
     ),
     keyed("spotify_secret", "Spotify", "spotify", _HEX32, "{hex:32}", ("spotify",)),
-    keyed("youtube_key", "Google", "youtube", r"AIza[0-9A-Za-z_\-]{35}", "AIza{u64:35}", ("youtube",)),
     keyed(
         "rapidapi_key",
         "RapidAPI",
@@ -983,6 +990,7 @@ RULES: tuple[SecretRule, ...] = (
         "[a-f0-9]{40}",
         "{hex:40}",
         ("circle",),
+        name="circleci_token",
     ),
     keyed("travis_token", "Travis CI", "travis", "[A-Za-z0-9_\\-]{22}", "{u64:22}", ("travis",)),
     keyed("droneci_token", "Drone", "drone", "[A-Za-z0-9]{32}", "{b62:32}", ("drone",)),
@@ -1012,6 +1020,7 @@ RULES: tuple[SecretRule, ...] = (
         "{hex:8}:{hex:8}",
         ("contribsys",),
         2.5,
+        name="BUNDLE_GEMS__CONTRIBSYS__COM",
     ),
     keyed("gitter_token", "Gitter", "gitter", "[a-z0-9_\\-]{40}", "{low:40}", ("gitter",)),
     keyed("lokalise_token", "Lokalise", "lokalise", "[a-z0-9]{40}", "{low:40}", ("lokalise",)),

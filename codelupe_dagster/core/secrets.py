@@ -44,6 +44,7 @@ def _keyword_index() -> dict[str, tuple[int, ...]]:
 
 
 _BY_KEYWORD = _keyword_index()
+_BLOCKS = frozenset({"private_key", "putty_private_key"})
 
 
 def _ascii_lower(text: str) -> str:
@@ -71,6 +72,21 @@ def _accept_token(rule: SecretRule, value: str) -> bool:
     return rule.checksum is None or rule.checksum(value)
 
 
+# Around a key block's body: line breaks, real or escaped, and the quotes, `+` and spaces of a
+# key split over several string literals. They stay, so the literals around the placeholder
+# stay balanced and the block keeps its BEGIN line / body / END line shape.
+_BLOCK_EDGE_START = re.compile(r"(?:\\[nr]|[\"'\s+,])*")
+_BLOCK_EDGE_END = re.compile(r"(?:\\[nr]|[\"'\s+,])*$")
+
+
+def _block_body(text: str, start: int, end: int) -> tuple[int, int]:
+    leading = _BLOCK_EDGE_START.match(text, start, end)
+    body_start = leading.end() if leading else start
+    trailing = _BLOCK_EDGE_END.search(text[body_start:end])
+    body_end = body_start + trailing.start() if trailing else end
+    return (body_start, body_end) if body_start < body_end else (start, end)
+
+
 @dataclass(frozen=True)
 class Finding:
     start: int
@@ -93,6 +109,8 @@ def find_secrets(text: str) -> list[Finding]:
             if kind is None:
                 continue
             start, end = match.span("value")
+            if kind in _BLOCKS:
+                start, end = _block_body(text, start, end)
             if any(start < other.end and other.start < end for other in taken):
                 continue
             taken.append(Finding(start, end, kind))
@@ -109,9 +127,7 @@ def redact_secrets(text: str) -> tuple[str, dict[str, int]]:
     last = 0
     for finding in findings:
         pieces.append(text[last : finding.start])
-        # A private key block keeps its line structure: BEGIN line, placeholder, END line.
-        label = placeholder(finding.kind)
-        pieces.append(f"\n{label}\n" if finding.kind == "private_key" else label)
+        pieces.append(placeholder(finding.kind))
         last = finding.end
         counts[finding.kind] = counts.get(finding.kind, 0) + 1
     pieces.append(text[last:])

@@ -1,72 +1,102 @@
+import ast
+
 import pytest
 
-from codelupe_dagster.core.secrets import redact_secrets
+from codelupe_dagster.core.secret_checksums import crc32_base62
+from codelupe_dagster.core.secrets import placeholder, redact_secrets
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
-GH = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+_GH_RANDOM = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4Oz"
+GH = "ghp_" + _GH_RANDOM + crc32_base62(_GH_RANDOM)
+FINE = (
+    "github_pat_11AB7QZ3Y0kq8Rv2Lm4xWd_"
+    + "Zt5Hn8Qp2Lw7Xc4Vb9Nm1Kj6Hg3Fd0Sa5Qw8Er2Ty7Ui4Op1As6Df9Gh3Jk8Lz5Xc2Vb7Nm4"[:59]
+)
 
 
 @pytest.mark.parametrize(
     ("text", "redacted", "kind"),
     [
         (
-            'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"',
-            'AWS_ACCESS_KEY_ID = "<REDACTED:aws_access_key_id>"',
+            'AWS_ACCESS_KEY_ID = "AKIAZ7Q3MW4PXRJ2KT5N"',
+            'AWS_ACCESS_KEY_ID = "<SECRET:aws_access_key_id>"',
             "aws_access_key_id",
         ),
-        ("key: ASIAY34FZKBOKMUTVV7A", "key: <REDACTED:aws_access_key_id>", "aws_access_key_id"),
+        ("key: ASIAY34FZKBOKMUTVV7A", "key: <SECRET:aws_access_key_id>", "aws_access_key_id"),
+        ("id = 'ABIAY34FZKBOKMUTVV7A'", "id = '<SECRET:aws_access_key_id>'", "aws_access_key_id"),
         (
             'aws_secret_access_key = "Zq8nV3xY7pL2mK9jH4gF6dS1aQ0wE5rT8yU3iO2p"',
-            'aws_secret_access_key = "<REDACTED:aws_secret_access_key>"',
+            'aws_secret_access_key = "<SECRET:aws_secret_access_key>"',
             "aws_secret_access_key",
         ),
-        (f'client = Github("{GH}")', 'client = Github("<REDACTED:github_token>")', "github_token"),
-        ("token=gho_" + "x" * 36, "token=<REDACTED:github_token>", "github_token"),
+        (f'client = Github("{GH}")', 'client = Github("<SECRET:github_pat>")', "github_pat"),
+        (f"GITHUB_PAT={FINE}", "GITHUB_PAT=<SECRET:github_fine_grained_pat>", "github_fine_grained_pat"),
+        ('SLACK = "xoxb-2048-7302948815-AbQdEfGhIjKl"', 'SLACK = "<SECRET:slack_token>"', "slack_token"),
         (
-            "GITHUB_PAT=github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
-            "GITHUB_PAT=<REDACTED:github_token>",
-            "github_token",
-        ),
-        ('SLACK = "xoxb-2048-1234567890-AbCdEfGhIjKl"', 'SLACK = "<REDACTED:slack_token>"', "slack_token"),
-        (
-            "const k = 'AIzaSyD-1234567890abcdefghijklmnopqrstu';",
-            "const k = '<REDACTED:google_api_key>';",
+            "const k = 'AIzaSyD-7302948815aqcdefghijklmnopqrstu';",
+            "const k = '<SECRET:google_api_key>';",
             "google_api_key",
         ),
         (
             'stripe.api_key = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"',
-            'stripe.api_key = "<REDACTED:stripe_key>"',
-            "stripe_key",
+            'stripe.api_key = "<SECRET:stripe_secret_key>"',
+            "stripe_secret_key",
         ),
         (
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1\nxyz==\n-----END RSA PRIVATE KEY-----\n",
-            "-----BEGIN RSA PRIVATE KEY-----\n<REDACTED:private_key>\n-----END RSA PRIVATE KEY-----\n",
+            "-----BEGIN RSA PRIVATE KEY-----\n<SECRET:private_key>\n-----END RSA PRIVATE KEY-----\n",
             "private_key",
         ),
         (
             "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
-            "-----BEGIN OPENSSH PRIVATE KEY-----\n<REDACTED:private_key>\n-----END OPENSSH PRIVATE KEY-----",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n<SECRET:private_key>\n-----END OPENSSH PRIVATE KEY-----",
             "private_key",
         ),
-        (
-            f'auth = "{JWT}"',
-            'auth = "<REDACTED:jwt>"',
-            "jwt",
-        ),
-        ('password = "hunter2-Secure!"', 'password = "<REDACTED:password>"', "password"),
-        ("DB_PASSWORD='s3cr3t-P4ss'", "DB_PASSWORD='<REDACTED:password>'", "password"),
-        ('{"api_key": "8f14e45fceea167a5a36"}', '{"api_key": "<REDACTED:api_key>"}', "api_key"),
-        ("SECRET_KEY = 'django-insecure-9x!k2#p0qz'", "SECRET_KEY = '<REDACTED:secret>'", "secret"),
-        ('auth_token := "tk-93jf02jf0"', 'auth_token := "<REDACTED:token>"', "token"),
+        (f'auth = "{JWT}"', 'auth = "<SECRET:jwt>"', "jwt"),
+        ('password = "hunter2-Secure!"', 'password = "<SECRET:password>"', "password"),
+        ("DB_PASSWORD='s3cr3t-P4ss'", "DB_PASSWORD='<SECRET:password>'", "password"),
+        ('{"api_key": "8f14e45fceea167a5a36"}', '{"api_key": "<SECRET:api_key>"}', "api_key"),
+        ("SECRET_KEY = 'django-insecure-9x!k2#p0qz'", "SECRET_KEY = '<SECRET:secret>'", "secret"),
+        ('auth_token := "tk-93jf02jf0"', 'auth_token := "<SECRET:token>"', "token"),
         (
             'DATABASE_URL = "postgres://app:Pa55w0rd@db.internal:5432/main"',
-            'DATABASE_URL = "postgres://app:<REDACTED:connection_string_password>@db.internal:5432/main"',
+            'DATABASE_URL = "postgres://app:<SECRET:connection_string_password>@db.internal:5432/main"',
             "connection_string_password",
         ),
         (
             "mongodb+srv://admin:Xk29fj2@cluster0.mongodb.net/test",
-            "mongodb+srv://admin:<REDACTED:connection_string_password>@cluster0.mongodb.net/test",
+            "mongodb+srv://admin:<SECRET:connection_string_password>@cluster0.mongodb.net/test",
             "connection_string_password",
+        ),
+        # generic forms in other syntaxes
+        ("$password .= 'q8Zr2mKx9';", "$password .= '<SECRET:password>';", "password"),
+        ('"client_secret" => "a8F3kq92LmZx",', '"client_secret" => "<SECRET:secret>",', "secret"),
+        ("db_password: x7Gq2LmZ9pR4", "db_password: <SECRET:password>", "password"),
+        ("API_TOKEN=f83Kq9ZxL2mPq7Rw", "API_TOKEN=<SECRET:token>", "token"),
+        (
+            '<add key="ApiKey" password="Zk93LmQx82pa"/>',
+            '<add key="ApiKey" password="<SECRET:password>"/>',
+            "password",
+        ),
+        (
+            'props.setProperty("MAIL_PASSWORD", "p4Zk93LmQx")',
+            'props.setProperty("MAIL_PASSWORD", "<SECRET:password>")',
+            "password",
+        ),
+        (
+            "curl -H 'Authorization: Bearer 9f8A7b6C5d4E3f2G1h0K' https://api.example.org",
+            "curl -H 'Authorization: Bearer <SECRET:auth_header>' https://api.example.org",
+            "auth_header",
+        ),
+        (
+            "curl -u deploy:Zq82LmXp9 https://ci.example.org/job",
+            "curl -u deploy:<SECRET:connection_string_password> https://ci.example.org/job",
+            "connection_string_password",
+        ),
+        (
+            'conn = "Server=db;User Id=sa;Password=Zq82LmXp9w;"',
+            'conn = "Server=db;User Id=sa;Password=<SECRET:password>;"',
+            "password",
         ),
     ],
 )
@@ -86,6 +116,8 @@ def test_each_secret_type_is_redacted(text, redacted, kind):
         "password = get_password()",
         'password = "${DB_PASSWORD}"',
         'api_key = "<your-api-key>"',
+        "api_key = '{{ api_key }}'",
+        "token: process.env.GITHUB_TOKEN",
         'parser.add_argument("--password", help="the password to use")',
         'tokenizer = "bert-base-uncased"',
         'token_type = "bearer"',
@@ -94,6 +126,22 @@ def test_each_secret_type_is_redacted(text, redacted, kind):
         "dsn = 'postgres://user:${PASSWORD}@localhost/db'",
         "ID = 'AKIA_NOT_A_KEY'",
         "highlight = 'ghost'",
+        # documented example values and hand-typed fixtures
+        'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"',
+        'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+        "token=gho_" + "x" * 36,
+        'GITHUB_TOKEN = "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
+        "stripe_key = 'sk_live_****************'",
+        # a ghp_ token whose checksum does not match is a look-alike
+        'client.configure("ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8")',
+        # type hints and references in unquoted forms
+        "    password: str",
+        "    token: Optional[str] = None",
+        "token = self.next_token",
+        "secret_key = settings.SECRET_KEY",
+        # hashes and ids in non-secret contexts
+        'sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"',
+        'request_id = "123e4567-e89b-12d3-a456-426614174000"',
         # a PEM parser names the markers; the code between them is not a key
         'BEGIN = "-----BEGIN RSA PRIVATE KEY-----"\n'
         "body = read(lines[1:-1])\n"
@@ -102,6 +150,31 @@ def test_each_secret_type_is_redacted(text, redacted, kind):
 )
 def test_placeholders_and_references_are_kept(text):
     assert redact_secrets(text) == (text, {})
+
+
+def test_a_match_never_spans_two_literals():
+    """Regression: the old assignment rule turned `"PWD="+cmd.Dir, "GOROOT="` into
+    `"PWD="<REDACTED:password>"GOROOT="`, which broke the Go file."""
+    go = 'cmd.Env = append(os.Environ(), "PWD="+cmd.Dir, "GOROOT="+runtime.GOROOT())\n'
+    assert redact_secrets(go) == (go, {})
+    python = 'env = ["PWD=" + cwd, "GOROOT=" + root]\nprint("password=", user_password, "x")\n'
+    assert redact_secrets(python) == (python, {})
+
+
+def test_redacted_python_still_parses():
+    source = (
+        f'GH = "{GH}"\n'
+        'conn = "postgres://app:Pa55w0rd@db:5432/x"\n'
+        "headers = {'Authorization': 'Bearer 9f8A7b6C5d4E3f2G1h0K'}\n"
+        'KEY = ("-----BEGIN EC PRIVATE KEY-----\\n"\n'
+        '       "MHcCAQEEIIrYSSNQFaA2Hwf1duRSxKtLYX5CB04fSeQ6tF1aY/PuoAoGCCqGSM49\\n"\n'
+        '       "-----END EC PRIVATE KEY-----\\n")\n'
+        "def f(password='Zq82LmXp9w'):\n    return password\n"
+    )
+    ast.parse(source)
+    redacted, counts = redact_secrets(source)
+    ast.parse(redacted)
+    assert sum(counts.values()) == 5, counts
 
 
 def test_key_embedded_in_a_string_literal():
@@ -128,11 +201,15 @@ def test_clean_code_is_untouched():
 def test_counts_and_idempotence():
     text = f'a = "{GH}"\nb = "{GH}"\npassword = "abc-def-123"\n'
     redacted, counts = redact_secrets(text)
-    assert counts == {"github_token": 2, "password": 1}
+    assert counts == {"github_pat": 2, "password": 1}
     assert GH not in redacted
     assert redact_secrets(redacted) == (redacted, {})
 
 
+def test_placeholder_is_typed():
+    assert placeholder("github_pat") == "<SECRET:github_pat>"
+
+
 def test_non_ascii_text_keeps_positions():
     text = 'İstanbul = 1\npassword = "s3cr3t-value"\n'
-    assert redact_secrets(text)[0] == 'İstanbul = 1\npassword = "<REDACTED:password>"\n'
+    assert redact_secrets(text)[0] == 'İstanbul = 1\npassword = "<SECRET:password>"\n'

@@ -53,11 +53,12 @@ def test_kept_file_fields():
 
 
 def test_secrets_are_redacted_before_digest():
-    source = b'import os\r\n\r\nTOKEN = "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"   \r\n'
+    # a checksum-valid synthetic GitHub token (CRC32 of the 30 random characters in the last 6)
+    source = b'import os\r\n\r\nTOKEN = "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"   \r\n'
     result = process_file("settings.py", source, CONFIG)
     assert isinstance(result, ProcessedFile)
-    assert result.content == 'import os\n\nTOKEN = "<REDACTED:github_token>"\n'
-    assert result.secrets == {"github_token": 1}
+    assert result.content == 'import os\n\nTOKEN = "<SECRET:github_pat>"\n'
+    assert result.secrets == {"github_pat": 1}
     assert result.digest == content_digest(result.content)
     assert b"ghp_" not in pickle.dumps(result)
 

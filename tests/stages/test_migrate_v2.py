@@ -371,7 +371,7 @@ def test_migrates_old_code_index(
         assert set(docs) == {"colorsys.py", "bisect.py"}  # relative to the repo, not the old disk
         bisect, colorsys = docs["bisect.py"], docs["colorsys.py"]
         assert "AKIAQ3XR7ZK2M9TB4WLP" not in bisect["content"]
-        assert "<REDACTED:aws_access_key_id>" in bisect["content"]
+        assert "<SECRET:aws_access_key_id>" in bisect["content"]
         assert bisect["secrets_redacted"] == 1 and bisect["repo_stars"] == 12
         assert colorsys["repo"] == "acme/alpha"  # the first copy read wins
         assert {d["batch"] for d in docs.values()} == {"migrate-v2"}
