@@ -92,8 +92,8 @@ def _is_kept_email(match: re.Match[str], text: str) -> bool:
             return True
     elif tld not in _GENERIC_TLDS:
         return True
-    if _NO_REPLY.search(local) or _NO_REPLY.search(domain):
-        return True
+    if _NO_REPLY.search(local) or _NO_REPLY.search(domain) or local == "git":
+        return True  # `git@` is a forge's ssh user, not a person
     # An scp-like ssh remote (`git@github.com:owner/repo`) or an `ssh://user@host` URL is a host.
     end = match.end()
     if text.startswith(":", end) and not text.startswith("://", end):

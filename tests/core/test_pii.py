@@ -35,6 +35,7 @@ def test_emails_are_replaced(text: str, expected: str) -> None:
         "x@y.invalid",
         "dev@localhost",
         "git@github.com:owner/repo.git",
+        "clone from git@gitlab.com with ssh",
         "ssh://deploy@build.acme.com/srv/repo",
         "user@host",
         "logo@2x.png",
