@@ -38,7 +38,7 @@ _AUTH_HEADER = re.compile(
     re.IGNORECASE,
 )
 _CURL_USER = re.compile(
-    r"(?:\s-u|--user)[ =][\"']?[^\s:\"'@]{1,100}:(?P<value>[^\s\"'@]{4,200})[\"']?(?=\s|$)"
+    r"(?<![\w\-])(?:-u|--user)[ =][\"']?[^\s:\"'@]{1,100}:(?P<value>[^\s\"'@]{4,200})[\"']?(?=\s|$)"
 )
 _URL_USERINFO = re.compile(r"://[^\s:/@\"'`]{1,100}:(?P<value>[^\s@/\"'`]{1,200})@[\w.\-\[]")
 
@@ -110,27 +110,42 @@ def _classify_password(match: re.Match[str]) -> str | None:
 
 @dataclass(frozen=True)
 class GenericRule:
+    """Like a table row (see SecretRule): the regex runs at each anchor (`keywords`) the prefilter
+    finds, or in a window around it when `back` is set."""
+
     kind: str
     regex: re.Pattern[str]
-    keywords: tuple[str, ...]  # lowercase
+    keywords: tuple[str, ...]
     classify: Callable[[re.Match[str]], str | None]
+    anchor_case: bool = False
+    back: int | None = None
+    forward: int = 400
 
+
+_KEY_ANCHORS = ("pass", "pwd", "secret", "api", "access", "private", "token", "client", "auth", "credential")
 
 GENERIC_RULES: tuple[GenericRule, ...] = (
     GenericRule("auth_header", _AUTH_HEADER, ("authorization",), _classify_auth),
-    GenericRule("connection_string_password", _CURL_USER, ("-u", "--user"), _classify_password),
+    GenericRule("connection_string_password", _CURL_USER, ("-u", "--user"), _classify_password, True),
     GenericRule("connection_string_password", _URL_USERINFO, ("://",), _classify_password),
-    GenericRule("password", _XML_ELEMENT, ("pass", "secret", "token", "apikey", "api_key"), _classify_xml),
+    GenericRule(
+        "password",
+        _XML_ELEMENT,
+        ("password>", "secret>", "token>", "apikey>", "api_key>"),
+        _classify_xml,
+        back=60,
+        forward=300,
+    ),
     GenericRule(
         "password",
         _QUOTED,
-        ("pass", "pwd", "secret", "api", "access", "private", "token", "auth", "credential"),
+        _KEY_ANCHORS,
         _classify_quoted,
     ),
     GenericRule(
         "password",
         _UNQUOTED,
-        ("pass", "pwd", "secret", "api", "access", "private", "token", "auth", "credential"),
+        _KEY_ANCHORS,
         _classify_unquoted,
     ),
 )

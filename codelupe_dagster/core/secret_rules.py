@@ -32,6 +32,13 @@ class SecretRule:
     checksum: Callable[[str], bool] | None = None
     distinctive: bool = True
     name: str = ""  # for keyed rows: a variable name that makes the value a credential
+    template: str = ""  # how `example` was generated; other seeds give more synthetic values
+    # Where the regex runs: `keywords` are also the anchors, found by the prefilter (matched
+    # case-sensitively when `anchor_case`). With `back` None the regex is matched AT each anchor
+    # (it starts with it); otherwise it is searched in [anchor - back, anchor + forward].
+    anchor_case: bool = False
+    back: int | None = None
+    forward: int = 400
 
 
 _ALPHABETS = {
@@ -92,12 +99,14 @@ def token(
         id=rule_id,
         service=service,
         pattern=f"{_BEFORE}(?P<value>{re.escape(prefix)}{body}){after}",
-        keywords=keywords or (prefix.lower(),),
+        keywords=keywords or (prefix,),
+        anchor_case=not keywords,
         example=synthetic_example(prefix + template, rule_id),
         min_entropy=min_entropy,
         checksum=checksum,
         # A token whose keyword is not its own prefix needs that keyword somewhere nearby.
-        distinctive=not keywords or prefix.lower() in keywords,
+        distinctive=not keywords or prefix in keywords,
+        template=prefix + template,
     )
 
 
@@ -105,12 +114,28 @@ def shaped(
     rule_id: str,
     service: str,
     pattern: str,
-    keywords: tuple[str, ...],
+    anchors: tuple[str, ...],
     template: str,
     min_entropy: float = 0.0,
+    *,
+    back: int | None = None,
+    forward: int = 400,
+    anchor_case: bool = True,
 ) -> SecretRule:
     """A self-identifying format whose regex is not just prefix + body."""
-    return SecretRule(rule_id, service, pattern, keywords, synthetic_example(template, rule_id), min_entropy)
+    example = synthetic_example(template, rule_id)
+    return SecretRule(
+        rule_id,
+        service,
+        pattern,
+        anchors,
+        example,
+        min_entropy,
+        template=template,
+        anchor_case=anchor_case,
+        back=back,
+        forward=forward,
+    )
 
 
 # Between a telling name (`heroku_api_key`) and its value: the rest of the name, a closing
@@ -127,12 +152,27 @@ def keyed(
     keywords: tuple[str, ...],
     min_entropy: float = 3.0,
     name: str = "",
+    forward: int = 300,
 ) -> SecretRule:
     """A format that is only a credential next to a telling name (32 hex next to `datadog`)."""
     pattern = f"(?i:{names}){_NAME_TO_VALUE}(?P<value>{value}){_AFTER}"
     example = synthetic_example(template, rule_id)
     name = name or keywords[0].strip("-_.:$=?&") + "_key"
-    return SecretRule(rule_id, service, pattern, keywords, example, min_entropy, None, False, name)
+    return SecretRule(
+        rule_id,
+        service,
+        pattern,
+        keywords,
+        example,
+        min_entropy,
+        None,
+        False,
+        name,
+        template,
+        False,
+        12,
+        forward,
+    )
 
 
 def _gh(rule_id: str, prefix: str) -> SecretRule:
@@ -151,21 +191,21 @@ RULES: tuple[SecretRule, ...] = (
         # may sit between the markers, so a PEM parser's code between two marker constants stays.
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?P<value>[A-Za-z0-9+/=\s\"'\\,:.\-]{16,}?)"
         r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
-        ("-----begin",),
+        ("-----BEGIN ",),
         "-----BEGIN PRIVATE KEY-----\n{b64:64}\n{b64:64}\n{b64:20}==\n-----END PRIVATE KEY-----",
     ),
     shaped(
         "putty_private_key",
         "PuTTY",
-        r"Private-Lines: \d+\r?\n(?P<value>(?:[A-Za-z0-9+/=]{1,64}\r?\n)+)",
-        ("private-lines",),
+        r"Private-Lines: \d+(?:\\n|\r?\n)(?P<value>(?:[A-Za-z0-9+/=]{1,64}(?:\\n|\r?\n))+)",
+        ("Private-Lines:",),
         "PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\n{b64:44}\n",
     ),
     shaped(
         "jwt",
         "JWT",
         _BEFORE + r"(?P<value>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
-        ("eyj",),
+        ("eyJ",),
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ{u64:40}.{u64:43}",
     ),
     shaped(
@@ -173,14 +213,14 @@ RULES: tuple[SecretRule, ...] = (
         "JWT",
         # base64 of `eyJ...` starts with `ZXlK`; the wrapped token keeps its `.eyJ` as `LmV5`.
         _BEFORE + r"(?P<value>ZXlK[A-Za-z0-9+/]{20,}LmV5[A-Za-z0-9+/]{20,}={0,2})",
-        ("zxlk",),
+        ("ZXlK",),
         "ZXlKaGJHY2lPaUpJVXpJMU5pSjkuZXlK{b64:40}LmV5{b64:40}",
     ),
     shaped(
         "age_secret_key",
         "age",
         r"(?P<value>AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})",
-        ("age-secret-key-1",),
+        ("AGE-SECRET-KEY-1",),
         "AGE-SECRET-KEY-1{BECH:58}",
     ),
     # --- GitHub, GitLab, other forges and registries ------------------------------------------
@@ -222,7 +262,7 @@ RULES: tuple[SecretRule, ...] = (
         "bitbucket_app_password",
         "Bitbucket",
         _BEFORE + "(?P<value>ATBB[A-Za-z0-9]{24}[A-F0-9]{8})" + _AFTER,
-        ("atbb",),
+        ("ATBB",),
         "ATBB{b62:24}{HEX:8}",
     ),
     token("sourcegraph_token", "Sourcegraph", "sgp_", r"(?:local_)?[a-f0-9]{40}", "{hex:40}"),
@@ -252,8 +292,10 @@ RULES: tuple[SecretRule, ...] = (
         _BEFORE
         + r"(?P<value>sk-(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_\-]{20,200}T3BlbkFJ[A-Za-z0-9_\-]{20,200})"
         + _AFTER,
-        ("t3blbkfj",),
+        ("T3BlbkFJ",),
         "sk-proj-{u64:74}T3BlbkFJ{u64:74}",
+        back=230,
+        forward=230,
     ),
     token(
         "openai_project_key", "OpenAI", "sk-proj-", r"[A-Za-z0-9_\-]{40,200}", "{u64:120}", min_entropy=4.0
@@ -296,7 +338,7 @@ RULES: tuple[SecretRule, ...] = (
         # AKIA long-term, ASIA temporary (STS), ABIA/ACCA other issuers; AIDA/AROA etc. are
         # user/role identifiers, not credentials.
         _BEFORE + "(?P<value>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Za-z0-9])",
-        ("akia", "asia", "abia", "acca"),
+        ("AKIA", "ASIA", "ABIA", "ACCA"),
         "AKIA{b32:16}",
         min_entropy=3.0,
     ),
@@ -306,7 +348,7 @@ RULES: tuple[SecretRule, ...] = (
         r"secret_?access_?key|aws_?secret(?:_?key)?|secretkey",
         "[A-Za-z0-9/+=]{40}",
         "{b64:40}",
-        ("secret",),
+        ("secret_access", "secretaccess", "aws_secret", "awssecret", "secretkey", "secret_key"),
         min_entropy=4.0,
         name="aws_secret_access_key",
     ),
@@ -316,7 +358,7 @@ RULES: tuple[SecretRule, ...] = (
         "session_?token|security_?token",
         "[A-Za-z0-9/+=]{100,1000}",
         "IQoJb3JpZ2luX2Vj{b64:200}",
-        ("token",),
+        ("session_token", "sessiontoken", "security_token", "securitytoken"),
         4.5,
         name="aws_session_token",
     ),
@@ -325,9 +367,11 @@ RULES: tuple[SecretRule, ...] = (
         "azure_ad_client_secret",
         "Azure",
         r"(?<![A-Za-z0-9_~.\-])(?P<value>[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?![A-Za-z0-9_~.\-])",
-        ("q~",),
+        ("Q~",),
         "{b62:3}8Q~{b62:34}",
         min_entropy=3.5,
+        back=4,
+        forward=45,
     ),
     keyed(
         "azure_storage_key",
@@ -344,7 +388,7 @@ RULES: tuple[SecretRule, ...] = (
         r"[?&]sig|sas_?sig(?:nature)?",
         "[A-Za-z0-9%+/]{40,100}(?:%3D|=){0,2}",
         "{b64:43}%3D",
-        ("sig", "sas"),
+        ("sig=", "sas_sig", "sassig"),
         4.0,
         name="sas_signature",
     ),
@@ -354,7 +398,7 @@ RULES: tuple[SecretRule, ...] = (
         "azure_?devops|ado_?pat|azdo",
         "[a-z2-7]{52}|[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4}",
         "{b32l:52}",
-        ("azure", "ado", "azdo"),
+        ("azure_devops", "azuredevops", "ado_pat", "adopat", "azdo"),
         3.5,
         name="azure_devops_pat",
     ),
@@ -378,7 +422,7 @@ RULES: tuple[SecretRule, ...] = (
         "alibaba_access_key_id",
         "Alibaba",
         _BEFORE + "(?P<value>LTAI[A-Za-z0-9]{12,20})" + _AFTER,
-        ("ltai",),
+        ("LTAI",),
         "LTAI{b62:20}",
         3.5,
     ),
@@ -388,7 +432,7 @@ RULES: tuple[SecretRule, ...] = (
         "alibaba|aliyun|access_?key_?secret",
         "[A-Za-z0-9]{30}",
         "{b62:30}",
-        ("alibaba", "aliyun", "secret"),
+        ("alibaba", "aliyun", "access_key_secret", "accesskeysecret"),
         3.8,
     ),
     token("tencent_secret_id", "Tencent", "AKID", "[A-Za-z0-9]{32}", "{b62:32}", min_entropy=3.5),
@@ -398,7 +442,7 @@ RULES: tuple[SecretRule, ...] = (
         "tencent|secret_?key|secretkey",
         "[A-Za-z0-9]{32}",
         "{b62:32}",
-        ("tencent", "secret"),
+        ("tencent", "secret_key", "secretkey"),
         4.0,
     ),
     token("yandex_api_key", "Yandex", "AQVN", r"[A-Za-z0-9_\-]{35,38}", "{u64:36}"),
@@ -450,6 +494,8 @@ RULES: tuple[SecretRule, ...] = (
         _BEFORE + r"(?P<value>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,70})" + _AFTER,
         (".atlasv1.",),
         "{b62:14}.atlasv1.{u64:67}",
+        back=14,
+        forward=90,
     ),
     token("pulumi_token", "Pulumi", "pul-", "[a-f0-9]{40}", "{hex:40}"),
     shaped(
@@ -509,7 +555,7 @@ RULES: tuple[SecretRule, ...] = (
         "1password_secret_key",
         "1Password",
         r"(?P<value>A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5})",
-        ("a3-",),
+        ("A3-",),
         "A3-{up:6}-{up:11}-{up:5}-{up:5}-{up:5}",
     ),
     # --- chat, mail and messaging --------------------------------------------------------------
@@ -548,20 +594,23 @@ RULES: tuple[SecretRule, ...] = (
         ("discord",),
         "https://discord.com/api/webhooks/{dig:18}/{u64:68}",
     ),
-    shaped(
+    keyed(
         "discord_bot_token",
         "Discord",
-        _BEFORE + r"(?P<value>[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})" + _AFTER,
-        (".",),
+        "discord",
+        r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}",
         "MT{b62:24}.{u64:6}.{u64:38}",
+        ("discord",),
         4.0,
     ),
     shaped(
         "telegram_bot_token",
         "Telegram",
         r"(?<![0-9])(?P<value>\d{8,10}:AA[A-Za-z0-9_\-]{33})" + _AFTER,
-        (":aa",),
+        (":AA",),
         "{dig:10}:AA{u64:33}",
+        back=11,
+        forward=45,
     ),
     shaped(
         "teams_webhook",
@@ -569,19 +618,21 @@ RULES: tuple[SecretRule, ...] = (
         r"(?P<value>https://[a-z0-9\-]+\.webhook\.office\.com/webhookb2/[a-f0-9\-]{36}@[a-f0-9\-]{36}/IncomingWebhook/[a-f0-9]{32}/[a-f0-9\-]{36})",
         ("webhook.office.com",),
         "https://acme.webhook.office.com/webhookb2/{uuid}@{uuid}/IncomingWebhook/{hex:32}/{uuid}",
+        back=40,
+        forward=260,
     ),
     shaped(
         "sendgrid_key",
         "SendGrid",
         _BEFORE + r"(?P<value>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})" + _AFTER,
-        ("sg.",),
+        ("SG.",),
         "SG.{u64:22}.{u64:43}",
     ),
     shaped(
         "twilio_api_key",
         "Twilio",
         _BEFORE + r"(?P<value>SK[0-9a-fA-F]{32})(?![A-Za-z0-9])",
-        ("sk",),
+        ("SK",),
         "SK{hex:32}",
         3.0,
     ),
@@ -589,11 +640,18 @@ RULES: tuple[SecretRule, ...] = (
         "twilio_account_sid",
         "Twilio",
         _BEFORE + r"(?P<value>AC[0-9a-f]{32})(?![A-Za-z0-9])",
-        ("ac",),
+        ("AC",),
         "AC{hex:32}",
         3.0,
     ),
-    keyed("twilio_auth_token", "Twilio", "twilio|auth_?token", _HEX32, "{hex:32}", ("twilio", "token")),
+    keyed(
+        "twilio_auth_token",
+        "Twilio",
+        "twilio|auth_?token",
+        _HEX32,
+        "{hex:32}",
+        ("twilio", "auth_token", "authtoken"),
+    ),
     token("mailgun_key", "Mailgun", "key-", _HEX32, "{hex:32}", min_entropy=3.0),
     token("mailgun_pubkey", "Mailgun", "pubkey-", _HEX32, "{hex:32}", min_entropy=3.0),
     keyed(
@@ -611,6 +669,8 @@ RULES: tuple[SecretRule, ...] = (
         ("-us",),
         "{hex:32}-us21",
         3.0,
+        back=33,
+        forward=6,
     ),
     keyed("mandrill_key", "Mailchimp", "mandrill", r"md-[A-Za-z0-9_\-]{22}", "md-{u64:22}", ("mandrill",)),
     token("brevo_key", "Brevo", "xkeysib-", "[a-f0-9]{64}-[A-Za-z0-9]{16}", "{hex:64}-{b62:16}"),
@@ -653,7 +713,7 @@ RULES: tuple[SecretRule, ...] = (
         "stripe_secret_key",
         "Stripe",
         _BEFORE + r"(?P<value>(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,247})" + _AFTER,
-        ("k_live_", "k_test_"),
+        ("sk_live_", "sk_test_", "rk_live_", "rk_test_"),
         "sk_live_{b62:99}",
     ),
     token("stripe_webhook_secret", "Stripe", "whsec_", "[A-Za-z0-9+/=]{32,64}", "{b62:32}"),
@@ -684,7 +744,7 @@ RULES: tuple[SecretRule, ...] = (
         "flutterwave_key",
         "Flutterwave",
         r"(?P<value>FLW(?:SECK|PUBK)(?:_TEST)?-[a-h0-9]{32}-X)",
-        ("flwseck", "flwpubk"),
+        ("FLWSECK", "FLWPUBK"),
         "FLWSECK_TEST-{hex:32}-X",
     ),
     token("flutterwave_encryption_key", "Flutterwave", "FLWSECK_TEST", "[a-h0-9]{12}", "{hex:12}"),
@@ -712,7 +772,14 @@ RULES: tuple[SecretRule, ...] = (
         "live_{u64:40}",
         ("gocardless",),
     ),
-    keyed("lob_key", "Lob", "lob", r"(?:live|test)_[a-f0-9]{35}", "live_{hex:35}", ("lob",)),
+    keyed(
+        "lob_key",
+        "Lob",
+        "lob",
+        r"(?:live|test)_[a-f0-9]{35}",
+        "live_{hex:35}",
+        ("lob_", "lobkey", "lobapi", "lobsecret"),
+    ),
     keyed("coinbase_key", "Coinbase", "coinbase", r"[A-Za-z0-9_\-]{64}", "{u64:64}", ("coinbase",)),
     keyed("kraken_key", "Kraken", "kraken", r"[A-Za-z0-9/=_+\-]{80,90}", "{b64:86}==", ("kraken",)),
     keyed("kucoin_key", "KuCoin", "kucoin", "[a-f0-9]{24}", "{hex:24}", ("kucoin",)),
@@ -743,17 +810,20 @@ RULES: tuple[SecretRule, ...] = (
     keyed(
         "datadog_app_key",
         "Datadog",
-        "dd_app(?:lication)?_key|dd-application-key|datadog_app",
+        r"dd[_\-]?app(?:lication)?[_\-]?key|datadog_?app",
         "[a-f0-9]{40}",
         "{hex:40}",
-        ("dd_app", "dd-app", "datadog"),
+        ("ddapp", "dd_app", "dd-app", "datadog"),
     ),
     shaped(
         "sentry_dsn",
         "Sentry",
         r"https?://(?P<value>[0-9a-f]{32})(?::[0-9a-f]{32})?@[a-z0-9.\-]*(?:sentry\.io|ingest\.[a-z0-9.\-]+)/\d+",
-        ("sentry", "ingest"),
+        ("://",),
         "https://{hex:32}@o{dig:6}.ingest.sentry.io/{dig:7}",
+        back=5,
+        forward=200,
+        anchor_case=False,
     ),
     token("sentry_org_token", "Sentry", "sntrys_eyJ", "[A-Za-z0-9+/=_]{80,300}", "{b64:150}"),
     token("sentry_user_token", "Sentry", "sntryu_", "[a-f0-9]{64}", "{hex:64}"),
@@ -916,7 +986,7 @@ RULES: tuple[SecretRule, ...] = (
         "b2_?(?:application)?_?key|backblaze",
         "K[0-9]{3}[A-Za-z0-9+/]{27}",
         "K005{b62:27}",
-        ("b2_", "backblaze"),
+        ("b2_", "b2key", "b2app", "backblaze"),
     ),
     keyed("wasabi_secret", "Wasabi", "wasabi", "[A-Za-z0-9]{40}", "{b62:40}", ("wasabi",)),
     keyed(
@@ -934,7 +1004,7 @@ RULES: tuple[SecretRule, ...] = (
         "facebook_access_token",
         "Meta",
         _BEFORE + r"(?P<value>EAA[MC][A-Za-z0-9]{100,})" + _AFTER,
-        ("eaa",),
+        ("EAA",),
         "EAAC{b62:160}",
         4.0,
     ),
@@ -950,7 +1020,7 @@ RULES: tuple[SecretRule, ...] = (
         "twitter_bearer_token",
         "X",
         r"(?P<value>AAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{60,120})",
-        ("aaaaaaaaaaaaaaaaaaaaa",),
+        ("AAAAAAAAAAAAAAAAAAAAA",),
         "AAAAAAAAAAAAAAAAAAAAA{b62:80}",
     ),
     keyed(
@@ -1015,10 +1085,10 @@ RULES: tuple[SecretRule, ...] = (
     keyed(
         "sidekiq_secret",
         "Sidekiq",
-        "bundle_(?:enterprise__contribsys__com|gems__contribsys__com)",
+        "bundle_{0,2}(?:enterprise|gems)_{0,2}contribsys_{0,2}com",
         "[a-f0-9]{8}:[a-f0-9]{8}",
         "{hex:8}:{hex:8}",
-        ("contribsys",),
+        ("bundle",),
         2.5,
         name="BUNDLE_GEMS__CONTRIBSYS__COM",
     ),

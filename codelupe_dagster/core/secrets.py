@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import ahocorasick
+
 from codelupe_dagster.core.secret_allowlist import is_fake_token, shannon_entropy
 from codelupe_dagster.core.secret_generic import GENERIC_RULES, GenericRule
 from codelupe_dagster.core.secret_rules import RULES, SecretRule
@@ -32,19 +34,42 @@ class _Compiled:
 
 _COMPILED = tuple(_Compiled(rule, re.compile(rule.pattern)) for rule in RULES)
 _ALL: tuple[_Compiled | GenericRule, ...] = (*_COMPILED, *GENERIC_RULES)
-
-
-def _keyword_index() -> dict[str, tuple[int, ...]]:
-    index: dict[str, list[int]] = {}
-    for position, entry in enumerate(_ALL):
-        keywords = entry.rule.keywords if isinstance(entry, _Compiled) else entry.keywords
-        for keyword in keywords:
-            index.setdefault(keyword, []).append(position)
-    return {keyword: tuple(positions) for keyword, positions in index.items()}
-
-
-_BY_KEYWORD = _keyword_index()
 _BLOCKS = frozenset({"private_key", "putty_private_key"})
+
+
+@dataclass(frozen=True)
+class _Where:
+    """How one entry of _ALL is run at an anchor."""
+
+    back: int | None
+    forward: int
+
+
+def _where(entry: _Compiled | GenericRule) -> _Where:
+    source = entry.rule if isinstance(entry, _Compiled) else entry
+    return _Where(source.back, source.forward)
+
+
+_WHERE = tuple(_where(entry) for entry in _ALL)
+
+
+def _automaton() -> ahocorasick.Automaton:
+    """One Aho-Corasick automaton over every rule's anchors, lowercased: a single pass over the
+    text finds every place where some rule could match. Case-sensitive anchors are checked
+    against the original text afterwards."""
+    anchors: dict[str, list[tuple[int, str, bool]]] = {}
+    for position, entry in enumerate(_ALL):
+        source = entry.rule if isinstance(entry, _Compiled) else entry
+        for anchor in source.keywords:
+            anchors.setdefault(anchor.lower(), []).append((position, anchor, source.anchor_case))
+    automaton = ahocorasick.Automaton()
+    for lowered, targets in anchors.items():
+        automaton.add_word(lowered, (len(lowered), tuple(targets)))
+    automaton.make_automaton()
+    return automaton
+
+
+_AUTOMATON = _automaton()
 
 
 def _ascii_lower(text: str) -> str:
@@ -54,14 +79,32 @@ def _ascii_lower(text: str) -> str:
     return lowered
 
 
-def active_rules(text: str) -> list[int]:
-    """Positions (in table order) of the rules whose keywords occur in the text."""
-    lowered = _ascii_lower(text)
-    active: set[int] = set()
-    for keyword, positions in _BY_KEYWORD.items():
-        if keyword in lowered:
-            active.update(positions)
-    return sorted(active)
+def anchor_hits(text: str) -> dict[int, list[int]]:
+    """For each rule (position in table order) whose anchors occur: where they start."""
+    hits: dict[int, list[int]] = {}
+    for end, (length, targets) in _AUTOMATON.iter(_ascii_lower(text)):
+        start = end - length + 1
+        for position, anchor, case_sensitive in targets:
+            if case_sensitive and not text.startswith(anchor, start):
+                continue
+            hits.setdefault(position, []).append(start)
+    return hits
+
+
+def _matches(
+    text: str, entry: _Compiled | GenericRule, where: _Where, starts: list[int]
+) -> list[re.Match[str]]:
+    found: list[re.Match[str]] = []
+    last_end = -1
+    for start in starts:
+        if where.back is None:
+            match = entry.regex.match(text, start) if start >= last_end else None
+        else:
+            match = entry.regex.search(text, max(start - where.back, last_end, 0), start + where.forward)
+        if match is not None:
+            found.append(match)
+            last_end = match.end()
+    return found
 
 
 def _accept_token(rule: SecretRule, value: str) -> bool:
@@ -98,20 +141,25 @@ def find_secrets(text: str) -> list[Finding]:
     """Non-overlapping secrets in text order; where two rules overlap, the earlier row wins
     (specific formats come before the generic forms)."""
     taken: list[Finding] = []
-    for position in active_rules(text):
+    claimed: list[Finding] = []  # look-alikes of a known format, left as they are
+    hits = anchor_hits(text)
+    for position in sorted(hits):
         entry = _ALL[position]
-        regex = entry.regex
-        for match in regex.finditer(text):
+        for match in _matches(text, entry, _WHERE[position], hits[position]):
             if isinstance(entry, _Compiled):
                 kind: str | None = entry.rule.id if _accept_token(entry.rule, match.group("value")) else None
             else:
                 kind = entry.classify(match)
-            if kind is None:
-                continue
             start, end = match.span("value")
+            if kind is None:
+                if isinstance(entry, _Compiled):
+                    # A format's look-alike (wrong checksum, EXAMPLE, xxxx): the format owns
+                    # these characters, so no generic rule redacts them either.
+                    claimed.append(Finding(start, end, ""))
+                continue
             if kind in _BLOCKS:
                 start, end = _block_body(text, start, end)
-            if any(start < other.end and other.start < end for other in taken):
+            if any(start < other.end and other.start < end for other in (*taken, *claimed)):
                 continue
             taken.append(Finding(start, end, kind))
     return sorted(taken, key=lambda finding: finding.start)
