@@ -30,7 +30,11 @@ Redact = Callable[[str], tuple[str, dict[str, int]]]
 def old_detector() -> Redact:
     """Today's detector: core/secrets.py as it is on git main, loaded as a module of its own."""
     source = subprocess.run(
-        ["git", "show", "main:codelupe_dagster/core/secrets.py"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "show", "main:codelupe_dagster/core/secrets.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     path = Path(tempfile.mkdtemp()) / "old_secrets.py"
     path.write_text(source)
@@ -43,9 +47,14 @@ def old_detector() -> Redact:
 
 
 def corpora() -> dict[str, list[Path]]:
-    found = {"cpython_lib": sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))}
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    found = {"cpython_lib": sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts)}
     go = shutil.which("go")
-    goroot = Path(subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True).stdout.strip()) if go else None
+    goroot = (
+        Path(subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True).stdout.strip())
+        if go
+        else None
+    )
     for candidate in (goroot, Path("/usr/local/go"), Path("/usr/lib/go")):
         if candidate and (candidate / "src").is_dir():
             found["go_src"] = sorted((candidate / "src").rglob("*.go"))
@@ -98,7 +107,7 @@ def main() -> None:
             + (f", redacted files that no longer parse: {broken}" if name == "cpython_lib" else "")
         )
         for index in indices[: args.show]:
-            redacted, counts = redact_secrets(texts[index])
+            counts = redact_secrets(texts[index])[1]
             print("   ", paths[index] if index < len(paths) else index, counts)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codelupe_dagster.core.secret_rules import RULES, SecretRule, synthetic_example  # noqa: E402
+from codelupe_dagster.core.secret_rules import RULES, SecretRule, synthetic_example
 
 OUT = Path(__file__).resolve().parents[1] / "tests/core/data/secrets/labelled.jsonl"
 
@@ -97,7 +97,15 @@ def negatives() -> list[Case]:
     def add(family: str, syntax: str, text: str) -> None:
         cases.append(Case(family, syntax, text, "", False, False, held_out(f"{family}{len(cases)}")))
 
-    names = ("password", "api_key", "token", "secret", "github_token", "aws_secret_access_key", "client_secret")
+    names = (
+        "password",
+        "api_key",
+        "token",
+        "secret",
+        "github_token",
+        "aws_secret_access_key",
+        "client_secret",
+    )
     placeholders = (
         "changeme", "<your-token>", "${TOKEN}", "{{ token }}", "xxxxxxxxxxxxxxxxxxxx", "********",
         "YOUR_API_KEY_HERE", "replace-me", "<token>", "%(token)s", "dummy", "test", "example-token",
@@ -123,7 +131,11 @@ def negatives() -> list[Case]:
     for i in range(60):
         data = f"file-{i}".encode()
         add("hash", "python", f'EXPECTED_SHA256 = "{hashlib.sha256(data).hexdigest()}"\n')
-        add("hash", "js", f'const integrity = "sha512-{base64.b64encode(hashlib.sha512(data).digest()).decode()}";\n')
+        add(
+            "hash",
+            "js",
+            f'const integrity = "sha512-{base64.b64encode(hashlib.sha512(data).digest()).decode()}";\n',
+        )
         add("hash", "go", f'const commit = "{hashlib.sha1(data).hexdigest()}"\n')
         add("hash", "yaml", f"checksum: {hashlib.md5(data).hexdigest()}\n")
         add("uuid", "python", f'request_id = "{uuid.UUID(int=rng.getrandbits(128), version=4)}"\n')
@@ -147,7 +159,9 @@ def main() -> None:
         for case in cases:
             handle.write(json.dumps(asdict(case)) + "\n")
     n_pos = sum(c.positive for c in cases)
-    print(f"{len(cases)} cases: {n_pos} positive ({len(RULES)} types), {len(cases) - n_pos} negative -> {OUT}")
+    print(
+        f"{len(cases)} cases: {n_pos} positive ({len(RULES)} types), {len(cases) - n_pos} negative -> {OUT}"
+    )
 
 
 if __name__ == "__main__":

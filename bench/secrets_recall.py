@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.secrets_cases import Case, labelled_set  # noqa: E402
-from codelupe_dagster.core.secrets import redact_secrets  # noqa: E402
+from bench.secrets_cases import Case, labelled_set
+from codelupe_dagster.core.secrets import redact_secrets
 
 Redact = Callable[[str], tuple[str, dict[str, int]]]
 
@@ -62,7 +62,9 @@ def report(redact: Redact, cases: list[Case]) -> dict[str, float]:
     by_family: dict[str, list[bool]] = defaultdict(list)
     for case in negatives:
         by_family[case.rule].append(changed(redact, case))
-    print("FP by negative family: " + ", ".join(f"{k}={sum(v)}/{len(v)}" for k, v in sorted(by_family.items())))
+    print(
+        "FP by negative family: " + ", ".join(f"{k}={sum(v)}/{len(v)}" for k, v in sorted(by_family.items()))
+    )
     return results
 
 
@@ -81,7 +83,14 @@ def main() -> None:
     if args.show_fp:
         for case in cases:
             if not case.positive and changed(redact, case):
-                print("FP", case.rule, case.syntax, repr(case.text[:120]), "->", repr(redact(case.text)[0][:120]))
+                print(
+                    "FP",
+                    case.rule,
+                    case.syntax,
+                    repr(case.text[:120]),
+                    "->",
+                    repr(redact(case.text)[0][:120]),
+                )
             if case.positive and not caught(redact, case):
                 print("MISS", case.rule, case.syntax, repr(case.text[:140]))
 

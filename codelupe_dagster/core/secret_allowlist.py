@@ -21,6 +21,11 @@ DOCUMENTED_EXAMPLES = frozenset(
     }
 )
 
+# user:password pairs that RFC 7617 and HTTP tutorials use as examples (decoded, lowercase).
+DOCUMENTED_BASIC_CREDENTIALS = frozenset(
+    {"aladdin:open sesame", "aladdin:opensesame", "user:pass", "user:password"}
+)
+
 _PLACEHOLDER_WORDS = frozenset(
     {
         "changeme", "change_me", "change-me", "password", "passwd", "secret", "token", "apikey",

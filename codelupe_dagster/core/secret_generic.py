@@ -8,11 +8,16 @@ not an identifier), because `token = self.next_token` is code, not a secret.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from codelupe_dagster.core.secret_allowlist import is_placeholder, shannon_entropy
+from codelupe_dagster.core.secret_allowlist import (
+    DOCUMENTED_BASIC_CREDENTIALS,
+    is_placeholder,
+    shannon_entropy,
+)
 
 _KEY = (
     r"(?P<key>(?:passw(?:or)?d|pwd|secret|api[_\-]?key|access[_\-]?key|private[_\-]?key|token|"
@@ -24,17 +29,19 @@ _QUOTED = re.compile(
     r"(?P<quote>[\"'`])(?P<value>[^\"'`\n\\]{1,200})(?P=quote)",
     re.IGNORECASE,
 )
+# The value is the rest of the line (a comment, `;` or `,` may follow): `tokens = a*b + c` is code.
 _UNQUOTED = re.compile(
-    _KEY
-    + r"(?P<keyquote>[\"']?)[ \t]*(?P<op>:=|=|:)[ \t]*(?P<value>[^\s\"'`,;()\[\]{}<>]{8,200})(?=[\s;,\"']|$)",
-    re.IGNORECASE,
+    _KEY + r"(?P<keyquote>[\"']?)[ \t]*(?P<op>:=|=|:)[ \t]*(?P<value>[^\s\"'`,;()\[\]{}<>*]{8,200})"
+    r"(?=[ \t]*(?:$|#|//|;|,|\"|'))",
+    re.IGNORECASE | re.MULTILINE,
 )
 _XML_ELEMENT = re.compile(
     r"<(?P<key>[\w.:\-]*(?:password|secret|token|apikey|api_key)[\w.\-]*)>(?P<value>[^<>\s]{4,200})</(?P=key)>",
     re.IGNORECASE,
 )
 _AUTH_HEADER = re.compile(
-    r"authorization[\"']?\s*[:=,]\s*[\"']?(?:bearer|basic|token|bot|digest)\s+(?P<value>[A-Za-z0-9._~+/=\-]{8,})",
+    r"authorization[\"']?\s*[:=,]\s*[\"']?(?P<scheme>bearer|basic|token|bot|digest)\s+"
+    r"(?P<value>[A-Za-z0-9._~+/=\-]{8,})",
     re.IGNORECASE,
 )
 _CURL_USER = re.compile(
@@ -64,12 +71,27 @@ def _inside_literal(match: re.Match[str]) -> bool:
     return position > 0 and text[position - 1] in "\"'`" and not match.group("keyquote")
 
 
+def _first_argument_name(match: re.Match[str]) -> bool:
+    """The name is a string literal that opens a call's arguments: `f("X_TOKEN", ...)`."""
+    if not match.group("keyquote"):
+        return False
+    text = match.string
+    position = match.start("key")
+    while position > 0 and (text[position - 1].isalnum() or text[position - 1] in "_-."):
+        position -= 1
+    if position == 0 or text[position - 1] != match.group("keyquote"):
+        return False
+    return text[max(0, position - 40) : position - 1].rstrip().endswith("(")
+
+
 def _classify_quoted(match: re.Match[str]) -> str | None:
     value = match.group("value")
     if _inside_literal(match) or is_placeholder(value):
         return None
-    if match.group("op") == "," and not match.group("keyquote"):
-        return None  # f(token, "x"): a second argument, not the token's value
+    if match.group("op") == "," and not _first_argument_name(match):
+        # f(token, "x") and ("Token", "copy_context") are lists; setProperty("X_TOKEN", "v")
+        # names its value.
+        return None
     if shannon_entropy(value) < 2.0:
         return None
     return _kind_of_key(match.group("key"))
@@ -100,8 +122,24 @@ def _classify_xml(match: re.Match[str]) -> str | None:
     return _kind_of_key(match.group("key")) if looks_random(match.group("value"), 2.5) else None
 
 
+def _basic_credentials(value: str) -> str | None:
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if ":" in decoded and decoded.isprintable() else None
+
+
 def _classify_auth(match: re.Match[str]) -> str | None:
-    return "auth_header" if looks_random(match.group("value"), 3.0) else None
+    value = match.group("value")
+    if match.group("scheme").lower() == "basic":
+        # Basic credentials are base64 of `user:password`; anything else is not a credential,
+        # and the RFCs' own example pair is documentation.
+        decoded = _basic_credentials(value)
+        if decoded is None or decoded.lower() in DOCUMENTED_BASIC_CREDENTIALS:
+            return None
+        return "auth_header"
+    return "auth_header" if looks_random(value, 3.0) else None
 
 
 def _classify_password(match: re.Match[str]) -> str | None:

@@ -13,9 +13,10 @@ file that parsed before still parses. Redaction is idempotent: a placeholder nev
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
-import ahocorasick
+import hyperscan
 
 from codelupe_dagster.core.secret_allowlist import is_fake_token, shannon_entropy
 from codelupe_dagster.core.secret_generic import GENERIC_RULES, GenericRule
@@ -53,41 +54,80 @@ def _where(entry: _Compiled | GenericRule) -> _Where:
 _WHERE = tuple(_where(entry) for entry in _ALL)
 
 
-def _automaton() -> ahocorasick.Automaton:
-    """One Aho-Corasick automaton over every rule's anchors, lowercased: a single pass over the
-    text finds every place where some rule could match. Case-sensitive anchors are checked
-    against the original text afterwards."""
-    anchors: dict[str, list[tuple[int, str, bool]]] = {}
+@dataclass(frozen=True)
+class _Anchor:
+    """One distinct anchor of the prefilter and the rules it starts."""
+
+    text: str
+    case_sensitive: bool
+    rules: tuple[int, ...]  # positions in _ALL
+
+
+def _anchors() -> tuple[_Anchor, ...]:
+    by_anchor: dict[tuple[str, bool], list[int]] = {}
     for position, entry in enumerate(_ALL):
         source = entry.rule if isinstance(entry, _Compiled) else entry
         for anchor in source.keywords:
-            anchors.setdefault(anchor.lower(), []).append((position, anchor, source.anchor_case))
-    automaton = ahocorasick.Automaton()
-    for lowered, targets in anchors.items():
-        automaton.add_word(lowered, (len(lowered), tuple(targets)))
-    automaton.make_automaton()
-    return automaton
+            key = (anchor if source.anchor_case else anchor.lower(), source.anchor_case)
+            by_anchor.setdefault(key, []).append(position)
+    return tuple(_Anchor(text, case, tuple(rules)) for (text, case), rules in by_anchor.items())
 
 
-_AUTOMATON = _automaton()
+_ANCHORS = _anchors()
 
 
-def _ascii_lower(text: str) -> str:
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few non-ASCII characters change length when lowercased
-        lowered = "".join(c.lower() if c.isascii() else c for c in text)
-    return lowered
+def _database(encoding: str) -> hyperscan.Database:
+    """All anchors as literals in one Hyperscan database: a single pass over the text (in C,
+    hundreds of MB/s) finds every place where some rule could match. Anchors are ASCII; the
+    case-insensitive ones are compiled caseless."""
+    expressions = [
+        b"".join(b"\\x%02x" % byte for byte in anchor.text.encode(encoding)) for anchor in _ANCHORS
+    ]
+    flags = [0 if anchor.case_sensitive else hyperscan.HS_FLAG_CASELESS for anchor in _ANCHORS]
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags
+    )
+    return database
+
+
+# ASCII text is scanned as is; other text as UTF-32, where every character is 4 bytes, so a
+# byte offset turns into a character offset by a division.
+_ASCII_DB = _database("ascii")
+_UTF32_DB = _database("utf-32-le")
+_SCRATCH = threading.local()
+
+
+def _scratch(database: hyperscan.Database, name: str) -> hyperscan.Scratch:
+    scratch = getattr(_SCRATCH, name, None)
+    if scratch is None:  # one scratch space per thread: Hyperscan's scratch is not shareable
+        scratch = hyperscan.Scratch(database)
+        setattr(_SCRATCH, name, scratch)
+    return scratch
 
 
 def anchor_hits(text: str) -> dict[int, list[int]]:
     """For each rule (position in table order) whose anchors occur: where they start."""
     hits: dict[int, list[int]] = {}
-    for end, (length, targets) in _AUTOMATON.iter(_ascii_lower(text)):
-        start = end - length + 1
-        for position, anchor, case_sensitive in targets:
-            if case_sensitive and not text.startswith(anchor, start):
-                continue
+    width = 1 if text.isascii() else 4
+
+    def on_match(anchor_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
+        if end % width:
+            return  # a UTF-32 match that does not start on a character boundary
+        anchor = _ANCHORS[anchor_id]
+        start = end // width - len(anchor.text)
+        for position in anchor.rules:
             hits.setdefault(position, []).append(start)
+
+    if width == 1:
+        _ASCII_DB.scan(
+            text.encode("ascii"), match_event_handler=on_match, scratch=_scratch(_ASCII_DB, "ascii")
+        )
+    else:
+        data = text.encode("utf-32-le", errors="surrogatepass")
+        _UTF32_DB.scan(data, match_event_handler=on_match, scratch=_scratch(_UTF32_DB, "utf32"))
+    for starts in hits.values():
+        starts.sort()
     return hits
 
 
