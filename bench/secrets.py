@@ -80,12 +80,13 @@ def main() -> None:
     for name, paths in corpora().items():
         if args.limit:
             paths = paths[: args.limit]
-        texts = []
+        texts, read = [], []
         for path in paths:
             try:
                 texts.append(path.read_text(encoding="utf-8"))
             except (UnicodeDecodeError, OSError):
                 continue
+            read.append(path)
         megabytes = sum(len(t.encode()) for t in texts) / 1e6
         old_s, old_changed, _ = measure(old, texts)
         new_s, new_changed, indices = measure(redact_secrets, texts)
@@ -108,7 +109,7 @@ def main() -> None:
         )
         for index in indices[: args.show]:
             counts = redact_secrets(texts[index])[1]
-            print("   ", paths[index] if index < len(paths) else index, counts)
+            print("   ", read[index], counts)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,11 @@ def _classify_quoted(match: re.Match[str]) -> str | None:
         # f(token, "x") and ("Token", "copy_context") are lists; setProperty("X_TOKEN", "v")
         # names its value.
         return None
-    if shannon_entropy(value) < 2.0:
+    # A hand-written password may be short and simple, but a single word or phrase with no
+    # digit (`'python'`, `"same-origin"`) is a test value or a name, not a leaked credential.
+    if len(value) < 6 or shannon_entropy(value) < 2.0:
+        return None
+    if wordy(value) and not any(c.isdigit() for c in value):
         return None
     return _kind_of_key(match.group("key"))
 
@@ -100,12 +104,23 @@ def _classify_quoted(match: re.Match[str]) -> str | None:
 # Code, not a value: words with at most a short trailing number (`user_password2`), attribute
 # access (`self.token`, `settings.SECRET_KEY`), calls, numbers and versions.
 _IDENTIFIER_LIKE = re.compile(
-    r"^[A-Za-z_$][A-Za-z_$]*\d{0,2}$|^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$|^[\w.\-]+\(|^[\d.]+$"
+    r"^[A-Za-z_$][A-Za-z_$]*\d{0,2}$|^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$|^[\w.\-]+\("
+    r"|^[\d.]+$|^-?0[xX][0-9a-fA-F]+$"
 )
 
 
+_WORD = re.compile(r"[A-Z]?[a-z]{2,}|[A-Z]{3,}")
+
+
+def wordy(value: str) -> bool:
+    """Mostly made of words (`testRSA2048PrivateKey`, `same-origin`, `doesnotexist`): names and
+    prose, where a generated secret has short runs of letters (`f83Kq9ZxL2mPq7Rw`)."""
+    in_words = sum(len(word) for word in _WORD.findall(value) if len(word) >= 3)
+    return in_words >= 0.6 * len(value)
+
+
 def looks_random(value: str, min_entropy: float = 3.0) -> bool:
-    if is_placeholder(value) or shannon_entropy(value) < min_entropy:
+    if is_placeholder(value) or shannon_entropy(value) < min_entropy or wordy(value):
         return False
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
