@@ -175,7 +175,13 @@ class GenericRule:
     forward: int = 400
 
 
-_KEY_ANCHORS = ("pass", "pwd", "secret", "api", "access", "private", "token", "client", "auth", "credential")
+# Each alternative of _KEY starts with one of these, so the regex is matched at the anchor.
+_KEY_ANCHORS = (
+    "passw", "pwd", "secret", "token", "credential",
+    "apikey", "api_key", "api-key", "accesskey", "access_key", "access-key",
+    "privatekey", "private_key", "private-key", "clientsecret", "client_secret", "client-secret",
+    "authkey", "auth_key", "auth-key",
+)  # fmt: skip
 
 GENERIC_RULES: tuple[GenericRule, ...] = (
     GenericRule("auth_header", _AUTH_HEADER, ("authorization",), _classify_auth),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from codelupe_dagster.core.secret_checksums import crc32_base62, has_crc32_suffix
 
@@ -39,6 +39,9 @@ class SecretRule:
     anchor_case: bool = False
     back: int | None = None
     forward: int = 400
+    # For ASCII text, a Hyperscan regex used instead of the keywords to find the rule's places:
+    # for short prefixes that are common in code (`pat` of `path`, `AC` of `ACCESS`).
+    anchor_pattern: str = ""
 
 
 _ALPHABETS = {
@@ -172,6 +175,7 @@ def keyed(
         False,
         12,
         forward,
+        names,
     )
 
 
@@ -1103,4 +1107,20 @@ RULES: tuple[SecretRule, ...] = (
         "cs{hex:32}",
         ("contentstack",),
     ),
+)
+
+# Anchors for ASCII text where a rule's literal prefix is common in ordinary code.
+_ANCHOR_PATTERNS = {
+    "airtable_pat": r"pat[A-Za-z0-9]{14}\.",
+    "harness_pat": r"pat\.[A-Za-z0-9_\-]{22}\.",
+    "twilio_account_sid": r"AC[0-9a-f]{32}",
+    "twilio_api_key": r"SK[0-9a-fA-F]{32}",
+    "resend_key": r"re_[A-Za-z0-9]{8}_",
+    "sentry_dsn": r"://[0-9a-f]{32}[:@]",
+    "dropbox_short_lived_token": r"sl\.[A-Za-z0-9_\-]{130}",
+    "yandex_iam_token": r"t1\.[A-Za-z0-9_\-]+=*\.[A-Za-z0-9_\-]{86}",
+}
+RULES = tuple(
+    replace(rule, anchor_pattern=_ANCHOR_PATTERNS[rule.id]) if rule.id in _ANCHOR_PATTERNS else rule
+    for rule in RULES
 )

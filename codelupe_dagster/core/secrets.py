@@ -56,45 +56,55 @@ _WHERE = tuple(_where(entry) for entry in _ALL)
 
 @dataclass(frozen=True)
 class _Anchor:
-    """One distinct anchor of the prefilter and the rules it starts."""
+    """One distinct anchor of the prefilter and the rules it starts: a literal, or (for ASCII
+    text) a rule's `anchor_pattern` regex, which Hyperscan runs as fast as a literal."""
 
-    text: str
-    case_sensitive: bool
+    expression: bytes
+    flags: int
     rules: tuple[int, ...]  # positions in _ALL
 
 
-def _anchors() -> tuple[_Anchor, ...]:
-    by_anchor: dict[tuple[str, bool], list[int]] = {}
+def _literal(text: str, encoding: str) -> bytes:
+    return b"".join(b"\\x%02x" % byte for byte in text.encode(encoding))
+
+
+def _anchors(encoding: str) -> tuple[_Anchor, ...]:
+    by_anchor: dict[tuple[bytes, int], list[int]] = {}
     for position, entry in enumerate(_ALL):
         source = entry.rule if isinstance(entry, _Compiled) else entry
-        for anchor in source.keywords:
-            key = (anchor if source.anchor_case else anchor.lower(), source.anchor_case)
-            by_anchor.setdefault(key, []).append(position)
-    return tuple(_Anchor(text, case, tuple(rules)) for (text, case), rules in by_anchor.items())
+        caseless = 0 if source.anchor_case else hyperscan.HS_FLAG_CASELESS
+        pattern = entry.rule.anchor_pattern if isinstance(entry, _Compiled) else ""
+        if pattern and encoding == "ascii":
+            expressions = [pattern.encode("ascii")]
+        else:
+            expressions = [
+                _literal(a if source.anchor_case else a.lower(), encoding) for a in source.keywords
+            ]
+        for expression in expressions:
+            by_anchor.setdefault((expression, caseless), []).append(position)
+    return tuple(_Anchor(expr, flags, tuple(rules)) for (expr, flags), rules in by_anchor.items())
 
 
-_ANCHORS = _anchors()
-
-
-def _database(encoding: str) -> hyperscan.Database:
-    """All anchors as literals in one Hyperscan database: a single pass over the text (in C,
-    hundreds of MB/s) finds every place where some rule could match. Anchors are ASCII; the
-    case-insensitive ones are compiled caseless."""
-    expressions = [
-        b"".join(b"\\x%02x" % byte for byte in anchor.text.encode(encoding)) for anchor in _ANCHORS
-    ]
-    flags = [0 if anchor.case_sensitive else hyperscan.HS_FLAG_CASELESS for anchor in _ANCHORS]
+def _database(anchors: tuple[_Anchor, ...]) -> hyperscan.Database:
+    """All anchors in one Hyperscan database: a single pass over the text (in C, hundreds of
+    MB/s) finds every place where some rule could match, and where that place starts."""
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(
-        expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags
+        expressions=[anchor.expression for anchor in anchors],
+        ids=list(range(len(anchors))),
+        elements=len(anchors),
+        flags=[anchor.flags | hyperscan.HS_FLAG_SOM_LEFTMOST for anchor in anchors],
     )
     return database
 
 
 # ASCII text is scanned as is; other text as UTF-32, where every character is 4 bytes, so a
-# byte offset turns into a character offset by a division.
-_ASCII_DB = _database("ascii")
-_UTF32_DB = _database("utf-32-le")
+# byte offset turns into a character offset by a division (regex anchors fall back to their
+# literal keywords there).
+_ASCII_ANCHORS = _anchors("ascii")
+_UTF32_ANCHORS = _anchors("utf-32-le")
+_ASCII_DB = _database(_ASCII_ANCHORS)
+_UTF32_DB = _database(_UTF32_ANCHORS)
 _SCRATCH = threading.local()
 
 
@@ -109,17 +119,17 @@ def _scratch(database: hyperscan.Database, name: str) -> hyperscan.Scratch:
 def anchor_hits(text: str) -> dict[int, list[int]]:
     """For each rule (position in table order) whose anchors occur: where they start."""
     hits: dict[int, list[int]] = {}
-    width = 1 if text.isascii() else 4
+    ascii_text = text.isascii()
+    width = 1 if ascii_text else 4
+    anchors = _ASCII_ANCHORS if ascii_text else _UTF32_ANCHORS
 
-    def on_match(anchor_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
-        if end % width:
+    def on_match(anchor_id: int, start: int, _end: int, _flags: int, _context: object) -> None:
+        if start % width:
             return  # a UTF-32 match that does not start on a character boundary
-        anchor = _ANCHORS[anchor_id]
-        start = end // width - len(anchor.text)
-        for position in anchor.rules:
-            hits.setdefault(position, []).append(start)
+        for position in anchors[anchor_id].rules:
+            hits.setdefault(position, []).append(start // width)
 
-    if width == 1:
+    if ascii_text:
         _ASCII_DB.scan(
             text.encode("ascii"), match_event_handler=on_match, scratch=_scratch(_ASCII_DB, "ascii")
         )
