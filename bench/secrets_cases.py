@@ -84,6 +84,7 @@ def positives(rule: SecretRule, seeds: int = 2) -> list[Case]:
             continue
         secret = value.split("/services/")[-1] if "hooks.slack.com" in value else value
         name = rule.name or f"{rule.service.split()[0].lower().replace('.', '')}_credential"
+        name = f"svc_{name}" if name[0].isdigit() else name  # a valid identifier everywhere
         cases += [Case(rule.id, s, t, secret, True, False, holdout) for s, t in _named(name, value).items()]
         if rule.distinctive:
             cases += [Case(rule.id, s, t, secret, True, True, holdout) for s, t in _standalone(value).items()]
