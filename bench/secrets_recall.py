@@ -50,8 +50,9 @@ def report(redact: Redact, cases: list[Case]) -> dict[str, float]:
         fp, n_neg = _rate(changed(redact, c) for c in neg)
         types = len({c.rule for c in pos})
         print(
-            f"{label:8s} types={types:3d} recall={recall:.3f} (n={n_pos})  in code={in_code:.3f} (n={n_code})  "
-            f"standalone={standalone:.3f} (n={n_alone})  FP={fp:.3f} (n={n_neg})"
+            f"{label:8s} types={types:3d} recall={recall:.3f} (n={n_pos})  "
+            f"in code={in_code:.3f} (n={n_code})  standalone={standalone:.3f} (n={n_alone})  "
+            f"FP={fp:.3f} (n={n_neg})"
         )
         results[f"{label}_recall"] = recall
         results[f"{label}_fp"] = fp
