@@ -74,7 +74,7 @@ def test_batch_is_scored_indexed_and_checked(
     assert index.count(Filters(max_quality=THRESHOLD)) == 0
     # Secrets never reach the index.
     assert index.search(GITHUB_TOKEN) == [] and index.search(AWS_KEY_ID) == []
-    assert index.search("ghp_Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL0sA2eI") == []
+    assert index.search("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") == []
     assert index.search("JSONDecodeError")  # while real code is searchable
     # Repos marked processed at the commit that was read.
     processed = redis.Redis.from_url(redis_url).hgetall(RedisKeys().processed_repos)

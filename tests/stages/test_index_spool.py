@@ -31,7 +31,7 @@ from codelupe_dagster.stages.index_spool import (
 )
 
 THRESHOLD = 0.3
-GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL0sA2eI"
+GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL2anSTR"
 
 
 def digest(n: int) -> bytes:

@@ -73,7 +73,7 @@ def test_planted_corpus(planted: PlantedCorpus, redis_client: redis.Redis) -> No
     settings_doc = paths[("acme/alpha", "config/settings.py")]
     assert GITHUB_TOKEN not in settings_doc["content"] and AWS_KEY_ID not in settings_doc["content"]
     assert settings_doc["secrets_redacted"] == 2
-    assert counts.secrets_redacted["github_token"] == 1
+    assert counts.secrets_redacted["github_pat"] == 1
     assert counts.secrets_redacted["aws_access_key_id"] == 1
 
     assert (

@@ -17,7 +17,7 @@ from tests.support.corpus import (
     write_cloned_manifest,
 )
 
-GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL0sA2eI"  # 36 characters after the prefix
+GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL2anSTR"  # 30 random characters + their CRC32 checksum (base62)
 AWS_KEY_ID = "AKIA" + "Q7XKP2MW9VR4TY6U"
 BATCH = "b20261128T170000-aaaaaa"
 
