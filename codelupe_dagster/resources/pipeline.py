@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from codelupe_dagster.core.pii import PiiKind, parse_kinds
 from codelupe_dagster.settings import DEFAULTS
@@ -71,6 +71,18 @@ class PipelineResource(dg.ConfigurableResource):
         default=None,
         description="CODELUPE_SOURCE: 'github', a directory of git repositories, or a file of clone URLs.",
     )
+
+    @field_validator("pii_redact", mode="before")
+    @classmethod
+    def _known_pii_kinds(cls, value: object) -> object:
+        """A typo in PII_REDACT fails when the resource is built (`dagster definitions validate`, the
+        code location's load), not at the first batch; ValueError names the allowed kinds."""
+        if isinstance(value, str) and not isinstance(value, dg.EnvVar):
+            try:
+                parse_kinds(value)
+            except ValueError as exc:
+                raise ValueError(f"PII_REDACT: {exc}") from None
+        return value  # an EnvVar is resolved (and this validator runs again) at run time
 
     def data_path(self) -> Path:
         """DATA_DIR as an absolute path, so every process of a session agrees on it."""

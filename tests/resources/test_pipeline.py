@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from codelupe_dagster import settings
 from codelupe_dagster.core.keys import DEFAULT_PREFIX, RedisKeys
+from codelupe_dagster.core.pii import PiiKind
 from codelupe_dagster.resources import PipelineResource, RedisResource, default_resources
 
 
@@ -88,3 +90,25 @@ def test_every_variable_a_git_field_names_is_a_documented_setting() -> None:
     assert variables == {"REPOS_DIR", "CLONE_ALLOWED_HOSTS", "CLONE_ALLOWED_SCHEMES", "REPO_WORKERS"}
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert all(f"`{variable}`" in readme for variable in variables)
+
+
+def test_pii_redact_is_validated_when_the_resource_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in PII_REDACT fails resource construction (the code location's load, `dagster definitions
+    validate`) with the allowed kinds named, instead of the first batch that reads it."""
+    from pydantic import ValidationError
+
+    assert PipelineResource(pii_redact="email").pii_kinds() == {PiiKind.EMAIL}
+    assert PipelineResource(pii_redact="none").pii_kinds() == frozenset()
+    allowed = r"PII_REDACT: unknown PII kind\(s\) \['phone'\].*'email', 'ip'"
+    with pytest.raises(ValidationError, match=allowed):
+        PipelineResource(pii_redact="email,phone")
+    monkeypatch.setenv("PII_REDACT", "emial")
+    with pytest.raises(ValidationError, match="PII_REDACT: unknown PII kind"):
+        default_resources()
+    # An EnvVar is checked once Dagster resolves it, at run time.
+    monkeypatch.setenv("CODELUPE_TEST_PII", "phone")
+    deferred = PipelineResource(pii_redact=dg.EnvVar("CODELUPE_TEST_PII"))
+    with pytest.raises(ValidationError, match="unknown PII kind"):
+        deferred.process_config_and_initialize()
+    monkeypatch.setenv("CODELUPE_TEST_PII", "ip")
+    assert deferred.process_config_and_initialize().pii_kinds() == {PiiKind.IP_ADDRESS}
