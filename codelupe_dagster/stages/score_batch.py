@@ -39,6 +39,8 @@ from codelupe_dagster.backends.dedup_ledger import DedupLedger, NearCandidate
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.backends.spool import ShardWriter
 from codelupe_dagster.core.documents import CodeDocument
+from codelupe_dagster.core.pii import PiiKind
+from codelupe_dagster.core.redaction import redact_field
 from codelupe_dagster.stages.file_processing import (
     MISSING_OBJECT,
     Dropped,
@@ -57,6 +59,15 @@ PROCESSING_ERROR = "processing_error"
 
 TASK_FILES = 32  # files per worker task: small enough to keep both cores busy to the end
 CLAIM_FILES = 512  # files per ledger round trip
+
+
+# The `_SUCCESS` info key naming the PII kinds the batch was redacted with, so the index's sample check
+# looks for the same kinds (a spool without it was written with the default kinds).
+PII_KINDS_INFO = "pii_kinds"
+
+
+def pii_kinds_info(kinds: frozenset[PiiKind]) -> list[str]:
+    return sorted(kind.value for kind in kinds)
 
 
 # --------------------------------------------------------------------------- counts
@@ -182,7 +193,7 @@ class BatchScorer:
                 self._score_into(writer, pool, tasks, counts)
                 self._finish_counts(counts, pool, started)
                 self.ledger.discard_generation(batch.batch, counts.failed_repos)
-                writer.commit(counts.to_dict())
+                writer.commit({**counts.to_dict(), PII_KINDS_INFO: pii_kinds_info(self.config.pii_kinds)})
             finished = True
         finally:
             if pool is not None:
@@ -221,6 +232,11 @@ class BatchScorer:
             )
         counts.elapsed_s = time.perf_counter() - started
 
+    def _shown(self, text: str) -> str:
+        """`text` as it may leave the scorer in a log line or a record: a file path or an error message
+        that quotes one carries the file name's tokens and addresses, redacted like the file's."""
+        return redact_field(text, self.config.pii_kinds).text
+
     def _tasks(self, batch: ClonedBatch, counts: BatchCounts) -> Iterator[_Task]:
         for index, repo in enumerate(batch.repos):
             try:
@@ -229,8 +245,9 @@ class BatchScorer:
                 counts.commits[repo.repo] = self._commits[index]
             except (pygit2.GitError, KeyError, ValueError) as exc:
                 # A broken repository fails alone, not its batch (DESIGN §9).
-                log.warning("skipping repository %s: %s", repo.repo, exc)
-                counts.failed_repos[repo.repo] = f"{type(exc).__name__}: {exc}"
+                reason = self._shown(f"{type(exc).__name__}: {exc}")
+                log.warning("skipping repository %s: %s", repo.repo, reason)
+                counts.failed_repos[repo.repo] = reason
                 continue
             chunk: list[git_files.TreeBlob] = []
             for entry in entries:
@@ -262,19 +279,22 @@ class BatchScorer:
             return
         yield from pool.results(tasks)
 
-    @staticmethod
-    def _count_skip(result: FileResult, repo: ClonedRepo, counts: BatchCounts) -> None:
+    def _count_skip(self, result: FileResult, repo: ClonedRepo, counts: BatchCounts) -> None:
         if isinstance(result, FileFailure):
-            log.warning("error processing %s in %s: %s", result.path, repo.repo, result.error)
+            # The error text may quote the path (or a line of the file) too.
+            path, error = self._shown(result.path), self._shown(result.error)
+            log.warning("error processing %s in %s: %s", path, repo.repo, error)
             counts.dropped[PROCESSING_ERROR] += 1
             return
         counts.dropped[result.reason] += 1
         if isinstance(result, Dropped) and result.reason == MISSING_OBJECT:
             # A clone with holes: the repository fails (and is retried), its other files still count.
-            log.warning("repository %s is missing the object of %s", repo.repo, result.path)
-            counts.failed_repos.setdefault(repo.repo, f"missing object for {result.path!r}")
+            path = self._shown(result.path)
+            log.warning("repository %s is missing the object of %s", repo.repo, path)
+            counts.failed_repos.setdefault(repo.repo, f"missing object for {path!r}")
         elif isinstance(result, Dropped) and result.reason == WORKER_CRASH:
-            log.error("dropped %s in %s: its scoring worker died on it twice", result.path, repo.repo)
+            path = self._shown(result.path)
+            log.error("dropped %s in %s: its scoring worker died on it twice", path, repo.repo)
 
     # ------------------------------------------------------------------ claims
 
@@ -342,7 +362,9 @@ class BatchScorer:
                 code_document(processed, repo, commit, self._batch.batch, near_dup_cluster=near_dup_cluster)
             )
         except Exception as exc:  # one document that cannot be stored is a counted skip, not a failed batch
-            log.warning("cannot write %s of %s: %s: %s", processed.path, repo.repo, type(exc).__name__, exc)
+            # processed.path is redacted already; the error text may quote the document's content.
+            error = self._shown(f"{type(exc).__name__}: {exc}")
+            log.warning("cannot write %s of %s: %s", processed.path, repo.repo, error)
             counts.dropped[PROCESSING_ERROR] += 1
             return
         counts.count_kept(processed)
@@ -392,6 +414,7 @@ def code_document(
         size_bytes=processed.size_bytes,
         lines=processed.lines,
         near_dup_cluster=near_dup_cluster,
-        secrets_redacted=sum(processed.secrets.values()),
+        # The document's one count (its schema predates PII redaction): secrets and PII together.
+        secrets_redacted=sum(processed.secrets.values()) + sum(processed.pii.values()),
         batch=batch_id,
     ).to_record()

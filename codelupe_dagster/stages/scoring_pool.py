@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from codelupe_dagster.backends import git_files
+from codelupe_dagster.core.redaction import redact_field
 from codelupe_dagster.stages.file_processing import (
     TEST_CRASH_ENV,
     Dropped,
@@ -248,7 +249,9 @@ class ScoringPool:
                 todo.append(_Unit(unit.task, part, [entry], suspect=True))
             return
         entry = unit.entries[0]
-        log.error("scoring worker died twice on %s in %s: dropped as %s", entry.path, repo_path, WORKER_CRASH)
+        # The path leaves the scorer in this line: a token or an address in a file name is redacted.
+        shown = redact_field(entry.path, self.config.pii_kinds).text
+        log.error("scoring worker died twice on %s in %s: dropped as %s", shown, repo_path, WORKER_CRASH)
         pending[unit.task].done[unit.part] = [Dropped(entry.path, WORKER_CRASH)]
 
 
