@@ -2270,7 +2270,7 @@ CODE: list[tuple[str, str]] = [
     ("xml", '<configuration>\n  <appSettings>\n    <add key="@Pascal@" value="@VX@" />\n  </appSettings>\n'
      "</configuration>\n"),
     ("xml", '<bean id="@svc@Client" class="com.acme.@Svc@Client">\n  <property name="@camel@" value="@VX@"/>\n</bean>\n'),
-    ("properties", "server.port=8080\n@svc@.@dotted@=@V@\n"),
+    ("properties", "server.port=8080\napp.@dotted@=@V@\n"),
     ("shell", 'export @UPPER@="@V@"\n./bin/run --env prod\n'),
     ("dockerfile", 'FROM python:3.12-slim\nWORKDIR /app\nENV @UPPER@=@V@\nCOPY . .\nCMD ["python", "main.py"]\n'),
     ("terraform", 'provider "@svc@" {\n  region = "us-east-1"\n  @snake@ = "@V@"\n}\n'),
