@@ -25,8 +25,10 @@ from typing import Any
 from codelupe_dagster.backends.dedup_ledger import DedupLedger
 from codelupe_dagster.backends.search import Filters, SearchIndex
 from codelupe_dagster.backends.spool import iter_documents, read_manifest
-from codelupe_dagster.core.secrets import redact_secrets
+from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind, parse_kinds
+from codelupe_dagster.core.redaction import redact_field, redact_text
 from codelupe_dagster.stages.repo_updates import GenerationSwap, replace_generations
+from codelupe_dagster.stages.score_batch import PII_KINDS_INFO
 
 INDEXED_COUNT_MATCHES_KEPT = "indexed_count_matches_kept"
 NO_DOCUMENT_BELOW_THRESHOLD = "no_document_below_threshold"
@@ -66,6 +68,7 @@ class IndexedBatch:
     commits: dict[str, str]  # repo -> commit read, now marked processed
     swaps: list[GenerationSwap]
     elapsed_s: float
+    pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS  # what the batch was redacted with (its `_SUCCESS` info)
 
     @property
     def indexed(self) -> int:
@@ -96,6 +99,13 @@ class CheckOutcome:
 def _chunks(items: Sequence[str], size: int = GET_CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def spool_pii_kinds(info: Mapping[str, Any]) -> frozenset[PiiKind]:
+    """The PII kinds a spool's documents were redacted with, from its `_SUCCESS` info; a spool written
+    before the kinds were recorded was redacted with the defaults."""
+    kinds = info.get(PII_KINDS_INFO)
+    return DEFAULT_KINDS if kinds is None else parse_kinds(",".join(kinds))
 
 
 def index_spool(
@@ -144,7 +154,9 @@ def index_batch(
     )
     if commits:
         mark_processed(commits)
-    return IndexedBatch(written, manifest.rows, threshold, commits, swaps, elapsed)
+    return IndexedBatch(
+        written, manifest.rows, threshold, commits, swaps, elapsed, spool_pii_kinds(manifest.info)
+    )
 
 
 # --------------------------------------------------------------------------- checks
@@ -168,22 +180,37 @@ def threshold_check(index: SearchIndex, repos: Sequence[str], threshold: float) 
     )
 
 
-def secrets_check(index: SearchIndex, ids: Sequence[str]) -> CheckOutcome:
-    """No secret left in a sample of the batch's documents, spread evenly over the batch so that one
-    repository cannot hide in an unsampled tail."""
+def secrets_check(
+    index: SearchIndex, ids: Sequence[str], pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS
+) -> CheckOutcome:
+    """No secret and no personal data of the batch's `pii_kinds` left in the content or the path of a
+    sample of the batch's documents, spread evenly over the batch so that one repository cannot hide in
+    an unsampled tail. Redaction is idempotent (a placeholder never matches), so anything found here
+    slipped past the scorer."""
     step = max(1, len(ids) // SECRET_SAMPLE_SIZE)
     sample = list(ids[::step][:SECRET_SAMPLE_SIZE])
-    found: Counter[str] = Counter()
+    secrets: Counter[str] = Counter()
+    pii: Counter[str] = Counter()
     leaking: list[str] = []
     for doc_id, doc in index.get(sample).items():
-        _, secrets = redact_secrets(doc.get("content") or "")
-        if secrets:
-            found.update(secrets)
+        content = redact_text(doc.get("content") or "", pii_kinds)
+        path = redact_field(doc.get("path"), pii_kinds)
+        if content.changed or path.changed:
+            secrets.update(content.secrets)
+            secrets.update(path.secrets)
+            pii.update(content.pii)
+            pii.update(path.pii)
             leaking.append(doc_id)
     return CheckOutcome(
         NO_SECRETS_IN_SAMPLE,
-        not found,
-        {"sampled": len(sample), "secrets": dict(found), "documents": leaking[:20]},
+        not leaking,
+        {
+            "sampled": len(sample),
+            "secrets": dict(secrets),
+            "pii": dict(pii),
+            "pii_kinds": ",".join(sorted(kind.value for kind in pii_kinds)) or "none",
+            "documents": leaking[:20],
+        },
     )
 
 
@@ -212,6 +239,6 @@ def batch_checks(index: SearchIndex, ledger: DedupLedger, result: IndexedBatch) 
     return [
         count_check(index, ids, result.written.batch),
         threshold_check(index, sorted(result.commits), result.threshold),
-        secrets_check(index, ids),
+        secrets_check(index, ids, result.pii_kinds),
         duplicates_check(ledger, ids, result.written.repos),
     ]

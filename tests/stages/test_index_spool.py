@@ -5,7 +5,7 @@ checks pass on a clean batch and fail on the faults they exist for."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex, open_sear
 from codelupe_dagster.backends.spool import ShardWriter, SpoolIncomplete
 from codelupe_dagster.core.documents import CodeDocument
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.pii import PiiKind
 from codelupe_dagster.stages.index_spool import (
     CHECK_NAMES,
     NO_DOCUMENT_BELOW_THRESHOLD,
@@ -29,6 +30,7 @@ from codelupe_dagster.stages.index_spool import (
     secrets_check,
     threshold_check,
 )
+from codelupe_dagster.stages.score_batch import PII_KINDS_INFO
 
 THRESHOLD = 0.3
 GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL2anSTR"
@@ -216,3 +218,49 @@ def test_checks_fail_on_the_faults_they_guard(index: SearchIndex, ledger: RedisD
     missing = count_check(index, [*ids, digest(9).hex()], "b1")
     assert not missing.passed and missing.metadata == {"kept": 4, "indexed_for_batch": 3}
     assert not count_check(index, ids, "b-other").passed  # the documents are another batch's
+
+
+# ------------------------------------------------------------------ PII in the sample check
+
+ADDRESS = "alice.smith@corp-mail.com"
+PUBLIC_IP = "93.184.216.34"
+
+
+def test_the_sample_check_finds_personal_data_in_content_and_path(
+    search_backend: Callable[..., SearchIndex],
+) -> None:
+    """An address the scorer did not redact (a corpus indexed before PII redaction, a detector bug) fails
+    the check on either backend; placeholders never count, so a redacted document passes."""
+    index = search_backend(CODE_SCHEMA)
+    clean = document(1, "acme/a", "b1", content='OWNER = "<EMAIL>"  # <SECRET:github_pat> <IP_ADDRESS>\n')
+    in_content = document(2, "acme/a", "b1", content=f'OWNER = "{ADDRESS}"\nHOST = "{PUBLIC_IP}"\n')
+    in_path = {**document(3, "acme/a", "b1"), "path": f"people/{ADDRESS}/f3.py"}
+    index.bulk_upsert([clean, in_content, in_path]).raise_for_errors()
+    index.refresh()
+    ids = [clean["id"], in_content["id"], in_path["id"]]
+
+    assert secrets_check(index, [clean["id"]]).passed
+    outcome = secrets_check(index, ids)
+    assert outcome.name == NO_SECRETS_IN_SAMPLE and not outcome.passed
+    assert outcome.metadata["pii"] == {"email": 2, "ip": 1} and outcome.metadata["secrets"] == {}
+    assert sorted(outcome.metadata["documents"]) == sorted(ids[1:])
+    # Only the batch's kinds count: with PII redaction off, addresses are the corpus as configured.
+    assert secrets_check(index, ids, frozenset()).passed
+    only_ip = secrets_check(index, ids, frozenset({PiiKind.IP_ADDRESS}))
+    assert not only_ip.passed and only_ip.metadata["documents"] == [ids[1]]
+
+
+@pytest.mark.parametrize(
+    ("info", "passes"),
+    [({}, False), ({PII_KINDS_INFO: ["email", "ip"]}, False), ({PII_KINDS_INFO: []}, True)],
+    ids=["no-kinds-recorded-means-defaults", "kinds-recorded", "pii-redaction-off"],
+)
+def test_the_batch_check_uses_the_kinds_its_spool_was_redacted_with(
+    tmp_path: Path, index: SearchIndex, ledger: RedisDedupLedger, info: dict, passes: bool
+) -> None:
+    score(ledger, "b1", {"acme/a": [1]})
+    docs = [document(1, "acme/a", "b1", content=f'OWNER = "{ADDRESS}"\n')]
+    directory = spool(tmp_path, "b1", docs, {"commits": {"acme/a": "a" * 40}, **info})
+    result = run(index, ledger, directory, "b1", Marks(index))
+    (sample,) = [o for o in batch_checks(index, ledger, result) if o.name == NO_SECRETS_IN_SAMPLE]
+    assert sample.passed is passes, sample
