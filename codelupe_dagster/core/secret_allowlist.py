@@ -39,12 +39,25 @@ _PLACEHOLDER_WORDS = frozenset(
 _PLACEHOLDER_SHAPES = re.compile(
     r"^(?:[x*.#_\-]+|(.)\1+|\$.*|\{.*\}|<.*>|%.*|\[.*\]|.*\{\{.*|.*\$\{.*|"
     r"(?:your|my|some|insert|enter|replace|fake|dummy|sample|test)[_\- ].*|"
-    r".*(?:example|placeholder|dummy|changeme|xxxx|\*\*\*\*|redacted|<secret:|"
+    r".*(?:example|placeholder|dummy|changeme|xxxx|\*\*\*\*|redacted|<secret:|passw(?:or)?d|secret|"
     r"os\.environ|process\.env|getenv|env\[).*)$",
     re.IGNORECASE,
 )
 # A body of one or two characters repeated, or a run such as 0123456789 / abcdef: typed by hand.
 _SEQUENCES = ("0123456789", "abcdefghij", "1234567890", "abcdef0123")
+
+
+# Letters people type for look-alike characters (`s3cr3t`, `Pa55w0rd`, `p@ss`); `1` is i or l.
+_LEET = (str.maketrans("013457@$!", "oieastasi"), str.maketrans("013457@$!", "oleastasl"))
+_TRAILING = "0123456789!?.#*_-"
+
+
+def stand_in_word(value: str) -> bool:
+    """A placeholder word dressed as a password: look-alike characters and trailing digits or
+    punctuation (`secr3t`, `test123`, `P@ssw0rd1!`, `admin2024`). Someone typed it for a test or
+    a tutorial; a generated or chosen secret is not one dictionary stand-in plus a counter."""
+    core = value.rstrip(_TRAILING)
+    return bool(core) and any(core.translate(table).lower() in _PLACEHOLDER_WORDS for table in _LEET)
 
 
 def shannon_entropy(value: str) -> float:
@@ -59,7 +72,7 @@ def is_placeholder(value: str) -> bool:
     value = value.strip()
     if len(value) < 4 or any(c.isspace() for c in value):
         return True
-    if value in DOCUMENTED_EXAMPLES or value.lower() in _PLACEHOLDER_WORDS:
+    if value in DOCUMENTED_EXAMPLES or value.lower() in _PLACEHOLDER_WORDS or stand_in_word(value):
         return True
     return _PLACEHOLDER_SHAPES.match(value) is not None
 

@@ -12,6 +12,7 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from codelupe_dagster.core.secret_allowlist import (
     DOCUMENTED_BASIC_CREDENTIALS,
@@ -92,13 +93,18 @@ def _classify_quoted(match: re.Match[str]) -> str | None:
         # f(token, "x") and ("Token", "copy_context") are lists; setProperty("X_TOKEN", "v")
         # names its value.
         return None
-    # A hand-written password may be short and simple, but a single word or phrase with no
-    # digit (`'python'`, `"same-origin"`) is a test value or a name, not a leaked credential.
-    if len(value) < 6 or shannon_entropy(value) < 2.0:
-        return None
-    if wordy(value) and not any(c.isdigit() for c in value):
+    if typed_by_hand(value):
         return None
     return _kind_of_key(match.group("key"))
+
+
+def typed_by_hand(value: str) -> bool:
+    """A hand-written password may be short and simple, but a very short or repetitive value,
+    or a single word or phrase with no digit (`'python'`, `"same-origin"`, `pa?sword`), is a
+    test value or a name, not a leaked credential."""
+    if len(value) < 6 or shannon_entropy(value) < 2.0:
+        return True
+    return wordy(value) and not any(c.isdigit() for c in value)
 
 
 # Code, not a value: words with at most a short trailing number (`user_password2`), attribute
@@ -158,7 +164,12 @@ def _classify_auth(match: re.Match[str]) -> str | None:
 
 
 def _classify_password(match: re.Match[str]) -> str | None:
-    return None if is_placeholder(match.group("value")) else "connection_string_password"
+    """URL userinfo and curl's -u: judged like a quoted password once percent-decoded
+    (`p%40ssw0rd` is `p@ssw0rd`), so `http://evil:thing@` and `My%20Pass` stay."""
+    value = unquote(match.group("value"))
+    if is_placeholder(value) or typed_by_hand(value):
+        return None
+    return "connection_string_password"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ import ast
 import pytest
 
 from codelupe_dagster.core.secret_checksums import crc32_base62
+from codelupe_dagster.core.secret_rules import RULES
 from codelupe_dagster.core.secrets import placeholder, redact_secrets
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
@@ -59,7 +60,7 @@ FINE = (
         ("SECRET_KEY = 'django-insecure-9x!k2#p0qz'", "SECRET_KEY = '<SECRET:secret>'", "secret"),
         ('auth_token := "tk-93jf02jf0"', 'auth_token := "<SECRET:token>"', "token"),
         (
-            'DATABASE_URL = "postgres://app:Pa55w0rd@db.internal:5432/main"',
+            'DATABASE_URL = "postgres://app:Zq7Vn2Lx9@db.internal:5432/main"',
             'DATABASE_URL = "postgres://app:<SECRET:connection_string_password>@db.internal:5432/main"',
             "connection_string_password",
         ),
@@ -164,7 +165,7 @@ def test_a_match_never_spans_two_literals():
 def test_redacted_python_still_parses():
     source = (
         f'GH = "{GH}"\n'
-        'conn = "postgres://app:Pa55w0rd@db:5432/x"\n'
+        'conn = "postgres://app:Zq7Vn2Lx9@db:5432/x"\n'
         "headers = {'Authorization': 'Bearer 9f8A7b6C5d4E3f2G1h0K'}\n"
         'KEY = ("-----BEGIN EC PRIVATE KEY-----\\n"\n'
         '       "MHcCAQEEIIrYSSNQFaA2Hwf1duRSxKtLYX5CB04fSeQ6tF1aY/PuoAoGCCqGSM49\\n"\n'
@@ -213,3 +214,71 @@ def test_placeholder_is_typed():
 def test_non_ascii_text_keeps_positions():
     text = 'İstanbul = 1\npassword = "s3cr3t-value"\n'
     assert redact_secrets(text)[0] == 'İstanbul = 1\npassword = "<SECRET:password>"\n'
+
+
+# --- false-positive classes seen on ordinary code (CPython Lib, Go src), with the true positive
+# of the same shape that must still be caught. The snippets are written for these tests.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a placeholder word dressed as a password: look-alike characters, a trailing counter
+        'ADMIN_PASSWD = "t3st123"\n',
+        '\t\texpectedPassword: "adm1n2024",\n',
+        "db_password = 'P@ssw0rd!'\n",
+        "auth = {'password': 's3cr3t'}\n",
+        # a value that spells out what it stands for
+        "fields = [('password', 'q%-our-old-password-7'), ('user', 'bob')]\n",
+        'api_secret = "q9-the-secret-goes-here"\n',
+    ],
+)
+def test_stand_in_passwords_are_kept(text):
+    assert redact_secrets(text) == (text, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ('ADMIN_PASSWD = "kestrel-99"\n', 'ADMIN_PASSWD = "<SECRET:password>"\n'),
+        ("db_password = 'Wq@7zr!m2'\n", "db_password = '<SECRET:password>'\n"),
+        ("fields = [('password', 'v9-Kq2-mZx!')]\n", "fields = [('password', '<SECRET:password>')]\n"),
+        ('api_secret = "q9x-7Fz2-Lm4k"\n', 'api_secret = "<SECRET:secret>"\n'),
+    ],
+)
+def test_chosen_passwords_of_the_same_shape_are_redacted(text, redacted):
+    assert redact_secrets(text)[0] == redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # URL userinfo and curl -u: words, percent-encoded stand-ins and spaces are test values
+        'urlopen("ftp://anon:lettuce@mirror.example.net/pub")\n',
+        'u := "https://alice:pa%24%24w0rd@host.test/"\n',
+        'u := "https://alice:ice%20cream@host.test/"\n',
+        'parse("http://bob:pass^word@host.test/")\n',
+        "curl -u deploy:letmein https://ci.example.org/job\n",
+    ],
+)
+def test_hand_typed_url_passwords_are_kept(text):
+    assert redact_secrets(text) == (text, {})
+
+
+def test_percent_encoded_url_password_is_redacted_as_written():
+    text = 'u := "https://alice:Vq8%40x2Lm@db.internal/"\n'
+    assert redact_secrets(text) == (
+        'u := "https://alice:<SECRET:connection_string_password>@db.internal/"\n',
+        {"connection_string_password": 1},
+    )
+
+
+def test_non_ascii_text_finds_what_ascii_text_finds():
+    """Non-ASCII text is scanned with its other characters as `?`: the same findings, at the
+    same character positions, whatever comes before."""
+    lob = next(rule for rule in RULES if rule.id == "lob_key")  # a keyed row: name, then value
+    body = f'GH = "{GH}"\nlob_key = "{lob.example}"\npassword = "s3cr3t-value"\n'
+    plain = redact_secrets(body)
+    assert plain[1] == {"github_pat": 1, "lob_key": 1, "password": 1}
+    for prefix in ("# é\n", "# ✓ 𝄞\n", "x = '\udcff'\n"):
+        assert redact_secrets(prefix + body) == (prefix + plain[0], plain[1])
