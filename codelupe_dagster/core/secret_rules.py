@@ -173,7 +173,10 @@ def keyed(
         name,
         template,
         False,
-        12,
+        # The regex starts with `names`, which is also the Hyperscan anchor (all text is scanned
+        # as ASCII), so the regex is matched AT each anchor: a search over a window from every
+        # `lob` of `global` cost more than the rest of the scan on JavaScript.
+        None,
         forward,
         names,
     )

@@ -64,22 +64,20 @@ class _Anchor:
     rules: tuple[int, ...]  # positions in _ALL
 
 
-def _literal(text: str, encoding: str) -> bytes:
-    return b"".join(b"\\x%02x" % byte for byte in text.encode(encoding))
+def _literal(text: str) -> bytes:
+    return b"".join(b"\\x%02x" % byte for byte in text.encode("ascii"))
 
 
-def _anchors(encoding: str) -> tuple[_Anchor, ...]:
+def _anchors() -> tuple[_Anchor, ...]:
     by_anchor: dict[tuple[bytes, int], list[int]] = {}
     for position, entry in enumerate(_ALL):
         source = entry.rule if isinstance(entry, _Compiled) else entry
         caseless = 0 if source.anchor_case else hyperscan.HS_FLAG_CASELESS
         pattern = entry.rule.anchor_pattern if isinstance(entry, _Compiled) else ""
-        if pattern and encoding == "ascii":
+        if pattern:
             expressions = [pattern.encode("ascii")]
         else:
-            expressions = [
-                _literal(a if source.anchor_case else a.lower(), encoding) for a in source.keywords
-            ]
+            expressions = [_literal(a if source.anchor_case else a.lower()) for a in source.keywords]
         for expression in expressions:
             by_anchor.setdefault((expression, caseless), []).append(position)
     return tuple(_Anchor(expr, flags, tuple(rules)) for (expr, flags), rules in by_anchor.items())
@@ -98,44 +96,35 @@ def _database(anchors: tuple[_Anchor, ...]) -> hyperscan.Database:
     return database
 
 
-# ASCII text is scanned as is; other text as UTF-32, where every character is 4 bytes, so a
-# byte offset turns into a character offset by a division (regex anchors fall back to their
-# literal keywords there).
-_ASCII_ANCHORS = _anchors("ascii")
-_UTF32_ANCHORS = _anchors("utf-32-le")
-_ASCII_DB = _database(_ASCII_ANCHORS)
-_UTF32_DB = _database(_UTF32_ANCHORS)
+# Every anchor is ASCII, so the text is scanned as ASCII with each other character (and lone
+# surrogate) replaced by `?`: one byte per character, so a byte offset IS the character offset,
+# and no anchor can start or end inside a replaced character. (Scanning non-ASCII text as UTF-32,
+# four bytes a character, made a quarter of the files cost most of the scan time.) An anchor hit
+# that a `?` creates (`[?&]sig`) only costs a regex attempt: the rules run on the real text.
+_ANCHORS = _anchors()
+_DB = _database(_ANCHORS)
 _SCRATCH = threading.local()
 
 
-def _scratch(database: hyperscan.Database, name: str) -> hyperscan.Scratch:
-    scratch = getattr(_SCRATCH, name, None)
+def _scratch() -> hyperscan.Scratch:
+    scratch: hyperscan.Scratch | None = getattr(_SCRATCH, "scratch", None)
     if scratch is None:  # one scratch space per thread: Hyperscan's scratch is not shareable
-        scratch = hyperscan.Scratch(database)
-        setattr(_SCRATCH, name, scratch)
+        scratch = hyperscan.Scratch(_DB)
+        _SCRATCH.scratch = scratch
     return scratch
 
 
 def anchor_hits(text: str) -> dict[int, list[int]]:
     """For each rule (position in table order) whose anchors occur: where they start."""
     hits: dict[int, list[int]] = {}
-    ascii_text = text.isascii()
-    width = 1 if ascii_text else 4
-    anchors = _ASCII_ANCHORS if ascii_text else _UTF32_ANCHORS
+    anchors = _ANCHORS
 
     def on_match(anchor_id: int, start: int, _end: int, _flags: int, _context: object) -> None:
-        if start % width:
-            return  # a UTF-32 match that does not start on a character boundary
         for position in anchors[anchor_id].rules:
-            hits.setdefault(position, []).append(start // width)
+            hits.setdefault(position, []).append(start)
 
-    if ascii_text:
-        _ASCII_DB.scan(
-            text.encode("ascii"), match_event_handler=on_match, scratch=_scratch(_ASCII_DB, "ascii")
-        )
-    else:
-        data = text.encode("utf-32-le", errors="surrogatepass")
-        _UTF32_DB.scan(data, match_event_handler=on_match, scratch=_scratch(_UTF32_DB, "utf32"))
+    data = text.encode("ascii", "replace")
+    _DB.scan(data, match_event_handler=on_match, scratch=_scratch())
     for starts in hits.values():
         starts.sort()
     return hits
