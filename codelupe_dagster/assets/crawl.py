@@ -7,6 +7,7 @@ come from `SourcesResource`, which holds every forge's settings. Every source is
 batch by batch into the index, then its counts and skips become the materialization's metadata.
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,10 @@ from codelupe_dagster.backends.sources import (
     resolve_kind,
 )
 from codelupe_dagster.backends.sources.local import DEFAULT_SCAN_DEPTH
+from codelupe_dagster.backends.sources.records import redact_record
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
+from codelupe_dagster.core.redaction import redact_field
 from codelupe_dagster.resources.forge import CrawlOverrides
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
@@ -69,19 +73,33 @@ class RepoIndexWriter:
 
     A changed repository's document is merged over the stored one, so fields other stages own (the
     queue's `priority`) and a HEAD learned earlier survive a GitHub crawl, which never knows the HEAD.
+
+    Every source's records pass here, so this is where their free text is redacted (secrets, and the
+    PII of `pii_kinds`, PII_REDACT) before anything stores, ranks or clones them; what was replaced is
+    counted per kind. A record stored before redaction compares as changed and is rewritten redacted.
     """
 
-    def __init__(self, index: SearchIndex):
+    def __init__(self, index: SearchIndex, pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS):
         self.index = index
+        self.pii_kinds = pii_kinds
         self.new = 0
         self.updated = 0
         self.unchanged = 0
+        self.secrets_redacted: Counter[str] = Counter()
+        self.pii_redacted: Counter[str] = Counter()
+
+    def redact(self, record: RepoRecord) -> RepoRecord:
+        redacted = redact_record(record, self.pii_kinds)
+        self.secrets_redacted.update(redacted.secrets)
+        self.pii_redacted.update(redacted.pii)
+        return redacted.record
 
     def __call__(self, records: Sequence[RepoRecord]) -> None:
         for start in range(0, len(records), WRITE_CHUNK):
             self._write(records[start : start + WRITE_CHUNK])
 
     def _write(self, records: Sequence[RepoRecord]) -> None:
+        records = [self.redact(record) for record in records]
         stored = self.index.get([record.full_name for record in records])
         now = datetime.now(UTC).isoformat()
         docs: list[dict[str, Any]] = []
@@ -118,7 +136,8 @@ def crawled_repos(
     kind, target = resolve_kind(source)
     index = search.repo_index()
     index.ensure()
-    writer = RepoIndexWriter(index)
+    pii_kinds = pipeline.pii_kinds()
+    writer = RepoIndexWriter(index, pii_kinds)
     request = SourceRequest(
         target=target,
         options=sources.options(kind, config.overrides()),
@@ -130,18 +149,24 @@ def crawled_repos(
     for batch in repo_source.batches():
         writer(batch)  # written before the source is asked for more: it saves its progress then
     stats = repo_source.stats()
-    _log_outcome(context, stats)
+    _log_outcome(context, stats, pii_kinds)
     # Hand-over (SearchIndex visibility contract): queued_repos iterates this index next, and on
     # Elasticsearch it would otherwise miss the repositories written here.
     index.refresh()
     metadata = {"source": source, "source_kind": kind, **_stats_metadata(stats)}
     metadata.update(repos_new=writer.new, repos_updated=writer.updated, repos_unchanged=writer.unchanged)
+    metadata["secrets_redacted"] = dg.MetadataValue.json(dict(sorted(writer.secrets_redacted.items())))
+    metadata["pii_redacted"] = dg.MetadataValue.json(dict(sorted(writer.pii_redacted.items())))
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _log_outcome(context: dg.AssetExecutionContext, stats: SourceStats) -> None:
+def _log_outcome(
+    context: dg.AssetExecutionContext, stats: SourceStats, pii_kinds: frozenset[PiiKind]
+) -> None:
     for entry in stats.skipped_examples[:LOGGED_SKIPS]:
-        context.log.warning(f"skipped {entry.entry}: {entry.reason} {entry.detail}".rstrip())
+        # A skipped entry is a line of a URL list or a path as written: it may hold a token or an address.
+        line = redact_field(f"skipped {entry.entry}: {entry.reason} {entry.detail}", pii_kinds).text
+        context.log.warning(line.rstrip())
     if stats.skipped > LOGGED_SKIPS:
         context.log.warning(f"... and {stats.skipped - LOGGED_SKIPS} more skipped entries")
     if stats.stopped:

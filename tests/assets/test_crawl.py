@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import pytest
 import redis as redis_lib
 
 from codelupe_dagster.assets.crawl import crawled_repos
+from codelupe_dagster.assets.queue import queued_repos
 from codelupe_dagster.backends.search import REPO_SCHEMA, open_search_index
+from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.resources import sources_from_env
 from codelupe_dagster.resources.forge import CrawlOverrides
 from codelupe_dagster.resources.github import GitHubForge
@@ -19,6 +23,7 @@ from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.sources import SourcesResource
 from tests.backends.sources.test_local import make_repo
 from tests.support.github_replay import GitHubReplayServer, expected_names, synthetic_population
+from tests.support.planted import GITHUB_TOKEN
 
 WATERMARK_KEY = "pipeline:stats:crawl_watermark"
 ETAG_KEY = "pipeline:stats:crawl_etags"
@@ -192,3 +197,78 @@ def test_github_settings_plan_and_token_from_env(monkeypatch):
     configured = sources_from_env()
     assert isinstance(configured.github.token, dg.EnvVar)  # resolved by Dagster at run time, never shown
     assert configured.process_config_and_initialize().github.token == "ghp_secret"
+
+
+# ---------------------------------------------------------------- redaction of free text
+
+LEAKY_ADDRESS = "alice.smith@corp-mail.com"
+
+
+def leaky_population() -> tuple[list, str]:
+    """The synthetic population with one crawled Go repository whose description holds a pasted token
+    and its owner's address; the repository's name."""
+    population = synthetic_population()
+    leaky_name = sorted(expected_names(population, ["go"], 10, date(2025, 1, 1)))[0]
+    description = f"Deploy helper (token {GITHUB_TOKEN}), mail {LEAKY_ADDRESS}"
+    population = [
+        replace(repo, description=description) if repo.full_name == leaky_name else repo
+        for repo in population
+    ]
+    return population, leaky_name
+
+
+@pytest.mark.parametrize("pii_redact", ["email,ip", "none"])
+def test_crawled_descriptions_are_redacted_in_the_repo_index_and_the_queue(
+    data_dir, resources_for, redis_url, pii_redact
+):
+    population, leaky = leaky_population()
+    with GitHubReplayServer(population, token_limit=10_000) as server:
+        pipeline = PipelineResource(data_dir=str(data_dir), pii_redact=pii_redact)
+        resources = resources_for(data_dir, redis_url, sources=github_sources(server), pipeline=pipeline)
+        metadata = materialize(resources, source="github")
+    placeholder = "<EMAIL>" if pii_redact != "none" else LEAKY_ADDRESS
+    expected = f"Deploy helper (token <SECRET:github_pat>), mail {placeholder}"
+    assert metadata["secrets_redacted"] == {"github_pat": 1}
+    assert metadata["pii_redacted"] == ({"email": 1} if pii_redact != "none" else {})
+
+    stored = repo_index(data_dir).get([leaky])[leaky]
+    assert stored["description"] == expected
+    # The queue takes its records from the repo index: they are redacted there too.
+    assert dg.materialize([queued_repos], resources=resources).success
+    queued = redis_lib.Redis.from_url(redis_url).hget(RedisKeys().repo_meta, leaky)
+    assert json.loads(queued)["description"] == expected
+    assert GITHUB_TOKEN.encode() not in queued
+
+
+def test_a_record_stored_before_redaction_is_rewritten_redacted(data_dir, resources_for, redis_url):
+    """An index crawled before redaction existed heals on the next crawl: the redacted record differs
+    from the stored one, so it is written again."""
+    population, leaky = leaky_population()
+    with GitHubReplayServer(population, token_limit=10_000) as server:
+        resources = resources_for(data_dir, redis_url, sources=github_sources(server))
+        materialize(resources, source="github")
+        index = repo_index(data_dir)
+        raw = f"old crawl: {GITHUB_TOKEN} {LEAKY_ADDRESS}"
+        index.bulk_upsert([{**index.get([leaky])[leaky], "description": raw}]).raise_for_errors()
+        server.faults = {}
+        again = materialize(resources, source="github", full_refresh=True)
+    assert again["repos_updated"] == 1
+    assert GITHUB_TOKEN not in repo_index(data_dir).get([leaky])[leaky]["description"]
+
+
+def test_skipped_list_entries_are_logged_redacted(data_dir, resources_for, tmp_path):
+    """A URL list's line is logged when it is skipped; a path holding a token or an address is redacted
+    in the run's event log like any other exit."""
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"/nonexistent/{LEAKY_ADDRESS}/{GITHUB_TOKEN}/repo\n")
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [crawled_repos],
+        resources=resources_for(data_dir, None),
+        instance=instance,
+        run_config={"ops": {"crawled_repos": {"config": {"source": str(listing)}}}},
+    )
+    assert result.success
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("/nonexistent/<EMAIL>/<SECRET:github_pat>/repo" in message for message in messages)
+    assert not any(GITHUB_TOKEN in message or LEAKY_ADDRESS in message for message in messages)

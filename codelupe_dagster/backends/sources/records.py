@@ -1,9 +1,15 @@
-"""Field conversions every forge's mapping to `RepoRecord` shares: timestamps and language names."""
+"""Field conversions every forge's mapping to `RepoRecord` shares: timestamps, language names, and the
+redaction of the free-text fields."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
+from codelupe_dagster.core.redaction import merge_counts, redact_field
 
 # Forges' display names → the lowercase names used across the indexes (core/language.py).
 _LANGUAGE_NAMES = {
@@ -51,3 +57,36 @@ def later(a: str | None, b: str | None) -> str | None:
     if b is None:
         return a
     return a if datetime.fromisoformat(a) >= datetime.fromisoformat(b) else b
+
+
+@dataclass(frozen=True)
+class RedactedRecord:
+    """A record with its free text redacted, and what was replaced in it, per kind."""
+
+    record: RepoRecord
+    secrets: dict[str, int] = field(default_factory=dict)
+    pii: dict[str, int] = field(default_factory=dict)
+
+
+def redact_record(record: RepoRecord, pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS) -> RedactedRecord:
+    """The record with secrets and the PII of `pii_kinds` replaced in the text its owner typed freely
+    (the description, and the topics: GitLab's are free text). People paste tokens and write their
+    address into descriptions; the repo index is searched and its records travel with every batch.
+
+    Names, URLs and the rest are the forge's identifiers and stay as they are: the clone URL must
+    still clone. Idempotent: a redacted record comes back unchanged, with nothing counted."""
+    description = redact_field(record.description, pii_kinds) if record.description else None
+    topics = [redact_field(topic, pii_kinds) for topic in record.topics]
+    parts = [*([description] if description else []), *topics]
+    if not any(part.changed for part in parts):
+        return RedactedRecord(record)
+    redacted = replace(
+        record,
+        description=description.text if description else record.description,
+        topics=tuple(topic.text for topic in topics),
+    )
+    return RedactedRecord(
+        redacted,
+        merge_counts({}, *(part.secrets for part in parts)),
+        merge_counts({}, *(part.pii for part in parts)),
+    )
