@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from codelupe_dagster.core.pii import PiiKind
-from codelupe_dagster.core.redaction import merge_counts, redact_field, redact_text
+from codelupe_dagster.core.redaction import (
+    RedactionTally,
+    merge_counts,
+    redact_document,
+    redact_field,
+    redact_text,
+)
 from codelupe_dagster.core.secrets import redact_secrets
 
 # An AWS access key id shape (not a real key): every version of the secret detector knows it.
@@ -57,3 +63,26 @@ def test_merge_counts() -> None:
     total = {"email": 1}
     assert merge_counts(total, {"email": 2, "ip": 1}, {}) == {"email": 3, "ip": 1}
     assert total == {"email": 1}
+
+
+def test_a_document_read_back_is_redacted_in_content_path_and_file_name() -> None:
+    doc = {
+        "id": "1",
+        "content": f'KEY = "{TOKEN}"  # jane@acme.com\n',
+        "path": f"keys/jane@acme.com/{TOKEN}.py",
+        "filename": f"{TOKEN}.py",
+        "repo": "acme/x",
+    }
+    tally = RedactionTally()
+    out = redact_document(doc, tally=tally)
+    assert TOKEN not in str(out) and "jane@acme.com" not in str(out)
+    assert out["repo"] == "acme/x" and doc["content"].startswith('KEY = "AKIA')  # the input is left alone
+    assert sum(tally.secrets.values()) == 3 and tally.pii == {"email": 2} and tally.documents == 1
+
+    # Idempotent: placeholders never match, so a redacted document is unchanged and counts nothing.
+    again = RedactionTally()
+    assert redact_document(out, tally=again) == out
+    assert (again.secrets, again.pii, again.documents) == ({}, {}, 0)
+    # Only the fields present are touched (training reads content without a path).
+    plain = {"id": "2", "content": "x = 1\n"}
+    assert redact_document(plain, tally=again) == plain
