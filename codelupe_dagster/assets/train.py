@@ -9,8 +9,10 @@ from typing import Any
 import dagster as dg
 
 from codelupe_dagster.backends.search import Filters
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
+from codelupe_dagster.stages.training_samples import RedactedSamples
 
 DATA_CHECK = "training_data_nonempty_and_deduplicated"
 
@@ -71,8 +73,10 @@ def qwen_checkpoint(
     config: QwenCheckpointConfig,
     search: SearchIndexResource,
     training: TrainingResource,
+    pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
-    """LoRA adapter on documents with quality_score >= TRAIN_MIN_QUALITY, newest first."""
+    """LoRA adapter on documents with quality_score >= TRAIN_MIN_QUALITY, newest first, redacted again on
+    their way to the trainer (secrets, and the personal data of PII_REDACT)."""
     index = search.code_index()
     min_quality = training.min_quality
     eligible = index.count(Filters(min_quality=min_quality))
@@ -87,14 +91,16 @@ def qwen_checkpoint(
     from codelupe_dagster.training.data import NoEligibleSamples
     from codelupe_dagster.training.trainer import run_training
 
+    samples = RedactedSamples(index, pipeline.pii_kinds())
     try:
-        checkpoint = run_training(_training_config(config, training), index, log=context.log.info)
+        checkpoint = run_training(_training_config(config, training), samples, log=context.log.info)
     except NoEligibleSamples as exc:
         raise dg.Failure(description=f"No eligible training samples: {exc}") from exc
-    return dg.MaterializeResult(
-        metadata=_metadata(checkpoint.path, checkpoint.manifest),
-        check_results=[_data_check(checkpoint.manifest)],
-    )
+    context.log.info(samples.summary())
+    metadata = _metadata(checkpoint.path, checkpoint.manifest)
+    metadata["secrets_redacted"] = dg.MetadataValue.json(dict(sorted(samples.tally.secrets.items())))
+    metadata["pii_redacted"] = dg.MetadataValue.json(dict(sorted(samples.tally.pii.items())))
+    return dg.MaterializeResult(metadata=metadata, check_results=[_data_check(checkpoint.manifest)])
 
 
 def _data_check(manifest: dict[str, Any]) -> dg.AssetCheckResult:

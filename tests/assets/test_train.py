@@ -6,8 +6,10 @@ import dagster as dg
 import pytest
 
 from codelupe_dagster.assets.train import DATA_CHECK, QwenCheckpointConfig, qwen_checkpoint
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.training import TrainingResource
+from tests.support.planted import GITHUB_TOKEN
 from tests.support.training_docs import stdlib_docs
 
 pytestmark = pytest.mark.train
@@ -17,6 +19,7 @@ def _resources(data_dir: Path) -> dict:
     return {
         "search": SearchIndexResource(data_dir=str(data_dir)),
         "training": TrainingResource(data_dir=str(data_dir), wandb_mode="disabled"),
+        "pipeline": PipelineResource(data_dir=str(data_dir)),
     }
 
 
@@ -38,9 +41,9 @@ def test_materializes_checkpoint_with_manifest_metadata_and_data_check(
     with_tiny_model(data_dir)
     index = SearchIndexResource(data_dir=str(data_dir)).code_index()
     index.ensure()
-    index.bulk_upsert(
-        stdlib_docs(["json", "email", "http"], per_package=4, max_chars=2000)
-    ).raise_for_errors()
+    docs = stdlib_docs(["json", "email", "http"], per_package=4, max_chars=2000)
+    docs[0]["content"] = f'TOKEN = "{GITHUB_TOKEN}"\n' + docs[0]["content"]  # an old, unredacted document
+    index.bulk_upsert(docs).raise_for_errors()
     config = QwenCheckpointConfig(
         seq_len=128, micro_batch_rows=2, tokens_per_step=256, max_steps=3, eval_fraction=0.3
     )
@@ -55,6 +58,8 @@ def test_materializes_checkpoint_with_manifest_metadata_and_data_check(
     assert metadata["version"].value == "v0001"
     assert metadata["steps"].value == 3
     assert metadata["eval_loss_before"].value > 0
+    # Training data is redacted on the way out of the index, and the run says what it redacted.
+    assert metadata["secrets_redacted"].value == {"github_pat": 1}
     assert (data_dir / "checkpoints" / "v0001" / "manifest.json").is_file()
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == DATA_CHECK and check.passed
