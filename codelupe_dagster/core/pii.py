@@ -76,6 +76,14 @@ _GENERIC_TLDS = frozenset(
     }
 )  # fmt: skip
 _FILE_EXTENSIONS = frozenset({"js", "py", "go", "rs", "rb", "cc", "hh", "md", "sh", "ts", "pl"})
+# Extensions that follow an address used as a file name (`alice@corp.com.asc`, `bob@acme.io.json`): the
+# last label is then the file's, and the address before it is still somebody's.
+_NAME_EXTENSIONS = _FILE_EXTENSIONS | frozenset(
+    {
+        "txt", "json", "yml", "yaml", "xml", "html", "csv", "log", "asc", "gpg", "pgp", "pub", "pem",
+        "key", "crt", "cfg", "conf", "ini", "toml", "eml", "vcf", "java", "php", "cpp",
+    }
+)  # fmt: skip
 _DOCUMENTATION_DOMAINS = ("example.com", "example.org", "example.net", "localhost")
 _RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost", "local"})
 _NO_REPLY = re.compile(r"no-?reply", re.IGNORECASE)
@@ -175,19 +183,23 @@ def _is_public_ipv6_candidate(value: str) -> bool:
 # --------------------------------------------------------------------------- redaction
 
 
+_Span = tuple[int, int]
+
+
 def _replace(
     text: str,
     pattern: re.Pattern[str],
     placeholder: str,
-    redact: Callable[[re.Match[str], str], bool],
+    redact: Callable[[re.Match[str], str], _Span | None],
 ) -> tuple[str, int]:
     parts: list[str] = []
     last = 0
     count = 0
     for match in pattern.finditer(text):
-        if not redact(match, text):
+        span = redact(match, text)
+        if span is None:
             continue
-        start, end = match.span("ip") if "ip" in pattern.groupindex else match.span()
+        start, end = span
         parts.append(text[last:start])
         parts.append(placeholder)
         last = end
@@ -198,16 +210,25 @@ def _replace(
     return "".join(parts), count
 
 
-def _redact_email(match: re.Match[str], text: str) -> bool:
-    return not _is_kept_email(match, text)
+def _redact_email(match: re.Match[str], text: str) -> _Span | None:
+    if not _is_kept_email(match, text):
+        return match.span()
+    # `alice@corp.com.asc`: kept for its "top-level domain" `asc`, yet `alice@corp.com` is an address.
+    head, dot, extension = match["domain"].rpartition(".")
+    if extension.lower() not in _NAME_EXTENSIONS or "." not in head:
+        return None
+    inner = _EMAIL.fullmatch(text, match.start(), match.end() - len(dot + extension))
+    return inner.span() if inner is not None and not _is_kept_email(inner, text) else None
 
 
-def _redact_ipv4(match: re.Match[str], text: str) -> bool:
-    return is_public_ip(match["ip"]) and not _in_version_context(text, match.start())
+def _redact_ipv4(match: re.Match[str], text: str) -> _Span | None:
+    if is_public_ip(match["ip"]) and not _in_version_context(text, match.start()):
+        return match.span("ip")
+    return None
 
 
-def _redact_ipv6(match: re.Match[str], text: str) -> bool:
-    return _is_public_ipv6_candidate(match["ip"])
+def _redact_ipv6(match: re.Match[str], text: str) -> _Span | None:
+    return match.span("ip") if _is_public_ipv6_candidate(match["ip"]) else None
 
 
 def redact_pii(text: str, kinds: frozenset[PiiKind] = DEFAULT_KINDS) -> tuple[str, dict[str, int]]:

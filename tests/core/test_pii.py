@@ -127,3 +127,27 @@ def test_parse_kinds() -> None:
     assert parse_kinds("none") == frozenset()
     with pytest.raises(ValueError, match="phone"):
         parse_kinds("email,phone")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("keys/alice.smith@gmail.com.asc", "keys/<EMAIL>.asc"),
+        ("people/alice@corp-mail.com.py", "people/<EMAIL>.py"),
+        ("exports/bob@acme.io.json", "exports/<EMAIL>.json"),
+        ("bob@firma.com.pl", "<EMAIL>.pl"),  # a file extension or Poland: the address goes either way
+    ],
+)
+def test_an_address_used_as_a_file_name_keeps_its_extension(name: str, expected: str) -> None:
+    """A path is an exit too: an address that names a file (a key export, a mail dump) is redacted even
+    though the file's extension follows it, and only the address is replaced."""
+    assert redact_pii(name) == (expected, {"email": 1})
+    assert redact_pii(expected) == (expected, {})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["logo@2x.png", "user@example.com.txt", "noreply@github.com.txt", "x@y.example.json", "a@b.com.tar"],
+)
+def test_kept_addresses_stay_kept_under_a_file_extension(name: str) -> None:
+    assert redact_pii(name) == (name, {})
