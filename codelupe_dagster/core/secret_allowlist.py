@@ -80,13 +80,24 @@ def is_placeholder(value: str) -> bool:
 def is_fake_token(value: str) -> bool:
     """A value with a real token's prefix but a hand-typed body: `ghp_xxxx...`, `sk_live_0000...`,
     or containing EXAMPLE/XXXX/1234567890 as vendors' docs and test suites write them."""
-    if value in DOCUMENTED_EXAMPLES:
-        return True
-    upper = value.upper()
-    if "EXAMPLE" in upper or "XXXX" in upper or "****" in value or "<SECRET:" in upper:
+    if value in DOCUMENTED_EXAMPLES or _TYPED_MARKERS.search(value) or worded_body(value):
         return True
     lowered = value.lower()
     if any(seq in lowered for seq in _SEQUENCES):
         return True
     tail = value[-20:]
     return len(set(tail)) <= 3
+
+
+# Markers people type, in the case they type them: a random body of a thousand base64
+# characters (a key block) holds `xXxX` or `ExAmPlE` by chance, never `XXXX` in one case.
+_TYPED_MARKERS = re.compile(r"EXAMPLE|[Ee]xample|XXXX|xxxx|\*\*\*\*|<SECRET:")
+_BODY_PIECES = re.compile(r"[-_.]")
+_LOWER_WORD = re.compile(r"[a-z]{2,}")
+
+
+def worded_body(value: str) -> bool:
+    """A real prefix followed by words (`xoxb-your-token`, `xoxp-not-a-real-one`): vendors'
+    docs write these; a generated body has digits or mixed case in at least one piece."""
+    pieces = _BODY_PIECES.split(value)[1:]
+    return len(pieces) >= 2 and all(_LOWER_WORD.fullmatch(piece) or piece == "a" for piece in pieces)

@@ -20,21 +20,38 @@ from codelupe_dagster.core.secret_allowlist import (
     shannon_entropy,
 )
 
+# Java properties write the name with dots (`app.stripe.api.key`); Rails names `secret_key_base`.
 _KEY = (
-    r"(?P<key>(?:passw(?:or)?d|pwd|secret|api[_\-]?key|access[_\-]?key|private[_\-]?key|token|"
-    r"client[_\-]?secret|auth[_\-]?key|credentials?)"
-    r"(?:s|[_\-]?(?:key|value|str|string|hash|b64|base64|secret|plain|raw|\d))?)"
+    r"(?P<key>(?:passw(?:or)?d|pwd|secret|api[_\-.]?key|access[_\-.]?key|private[_\-.]?key|token|"
+    r"client[_\-.]?secret|auth[_\-.]?key|credentials?)"
+    r"(?:s|[_\-]?(?:key|value|str|string|hash|b64|base64|secret|plain|raw|base|\d)){0,2})"
 )
+# Besides the assignment operators: a typed declaration (Rust `const X: &str =`, TypeScript
+# `x: string =`), and the name/value pairs of XML (`<add key="X" value="…"/>`, `<property
+# name="x" value="…"/>`) and Kubernetes env lists (`- name: X` then `value: …` on the next line).
+_TYPED = r":\s*&?(?:'static\s+)?(?:str|string|String)\s*="
+_VALUE_ATTRIBUTE = r"(?<=\s)value\s*[=:]"
 _QUOTED = re.compile(
-    _KEY + r"(?P<keyquote>[\"']?)\s*(?P<op>:=|=>|\.=|\?=|=|:|,)\s*(?:[urbf]{1,2})?"
-    r"(?P<quote>[\"'`])(?P<value>[^\"'`\n\\]{1,200})(?P=quote)",
+    _KEY + r"(?P<keyquote>[\"']?)\s*(?P<op>:=|=>|\.=|\?=|=|" + _TYPED + "|:|,|" + _VALUE_ATTRIBUTE + ")"
+    r"\s*(?:[urbf]{1,2})?(?P<quote>[\"'`])(?P<value>[^\"'`\n\\]{1,200})(?P=quote)",
     re.IGNORECASE,
 )
 # The value is the rest of the line (a comment, `;` or `,` may follow): `tokens = a*b + c` is code.
+# `*`, `(` and `)` (Django's key alphabet) are only taken on a line that is nothing but the
+# assignment (INI, .env, properties): see _whole_line.
 _UNQUOTED = re.compile(
-    _KEY + r"(?P<keyquote>[\"']?)[ \t]*(?P<op>:=|=|:)[ \t]*(?P<value>[^\s\"'`,;()\[\]{}<>*]{8,200})"
-    r"(?=[ \t]*(?:$|#|//|;|,|\"|'))",
+    _KEY + r"(?P<keyquote>[\"']?)[ \t]*(?P<op>:=|=|:|\r?\n[ \t]*value[ \t]*:)[ \t]*"
+    r"(?P<value>[^\s\"'`,;\[\]{}<>]{8,200})(?=[ \t]*(?:$|#|//|;|,|\"|'))",
     re.IGNORECASE | re.MULTILINE,
+)
+# A password in a URL's query string (JDBC `?user=u&password=p`): the value ends at the next
+# parameter, wherever the URL itself sits (a string literal, TOML, a call).
+_QUERY_PASSWORD = re.compile(
+    r"(?<=[?&])(?:password|passwd|pwd)=(?P<value>[^&;\s\"'`#<>]{4,200})", re.IGNORECASE
+)
+# Command-line options: `wget --password=p`, `--http-password p`, `--proxy-password=p`.
+_OPTION_PASSWORD = re.compile(
+    r"(?:(?<=\s-)|(?<=--http)|(?<=--ftp)|(?<=--proxy))-password[= ][\"']?(?P<value>[^\s\"'`]{4,200})"
 )
 _XML_ELEMENT = re.compile(
     r"<(?P<key>[\w.:\-]*(?:password|secret|token|apikey|api_key)[\w.\-]*)>(?P<value>[^<>\s]{4,200})</(?P=key)>",
@@ -109,9 +126,11 @@ def typed_by_hand(value: str) -> bool:
 
 # Code, not a value: words with at most a short trailing number (`user_password2`), attribute
 # access (`self.token`, `settings.SECRET_KEY`), calls, numbers and versions.
+# A hex literal up to 160 bits is a number, a mask or an address; 0x + 64 hex digits is a
+# 256-bit private key (Ethereum's, for one).
 _IDENTIFIER_LIKE = re.compile(
     r"^[A-Za-z_$][A-Za-z_$]*\d{0,2}$|^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$|^[\w.\-]+\("
-    r"|^[\d.]+$|^-?0[xX][0-9a-fA-F]+$"
+    r"|^[\d.]+$|^-?0[xX][0-9a-fA-F]{1,40}$"
 )
 
 
@@ -125,16 +144,52 @@ def wordy(value: str) -> bool:
     return in_words >= 0.6 * len(value)
 
 
+_CASE_RUN = re.compile(r"[a-z]+|[A-Z]+|[0-9]+")
+_TITLE_RUN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def _mean_run(pattern: re.Pattern[str], value: str) -> float:
+    runs = pattern.findall(value)
+    return sum(len(run) for run in runs) / len(runs) if runs else float("inf")
+
+
+def spelled(value: str) -> bool:
+    """Wordy, and written in runs of one case: `Sfyvizu` and `BHM` make one random base62 token
+    in eight look wordy, but such a token switches between lower case, upper case and digits
+    every character or two. Names and prose keep runs of 2.2 characters or more on average, or
+    of 3 once a capital and the lower case after it count as one (`TestToken2Value`). Measured
+    on CPython's identifiers with a digit: 98% stay wordy; random 40-character base62: 1.6%."""
+    if not wordy(value):
+        return False
+    return _mean_run(_CASE_RUN, value) >= 2.2 or _mean_run(_TITLE_RUN, value) >= 3.0
+
+
 def looks_random(value: str, min_entropy: float = 3.0) -> bool:
-    if is_placeholder(value) or shannon_entropy(value) < min_entropy or wordy(value):
+    if is_placeholder(value) or shannon_entropy(value) < min_entropy or spelled(value):
         return False
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
     return has_digit and has_alpha and _IDENTIFIER_LIKE.match(value) is None
 
 
+_LINE_START = re.compile(r"[ \t]*(?:export[ \t]+|ENV[ \t]+)?[\w.\-]*")
+
+
+def _whole_line(match: re.Match[str]) -> bool:
+    """The assignment is the whole line (`secret_key = …` in INI, .env, properties): a value
+    there may hold `*()`, where in code `token = x*(y)` is an expression."""
+    text = match.string
+    line_start = text.rfind("\n", 0, match.start("key")) + 1
+    head = _LINE_START.match(text, line_start, match.start("key"))
+    value = match.group("value")
+    return head is not None and head.end() == match.start("key") and value[0] not in "(*"
+
+
 def _classify_unquoted(match: re.Match[str]) -> str | None:
-    if _inside_literal(match) or not looks_random(match.group("value")):
+    value = match.group("value")
+    if _inside_literal(match) or not looks_random(value):
+        return None
+    if any(c in value for c in "*()") and not _whole_line(match):
         return None
     return _kind_of_key(match.group("key"))
 
@@ -191,12 +246,17 @@ _KEY_ANCHORS = (
     "passw", "pwd", "secret", "token", "credential",
     "apikey", "api_key", "api-key", "accesskey", "access_key", "access-key",
     "privatekey", "private_key", "private-key", "clientsecret", "client_secret", "client-secret",
-    "authkey", "auth_key", "auth-key",
+    "authkey", "auth_key", "auth-key", "api.key", "access.key", "private.key", "client.secret",
+    "auth.key",
 )  # fmt: skip
 
 GENERIC_RULES: tuple[GenericRule, ...] = (
     GenericRule("auth_header", _AUTH_HEADER, ("authorization",), _classify_auth),
     GenericRule("connection_string_password", _CURL_USER, ("-u", "--user"), _classify_password, True),
+    GenericRule("connection_string_password", _OPTION_PASSWORD, ("-password",), _classify_password, True),
+    GenericRule(
+        "connection_string_password", _QUERY_PASSWORD, ("password=", "passwd=", "pwd="), _classify_password
+    ),
     GenericRule("connection_string_password", _URL_USERINFO, ("://",), _classify_password),
     GenericRule(
         "password",

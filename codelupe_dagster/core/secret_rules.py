@@ -57,6 +57,7 @@ _ALPHABETS = {
     "dig": "0123456789",
     "BECH": "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",
     "b32l": "abcdefghijklmnopqrstuvwxyz234567",
+    "dj": "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)",  # Django's get_random_secret_key
 }
 _FIELD = re.compile(r"\{(\w+):(\d+)\}|\{crc\}|\{uuid\}")
 
@@ -143,7 +144,12 @@ def shaped(
 
 # Between a telling name (`heroku_api_key`) and its value: the rest of the name, a closing
 # quote, an operator of any common syntax, an opening quote.
-_NAME_TO_VALUE = r"[\w.\-]{0,30}[\"'`]?\s{0,3}(?::=|=>|\?=|=|:|,)\s{0,3}(?:[\"'`]|\[?u?[\"'])?"
+# Also a typed declaration (Rust `const X: &str = "…"`) and a name/value pair: XML's `<add
+# key="X" value="…"/>` and a Kubernetes env entry's `- name: X` with `value: …` on the next line.
+_NAME_TO_VALUE = (
+    r"[\w.\-]{0,30}[\"'`]?(?:\s{0,3}(?::=|=>|\?=|=|:\s{0,3}&?(?:'static\s+)?(?:str|string|String)\s{0,3}="
+    r"|:|,)|\s{1,40}value\s?[=:])\s{0,3}(?:[\"'`]|\[?u?[\"'])?"
+)
 
 
 def keyed(
@@ -204,7 +210,8 @@ RULES: tuple[SecretRule, ...] = (
     shaped(
         "putty_private_key",
         "PuTTY",
-        r"Private-Lines: \d+(?:\\n|\r?\n)(?P<value>(?:[A-Za-z0-9+/=]{1,64}(?:\\n|\r?\n))+)",
+        # Lines may be indented (the file inside a YAML block scalar).
+        r"Private-Lines: \d+(?:\\n|\r?\n)(?P<value>(?:[ \t]*[A-Za-z0-9+/=]{1,64}(?:\\n|\r?\n))+)",
         ("Private-Lines:",),
         "PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\n{b64:44}\n",
     ),
@@ -264,7 +271,8 @@ RULES: tuple[SecretRule, ...] = (
     token("docker_hub_pat", "Docker", "dckr_pat_", r"[A-Za-z0-9_\-]{27}", "{u64:27}"),
     token("docker_hub_oat", "Docker", "dckr_oat_", r"[A-Za-z0-9_\-]{32}", "{u64:32}"),
     token("artifactory_api_key", "JFrog", "AKCp", "[A-Za-z0-9]{69}", "{b62:69}"),
-    token("artifactory_reference_token", "JFrog", "cmVmdGtuOjAx", "[A-Za-z0-9]{52}", "{b62:52}"),
+    # A reference token is base64 of `reftkn:01:…`, so it starts `cmVmd` and runs to 64 characters.
+    token("artifactory_reference_token", "JFrog", "cmVmd", "[A-Za-z0-9]{59}", "{b62:59}", min_entropy=4.0),
     shaped(
         "bitbucket_app_password",
         "Bitbucket",
@@ -285,13 +293,17 @@ RULES: tuple[SecretRule, ...] = (
     token("prefect_key", "Prefect", "pnu_", "[A-Za-z0-9]{36}", "{b62:36}"),
     token("typeform_token", "Typeform", "tfp_", r"[A-Za-z0-9_\-]{44,59}", "{b62:59}"),
     token("contentful_pat", "Contentful", "CFPAT-", r"[A-Za-z0-9_\-]{43}", "{u64:43}"),
-    token(
+    shaped(
         "harness_pat",
         "Harness",
-        "pat.",
-        r"[A-Za-z0-9_\-]{22}\.[0-9a-f]{24}\.[A-Za-z0-9]{20}",
-        "{b62:22}.{hex:24}.{b62:20}",
+        # `pat.` personal and `sat.` service-account tokens: account id, token id, secret.
+        _BEFORE + r"(?P<value>(?:pat|sat)\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20})" + _AFTER,
+        ("pat.", "sat."),
+        "pat.{u64:22}.{b62:24}.{b62:20}",
     ),
+    token("settlemint_pat", "SettleMint", "sm_pat_", "[A-Za-z0-9]{16}", "{b62:16}", min_entropy=3.0),
+    token("settlemint_aat", "SettleMint", "sm_aat_", "[A-Za-z0-9]{16}", "{b62:16}", min_entropy=3.0),
+    token("settlemint_sat", "SettleMint", "sm_sat_", "[A-Za-z0-9]{16}", "{b62:16}", min_entropy=3.0),
     # --- AI providers ---------------------------------------------------------------------------
     shaped(
         "openai_api_key",
@@ -486,6 +498,7 @@ RULES: tuple[SecretRule, ...] = (
     # --- HashiCorp, infra and deploy platforms ---------------------------------------------------
     token("vault_service_token", "HashiCorp", "hvs.", r"[A-Za-z0-9_\-]{90,120}", "{u64:95}"),
     token("vault_batch_token", "HashiCorp", "hvb.", r"[A-Za-z0-9_\-]{138,300}", "{u64:150}"),
+    token("vault_recovery_token", "HashiCorp", "hvr.", r"[A-Za-z0-9_\-]{90,120}", "{u64:100}"),
     keyed(
         "vault_legacy_token",
         "HashiCorp",
@@ -508,9 +521,12 @@ RULES: tuple[SecretRule, ...] = (
     shaped(
         "doppler_token",
         "Doppler",
-        _BEFORE + r"(?P<value>dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9_\-]{40,44})" + _AFTER,
+        # A service token names its config: `dp.st.<config>.<40>`.
+        _BEFORE
+        + r"(?P<value>dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_\-]{1,40}\.)?[A-Za-z0-9_\-]{40,44})"
+        + _AFTER,
         ("dp.",),
-        "dp.pt.{b62:43}",
+        "dp.st.{low:6}.{b62:40}",
     ),
     token("heroku_api_key_v2", "Heroku", "HRKU-", r"[A-Za-z0-9_\-]{60}", "AA{u64:58}"),
     keyed("heroku_api_key", "Heroku", "heroku", _UUID, "{uuid}", ("heroku",)),
@@ -519,6 +535,15 @@ RULES: tuple[SecretRule, ...] = (
     keyed("vercel_token", "Vercel", "vercel", "[A-Za-z0-9]{24}", "{b62:24}", ("vercel",)),
     token("fly_token", "Fly.io", "fo1_", r"[A-Za-z0-9_\-]{43}", "{u64:43}"),
     token("fly_macaroon", "Fly.io", "FlyV1 fm2_", r"[A-Za-z0-9+/=_,\-]{100,}", "{b64:160}"),
+    shaped(
+        "fly_macaroon_token",
+        "Fly.io",
+        # Without the `FlyV1 ` scheme: `fm2_` (and the older `fm1a_`/`fm1r_`) + base64.
+        _BEFORE + r"(?P<value>fm(?:2|1[ar])_[A-Za-z0-9+/]{100,}={0,3})(?![A-Za-z0-9+/=_\-])",
+        ("fm2_", "fm1a_", "fm1r_"),
+        "fm2_{b64:160}",
+        4.0,
+    ),
     token("render_key", "Render", "rnd_", "[A-Za-z0-9]{32}", "{b62:32}"),
     keyed("railway_token", "Railway", "railway", _UUID, "{uuid}", ("railway",)),
     token("supabase_pat", "Supabase", "sbp_", "[a-f0-9]{40}", "{hex:40}"),
@@ -546,9 +571,9 @@ RULES: tuple[SecretRule, ...] = (
     shaped(
         "defined_networking_key",
         "Defined Networking",
-        _BEFORE + r"(?P<value>dnkey-[a-z0-9=_\-]{26}-[a-z0-9=_\-]{52})" + _AFTER,
+        _BEFORE + r"(?P<value>dnkey-[A-Za-z0-9=_\-]{26}-[A-Za-z0-9=_\-]{52})" + _AFTER,
         ("dnkey-",),
-        "dnkey-{low:26}-{low:52}",
+        "dnkey-{u64:26}-{u64:52}",
     ),
     shaped(
         "dynatrace_token",
@@ -590,7 +615,9 @@ RULES: tuple[SecretRule, ...] = (
     shaped(
         "slack_webhook",
         "Slack",
-        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<value>T[A-Z0-9]+/[AB][A-Z0-9]+/[A-Za-z0-9]{20,40})",
+        # Workflow triggers: `triggers/T<team>/<digits>/<32 hex>`.
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/"
+        r"(?P<value>T[A-Z0-9]+/(?:[AB][A-Z0-9]+|\d{6,})/[A-Za-z0-9]{20,40})",
         ("hooks.slack.com",),
         "https://hooks.slack.com/services/T{up:10}/B{up:10}/{b62:24}",
     ),
@@ -796,6 +823,45 @@ RULES: tuple[SecretRule, ...] = (
     keyed("squarespace_key", "Squarespace", "squarespace", _UUID, "{uuid}", ("squarespace",)),
     keyed("klaviyo_key", "Klaviyo", "klaviyo", "pk_[a-f0-9]{34}", "pk_{hex:34}", ("klaviyo",)),
     keyed("freshbooks_token", "FreshBooks", "freshbooks", "[a-z0-9]{64}", "{low:64}", ("freshbooks",)),
+    token("adobe_client_secret", "Adobe", "p8e-", "[A-Za-z0-9]{32}", "{b62:32}", min_entropy=3.5),
+    shaped(
+        "maxmind_license_key",
+        "MaxMind",
+        _BEFORE + r"(?P<value>[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)" + _AFTER,
+        ("_mmk",),
+        "{b62:6}_{b62:29}_mmk",
+        3.5,
+        back=37,
+        forward=10,
+    ),
+    # --- web frameworks' signing keys -------------------------------------------------------
+    token(
+        "django_insecure_secret_key",
+        "Django",
+        "django-insecure-",
+        r"[a-z0-9!@#$%^&*(\-_=+)]{50}",
+        "{dj:50}",
+        after=r"(?![a-z0-9!@#$%^&*(\-_=+)])",
+        min_entropy=4.0,
+    ),
+    shaped(
+        "laravel_app_key",
+        "Laravel",
+        # `php artisan key:generate` writes base64 of 32 random bytes after `base64:`.
+        _BEFORE + r"(?P<value>base64:[A-Za-z0-9+/]{43}=)(?![A-Za-z0-9+/=])",
+        ("base64:",),
+        "base64:{b64:43}=",
+        4.0,
+    ),
+    keyed(
+        "rails_secret_key_base",
+        "Rails",
+        "secret_?key_?base",
+        "[a-f0-9]{128}",
+        "{hex:128}",
+        ("secret_key_base", "secretkeybase"),
+        name="secret_key_base",
+    ),
     # --- observability -----------------------------------------------------------------------------
     token("grafana_cloud_token", "Grafana", "glc_", "[A-Za-z0-9+/]{32,400}={0,2}", "{b64:80}"),
     token(
@@ -806,6 +872,17 @@ RULES: tuple[SecretRule, ...] = (
     token("newrelic_browser_key", "New Relic", "NRJS-", "[a-f0-9]{19}", "{hex:19}"),
     token("newrelic_insert_key", "New Relic", "NRII-", r"[a-zA-Z0-9_\-]{32}", "{u64:32}"),
     token("newrelic_admin_key", "New Relic", "NRAA-", "[a-f0-9]{27}", "{hex:27}"),
+    shaped(
+        "newrelic_license_key",
+        "New Relic",
+        # The ingest license key: 40 characters, the last four `NRAL`.
+        _BEFORE + r"(?P<value>[a-fA-F0-9]{36}NRAL)" + _AFTER,
+        ("NRAL",),
+        "{hex:36}NRAL",
+        3.0,
+        back=36,
+        forward=10,
+    ),
     keyed(
         "datadog_api_key",
         "Datadog",
@@ -949,14 +1026,7 @@ RULES: tuple[SecretRule, ...] = (
     keyed("typeform_key", "Typeform", "typeform", r"[A-Za-z0-9]{44}", "{b62:44}", ("typeform",)),
     keyed("zoom_secret", "Zoom", "zoom", "[A-Za-z0-9]{32}", "{b62:32}", ("zoom",), 4.0),
     keyed("miro_token", "Miro", "miro", r"eyJtaXJv[A-Za-z0-9_\-]{20,}", "eyJtaXJv{u64:40}", ("miro",)),
-    keyed(
-        "clickup_token",
-        "ClickUp",
-        "clickup",
-        "pk_[0-9]{6,10}_[A-Z0-9]{32}",
-        "pk_{dig:8}_{up:32}",
-        ("clickup",),
-    ),
+    token("clickup_token", "ClickUp", "pk_", "[0-9]{6,10}_[A-Z0-9]{32}", "{dig:8}_{up:32}", min_entropy=3.5),
     keyed(
         "monday_token",
         "monday.com",
@@ -1115,7 +1185,8 @@ RULES: tuple[SecretRule, ...] = (
 # Anchors for ASCII text where a rule's literal prefix is common in ordinary code.
 _ANCHOR_PATTERNS = {
     "airtable_pat": r"pat[A-Za-z0-9]{14}\.",
-    "harness_pat": r"pat\.[A-Za-z0-9_\-]{22}\.",
+    "harness_pat": r"[ps]at\.[A-Za-z0-9_\-]{22}\.",
+    "clickup_token": r"pk_[0-9]{6,10}_",
     "twilio_account_sid": r"AC[0-9a-f]{32}",
     "twilio_api_key": r"SK[0-9a-fA-F]{32}",
     "resend_key": r"re_[A-Za-z0-9]{8}_",
