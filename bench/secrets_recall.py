@@ -4,13 +4,13 @@ Two sets:
 - `rules` (default): bench/secrets_cases.py, generated from the rule table's own templates.
 - `independent`: tests/core/data/secrets/independent.jsonl, written by bench/secrets_independent.py
   from public token-format facts, never from our rules. Only this one can show that a rule matches
-  real tokens; its report splits dev from holdout and lists every dev miss, so rules can be fixed
-  without looking at the held-out types.
+  real tokens; its report shows the dev split only (and lists every dev miss), so rules can be fixed
+  without looking at the held-out types; `--holdout` adds the held-out split's figures.
 
 A positive is caught when its `secret` no longer appears in the redacted text; a negative is a
 false positive when the redacted text differs from the input at all.
 
-    python bench/secrets_recall.py [--set independent] [--old] [--show-fp] [--all-misses]
+    python bench/secrets_recall.py [--set independent [--holdout [--all-misses]]] [--old] [--show-fp]
     # --old: the detector before issue 10 (core/secrets.py at commit a92d1ee)
 """
 
@@ -152,22 +152,27 @@ def _excerpt(case: Case, width: int = 120) -> str:
 
 
 def report_independent(
-    redact: Redact, cases: list[Case], show_holdout_misses: bool = False
+    redact: Redact, cases: list[Case], holdout: bool = False, show_holdout_misses: bool = False
 ) -> dict[str, float]:
-    """Recall/FP per split, per-syntax recall, per-type misses and FPs (dev always, holdout on request)."""
+    """Recall/FP per split, per-syntax recall, per-type misses and FPs. Only the dev split unless
+    `holdout`: a figure printed on every run is a figure people tune against, and the holdout
+    split is only worth anything while nobody does."""
     results = {}
-    for label, subset in (("all", None), ("dev", False), ("holdout", True)):
+    if not holdout:
+        cases = [c for c in cases if not c.holdout]
+    splits = (("all", None), ("dev", False), ("holdout", True)) if holdout else (("dev", False),)
+    for label, subset in splits:
         part = [c for c in cases if subset is None or c.holdout == subset]
         for key, value in summary(redact, part, label).items():
             results[f"{label}_{key}"] = value
-    for label, subset in (("dev", False), ("holdout", True)):
+    for label, subset in splits[-2:] if holdout else splits:
         per_syntax: dict[str, list[bool]] = defaultdict(list)
         for case in cases:
             if case.positive and case.holdout == subset:
                 per_syntax[case.syntax].append(caught(redact, case))
         cells = [f"{s}={sum(h) / len(h):.2f}/{len(h)}" for s, h in sorted(per_syntax.items())]
         print(f"{label} recall by syntax: " + ", ".join(cells))
-    for label, subset in (("dev", False), ("holdout", True)):
+    for label, subset in splits[-2:] if holdout else splits:
         misses: dict[str, list[Case]] = defaultdict(list)
         totals: dict[str, int] = defaultdict(int)
         fps: dict[str, list[Case]] = defaultdict(list)
@@ -204,11 +209,16 @@ def main() -> None:
         "--old", action="store_true", help=f"measure the detector at {OLD_COMMIT} (before issue 10)"
     )
     parser.add_argument("--show-fp", action="store_true", help="rules set: print every FP and miss")
-    parser.add_argument("--all-misses", action="store_true", help="independent set: also list holdout misses")
+    parser.add_argument(
+        "--holdout", action="store_true", help="independent set: also report the holdout split"
+    )
+    parser.add_argument(
+        "--all-misses", action="store_true", help="independent set: with --holdout, also list holdout misses"
+    )
     args = parser.parse_args()
     redact: Redact = detector_at(OLD_COMMIT) if args.old else redact_secrets
     if args.set == "independent":
-        report_independent(redact, load_independent(), args.all_misses)
+        report_independent(redact, load_independent(), args.holdout, args.holdout and args.all_misses)
         return
     from bench.secrets_cases import labelled_set
 
