@@ -2272,7 +2272,7 @@ STANDALONE: list[tuple[str, Std]] = [
 
 # --- special families ---------------------------------------------------------------------------------
 
-Special = Callable[[str, random.Random], tuple[str, str]]
+Special = Callable[[str, random.Random], list[tuple[str, str]]]
 
 
 def curl_header_cases(v: str, rng: random.Random) -> list[tuple[str, str]]:
@@ -2470,7 +2470,7 @@ def bundler_cases(v: str, rng: random.Random) -> list[tuple[str, str]]:
     ]
 
 
-SPECIALS: dict[str, Special | Callable[[str, random.Random], list[tuple[str, str]]]] = {
+SPECIALS: dict[str, Special] = {
     "curl-header": curl_header_cases,
     "curl-user": curl_user_cases,
     "k8s": k8s_cases,
@@ -2522,7 +2522,7 @@ def positives_for(t: Type, rng: random.Random) -> list[dict[str, object]]:
         # every case has its own token
         cases_value = [value_and_secret(t, rng) for _ in range(CODE_CASES)]
         for i, (value, secret) in enumerate(cases_value):
-            syntax, text = SPECIALS[t.special](value, rng)[i]  # type: ignore[operator]
+            syntax, text = SPECIALS[t.special](value, rng)[i]
             rows.append(record(t.id, t.service, syntax, text, secret, True, False, t.distinctive, source))
         if t.special == "pem":
             for i in range(STANDALONE_CASES):
