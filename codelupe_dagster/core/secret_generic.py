@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from codelupe_dagster.core.secret_allowlist import (
     DOCUMENTED_BASIC_CREDENTIALS,
+    is_fake_token,
     is_placeholder,
     shannon_entropy,
 )
@@ -65,7 +66,8 @@ _AUTH_HEADER = re.compile(
 _CURL_USER = re.compile(
     r"(?<![\w\-])(?:-u|--user)[ =][\"']?[^\s:\"'@]{1,100}:(?P<value>[^\s\"'@]{4,200})[\"']?(?=\s|$)"
 )
-_URL_USERINFO = re.compile(r"://[^\s:/@\"'`]{1,100}:(?P<value>[^\s@/\"'`]{1,200})@[\w.\-\[]")
+# The user may be empty: `redis://:password@cache:6379`.
+_URL_USERINFO = re.compile(r"://[^\s:/@\"'`]{0,100}:(?P<value>[^\s@/\"'`]{1,200})@[\w.\-\[]")
 
 
 def _kind_of_key(key: str) -> str:
@@ -227,6 +229,119 @@ def _classify_password(match: re.Match[str]) -> str | None:
     return "connection_string_password"
 
 
+# --- credential files and headers ---------------------------------------------------------------
+# API-key headers besides Authorization (raw HTTP, curl -H, requests/fetch header maps):
+# `X-API-Key: v`, `'X-Auth-Token': 'v'`, `headers["X-Access-Token"] = "v"`, Azure's
+# `Ocp-Apim-Subscription-Key`, GitLab's `PRIVATE-TOKEN`. The regex starts at the name's core (the
+# anchor); an `X-…-` before it changes nothing.
+_HEADER_NAMES = (
+    "api-key", "apikey", "api-token", "apitoken", "auth-token", "authtoken", "access-token",
+    "accesstoken", "secret-key", "subscription-key", "private-token",
+)  # fmt: skip
+_API_KEY_HEADER = re.compile(
+    r"(?:api-?key|api-?token|auth-?token|access-?token|secret-key|subscription-key|private-token)"
+    r"[\"']?\]?[ \t]*(?::|=>|=|,)[ \t]*[\"']?(?P<value>[A-Za-z0-9._~+/=\-]{8,200})(?![A-Za-z0-9._~+/=\-])",
+    re.IGNORECASE,
+)
+
+
+def _classify_header(match: re.Match[str]) -> str | None:
+    return "api_key" if looks_random(match.group("value"), 3.0) else None
+
+
+# ~/.netrc (and _netrc): `machine HOST login USER password PASS`, on one line or several.
+# (The `default` entry is left: `default` is too common a word in code to anchor on.)
+_NETRC = re.compile(
+    r"machine[ \t]+\S+(?:\s+(?:login|account|port)[ \t]+\S+){0,3}\s+password[ \t]+"
+    # Quotes and backslashes: a netrc inside a string literal (a parser's tests), not a file.
+    r"(?P<value>[^\s\"'\\]{1,200})(?=\s|$)"
+)
+# ~/.pgpass: `hostname:port:database:username:password`, one entry a line (`*` is a wildcard).
+# The prefilter finds `:port:db:user:`; the host before it is checked in _classify_pgpass.
+_PGPASS = re.compile(r":(?:\d{1,5}|\*):[^\s:]+:[^\s:]+:(?P<value>[^\s:]{1,200})[ \t]*(?=\r?\n|$)")
+_PGPASS_HOST = re.compile(r"(?:\*|[A-Za-z0-9][A-Za-z0-9.\-]*)")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def _classify_file_password(match: re.Match[str]) -> str | None:
+    """A password field of a credential file (.netrc, .pgpass): judged like a URL's password."""
+    return "password" if _classify_password(match) else None
+
+
+def _classify_pgpass(match: re.Match[str]) -> str | None:
+    text = match.string
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    host = text[line_start : match.start()]
+    named = _PGPASS_HOST.fullmatch(host) and (host == "*" or any(c.isalpha() for c in host))
+    if not named and not _IPV4.fullmatch(host):
+        return None
+    return _classify_file_password(match)
+
+
+# npm's `_auth=` (.npmrc, also scoped `//host/:_auth=`) and Docker's config.json `"auth": "…"`
+# hold base64 of `user:password`.
+_BASIC_AUTH_VALUE = re.compile(
+    r"(?:_auth[ \t]*=[ \t]*[\"']?|\"auth\"[ \t]*:[ \t]*\")"
+    r"(?P<value>[A-Za-z0-9+/]{8,400}={0,2})(?![A-Za-z0-9+/=])"
+)
+
+
+def _classify_basic_value(match: re.Match[str]) -> str | None:
+    decoded = _basic_credentials(match.group("value"))
+    if decoded is None or decoded.lower() in DOCUMENTED_BASIC_CREDENTIALS:
+        return None
+    password = decoded.split(":", 1)[1]
+    return None if is_placeholder(password) or typed_by_hand(password) else "basic_auth"
+
+
+# An htpasswd line: `user:` and a bcrypt, Apache MD5 (`$apr1$`) or `{SHA}` hash. A password hash
+# leaks the password to anyone who can brute-force it; only the hash is replaced.
+_HTPASSWD = re.compile(
+    r"^[\w.@\-]{1,64}:(?P<value>\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}|\$apr1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}"
+    r"|\{SHA\}[A-Za-z0-9+/]{27}=)(?=[:\s]|$)",
+    re.MULTILINE,
+)
+
+
+def _classify_htpasswd(match: re.Match[str]) -> str | None:
+    value = match.group("value")
+    # (A hash starts with `$`, which the placeholder test reads as a template reference.)
+    return None if is_fake_token(value) or shannon_entropy(value) < 3.5 else "password_hash"
+
+
+# A Kubernetes Secret's `data:` entries: base64 values under `data:` in a manifest that says
+# `kind: Secret` (before or after). Every entry in the window is a match (`GenericRule.every`).
+_K8S_DATA_ENTRY = re.compile(
+    r"^(?P<indent>[ \t]+)[\w.\-]+:[ \t]*[\"']?(?P<value>[A-Za-z0-9+/]{12,}={0,2})[\"']?[ \t]*$", re.MULTILINE
+)
+_K8S_DATA_KEY = re.compile(r"[ \t]*(?:data|stringData):[ \t]*$")
+
+
+def _classify_k8s_data(match: re.Match[str]) -> str | None:
+    """The entry sits in the `data:` block: the first line above it that is indented less is
+    `data:` (a `metadata:` label or annotation is not a secret)."""
+    text = match.string
+    indent = len(match.group("indent"))
+    end = match.start()
+    while end > 0:
+        start = text.rfind("\n", 0, end - 1) + 1
+        line = text[start : end - 1] if text[end - 1] == "\n" else text[start:end]
+        stripped = line.lstrip(" \t")
+        if stripped and len(line) - len(stripped) < indent:
+            if not _K8S_DATA_KEY.fullmatch(line):
+                return None
+            break
+        if stripped.startswith("---"):
+            return None
+        end = start
+    value = match.group("value")
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        return None
+    return "k8s_secret" if not is_placeholder(value) and shannon_entropy(value) >= 3.0 else None
+
+
 @dataclass(frozen=True)
 class GenericRule:
     """Like a table row (see SecretRule): the regex runs at each anchor (`keywords`) the prefilter
@@ -239,6 +354,10 @@ class GenericRule:
     anchor_case: bool = False
     back: int | None = None
     forward: int = 400
+    # Every match in the window around an anchor, not just the first (a Secret's data entries).
+    every: bool = False
+    # For ASCII text, a Hyperscan regex used instead of the keywords (see SecretRule).
+    anchor_pattern: str = ""
 
 
 # Each alternative of _KEY starts with one of these, so the regex is matched at the anchor.
@@ -258,6 +377,34 @@ GENERIC_RULES: tuple[GenericRule, ...] = (
         "connection_string_password", _QUERY_PASSWORD, ("password=", "passwd=", "pwd="), _classify_password
     ),
     GenericRule("connection_string_password", _URL_USERINFO, ("://",), _classify_password),
+    GenericRule("password", _NETRC, ("machine",), _classify_file_password, True),
+    GenericRule(
+        "password",
+        _PGPASS,
+        (),
+        _classify_pgpass,
+        anchor_pattern=r":(?:[0-9]{1,5}|\*):[^\s:]+:[^\s:]+:",
+    ),
+    GenericRule("basic_auth", _BASIC_AUTH_VALUE, ("_auth", '"auth"'), _classify_basic_value, True),
+    GenericRule(
+        "password_hash",
+        _HTPASSWD,
+        ("$2a$", "$2b$", "$2y$", "$apr1$", "{SHA}"),
+        _classify_htpasswd,
+        True,
+        back=70,
+        forward=100,
+    ),
+    GenericRule(
+        "k8s_secret",
+        _K8S_DATA_ENTRY,
+        ("kind: Secret",),
+        _classify_k8s_data,
+        True,
+        back=2000,
+        forward=2000,
+        every=True,
+    ),
     GenericRule(
         "password",
         _XML_ELEMENT,
@@ -278,4 +425,6 @@ GENERIC_RULES: tuple[GenericRule, ...] = (
         _KEY_ANCHORS,
         _classify_unquoted,
     ),
+    # Headers the name=value forms leave (`'X-Api-Key: v'` inside one literal, `h['X-Auth-Token'] = v`).
+    GenericRule("api_key", _API_KEY_HEADER, _HEADER_NAMES, _classify_header),
 )

@@ -73,7 +73,7 @@ def _anchors() -> tuple[_Anchor, ...]:
     for position, entry in enumerate(_ALL):
         source = entry.rule if isinstance(entry, _Compiled) else entry
         caseless = 0 if source.anchor_case else hyperscan.HS_FLAG_CASELESS
-        pattern = entry.rule.anchor_pattern if isinstance(entry, _Compiled) else ""
+        pattern = entry.rule.anchor_pattern if isinstance(entry, _Compiled) else entry.anchor_pattern
         if pattern:
             expressions = [pattern.encode("ascii")]
         else:
@@ -135,6 +135,14 @@ def _matches(
 ) -> list[re.Match[str]]:
     found: list[re.Match[str]] = []
     last_end = -1
+    if isinstance(entry, GenericRule) and entry.every:
+        # All matches in the windows, each window searched once (a manifest with many entries).
+        for start in starts:
+            window_start = max(start - (where.back or 0), last_end, 0)
+            for each in entry.regex.finditer(text, window_start, start + where.forward):
+                found.append(each)
+                last_end = each.end()
+        return found
     for start in starts:
         if where.back is None:
             match = entry.regex.match(text, start) if start >= last_end else None

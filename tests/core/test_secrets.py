@@ -465,3 +465,118 @@ def test_putty_key_indented_in_yaml(indent):
 )
 def test_vendor_placeholders_after_a_real_prefix_are_kept(text):
     assert redact_secrets(text) == (text, {})
+
+
+# --- credential files and headers (issue 10: the forms public scanners know) ------------------
+_BCRYPT = "$2y$10$" + "Qk7vR2mLp9ZxT4nW8cYb1.Hd5Fs3Gj6Ka0Ue/Io7Pl2Mn4Bv9Cx1Z"
+_APR1 = "$apr1$Zk4Xq9Lm$" + "Hd5Fs3Gj6Ka0Ue/Io7Pl2M"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kind"),
+    [
+        ("machine api.corp.net login deploy password Rz7Kq2Vm9Lx4\n", "Rz7Kq2Vm9Lx4", "password"),
+        ("machine git.corp.net\n  login ci\n  password Hq3Wn8Zt5Pv1\n", "Hq3Wn8Zt5Pv1", "password"),
+        ("db.corp.net:5432:orders:svc:Vt8qLm2Zx9Kp\n", "Vt8qLm2Zx9Kp", "password"),
+        ("*:*:*:replicator:Mw4Rt7Yq2Zs9\n", "Mw4Rt7Yq2Zs9", "password"),
+        ("//npm.corp.net/:_auth=Y2k6UnE4dkxtMlp4OUtw\n", "Y2k6UnE4dkxtMlp4OUtw", "basic_auth"),
+        (
+            '{"auths": {"registry.corp.net": {"auth": "ZGVwbG95Ok13NFJ0N1lxMlpzOQ=="}}}',
+            "ZGVwbG95Ok13NFJ0N1lxMlpzOQ==",
+            "basic_auth",
+        ),
+        (
+            "curl -H 'X-Api-Key: 7fKd2LmQx9TzVt8qLm2Zx4Kp' https://api\n",
+            "7fKd2LmQx9TzVt8qLm2Zx4Kp",
+            "api_key",
+        ),
+        ("headers['X-Access-Token'] = 'Wq3Zt8Lm2Vx7Kp4Rn9Ys1Hd'\n", "Wq3Zt8Lm2Vx7Kp4Rn9Ys1Hd", "api_key"),
+        (
+            "Ocp-Apim-Subscription-Key: 3b9f2c7d1e8a4b6c9d0e2f4a6b8c1d3e\n",
+            "3b9f2c7d1e8a4b6c9d0e2f4a6b8c1d3e",
+            "api_key",
+        ),
+        (f"deploy:{_BCRYPT}\n", _BCRYPT, "password_hash"),
+        (f"ops:{_APR1}\n", _APR1, "password_hash"),
+        ("REDIS_URL=redis://:Pz4Kq8Vm2Tx7@cache:6379/0\n", "Pz4Kq8Vm2Tx7", "connection_string_password"),
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  db-pass: VnE4dExtMlp4OUtwUTc=\n",
+            "VnE4dExtMlp4OUtwUTc=",
+            "k8s_secret",
+        ),
+    ],
+)
+def test_credential_files_and_headers(text, secret, kind):
+    redacted, counts = redact_secrets(text)
+    assert secret not in redacted
+    assert counts.get(kind) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The same shapes with nothing to leak: placeholders, references, hand-typed values.
+        "machine api.corp.net login deploy password changeme\n",
+        "machine learning models predict the password strength\n",
+        "db.corp.net:5432:orders:svc:*\n",
+        "12:30:45:00:start\n",
+        "//npm.corp.net/:_auth=${NPM_AUTH}\n",
+        '{"auths": {"registry.corp.net": {"auth": "dXNlcjpwYXNzd29yZA=="}}}',  # user:password
+        "curl -H 'X-Api-Key: $API_KEY' https://api\n",
+        "headers['X-Access-Token'] = access_token\n",
+        "Ocp-Apim-Subscription-Key: {subscription-key}\n",
+        "deploy:$2y$10$XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n",
+        "REDIS_URL=redis://:password@cache:6379/0\n",
+        # A Secret's metadata is not its data.
+        "kind: Secret\nmetadata:\n  annotations:\n    checksum: VnE4dExtMlp4OUtwUTc=\ndata: {}\n",
+    ],
+)
+def test_credential_file_look_alikes_are_kept(text):
+    assert redact_secrets(text) == (text, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        # Formats of the public scanners' lists that the table gained (issue 10).
+        ("cookie = '_gitlab_session=4k9x2m7q1z8w3n6v5b0c8d2f7g1h4j9s'", "4k9x2m7q1z8w3n6v5b0c8d2f7g1h4j9s"),
+        (
+            "client.configure('4b1dQz7Lm2Vx9Kp4Rn8Ys1Hd6Wt3Fc5Gb0Jk2Mn7Pq')",
+            "4b1dQz7Lm2Vx9Kp4Rn8Ys1Hd6Wt3Fc5Gb0Jk2Mn7Pq",
+        ),
+        (
+            "secret = 's-s4t2ud-" + "3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f0a9c1e3b5d7f8a2c4e6b0d1f3a" + "'",
+            "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",
+        ),
+        (
+            "MERAKI_API_KEY = '9c1e3b5d7f8a2c4e6b0d1f3a3f9a1c7e5b2d8f4a'",
+            "9c1e3b5d7f8a2c4e6b0d1f3a3f9a1c7e5b2d8f4a",
+        ),
+        (
+            "SENDBIRD_TOKEN = '9c1e3b5d7f8a2c4e6b0d1f3a3f9a1c7e5b2d8f4a'",
+            "9c1e3b5d7f8a2c4e6b0d1f3a3f9a1c7e5b2d8f4a",
+        ),
+        ("DISCORD_CLIENT_ID = '817302948561739204'", "817302948561739204"),
+        (
+            "twitter_access_token = '8173029485617392041-Qz7Lm2Vx9Kp4Rn8Ys1Hd6Wt3Fc'",
+            "8173029485617392041-Qz7Lm2Vx9Kp4Rn8Ys1Hd6Wt3Fc",
+        ),
+        ("key = 'A3TXQZ7Q3MW4PXRJ2KT5'", "A3TXQZ7Q3MW4PXRJ2KT5"),
+        ("STRIPE = 'sk_prod_4Qz7Lm2Vx9Kp4Rn8Ys1Hd6Wt'", "sk_prod_4Qz7Lm2Vx9Kp4Rn8Ys1Hd6Wt"),
+    ],
+)
+def test_formats_added_from_the_public_scanners_lists(text, secret):
+    assert secret not in redact_secrets(text)[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cookie = '_gitlab_session=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'",
+        "digest = '4b1d0c3e5a7f9b1d3e5a7c9f0b2d4e6a8c0e2f4a6b'",  # hex: too little entropy for the alphabet
+        "DISCORD_CHANNEL_ID = '817302948561739204'",  # a snowflake, not a client id
+        "self.linear = nn.Linear(4096, 4096)",
+    ],
+)
+def test_look_alikes_of_the_added_formats_are_kept(text):
+    assert redact_secrets(text) == (text, {})
