@@ -19,6 +19,7 @@ DEFAULTS: dict[str, str] = {
     "BATCH_MAX_ACTIVE_RUNS": "4",
     "MIN_QUALITY_THRESHOLD": "0.3",
     "TRAIN_MIN_QUALITY": "0.7",
+    "PII_REDACT": "email,ip",
     "MIN_NEW_FILES": "1000",
     "MAX_DATASET_SIZE": "100000",
     "CHECK_INTERVAL": "300",

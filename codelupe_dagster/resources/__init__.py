@@ -16,7 +16,7 @@ from codelupe_dagster import settings
 from codelupe_dagster.core.keys import DEFAULT_PREFIX
 from codelupe_dagster.resources.forge import ForgeConfig, env_variable
 from codelupe_dagster.resources.git import GitResource, comma_list
-from codelupe_dagster.resources.pipeline import PII_REDACT_DEFAULT, PipelineResource
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import CONNECT_ATTEMPTS, RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.resources.sources import SourcesResource
@@ -40,7 +40,7 @@ def pipeline_from_env(data_dir: str | None = None) -> PipelineResource:
         crawler_mode=settings.env_str("CRAWLER_MODE") or settings.DEFAULTS["CRAWLER_MODE"],
         sync_interval=settings.env_int("SYNC_INTERVAL"),
         source=settings.env_str("CODELUPE_SOURCE"),
-        pii_redact=settings.env_str("PII_REDACT") or PII_REDACT_DEFAULT,
+        pii_redact=settings.env_str("PII_REDACT") or settings.DEFAULTS["PII_REDACT"],
     )
 
 

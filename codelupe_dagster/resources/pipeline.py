@@ -16,7 +16,7 @@ from codelupe_dagster.core.pii import PiiKind, parse_kinds
 from codelupe_dagster.settings import DEFAULTS
 
 # PII_REDACT's default: every kind of personal data `core.pii` knows.
-PII_REDACT_DEFAULT = "email,ip"
+PII_REDACT_DEFAULT = DEFAULTS["PII_REDACT"]
 
 
 def _int_default(name: str) -> int:
