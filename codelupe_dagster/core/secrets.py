@@ -13,7 +13,7 @@ file that parsed before still parses. Redaction is idempotent: a placeholder nev
 from __future__ import annotations
 
 import re
-import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import hyperscan
@@ -103,14 +103,16 @@ def _database(anchors: tuple[_Anchor, ...]) -> hyperscan.Database:
 # that a `?` creates (`[?&]sig`) only costs a regex attempt: the rules run on the real text.
 _ANCHORS = _anchors()
 _DB = _database(_ANCHORS)
-_SCRATCH = threading.local()
+# Hyperscan's scratch space may not be shared by two scans at once. A context variable gives each
+# thread its own (every thread starts with an empty context) without core/ importing threading.
+_SCRATCH: ContextVar[hyperscan.Scratch | None] = ContextVar("secrets_scratch", default=None)
 
 
 def _scratch() -> hyperscan.Scratch:
-    scratch: hyperscan.Scratch | None = getattr(_SCRATCH, "scratch", None)
-    if scratch is None:  # one scratch space per thread: Hyperscan's scratch is not shareable
+    scratch = _SCRATCH.get()
+    if scratch is None:
         scratch = hyperscan.Scratch(_DB)
-        _SCRATCH.scratch = scratch
+        _SCRATCH.set(scratch)
     return scratch
 
 

@@ -580,3 +580,14 @@ def test_formats_added_from_the_public_scanners_lists(text, secret):
 )
 def test_look_alikes_of_the_added_formats_are_kept(text):
     assert redact_secrets(text) == (text, {})
+
+
+def test_threads_scan_at_once_each_with_its_own_scratch() -> None:
+    """Hyperscan's scratch space cannot be shared by two scans running at the same time: threads that
+    redact concurrently (the indexer's and the exporter's thread pools) must each get correct results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f'token_{i} = "{GH}"\n' + "x = 1\n" * (i % 50) for i in range(400)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(redact_secrets, texts))
+    assert all(GH not in text and counts == {"github_pat": 1} for text, counts in results)
