@@ -17,7 +17,8 @@ from tests.support.corpus import (
     write_cloned_manifest,
 )
 
-GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL2anSTR"  # 30 random characters + their CRC32 checksum (base62)
+# 30 random characters + their CRC32 checksum (base62), so the detector takes it for a real token.
+GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL2anSTR"
 AWS_KEY_ID = "AKIA" + "Q7XKP2MW9VR4TY6U"
 BATCH = "b20261128T170000-aaaaaa"
 
