@@ -1,7 +1,9 @@
 """`codelupe migrate`: take over a deployment of the old pipeline (data_pipeline_v2.py) and its work.
 
-The logic lives in `stages/migrate_v2.py`; this module connects to the configured Redis and search backend,
-draws the progress bar and prints what changed (or, with --dry-run, what would).
+The logic lives in `stages/migrate_v2/`; this module connects to the configured Redis and search backend,
+draws the progress bar and prints what changed (or, with --dry-run, what would). What the migration
+carries over (repo jobs' descriptions and topics, the old index's files) is redacted on the way in with
+the configured PII_REDACT kinds, and what was replaced is printed per kind.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from typing import Any
 
 import click
 from elasticsearch import ApiError, TransportError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codelupe_dagster.backends.search import BackendUnavailable
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.pii import PiiKind
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.resources.redis import RedisUnavailable
 from codelupe_dagster.stages.file_processing import ProcessingConfig
@@ -43,6 +47,13 @@ def _role_items(report: RedisMigrationReport, role: str) -> int:
     return pending + sum(report.backups.get(role, {}).values())
 
 
+def _redaction_lines(secrets: dict[str, int], pii: dict[str, int]) -> list[str]:
+    """One line per kind replaced, secrets first (none when nothing was)."""
+    lines = [f"  secrets redacted ({kind}): {count:,}" for kind, count in sorted(secrets.items()) if count]
+    pii_lines = [f"  personal data redacted ({kind}): {n:,}" for kind, n in sorted(pii.items()) if n]
+    return lines + pii_lines
+
+
 def _redis_lines(report: RedisMigrationReport) -> list[str]:
     verb = "would be" if report.dry_run else "were"
     lines = ["Redis:"]
@@ -65,6 +76,9 @@ def _redis_lines(report: RedisMigrationReport) -> list[str]:
         lines.append(f"    not enqueued ({reason}): {count:,}")
     for sample in report.unparseable_samples:
         lines.append(f"    unparseable job: {sample}")
+    if report.records_redacted:
+        lines.append(f"  repo jobs with a description or topic redacted: {report.records_redacted:,}")
+    lines += _redaction_lines(report.secrets_redacted, report.pii_redacted)
     for role, backups in report.backups.items():
         for name, size in backups.items():
             lines.append(f"  backup {name} ({role}): {size:,} items")
@@ -91,8 +105,7 @@ def _index_lines(report: IndexMigrationReport) -> list[str]:
     else:
         lines.append(f"  near duplicates: {report.near_duplicates:,}")
         lines.append(f"  indexed: {report.indexed:,}")
-    for kind, count in sorted(report.secrets_redacted.items()):
-        lines.append(f"  secrets redacted ({kind}): {count:,}")
+    lines += _redaction_lines(report.secrets_redacted, report.pii_redacted)
     for error in report.errors[:10]:
         lines.append(f"  error {error.id}: {error.reason}")
     if len(report.errors) > 10:
@@ -108,6 +121,7 @@ def _run_index(
     min_quality: float,
     batch_size: int,
     elasticsearch_configured: bool,
+    pii_kinds: frozenset[PiiKind],
 ) -> IndexMigrationReport:
     from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex
     from codelupe_dagster.cli.search import open_code_index
@@ -137,7 +151,7 @@ def _run_index(
             target,
             client,
             keys,
-            config=ProcessingConfig(min_quality=min_quality),
+            config=ProcessingConfig(min_quality=min_quality, pii_kinds=pii_kinds),
             dry_run=dry_run,
             batch_size=batch_size,
             on_progress=lambda n: progress.advance(task, n),
@@ -178,7 +192,13 @@ def migrate(
     Stop data_pipeline_v2.py and crawler_to_redis.py first. Old-format keys are renamed to backups, never
     deleted; running it again changes nothing.
     """
-    resources = default_resources(redis_connect_attempts=3)
+    try:
+        resources = default_resources(redis_connect_attempts=3)
+        pii_kinds = resources["pipeline"].pii_kinds()
+    except ValueError as exc:  # a bad setting names itself (PII_REDACT: unknown PII kind ...)
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
     redis = resources["redis"].process_config_and_initialize()
     keys = redis.redis_keys
     prefix = backup_prefix or f"{keys.prefix}v2:"
@@ -187,13 +207,15 @@ def migrate(
     failed = False
     try:
         client = redis.get_client()  # the migration rewrites the stores' own keys: it needs the client
-        redis_report = migrate_redis(client, keys, prefix, dry_run=dry_run)
+        redis_report = migrate_redis(client, keys, prefix, dry_run=dry_run, pii_kinds=pii_kinds)
         output["redis"] = redis_report.to_dict()
         if not as_json:
             click.echo("\n".join(_redis_lines(redis_report)))
         if from_index:
             es_configured = resources["search"].elasticsearch_url is not None
-            index_report = _run_index(from_index, keys, client, dry_run, threshold, batch_size, es_configured)
+            index_report = _run_index(
+                from_index, keys, client, dry_run, threshold, batch_size, es_configured, pii_kinds
+            )
             output["index"] = index_report.to_dict()
             failed = bool(index_report.errors)
             if not as_json:

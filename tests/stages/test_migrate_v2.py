@@ -21,6 +21,7 @@ from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import repo_priority
 from codelupe_dagster.stages.file_processing import ProcessedFile, ProcessingConfig, process_file
 from codelupe_dagster.stages.migrate_v2 import parse_repo_job, read_old_document
+from tests.support.planted import GITHUB_TOKEN
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 
@@ -439,3 +440,95 @@ def test_content_the_new_pipeline_already_indexed_is_a_duplicate(
         assert valkey_client.hget("pipeline:processed:files", claimed.digest) == b"b20260101T000000-abcdef"
     finally:
         new.delete()
+
+
+# ------------------------------------------------------------------------------------------ redaction
+
+ADDRESS = "alice.smith@corp-mail.com"
+PUBLIC_IP = "93.184.216.34"
+LEAKY = {
+    "full_name": "acme/leaky",
+    "stars": 9,
+    "description": f"CI token {GITHUB_TOKEN}, write to {ADDRESS}",
+    "topics": ["python", f"mirror at {PUBLIC_IP}"],
+}
+LEAKY_UNPARSEABLE = '{"full_name": "broken' + f" {GITHUB_TOKEN} {ADDRESS}"
+
+
+def test_repo_jobs_reach_the_queue_redacted_with_the_configured_kinds(
+    redis_client: redis.Redis, env: dict[str, str]
+) -> None:
+    redis_client.lpush("pipeline:repos", json.dumps(LEAKY), LEAKY_UNPARSEABLE)
+    dry = run_json("--dry-run", env={**env, "PII_REDACT": "ip"})["redis"]
+    report = run_json(env={**env, "PII_REDACT": "ip"})["redis"]
+
+    meta = RepoRecord.from_doc(json.loads(redis_client.hget("pipeline:repos:meta", "acme/leaky")))
+    assert meta.description == f"CI token <SECRET:github_pat>, write to {ADDRESS}"  # email not configured
+    assert meta.topics == ("python", "mirror at <IP_ADDRESS>")
+    # The unparseable job is quoted redacted (whole, then cut), and counted with the rest.
+    assert GITHUB_TOKEN not in str(report) and "<SECRET:github_pat>" in report["unparseable_samples"][0]
+    assert report["records_redacted"] == 1
+    assert report["secrets_redacted"] == {"github_pat": 2}
+    assert report["pii_redacted"] == {"ip": 1}
+    assert {k: dry[k] for k in ("secrets_redacted", "pii_redacted", "records_redacted")} == {
+        k: report[k] for k in ("secrets_redacted", "pii_redacted", "records_redacted")
+    }
+
+
+def test_the_migrate_command_prints_what_it_redacted_and_refuses_unknown_kinds(
+    redis_client: redis.Redis, env: dict[str, str]
+) -> None:
+    redis_client.lpush("pipeline:repos", json.dumps(LEAKY))
+    output = run_cli("--dry-run", env=env).output  # PII_REDACT's default: every kind
+    assert "repo jobs with a description or topic redacted: 1" in output
+    assert "secrets redacted (github_pat): 1" in output
+    assert "personal data redacted (email): 1" in output and "personal data redacted (ip): 1" in output
+    assert GITHUB_TOKEN not in output and ADDRESS not in output
+
+    output = run_cli(env={**env, "PII_REDACT": "phone"}, expect=2).output
+    assert "PII_REDACT: unknown PII kind(s) ['phone']" in output
+    assert redis_client.type("pipeline:repos") == b"list"  # nothing was touched
+
+
+def test_old_index_documents_are_redacted_with_the_configured_kinds(
+    elasticsearch_url: str, valkey_url: str, data_dir: Path
+) -> None:
+    from elasticsearch import Elasticsearch
+
+    es = Elasticsearch(elasticsearch_url)
+    old_name, new_name = (f"codelupe-code-{age}-{uuid.uuid4().hex[:10]}" for age in ("old", "new"))
+    content = _stdlib("colorsys.py") + f'\nMAINTAINER = "{ADDRESS}"\nMIRROR = "{PUBLIC_IP}"\n'
+    es.index(
+        index=old_name,
+        id="1",
+        document={
+            "content": content,
+            "file_path": f"/app/repos/acme/alpha/{ADDRESS}/colorsys.py",
+            "repo": "acme/alpha",
+        },
+        refresh=True,
+    )
+    env = {
+        "REDIS_URL": valkey_url,
+        "DATA_DIR": str(data_dir),
+        "ELASTICSEARCH_URL": elasticsearch_url,
+        "ES_CODE_INDEX": new_name,
+        "PII_REDACT": "email",
+    }
+    new = open_search_index(
+        CODE_SCHEMA, data_dir=data_dir, elasticsearch_url=elasticsearch_url, index_name=new_name
+    )
+    try:
+        result = run_cli("--from-index", old_name, env=env)
+        assert "personal data redacted (email): 2" in result.output  # content and path
+        assert "(ip)" not in result.output
+        [doc] = new.iter_documents()
+        assert doc["path"] == "<EMAIL>/colorsys.py"
+        assert ADDRESS not in doc["content"] and 'MAINTAINER = "<EMAIL>"' in doc["content"]
+        assert PUBLIC_IP in doc["content"]  # ip is not configured here
+        report = run_json("--from-index", old_name, "--dry-run", env=env)["index"]
+        assert report["pii_redacted"] == {"email": 2}
+    finally:
+        new.delete()
+        es.indices.delete(index=old_name, ignore_unavailable=True)
+        es.close()

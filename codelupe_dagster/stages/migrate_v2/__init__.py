@@ -20,8 +20,9 @@ the queue's ``enqueue`` skips what is already queued), and a second run finds no
 
 The old code index (Elasticsearch, one doc per file, no ``id``/``indexed_at`` fields) is streamed over
 a point-in-time in ``_shard_doc`` order and every document goes through the new per-file path
-(``process_file``: filters, v2 score, secret redaction, digest), the exact and near dedup ledgers
-(claimant ``migrate-v2``, so a re-run recognises its own claims) and into the new code index.
+(``process_file``: filters, v2 score, redaction of secrets and of PII_REDACT's kinds, digest), the exact
+and near dedup ledgers (claimant ``migrate-v2``, so a re-run recognises its own claims) and into the new
+code index.
 """
 
 from __future__ import annotations

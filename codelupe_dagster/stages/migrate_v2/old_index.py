@@ -36,13 +36,15 @@ class IndexMigrationReport:
     exact_duplicates: int = 0
     near_duplicates: int = 0
     indexed: int = 0
-    secrets_redacted: Counter[str] = field(default_factory=Counter)
+    secrets_redacted: Counter[str] = field(default_factory=Counter)  # kind -> replaced in kept documents
+    pii_redacted: Counter[str] = field(default_factory=Counter)  # the same for personal data (PII_REDACT)
     errors: list[DocError] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["dropped"] = dict(sorted(self.dropped.items()))
         data["secrets_redacted"] = dict(sorted(self.secrets_redacted.items()))
+        data["pii_redacted"] = dict(sorted(self.pii_redacted.items()))
         data["errors"] = [{"id": e.id, "reason": e.reason} for e in self.errors[:20]]
         data["error_count"] = len(self.errors)
         return data
@@ -149,8 +151,10 @@ def migrate_index(
     """Re-process every document of the old index into ``target`` (see module doc); returns the counts.
 
     ``config.min_quality`` should be the indexing threshold (MIN_QUALITY_THRESHOLD): documents below it
-    are dropped as ``low_quality``, as ``es_code_index`` would. A dry run claims nothing and writes
-    nothing; its duplicate count covers exact duplicates only (near-dup buckets are claimed, not read).
+    are dropped as ``low_quality``, as ``es_code_index`` would; ``config.pii_kinds`` should be the
+    configured PII_REDACT kinds, redacted from content and path besides secrets. A dry run claims
+    nothing and writes nothing; its duplicate count covers exact duplicates only (near-dup buckets are
+    claimed, not read).
     The dedup state is ``ledger``, by default the Redis ledger of ``client`` under ``keys``.
     """
     migration = _IndexMigration(
@@ -258,6 +262,7 @@ class _IndexMigration:
             doc["repo"] = old.repo
             docs.append(doc)
             self.report.secrets_redacted.update(processed.secrets)
+            self.report.pii_redacted.update(processed.pii)
         return docs
 
     def _upsert(self, docs: list[dict[str, Any]]) -> None:

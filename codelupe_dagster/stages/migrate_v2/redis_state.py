@@ -1,4 +1,9 @@
-"""The old Redis keys renamed to backups (never deleted) and their repo jobs converted onto our queue."""
+"""The old Redis keys renamed to backups (never deleted) and their repo jobs converted onto our queue.
+
+The old crawler stored descriptions and topics as the forge returned them; on their way onto the queue
+they are redacted like every crawled record (`redact_record`: secrets, and the PII of PII_REDACT), and
+an unparseable job is redacted before it is quoted in the report or the log.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,11 @@ import redis
 
 from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
 from codelupe_dagster.backends.repo_queue import RepoQueue
+from codelupe_dagster.backends.sources.records import redact_record
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
+from codelupe_dagster.core.redaction import redact_text
 from codelupe_dagster.core.repo_names import is_safe_name
 from codelupe_dagster.core.repo_priority import repo_priority
 from codelupe_dagster.stages.migrate_v2.constants import (
@@ -68,6 +76,10 @@ class RedisMigrationReport:
     converted_backups: list[str] = field(default_factory=list)
     # Every backup present after this run, by role: key -> number of elements (informational).
     backups: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Replaced in the jobs read (descriptions, topics, quoted unparseable jobs), per kind.
+    secrets_redacted: Counter[str] = field(default_factory=Counter)
+    pii_redacted: Counter[str] = field(default_factory=Counter)
+    records_redacted: int = 0  # jobs whose record had a description or topic redacted
 
     @property
     def changed(self) -> bool:
@@ -76,6 +88,8 @@ class RedisMigrationReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["skipped"] = dict(sorted(self.skipped.items()))
+        data["secrets_redacted"] = dict(sorted(self.secrets_redacted.items()))
+        data["pii_redacted"] = dict(sorted(self.pii_redacted.items()))
         data["changed"] = self.changed
         return data
 
@@ -142,6 +156,36 @@ def _iter_list(client: redis.Redis, key: str, chunk: int = READ_CHUNK) -> Iterat
         start += len(items)
 
 
+def _redacted_job(raw: bytes, pii_kinds: frozenset[PiiKind], report: RedisMigrationReport) -> bytes:
+    """An unparseable job as it may be quoted: redacted whole, then cut by the caller, so a cut never
+    leaves the part of a token that no longer matches. Undecodable bytes survive (surrogateescape):
+    they may be why the job is unparseable."""
+    redacted = redact_text(raw.decode("utf-8", "surrogateescape"), pii_kinds)
+    report.secrets_redacted.update(redacted.secrets)
+    report.pii_redacted.update(redacted.pii)
+    return redacted.text.encode("utf-8", "surrogateescape")
+
+
+def _record_of(
+    raw: bytes, source: str, pii_kinds: frozenset[PiiKind], report: RedisMigrationReport
+) -> RepoRecord | None:
+    """The job's record with its free text redacted (counted), or None (counted, a few quoted)."""
+    record = parse_repo_job(raw)
+    if record is None:
+        report.skipped[UNPARSEABLE] += 1
+        if len(report.unparseable_samples) < SAMPLE_LIMIT:  # counted always, quoted a few times
+            quoted = _redacted_job(raw, pii_kinds, report)
+            report.unparseable_samples.append(repr(quoted[:120]))
+            log.warning("unparseable repo job in %s: %r", source, quoted[:200])
+        return None
+    redacted = redact_record(record, pii_kinds)
+    if redacted.secrets or redacted.pii:
+        report.records_redacted += 1
+        report.secrets_redacted.update(redacted.secrets)
+        report.pii_redacted.update(redacted.pii)
+    return redacted.record
+
+
 def _convert_repo_jobs(
     client: redis.Redis,
     keys: RedisKeys,
@@ -151,20 +195,16 @@ def _convert_repo_jobs(
     now: datetime,
     dry_run: bool,
     seen: set[str],
+    pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS,
 ) -> None:
-    """Enqueue every job of one old list (the backup, or in a dry run the live old key)."""
+    """Enqueue every job of one old list (the backup, or in a dry run the live old key), redacted."""
     for items in _iter_list(client, source):
         scored: list[tuple[RepoRecord, float]] = []
         for raw in items:
             report.repo_jobs_read += 1
-            record = parse_repo_job(raw)
-            if record is None:
-                report.skipped[UNPARSEABLE] += 1
-                if len(report.unparseable_samples) < SAMPLE_LIMIT:  # counted always, quoted a few times
-                    report.unparseable_samples.append(repr(raw[:120]))
-                    log.warning("unparseable repo job in %s: %r", source, raw[:200])
-                continue
-            scored.append((record, repo_priority(record, now)))
+            record = _record_of(raw, source, pii_kinds, report)
+            if record is not None:
+                scored.append((record, repo_priority(record, now)))
         if dry_run:
             _count_dry_run(client, keys, scored, report, seen)
             continue
@@ -224,8 +264,10 @@ def migrate_redis(
     *,
     dry_run: bool = False,
     now: datetime | None = None,
+    pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS,
 ) -> RedisMigrationReport:
-    """Back up every old-format key and convert the repo jobs onto the new queue (see module doc)."""
+    """Back up every old-format key and convert the repo jobs onto the new queue (see module doc);
+    `pii_kinds` are the personal data redacted from their free text besides secrets (PII_REDACT)."""
     if not backup_prefix or backup_prefix == keys.prefix:
         raise ValueError("the backup prefix must differ from the key prefix, or backups would clash")
     now = now or datetime.now(UTC)
@@ -264,7 +306,7 @@ def migrate_redis(
     queue = RedisRepoQueue(client, keys)
     for source in sources:
         before = report.repo_jobs_read
-        _convert_repo_jobs(client, keys, queue, source, report, now, dry_run, seen)
+        _convert_repo_jobs(client, keys, queue, source, report, now, dry_run, seen, pii_kinds)
         if not dry_run:
             entry = {"converted": now.timestamp(), "jobs": report.repo_jobs_read - before}
             client.hset(state_key, source, json.dumps(entry))
