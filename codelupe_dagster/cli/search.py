@@ -1,19 +1,36 @@
-"""`codelupe search QUERY`: full-text search over the code index, with the matching lines shown."""
+"""`codelupe search QUERY`: full-text search over the code index, with the matching lines shown.
+
+What it prints leaves the pipeline like an export does, so each hit is redacted again on the way out
+(secrets, and the PII of PII_REDACT): an index written before a detector existed holds raw tokens and
+addresses in content and paths. The backend's highlight fragments are cut from the raw text, and a
+cut can leave the part of a token that no longer matches a rule (SQLite's snippets start at any FTS
+token, and `unicode61` splits `ghp_…` at the underscore); so they are not printed as the backend
+made them but rebuilt from the redacted file: the line of each word the backend marked.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters, Hit, SearchIndex
+from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
+from codelupe_dagster.core.redaction import RedactionTally, redact_document
+from codelupe_dagster.resources import pipeline_from_env
 from codelupe_dagster.resources.search import open_configured_index
 
 MAX_LINES_PER_HIT = 3
+MAX_FRAGMENT_CHARS = 400
 _WORD = re.compile(r"\w+")
+# Both backends mark a match as <em>word</em> (Elasticsearch's default tags, SQLite's snippet()).
+_MARK_OPEN, _MARK_CLOSE = "<em>", "</em>"
+_MARKED = re.compile(re.escape(_MARK_OPEN) + r"(.+?)" + re.escape(_MARK_CLOSE), re.DOTALL)
 
 
 def open_code_index() -> SearchIndex:
@@ -39,25 +56,69 @@ def matching_lines(content: str, query: str, limit: int = MAX_LINES_PER_HIT) -> 
     return found
 
 
-def hit_summary(hit: Hit, query: str) -> dict[str, Any]:
-    doc = hit.doc
+def marked_terms(fragments: Sequence[str]) -> list[str]:
+    """The words the backend marked in its fragments, lowercased, each once, in order."""
+    terms: dict[str, None] = {}
+    for fragment in fragments:
+        for match in _MARKED.finditer(fragment):
+            terms.setdefault(match.group(1).strip().lower(), None)
+    return [term for term in terms if term]
+
+
+def marked_lines(texts: Sequence[str], terms: Sequence[str], limit: int = MAX_LINES_PER_HIT) -> list[str]:
+    """For each term, the first line of `texts` holding it, the term marked as the backends mark it.
+
+    `texts` are the redacted content and path: a term found only inside a secret or an address (the
+    query matched what was redacted) has no line to show."""
+    fragments: list[str] = []
+    for term in terms:
+        for text in texts:
+            at = text.lower().find(term)
+            if at < 0:
+                continue
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            line = text[start : len(text) if end < 0 else end]
+            offset, stop = at - start, at - start + len(term)
+            marked = f"{line[:offset]}{_MARK_OPEN}{line[offset:stop]}{_MARK_CLOSE}{line[stop:]}"
+            fragments.append(marked.strip()[:MAX_FRAGMENT_CHARS])
+            break
+        if len(fragments) >= limit:
+            break
+    return fragments
+
+
+def hit_summary(
+    hit: Hit, query: str, pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS, tally: RedactionTally | None = None
+) -> dict[str, Any]:
+    """What is shown of a hit, redacted (content, path, file name); what was replaced goes to `tally`."""
+    doc = redact_document(hit.doc, pii_kinds, tally)
+    content, path = doc.get("content") or "", doc.get("path")
     return {
         "id": hit.id,
         "repo": doc.get("repo"),
-        "path": doc.get("path"),
+        "path": path,
         "language": doc.get("language"),
         "quality_score": doc.get("quality_score"),
         "score": round(hit.score, 4),
-        "highlights": hit.highlights,
-        "lines": matching_lines(doc.get("content") or "", query),
+        "highlights": marked_lines([content, path or ""], marked_terms(hit.highlights)),
+        "lines": matching_lines(content, query),
     }
 
 
 def run_search(
-    index: SearchIndex, query: str, language: str | None, min_quality: float | None, limit: int
+    index: SearchIndex,
+    query: str,
+    language: str | None,
+    min_quality: float | None,
+    limit: int,
+    pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS,
+    tally: RedactionTally | None = None,
 ) -> list[dict[str, Any]]:
+    """The hits' summaries, redacted with `pii_kinds` (see the module docstring)."""
     filters = Filters(min_quality=min_quality, languages=(language,) if language else ())
-    return [hit_summary(hit, query) for hit in index.search(query, filters=filters, size=limit)]
+    hits = index.search(query, filters=filters, size=limit)
+    return [hit_summary(hit, query, pii_kinds, tally) for hit in hits]
 
 
 def _print_hits(hits: list[dict[str, Any]]) -> None:
@@ -81,9 +142,19 @@ def _print_hits(hits: list[dict[str, Any]]) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def search(query: str, language: str | None, min_quality: float | None, limit: int, as_json: bool) -> None:
-    """Search the code index: hits with repo, path, score and the matching lines."""
+    """Search the code index: hits with repo, path, score and the matching lines, redacted again
+    (secrets, and the personal data of PII_REDACT)."""
+    from codelupe_dagster.cli.export import redaction_lines  # export imports this module
+
     try:
-        hits = run_search(open_code_index(), query, language, min_quality, limit)
+        pii_kinds = pipeline_from_env().pii_kinds()
+    except ValueError as exc:  # a bad setting names itself (PII_REDACT: unknown PII kind ...)
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+    tally = RedactionTally()
+    try:
+        hits = run_search(open_code_index(), query, language, min_quality, limit, pii_kinds, tally)
     except BackendUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -91,3 +162,6 @@ def search(query: str, language: str | None, min_quality: float | None, limit: i
         click.echo(json.dumps(hits, indent=2))
     else:
         _print_hits(hits)
+    # On stderr with --json, so that stdout stays one JSON document.
+    for line in redaction_lines({"secrets_redacted": tally.secrets, "pii_redacted": tally.pii}):
+        click.echo(line, err=as_json)

@@ -1,0 +1,128 @@
+"""`codelupe search` redacts what it prints: an index written before a detector existed (a document with
+a raw token and raw addresses in its content and path, written straight to the backend as an old
+corpus holds it) prints redacted lines, paths and highlight fragments, with a line per kind, on both
+backends and with the configured PII_REDACT kinds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
+from codelupe_dagster.cli import _register, cli
+from codelupe_dagster.cli.search import marked_lines, marked_terms
+from codelupe_dagster.core.documents import CodeDocument
+from tests.support.planted import GITHUB_TOKEN
+
+ADDRESS = "alice.smith@corp-mail.com"
+PUBLIC_IP = "93.184.216.34"
+CONTENT = f'TOKEN = "{GITHUB_TOKEN}"\nOWNER = "{ADDRESS}"\nHOST = "{PUBLIC_IP}"\n'
+PATH = f"people/{ADDRESS}/{GITHUB_TOKEN}.py"
+REDACTED_PATH = "people/<EMAIL>/<SECRET:github_pat>.py"
+
+OLD = CodeDocument(
+    id="1" * 32,
+    content=CONTENT,
+    path=PATH,
+    filename=PATH.rsplit("/", 1)[-1],
+    extension="py",
+    language="python",
+    repo="acme/old",
+    repo_stars=3,
+    license="mit",
+    commit="c" * 40,
+    quality_score=0.8,
+    quality_signals={"lines": 3},
+    size_bytes=len(CONTENT),
+    lines=3,
+    batch="b-old",
+).to_record()
+
+
+@pytest.fixture
+def configured_index(
+    search_backend: Callable[..., SearchIndex],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> SearchIndex:
+    """The old document in a fresh index on each backend, and the environment pointing the CLI at it."""
+    index = search_backend(CODE_SCHEMA)
+    index.bulk_upsert([OLD]).raise_for_errors()
+    index.refresh()
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ES_CODE_INDEX", index.name)
+    monkeypatch.delenv("PII_REDACT", raising=False)
+    if request.node.callspec.params["search_backend"] == "elasticsearch":
+        monkeypatch.setenv("ELASTICSEARCH_URL", request.getfixturevalue("elasticsearch_url"))
+    else:
+        monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    return index
+
+
+def search(*args: str, expect: int = 0) -> Result:
+    _register()
+    result = CliRunner().invoke(cli, ["search", *args], catch_exceptions=False)
+    assert result.exit_code == expect, result.output
+    return result
+
+
+def assert_clean(text: str) -> None:
+    assert GITHUB_TOKEN not in text and ADDRESS not in text and PUBLIC_IP not in text
+    assert GITHUB_TOKEN.split("_", 1)[1] not in text  # not even the token's body, cut from its prefix
+
+
+def test_search_prints_matching_lines_and_paths_redacted(configured_index: SearchIndex) -> None:
+    output = search("OWNER").output
+    assert f"acme/old:{REDACTED_PATH}" in output
+    assert '2: OWNER = "<EMAIL>"' in output
+    assert_clean(output)
+    # What the hit had replaced, per kind: content, path and file name.
+    assert "redacted 3 github_pat secret(s) on the way out" in output
+    assert "redacted 2 email address(es) on the way out" in output
+    assert "redacted 1 ip address(es) on the way out" in output
+
+
+def test_a_match_inside_redacted_text_shows_no_fragment(configured_index: SearchIndex) -> None:
+    # "corp" is only inside the address: no redacted line holds it, and the backend's fragment, cut from
+    # the raw text, is not what is printed.
+    result = search("corp", "--json")
+    [hit] = json.loads(result.stdout)
+    assert (hit["path"], hit["lines"], hit["highlights"]) == (REDACTED_PATH, [], [])
+    assert_clean(result.output)
+    assert "redacted" in result.stderr and "redacted" not in result.stdout  # stdout stays one JSON document
+
+    # A query for the raw token finds the old document, and prints none of it.
+    result = search(GITHUB_TOKEN)
+    assert f"acme/old:{REDACTED_PATH}" in result.output
+    assert_clean(result.output)
+
+
+def test_highlights_are_rebuilt_from_the_redacted_text() -> None:
+    fragments = [f"…<em>Parse</em>Http(x)  # {ADDRESS} …", "<em>parse</em>", "a <em>Token</em> b"]
+    assert marked_terms(fragments) == ["parse", "token"]
+    content = 'x = 1\nparseHttp(x)  # <EMAIL>\nTOKEN = "<SECRET:github_pat>"\n'
+    assert marked_lines([content], ["parse", "token", "alice"]) == [
+        "<em>parse</em>Http(x)  # <EMAIL>",
+        '<em>TOKEN</em> = "<SECRET:github_pat>"',
+    ]
+    assert marked_lines([content], ["parse", "token"], limit=1) == ["<em>parse</em>Http(x)  # <EMAIL>"]
+
+
+def test_search_redacts_the_configured_kinds_and_refuses_unknown_ones(
+    configured_index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PII_REDACT", "ip")
+    output = search("OWNER", "--json").stdout
+    [hit] = json.loads(output)
+    assert hit["path"] == f"people/{ADDRESS}/<SECRET:github_pat>.py"  # email not configured; secrets always
+    assert hit["lines"] == [{"line": 2, "text": f'OWNER = "{ADDRESS}"'}]
+    [hit] = json.loads(search("HOST", "--json").stdout)
+    assert hit["lines"] == [{"line": 3, "text": 'HOST = "<IP_ADDRESS>"'}]
+
+    monkeypatch.setenv("PII_REDACT", "phone")
+    assert "PII_REDACT: unknown PII kind(s) ['phone']" in search("OWNER", expect=2).output
