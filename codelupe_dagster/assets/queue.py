@@ -1,13 +1,17 @@
 """`queued_repos`: rank every crawled repository and push the ones needing work onto the Redis queue."""
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from codelupe_dagster.backends.repo_queue import RepoQueue
+from codelupe_dagster.backends.sources.records import redact_record
 from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.redaction import redact_field
 from codelupe_dagster.core.repo_priority import DEFAULT_WEIGHTS, repo_priority
+from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
 
@@ -30,9 +34,20 @@ def _top_table(queue: RepoQueue, records: dict[str, RepoRecord], limit: int = 10
 
 @dg.asset(group_name="ingest", deps=["crawled_repos"], kinds={"redis"})
 def queued_repos(
-    context: dg.AssetExecutionContext, config: QueueConfig, redis: RedisResource, search: SearchIndexResource
+    context: dg.AssetExecutionContext,
+    config: QueueConfig,
+    redis: RedisResource,
+    search: SearchIndexResource,
+    pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
-    """Scores repos from the repo index and enqueues those not processed at their current state."""
+    """Scores repos from the repo index and enqueues those not processed at their current state.
+
+    Records are redacted again on the way to the queue (idempotent): a repo index written before
+    redaction existed, and not crawled since, must not carry a pasted token or an address into the
+    queue's records and the batches made from them. What is redacted is written back to the index."""
+    pii_kinds = pipeline.pii_kinds()
+    secrets_redacted: Counter[str] = Counter()
+    pii_redacted: Counter[str] = Counter()
     weights = DEFAULT_WEIGHTS.with_overrides(
         {**config.weight_overrides, "preferred_languages": tuple(config.preferred_languages)}
     )
@@ -48,11 +63,19 @@ def queued_repos(
             record = RepoRecord.from_doc(doc)
         except (TypeError, ValueError) as exc:
             bad_records += 1
-            context.log.warning(f"skipping unreadable repo document {doc.get('id')!r}: {exc}")
+            # The error can quote a field's value: redacted like every other message.
+            shown = redact_field(f"{doc.get('id')!r}: {exc}", pii_kinds).text
+            context.log.warning(f"skipping unreadable repo document {shown}")
             continue
+        redacted = redact_record(record, pii_kinds)
+        record = redacted.record
+        secrets_redacted.update(redacted.secrets)
+        pii_redacted.update(redacted.pii)
         priority = repo_priority(record, now, weights)
         scored.append((record, priority))
-        if doc.get("priority") != priority:
+        if redacted.secrets or redacted.pii:
+            updated_docs.append({**doc, **record.to_doc(), "priority": priority})
+        elif doc.get("priority") != priority:
             updated_docs.append({**doc, "priority": priority})
     # Priorities go back into the repo index so they can be searched and inspected alongside the metadata.
     for start in range(0, len(updated_docs), WRITE_CHUNK):
@@ -76,6 +99,8 @@ def queued_repos(
             "queue_length": state.queued,
             "in_flight": state.in_flight,
             "priorities_written": len(updated_docs),
+            "secrets_redacted": dg.MetadataValue.json(dict(sorted(secrets_redacted.items()))),
+            "pii_redacted": dg.MetadataValue.json(dict(sorted(pii_redacted.items()))),
             "weights": dg.MetadataValue.json(json.loads(json.dumps(weights.__dict__))),
             "top_10": dg.MetadataValue.md(_top_table(queue, dict((r.full_name, r) for r, _ in scored))),
         }

@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from codelupe_dagster.backends.document_spool import SpoolManifest
 from codelupe_dagster.backends.search import BackendUnavailable, Filters, SearchIndex
 from codelupe_dagster.backends.spool import EXPORT_MARKER, ParquetSpool, arrow_schema
+from codelupe_dagster.cli.redaction_output import configured_pii_kinds, redaction_lines
 from codelupe_dagster.cli.search import open_code_index
 from codelupe_dagster.core.documents import STORED_CODE_FIELDS
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
 from codelupe_dagster.core.redaction import RedactionTally, redact_document
-from codelupe_dagster.resources import pipeline_from_env
 
 # The export's columns: the document id and every stored CodeDocument field, the spool's schema. Only
 # these fields are read from the index, so index-only fields never reach a dataset.
@@ -70,21 +69,6 @@ def export_corpus(
         )
 
 
-def redaction_lines(info: dict[str, Any]) -> list[str]:
-    """One line per kind the export had to redact (none when the index was clean)."""
-    lines = [
-        f"redacted {count} {kind} secret(s) on the way out"
-        for kind, count in (info.get("secrets_redacted") or {}).items()
-        if count
-    ]
-    lines += [
-        f"redacted {count} {kind} address(es) on the way out"
-        for kind, count in (info.get("pii_redacted") or {}).items()
-        if count
-    ]
-    return lines
-
-
 @click.command()
 @click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False), help="Directory for the shards."
@@ -95,17 +79,13 @@ def redaction_lines(info: dict[str, Any]) -> list[str]:
 def export(out: str, min_quality: float | None, language: str | None, rows_per_shard: int) -> None:
     """Export the code index as Parquet (zstd) shards, the same schema as the spool, redacted again
     (secrets, and the personal data of PII_REDACT)."""
-    try:
-        pii_kinds = pipeline_from_env().pii_kinds()
-    except ValueError as exc:  # a bad setting names itself (PII_REDACT: unknown PII kind ...)
-        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        click.echo(f"error: {message}", err=True)
-        sys.exit(2)
+    pii_kinds = configured_pii_kinds()
     try:
         manifest = export_corpus(open_code_index(), out, min_quality, language, rows_per_shard, pii_kinds)
     except BackendUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    for line in redaction_lines(manifest.info):
+    info = manifest.info
+    for line in redaction_lines(info.get("secrets_redacted") or {}, info.get("pii_redacted") or {}):
         click.echo(line)
     click.echo(f"exported {manifest.rows} documents in {len(manifest.parts)} shards to {out}")

@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 from elasticsearch import ApiError, TransportError
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codelupe_dagster.backends.search import BackendUnavailable
+from codelupe_dagster.cli.redaction_output import fail_on_setting, redaction_lines
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.pii import PiiKind
 from codelupe_dagster.resources import default_resources
@@ -47,13 +47,6 @@ def _role_items(report: RedisMigrationReport, role: str) -> int:
     return pending + sum(report.backups.get(role, {}).values())
 
 
-def _redaction_lines(secrets: dict[str, int], pii: dict[str, int]) -> list[str]:
-    """One line per kind replaced, secrets first (none when nothing was)."""
-    lines = [f"  secrets redacted ({kind}): {count:,}" for kind, count in sorted(secrets.items()) if count]
-    pii_lines = [f"  personal data redacted ({kind}): {n:,}" for kind, n in sorted(pii.items()) if n]
-    return lines + pii_lines
-
-
 def _redis_lines(report: RedisMigrationReport) -> list[str]:
     verb = "would be" if report.dry_run else "were"
     lines = ["Redis:"]
@@ -78,7 +71,7 @@ def _redis_lines(report: RedisMigrationReport) -> list[str]:
         lines.append(f"    unparseable job: {sample}")
     if report.records_redacted:
         lines.append(f"  repo jobs with a description or topic redacted: {report.records_redacted:,}")
-    lines += _redaction_lines(report.secrets_redacted, report.pii_redacted)
+    lines += redaction_lines(report.secrets_redacted, report.pii_redacted, indent="  ")
     for role, backups in report.backups.items():
         for name, size in backups.items():
             lines.append(f"  backup {name} ({role}): {size:,} items")
@@ -105,7 +98,7 @@ def _index_lines(report: IndexMigrationReport) -> list[str]:
     else:
         lines.append(f"  near duplicates: {report.near_duplicates:,}")
         lines.append(f"  indexed: {report.indexed:,}")
-    lines += _redaction_lines(report.secrets_redacted, report.pii_redacted)
+    lines += redaction_lines(report.secrets_redacted, report.pii_redacted, indent="  ")
     for error in report.errors[:10]:
         lines.append(f"  error {error.id}: {error.reason}")
     if len(report.errors) > 10:
@@ -195,10 +188,8 @@ def migrate(
     try:
         resources = default_resources(redis_connect_attempts=3)
         pii_kinds = resources["pipeline"].pii_kinds()
-    except ValueError as exc:  # a bad setting names itself (PII_REDACT: unknown PII kind ...)
-        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        click.echo(f"error: {message}", err=True)
-        sys.exit(2)
+    except ValueError as exc:
+        fail_on_setting(exc)
     redis = resources["redis"].process_config_and_initialize()
     keys = redis.redis_keys
     prefix = backup_prefix or f"{keys.prefix}v2:"

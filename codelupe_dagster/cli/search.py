@@ -17,12 +17,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters, Hit, SearchIndex
+from codelupe_dagster.cli.redaction_output import configured_pii_kinds, redaction_lines
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
 from codelupe_dagster.core.redaction import RedactionTally, redact_document
-from codelupe_dagster.resources import pipeline_from_env
 from codelupe_dagster.resources.search import open_configured_index
 
 MAX_LINES_PER_HIT = 3
@@ -144,14 +143,7 @@ def _print_hits(hits: list[dict[str, Any]]) -> None:
 def search(query: str, language: str | None, min_quality: float | None, limit: int, as_json: bool) -> None:
     """Search the code index: hits with repo, path, score and the matching lines, redacted again
     (secrets, and the personal data of PII_REDACT)."""
-    from codelupe_dagster.cli.export import redaction_lines  # export imports this module
-
-    try:
-        pii_kinds = pipeline_from_env().pii_kinds()
-    except ValueError as exc:  # a bad setting names itself (PII_REDACT: unknown PII kind ...)
-        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        click.echo(f"error: {message}", err=True)
-        sys.exit(2)
+    pii_kinds = configured_pii_kinds()
     tally = RedactionTally()
     try:
         hits = run_search(open_code_index(), query, language, min_quality, limit, pii_kinds, tally)
@@ -163,5 +155,5 @@ def search(query: str, language: str | None, min_quality: float | None, limit: i
     else:
         _print_hits(hits)
     # On stderr with --json, so that stdout stays one JSON document.
-    for line in redaction_lines({"secrets_redacted": tally.secrets, "pii_redacted": tally.pii}):
+    for line in redaction_lines(tally.secrets, tally.pii):
         click.echo(line, err=as_json)

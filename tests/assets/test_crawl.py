@@ -256,6 +256,34 @@ def test_a_record_stored_before_redaction_is_rewritten_redacted(data_dir, resour
     assert GITHUB_TOKEN not in repo_index(data_dir).get([leaky])[leaky]["description"]
 
 
+def test_a_raw_record_in_the_repo_index_is_redacted_on_its_way_to_the_queue(
+    data_dir, resources_for, redis_url
+):
+    """A record written before redaction existed and not crawled since: `queued_repos` redacts it (the
+    queue's record and the index), counts it, and a second run finds nothing left to redact."""
+    population, leaky = leaky_population()
+    with GitHubReplayServer(population, token_limit=10_000) as server:
+        resources = resources_for(data_dir, redis_url, sources=github_sources(server))
+        materialize(resources, source="github")
+    index = repo_index(data_dir)
+    raw = f"old crawl: {GITHUB_TOKEN} {LEAKY_ADDRESS}"
+    index.bulk_upsert([{**index.get([leaky])[leaky], "description": raw}]).raise_for_errors()
+    index.refresh()
+
+    first = dg.materialize([queued_repos], resources=resources)
+    assert first.success
+    (event,) = first.asset_materializations_for_node("queued_repos")
+    assert event.metadata["secrets_redacted"].value == {"github_pat": 1}
+    assert event.metadata["pii_redacted"].value == {"email": 1}
+    queued = redis_lib.Redis.from_url(redis_url).hget(RedisKeys().repo_meta, leaky)
+    assert json.loads(queued)["description"] == "old crawl: <SECRET:github_pat> <EMAIL>"
+    assert repo_index(data_dir).get([leaky])[leaky]["description"] == "old crawl: <SECRET:github_pat> <EMAIL>"
+
+    second = dg.materialize([queued_repos], resources=resources)
+    (event,) = second.asset_materializations_for_node("queued_repos")
+    assert event.metadata["secrets_redacted"].value == {} and event.metadata["pii_redacted"].value == {}
+
+
 def test_skipped_list_entries_are_logged_redacted(data_dir, resources_for, tmp_path):
     """A URL list's line is logged when it is skipped; a path holding a token or an address is redacted
     in the run's event log like any other exit."""

@@ -94,14 +94,14 @@ def test_the_export_command_prints_what_it_redacted_with_the_configured_kinds(
     fill(open_code_index())  # the index the command opens: DATA_DIR's SQLite file here
     code, output = invoke("export", "--out", str(tmp_path / "all"))
     assert code == 0, output
-    assert "redacted 3 github_pat secret(s) on the way out" in output
-    assert "redacted 2 email address(es) on the way out" in output
-    assert "redacted 1 ip address(es) on the way out" in output
+    assert "secrets redacted (github_pat): 3" in output
+    assert "personal data redacted (email): 2" in output
+    assert "personal data redacted (ip): 1" in output
     assert GITHUB_TOKEN not in str(rows(tmp_path / "all")) and ADDRESS not in str(rows(tmp_path / "all"))
 
     monkeypatch.setenv("PII_REDACT", "ip")
     code, output = invoke("export", "--out", str(tmp_path / "ip"))
-    assert code == 0 and "email" not in output and "redacted 1 ip" in output
+    assert code == 0 and "(email)" not in output and "personal data redacted (ip): 1" in output
     old = rows(tmp_path / "ip")[OLD["id"]]
     assert ADDRESS in old["content"] and GITHUB_TOKEN not in old["content"]  # secrets always go
 

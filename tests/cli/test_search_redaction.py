@@ -82,9 +82,9 @@ def test_search_prints_matching_lines_and_paths_redacted(configured_index: Searc
     assert '2: OWNER = "<EMAIL>"' in output
     assert_clean(output)
     # What the hit had replaced, per kind: content, path and file name.
-    assert "redacted 3 github_pat secret(s) on the way out" in output
-    assert "redacted 2 email address(es) on the way out" in output
-    assert "redacted 1 ip address(es) on the way out" in output
+    assert "secrets redacted (github_pat): 3" in output
+    assert "personal data redacted (email): 2" in output
+    assert "personal data redacted (ip): 1" in output
 
 
 def test_a_match_inside_redacted_text_shows_no_fragment(configured_index: SearchIndex) -> None:
