@@ -18,8 +18,15 @@ DOCUMENTED_EXAMPLES = frozenset(
         "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",  # Google's Maps docs
         "sk_test_4eC39HqLyjWDarjtT1zdp7dc",  # Stripe docs
         "xoxb-not-a-real-token-this-will-not-work",
+        # The Azure Storage emulator's (Azurite's) well-known key for `devstoreaccount1`.
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
     }
 )
+
+# The payloads of jwt.io's introduction examples (`{"sub":"1234567890","name":"John Doe",…}`),
+# base64url. Tutorials copy them, often re-signed, so a JWT carrying one is an example whatever
+# its signature.
+DOCUMENTED_JWT_PAYLOADS = (".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIi",)
 
 # user:password pairs that RFC 7617 and HTTP tutorials use as examples (decoded, lowercase).
 DOCUMENTED_BASIC_CREDENTIALS = frozenset(
@@ -81,6 +88,8 @@ def is_fake_token(value: str) -> bool:
     """A value with a real token's prefix but a hand-typed body: `ghp_xxxx...`, `sk_live_0000...`,
     or containing EXAMPLE/XXXX/1234567890 as vendors' docs and test suites write them."""
     if value in DOCUMENTED_EXAMPLES or _TYPED_MARKERS.search(value) or worded_body(value):
+        return True
+    if any(payload in value for payload in DOCUMENTED_JWT_PAYLOADS):
         return True
     lowered = value.lower()
     if any(seq in lowered for seq in _SEQUENCES):

@@ -32,9 +32,16 @@ _KEY = (
 # name="x" value="…"/>`) and Kubernetes env lists (`- name: X` then `value: …` on the next line).
 _TYPED = r":\s*&?(?:'static\s+)?(?:str|string|String)\s*="
 _VALUE_ATTRIBUTE = r"(?<=\s)value\s*[=:]"
+# A subscript's bracket and Ruby's `||=` (`ENV["API_KEY"] ||= '…'`); quotes escaped by an
+# enclosing string (`"API_KEY = \"…\"\n"` in a notebook's JSON) delimit the value as well.
 _QUOTED = re.compile(
-    _KEY + r"(?P<keyquote>[\"']?)\s*(?P<op>:=|=>|\.=|\?=|=|" + _TYPED + "|:|,|" + _VALUE_ATTRIBUTE + ")"
-    r"\s*(?:[urbf]{1,2})?(?P<quote>[\"'`])(?P<value>[^\"'`\n\\]{1,200})(?P=quote)",
+    _KEY
+    + r"(?P<keyquote>[\"']?)\]?\s*(?P<op>\|\|=|&&=|:=|=>|\.=|\?=|=|"
+    + _TYPED
+    + "|:|,|"
+    + _VALUE_ATTRIBUTE
+    + ")"
+    r"\s*(?:[urbf]{1,2})?(?P<quote>\\?[\"'`])(?P<value>[^\"'`\n\\]{1,200})(?P=quote)",
     re.IGNORECASE,
 )
 # The value is the rest of the line (a comment, `;` or `,` may follow): `tokens = a*b + c` is code.
@@ -63,11 +70,40 @@ _AUTH_HEADER = re.compile(
     r"(?P<value>[A-Za-z0-9._~+/=\-]{8,})",
     re.IGNORECASE,
 )
+# Quoted, the password may hold `@` and `%` (`--user "deploy:p@ss%21"`); bare, `@` ends it.
 _CURL_USER = re.compile(
-    r"(?<![\w\-])(?:-u|--user)[ =][\"']?[^\s:\"'@]{1,100}:(?P<value>[^\s\"'@]{4,200})[\"']?(?=\s|$)"
+    r"(?<![\w\-])(?:-u|--user)[ =](?P<q>[\"'])?[^\s:\"'@]{1,100}:"
+    r"(?P<value>(?(q)[^\s\"']|[^\s\"'@]){4,200})(?(q)(?P=q)|[\"']?)(?=\s|$)"
 )
 # The user may be empty: `redis://:password@cache:6379`.
 _URL_USERINFO = re.compile(r"://[^\s:/@\"'`]{0,100}:(?P<value>[^\s@/\"'`]{1,200})@[\w.\-\[]")
+# A `;`-separated connection string (ADO.NET, ODBC): `…;User ID=etl;Password=p;Encrypt=True`.
+# The value is whatever the string holds up to the next `;`, judged like a chosen password.
+_CONNECTION_PASSWORD = re.compile(
+    r"(?:password|pwd)[ \t]*=[ \t]*(?P<value>[^;\"'\n{}]{1,200}?)[ \t]*(?=;|\"|'|\\|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Terraform declares the name on a block's label line and the value lines below it:
+# `variable "stripe_api_key" {\n  type = string\n  sensitive = true\n  default = "…"\n}`.
+_TERRAFORM_VARIABLE = re.compile(
+    r"variable[ \t]+\"(?P<label>[\w\-]{1,100})\"[ \t]*\{[ \t]*\r?\n(?:[^{}\n]*\n){0,8}?"
+    r"[ \t]*default[ \t]*=[ \t]*\"(?P<value>[^\"\n\\]{1,200})\""
+)
+_TELLING_NAME = re.compile(_KEY, re.IGNORECASE)
+# Package-source credentials on a command line: `dotnet nuget add source URL -u user -p pw`
+# (nuget.exe: `sources add … -Password pw`), across `\`/`` ` ``/`^` line continuations.
+_NUGET_PASSWORD = re.compile(
+    r"nuget(?:\.exe)?[ \t]+(?:add[ \t]+source|sources?[ \t]+(?:add|update)|update[ \t]+source)"
+    r"(?:[^\n]|(?<=[\\`^])\r?\n){0,400}?[ \t](?:-p|--password|-Password)[ \t]+(?P<q>[\"'])?"
+    r"(?P<value>(?(q)[^\"'\n]|[^\s\"'`]){4,200})(?(q)(?P=q))",
+    re.IGNORECASE,
+)
+# Bundler's per-source credentials: `bundle config [set] [--local|--global] HOST USER:PASSWORD`;
+# the whole `user:password` is replaced (a gem server's licence is often the pair itself).
+_BUNDLE_CREDENTIALS = re.compile(
+    r"bundle[ \t]+config[ \t]+(?:(?:set|--local|--global)[ \t]+)*[^\s\-\"']\S*\.\S+[ \t]+[\"']?"
+    r"(?P<value>[^\s\"':\-][^\s\"':]{0,99}:(?P<password>[^\s\"']{4,200}))"
+)
 
 
 def _kind_of_key(key: str) -> str:
@@ -84,6 +120,8 @@ def _kind_of_key(key: str) -> str:
 def _inside_literal(match: re.Match[str]) -> bool:
     """The name is itself inside a string literal (`"PWD=" + cmd.Dir`): what follows the
     operator is code, and a quote after it opens the NEXT literal."""
+    if "quote" in match.groupdict() and match.group("quote").startswith("\\"):
+        return False  # the value's quotes are escaped: the assignment is code inside a string
     text = match.string
     position = match.start("key")
     while position > 0 and (text[position - 1].isalnum() or text[position - 1] in "_-"):
@@ -113,6 +151,10 @@ def _classify_quoted(match: re.Match[str]) -> str | None:
         # names its value.
         return None
     if typed_by_hand(value):
+        return None
+    # `h['X-Access-Token'] = v` is a header, which the header rule judges and names.
+    text, key_start = match.string, match.start("key")
+    if text[key_start - 1 : key_start] == "-" and "]" in text[match.end("key") : match.start("op")]:
         return None
     return _kind_of_key(match.group("key"))
 
@@ -161,9 +203,25 @@ def spelled(value: str) -> bool:
     every character or two. Names and prose keep runs of 2.2 characters or more on average, or
     of 3 once a capital and the lower case after it count as one (`TestToken2Value`). Measured
     on CPython's identifiers with a digit: 98% stay wordy; random 40-character base62: 1.6%."""
-    if not wordy(value):
+    if not wordy(value) or _upper_base36(value):
         return False
     return _mean_run(_CASE_RUN, value) >= 2.2 or _mean_run(_TITLE_RUN, value) >= 3.0
+
+
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
+def _upper_base36(value: str) -> bool:
+    """Capitals and digits only, the digits in three runs or more and no separator
+    (`RBO3M2TZEP67TGV29J2I5AVLUGLKTLLFN8`): a generated key (Etherscan's, Vultr's), whose letter
+    runs read as words to `wordy`; an upper-case name separates its words (`HTTP2_SERVER`)."""
+    return (
+        len(value) >= 16
+        and value.isalnum()
+        and value.isascii()
+        and not any(c.islower() for c in value)
+        and len(_DIGIT_RUN.findall(value)) >= 3
+    )
 
 
 def looks_random(value: str, min_entropy: float = 3.0) -> bool:
@@ -218,6 +276,30 @@ def _classify_auth(match: re.Match[str]) -> str | None:
             return None
         return "auth_header"
     return "auth_header" if looks_random(value, 3.0) else None
+
+
+def _classify_connection_password(match: re.Match[str]) -> str | None:
+    """Only inside a `;`-separated string: the pair before it ends with `;`."""
+    text = match.string
+    before = text[max(0, match.start() - 200) : match.start()].rstrip(" \t")
+    if not before.endswith(";") or "=" not in before.rsplit("\n", 1)[-1]:
+        return None
+    return "password" if _classify_password(match) else None
+
+
+def _classify_terraform_variable(match: re.Match[str]) -> str | None:
+    key = _TELLING_NAME.search(match.group("label"))
+    value = match.group("value")
+    if key is None or is_placeholder(value) or typed_by_hand(value):
+        return None
+    return _kind_of_key(key.group("key"))
+
+
+def _classify_bundle(match: re.Match[str]) -> str | None:
+    password = unquote(match.group("password"))
+    if is_placeholder(password) or typed_by_hand(password):
+        return None
+    return "connection_string_password"
 
 
 def _classify_password(match: re.Match[str]) -> str | None:
@@ -377,6 +459,10 @@ GENERIC_RULES: tuple[GenericRule, ...] = (
         "connection_string_password", _QUERY_PASSWORD, ("password=", "passwd=", "pwd="), _classify_password
     ),
     GenericRule("connection_string_password", _URL_USERINFO, ("://",), _classify_password),
+    GenericRule("password", _CONNECTION_PASSWORD, ("password", "pwd"), _classify_connection_password),
+    GenericRule("connection_string_password", _NUGET_PASSWORD, ("nuget",), _classify_password),
+    GenericRule("connection_string_password", _BUNDLE_CREDENTIALS, ("bundle",), _classify_bundle),
+    GenericRule("password", _TERRAFORM_VARIABLE, ("variable",), _classify_terraform_variable, True),
     GenericRule("password", _NETRC, ("machine",), _classify_file_password, True),
     GenericRule(
         "password",

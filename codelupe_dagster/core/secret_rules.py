@@ -146,9 +146,11 @@ def shaped(
 # quote, an operator of any common syntax, an opening quote.
 # Also a typed declaration (Rust `const X: &str = "…"`) and a name/value pair: XML's `<add
 # key="X" value="…"/>` and a Kubernetes env entry's `- name: X` with `value: …` on the next line.
+# A subscript's bracket and Ruby's `||=` (`ENV["HEROKU_API_KEY"] ||= '…'`), and quotes escaped by
+# an enclosing string (a notebook's JSON cell: `"API_KEY = \"…\"\n"`).
 _NAME_TO_VALUE = (
-    r"[\w.\-]{0,30}[\"'`]?(?:\s{0,3}(?::=|=>|\?=|=|:\s{0,3}&?(?:'static\s+)?(?:str|string|String)\s{0,3}="
-    r"|:|,)|\s{1,40}value\s?[=:])\s{0,3}(?:[\"'`]|\[?u?[\"'])?"
+    r"[\w.\-]{0,30}\\?[\"'`]?\]?(?:\s{0,3}(?::=|=>|\?=|\|\|=|&&=|=|:\s{0,3}&?(?:'static\s+)?(?:str|string|String)\s{0,3}="
+    r"|:|,)|\s{1,40}value\s?[=:])\s{0,3}(?:\\?[\"'`]|\[?u?[\"'])?"
 )
 
 
@@ -276,7 +278,8 @@ RULES: tuple[SecretRule, ...] = (
     shaped(
         "bitbucket_app_password",
         "Bitbucket",
-        _BEFORE + "(?P<value>ATBB[A-Za-z0-9]{24}[A-F0-9]{8})" + _AFTER,
+        # 24 or 28 characters before the upper-case hex tail are both seen in the wild.
+        _BEFORE + "(?P<value>ATBB[A-Za-z0-9]{24}(?:[A-Za-z0-9]{4})?[A-F0-9]{8})" + _AFTER,
         ("ATBB",),
         "ATBB{b62:24}{HEX:8}",
     ),
@@ -382,6 +385,17 @@ RULES: tuple[SecretRule, ...] = (
         ("session_token", "sessiontoken", "security_token", "securitytoken"),
         4.5,
         name="aws_session_token",
+    ),
+    # STS session tokens are base64 of a binary blob that starts with the same bytes (the `origin`
+    # of the issuing region), so the first 16 characters identify one with no name nearby.
+    token(
+        "aws_session_token_prefixed",
+        "AWS",
+        "IQoJb3JpZ2luX2Vj",
+        "[A-Za-z0-9/+]{80,1000}={0,2}",
+        "{b64:200}",
+        after=r"(?![A-Za-z0-9/+=])",
+        min_entropy=4.5,
     ),
     token("aws_mws_key", "AWS", "amzn.mws.", _UUID, "{uuid}"),
     shaped(
@@ -714,6 +728,14 @@ RULES: tuple[SecretRule, ...] = (
     keyed("postmark_token", "Postmark", "postmark", _UUID, "{uuid}", ("postmark",)),
     token("resend_key", "Resend", "re_", "[A-Za-z0-9]{8}_[A-Za-z0-9]{24}", "{b62:8}_{b62:24}"),
     keyed("mailjet_key", "Mailjet", "mailjet|mj_apikey", _HEX32, "{hex:32}", ("mailjet", "mj_api")),
+    # Firebase's legacy FCM server key: an 11-character instance id, `:APA91b` and 134 more.
+    token(
+        "fcm_server_key",
+        "Firebase",
+        "AAAA",
+        r"[A-Za-z0-9_\-]{7}:APA91b[A-Za-z0-9_\-]{134}",
+        "{u64:7}:APA91b{u64:134}",
+    ),
     keyed(
         "messagebird_key",
         "MessageBird",
@@ -1081,6 +1103,8 @@ RULES: tuple[SecretRule, ...] = (
         2.5,
     ),
     token("mapbox_sk", "Mapbox", "sk.eyJ", r"[A-Za-z0-9_\-]{30,}\.[A-Za-z0-9_\-]{22}", "{u64:60}.{u64:22}"),
+    # Public `pk.` tokens: base64 of `{"u":…` (`eyJ1`) after the prefix identifies them alone.
+    token("mapbox_pk", "Mapbox", "pk.eyJ1", r"[A-Za-z0-9_\-]{30,}\.[A-Za-z0-9_\-]{22}", "{u64:60}.{u64:22}"),
     # --- social and media ---------------------------------------------------------------------------
     shaped(
         "facebook_access_token",
@@ -1198,6 +1222,10 @@ RULES: tuple[SecretRule, ...] = (
         name="BUNDLE_GEMS__CONTRIBSYS__COM",
     ),
     keyed("gitter_token", "Gitter", "gitter", "[a-z0-9_\\-]{40}", "{low:40}", ("gitter",)),
+    # Upper-case base36 keys: the generic forms take runs of capitals for words, so these need
+    # their service's name.
+    keyed("etherscan_api_key", "Etherscan", "etherscan", "[A-Z0-9]{34}", "{up:34}", ("etherscan",)),
+    keyed("vultr_api_key", "Vultr", "vultr", "[A-Z0-9]{36}", "{up:36}", ("vultr",)),
     keyed("lokalise_token", "Lokalise", "lokalise", "[a-z0-9]{40}", "{low:40}", ("lokalise",)),
     keyed("mux_secret", "Mux", "mux", "[A-Za-z0-9/+]{75}", "{b64:75}", ("mux",), 4.0),
     keyed(
@@ -1225,8 +1253,9 @@ RULES: tuple[SecretRule, ...] = (
     shaped(
         "gitlab_session_cookie",
         "GitLab",
-        r"_gitlab_session=(?P<value>[0-9a-z]{32})(?![A-Za-z0-9])",
-        ("_gitlab_session=",),
+        # A cookie header (`_gitlab_session=v`) or a cookie map (`{"_gitlab_session": "v"}`).
+        r"_gitlab_session[\"']?[ \t]*[=:][ \t]*[\"']?(?P<value>[0-9a-z]{32})(?![A-Za-z0-9])",
+        ("_gitlab_session",),
         "_gitlab_session={low:32}",
         3.0,
     ),

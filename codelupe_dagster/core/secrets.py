@@ -156,11 +156,15 @@ def _matches(
     return found
 
 
-def _accept_token(rule: SecretRule, value: str) -> bool:
+def _accept_token(rule: SecretRule, value: str) -> bool | None:
+    """True: the rule's secret. False: the format's look-alike (a fake, a bad checksum), which
+    the format owns. None: not this format at all -- a keyed row's name is shared by other
+    services (`SECRET_KEY` is Tencent's and Mailjet's), so a value too plain for one of them is
+    left to the later rows and the generic forms instead of being claimed."""
     if is_fake_token(value):
         return False
     if rule.min_entropy and shannon_entropy(value) < rule.min_entropy:
-        return False
+        return False if rule.distinctive else None
     return rule.checksum is None or rule.checksum(value)
 
 
@@ -195,13 +199,15 @@ def find_secrets(text: str) -> list[Finding]:
     for position in sorted(hits):
         entry = _ALL[position]
         for match in _matches(text, entry, _WHERE[position], hits[position]):
+            verdict: bool | None = None
             if isinstance(entry, _Compiled):
-                kind: str | None = entry.rule.id if _accept_token(entry.rule, match.group("value")) else None
+                verdict = _accept_token(entry.rule, match.group("value"))
+                kind: str | None = entry.rule.id if verdict else None
             else:
                 kind = entry.classify(match)
             start, end = match.span("value")
             if kind is None:
-                if isinstance(entry, _Compiled):
+                if verdict is False:
                     # A format's look-alike (wrong checksum, EXAMPLE, xxxx): the format owns
                     # these characters, so no generic rule redacts them either.
                     claimed.append(Finding(start, end, ""))

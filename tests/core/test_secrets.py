@@ -591,3 +591,91 @@ def test_threads_scan_at_once_each_with_its_own_scratch() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(redact_secrets, texts))
     assert all(GH not in text and counts == {"github_pat": 1} for text, counts in results)
+
+
+# --- classes the fresh and independent sets revealed (issue 10) ---------------------------------
+_FCM = "AAAAk3Zq9Lw:APA91b" + ("Hx7Qm2Vb9Nc4Rz8Tp1Kd6Ws3Yf5Lg0Ja" * 5)[:134]
+_STS = "IQoJb3JpZ2luX2Vj" + ("Rk7/Qm2+Vb9Nc4Rz8Tp1Kd6Ws3Yf5Lg0Ja" * 5)[:150]
+_AZURITE = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+_MAPBOX_PK = "pk.eyJ1IjoiZGVwbG95LWJvdCIsImEiOiJjbHE3bTJ2YjljNHJ6In0.Qb7Zx9kLmN3pR5tW8vY2aB"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        # Terraform: the name on the block's label line, the value lines below.
+        (
+            'variable "stripe_api_key" {\n  type      = string\n  sensitive = true\n'
+            '  default   = "rk9Vb2Lq7TzX4mWc8NpQ1sYd"\n}\n',
+            "rk9Vb2Lq7TzX4mWc8NpQ1sYd",
+        ),
+        # A notebook cell: the code is a JSON string, its quotes escaped.
+        ('    "API_KEY = \\"q7Lx2VbN9cTz4RmW8pKd\\"\\n",\n', "q7Lx2VbN9cTz4RmW8pKd"),
+        ('    "sendgrid_token = \\"Tz8qL2vX9mNc4RwB7kPd\\"\\n",\n', "Tz8qL2vX9mNc4RwB7kPd"),
+        # Ruby: a subscript and `||=`.
+        (
+            "ENV[\"HEROKU_API_KEY\"] ||= '4f1d2c3b-9a8e-4b7c-a6d5-e4f3a2b1c0d9'\n",
+            "4f1d2c3b-9a8e-4b7c-a6d5-e4f3a2b1c0d9",
+        ),
+        ("ENV['SERVICE_API_KEY'] ||= 'q7Lx2VbN9cTz4RmW8pKd'\n", "q7Lx2VbN9cTz4RmW8pKd"),
+        # Self-identifying formats with no name nearby.
+        (f'Mapbox.access_token = "{_MAPBOX_PK}"\n', _MAPBOX_PK),
+        (f"sdk.init('{_FCM}')\n", _FCM),
+        (f'entry = {{"value": "{_STS}"}}\n', _STS),
+        ("items:\n  - ATBBs3Gm83UMUepFnzHbdhh7rObjD7RoDACD082C\n", "s3Gm83UMUepFnzHbdhh7rObj"),
+        # Command lines: curl's quoted --user (`@`, `%` inside), nuget and bundler sources.
+        ('curl --user "deploy:p@ss%21W0rd9x" https://x\n', "p@ss%21W0rd9x"),
+        (
+            "curl -sS https://api.example.com/v1 \\\n"
+            '  --header "X-Api-Key: Zq8vN2xR7kLm4Tp9" \\\n  -d @b.json\n',
+            "Zq8vN2xR7kLm4Tp9",
+        ),
+        (
+            "dotnet nuget add source https://nuget.pkg.github.com/org/index.json -n gh -u bot "
+            "-p Tz8qL2vX9mNc4RwB --store-password-in-clear-text\n",
+            "Tz8qL2vX9mNc4RwB",
+        ),
+        ("bundle config --local gems.contribsys.com 1a2b3c4d:9f8e7d6c\n", "1a2b3c4d:9f8e7d6c"),
+        # A `;`-separated connection string; a value ending in punctuation.
+        (
+            'sql.Open("sqlserver", "Server=tcp:db;User ID=etl;Password=JLZREn0DEgmfGGCul4.;Encrypt=True;")\n',
+            "JLZREn0DEgmfGGCul4.",
+        ),
+        # A name shared by two keyed rows (Tencent's and Mailjet's SECRET_KEY): the later row's
+        # hex value is not claimed by the first row's entropy threshold.
+        ('MAILJET_SECRET_KEY="b5a5102a69db9febf555d5e60d67c270"\n', "b5a5102a69db9febf555d5e60d67c270"),
+        ("ETHERSCAN_API_KEY=RBO3M2TZEP67TGV29J2I5AVLUGLKTLLFN8\n", "RBO3M2TZEP67TGV29J2I5AVLUGLKTLLFN8"),
+        ("  VULTR_API_KEY: BOEQPLS1BA9AT1RYEOZKRYTCVZWNLJOY6MG4\n", "BOEQPLS1BA9AT1RYEOZKRYTCVZWNLJOY6MG4"),
+        ('cookies = {"_gitlab_session": "3991yb5xcie32fj4rrgkpobqaoipjr05"}\n', "yb5xcie32fj4rrgkpobqaoip"),
+    ],
+)
+def test_classes_the_held_out_sets_revealed(text, secret):
+    assert secret not in redact_secrets(text)[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'variable "region" {\n  type    = string\n  default = "eu-west-1"\n}\n',
+        'variable "api_key_rotation_days" {\n  type    = number\n  default = "90"\n}\n',
+        'variable "stripe_api_key" {\n  type = string\n  sensitive = true\n  default = "${var.other}"\n}\n',
+        '    "API_KEY = os.environ[\\"API_KEY\\"]\\n",\n',
+        '    "API_KEY = \\"your-api-key-here\\"\\n",\n',
+        "ENV[\"SERVICE_API_KEY\"] ||= ENV.fetch('OTHER_KEY')\n",
+        "ENV['SERVICE_API_KEY'] ||= 'changeme'\n",
+        'curl --user "deploy:$DEPLOY_PASSWORD" https://x\n',
+        "dotnet nuget add source https://nuget.pkg.github.com/org/index.json -n gh -u bot -p $NUGET_TOKEN\n",
+        "bundle config build.nokogiri --use-system-libraries\n",
+        "bundle config set --local path vendor/bundle\n",
+        'conn = "Server=tcp:db;User ID=etl;Password=password;Encrypt=True;"\n',
+        'msg = "Password=" + value\n',
+        "MODE=HTTP2_SERVER_V3_X\n",
+        # Vendors' documented examples: jwt.io's introduction token and Azurite's emulator key.
+        'SAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l'
+        'IiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"\n',
+        f"AccountName=devstoreaccount1;AccountKey={_AZURITE};BlobEndpoint=http://127.0.0.1:10000/x;\n",
+        f'storage_key = "{_AZURITE}"\n',
+    ],
+)
+def test_same_shapes_that_hold_no_secret_are_kept(text):
+    assert redact_secrets(text) == (text, {})

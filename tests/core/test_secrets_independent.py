@@ -1,8 +1,11 @@
-"""Issue 10's thresholds on the independent labelled set (bench/secrets_independent.py).
+"""Issue 10's thresholds on the independent labelled set (bench/secrets_independent.py), asserted
+on the WHOLE set (dev and holdout together).
 
-The set is written from public token-format facts, not from our rule table, and its held-out
-third of types (and of negative categories) is what these tests judge: rules are fixed on the
-dev split, so only the holdout says whether they generalise to formats nobody tuned against.
+The set is written from public token-format facts, not from our rule table. Its held-out third
+of types (and of negative categories) was measured once, untouched, at recall 0.964, standalone
+0.944 and FP rate 0.008; its misses were then opened and fixed as classes. Spent, the holdout is
+now just more labelled cases, and the fresh set (tests/core/test_secrets_fresh.py) is the
+held-out measurement: these tests keep every case of this one from regressing.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ def _rows() -> list[dict[str, object]]:
 
 
 @pytest.fixture(scope="module")
-def holdout() -> list[dict[str, object]]:
-    return [row for row in _rows() if row["holdout"]]
+def rows() -> list[dict[str, object]]:
+    return _rows()
 
 
 def _caught(row: dict[str, object]) -> bool:
@@ -39,7 +42,7 @@ def _misses(rows: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def _count(rows: list[dict[str, object]]) -> str:
-    """How many cases over how many types: held-out types stay unnamed, so nobody tunes to them."""
+    """How many cases over how many types (bench/secrets_recall.py --all-misses names them)."""
     return f"{len(rows)} cases over {len({row['type'] for row in rows})} types"
 
 
@@ -51,28 +54,28 @@ def test_the_set_covers_enough_credential_types_and_negatives():
     assert all(str(row["secret"]) in str(row["text"]) for row in rows if row["positive"])
 
 
-def test_holdout_recall(holdout):
-    positives = [row for row in holdout if row["positive"]]
+def test_recall(rows):
+    positives = [row for row in rows if row["positive"]]
     misses = _misses(positives)
     recall = 1 - len(misses) / len(positives)
-    assert recall >= MIN_RECALL, f"holdout recall {recall:.3f} < {MIN_RECALL}: missed {_count(misses)}"
+    assert recall >= MIN_RECALL, f"recall {recall:.3f} < {MIN_RECALL}: missed {_count(misses)}"
 
 
-def test_holdout_standalone_recall_on_distinctive_types(holdout):
+def test_standalone_recall_on_distinctive_types(rows):
     """Standalone cases exist only for self-identifying formats (prefix, fixed shape, checksum)."""
-    alone = [row for row in holdout if row["positive"] and row["standalone"]]
+    alone = [row for row in rows if row["positive"] and row["standalone"]]
     misses = _misses(alone)
     recall = 1 - len(misses) / len(alone)
     assert recall >= MIN_STANDALONE_RECALL, (
-        f"holdout standalone recall {recall:.3f} < {MIN_STANDALONE_RECALL}: missed {_count(misses)}"
+        f"standalone recall {recall:.3f} < {MIN_STANDALONE_RECALL}: missed {_count(misses)}"
     )
 
 
-def test_holdout_false_positive_rate(holdout):
-    negatives = [row for row in holdout if not row["positive"]]
+def test_false_positive_rate(rows):
+    negatives = [row for row in rows if not row["positive"]]
     changed = [row for row in negatives if redact_secrets(str(row["text"]))[0] != row["text"]]
     rate = len(changed) / len(negatives)
-    assert rate <= MAX_FP_RATE, f"holdout FP rate {rate:.3f} > {MAX_FP_RATE}: changed {_count(changed)}"
+    assert rate <= MAX_FP_RATE, f"FP rate {rate:.3f} > {MAX_FP_RATE}: changed {_count(changed)}"
 
 
 def test_the_generator_is_deterministic(tmp_path: Path):
