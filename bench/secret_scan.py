@@ -9,7 +9,7 @@ a 100-character excerpt around each match); and the files whose syntax the redac
 file that parsed cleanly before (Python: `ast.parse`; Go and JS: tree-sitter, no ERROR or MISSING
 node) and does not after.
 
-    python bench/secrets.py [--limit N] [--repeats N] [--show N] [--corpus NAME]
+    python bench/secret_scan.py [--limit N] [--repeats N] [--show N] [--corpus NAME]
 """
 
 from __future__ import annotations
