@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -32,34 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline_detector import BASELINE_COMMIT, Redact, detector_at  # noqa: E402
 from codelupe_dagster.core.secrets import find_secrets, redact_secrets  # noqa: E402
 
-Redact = Callable[[str], tuple[str, dict[str, int]]]
 Parses = Callable[[str], bool]
 
-# The last commit before issue 10: its core/secrets.py is "today's detector" of the issue text.
-BASELINE_COMMIT = "a92d1ee"
 NODE_MODULES = Path("/usr/lib/node_modules")
 JS_SUFFIXES = (".js", ".mjs", ".cjs", ".ts")
-
-
-def old_detector() -> Redact:
-    """The detector at BASELINE_COMMIT, loaded as a module of its own (it imports only stdlib)."""
-    source = subprocess.run(
-        ["git", "show", f"{BASELINE_COMMIT}:codelupe_dagster/core/secrets.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "old_secrets.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("old_secrets", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["old_secrets"] = module
-    spec.loader.exec_module(module)
-    return module.redact_secrets  # type: ignore[no-any-return]
 
 
 def _python_parses(text: str) -> bool:
@@ -193,7 +171,7 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=0, help="list this many changed files per detector")
     parser.add_argument("--corpus", action="append", help="only these corpora (repeatable)")
     args = parser.parse_args()
-    old = old_detector()
+    old = detector_at(BASELINE_COMMIT)
     for corpus in corpora():
         if args.corpus and corpus.name not in args.corpus:
             continue

@@ -17,44 +17,21 @@ false positive when the redacted text differs from the input at all.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import subprocess
 import sys
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline_detector import BASELINE_COMMIT as OLD_COMMIT  # noqa: E402
+from bench.baseline_detector import Redact, detector_at  # noqa: E402
 from codelupe_dagster.core.secrets import redact_secrets  # noqa: E402
 
-Redact = Callable[[str], tuple[str, dict[str, int]]]
-OLD_COMMIT = "a92d1ee"  # the last commit before issue 10
 INDEPENDENT = ROOT / "tests" / "core" / "data" / "secrets" / "independent.jsonl"
-
-
-def detector_at(commit: str) -> Redact:
-    """core/secrets.py as it was at `commit`, loaded as a module of its own."""
-    source = subprocess.run(
-        ["git", "show", f"{commit}:codelupe_dagster/core/secrets.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / f"secrets_{commit}.py"
-    path.write_text(source)
-    name = f"secrets_{commit}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module.redact_secrets  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

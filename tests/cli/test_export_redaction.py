@@ -15,8 +15,7 @@ from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
 from codelupe_dagster.cli import _register, cli
 from codelupe_dagster.cli.export import export_corpus
 from codelupe_dagster.cli.search import open_code_index
-from codelupe_dagster.core.documents import CodeDocument
-from tests.support.planted import GITHUB_TOKEN
+from tests.support.planted import GITHUB_TOKEN, indexed_python_record
 
 ADDRESS = "alice.smith@corp-mail.com"
 PUBLIC_IP = "93.184.216.34"
@@ -24,24 +23,7 @@ OLD_CONTENT = f'TOKEN = "{GITHUB_TOKEN}"\nOWNER = "{ADDRESS}"\nHOST = "{PUBLIC_I
 CLEAN_CONTENT = 'TOKEN = "<SECRET:github_pat>"\nOWNER = "<EMAIL>"\nHOST = "<IP_ADDRESS>"\n'
 
 
-def record(n: int, content: str, path: str) -> dict:
-    return CodeDocument(
-        id=f"{n:032x}",
-        content=content,
-        path=path,
-        filename=path.rsplit("/", 1)[-1],
-        extension="py",
-        language="python",
-        repo="acme/old",
-        repo_stars=3,
-        license="mit",
-        commit="c" * 40,
-        quality_score=0.8,
-        quality_signals={"lines": 3},
-        size_bytes=len(content),
-        lines=3,
-        batch="b-old",
-    ).to_record()
+record = indexed_python_record
 
 
 OLD = record(1, OLD_CONTENT, f"people/{ADDRESS}/{GITHUB_TOKEN}.py")

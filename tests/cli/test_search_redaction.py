@@ -15,8 +15,7 @@ from click.testing import CliRunner, Result
 from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
 from codelupe_dagster.cli import _register, cli
 from codelupe_dagster.cli.search import marked_lines, marked_terms
-from codelupe_dagster.core.documents import CodeDocument
-from tests.support.planted import GITHUB_TOKEN
+from tests.support.planted import GITHUB_TOKEN, indexed_python_record
 
 ADDRESS = "alice.smith@corp-mail.com"
 PUBLIC_IP = "93.184.216.34"
@@ -24,23 +23,7 @@ CONTENT = f'TOKEN = "{GITHUB_TOKEN}"\nOWNER = "{ADDRESS}"\nHOST = "{PUBLIC_IP}"\
 PATH = f"people/{ADDRESS}/{GITHUB_TOKEN}.py"
 REDACTED_PATH = "people/<EMAIL>/<SECRET:github_pat>.py"
 
-OLD = CodeDocument(
-    id="1" * 32,
-    content=CONTENT,
-    path=PATH,
-    filename=PATH.rsplit("/", 1)[-1],
-    extension="py",
-    language="python",
-    repo="acme/old",
-    repo_stars=3,
-    license="mit",
-    commit="c" * 40,
-    quality_score=0.8,
-    quality_signals={"lines": 3},
-    size_bytes=len(CONTENT),
-    lines=3,
-    batch="b-old",
-).to_record()
+OLD = indexed_python_record(int("1" * 32, 16), CONTENT, PATH)
 
 
 @pytest.fixture

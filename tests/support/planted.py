@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from codelupe_dagster.core.documents import CodeDocument
 from tests.support.corpus import (
     STDLIB,
     Submodule,
@@ -21,6 +22,28 @@ from tests.support.corpus import (
 GITHUB_TOKEN = "ghp_" + "Zq7XkP2mW9vR4tY6uB8nC1dF3gH5jL2anSTR"
 AWS_KEY_ID = "AKIA" + "Q7XKP2MW9VR4TY6U"
 BATCH = "b20261128T170000-aaaaaa"
+
+
+def indexed_python_record(n: int, content: str, path: str) -> dict:
+    """A Python document's index record as written straight to a backend, skipping the scorer: how an
+    index built before a detector existed holds its documents (`id` is `n` as 32 hex digits)."""
+    return CodeDocument(
+        id=f"{n:032x}",
+        content=content,
+        path=path,
+        filename=path.rsplit("/", 1)[-1],
+        extension="py",
+        language="python",
+        repo="acme/old",
+        repo_stars=3,
+        license="mit",
+        commit="c" * 40,
+        quality_score=0.8,
+        quality_signals={"lines": 3},
+        size_bytes=len(content),
+        lines=3,
+        batch="b-old",
+    ).to_record()
 
 
 @dataclass(frozen=True)
