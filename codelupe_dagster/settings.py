@@ -20,6 +20,9 @@ DEFAULTS: dict[str, str] = {
     "MIN_QUALITY_THRESHOLD": "0.3",
     "TRAIN_MIN_QUALITY": "0.7",
     "PII_REDACT": "email,ip",
+    # Issue 11 (DESIGN §11): which licences training and export admit, and which search shows.
+    "LICENSE_POLICY": "permissive",
+    "SEARCH_LICENSE_POLICY": "any",
     "MIN_NEW_FILES": "1000",
     "MAX_DATASET_SIZE": "100000",
     "CHECK_INTERVAL": "300",

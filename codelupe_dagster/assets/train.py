@@ -54,6 +54,8 @@ def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -
         base_model=training.base_model,
         min_quality=training.min_quality,
         max_documents=training.max_documents,
+        license_policy=training.license_policy,
+        include_contaminated=training.include_contaminated,
         wandb_mode=training.wandb_mode,
         lora_target_modules=tuple(config.lora_target_modules) or "all-linear",
         **sizes,

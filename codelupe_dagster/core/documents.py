@@ -86,7 +86,17 @@ class CodeDocument:
     language: str = field(metadata=describe("keyword"))
     repo: str = field(metadata=describe("keyword", doc="owner/name of the first claiming repository"))
     repo_stars: int = field(metadata=describe("int"))
-    license: str | None = field(metadata=describe("keyword", doc="SPDX id of the repository's licence"))
+    license: str | None = field(
+        metadata=describe(
+            "keyword", doc="SPDX expression of the file's licence (its own header, else its repo's)"
+        )
+    )
+    license_source: str | None = field(
+        default=None,
+        metadata=describe(
+            "keyword", doc="where `license` came from: api, license-file, file-header; None: no licence"
+        ),
+    )
     commit: str = field(metadata=describe("keyword", doc="HEAD the file was read at"))
     quality_score: float = field(metadata=describe("float"))
     quality_signals: Mapping[str, Any] = field(
@@ -96,6 +106,12 @@ class CodeDocument:
     lines: int = field(metadata=describe("int"))
     near_dup_cluster: str | None = field(
         default=None, metadata=describe("keyword", doc="id of the document this one nearly duplicates")
+    )
+    contaminated: str | None = field(
+        default=None,
+        metadata=describe(
+            "keyword", doc="evaluation sets it overlaps, sorted and comma-separated; None: clean"
+        ),
     )
     secrets_redacted: int = field(default=0, metadata=describe("int", doc="secrets and PII redacted"))
     batch: str | None = field(default=None, metadata=describe("keyword", doc="repo batch that scored it"))

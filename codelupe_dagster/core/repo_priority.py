@@ -24,25 +24,11 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from codelupe_dagster.core.licenses import PERMISSIVE_LICENSES, UNKNOWN_LICENSES
 from codelupe_dagster.core.models import RepoRecord
 
-# SPDX ids (lower-cased) of licenses that allow use as training data without copyleft obligations.
-PERMISSIVE_LICENSES: frozenset[str] = frozenset(
-    {
-        "mit",
-        "apache-2.0",
-        "bsd-2-clause",
-        "bsd-3-clause",
-        "isc",
-        "unlicense",
-        "0bsd",
-        "zlib",
-        "bsl-1.0",
-        "cc0-1.0",
-    }
-)
-# GitHub reports "other"/"noassertion" for a license file it could not classify: not a known license.
-_UNKNOWN_LICENSES = frozenset({"", "other", "noassertion", "none"})
+# Permissive licences make the corpus usable for training; the one list is in core.licenses.
+_UNKNOWN_LICENSES = UNKNOWN_LICENSES
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from codelupe_dagster.core.licenses import LicensePolicy
 from codelupe_dagster.settings import DEFAULTS
 
 
@@ -34,6 +35,14 @@ class TrainingResource(dg.ConfigurableResource):
         default=int(DEFAULTS["MAX_DATASET_SIZE"]),
         description="MAX_DATASET_SIZE: the newest eligible documents a run trains on, at most.",
     )
+    license_policy: str = Field(
+        default=DEFAULTS["LICENSE_POLICY"],
+        description="LICENSE_POLICY: licences trained on: 'permissive', 'any' or 'list:<spdx>,...'.",
+    )
+    include_contaminated: bool = Field(
+        default=False,
+        description="Train on documents that overlap an evaluation set too (off: they are left out).",
+    )
     min_new_files: int = Field(
         default=int(DEFAULTS["MIN_NEW_FILES"]),
         description="MIN_NEW_FILES: new eligible documents since the last checkpoint that start a run.",
@@ -45,6 +54,12 @@ class TrainingResource(dg.ConfigurableResource):
             "else offline."
         ),
     )
+
+    @field_validator("license_policy")
+    @classmethod
+    def _valid_license_policy(cls, value: str) -> str:
+        LicensePolicy.parse(value)
+        return value
 
     def data_path(self) -> Path:
         """DATA_DIR as an absolute path, so every process of a session agrees on it."""

@@ -63,6 +63,10 @@ class ProcessedFile:
     band_keys: tuple[bytes, ...]
     secrets: dict[str, int]
     pii: dict[str, int] = field(default_factory=dict)
+    # The file's own `SPDX-License-Identifier:` expression, which overrides its repository's licence.
+    license_header: str | None = None
+    # Evaluation sets the content overlaps, sorted and comma-separated (DECONTAMINATE_SETS); None: clean.
+    contaminated: str | None = None
 
     @property
     def doc_id(self) -> str:

@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,6 +398,7 @@ def code_document(
     filename = os.path.basename(processed.path)
     stem, dot, extension = filename.rpartition(".")
     record = repo.record
+    license_expression, license_source = document_license(processed.license_header, record)
     return CodeDocument(
         id=processed.digest.hex(),
         content=processed.content,
@@ -407,14 +408,27 @@ def code_document(
         language=processed.language,
         repo=repo.repo,
         repo_stars=int(record.get("stars") or 0),
-        license=record.get("license"),
+        license=license_expression,
+        license_source=license_source,
         commit=commit,
         quality_score=float(processed.quality_score),
         quality_signals=processed.quality_signals,
         size_bytes=processed.size_bytes,
         lines=processed.lines,
         near_dup_cluster=near_dup_cluster,
+        contaminated=processed.contaminated,
         # The document's one count (its schema predates PII redaction): secrets and PII together.
         secrets_redacted=sum(processed.secrets.values()) + sum(processed.pii.values()),
         batch=batch_id,
     ).to_record()
+
+
+def document_license(header: str | None, record: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """A file's licence and where it came from: its own SPDX header, else its repository's licence (as
+    the forge's API or the repository's licence files said: `license_source` in the record)."""
+    if header:
+        return header, "file-header"
+    licence = record.get("license")
+    if not licence:
+        return None, None
+    return str(licence), str(record.get("license_source") or "api")

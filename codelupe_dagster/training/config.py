@@ -20,6 +20,8 @@ class TrainingConfig:
     # Data
     min_quality: float = 0.7
     max_documents: int = 100_000
+    license_policy: str = "permissive"  # LICENSE_POLICY: permissive | any | list:<spdx,...>
+    include_contaminated: bool = False  # True trains on documents that overlap an evaluation set
     eval_fraction: float = 0.05  # share of *repositories* held out, decided by a hash of the name
     max_eval_tokens: int = 262_144  # evaluation cost stays bounded whatever the corpus size
     seq_len: int = 2048

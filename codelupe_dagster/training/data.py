@@ -19,8 +19,18 @@ from typing import Any, Protocol
 import numpy as np
 
 from codelupe_dagster.backends.search.base import Filters
+from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 
-DOCUMENT_FIELDS = ("id", "content", "repo", "language", "indexed_at")
+DOCUMENT_FIELDS = (
+    "id",
+    "content",
+    "repo",
+    "language",
+    "indexed_at",
+    "license",
+    "license_source",
+    "contaminated",
+)
 
 
 class DocumentSource(Protocol):
@@ -56,6 +66,10 @@ class CorpusSelection:
     train_repos: int = 0
     eval_repos: int = 0
     languages: dict[str, int] = field(default_factory=dict)
+    # Documents the consumer policy left out, per reason (``license``, ``contaminated``), and what it was.
+    excluded: dict[str, int] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)
+    licenses: dict[str, int] = field(default_factory=dict)
 
     @property
     def documents(self) -> int:
@@ -103,8 +117,10 @@ def select_corpus(
     min_quality: float,
     max_documents: int,
     eval_fraction: float,
+    policy: ConsumerPolicy | None = None,
 ) -> CorpusSelection:
-    """Fetch eligible documents newest first, drop duplicates and empties, split by repository.
+    """Fetch eligible documents newest first, drop duplicates, empties and what `policy` excludes (by
+    default the training policy: permissive licences, no evaluation-set overlap), split by repository.
 
     The watermark is read first and the stream is bounded by it, so documents indexed while the
     run streams are left for the next run instead of being half-counted.
@@ -117,15 +133,17 @@ def select_corpus(
             "index some code first or lower TRAIN_MIN_QUALITY"
         )
     bounded = Filters(min_quality=min_quality, indexed_before=datetime.fromisoformat(watermark))
-    stream = source.iter_documents(
-        filters=bounded, fields=list(DOCUMENT_FIELDS), newest_first=True, limit=max_documents
-    )
-    selection = CorpusSelection(train=[], eval=[], watermark=watermark)
-    docs = _unique_documents(stream, selection)
+    policy = policy or ConsumerPolicy.default("training")
+    # No backend limit: the policy filters after the fetch, and `max_documents` counts admitted ones.
+    stream = source.iter_documents(filters=bounded, fields=list(DOCUMENT_FIELDS), newest_first=True)
+    selection = CorpusSelection(train=[], eval=[], watermark=watermark, policy=policy.describe())
+    docs = _unique_documents(_admitted(stream, policy, selection), selection, max_documents)
     if not docs:
+        left_out = ", ".join(f"{n} for {reason}" for reason, n in sorted(selection.excluded.items()))
         raise NoEligibleSamples(
             f"{selection.fetched} documents with quality_score >= {min_quality} were found, "
-            "but none has non-empty unique content"
+            "but none has non-empty unique content that the training policy admits"
+            + (f" ({left_out} excluded; see LICENSE_POLICY)" if left_out else "")
         )
     selection.train, selection.eval = split_by_repository(docs, eval_fraction)
     selection.train_repos = len({_repo_of(doc) for doc in selection.train})
@@ -133,10 +151,24 @@ def select_corpus(
     for doc in docs:
         language = str(doc.get("language") or "unknown")
         selection.languages[language] = selection.languages.get(language, 0) + 1
+        licence = str(doc.get("license") or "none")
+        selection.licenses[licence] = selection.licenses.get(licence, 0) + 1
     return selection
 
 
-def _unique_documents(stream: Iterable[dict], selection: CorpusSelection) -> list[dict]:
+def _admitted(stream: Iterable[dict], policy: ConsumerPolicy, selection: CorpusSelection) -> Iterator[dict]:
+    for doc in stream:
+        reason = policy.exclusion(doc)
+        if reason is None:
+            yield doc
+        else:
+            selection.fetched += 1
+            selection.excluded[reason] = selection.excluded.get(reason, 0) + 1
+
+
+def _unique_documents(
+    stream: Iterable[dict], selection: CorpusSelection, limit: int | None = None
+) -> list[dict]:
     """Ids are content digests already; the content check guards against a backend returning a
     document twice (e.g. a re-indexed copy under an older id scheme)."""
     seen_ids: set[str] = set()
@@ -159,6 +191,8 @@ def _unique_documents(stream: Iterable[dict], selection: CorpusSelection) -> lis
         seen_ids.add(doc_id)
         seen_contents.add(digest)
         unique.append(doc)
+        if limit is not None and len(unique) >= limit:
+            break
     return unique
 
 

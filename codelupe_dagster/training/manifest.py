@@ -70,6 +70,9 @@ def data_fields(selection: CorpusSelection) -> dict[str, Any]:
         "duplicates_dropped": selection.duplicate_ids + selection.duplicate_contents,
         "empty_dropped": selection.empty,
         "languages": selection.languages,
+        "licenses": selection.licenses,
+        "policy": selection.policy,
+        "excluded": selection.excluded,
         "data_checks": data_checks(selection.train, selection.eval),
     }
 

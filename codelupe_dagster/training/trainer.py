@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.packing import PackedRow, pack_documents, stack_rows
 from codelupe_dagster.training import checkpoints
 from codelupe_dagster.training.config import TrainingConfig
@@ -138,7 +139,11 @@ def select_training_corpus(config: TrainingConfig, source: DocumentSource, log: 
         min_quality=config.min_quality,
         max_documents=config.max_documents,
         eval_fraction=config.eval_fraction,
+        policy=ConsumerPolicy.from_settings("training", config.license_policy, config.include_contaminated),
     )
+    if selection.excluded:
+        left_out = ", ".join(f"{n} for {reason}" for reason, n in sorted(selection.excluded.items()))
+        log(f"training policy ({selection.policy['license_policy']} licences) left out {left_out}")
     log(
         f"selected {len(selection.train)} training and {len(selection.eval)} held-out documents "
         f"({selection.train_repos}/{selection.eval_repos} repositories), watermark {selection.watermark}"

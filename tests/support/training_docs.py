@@ -36,6 +36,8 @@ def stdlib_docs(
                     "extension": ".py",
                     "language": "python",
                     "repo": f"cpython/{package}",
+                    "license": "PSF-2.0",  # CPython's own licence (its LICENSE file)
+                    "license_source": "license-file",
                     "quality_score": quality,
                     "indexed_at": when.isoformat(),
                 }

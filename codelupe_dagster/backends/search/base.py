@@ -61,7 +61,8 @@ def _fields(**kinds: FieldKind) -> tuple[FieldSpec, ...]:
 
 
 # DESIGN §4: one document per unique content, id = hex content digest; the fields are CodeDocument's.
-CODE_SCHEMA = IndexSchema(name="code", fields=CODE_FIELDS)
+# v2: license_source and contaminated (issue 11).
+CODE_SCHEMA = IndexSchema(name="code", fields=CODE_FIELDS, version=2)
 
 # The GitHub repository fields we use, plus our priority; id = "owner/name".
 REPO_SCHEMA = IndexSchema(
