@@ -131,7 +131,15 @@ def _metadata(path: Any, manifest: dict[str, Any]) -> dict[str, Any]:
         for key, value in manifest.items()
         if isinstance(value, int | float | str) and not isinstance(value, bool)
     }
-    return {**scalars, "path": dg.MetadataValue.path(str(path)), "languages": manifest["languages"]}
+    return {
+        **scalars,
+        "path": dg.MetadataValue.path(str(path)),
+        "languages": manifest["languages"],
+        # What the training policy admitted (per licence) and left out (per reason), and the policy itself.
+        "licenses": dg.MetadataValue.json(manifest.get("licenses", {})),
+        "excluded_by_policy": dg.MetadataValue.json(manifest.get("excluded", {})),
+        "policy": dg.MetadataValue.json(manifest.get("policy", {})),
+    }
 
 
 training_job = dg.define_asset_job("qwen_training_job", selection=[qwen_checkpoint])
