@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from codelupe_dagster.backends.corpus_stats import CorpusStats
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
@@ -78,6 +79,8 @@ def scored_files(
             workers=config.file_workers if config.file_workers is not None else pipeline.file_workers,
             keep_near_duplicates=config.keep_near_duplicates,
         )
+    # The spool is committed: keep the batch's counts for the corpus totals (a re-run overwrites them).
+    CorpusStats(redis.get_client(), redis.redis_keys).record(batch_id, counts.to_dict())
     # A repository that could not be read fails alone: settling the batch retries it, then parks it.
     failures = {repo: f"score: {reason}" for repo, reason in counts.failed_repos.items()}
     queue.record_repo_failures(batch_id, failures)

@@ -1,0 +1,86 @@
+"""The corpus's scoring counts, kept durably: what each scored batch saw, kept, dropped and deduplicated.
+
+A batch's `BatchCounts` live in its spool marker and its Dagster metadata, both of which go away (spools
+are deleted once indexed; metadata is per run). A dataset card needs the totals (files seen, dropped per
+reason, exact and near duplicates, secrets and personal data redacted at scoring), so each scored batch
+records its counts here once its spool is committed.
+
+One Redis hash, batch id -> JSON counts. Recording a batch again (a re-run of its partition) overwrites
+its entry, so totals never count a batch twice; they are summed on read, which is cheap (one entry per
+batch). Counts describe scoring: files later removed from the index (forget, repository updates) are
+not subtracted here; the export's own numbers describe what it holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import redis
+
+from codelupe_dagster.core.keys import RedisKeys
+
+# The BatchCounts.to_dict() entries that describe the corpus (the rest is per-run timing and bookkeeping).
+SCALAR_COUNTS: Final[tuple[str, ...]] = (
+    "seen",
+    "kept",
+    "kept_bytes",
+    "exact_duplicates",
+    "near_duplicates",
+    "unaccounted",
+)
+PER_KIND_COUNTS: Final[tuple[str, ...]] = ("dropped", "secrets_redacted", "pii_redacted", "languages")
+
+
+def corpus_stats_key(keys: RedisKeys) -> str:
+    """HASH batch id -> JSON counts of that batch's scoring (kept beside the other `<prefix>` keys)."""
+    return f"{keys.prefix}corpus:batch_counts"
+
+
+def batch_entry(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a batch's counts (`BatchCounts.to_dict()`) worth keeping: integers and per-kind maps."""
+    entry: dict[str, Any] = {name: int(counts.get(name) or 0) for name in SCALAR_COUNTS}
+    for name in PER_KIND_COUNTS:
+        entry[name] = {str(kind): int(n) for kind, n in (counts.get(name) or {}).items()}
+    return entry
+
+
+def sum_entries(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Totals over batches, with `batches` (how many were summed); per-kind maps sorted by kind."""
+    total: dict[str, Any] = {"batches": len(entries), **{name: 0 for name in SCALAR_COUNTS}}
+    per_kind: dict[str, dict[str, int]] = {name: {} for name in PER_KIND_COUNTS}
+    for entry in entries:
+        for name in SCALAR_COUNTS:
+            total[name] += int(entry.get(name) or 0)
+        for name in PER_KIND_COUNTS:
+            for kind, n in (entry.get(name) or {}).items():
+                per_kind[name][kind] = per_kind[name].get(kind, 0) + int(n)
+    for name, counts in per_kind.items():
+        total[name] = dict(sorted(counts.items()))
+    return total
+
+
+class CorpusStats:
+    """Per-batch scoring counts in Redis, summed on read (see the module docstring)."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys):
+        self._client = client
+        self._key = corpus_stats_key(keys)
+
+    def record(self, batch_id: str, counts: Mapping[str, Any]) -> None:
+        """Store (or replace) one batch's counts; `counts` is `BatchCounts.to_dict()`."""
+        self._client.hset(self._key, batch_id, json.dumps(batch_entry(counts), sort_keys=True))
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        raw = self._client.hget(self._key, batch_id)
+        return None if raw is None else dict(json.loads(raw))
+
+    def forget_batch(self, batch_id: str) -> bool:
+        """Drop one batch's counts (its documents were removed); True when there were any."""
+        return bool(self._client.hdel(self._key, batch_id))
+
+    def totals(self) -> dict[str, Any]:
+        """The sum over every recorded batch (`batches` = 0 and zeros when none was recorded)."""
+        raw: Mapping[bytes, bytes] = self._client.hgetall(self._key)  # type: ignore[assignment]
+        return sum_entries([json.loads(value) for _, value in sorted(raw.items())])
