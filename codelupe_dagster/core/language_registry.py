@@ -2,7 +2,9 @@
 
 Detection (extensions, file names, shebangs, content markers), the content filters' thresholds and
 the quality scanner's syntax all read a `LanguageRegistry`, so adding a language is adding one
-`LanguageSpec` to `core.languages.LANGUAGE_SPECS`; no other table names languages.
+`LanguageSpec` (see `core.languages`, which builds the default registry from Linguist's table).
+`ambiguous` lists the extensions several languages share, with their claimants; detection settles
+those with `core.language_heuristics` or leaves the file unlabelled.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class LanguageRegistry:
     """The lookup tables derived from a set of `LanguageSpec`s, built once."""
 
     specs: tuple[LanguageSpec, ...]
+    # Extension -> the languages that share it (None: a data/prose format), settled by content.
+    ambiguous: Mapping[str, tuple[str | None, ...]] = field(default_factory=lambda: MappingProxyType({}))
     by_name: Mapping[str, LanguageSpec] = field(init=False)
     indexed: frozenset[str] = field(init=False)
     extensions: Mapping[str, str] = field(init=False)
@@ -92,6 +96,7 @@ class LanguageRegistry:
             if spec.filename_prefixes or spec.filename_suffixes
         )
         # Read-only views: these tables are shared module-level state across the whole process.
+        object.__setattr__(self, "ambiguous", MappingProxyType(dict(self.ambiguous)))
         object.__setattr__(self, "by_name", MappingProxyType(by_name))
         object.__setattr__(self, "indexed", frozenset(s.name for s in self.specs if s.indexed))
         object.__setattr__(self, "extensions", MappingProxyType(extensions))
@@ -102,7 +107,7 @@ class LanguageRegistry:
 
     def with_specs(self, *specs: LanguageSpec) -> LanguageRegistry:
         """This registry with more languages (a plug-in language, or a test's)."""
-        return LanguageRegistry((*self.specs, *specs))
+        return LanguageRegistry((*self.specs, *specs), ambiguous=self.ambiguous)
 
     def thresholds_for(self, language: str | None) -> FilterThresholds:
         spec = self.by_name.get(language or "")
