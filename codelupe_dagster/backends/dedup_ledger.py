@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import redis
 
+from codelupe_dagster.backends.forget_registry import ForgetRules, RedisForgetRegistry
 from codelupe_dagster.backends.redis_dedup import (
     FOREIGN_CLAIM,
     NEW_CLAIM,
     OWN_CLAIM,
+    CarrierLedger,
     ExactDeduplicator,
     NearDeduplicator,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "ClaimStatus",
     "DedupLedger",
     "ExactDeduplicator",
+    "ForgetRules",
     "NearCandidate",
     "NearDeduplicator",
     "RedisDedupLedger",
@@ -135,6 +138,37 @@ class DedupLedger(Protocol):
         """How many digests are claimed: the unique contents seen (what `codelupe status` reports)."""
         ...
 
+    # Forgetting (DESIGN §11, `stages.forget`): who else carried a digest, and what must stay out.
+
+    def record_carriers(self, pairs: Sequence[tuple[bytes, str]]) -> None:
+        """Note that each `(digest, repository)` copy was dropped as a duplicate of the digest's holder."""
+        ...
+
+    def carriers(self, digests: Sequence[bytes]) -> dict[bytes, list[str]]:
+        """The repositories recorded as carrying each digest (only digests with any)."""
+        ...
+
+    def forget_rules(self) -> ForgetRules:
+        """The forgotten names and path globs: a file they match is never claimed or kept."""
+        ...
+
+    def repo_digests(self, repo: str) -> list[bytes]:
+        """Every digest in the repository's current and next generations, sorted."""
+        ...
+
+    def forget_digests(self, repo: str, digests: Sequence[bytes]) -> None:
+        """Take digests out of the repository's generations (current and next); with `digests` empty,
+        drop its generations altogether."""
+        ...
+
+    def claimant_repos(self) -> set[str]:
+        """Every repository with a claim generation (current or next): all that ever had files indexed."""
+        ...
+
+    def forget_carrier(self, is_gone: Callable[[str], bool]) -> int:
+        """Take forgotten repositories out of every carrier list; how many entries changed."""
+        ...
+
     def near_bucket_counts(self, bands: int) -> list[int]:
         """How many LSH buckets each of the first `bands` bands holds: the near-duplicate state's size."""
         ...
@@ -157,6 +191,7 @@ class RedisDedupLedger:
         self._keys = keys
         self._exact = ExactDeduplicator(client, keys, chunk_size)
         self._near = NearDeduplicator(client, keys, chunk_size)
+        self._carriers = CarrierLedger(client, keys, chunk_size=chunk_size)
 
     @property
     def keys(self) -> RedisKeys:
@@ -242,3 +277,49 @@ class RedisDedupLedger:
         swap.rename(self._keys.repo_claims_next(repo, batch_id), current_key)
         swap.persist(current_key)
         swap.execute()
+
+    # ------------------------------------------------------------------ forgetting
+
+    def record_carriers(self, pairs: Sequence[tuple[bytes, str]]) -> None:
+        if pairs:
+            self._carriers.add(pairs)
+
+    def carriers(self, digests: Sequence[bytes]) -> dict[bytes, list[str]]:
+        return self._carriers.get(digests)
+
+    def forget_rules(self) -> ForgetRules:
+        return RedisForgetRegistry(self._client, self._keys).rules()
+
+    def _generation_keys(self, repo: str) -> list[str]:
+        current = self._keys.repo_claims(repo)
+        pattern = self._keys.repo_claims_next(repo, "*")
+        # SCAN MATCH treats [ ? * \ as special; repository names cannot hold them (core.repo_names).
+        return [current, *(k.decode() for k in self._client.scan_iter(match=pattern, count=1000))]
+
+    def repo_digests(self, repo: str) -> list[bytes]:
+        found: set[bytes] = set()
+        for key in self._generation_keys(repo):
+            found.update(d for d in self._client.sscan_iter(key, count=10_000) if len(d) == DIGEST_BYTES)
+        return sorted(found)
+
+    def forget_digests(self, repo: str, digests: Sequence[bytes]) -> None:
+        keys = self._generation_keys(repo)
+        if not digests:
+            self._client.delete(*keys)
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            for start in range(0, len(digests), 10_000):
+                pipe.srem(key, *digests[start : start + 10_000])
+        pipe.execute()
+
+    def forget_carrier(self, is_gone: Callable[[str], bool]) -> int:
+        return self._carriers.remove_carrier(is_gone)
+
+    def claimant_repos(self) -> set[str]:
+        prefix = self._keys.repo_claims("")
+        found: set[str] = set()
+        for key in self._client.scan_iter(match=prefix + "*", count=10_000):
+            name = key.decode()[len(prefix) :]
+            found.add(name.split(":next:", 1)[0])
+        return found

@@ -28,7 +28,7 @@ then the bucket stays where it is and nothing is written.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,33 @@ for i = 0, #buckets / bw - 1 do
   end
 end
 return moved
+"""
+
+# ARGV: the most carriers kept per digest, then (digest, repository) pairs. Appends the repository to the
+# digest's newline-separated carriers unless it is there already or the list is full; returns how many
+# were added. A carrier is a repository whose copy of the digest was dropped as a duplicate.
+_CARRIER_ADD = """
+local key, most = KEYS[1], tonumber(ARGV[1])
+local added = 0
+for i = 2, #ARGV, 2 do
+  local digest, repo = ARGV[i], ARGV[i + 1]
+  local current = redis.call('HGET', key, digest)
+  if not current then
+    redis.call('HSET', key, digest, repo)
+    added = added + 1
+  else
+    local count, found = 0, false
+    for name in string.gmatch(current, '[^\\n]+') do
+      count = count + 1
+      if name == repo then found = true end
+    end
+    if not found and count < most then
+      redis.call('HSET', key, digest, current .. '\\n' .. repo)
+      added = added + 1
+    end
+  end
+end
+return added
 """
 
 NEW_CLAIM, OWN_CLAIM, FOREIGN_CLAIM = 1, 2, 0
@@ -406,3 +433,56 @@ def _uniform_width(values: Sequence[bytes], what: str) -> int:
     if width == 0 or any(len(v) != width for v in values):
         raise ValueError(f"{what} must all have the same non-zero length to be claimed")
     return width
+
+
+class CarrierLedger:
+    """`keys.carriers`: digest -> the repositories (at most `most`) whose copies of it were dropped as
+    exact or near duplicates. When the digest's holder is forgotten they are re-read, so a surviving copy
+    takes the removed one's place (DESIGN §11). Bounded: one hash field per duplicated digest."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys, most: int = 4, chunk_size: int = 1000):
+        self._client = client
+        self._key = keys.carriers
+        self._most = most
+        self._chunk_size = chunk_size
+        self._script = _Script(client, _CARRIER_ADD)
+
+    def add(self, pairs: Sequence[tuple[bytes, str]]) -> int:
+        """Record each `(digest, repository)`; one round trip per chunk; how many were new."""
+        calls: list[tuple[str, Sequence[Any]]] = []
+        for start in range(0, len(pairs), self._chunk_size):
+            chunk = pairs[start : start + self._chunk_size]
+            calls.append((self._key, (self._most, *(v for pair in chunk for v in pair))))
+        return sum(int(n) for n in self._script.pipelined(calls, {})) if calls else 0
+
+    def get(self, digests: Sequence[bytes]) -> dict[bytes, list[str]]:
+        """The recorded carriers of each digest that has any."""
+        found: dict[bytes, list[str]] = {}
+        for start in range(0, len(digests), self._chunk_size):
+            chunk = list(digests[start : start + self._chunk_size])
+            for digest, value in zip(chunk, self._client.hmget(self._key, chunk), strict=True):
+                raw = _as_bytes(value)
+                if raw:
+                    found[digest] = raw.decode().split("\n")
+        return found
+
+    def drop(self, digests: Sequence[bytes]) -> int:
+        return int(self._client.hdel(self._key, *digests)) if digests else 0
+
+    def remove_carrier(self, is_gone: Callable[[str], bool]) -> int:
+        """Take repositories for which `is_gone(name)` holds out of every entry (a full HSCAN: forgetting
+        is rare, and a carrier's own list of digests would double the ledger); how many entries changed."""
+        changed = 0
+        pipe = self._client.pipeline(transaction=False)
+        for digest, value in self._client.hscan_iter(self._key, count=10_000):
+            names = (_as_bytes(value) or b"").decode().split("\n")
+            kept = [name for name in names if not is_gone(name)]
+            if len(kept) == len(names):
+                continue
+            changed += 1
+            if kept:
+                pipe.hset(self._key, digest, "\n".join(kept))
+            else:
+                pipe.hdel(self._key, digest)
+        pipe.execute()
+        return changed

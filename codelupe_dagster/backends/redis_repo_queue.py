@@ -22,6 +22,7 @@ from typing import Any, cast
 import redis
 from redis.typing import EncodableT
 
+from codelupe_dagster.backends.forget_registry import ForgetRules
 from codelupe_dagster.backends.repo_queue import (
     ATTEMPT,
     CRASH,
@@ -222,10 +223,14 @@ class RedisRepoQueue:
             pipe.zscore(self.keys.delayed, name)
         for key in (self.keys.inflight, self.keys.dead, self.keys.processed_repos, self.keys.repo_meta):
             pipe.hmget(key, names)
-        *scores, inflight, dead, processed, metas = pipe.execute()
+        pipe.smembers(self.keys.forget_prefixes)
+        pipe.smembers(self.keys.forget_globs)
+        *scores, inflight, dead, processed, metas, prefixes, globs = pipe.execute()
+        rules = ForgetRules(frozenset(_text(p).lower() for p in prefixes), tuple(_text(g) for g in globs))
         count = len(names)
         return [
             _KnownState(
+                forgotten=rules.repo_forgotten(names[i]),
                 queued=scores[i] is not None,
                 delayed=scores[count + i] is not None,
                 in_flight=inflight[i] is not None,
@@ -240,6 +245,8 @@ class RedisRepoQueue:
     def _skip_reason(record: RepoRecord, known: _KnownState, adding: Mapping[str, float]) -> str | None:
         if not is_safe_name(record.full_name):
             return "invalid_name"
+        if known.forgotten:
+            return "forgotten"
         if known.in_flight:
             return "in_flight"
         if known.dead:
@@ -492,6 +499,91 @@ class RedisRepoQueue:
     def processed_count(self) -> int:
         return int(self.client.hlen(self.keys.processed_repos))
 
+    # ------------------------------------------------------------------ forgetting
+
+    def forget_repos(self, repos: Sequence[str]) -> dict[str, int]:
+        """See `RepoQueue.forget_repos`. One transaction for the per-repo stores; batch records (kept for
+        every batch ever popped) are rewritten without the repos afterwards, each with a compare-and-set."""
+        names = list(repos)
+        if not names:
+            return {}
+        keys = self.keys
+        pipe = self.client.pipeline(transaction=True)
+        for key in (keys.repos, keys.leases, keys.delayed):
+            pipe.zrem(key, *names)
+        stores = (keys.repo_meta, keys.inflight, keys.attempts, keys.dead, keys.processed_repos)
+        for key in stores:
+            pipe.hdel(key, *names)
+        replies = pipe.execute()
+        removed = dict(zip(("queued", "leases", "delayed", "metadata", "in_flight", "attempts", "dead",
+                            "processed"), (int(n) for n in replies), strict=True))  # fmt: skip
+        removed["batch_records"] = self._forget_in_batches(set(names))
+        return removed
+
+    def _forget_in_batches(self, names: set[str]) -> int:
+        changed = 0
+        for batch_id in cast("list[bytes]", self.client.zrange(self.keys.batches, 0, -1)):
+            key = self.keys.batch(_text(batch_id))
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    raw = pipe.get(key)
+                    if raw is None:
+                        continue
+                    record = json.loads(raw)
+                    repos = record.get("repos") if isinstance(record.get("repos"), list) else []
+                    failed = (
+                        record.get("failed_repos") if isinstance(record.get("failed_repos"), dict) else {}
+                    )
+                    if not (names & set(repos) or names & set(failed)):
+                        continue
+                    record["repos"] = [repo for repo in repos if repo not in names]
+                    if failed:
+                        record["failed_repos"] = {k: v for k, v in failed.items() if k not in names}
+                    pipe.multi()
+                    pipe.set(key, json.dumps(record))
+                    pipe.hdel(self.keys.batch_failures(_text(batch_id)), *names)
+                    pipe.execute()
+                    changed += 1
+                except redis.WatchError:
+                    changed += self._forget_in_batches(names)  # rare: the record changed meanwhile
+                    return changed
+        return changed
+
+    def known_repos(self) -> set[str]:
+        keys = self.keys
+        found: set[str] = set()
+        for key in (keys.repos, keys.delayed):
+            found.update(_text(name) for name, _ in self.client.zscan_iter(key, count=10_000))
+        for key in (keys.repo_meta, keys.inflight, keys.dead, keys.processed_repos):
+            found.update(_text(name) for name in self.client.hkeys(key))
+        return found
+
+    def requeue_full(self, priorities: Mapping[str, float]) -> list[str]:
+        """See `RepoQueue.requeue_full`. A repo in flight is queued again too: its run may have scored it
+        before the copy it carries was freed."""
+        names = list(priorities)
+        if not names:
+            return []
+        keys = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(keys.repo_meta, names)
+        pipe.hmget(keys.dead, names)
+        pipe.smembers(keys.forget_prefixes)
+        metas, dead, prefixes = pipe.execute()
+        rules = ForgetRules(frozenset(_text(p).lower() for p in prefixes))
+        chosen = {
+            name: priorities[name]
+            for name, meta, parked in zip(names, metas, dead, strict=True)
+            if meta is not None and parked is None and not rules.repo_forgotten(name)
+        }
+        if chosen:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hdel(keys.processed_repos, *chosen)
+            pipe.zadd(keys.repos, chosen, nx=True)
+            pipe.execute()
+        return sorted(chosen)
+
     # ------------------------------------------------------------------ reading
 
     def state(self) -> QueueState:
@@ -534,6 +626,7 @@ class RedisRepoQueue:
 class _KnownState:
     """One repo as the store knows it when a crawl offers it again."""
 
+    forgotten: bool
     queued: bool
     delayed: bool
     in_flight: bool

@@ -214,6 +214,22 @@ class RepoQueue(Protocol):
         """How many repos are queued, in flight, backing off and parked."""
         ...
 
+    def forget_repos(self, repos: Sequence[str]) -> dict[str, int]:
+        """Remove every trace of these repos from the queue's state (queued, metadata, in flight, leases,
+        back-off, history, dead letters, processed heads, batch records); store -> entries removed. The
+        forget registry keeps them from being enqueued again (`enqueue` skips them as `forgotten`)."""
+        ...
+
+    def known_repos(self) -> set[str]:
+        """Every repo the queue's state names: queued, with metadata, in flight, backing off, parked or
+        processed."""
+        ...
+
+    def requeue_full(self, priorities: Mapping[str, float]) -> list[str]:
+        """Queue known repos again for a full re-read (their processed head is cleared, so the next crawl
+        cannot skip them as unchanged); those parked or forgotten are left alone. The repos queued."""
+        ...
+
     def top(self, limit: int) -> list[tuple[str, float]]:
         """The ``limit`` highest-priority queued repos with their priorities, highest first."""
         ...

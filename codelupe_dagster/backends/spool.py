@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -217,6 +217,67 @@ def iter_documents(
     """Index documents of a complete spool, in batches (quality_signals decoded)."""
     for rows in iter_rows(directory, batch_size=batch_size, marker_name=marker_name):
         yield [from_row(row) for row in rows]
+
+
+def remove_rows(
+    directory: str | Path,
+    drop: Callable[[str, str], bool],
+    *,
+    repos_gone: Iterable[str] = (),
+    marker_name: str = SUCCESS_MARKER,
+) -> int:
+    """Rewrite a complete spool without the rows for which `drop(repo, path)` holds; how many went.
+
+    For `codelupe forget`. Crash-safe like a write: a part with rows to drop is rewritten under a new
+    name (temporary file, then rename), the marker is replaced atomically to list the new parts, and only
+    then are the old parts removed. A crash before the marker leaves the old, complete spool (plus stray
+    files no reader looks at); a re-run does the same again. `repos_gone` leave the marker's `commits`
+    and `failed_repos` too, so indexing the spool neither swaps their generations nor marks them
+    processed. Raises SpoolIncomplete when the spool has no marker (scoring has not finished)."""
+    root = Path(directory)
+    manifest = read_manifest(root, marker_name)
+    parts: list[str] = []
+    stale: list[str] = []
+    removed = 0
+    for part in manifest.parts:
+        keys = pq.read_table(root / part, columns=["repo", "path"]).to_pydict()
+        mask = [
+            not drop(repo or "", path or "") for repo, path in zip(keys["repo"], keys["path"], strict=True)
+        ]
+        if all(mask):
+            parts.append(part)
+            continue
+        removed += mask.count(False)
+        stale.append(part)
+        if any(mask):
+            kept = pq.read_table(root / part).filter(pa.array(mask))
+            name = _rewritten_name(root, part)
+            tmp = root / f".{name}.tmp-{os.getpid()}"
+            pq.write_table(kept, tmp, compression="zstd", compression_level=DEFAULT_COMPRESSION_LEVEL)
+            os.replace(tmp, root / name)
+            parts.append(name)
+    gone = set(repos_gone)
+    info = dict(manifest.info)
+    for key in ("commits", "failed_repos"):
+        if isinstance(info.get(key), dict) and gone & set(info[key]):
+            info[key] = {repo: value for repo, value in info[key].items() if repo not in gone}
+    if not removed and info == manifest.info:
+        return 0
+    info["forgotten_rows"] = int(info.get("forgotten_rows") or 0) + removed
+    marker = {"parts": parts, "rows": manifest.rows - removed, "info": info}
+    _atomic_write_bytes(root / marker_name, json.dumps(marker, sort_keys=True).encode())
+    for part in stale:
+        (root / part).unlink(missing_ok=True)
+    return removed
+
+
+def _rewritten_name(root: Path, part: str) -> str:
+    """`part-00003.parquet` -> `part-00003.r1.parquet` (r2, ... when rewritten again)."""
+    stem = part.removesuffix(".parquet").split(".r")[0]
+    generation = 1
+    while (root / f"{stem}.r{generation}.parquet").exists():
+        generation += 1
+    return f"{stem}.r{generation}.parquet"
 
 
 @dataclass(frozen=True)

@@ -90,5 +90,34 @@ class RedisKeys:
         """HASH bucket key -> owning document's raw 16-byte digest, one hash per LSH band."""
         return f"{self.prefix}lsh:{band}"
 
+    @property
+    def forget_patterns(self) -> str:
+        """HASH forget pattern -> JSON {"at", "reason", "source", "state", "removed"}: the forget registry
+        (`codelupe forget` and OPT_OUT_FILE share it)."""
+        return f"{self.prefix}forget:patterns"
+
+    @property
+    def forget_prefixes(self) -> str:
+        """SET of lower-cased repository names and owners forgotten whole: a repository whose name equals
+        one or lies under one (`owner/...`) is never enqueued, crawled or scored again."""
+        return f"{self.prefix}forget:prefixes"
+
+    @property
+    def forget_globs(self) -> str:
+        """SET of lower-cased path globs over `owner/name/path`: matching files are never scored again."""
+        return f"{self.prefix}forget:globs"
+
+    def forget_ids(self, pattern: str) -> str:
+        """SET of the 16-byte content ids a forget pattern removed, so `codelupe status` can name the
+        checkpoints trained on them."""
+        return f"{self.prefix}forget:ids:{pattern}"
+
+    @property
+    def carriers(self) -> str:
+        """HASH content digest (16 raw bytes) -> newline-separated repositories (at most a few) that also
+        carried it and were dropped as its exact or near duplicate: who takes over when its holder is
+        forgotten."""
+        return f"{self.prefix}carriers"
+
     def stats(self, name: str) -> str:
         return f"{self.prefix}stats:{name}"

@@ -56,6 +56,7 @@ from codelupe_dagster.stages.scoring_pool import MAX_REBUILDS, WORKER_CRASH, Sco
 log = logging.getLogger(__name__)
 
 PROCESSING_ERROR = "processing_error"
+FORGOTTEN = "forgotten"  # a file of a forgotten repository or path (stages.forget)
 
 TASK_FILES = 32  # files per worker task: small enough to keep both cores busy to the end
 CLAIM_FILES = 512  # files per ledger round trip
@@ -191,6 +192,7 @@ class BatchScorer:
         try:
             with ShardWriter(spool_dir) as writer:
                 self._score_into(writer, pool, tasks, counts)
+                self._drop_forgotten_repos(counts)
                 self._finish_counts(counts, pool, started)
                 self.ledger.discard_generation(batch.batch, counts.failed_repos)
                 writer.commit({**counts.to_dict(), PII_KINDS_INFO: pii_kinds_info(self.config.pii_kinds)})
@@ -300,10 +302,14 @@ class BatchScorer:
 
     def _claim_and_write(self, pending: _Pending, writer: ShardWriter, counts: BatchCounts) -> None:
         """Claim a chunk in the ledger (exact, then within the run, then near) and write what survives."""
+        pending = self._not_forgotten(pending, counts)
         if not pending:
             return
         claimed = self._claim_exact(pending)
         counts.exact_duplicates += len(pending) - len(claimed)
+        # Who else carried a dropped copy: if its holder is forgotten, they are re-read (stages.forget).
+        held = {id(item) for item in claimed}  # _claim_exact returns the very items it keeps
+        carriers = [(item[1].digest, item[0][0].repo) for item in pending if id(item) not in held]
         unique = self._unique_in_run(claimed, counts)
         owners = self.ledger.claim_near(
             [NearCandidate(origin[0].repo, p.digest, p.band_keys) for origin, p in unique],
@@ -312,10 +318,32 @@ class BatchScorer:
         )
         for (origin, processed), owner in zip(unique, owners, strict=True):
             if owner is not None:
+                carriers.append((bytes.fromhex(owner), origin[0].repo))
                 counts.near_duplicates += 1
                 if not self.keep_near_duplicates:
                     continue
             self._write(writer, origin, processed, owner, counts)
+        self.ledger.record_carriers(carriers)
+
+    def _drop_forgotten_repos(self, counts: BatchCounts) -> None:
+        """A repository forgotten while the batch ran is neither marked processed nor given a generation
+        (its files were dropped as they were claimed, see `_not_forgotten`)."""
+        rules = self.ledger.forget_rules()
+        gone = [repo for repo in counts.commits if rules.repo_forgotten(repo)]
+        for repo in gone:
+            counts.commits.pop(repo)
+        if gone:
+            self.ledger.discard_generation(self._batch.batch, gone)
+
+    def _not_forgotten(self, pending: _Pending, counts: BatchCounts) -> _Pending:
+        """Files of forgotten repositories or paths (`codelupe forget`, OPT_OUT_FILE) are dropped before
+        they can claim anything; the rules are read per chunk, so a forget during a run takes hold."""
+        rules = self.ledger.forget_rules()
+        if not rules or not pending:
+            return pending
+        kept = [(o, p) for o, p in pending if not rules.file_forgotten(o[0].repo, p.path)]
+        counts.dropped[FORGOTTEN] += len(pending) - len(kept)
+        return kept
 
     def _claim_exact(self, items: _Pending) -> _Pending:
         """The items whose digest belongs to the repository they were read from (new or its own claim).

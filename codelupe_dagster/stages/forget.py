@@ -1,0 +1,303 @@
+"""Forget repositories, owners or files everywhere, and let surviving copies take their place (DESIGN §11).
+
+`forget(patterns, stores)` is what `codelupe forget` and OPT_OUT_FILE (read by crawled_repos and
+queued_repos each run) both call. Patterns are parsed by `backends.forget_registry`: a name (a repository,
+an owner or group, `owner/*`) forgets whole repositories; a glob over `owner/name/path` forgets files.
+
+Forgetting a repository R is the generation swap of `stages.repo_updates` applied to everything R holds,
+ordered the same way so a crash at any step is finished by running the same forget again:
+
+1. the registry entry, first: from then on the queue refuses R, the crawl skips it and the scorer drops
+   its files (even in a batch already running);
+2. the queue: pending, metadata, in flight and leases, back-off, dead letters, processed head, and R's
+   name in batch records; the repo index document;
+3. the content ids R held are recorded under the pattern (for `codelupe status` and checkpoints);
+4. R's documents leave the code index; R's rows leave finished spools (rewritten atomically) and the
+   handoff of batches not yet scored; R's clones under DATA_DIR are deleted; exports are filtered by
+   `stages.dataset_export.forget_in_exports` when that module is present;
+5. the repositories recorded as carrying R's digests (exact or near duplicates dropped earlier) are
+   queued for a full re-read — before the claims go, so a crash cannot lose who they were;
+6. R's exact claims are released (compare-and-delete) and its generations dropped; its near buckets now
+   have an owner with no claimant, which the next document to land there takes over
+   (`backends.redis_dedup`). Carrier lists drop R's name.
+
+Each step is idempotent: a second run finds nothing left to remove and re-queues the same carriers
+(harmless: `requeue_full` adds them only if not queued). A glob does steps 3-6 for the matching files
+only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codelupe_dagster.backends.dedup_ledger import DIGEST_BYTES, DedupLedger
+from codelupe_dagster.backends.document_spool import SpoolIncomplete
+from codelupe_dagster.backends.forget_registry import ForgetPattern, RedisForgetRegistry, parse_pattern
+from codelupe_dagster.backends.repo_queue import RepoQueue
+from codelupe_dagster.backends.search.base import Filters, SearchIndex
+from codelupe_dagster.backends.spool import remove_rows
+from codelupe_dagster.stages.handoff import ClonedBatch, write_cloned_manifest
+
+log = logging.getLogger(__name__)
+
+DELETE_CHUNK = 1000
+PROGRESS_EVERY = 10_000  # documents between progress lines
+
+
+@dataclass
+class ForgetStores:
+    """Everywhere a repository's data lives."""
+
+    registry: RedisForgetRegistry
+    ledger: DedupLedger
+    queue: RepoQueue
+    code_index: SearchIndex
+    repo_index: SearchIndex | None
+    data_dir: Path
+    progress: Callable[[str], None] = field(default=lambda line: None)
+
+
+@dataclass
+class ForgetReport:
+    """What one pattern removed, per store, and the carriers queued to take its place."""
+
+    pattern: str
+    kind: str
+    repos: list[str] = field(default_factory=list)
+    files: int = 0  # documents matched in the code index
+    removed: Counter[str] = field(default_factory=Counter)
+    requeued: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pattern": self.pattern,
+            "kind": self.kind,
+            "repos": self.repos,
+            "files": self.files,
+            "removed": dict(sorted(self.removed.items())),
+            "requeued": self.requeued,
+            "notes": self.notes,
+            "dry_run": self.dry_run,
+        }
+
+
+def read_opt_out_file(path: str | Path | None) -> list[str]:
+    """The patterns of an opt-out file: one per line, `#` starts a comment, blank lines ignored. A
+    missing file is no patterns (an operator may create it later)."""
+    if not path:
+        return []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def apply_opt_out_file(path: str | Path | None, stores: ForgetStores) -> list[ForgetReport]:
+    """Forget the opt-out file's patterns the registry does not hold yet, or holds unfinished (a crash
+    midway). A line removed from the file is not un-forgotten: `codelupe forget --undo` does that."""
+    entries = stores.registry.entries()
+    todo = []
+    for text in read_opt_out_file(path):
+        pattern = parse_pattern(text)
+        if entries.get(pattern.text, {}).get("state") != "done":
+            todo.append(text)
+    return forget(todo, stores, reason="opt-out file", source="opt-out") if todo else []
+
+
+def forget(
+    patterns: Iterable[str],
+    stores: ForgetStores,
+    *,
+    reason: str = "",
+    source: str = "cli",
+    dry_run: bool = False,
+) -> list[ForgetReport]:
+    """Forget each pattern (see the module docstring); ValueError before anything is done when one
+    does not parse."""
+    parsed = [parse_pattern(text) for text in patterns]
+    reports = [_forget_one(pattern, stores, reason, source, dry_run) for pattern in parsed]
+    if not dry_run and parsed:
+        rules = stores.ledger.forget_rules()
+        changed = stores.ledger.forget_carrier(rules.repo_forgotten)
+        if reports:
+            reports[-1].removed["carrier_entries"] += changed
+    return reports
+
+
+def _forget_one(
+    pattern: ForgetPattern, stores: ForgetStores, reason: str, source: str, dry_run: bool
+) -> ForgetReport:
+    report = ForgetReport(pattern.text, pattern.kind, dry_run=dry_run)
+    if not dry_run:
+        stores.registry.register(pattern, reason=reason, source=source)
+    targets = _files_by_repo(pattern, stores) if pattern.kind == "glob" else None
+    repos = sorted(r for r in _known_repos(stores) if pattern.matches_repo(r)) if targets is None else []
+    report.repos = repos if targets is None else sorted(targets)
+    if dry_run:
+        report.files = (
+            sum(stores.code_index.count(Filters(repos=(r,))) for r in repos)
+            if targets is None
+            else sum(len(files) for files in targets.values())
+        )
+        return report
+    for repo in repos:
+        _forget_repo(repo, pattern, stores, report)
+    for repo, files in sorted((targets or {}).items()):
+        _forget_files(repo, files, pattern, stores, report)
+    stores.registry.finish(pattern, report.removed)
+    log.info("forgot %s: %s", pattern.text, dict(report.removed))
+    return report
+
+
+def _known_repos(stores: ForgetStores) -> set[str]:
+    found = stores.queue.known_repos() | stores.ledger.claimant_repos()
+    if stores.repo_index is not None:
+        found.update(str(doc["id"]) for doc in stores.repo_index.iter_documents(fields=["id"]))
+    return found
+
+
+def _files_by_repo(pattern: ForgetPattern, stores: ForgetStores) -> dict[str, list[tuple[str, str]]]:
+    """repo -> [(id, path)] of the indexed documents a glob matches."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for repo in sorted(r for r in _known_repos(stores) if pattern.may_hold_files_of(r)):
+        for doc in stores.code_index.iter_documents(Filters(repos=(repo,)), fields=["id", "path"]):
+            if pattern.matches_file(repo, str(doc.get("path") or "")):
+                found.setdefault(repo, []).append((str(doc["id"]), str(doc["path"])))
+    return found
+
+
+def _forget_repo(repo: str, pattern: ForgetPattern, stores: ForgetStores, report: ForgetReport) -> None:
+    for store, count in stores.queue.forget_repos([repo]).items():
+        report.removed[f"queue_{store}"] += count
+    if stores.repo_index is not None:
+        report.removed["repo_index"] += stores.repo_index.delete_ids([repo])
+        stores.repo_index.refresh()
+    ids = [str(d["id"]) for d in stores.code_index.iter_documents(Filters(repos=(repo,)), fields=["id"])]
+    report.files += len(ids)
+    digests = sorted(set(stores.ledger.repo_digests(repo)) | {_raw(i) for i in ids if _is_digest(i)})
+    stores.registry.record_ids(pattern, digests)
+    report.removed["index"] += _delete(stores, ids)
+    _forget_in_files(stores, report, lambda r, _p: r == repo, [repo])
+    _requeue_carriers(stores, digests, report)
+    report.removed["claims_released"] += stores.ledger.release(repo, digests)
+    stores.ledger.forget_digests(repo, [])
+
+
+def _forget_files(
+    repo: str,
+    files: Sequence[tuple[str, str]],
+    pattern: ForgetPattern,
+    stores: ForgetStores,
+    report: ForgetReport,
+) -> None:
+    ids = [doc_id for doc_id, _ in files]
+    report.files += len(ids)
+    digests = sorted(_raw(i) for i in ids if _is_digest(i))
+    stores.registry.record_ids(pattern, digests)
+    report.removed["index"] += _delete(stores, ids)
+    _forget_in_files(stores, report, lambda r, p: r == repo and pattern.matches_file(r, p), [])
+    _requeue_carriers(stores, digests, report)
+    report.removed["claims_released"] += stores.ledger.release(repo, digests)
+    stores.ledger.forget_digests(repo, digests)
+
+
+def _delete(stores: ForgetStores, ids: Sequence[str]) -> int:
+    deleted = 0
+    for start in range(0, len(ids), DELETE_CHUNK):
+        deleted += stores.code_index.delete_ids(ids[start : start + DELETE_CHUNK])
+        if len(ids) > PROGRESS_EVERY and (start // DELETE_CHUNK) % 10 == 9:
+            stores.progress(f"  deleted {start + DELETE_CHUNK:,} of {len(ids):,} documents")
+    if deleted:
+        stores.code_index.refresh()
+    return deleted
+
+
+def _forget_in_files(
+    stores: ForgetStores, report: ForgetReport, drop: Callable[[str, str], bool], repos: list[str]
+) -> None:
+    """Spools, batch handoffs, clones and exports under DATA_DIR."""
+    for spool in sorted((stores.data_dir / "spool").glob("*")):
+        if not spool.is_dir():
+            continue
+        try:
+            report.removed["spool_rows"] += remove_rows(spool, drop, repos_gone=repos)
+        except SpoolIncomplete:
+            # Scoring is writing it: the scorer drops forgotten files itself from the next chunk on, and
+            # re-running forget after the batch removes what it wrote before.
+            report.notes.append(f"spool {spool.name} is being written: run forget again once it is done")
+    if repos:
+        for manifest in sorted((stores.data_dir / "batches").glob("*/cloned.json")):
+            _forget_in_handoff(manifest, set(repos), stores.data_dir, report)
+    export = _exports_hook()
+    if export is None:
+        report.notes.append("exports: stages.dataset_export.forget_in_exports is not available")
+    else:
+        report.removed["export_rows"] += int(export(stores.data_dir, drop) or 0)
+
+
+def _forget_in_handoff(manifest: Path, repos: set[str], data_dir: Path, report: ForgetReport) -> None:
+    batch = ClonedBatch.load(manifest)
+    gone = [r for r in batch.repos if r.repo in repos]
+    if not gone and not any(f.repo in repos for f in batch.failed):
+        return
+    root = data_dir.resolve()
+    for cloned in gone:
+        path = Path(cloned.path).resolve()
+        if path.is_relative_to(root) and path != root and path.exists():  # only clones we made
+            shutil.rmtree(path, ignore_errors=True)
+            report.removed["clones"] += 1
+    write_cloned_manifest(
+        data_dir,
+        batch.batch,
+        [r for r in batch.repos if r.repo not in repos],
+        [f for f in batch.failed if f.repo not in repos],
+    )
+    report.removed["handoff_entries"] += len(gone)
+
+
+def _exports_hook() -> Callable[[Path, Callable[[str, str], bool]], int] | None:
+    """`forget_in_exports(data_dir, matches)` of the export stage, where it exists."""
+    try:
+        module = importlib.import_module("codelupe_dagster.stages.dataset_export")
+    except ImportError:
+        return None
+    hook = getattr(module, "forget_in_exports", None)
+    return hook if callable(hook) else None
+
+
+def _requeue_carriers(stores: ForgetStores, digests: Sequence[bytes], report: ForgetReport) -> None:
+    rules = stores.ledger.forget_rules()
+    carriers = {
+        name
+        for names in stores.ledger.carriers(digests).values()
+        for name in names
+        if not rules.repo_forgotten(name)
+    }
+    if not carriers:
+        return
+    priorities = dict.fromkeys(sorted(carriers), 0.0)
+    if stores.repo_index is not None:
+        for name, doc in stores.repo_index.get(sorted(carriers)).items():
+            priorities[name] = float(doc.get("priority") or 0.0)
+    queued = stores.queue.requeue_full(priorities)
+    report.requeued = sorted(set(report.requeued) | set(queued))
+    report.removed["carriers_requeued"] = len(report.requeued)
+
+
+def _is_digest(doc_id: str) -> bool:
+    return len(doc_id) == DIGEST_BYTES * 2 and all(c in "0123456789abcdef" for c in doc_id)
+
+
+def _raw(doc_id: str) -> bytes:
+    return bytes.fromhex(doc_id)
