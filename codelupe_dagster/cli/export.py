@@ -1,40 +1,42 @@
-"""`codelupe export`: the code index as Parquet shards that `datasets.load_dataset("parquet", ...)` reads.
+"""`codelupe export`: the code index as a dataset in the Hugging Face Hub layout, with its card and stats.
 
-An export leaves the pipeline, so every document is redacted again on the way out (secrets, and the PII
-of PII_REDACT): documents indexed before a detector existed carry only the redaction of their day.
-Redaction is idempotent, so the rest pass unchanged; what it replaced is recorded in the export's
-marker and printed per kind.
+The work is `stages.dataset_export` (layout, policy, redaction, card, registry); this module reads the
+settings, prints progress and the summary. An export leaves the pipeline, so every document is redacted
+again on the way out (secrets, and the PII of PII_REDACT), and only what the export policy admits
+(LICENSE_POLICY, default permissive; contaminated documents left out unless --include-contaminated) is
+written; what was left out is printed per reason.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+from redis import RedisError
 
+from codelupe_dagster import settings
+from codelupe_dagster.backends.corpus_stats import CorpusStats
 from codelupe_dagster.backends.document_spool import SpoolManifest
-from codelupe_dagster.backends.search import BackendUnavailable, Filters, SearchIndex
-from codelupe_dagster.backends.spool import EXPORT_MARKER, ParquetSpool, arrow_schema
-from codelupe_dagster.cli.redaction_output import configured_pii_kinds, redaction_lines
+from codelupe_dagster.backends.search import BackendUnavailable, SearchIndex
+from codelupe_dagster.cli.redaction_output import configured_pii_kinds, fail_on_setting, redaction_lines
 from codelupe_dagster.cli.search import open_code_index
-from codelupe_dagster.core.documents import STORED_CODE_FIELDS
+from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
-from codelupe_dagster.core.redaction import RedactionTally, redact_document
+from codelupe_dagster.resources import redis_from_env
+from codelupe_dagster.resources.redis import RedisUnavailable
+from codelupe_dagster.stages.dataset_export import (
+    EXPORT_FIELDS,
+    EXPORT_SCHEMA,
+    ExportOptions,
+    ExportTargetError,
+    export_dataset,
+)
 
-# The export's columns: the document id and every stored CodeDocument field, the spool's schema. Only
-# these fields are read from the index, so index-only fields never reach a dataset.
-EXPORT_SCHEMA = arrow_schema(STORED_CODE_FIELDS)
-EXPORT_FIELDS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS)
+__all__ = ["EXPORT_FIELDS", "EXPORT_SCHEMA", "export", "export_corpus"]
 
-
-def _redacted(
-    docs: Iterable[dict[str, Any]], pii_kinds: frozenset[PiiKind], tally: RedactionTally
-) -> Iterator[dict[str, Any]]:
-    for doc in docs:
-        yield redact_document(doc, pii_kinds, tally)
+PROGRESS_EVERY = 10_000
 
 
 def export_corpus(
@@ -44,48 +46,123 @@ def export_corpus(
     language: str | None = None,
     rows_per_shard: int = 10_000,
     pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS,
+    policy: ConsumerPolicy | None = None,
 ) -> SpoolManifest:
-    """Write every matching document, oldest first, in the spool's schema, content, path and file name
-    redacted again (see the module docstring); the marker's info holds `secrets_redacted`,
-    `pii_redacted` (per kind) and `documents_redacted`.
+    """`export_dataset` with the export policy's defaults, summarised as a manifest: the shards (paths
+    relative to `out`), the documents, and what was redacted again (`secrets_redacted`, `pii_redacted`
+    per kind, `documents_redacted`)."""
+    options = ExportOptions(
+        min_quality=min_quality,
+        language=language,
+        rows_per_shard=rows_per_shard,
+        pii_kinds=pii_kinds,
+        policy=policy or ConsumerPolicy.default("export"),
+    )
+    result = export_dataset(index, out, options)
+    return _manifest(result.path, result.stats)
 
-    The completeness marker is hidden (`.SUCCESS`) because `load_dataset` parses every visible file in
-    the directory; an interrupted export has no marker and its parts are removed.
-    """
-    filters = Filters(min_quality=min_quality, languages=(language,) if language else ())
-    spool = ParquetSpool(rows_per_part=rows_per_shard, marker=EXPORT_MARKER, schema=EXPORT_SCHEMA)
-    tally = RedactionTally()
-    with spool.writer(out) as writer:
-        writer.write_many(_redacted(index.iter_documents(filters, fields=EXPORT_FIELDS), pii_kinds, tally))
-        return writer.commit(
-            {
-                "min_quality": min_quality,
-                "language": language,
-                "pii_kinds": sorted(kind.value for kind in pii_kinds),
-                "secrets_redacted": dict(sorted(tally.secrets.items())),
-                "pii_redacted": dict(sorted(tally.pii.items())),
-                "documents_redacted": tally.documents,
-            }
+
+def _manifest(out: Path, stats: dict[str, Any]) -> SpoolManifest:
+    parts = tuple(str(p.relative_to(out)) for p in sorted(out.glob("data/*/*.parquet")))
+    on_export = stats["redaction"]["on_export"]
+    info = {
+        "min_quality": stats["filters"]["min_quality"],
+        "language": stats["filters"]["language"],
+        "pii_kinds": stats["redaction"]["pii_kinds"],
+        "secrets_redacted": on_export["secrets"],
+        "pii_redacted": on_export["pii"],
+        "documents_redacted": on_export["documents"],
+    }
+    return SpoolManifest(parts, int(stats["documents"]), info)
+
+
+def corpus_totals() -> dict[str, Any] | None:
+    """The scoring totals from Redis (REDIS_URL, else DATA_DIR's Valkey); None, with a warning, when
+    Redis cannot be reached or no batch was recorded."""
+    try:
+        resource = redis_from_env(str(settings.data_dir()), connect_attempts=2)
+        redis = resource.process_config_and_initialize()
+        totals = CorpusStats(redis.get_client(), redis.redis_keys).totals()
+    except (RedisUnavailable, RedisError, ValueError) as exc:
+        click.echo(f"warning: corpus statistics unavailable ({exc}); the card omits them", err=True)
+        return None
+    return totals if totals["batches"] else None
+
+
+def _policy(license_policy: str | None, include_contaminated: bool) -> ConsumerPolicy:
+    try:
+        return ConsumerPolicy.from_settings(
+            "export",
+            license_policy or settings.env_str("LICENSE_POLICY") or settings.DEFAULTS["LICENSE_POLICY"],
+            include_contaminated or None,
         )
+    except ValueError as exc:
+        fail_on_setting(exc)
+
+
+def _progress(written: int) -> None:
+    if written % PROGRESS_EVERY == 0:
+        click.echo(f"exported {written:,} documents ...", err=True)
 
 
 @click.command()
-@click.option(
-    "--out", "out", required=True, type=click.Path(file_okay=False), help="Directory for the shards."
-)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Dataset directory.")
 @click.option("--min-quality", type=float, default=None, help="Only files with quality_score >= Q.")
 @click.option("--language", default=None, help="Only files of this language.")
 @click.option("--rows-per-shard", type=click.IntRange(min=1), default=10_000, show_default=True)
-def export(out: str, min_quality: float | None, language: str | None, rows_per_shard: int) -> None:
-    """Export the code index as Parquet (zstd) shards, the same schema as the spool, redacted again
-    (secrets, and the personal data of PII_REDACT)."""
-    pii_kinds = configured_pii_kinds()
+@click.option(
+    "--license-policy",
+    default=None,
+    help="permissive | any | list:<spdx>,... (default: LICENSE_POLICY, else permissive).",
+)
+@click.option(
+    "--include-contaminated",
+    is_flag=True,
+    default=False,
+    help="Keep documents that overlap an evaluation set (left out by default).",
+)
+def export(
+    out: str,
+    min_quality: float | None,
+    language: str | None,
+    rows_per_shard: int,
+    license_policy: str | None,
+    include_contaminated: bool,
+) -> None:
+    """Export the code index as a Hugging Face dataset: data/<language>/train-*.parquet, a README.md
+    dataset card and stats.json, redacted again (secrets, and the personal data of PII_REDACT)."""
+    options = ExportOptions(
+        min_quality=min_quality,
+        language=language,
+        rows_per_shard=rows_per_shard,
+        pii_kinds=configured_pii_kinds(),
+        policy=_policy(license_policy, include_contaminated),
+    )
     try:
-        manifest = export_corpus(open_code_index(), out, min_quality, language, rows_per_shard, pii_kinds)
-    except BackendUnavailable as exc:
+        result = export_dataset(
+            open_code_index(),
+            out,
+            options,
+            corpus=corpus_totals(),
+            data_dir=settings.data_dir(),
+            on_written=_progress,
+        )
+    except (BackendUnavailable, ExportTargetError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    info = manifest.info
-    for line in redaction_lines(info.get("secrets_redacted") or {}, info.get("pii_redacted") or {}):
+    stats = result.stats
+    on_export = stats["redaction"]["on_export"]
+    for line in redaction_lines(on_export["secrets"], on_export["pii"]):
         click.echo(line)
-    click.echo(f"exported {manifest.rows} documents in {len(manifest.parts)} shards to {out}")
+    for reason, n in stats["excluded"].items():
+        click.echo(f"left out ({reason}): {n:,}")
+    policy = stats["policy"]
+    click.echo(
+        f"policy: licences {policy['license_policy']}, "
+        f"contaminated {'left out' if policy['exclude_contaminated'] else 'kept'}"
+    )
+    shards = sum(int(v["shards"]) for v in stats["languages"].values())
+    click.echo(
+        f"exported {stats['documents']:,} documents ({stats['bytes']:,} bytes) in {len(stats['languages'])} "
+        f"languages, {shards} shards, to {result.path}"
+    )

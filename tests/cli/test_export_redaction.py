@@ -37,7 +37,8 @@ def fill(index: SearchIndex) -> None:
 
 
 def rows(out: Path) -> dict[str, dict]:
-    return {r["id"]: r for part in sorted(out.glob("part-*")) for r in pq.read_table(part).to_pylist()}
+    shards = sorted(out.glob("data/*/train-*.parquet"))
+    return {r["id"]: r for shard in shards for r in pq.read_table(shard).to_pylist()}
 
 
 def test_export_corpus_redacts_old_documents_on_both_backends(
@@ -71,8 +72,9 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 def test_the_export_command_prints_what_it_redacted_with_the_configured_kinds(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, valkey_url: str
 ) -> None:
+    monkeypatch.setenv("REDIS_URL", valkey_url)  # where the corpus statistics are read from
     fill(open_code_index())  # the index the command opens: DATA_DIR's SQLite file here
     code, output = invoke("export", "--out", str(tmp_path / "all"))
     assert code == 0, output
