@@ -1,0 +1,71 @@
+"""`codelupe export` options and summary: the export policy from LICENSE_POLICY or --license-policy,
+--include-contaminated, what was left out printed per reason, the export registered under DATA_DIR, and
+a directory that is not an export refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codelupe_dagster.cli import _register, cli
+from codelupe_dagster.cli.search import open_code_index
+from codelupe_dagster.stages.dataset_export import registered_exports
+from tests.stages.test_dataset_export import DOCS
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    _register()
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def filled(data_dir: Path, valkey_url: str, valkey_client, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("REDIS_URL", valkey_url)  # flushed by valkey_client: no corpus statistics recorded
+    index = open_code_index()
+    index.ensure()
+    index.bulk_upsert(DOCS).raise_for_errors()
+    index.refresh()
+    return data_dir
+
+
+def stats(out: Path) -> dict:
+    return json.loads((out / "stats.json").read_text())
+
+
+def test_the_default_policy_and_its_overrides(filled: Path, tmp_path: Path, monkeypatch) -> None:
+    code, output = invoke("export", "--out", str(tmp_path / "default"))
+    assert code == 0, output
+    assert "left out (contaminated): 2" in output and "left out (license): 2" in output
+    assert "policy: licences permissive, contaminated left out" in output
+    assert "exported 6 documents" in output and "in 3 languages, 3 shards" in output
+    assert "secrets redacted (github_pat): 1" in output
+    assert stats(tmp_path / "default")["corpus"] is None
+
+    code, output = invoke(
+        "export", "--out", str(tmp_path / "all"), "--license-policy", "any", "--include-contaminated"
+    )
+    assert code == 0 and "left out" not in output and f"exported {len(DOCS)} documents" in output
+    assert stats(tmp_path / "all")["policy"] == {"license_policy": "any", "exclude_contaminated": False}
+
+    monkeypatch.setenv("LICENSE_POLICY", "list:GPL-3.0-only")
+    code, output = invoke("export", "--out", str(tmp_path / "gpl"))
+    assert code == 0 and "exported 1 documents" in output and "left out (license): 7" in output
+    assert sorted(p.name for p in (tmp_path / "gpl" / "data").iterdir()) == ["go"]
+
+    assert set(registered_exports(filled)) == {str(tmp_path / n) for n in ("default", "all", "gpl")}
+
+
+def test_bad_settings_and_targets_exit_2(filled: Path, tmp_path: Path) -> None:
+    code, output = invoke("export", "--out", str(tmp_path / "x"), "--license-policy", "copyleft")
+    assert code == 2 and "licence policy must be permissive, any or list:" in output
+    assert not (tmp_path / "x").exists()
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("do not delete")
+    code, output = invoke("export", "--out", str(tmp_path / "mine"))
+    assert code == 2 and "is not a codelupe export" in output
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "do not delete"
