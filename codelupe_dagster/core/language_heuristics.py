@@ -36,7 +36,7 @@ _OBJC = _rx(
 )
 _CPP = _rx(
     r"^\s*(?:namespace\s+\w|template\s*<|using\s+namespace\b|using\s+\w+\s*=|class\s+\w+[^;]*[{:]\s*$|"
-    r"(?:public|private|protected)\s*:|#\s*include\s*<[a-z_]+>\s*$|(?:constexpr|static_assert)\b)|"
+    r"(?:public|private|protected)\s*:|(?:constexpr|static_assert)\b)|"
     r"\bstd::|\bnullptr\b|\bvirtual\s+[\w:<>]+\s*[\w~]+\s*\(|::\s*~\w+\s*\("
 )
 _C = _rx(
@@ -59,8 +59,8 @@ _PERL = _rx(
 )
 _RAKU = _rx(
     r"^\s*(?:use\s+v6\b|unit\s+(?:module|class|role|grammar|sub)\b|(?:class|role|grammar)\s+[\w:]+(?:\s+is\s+\w+)?"
-    r"\s*\{|has\s+[$@%][.!]\w|method\s+\w+|multi\s+(?:sub|method)\b|sub\s+MAIN\b|done-testing\b|"
-    r"plan\s+\d+\s*;|my\s+(?:Int|Str|Num|Bool|Array|Hash)\b)|\bsay\s+"
+    r"\s*\{|has\s+[$@%][.!]\w|method\s+[\w-]+\s*[({]|multi\s+(?:sub|method)\b|sub\s+MAIN\b|done-testing\b|"
+    r"plan\s+\d+\s*;|my\s+(?:Int|Str|Num|Bool|Array|Hash)\b)"
 )
 _PROLOG = _rx(r"^\s*:-\s*\w|^[a-z]\w*(?:\([^)]*\))?\s*:-")
 _MATLAB = _rx(

@@ -14,10 +14,11 @@ from codelupe_dagster.core.languages import LANGUAGE_SPECS, REGISTRY
 from codelupe_dagster.core.quality import scan, score_seed_v1, score_v2
 from codelupe_dagster.core.syntax import SeedSyntax, Syntax, keywords
 
+# A Pascal dialect no table knows (Linguist's Pascal is in the default registry).
 PASCAL = LanguageSpec(
-    "pascal",
-    extensions=(".pas", ".pp"),
-    interpreters=("instantfpc",),
+    "toypascal",
+    extensions=(".tpas", ".tpascal"),
+    interpreters=("toyfpc",),
     syntax=Syntax(
         ("//",),
         (("{", "}"), ("(*", "*)")),
@@ -56,31 +57,31 @@ end;
 
 
 def test_a_new_language_is_detected():
-    assert detect_language("src/Unit.PAS", languages=WITH_PASCAL) == "pascal"
+    assert detect_language("src/Unit.TPAS", languages=WITH_PASCAL) == "toypascal"
     assert (
-        detect_language("bin/tool", "#!/usr/bin/env instantfpc\nbegin end.\n", languages=WITH_PASCAL)
-        == "pascal"
+        detect_language("bin/tool", "#!/usr/bin/env toyfpc\nbegin end.\n", languages=WITH_PASCAL)
+        == "toypascal"
     )
-    assert may_be_code("src/unit.pp", languages=WITH_PASCAL)
-    assert "pascal" in WITH_PASCAL.indexed
+    assert may_be_code("src/unit.tpascal", languages=WITH_PASCAL)
+    assert "toypascal" in WITH_PASCAL.indexed
     # The default table does not know it, and is not changed by the new registry.
-    assert detect_language("src/Unit.PAS") is None
-    assert not may_be_code("src/unit.pp")
-    assert "pascal" not in LANGUAGES
-    assert ".pas" not in EXTENSIONS
+    assert detect_language("src/Unit.TPAS") is None
+    assert not may_be_code("src/unit.tpascal")
+    assert "toypascal" not in LANGUAGES
+    assert ".tpas" not in EXTENSIONS
 
 
 def test_a_new_language_gets_its_thresholds():
     text = "x := 1;\n" * 20 + "s := '" + "ab cd " * 50 + "';\n"  # one 308-character line
-    limits = thresholds_for("pascal", languages=WITH_PASCAL)
+    limits = thresholds_for("toypascal", languages=WITH_PASCAL)
     assert limits.max_line_length == 200
-    assert filters.check_content("unit.pas", "pascal", text, limits) == filters.MAX_LINE_LENGTH
-    assert thresholds_for("pascal") is DEFAULT_THRESHOLDS
-    assert filters.check_content("unit.pas", "pascal", text) is None
+    assert filters.check_content("unit.tpas", "toypascal", text, limits) == filters.MAX_LINE_LENGTH
+    assert thresholds_for("toypascal") is DEFAULT_THRESHOLDS
+    assert filters.check_content("unit.tpas", "toypascal", text) is None
 
 
 def test_a_new_language_is_scanned_with_its_syntax():
-    counts = scan(PROGRAM, "pascal", languages=WITH_PASCAL)
+    counts = scan(PROGRAM, "toypascal", languages=WITH_PASCAL)
     # 19 non-blank lines: `{ Copyright }` is a license header (1 line); `{ Adds }` documents Add and the
     # two-line `(* *)` block documents Loop (3 doc lines, 2 units); `// x := 1;` is disabled code;
     # IF (case-insensitive) and `for` are the branch lines among 14 code lines.
@@ -96,18 +97,18 @@ def test_a_new_language_is_scanned_with_its_syntax():
         "definitions": 2,
     }
     # Unknown to the default table, the braces are code to the generic syntax.
-    assert scan(PROGRAM, "pascal").comment == 1
+    assert scan(PROGRAM, "toypascal").comment == 1
 
 
 def test_a_new_language_is_scored_with_its_syntax():
-    v2 = score_v2(PROGRAM, "pascal", languages=WITH_PASCAL)
+    v2 = score_v2(PROGRAM, "toypascal", languages=WITH_PASCAL)
     assert (v2.signals["docstring_count"], v2.signals["definitions"]) == (2, 2)
     assert v2.signals["license_header_lines"] == 1
-    assert v2.score > score_v2(PROGRAM, "pascal").score
-    seed = score_seed_v1(PROGRAM, "pascal", languages=WITH_PASCAL)
+    assert v2.score > score_v2(PROGRAM, "toypascal").score
+    seed = score_seed_v1(PROGRAM, "toypascal", languages=WITH_PASCAL)
     # 4 lines start with a Pascal comment marker: {, {, (*, //.
     assert seed.signals["comment_ratio"] == round(4 / 19, 4)
-    assert score_seed_v1(PROGRAM, "pascal").signals["comment_ratio"] == round(1 / 19, 4)
+    assert score_seed_v1(PROGRAM, "toypascal").signals["comment_ratio"] == round(1 / 19, 4)
 
 
 def test_derived_tables_follow_the_specs():
@@ -143,4 +144,4 @@ def test_a_conflicting_entry_is_refused(spec, message):
 )
 def test_a_malformed_entry_is_refused(fields):
     with pytest.raises(ValueError):
-        LanguageSpec("pascal", **fields)
+        LanguageSpec("toypascal", **fields)

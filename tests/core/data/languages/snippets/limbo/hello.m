@@ -1,0 +1,4 @@
+Hello: module
+{
+	init: fn(ctxt: ref Draw->Context, argv: list of string);
+};
