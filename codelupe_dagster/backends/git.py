@@ -19,6 +19,7 @@ The value types live here, not in an implementation, so that callers depend on t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -143,6 +144,12 @@ class RepoFiles(Protocol):
 
     def blob_size(self, oid: str) -> int:
         """The blob's size from its object header, without inflating it; `MissingObject` if absent."""
+        ...
+
+    def root_texts(self, commit: str | None, wanted: Callable[[str], bool]) -> dict[str, str]:
+        """``{name: text}`` of the regular files at the root of ``commit``'s tree (HEAD's when None) whose
+        names ``wanted`` accepts (licence files, package manifests); large ones skipped, bytes that are
+        not UTF-8 replaced. Raises `MissingObject` for a commit the repository lacks."""
         ...
 
     def read_blob(self, blob: TreeBlob, max_bytes: int | None) -> bytes | SkippedEntry:

@@ -18,7 +18,7 @@ reader of the `GitRepos` interface (`backends/git.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pygit2
 
@@ -38,6 +38,7 @@ __all__ = [
     "iter_head_files",
     "open_repository",
     "read_blob",
+    "read_root_texts",
     "walk_head",
     "walk_tree",
 ]
@@ -120,3 +121,31 @@ def iter_head_files(repo_path: str, max_bytes: int | None) -> Iterator[tuple[str
             continue
         data = read_blob(repo, entry, max_bytes)
         yield data if isinstance(data, SkippedEntry) else (entry.path, data)
+
+
+# A licence file or package manifest larger than this is not one the licence detector needs whole.
+ROOT_TEXT_MAX_BYTES = 256 * 1024
+
+
+def read_root_texts(
+    repo: pygit2.Repository,
+    tree: pygit2.Tree,
+    wanted: Callable[[str], bool],
+    max_bytes: int = ROOT_TEXT_MAX_BYTES,
+) -> dict[str, str]:
+    """``{name: text}`` of the regular files directly in ``tree`` whose names ``wanted`` accepts.
+
+    Only the root level is listed (no walk of the whole tree), links and submodules are left out, a
+    blob over ``max_bytes`` is skipped from its header, and bytes that are not UTF-8 are replaced.
+    """
+    texts: dict[str, str] = {}
+    for entry in tree:
+        name = entry_name(entry)
+        if entry.filemode not in (pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE):
+            continue
+        if not wanted(name):
+            continue
+        data = read_blob(repo, TreeBlob(name, str(entry.id), entry.filemode), max_bytes)
+        if isinstance(data, bytes):
+            texts[name] = data.decode("utf-8", "replace")
+    return texts

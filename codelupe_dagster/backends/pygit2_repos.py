@@ -8,6 +8,7 @@ and `MissingObject`, so a caller never has to know which git it was handed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +62,10 @@ class Pygit2RepoFiles:
             raise MissingObject(f"commit {commit!r} is not in {self._path}") from exc
         except pygit2.GitError as exc:
             raise MissingObject(f"{commit!r} in {self._path} is not a commit ({exc})") from exc
+
+    def root_texts(self, commit: str | None, wanted: Callable[[str], bool]) -> dict[str, str]:
+        """Texts of the root files at ``commit`` (HEAD when None) whose names ``wanted`` accepts."""
+        return git_files.read_root_texts(self._repo, self._commit(commit).tree, wanted)
 
     def blob_size(self, oid: str) -> int:
         try:

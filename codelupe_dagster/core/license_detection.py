@@ -421,3 +421,21 @@ def detect_license(files: Mapping[str, str], data: LicenseData | None = None) ->
     if from_files is None or expression_ids(from_files) <= expression_ids(declared):
         return declared
     return from_files
+
+
+API_SOURCE: Final = "api"
+FILE_SOURCE: Final = "license-file"
+
+
+def record_license(api_license: str | None, detected: str | None) -> tuple[str | None, str | None]:
+    """A repository's ``(license, license_source)``: the forge's SPDX id when it gave one ("api"), else
+    what the licence files at the commit read say ("license-file"), else ``(None, None)``.
+
+    The forge's id wins because it is what the repository's own page shows; its "unknown" answers
+    (NOASSERTION, other) are dropped by the source adapters before they reach a record.
+    """
+    if api_license and api_license.strip().lower() not in {"", "other", "noassertion", "none"}:
+        return api_license, API_SOURCE
+    if detected:
+        return detected, FILE_SOURCE
+    return None, None
