@@ -267,20 +267,30 @@ def _counts(counts: Mapping[str, int] | None) -> str:
     return ", ".join(f"{kind} {n:,}" for kind, n in items) if items else "none"
 
 
-def _mib(size: int) -> str:
-    return f"{size / 2**20:,.1f} MiB"
+def _or_none(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def _size(size: int) -> str:
+    """Bytes in the largest binary unit that keeps the number at least 1 (`512 B`, `3.4 MiB`)."""
+    value, unit = float(size), "B"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{size:,} B" if unit == "B" else f"{value:,.1f} {unit}"
 
 
 def _overview(stats: Mapping[str, Any]) -> str:
     languages = stats["languages"]
     rows = [
-        (lang, f"{v['documents']:,}", _mib(int(v["bytes"])), v["shards"], f"`{config_paths(lang)}`")
+        (lang, f"{v['documents']:,}", _size(int(v["bytes"])), v["shards"], f"`{config_paths(lang)}`")
         for lang, v in sorted(languages.items())
     ]
     return (
         f"# {stats['name']}\n\n"
         f"Source code files collected from public repositories by CodeLupe: {stats['documents']:,} files "
-        f"({_mib(int(stats['bytes']))} of UTF-8 text) in {len(languages)} languages, one file per row, "
+        f"({_size(int(stats['bytes']))} of UTF-8 text) in {len(languages)} languages, one file per row, "
         "each unique by content.\n\n"
         "Load it with `datasets.load_dataset(path)` (config `all`, every language) or "
         '`datasets.load_dataset(path, "<language>")`; the only split is `train`.\n\n'
@@ -298,7 +308,7 @@ def _building(stats: Mapping[str, Any]) -> str:
         "## How it was built\n",
         f"- Exported {stats['created_at']} by codelupe {stats['pipeline_version']}; the files were indexed "
         f"between {span.get('first') or 'n/a'} and {span.get('last') or 'n/a'}.",
-        f"- Filters: minimum quality score {filters.get('min_quality')}, language "
+        f"- Filters: minimum quality score {_or_none(filters.get('min_quality'))}, language "
         f"{filters.get('language') or 'any'}.",
         f"- Policy: licences `{policy['license_policy']}`; documents overlapping an evaluation set "
         f"{'left out' if policy['exclude_contaminated'] else 'kept'}.",
@@ -342,7 +352,7 @@ def _redaction(stats: Mapping[str, Any]) -> str:
         "",
         f"- Replacements the exported files record (`secrets_redacted`): {redaction['in_documents']:,}.",
         f"- Found again on export: secrets {_counts(on_export['secrets'])}; personal data "
-        f"{_counts(on_export['pii'])} ({on_export['documents']:,} files changed).",
+        f"{_counts(on_export['pii'])}; files changed: {on_export['documents']:,}.",
     ]
     if at_scoring:
         lines.append(

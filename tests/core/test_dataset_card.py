@@ -158,8 +158,8 @@ def test_render_card_from_the_stats_only() -> None:
     head, body = card.split("---\n", 2)[1:]
     assert yaml.safe_load(head) == front_matter(stats())
     for expected in (
-        "3 files",
-        "in 2 languages",
+        "3 files (2.9 KiB of UTF-8 text) in 2 languages",
+        "| go | 1 | 1,000 B | 1 | `data/go/*.parquet` |",
         "| python | 2 |",
         "codelupe 0.1.0",
         "minimum quality score 0.5",
@@ -175,7 +175,10 @@ def test_render_card_from_the_stats_only() -> None:
         "codelupe forget",
     ):
         assert expected in body, expected
-    without = render_card(stats(corpus=None, forgotten=3, decontamination={"sets": {}}))
+    without = render_card(
+        stats(corpus=None, forgotten=3, decontamination={"sets": {}}, filters={"min_quality": None})
+    )
+    assert "minimum quality score none, language any" in without
     assert "Scoring counts were not available" in without and "3 files" in without
     assert "No exported or left-out file overlaps" in without
     assert "Removed after export on request (`codelupe forget`): 3 files." in without
