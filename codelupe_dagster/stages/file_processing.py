@@ -19,6 +19,7 @@ from codelupe_dagster.backends import git_files
 from codelupe_dagster.core import filters
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.language import LANGUAGES, detect_language
+from codelupe_dagster.core.license_detection import license_header
 from codelupe_dagster.core.minhash import LSHParams, band_keys, signature
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
 from codelupe_dagster.core.quality import SCORERS
@@ -116,6 +117,7 @@ def _process(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile 
         band_keys=tuple(band_keys(signature(content, config.lsh), config.lsh)),
         secrets=merge_counts(redacted.secrets, redacted_path.secrets),
         pii=merge_counts(redacted.pii, redacted_path.pii),
+        license_header=license_header(text),  # the file's own SPDX tag, read before redaction
     )
 
 
