@@ -15,6 +15,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from codelupe_dagster.assets.queue import apply_opt_out
+from codelupe_dagster.backends.forget_registry import ForgetRules
 from codelupe_dagster.backends.search import SearchIndex
 from codelupe_dagster.backends.sources import (
     SourceRequest,
@@ -79,9 +81,16 @@ class RepoIndexWriter:
     counted per kind. A record stored before redaction compares as changed and is rewritten redacted.
     """
 
-    def __init__(self, index: SearchIndex, pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS):
+    def __init__(
+        self,
+        index: SearchIndex,
+        pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS,
+        forgotten: ForgetRules | None = None,
+    ):
         self.index = index
         self.pii_kinds = pii_kinds
+        self.forgotten = forgotten or ForgetRules()
+        self.skipped_forgotten = 0
         self.new = 0
         self.updated = 0
         self.unchanged = 0
@@ -99,7 +108,12 @@ class RepoIndexWriter:
             self._write(records[start : start + WRITE_CHUNK])
 
     def _write(self, records: Sequence[RepoRecord]) -> None:
-        records = [self.redact(record) for record in records]
+        # Forgotten repositories (codelupe forget, OPT_OUT_FILE) are never stored again.
+        kept = [record for record in records if not self.forgotten.repo_forgotten(record.full_name)]
+        self.skipped_forgotten += len(records) - len(kept)
+        records = [self.redact(record) for record in kept]
+        if not records:
+            return
         stored = self.index.get([record.full_name for record in records])
         now = datetime.now(UTC).isoformat()
         docs: list[dict[str, Any]] = []
@@ -136,8 +150,9 @@ def crawled_repos(
     kind, target = resolve_kind(source)
     index = search.repo_index()
     index.ensure()
+    opt_out = apply_opt_out(context, redis, search, pipeline)
     pii_kinds = pipeline.pii_kinds()
-    writer = RepoIndexWriter(index, pii_kinds)
+    writer = RepoIndexWriter(index, pii_kinds, redis.ledger().forget_rules())
     request = SourceRequest(
         target=target,
         options=sources.options(kind, config.overrides()),
@@ -155,6 +170,7 @@ def crawled_repos(
     index.refresh()
     metadata = {"source": source, "source_kind": kind, **_stats_metadata(stats)}
     metadata.update(repos_new=writer.new, repos_updated=writer.updated, repos_unchanged=writer.unchanged)
+    metadata.update(opt_out, repos_forgotten_skipped=writer.skipped_forgotten)
     metadata["secrets_redacted"] = dg.MetadataValue.json(dict(sorted(writer.secrets_redacted.items())))
     metadata["pii_redacted"] = dg.MetadataValue.json(dict(sorted(writer.pii_redacted.items())))
     return dg.MaterializeResult(metadata=metadata)

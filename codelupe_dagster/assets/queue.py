@@ -2,10 +2,15 @@
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from codelupe_dagster import settings
+from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.backends.sources.records import redact_record
 from codelupe_dagster.core.models import RepoRecord
@@ -14,8 +19,54 @@ from codelupe_dagster.core.repo_priority import DEFAULT_WEIGHTS, repo_priority
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.stages.forget import ForgetStores, apply_opt_out_file
 
 WRITE_CHUNK = 500
+
+
+def forget_stores(
+    redis: RedisResource,
+    search: SearchIndexResource,
+    data_dir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> ForgetStores:
+    """Every store `stages.forget` clears, from the resources (shared by the assets and `codelupe forget`)."""
+    client = redis.get_client()
+    repo_index = search.repo_index()
+    repo_index.ensure()
+    code_index = search.code_index()
+    code_index.ensure()
+    return ForgetStores(
+        registry=RedisForgetRegistry(client, redis.redis_keys),
+        ledger=redis.ledger(),
+        queue=redis.queue(),
+        code_index=code_index,
+        repo_index=repo_index,
+        data_dir=data_dir,
+        progress=progress or (lambda line: None),
+    )
+
+
+def apply_opt_out(
+    context: dg.AssetExecutionContext,
+    redis: RedisResource,
+    search: SearchIndexResource,
+    pipeline: PipelineResource,
+) -> dict[str, Any]:
+    """Re-read OPT_OUT_FILE and forget its new lines (the same path as `codelupe forget`); metadata."""
+    path = settings.env_str("OPT_OUT_FILE") or ""
+    if not path:
+        return {"opt_out_file": "", "opt_out_forgotten": 0}
+    reports = apply_opt_out_file(path, forget_stores(redis, search, pipeline.data_path(), context.log.info))
+    for report in reports:
+        context.log.info(f"opt-out {report.pattern}: {dict(report.removed)}; re-queued {report.requeued}")
+    return {
+        "opt_out_file": path,
+        "opt_out_forgotten": len(reports),
+        "opt_out_removed": dg.MetadataValue.json(
+            {report.pattern: dict(report.removed) for report in reports}
+        ),
+    }
 
 
 class QueueConfig(dg.Config):
@@ -45,6 +96,7 @@ def queued_repos(
     Records are redacted again on the way to the queue (idempotent): a repo index written before
     redaction existed, and not crawled since, must not carry a pasted token or an address into the
     queue's records and the batches made from them. What is redacted is written back to the index."""
+    opt_out = apply_opt_out(context, redis, search, pipeline)
     pii_kinds = pipeline.pii_kinds()
     secrets_redacted: Counter[str] = Counter()
     pii_redacted: Counter[str] = Counter()
@@ -101,6 +153,7 @@ def queued_repos(
             "priorities_written": len(updated_docs),
             "secrets_redacted": dg.MetadataValue.json(dict(sorted(secrets_redacted.items()))),
             "pii_redacted": dg.MetadataValue.json(dict(sorted(pii_redacted.items()))),
+            **opt_out,
             "weights": dg.MetadataValue.json(json.loads(json.dumps(weights.__dict__))),
             "top_10": dg.MetadataValue.md(_top_table(queue, dict((r.full_name, r) for r, _ in scored))),
         }

@@ -36,6 +36,9 @@ def _register() -> None:
     from codelupe_dagster.cli.retry import retry
 
     cli.add_command(retry)
+    from codelupe_dagster.cli.forget import forget
+
+    cli.add_command(forget)
     # one `cli.add_command(...)` per subcommand module, imported here
 
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
+from codelupe_dagster import settings
+from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 from codelupe_dagster.backends.search import BackendUnavailable
 from codelupe_dagster.core.masking import mask_url
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.resources.redis import RedisResource, RedisUnavailable
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.training.checkpoints import list_checkpoints, trained_content_ids, trained_repos
 
 
 def collect_status() -> dict[str, Any]:
@@ -34,6 +38,7 @@ def collect_status() -> dict[str, Any]:
     # dynamic mappings; it also makes a fresh DATA_DIR report zeros instead of errors.
     code.ensure()
     repos.ensure()
+    registry = RedisForgetRegistry(redis.get_client(), keys)
     return {
         "redis": {"url": mask_url(redis.url) if redis.url else "embedded", "prefix": keys.prefix},
         "queue": {
@@ -63,7 +68,32 @@ def collect_status() -> dict[str, Any]:
             "quality": code.quality_histogram(),
             "languages": code.terms("language", size=15),
         },
+        "forgotten": {
+            pattern: {"at": entry.get("at"), "state": entry.get("state"), "source": entry.get("source")}
+            for pattern, entry in registry.entries().items()
+        },
+        "checkpoints_on_forgotten_data": checkpoints_on_forgotten_data(registry, settings.data_dir()),
     }
+
+
+def checkpoints_on_forgotten_data(registry: RedisForgetRegistry, data_dir: Path) -> dict[str, dict[str, Any]]:
+    """Checkpoints whose manifest names a repository or content id forgotten since: version -> what."""
+    entries = registry.entries()
+    if not entries:
+        return {}
+    rules = registry.rules()
+    forgotten_ids = registry.forgotten_ids()
+    found: dict[str, dict[str, Any]] = {}
+    for checkpoint in list_checkpoints(data_dir):
+        repos = [repo for repo in trained_repos(checkpoint) if rules.repo_forgotten(repo)]
+        ids = trained_content_ids(checkpoint) & forgotten_ids.keys() if forgotten_ids else set()
+        if repos or ids:
+            found[checkpoint.version] = {
+                "repos": repos,
+                "content_ids": len(ids),
+                "patterns": sorted({forgotten_ids[i] for i in ids}),
+            }
+    return found
 
 
 def _render(status: dict[str, Any]) -> None:
@@ -85,6 +115,11 @@ def _render(status: dict[str, Any]) -> None:
     for repo, entry in status["dead_letters"].items():
         why = f"{entry['attempts']} failures, {entry['crashes']} crashes: {entry['reason']}"
         table.add_row("dead letter", f"{repo} — {why}", "parked")
+    for pattern, entry in status["forgotten"].items():
+        table.add_row("forgotten", f"{pattern} ({entry['source']}, {entry['state']})", "")
+    for version, what in status["checkpoints_on_forgotten_data"].items():
+        names = ", ".join(what["repos"][:5]) or ", ".join(what["patterns"][:5])
+        table.add_row("checkpoint on forgotten data", f"{version}: {names}", f"{what['content_ids']:,} ids")
     for bucket, value in index["quality"].items():
         table.add_row("quality", bucket, f"{value:,}")
     for language, value in index["languages"].items():

@@ -32,7 +32,7 @@ import importlib
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,7 +243,10 @@ def _forget_in_files(
     if export is None:
         report.notes.append("exports: stages.dataset_export.forget_in_exports is not available")
     else:
-        report.removed["export_rows"] += int(export(stores.data_dir, drop) or 0)
+        removed = export(
+            stores.data_dir, lambda doc: drop(str(doc.get("repo") or ""), str(doc.get("path") or ""))
+        )
+        report.removed["export_rows"] += sum(removed.values())
 
 
 def _forget_in_handoff(manifest: Path, repos: set[str], data_dir: Path, report: ForgetReport) -> None:
@@ -266,7 +269,10 @@ def _forget_in_handoff(manifest: Path, repos: set[str], data_dir: Path, report: 
     report.removed["handoff_entries"] += len(gone)
 
 
-def _exports_hook() -> Callable[[Path, Callable[[str, str], bool]], int] | None:
+ExportHook = Callable[[Path, Callable[[Mapping[str, Any]], bool]], dict[str, int]]
+
+
+def _exports_hook() -> ExportHook | None:
     """`forget_in_exports(data_dir, matches)` of the export stage, where it exists."""
     try:
         module = importlib.import_module("codelupe_dagster.stages.dataset_export")

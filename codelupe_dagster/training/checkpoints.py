@@ -8,6 +8,7 @@ resumed run would pick up. Pure (json + pathlib), so the sensor reads watermarks
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+CONTENT_IDS = "content_ids.bin"  # the trained-on content ids, sorted, raw
+ID_BYTES = 16
 _VERSION = re.compile(r"^v(\d{4,})$")
 
 
@@ -85,8 +88,42 @@ def staging_dir(data_dir: Path, version: str) -> Path:
     return path
 
 
+def write_content_ids(staging: Path, manifest: dict[str, Any]) -> None:
+    """Move `trained_on.content_ids` (hex ids) into `CONTENT_IDS`: the sorted ids as raw bytes, 16 each
+    (a million documents: 16 MB, against ~35 MB as JSON). The manifest keeps the count, the file name
+    and its SHA-256."""
+    trained = manifest.get("trained_on")
+    if not isinstance(trained, dict) or "content_ids" not in trained:
+        return
+    ids = sorted({bytes.fromhex(i) for i in trained.pop("content_ids")})
+    data = b"".join(ids)
+    (staging / CONTENT_IDS).write_bytes(data)
+    trained.update(
+        content_ids=len(ids),
+        content_ids_file=CONTENT_IDS,
+        content_ids_sha256=hashlib.sha256(data).hexdigest(),
+        content_id_bytes=ID_BYTES,
+    )
+
+
+def trained_content_ids(checkpoint: Checkpoint) -> set[bytes]:
+    """The content ids a checkpoint trained on (empty for one written before they were recorded)."""
+    trained = checkpoint.manifest.get("trained_on") or {}
+    name = trained.get("content_ids_file")
+    if not name:
+        return set()
+    data = (checkpoint.path / str(name)).read_bytes()
+    width = int(trained.get("content_id_bytes") or ID_BYTES)
+    return {data[i : i + width] for i in range(0, len(data), width)}
+
+
+def trained_repos(checkpoint: Checkpoint) -> list[str]:
+    return [str(repo) for repo in (checkpoint.manifest.get("trained_on") or {}).get("repos") or []]
+
+
 def publish(staging: Path, version: str, manifest: dict[str, Any]) -> Checkpoint:
     """Write the manifest last and rename the directory: the checkpoint appears atomically."""
+    write_content_ids(staging, manifest)
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     final = staging.parent / version
     if final.exists():

@@ -74,6 +74,18 @@ def data_fields(selection: CorpusSelection) -> dict[str, Any]:
         "policy": selection.policy,
         "excluded": selection.excluded,
         "data_checks": data_checks(selection.train, selection.eval),
+        "trained_on": trained_on(selection),
+    }
+
+
+def trained_on(selection: CorpusSelection) -> dict[str, Any]:
+    """The repositories and content ids the run saw (train and held-out), so `codelupe status` can name
+    checkpoints trained on data forgotten since. `publish` moves the ids into a compact side file
+    (`checkpoints.CONTENT_IDS`) and leaves their count, file name and digest here."""
+    docs = [*selection.train, *selection.eval]
+    return {
+        "repos": sorted({str(doc.get("repo") or "") for doc in docs} - {""}),
+        "content_ids": sorted({str(doc["id"]) for doc in docs if doc.get("id")}),
     }
 
 
