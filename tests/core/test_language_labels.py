@@ -1,0 +1,97 @@
+"""Language labels on a labelled set of real files: issue 11's targets, and the Linguist table's shape.
+
+The set is `data/languages/manifest.tsv` (files on the machine that built it, labelled by the tree
+they come from; files missing or changed here are skipped) plus original snippets of languages
+that share extensions (`data/languages/snippets/<label>/`), see `bench/language_labels.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.language_labels import current_detector, evaluate, labelled_files
+from codelupe_dagster.core import linguist_table
+from codelupe_dagster.core.language import LANGUAGES, detect_language
+from codelupe_dagster.core.language_heuristics import RULES
+from codelupe_dagster.core.languages import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "linguist_languages.py"
+
+
+def test_labels_meet_the_issue_targets():
+    files = labelled_files()
+    if len(files) < 1000:
+        pytest.skip(f"only {len(files)} labelled files on this machine (the manifest's trees are absent)")
+    result = evaluate(current_detector(), files)
+    assert result.precision >= 0.95, result.confusions.most_common(10)
+    assert result.recall >= 0.85, result.confusions.most_common(10)
+
+
+def test_every_confusable_snippet_is_labelled_right():
+    snippets = [
+        (path, shown, label) for path, shown, label in labelled_files() if shown.startswith("snippets/")
+    ]
+    assert len(snippets) >= 20
+    wrong = [
+        (shown, label, got)
+        for path, shown, label in snippets
+        if (got := detect_language(shown, Path(path).read_text())) != (None if label == "-" else label)
+    ]
+    assert wrong == []
+
+
+def test_linguist_table_shape():
+    assert linguist_table.SOURCE == "npm:linguist-languages@9.5.0"
+    names = {row[2] for row in linguist_table.LANGUAGES}
+    assert len(names) > 500
+    assert {"python", "cpp", "objective-c", "hack", "raku", "rocq-prover", "m", "mercury"} <= names
+    # Every shared extension names at least two claimants, and the registry reads none of them alone.
+    for extension, claimants in linguist_table.AMBIGUOUS_EXTENSIONS.items():
+        assert len(set(claimants)) >= 2, extension
+        assert extension not in REGISTRY.extensions
+    # Every content rule names a claimant of its extension (or None: not code).
+    for extension, rules in RULES.items():
+        claimants = linguist_table.AMBIGUOUS_EXTENSIONS[extension]
+        assert all(language in claimants for language, _ in rules), extension
+
+
+def test_indexed_categories():
+    assert {"python", "html", "css", "roff", "hack", "raku"} <= LANGUAGES
+    assert {"markdown", "restructuredtext", "jupyter-notebook"} & LANGUAGES == set()
+
+
+def test_script_transform_on_a_small_sample(tmp_path):
+    sample = {
+        "C": {"type": "programming", "extensions": [".c", ".h"], "interpreters": ["tcc"]},
+        "C++": {"type": "programming", "extensions": [".cpp", ".h", ".HH"]},
+        "Hack": {"type": "programming", "extensions": [".hack", ".hh"]},
+        "XML": {"type": "data", "extensions": [".xml", ".ts"]},
+        "TypeScript": {"type": "programming", "extensions": [".ts"], "interpreters": ["deno", "node"]},
+        "JavaScript": {"type": "programming", "extensions": [".js"], "interpreters": ["node"]},
+        "Ren'Py": {"type": "programming", "extensions": [".rpy"]},
+        "Shell": {"type": "programming", "filenames": ["PKGBUILD"], "interpreters": ["bash"]},
+    }
+    source = tmp_path / "linguist.json"
+    source.write_text(json.dumps(sample))
+    output = tmp_path / "table.py"
+    subprocess.run([sys.executable, str(SCRIPT), "--json", str(source), "--output", str(output)], check=True)
+    namespace: dict[str, object] = {}
+    exec(output.read_text(), namespace)
+    rows = {row[2]: row for row in namespace["LANGUAGES"]}  # type: ignore[attr-defined]
+    assert set(rows) == {"c", "cpp", "hack", "typescript", "javascript", "ren-py", "shell"}
+    assert rows["cpp"][3] == (".cpp", ".h", ".hh")
+    assert rows["shell"][4] == ("pkgbuild",)
+    assert namespace["AMBIGUOUS_EXTENSIONS"] == {
+        ".h": ("c", "cpp"),
+        ".hh": ("cpp", "hack"),
+        ".ts": ("typescript", None),
+    }
+    assert namespace["AMBIGUOUS_INTERPRETERS"] == {"node": ("javascript", "typescript")}
+    assert "do not edit" in output.read_text()
+    assert "Copyright (c) 2017 GitHub, Inc." in output.read_text()
