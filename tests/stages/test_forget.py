@@ -25,6 +25,7 @@ from codelupe_dagster.backends.spool import iter_documents
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.stages import forget as forget_stage
+from codelupe_dagster.stages.dataset_export import export_dataset, iter_export
 from codelupe_dagster.stages.forget import ForgetStores, apply_opt_out_file, forget
 from codelupe_dagster.stages.handoff import load_cloned_batch
 from tests.stages.test_repo_updates import Stack, digest, stacks, stdlib_modules  # noqa: F401
@@ -122,8 +123,13 @@ def test_forgetting_a_lets_bs_copies_in_and_leaves_nothing_of_a(
     copied = digest(corpus["modules"][corpus["copied"]])
     assert stack.client.hget(KEYS.carriers, copied) == B.encode()
 
+    export = stack.data_dir.parent / "export"
+    export_dataset(stack.search.code_index(), export, data_dir=stack.data_dir)
+    assert {d["repo"] for _, d in iter_export(export)} == {A, B}
+
     [report] = forget([A], stores_of(stack), reason="owner asked")
     assert report.repos == [A] and report.removed["index"] == 4
+    assert report.removed["export_rows"] == 4 and {d["repo"] for _, d in iter_export(export)} == {B}
     assert report.requeued == [B]
     assert a_traces(stack) == []
     assert stack.client.hget(KEYS.processed_repos, B) is None  # a full re-read, not skipped as unchanged
