@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from codelupe_dagster.backends.search.base import SearchIndex
 from codelupe_dagster.core.filters import LOW_QUALITY
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
@@ -29,6 +30,25 @@ def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
         for key, value in outcome.metadata.items()
     }
     return dg.AssetCheckResult(check_name=outcome.name, passed=outcome.passed, metadata=metadata)
+
+
+LICENSE_BUCKETS = 50
+
+
+def license_metadata(index: SearchIndex) -> dict[str, Any]:
+    """Documents per licence and per licence source in the whole index; documents with no licence
+    count as ``none`` (when every licence fits the ``LICENSE_BUCKETS`` shown, so the rest is exact)."""
+    total = index.count()
+    licenses = index.terms("license", size=LICENSE_BUCKETS)
+    sources = index.terms("license_source", size=10)
+    if len(licenses) < LICENSE_BUCKETS and total > sum(licenses.values()):
+        licenses["none"] = total - sum(licenses.values())
+    if total > sum(sources.values()):
+        sources["none"] = total - sum(sources.values())  # unlicensed, or indexed before sources existed
+    return {
+        "index_licenses": dg.MetadataValue.json(licenses),
+        "index_license_sources": dg.MetadataValue.json(sources),
+    }
 
 
 @dg.asset(
@@ -77,6 +97,7 @@ def es_code_index(
             "docs_per_s": result.docs_per_s,
             "index_size_bytes": index.size_bytes(),
             "index": index.name,
+            **license_metadata(index),
         },
         check_results=checks,
     )

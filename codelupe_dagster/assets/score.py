@@ -3,12 +3,16 @@
 The asset only wires resources, configuration and metadata; the stage is `stages.score_batch`.
 """
 
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow.parquet as pq
 
 from codelupe_dagster.backends.corpus_stats import CorpusStats
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
+from codelupe_dagster.backends.spool import PART_PREFIX
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
@@ -53,6 +57,23 @@ def counts_metadata(counts: BatchCounts) -> dict[str, Any]:
     }
 
 
+NO_LICENSE = "none"  # how a document without a licence is counted in metadata
+
+
+def spool_license_counts(spool: str | Path) -> dict[str, dict[str, int]]:
+    """Kept documents per licence and per licence source in a committed spool (two columns read).
+
+    The spool is what the index and every consumer will see, so its counts are the ones to show; an
+    unlicensed document counts under ``none``."""
+    licenses: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
+    for part in sorted(Path(spool).glob(f"{PART_PREFIX}*.parquet")):
+        table = pq.read_table(part, columns=["license", "license_source"])
+        licenses.update(value or NO_LICENSE for value in table.column("license").to_pylist())
+        sources.update(value or NO_LICENSE for value in table.column("license_source").to_pylist())
+    return {"licenses": dict(licenses.most_common()), "license_sources": dict(sources.most_common())}
+
+
 @dg.asset(group_name="files", partitions_def=repo_batches, deps=["cloned_repos"], kinds={"parquet"})
 def scored_files(
     context: dg.AssetExecutionContext,
@@ -93,6 +114,8 @@ def scored_files(
         context.log.error(f"batch {batch_id}: {counts.unaccounted} files seen but not accounted for")
     metadata = counts_metadata(counts)
     metadata["spool"] = dg.MetadataValue.path(str(spool))
+    for key, value in spool_license_counts(spool).items():
+        metadata[key] = dg.MetadataValue.json(value)
     metadata["min_quality"] = min_quality
     return dg.MaterializeResult(metadata=metadata)
 
