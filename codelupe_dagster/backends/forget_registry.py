@@ -166,11 +166,14 @@ class RedisForgetRegistry:
     def undo(self, pattern: ForgetPattern) -> bool:
         """Drop a registry entry: what it names may be crawled and indexed again. Nothing removed comes
         back by itself; a later crawl brings it in like any new repository."""
+        # `acme` and `acme/*` share one rule: it stays while another entry still needs it.
+        others = [parse_pattern(text) for text in self.entries() if text != pattern.text]
+        shared = any(other.kind == pattern.kind and other.key == pattern.key for other in others)
         pipe = self._client.pipeline(transaction=True)
         pipe.hdel(self._keys.forget_patterns, pattern.text)
-        pipe.srem(
-            self._keys.forget_prefixes if pattern.kind == "prefix" else self._keys.forget_globs, pattern.key
-        )
+        if not shared:
+            rules = self._keys.forget_prefixes if pattern.kind == "prefix" else self._keys.forget_globs
+            pipe.srem(rules, pattern.key)
         pipe.delete(self._keys.forget_ids(pattern.text))
         removed, *_ = pipe.execute()
         return bool(removed)
