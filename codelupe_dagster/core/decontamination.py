@@ -1,0 +1,259 @@
+"""Overlap of a document with evaluation sets (HumanEval, a user's JSONL), by long token n-grams.
+
+A document that holds a long run of an evaluation problem's text — its prompt, its solution, its tests —
+would leak the answer into a model trained on it, so it is marked ``contaminated`` with the set's name and
+left out of training and export (`core.corpus_policy`). The test is the one that BigCode (StarCoder) and
+datatrove use, written here from their published descriptions: shared long n-grams after normalisation.
+
+How a text is read:
+
+- lower-cased, ASCII punctuation turned into spaces, then split into words (``a.b(c)`` is ``a b c``;
+  ``_`` stays part of a word). Whitespace and punctuation are ignored, so re-indenting, re-wrapping,
+  changing quotes or line endings does not hide an overlap; renaming, reordering or rewriting does, and
+  is out of scope (an n-gram test finds copies, not paraphrases);
+- every run of ``ngram`` consecutive words is hashed to 64 bits: each word has a fixed value (xxh3 of
+  the word) and a window's hash is a polynomial of its words' values, computed for all windows at once
+  with numpy. Words that occur nowhere in the evaluation sets get one shared value, so the windows that
+  hold them match nothing (up to a 2^-64 collision). A bitmap of the indexed hashes' low bits rejects
+  most windows before the binary search.
+
+What counts as an overlap: a set flags a document when the two share at least ``min_matches`` distinct
+n-grams. One contiguous shared run of L tokens gives L - ngram + 1 of them, so the two parameters
+together say how long a copied run must be. Two kinds of n-gram are left out of the index, because they
+are not a problem's own text: those that occur in more than ``max_records`` records of the evaluation
+sets (``def check(candidate):``, a ``METADATA`` block), and those in which fewer than half of the words
+hold a letter (``1, 2, 3, 4, ...``, ``1.0, 2.0, 3.9``, ``'one': 1, 'two': 2``), which the CPython
+test suite and any data file share with an evaluation set's test cases. The defaults
+are measured in `bench/decontamination.py` (false positives on the CPython standard library, recall on
+planted copies; docs/decontamination.md).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+# Tokens per n-gram, distinct shared n-grams per set that flag a document, and the most records of the
+# evaluation sets an indexed n-gram may occur in (more is boilerplate). See the module docstring.
+DEFAULT_NGRAM: Final = 13
+DEFAULT_MIN_MATCHES: Final = 3
+DEFAULT_MAX_RECORDS: Final = 3
+
+_PUNCTUATION_TO_SPACE: Final = str.maketrans({char: " " for char in string.punctuation if char != "_"})
+# The value of every token that no evaluation set holds: windows holding it match nothing.
+_UNKNOWN: Final = 0x1E3779B97F4A7C15
+_LOW_63: Final = (1 << 63) - 1
+# The odd multiplier of the polynomial window hash (arithmetic wraps modulo 2^64).
+_BASE: Final = np.uint64(0xFF51AFD7ED558CCD)
+_MAX_SETS: Final = 64  # owners are a bit mask per n-gram
+
+U64 = npt.NDArray[np.uint64]
+
+
+def tokens(text: str) -> list[str]:
+    """The text's words: lower-cased, split at whitespace and ASCII punctuation (``_`` excepted)."""
+    return text.lower().translate(_PUNCTUATION_TO_SPACE).split()
+
+
+def _token_value(token: str) -> int:
+    # 63 bits: numpy converts a list of ints below 2^63 to int64 without a slow path.
+    return int(xxhash.xxh3_64_intdigest(token.encode("utf-8", "surrogatepass"))) & _LOW_63
+
+
+def _has_letter(token: str) -> bool:
+    return not token.isdigit() and any(char.isalpha() for char in token)
+
+
+def _window_hashes(values: U64, ngram: int) -> U64:
+    """The hash of every run of `ngram` consecutive values (empty when there are fewer)."""
+    windows = len(values) - ngram + 1
+    if windows <= 0:
+        return np.empty(0, dtype=np.uint64)
+    acc = values[:windows].copy()
+    for offset in range(1, ngram):
+        acc *= _BASE
+        acc += values[offset : offset + windows]
+    return acc
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """An evaluation set: a name and its records, each record the texts that must not leak (a prompt,
+    its solution, its tests, and any concatenation of them the caller wants matched across a boundary)."""
+
+    name: str
+    records: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not self.name or "," in self.name or self.name != self.name.strip():
+            raise ValueError(f"an evaluation set name must be non-empty, without commas: {self.name!r}")
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """What one set shares with a document: distinct n-grams, and the records that hold them."""
+
+    name: str
+    ngrams: int
+    records: tuple[int, ...]  # indexes into the set's records that hold any of them, sorted
+
+
+class DecontaminationIndex:
+    """The n-grams of some evaluation sets, built once; `matches(text)` names the sets a text overlaps.
+
+    Memory: 16 bytes per indexed n-gram plus one dict entry per distinct token (HumanEval: about 60k
+    n-grams, under 2 MB). Matching costs one regex pass, one dict lookup per token, `ngram` vector
+    operations and one binary search per window; see `bench/decontamination.py` for files per second.
+    """
+
+    def __init__(
+        self,
+        sets: Sequence[EvalSet],
+        ngram: int = DEFAULT_NGRAM,
+        min_matches: int = DEFAULT_MIN_MATCHES,
+        max_records: int = DEFAULT_MAX_RECORDS,
+    ):
+        if ngram < 2 or min_matches < 1 or max_records < 1:
+            raise ValueError("ngram must be >= 2, min_matches and max_records >= 1")
+        if len(sets) > _MAX_SETS:
+            raise ValueError(f"at most {_MAX_SETS} evaluation sets at once, got {len(sets)}")
+        names = [item.name for item in sets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"evaluation set names must be unique: {names}")
+        self.names: tuple[str, ...] = tuple(names)
+        self.ngram = ngram
+        self.min_matches = min_matches
+        self.max_records = max_records
+        self._vocab: dict[str, int] = {}
+        self._record_offsets: list[int] = []  # global record number of each set's first record
+        self._record_set: list[int] = []  # the set of each global record number
+        # Every (n-gram, record) pair, sorted by n-gram: only `overlaps` reads them, to name records.
+        self._pair_keys: U64 = np.empty(0, np.uint64)
+        self._pair_records: npt.NDArray[np.int64] = np.empty(0, np.int64)
+        self._keys, self._owners = self._build(sets)
+        # A byte per slot, about 16 slots per key: one gather rejects ~94% of the windows that are not
+        # indexed before the binary search, which costs a cache miss per step.
+        slots = 1 << max(10, (16 * len(self._keys)).bit_length())
+        self._slot_mask = np.uint64(slots - 1)
+        self._bitmap = np.zeros(slots, dtype=np.bool_)
+        self._bitmap[self._keys & self._slot_mask] = True
+
+    # ----------------------------------------------------------------- building
+
+    def _values(self, toks: Sequence[str], learn: bool) -> U64:
+        vocab = self._vocab
+        if learn:
+            for token in toks:
+                if token not in vocab:
+                    vocab[token] = _token_value(token)
+        values = np.fromiter(map(vocab.get, toks, repeat(_UNKNOWN)), dtype=np.int64, count=len(toks))
+        return values.view(np.uint64)
+
+    def _record_hashes(self, texts: Iterable[str]) -> U64:
+        """The distinct indexable n-grams of one record: windows where at least half the words hold a
+        letter (see the module docstring)."""
+        parts: list[U64] = []
+        for text in texts:
+            toks = tokens(text)
+            hashes = _window_hashes(self._values(toks, learn=True), self.ngram)
+            if not len(hashes):
+                continue
+            lettered = np.fromiter(map(_has_letter, toks), dtype=np.int64, count=len(toks))
+            in_window = np.convolve(lettered, np.ones(self.ngram, dtype=np.int64), mode="valid")
+            parts.append(hashes[2 * in_window >= self.ngram])
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+
+    def _build(self, sets: Sequence[EvalSet]) -> tuple[U64, U64]:
+        keys: list[U64] = []
+        owners: list[U64] = []
+        records: list[npt.NDArray[np.int64]] = []
+        for bit, item in enumerate(sets):
+            self._record_offsets.append(len(self._record_set))
+            for record in item.records:
+                hashes = self._record_hashes(record)
+                keys.append(hashes)
+                owners.append(np.full(len(hashes), np.uint64(1 << bit), dtype=np.uint64))
+                records.append(np.full(len(hashes), len(self._record_set), dtype=np.int64))
+                self._record_set.append(bit)
+        if not keys:
+            return np.empty(0, np.uint64), np.empty(0, np.uint64)
+        all_keys = np.concatenate(keys)
+        order = np.argsort(all_keys, kind="stable")
+        all_keys = all_keys[order]
+        unique, starts, counts = np.unique(all_keys, return_index=True, return_counts=True)
+        if not len(unique):
+            return unique, np.empty(0, np.uint64)
+        merged = np.bitwise_or.reduceat(np.concatenate(owners)[order], starts)
+        # Each record contributes a key once, so a key's count is the number of records holding it.
+        keep = counts <= self.max_records
+        kept_rows = np.repeat(keep, counts)
+        self._pair_keys = all_keys[kept_rows]
+        self._pair_records = np.concatenate(records)[order][kept_rows]
+        return unique[keep], merged[keep]
+
+    # ----------------------------------------------------------------- matching
+
+    def __len__(self) -> int:
+        """Indexed n-grams."""
+        return len(self._keys)
+
+    def _hits(self, text: str) -> npt.NDArray[np.intp]:
+        """Positions in the index of the distinct n-grams the text shares with it."""
+        if not len(self._keys):
+            return np.empty(0, dtype=np.intp)
+        hashes = _window_hashes(self._values(tokens(text), learn=False), self.ngram)
+        if not len(hashes):
+            return np.empty(0, dtype=np.intp)
+        hashes = hashes[self._bitmap[hashes & self._slot_mask]]
+        if not len(hashes):
+            return np.empty(0, dtype=np.intp)
+        positions = np.searchsorted(self._keys, hashes)
+        positions[positions == len(self._keys)] = 0
+        found = positions[self._keys[positions] == hashes]
+        return np.unique(found)
+
+    def overlaps(self, text: str) -> list[Overlap]:
+        """Per set that shares any n-gram with the text: how many, and which of its records hold them
+        (whether or not that reaches `min_matches`); for reports and for inspecting a flag."""
+        hits = self._hits(text)
+        if not len(hits):
+            return []
+        owners = self._owners[hits]
+        shared_keys = self._keys[hits]
+        low = np.searchsorted(self._pair_keys, shared_keys, side="left")
+        high = np.searchsorted(self._pair_keys, shared_keys, side="right")
+        rows = np.concatenate([np.arange(start, end) for start, end in zip(low, high, strict=True)])
+        records = np.unique(self._pair_records[rows])
+        found: list[Overlap] = []
+        for bit, name in enumerate(self.names):
+            shared = int(np.count_nonzero(owners & np.uint64(1 << bit)))
+            if shared:
+                offset = self._record_offsets[bit]
+                mine = tuple(int(r) - offset for r in records if self._record_set[int(r)] == bit)
+                found.append(Overlap(name, shared, mine))
+        return found
+
+    def matches(self, text: str) -> tuple[str, ...]:
+        """The sets the text overlaps (at least `min_matches` shared n-grams each), sorted by name."""
+        hits = self._hits(text)
+        if len(hits) < self.min_matches:
+            return ()
+        owners = self._owners[hits]
+        flagged = [
+            name
+            for bit, name in enumerate(self.names)
+            if np.count_nonzero(owners & np.uint64(1 << bit)) >= self.min_matches
+        ]
+        return tuple(sorted(flagged))
+
+    def contaminated(self, text: str) -> str | None:
+        """The document field: the sets' names comma-separated, or None for a clean text."""
+        names = self.matches(text)
+        return ",".join(names) if names else None
