@@ -17,6 +17,7 @@ git as modules of their own.
 
     .venv/bin/python bench/language_labels.py build     # rewrite the manifest from this machine
     .venv/bin/python bench/language_labels.py measure   # precision, recall, confusions: before vs now
+    .venv/bin/python bench/language_labels.py speed     # median microseconds per file: before vs now
 """
 
 from __future__ import annotations
@@ -239,13 +240,37 @@ def measure() -> int:
     return 0
 
 
+def speed(repeats: int = 7) -> int:
+    """Median time per file over the labelled set, before vs now, alternating runs (noisy machine)."""
+    import statistics
+    import time
+
+    heads = [(shown, read_head(path)) for path, shown, _ in labelled_files()]
+    shared = [
+        (shown, head) for shown, head in heads if shown.endswith((".h", ".m", ".pl", ".pm", ".t", ".v"))
+    ]
+    for title, rows in (("all files", heads), ("shared extensions", shared)):
+        timings: dict[str, list[float]] = {"before": [], "now": []}
+        for _ in range(repeats):
+            for name, detect in (("before", detector_at()), ("now", current_detector())):
+                start = time.perf_counter()
+                for shown, head in rows:
+                    detect(shown, head)
+                timings[name].append((time.perf_counter() - start) / len(rows) * 1e6)
+        before, now = (statistics.median(timings[k]) for k in ("before", "now"))
+        print(
+            f"{title} ({len(rows)}): before {before:.1f} us/file, now {now:.1f} us/file, x{now / before:.1f}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=("build", "measure"))
+    parser.add_argument("command", choices=("build", "measure", "speed"))
     args = parser.parse_args(argv)
-    return build() if args.command == "build" else measure()
+    return {"build": build, "measure": measure, "speed": speed}[args.command]()
 
 
 if __name__ == "__main__":

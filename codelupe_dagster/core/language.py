@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from codelupe_dagster.core import language_heuristics
 from codelupe_dagster.core.filter_thresholds import FilterThresholds
@@ -25,7 +26,18 @@ from codelupe_dagster.core.languages import REGISTRY
 # restructuredtext) so callers can tell "known but not code" from "unknown"; they are left out
 # here and dropped as unknown_language.
 LANGUAGES: frozenset[str] = REGISTRY.indexed
-EXTENSIONS: Mapping[str, str] = REGISTRY.extensions
+# The common reading of extensions several languages share, as the earlier table had it. Only for
+# statistics over file names, where no content is read (a repository's main language from its
+# tree); a file's label never comes from here.
+_COMMON_READINGS: dict[str, str] = {
+    ".h": "c", ".hh": "cpp", ".m": "objective-c", ".mm": "objective-c", ".pl": "perl", ".pm": "perl",
+    ".t": "perl", ".v": "verilog", ".ts": "typescript", ".tsx": "typescript", ".rs": "rust",
+    ".cs": "csharp", ".php": "php", ".r": "r", ".html": "html", ".ex": "elixir", ".f": "fortran",
+    ".fs": "fsharp", ".ml": "ocaml", ".sc": "scala", ".sol": "solidity", ".md": "markdown",
+}  # fmt: skip
+# Extension -> language for path-only statistics: every extension one language claims, plus the
+# common reading of the shared ones above.
+EXTENSIONS: Mapping[str, str] = MappingProxyType({**_COMMON_READINGS, **REGISTRY.extensions})
 
 _SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?(?:\s+(\S+))?")
 _VERSION_SUFFIX = re.compile(r"[\d.]+$")
@@ -136,6 +148,11 @@ def may_be_code(path: str, *, languages: LanguageRegistry = REGISTRY) -> bool:
     lower_name = os.path.basename(path).lower()
     extension, _, shared = _extension_claim(lower_name, languages)
     if shared:
+        # Skipping the read is safe where the common reading is prose (`README.md`: GCC machine
+        # descriptions are rare); the label itself still comes from the content.
+        common = _COMMON_READINGS.get(extension)
+        if common is not None:
+            return common in languages.indexed
         return any(claimant in languages.indexed for claimant in languages.ambiguous[extension])
     return "." not in lower_name.lstrip(".")
 

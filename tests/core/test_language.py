@@ -100,7 +100,9 @@ def test_text_formats_are_detected_but_not_indexed():
         ("docs/a.rst", False),
         # shared with an indexed language: the content decides
         ("src/x.h", True),
-        ("README.md", True),
+        ("src/x.pp", True),
+        # ... unless its common reading is prose
+        ("README.md", False),
     ],
 )
 def test_may_be_code(path, expected):

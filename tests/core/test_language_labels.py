@@ -95,3 +95,14 @@ def test_script_transform_on_a_small_sample(tmp_path):
     assert namespace["AMBIGUOUS_INTERPRETERS"] == {"node": ("javascript", "typescript")}
     assert "do not edit" in output.read_text()
     assert "Copyright (c) 2017 GitHub, Inc." in output.read_text()
+
+
+def test_path_only_statistics_keep_the_common_reading():
+    """`EXTENSIONS` (a repository's main language from file names) still reads `.ts` as TypeScript,
+    while a `.ts` file is labelled only from its content."""
+    from codelupe_dagster.core.language import _COMMON_READINGS, EXTENSIONS
+
+    assert EXTENSIONS[".ts"] == "typescript" and EXTENSIONS[".h"] == "c"
+    assert detect_language("src/a.ts") is None
+    for extension, language in _COMMON_READINGS.items():
+        assert language in REGISTRY.ambiguous[extension], extension
