@@ -23,6 +23,7 @@ DEFAULTS: dict[str, str] = {
     # Issue 11 (DESIGN §11): which licences training and export admit, and which search shows.
     "LICENSE_POLICY": "permissive",
     "SEARCH_LICENSE_POLICY": "any",
+    "DECONTAMINATE_SETS": "auto",  # evaluation sets (docs/decontamination.md); none: off
     "OPT_OUT_FILE": "",  # forget patterns, one per line, re-read by crawled_repos and queued_repos
     "MIN_NEW_FILES": "1000",
     "MAX_DATASET_SIZE": "100000",

@@ -51,6 +51,16 @@ def license_metadata(index: SearchIndex) -> dict[str, Any]:
     }
 
 
+def contaminated_counts(index: SearchIndex) -> dict[str, int]:
+    """Documents per evaluation set in the whole index, from the counts per `contaminated` value ("a,b"
+    counts for both); {} when none overlaps."""
+    counts: dict[str, int] = {}
+    for value, documents in index.terms("contaminated", size=1000).items():
+        for name in value.split(","):
+            counts[name] = counts.get(name, 0) + documents
+    return dict(sorted(counts.items()))
+
+
 @dg.asset(
     group_name="files",
     partitions_def=repo_batches,
@@ -98,6 +108,8 @@ def es_code_index(
             "index_size_bytes": index.size_bytes(),
             "index": index.name,
             **license_metadata(index),
+            # Documents of the whole index per evaluation set they overlap (DECONTAMINATE_SETS).
+            "index_contaminated": dg.MetadataValue.json(contaminated_counts(index)),
         },
         check_results=checks,
     )

@@ -47,6 +47,8 @@ def counts_metadata(counts: BatchCounts) -> dict[str, Any]:
         "near_duplicates": summary["near_duplicates"],
         "secrets_redacted": dg.MetadataValue.json(summary["secrets_redacted"]),
         "pii_redacted": dg.MetadataValue.json(summary["pii_redacted"]),
+        # Kept files per evaluation set they overlap (DECONTAMINATE_SETS): indexed, left out of training.
+        "contaminated": dg.MetadataValue.json(summary["contaminated"]),
         "languages": dg.MetadataValue.json(summary["languages"]),
         "quality_histogram": dg.MetadataValue.md(quality_table(summary["quality_histogram"])),
         "failed_repos": dg.MetadataValue.json(summary["failed_repos"]),
@@ -89,6 +91,7 @@ def scored_files(
         max_file_bytes=config.max_file_bytes,
         min_quality=min_quality,
         pii_kinds=pipeline.pii_kinds(),
+        decontaminate_sets=pipeline.decontamination_spec(),
     )
     queue = redis.queue()
     with queue.keep_leased(batch_id):
@@ -117,6 +120,7 @@ def scored_files(
     for key, value in spool_license_counts(spool).items():
         metadata[key] = dg.MetadataValue.json(value)
     metadata["min_quality"] = min_quality
+    metadata["decontaminate_sets"] = processing.decontaminate_sets or "none"
     return dg.MaterializeResult(metadata=metadata)
 
 

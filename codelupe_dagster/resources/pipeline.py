@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, field_validator
 
+from codelupe_dagster.backends.eval_sets import EvalSetError, check_spec, resolve_spec
 from codelupe_dagster.core.pii import PiiKind, parse_kinds
 from codelupe_dagster.settings import DEFAULTS
 
@@ -67,6 +68,13 @@ class PipelineResource(dg.ConfigurableResource):
         "(or 'none'); secrets are always redacted.",
     )
 
+    decontaminate_sets: str = Field(
+        default=DEFAULTS["DECONTAMINATE_SETS"],
+        description="DECONTAMINATE_SETS: evaluation sets whose overlapping documents are marked contaminated "
+        "and left out of training and export: a comma list of built-in sets (humaneval, verilogeval), "
+        "NAME=PATH.jsonl[#FIELD+FIELD] files, 'auto' (the built-ins whose package is installed) or 'none'.",
+    )
+
     source: str | None = Field(
         default=None,
         description="CODELUPE_SOURCE: 'github', a directory of git repositories, or a file of clone URLs.",
@@ -84,6 +92,17 @@ class PipelineResource(dg.ConfigurableResource):
                 raise ValueError(f"PII_REDACT: {exc}") from None
         return value  # an EnvVar is resolved (and this validator runs again) at run time
 
+    @field_validator("decontaminate_sets", mode="before")
+    @classmethod
+    def _readable_sets(cls, value: object) -> object:
+        """An unknown set, a missing package or file fails when the resource is built, naming it."""
+        if isinstance(value, str) and not isinstance(value, dg.EnvVar):
+            try:
+                check_spec(value)
+            except EvalSetError as exc:
+                raise ValueError(f"DECONTAMINATE_SETS: {exc}") from None
+        return value
+
     def data_path(self) -> Path:
         """DATA_DIR as an absolute path, so every process of a session agrees on it."""
         return Path(self.data_dir).expanduser().resolve()
@@ -91,6 +110,11 @@ class PipelineResource(dg.ConfigurableResource):
     def pii_kinds(self) -> frozenset[PiiKind]:
         """The kinds of `pii_redact`; ValueError names an unknown one."""
         return parse_kinds(self.pii_redact)
+
+    def decontamination_spec(self) -> str:
+        """`decontaminate_sets` in canonical form, `auto` expanded: what scoring workers load and what
+        asset metadata reports ('' when no set is used)."""
+        return resolve_spec(self.decontaminate_sets)
 
     def is_continuous(self) -> bool:
         return self.crawler_mode.strip().lower() == "continuous"

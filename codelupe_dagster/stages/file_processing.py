@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from codelupe_dagster.backends import git_files
+from codelupe_dagster.backends import eval_sets, git_files
 from codelupe_dagster.core import filters
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.language import LANGUAGES, detect_language
@@ -36,6 +36,8 @@ class ProcessingConfig:
     lsh: LSHParams = field(default_factory=LSHParams)
     min_quality: float | None = None  # below it a file is dropped as "low_quality"
     pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS  # personal data redacted besides secrets (PII_REDACT)
+    # Evaluation sets, canonical (`eval_sets.resolve_spec`); '' marks nothing (DECONTAMINATE_SETS).
+    decontaminate_sets: str = ""
 
     def __post_init__(self) -> None:
         if self.scorer not in SCORERS:
@@ -118,7 +120,15 @@ def _process(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile 
         secrets=merge_counts(redacted.secrets, redacted_path.secrets),
         pii=merge_counts(redacted.pii, redacted_path.pii),
         license_header=license_header(text),  # the file's own SPDX tag, read before redaction
+        contaminated=contamination(content, config.decontaminate_sets),
     )
+
+
+def contamination(content: str, sets: str) -> str | None:
+    """The evaluation sets the (redacted, normalised) content overlaps, comma-separated; None: clean.
+    The index is built once per process (a pool worker builds it in its initialiser)."""
+    index = eval_sets.index_for(sets) if sets else None
+    return None if index is None else index.contaminated(content)
 
 
 def process_file(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile | Dropped:

@@ -93,6 +93,7 @@ class BatchCounts:
     near_duplicates: int = 0
     secrets_redacted: Counter[str] = field(default_factory=Counter)
     pii_redacted: Counter[str] = field(default_factory=Counter)  # per kind: email, ip
+    contaminated: Counter[str] = field(default_factory=Counter)  # kept files per evaluation set
     languages: Counter[str] = field(default_factory=Counter)
     quality_histogram: Counter[str] = field(default_factory=Counter)
     repos: int = 0
@@ -119,6 +120,8 @@ class BatchCounts:
         self.quality_histogram[quality_bucket(processed.quality_score)] += 1
         self.secrets_redacted.update(processed.secrets)
         self.pii_redacted.update(processed.pii)
+        if processed.contaminated:
+            self.contaminated.update(processed.contaminated.split(","))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +133,7 @@ class BatchCounts:
             "near_duplicates": self.near_duplicates,
             "secrets_redacted": dict(sorted(self.secrets_redacted.items())),
             "pii_redacted": dict(sorted(self.pii_redacted.items())),
+            "contaminated": dict(sorted(self.contaminated.items())),
             "languages": dict(self.languages.most_common()),
             "quality_histogram": {
                 label: self.quality_histogram.get(label, 0) for label, _, _ in QUALITY_BUCKETS
