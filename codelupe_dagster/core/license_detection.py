@@ -36,6 +36,9 @@ from typing import Final
 MATCH_THRESHOLD: Final = 0.90
 # A file's header is its first lines; SPDX tags further down are examples or data, not the file's own.
 HEADER_LINES: Final = 30
+# A file that is a licence text plus notes: every word of the licence, which is most of the file.
+CONTAINED_RECALL: Final = 1.0
+CONTAINED_DICE: Final = 0.80
 # A common licence this close to the best match is preferred to a rare near-copy (see match_license_text).
 PREFER_MARGIN: Final = 0.03
 # The licences most projects use (choosealicense.com's list, in SPDX ids, with the GPL family as this
@@ -235,10 +238,32 @@ def match_license_text(
     if tagged:
         return tagged
     ranked = ranked_matches(text, data, within=margin)
-    if not ranked or ranked[0].score < threshold:
+    if not ranked:
         return None
+    if ranked[0].score < threshold:
+        return _contained_license(text, data)
     common = [m for m in ranked if m.license in COMMON_LICENSES and m.score >= threshold]
     return common[0].license if common else ranked[0].license
+
+
+def _contained_license(text: str, data: LicenseData | None) -> str | None:
+    """A file that holds a whole licence text plus notes of its own (CPython's LICENSE: a history of the
+    licence, then the Python-2.0.1 stack, then a 0BSD clause for its docs): the licence every word of
+    which the file holds (``CONTAINED_RECALL``) and that still makes up most of it (``CONTAINED_DICE``);
+    among several, the largest overlap."""
+    reference = data or license_data()
+    words = frozenset(normalize_words(text))
+    best: tuple[float, str] | None = None
+    for license_id, ref in reference.references.items():
+        shared = len(words & ref)
+        dice = 2 * shared / (len(words) + len(ref))
+        if (
+            shared >= CONTAINED_RECALL * len(ref)
+            and dice >= CONTAINED_DICE
+            and (best is None or dice > best[0])
+        ):
+            best = (dice, license_id)
+    return best[1] if best else None
 
 
 def _short_file_tag(text: str, data: LicenseData | None) -> str | None:

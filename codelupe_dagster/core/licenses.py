@@ -36,6 +36,7 @@ PERMISSIVE_LICENSES: Final[frozenset[str]] = frozenset(
         "cc0-1.0",
         "wtfpl",
         "python-2.0",
+        "python-2.0.1",  # CPython's licence stack (PSF-2.0, BeOpen, CNRI, CWI), as its LICENSE file reads
         "psf-2.0",
         "upl-1.0",
         "artistic-2.0",

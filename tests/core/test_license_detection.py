@@ -188,3 +188,10 @@ def test_license_header_ignores_tags_below_the_header_and_unknown_ids() -> None:
 def test_a_short_licence_file_with_a_tag_is_that_expression() -> None:
     notice = "This project is dual licensed.\nSPDX-License-Identifier: MIT OR Apache-2.0\n"
     assert detect_license({"LICENSE": notice}) == "MIT OR Apache-2.0"
+
+
+def test_a_licence_text_with_notes_of_its_own_is_that_licence() -> None:
+    history = "A. HISTORY OF THE SOFTWARE\n" + "It was written at CWI in the Netherlands. " * 20
+    assert match_license_text(history + "\n\n" + MIT) == "MIT"
+    assert match_license_text(MIT + "\n\n" + history) == "MIT"
+    assert match_license_text(history) is None

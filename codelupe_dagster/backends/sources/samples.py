@@ -8,6 +8,7 @@ and an unchanged source re-queues nothing.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import shutil
 import sysconfig
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
+
+from codelupe_dagster.core.license_detection import is_license_file
 
 # Standard-library packages (real, well-documented code) and installed dependencies of the project.
 STDLIB_PACKAGES = (
@@ -69,6 +72,29 @@ def _copy_sources(src: Path, dest: Path) -> int:
     return copied
 
 
+def _license_file(package: str, src: Path, stdlib: Path) -> Path | None:
+    """The licence the package is distributed under, as a file on this machine: CPython's LICENSE.txt
+    for the standard library, the distribution's own licence file for an installed package."""
+    if src.is_relative_to(stdlib):
+        found = stdlib / "LICENSE.txt"
+        return found if found.is_file() else None
+    for dist in importlib.metadata.packages_distributions().get(package, []):
+        for file in importlib.metadata.distribution(dist).files or []:
+            if is_license_file(file.name):
+                located = Path(str(file.locate()))
+                if located.is_file():
+                    return located
+    return None
+
+
+def _copy_license(package: str, src: Path, stdlib: Path, dest: Path) -> None:
+    """Each sample repository carries its real licence at its root, so detection labels it (training's
+    default policy leaves out unlicensed code)."""
+    found = _license_file(package, src, stdlib)
+    if found is not None:
+        shutil.copyfile(found, dest / "LICENSE")
+
+
 def _commit_all(path: Path) -> str:
     repo = pygit2.init_repository(str(path), initial_head="main")
     repo.index.add_all()
@@ -100,5 +126,6 @@ def build_sample_sources(dest: Path, max_repos: int = 12) -> list[SampleSource]:
                 continue
         else:
             files = sum(1 for _ in path.rglob("*") if _.is_file() and ".git" not in _.parts)
+        _copy_license(package, src, stdlib, path)
         built.append(SampleSource(repo_name, path, _commit_all(path), files))
     return built
