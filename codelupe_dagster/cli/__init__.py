@@ -39,6 +39,9 @@ def _register() -> None:
     from codelupe_dagster.cli.forget import forget
 
     cli.add_command(forget)
+    from codelupe_dagster.cli.decontaminate import decontaminate
+
+    cli.add_command(decontaminate)
     # one `cli.add_command(...)` per subcommand module, imported here
 
 
