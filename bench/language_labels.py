@@ -93,6 +93,13 @@ SOURCES: tuple[Source, ...] = (
     Source(str(SITE), "restructuredtext", (".rst",), cap=30),
     Source("/etc", "shell", names=(".bashrc", ".profile", ".bash_logout", "bash.bashrc", "profile"), cap=20),
     Source(GO, "makefile", names=("Makefile",), cap=10),
+    Source(GO + "/runtime/cgo", "assembly", (".S",), cap=20),
+    Source("/usr/share/postgresql", "sql", (".sql",), cap=80),
+    Source("/usr/share/postgresql-common/t", "perl", (".t",), cap=40),
+    Source("/usr/share/dpkg", "makefile", (".mk",), cap=10),
+    Source("/usr/share/doc/mawk/examples", "awk", (".awk",), cap=10),
+    Source("/usr/share/emacs/site-lisp", "emacs-lisp", (".el",), cap=10),
+    Source("/usr/share/cmake-3.25/Modules/FortranCInterface", "fortran", (".f90",), cap=10),
     # Not code: data and plain text.
     Source("/usr/lib/node_modules", NOT_CODE, (".json",), cap=80),
     Source(str(SITE), NOT_CODE, (".txt", ".toml", ".yaml", ".yml", ".xml"), cap=120, exclude=("CMakeLists",)),
