@@ -237,7 +237,6 @@ def remove_rows(
     root = Path(directory)
     manifest = read_manifest(root, marker_name)
     parts: list[str] = []
-    stale: list[str] = []
     removed = 0
     for part in manifest.parts:
         keys = pq.read_table(root / part, columns=["repo", "path"]).to_pydict()
@@ -248,7 +247,6 @@ def remove_rows(
             parts.append(part)
             continue
         removed += mask.count(False)
-        stale.append(part)
         if any(mask):
             kept = pq.read_table(root / part).filter(pa.array(mask))
             name = _rewritten_name(root, part)
@@ -266,8 +264,10 @@ def remove_rows(
     info["forgotten_rows"] = int(info.get("forgotten_rows") or 0) + removed
     marker = {"parts": parts, "rows": manifest.rows - removed, "info": info}
     _atomic_write_bytes(root / marker_name, json.dumps(marker, sort_keys=True).encode())
-    for part in stale:
-        (root / part).unlink(missing_ok=True)
+    listed = set(parts)
+    for child in root.iterdir():  # the old parts, and what an interrupted earlier run left aside
+        if child.name.startswith((PART_PREFIX, f".{PART_PREFIX}")) and child.name not in listed:
+            child.unlink(missing_ok=True)
     return removed
 
 
