@@ -9,9 +9,13 @@ An export directory holds:
   `datasets.load_dataset(dir)` and `load_dataset(dir, "python")` both work;
 - `stats.json`: every number the card shows (see `export_dataset`).
 
-Streaming: one language at a time is read from the index (`Filters.languages`), and only one shard of it
-is held in memory. An export is written into a staging directory beside the target and renamed into
-place when complete, so an interrupted export leaves the previous one intact and never a half dataset.
+Streaming: one pass over the index, oldest first; each language streams into its own shard through a
+Parquet writer, so memory holds one row group (`ROW_GROUP_ROWS` rows) per language, never the corpus.
+(One pass per language with a language filter cost 5x the single pass on SQLite, which walks the whole
+sort index for each language.)
+
+An export is written into a staging directory beside the target and renamed into place when complete,
+so an interrupted export leaves the previous one intact and never a half dataset.
 
 What leaves the pipeline is filtered and redacted again: the export's `ConsumerPolicy` (LICENSE_POLICY,
 default permissive; contaminated documents left out by default) decides what is admitted, and what it
@@ -31,18 +35,20 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from codelupe_dagster.backends.document_spool import UnwritableDocument
 from codelupe_dagster.backends.search import Filters, SearchIndex
-from codelupe_dagster.backends.spool import EXPORT_MARKER, ShardWriter, arrow_schema, from_row
+from codelupe_dagster.backends.spool import DEFAULT_COMPRESSION_LEVEL, EXPORT_MARKER, arrow_schema, from_row
+from codelupe_dagster.backends.spool import _to_row as spool_row  # the spool's row encoding, shared
 from codelupe_dagster.core.corpus_policy import CONTAMINATED_REASON, ConsumerPolicy
 from codelupe_dagster.core.dataset_card import DATA_DIR, NO_LICENSE_KEY, SPLIT, render_card
 from codelupe_dagster.core.documents import STORED_CODE_FIELDS
@@ -55,6 +61,9 @@ log = logging.getLogger(__name__)
 # these fields are read from the index, so index-only fields never reach a dataset.
 EXPORT_SCHEMA = arrow_schema(STORED_CODE_FIELDS)
 EXPORT_FIELDS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS)
+EXPORT_COLUMNS: tuple[str, ...] = tuple(EXPORT_SCHEMA.names)
+# Rows per Parquet row group: what one language holds in memory while its shard is written.
+ROW_GROUP_ROWS = 1000
 
 STATS_FILE = "stats.json"
 CARD_FILE = "README.md"
@@ -110,26 +119,55 @@ def pipeline_version() -> str:
 
 
 class _LanguageShards:
-    """One language's shards: `ShardWriter` parts, renamed `train-NNNNN-of-NNNNN` when complete."""
+    """One language's shards, streamed: rows go out in row groups of `ROW_GROUP_ROWS` through a Parquet
+    writer, a shard is closed at `rows_per_shard` rows, and `finish` renames the shards to the Hub's
+    `train-NNNNN-of-NNNNN` names once their count is known. Memory: one row group per language."""
 
     def __init__(self, root: Path, language: str, rows_per_shard: int):
         self.directory = root / DATA_DIR / language
-        self._writer = ShardWriter(
-            self.directory, rows_per_part=rows_per_shard, marker=EXPORT_MARKER, schema=EXPORT_SCHEMA
-        )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._rows_per_shard = rows_per_shard
+        self._buffer: list[dict[str, Any]] = []
+        self._rows_in_shard = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._parts: list[Path] = []
 
     def write(self, doc: Mapping[str, Any]) -> None:
-        self._writer.write(doc)
+        """Take one document; `UnwritableDocument` (nothing taken) when Parquet cannot store it."""
+        self._buffer.append(spool_row(doc, EXPORT_COLUMNS))
+        self._rows_in_shard += 1
+        if len(self._buffer) >= ROW_GROUP_ROWS:
+            self._flush()
+        if self._rows_in_shard >= self._rows_per_shard:
+            self._close_shard()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        if self._writer is None:
+            part = self.directory / f".part-{len(self._parts):05d}.parquet"
+            self._writer = pq.ParquetWriter(
+                part, EXPORT_SCHEMA, compression="zstd", compression_level=DEFAULT_COMPRESSION_LEVEL
+            )
+            self._parts.append(part)
+        self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=EXPORT_SCHEMA))
+        self._buffer = []
+
+    def _close_shard(self) -> None:
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._rows_in_shard = 0
 
     def finish(self) -> dict[str, int]:
-        """Rename the parts into the Hub's names; the sizes the card declares for this config."""
-        manifest = self._writer.commit()
-        (self.directory / EXPORT_MARKER).unlink(missing_ok=True)
-        total = len(manifest.parts)
+        """Close the last shard and rename them all; the sizes the card declares for this config."""
+        self._close_shard()
+        total = len(self._parts)
         num_bytes = download = 0
-        for i, part in enumerate(manifest.parts):
+        for i, part in enumerate(self._parts):
             final = self.directory / f"{SPLIT}-{i:05d}-of-{total:05d}.parquet"
-            os.replace(self.directory / part, final)
+            os.replace(part, final)
             meta = pq.read_metadata(final)
             num_bytes += sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
             download += final.stat().st_size
@@ -190,36 +228,35 @@ def _sets(doc: Mapping[str, Any]) -> list[str]:
 
 
 class _DatasetWriter:
-    """Writes languages one after another into a staging directory and accounts for every document."""
+    """Writes documents, in one pass over the source, into per-language shards of a staging directory
+    and accounts for every document."""
 
     def __init__(self, staging: Path, rows_per_shard: int):
         self.staging = staging
         self.rows_per_shard = rows_per_shard
         self.counted = _Accumulator()
         self.unwritable = 0
-        self._sizes: dict[str, dict[str, int]] = {}
+        self._languages: dict[str, _LanguageShards] = {}
 
-    def write_language(
-        self, language: str, docs: Iterable[Mapping[str, Any]], on_written: Callable[[int], None]
-    ) -> None:
-        shards = _LanguageShards(self.staging, language, self.rows_per_shard)
-        for doc in docs:
-            try:
-                shards.write(doc)
-            except UnwritableDocument as exc:
-                log.warning("left out of the export: %s", exc)
-                self.unwritable += 1
-                continue
-            self.counted.add(language, doc)
-            on_written(self.counted.documents)
-        sizes = shards.finish()
-        if sizes["shards"]:
-            self._sizes[language] = sizes
+    def write(self, language: str, doc: Mapping[str, Any]) -> None:
+        shards = self._languages.get(language)
+        if shards is None:
+            shards = self._languages[language] = _LanguageShards(self.staging, language, self.rows_per_shard)
+        try:
+            shards.write(doc)
+        except UnwritableDocument as exc:
+            log.warning("left out of the export: %s", exc)
+            self.unwritable += 1
+            return
+        self.counted.add(language, doc)
 
-    def export_stats(self) -> dict[str, Any]:
+    def finish(self) -> dict[str, Any]:
+        """Close every language's shards; the export's own numbers."""
         stats = self.counted.stats()
-        for language, sizes in self._sizes.items():
-            stats["languages"][language].update(sizes)
+        for language, shards in sorted(self._languages.items()):
+            sizes = shards.finish()
+            if sizes["shards"]:
+                stats["languages"][language].update(sizes)
         return stats
 
 
@@ -335,19 +372,16 @@ def export_dataset(
     out = Path(out).expanduser().resolve()
     _check_target(out)
     now = now or datetime.now(UTC)
-    # One pass per language keeps one shard in memory. A document indexed while the export runs is
-    # exported when its language's pass sees it; the stats count what was written either way.
+    # One pass over the index, oldest first; each language streams into its own shards.
     selected = Filters(
         min_quality=options.min_quality, languages=(options.language,) if options.language else ()
     )
-    languages = sorted(index.terms("language", selected, size=100_000))
     tally = RedactionTally()
     excluded: dict[str, int] = {}
     left_out: dict[str, int] = {}
-
-    def admitted(language: str) -> Iterator[dict[str, Any]]:
-        filters = Filters(min_quality=options.min_quality, languages=(language,))
-        for doc in index.iter_documents(filters, fields=EXPORT_FIELDS):
+    with _staged(out) as staging:
+        writer = _DatasetWriter(staging, options.rows_per_shard)
+        for doc in index.iter_documents(selected, fields=EXPORT_FIELDS):
             reason = options.policy.exclusion(doc)
             if reason is not None:
                 _bump(excluded, reason)
@@ -355,16 +389,13 @@ def export_dataset(
                     for name in _sets(doc):
                         _bump(left_out, name)
                 continue
-            yield redact_document(doc, options.pii_kinds, tally)
-
-    with _staged(out) as staging:
-        writer = _DatasetWriter(staging, options.rows_per_shard)
-        for language in languages:
-            writer.write_language(language_dir(language), admitted(language), on_written)
+            writer.write(language_dir(doc.get("language")), redact_document(doc, options.pii_kinds, tally))
+            on_written(writer.counted.documents)
+        exported = writer.finish()
         if writer.unwritable:
             excluded[UNWRITABLE_REASON] = writer.unwritable
         stats = _assemble(
-            writer.export_stats(),
+            exported,
             options=options,
             now=now,
             corpus=corpus,
@@ -529,25 +560,14 @@ def _rewrite_without(
     with _staged(directory) as staging:
         writer = _DatasetWriter(staging, int(old.get("rows_per_shard") or 10_000))
         removed = 0
-        by_language: dict[str, list[Path]] = {}
-        for shard in _shards(directory):
-            by_language.setdefault(shard.parent.name, []).append(shard)
-        for language in sorted(by_language):
-
-            def kept(shards: list[Path] = by_language[language]) -> Iterator[dict[str, Any]]:
-                nonlocal removed
-                for shard in shards:
-                    for batch in pq.ParquetFile(shard).iter_batches(batch_size=1000):
-                        for row in batch.to_pylist():
-                            doc = from_row(row)
-                            if matches(doc):
-                                removed += 1
-                            else:
-                                yield doc
-
-            writer.write_language(language, kept(), lambda n: None)
+        for language, doc in iter_export(directory):
+            if matches(doc):
+                removed += 1
+            else:
+                writer.write(language, doc)
+        exported = writer.finish()
         stats = dict(old)
-        stats.update(writer.export_stats())
+        stats.update(exported)
         sets = stats["decontamination"]["sets"]
         exported_sets = writer.counted.contaminated_exported
         for name in sorted(set(sets) | set(exported_sets)):

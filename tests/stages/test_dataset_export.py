@@ -287,3 +287,18 @@ def test_forget_rewrites_every_registered_export(
         str(tmp_path / "a"): 0,
         str(tmp_path / "b"): 0,
     }
+
+
+def test_shards_stream_in_row_groups(
+    index: SearchIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dataset_export, "ROW_GROUP_ROWS", 2)
+    out = tmp_path / "rg"
+    export_dataset(index, out, ExportOptions(rows_per_shard=3))
+    shards = sorted((out / "data" / "python").iterdir())
+    assert [p.name for p in shards] == ["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+    metas = [pq.read_metadata(p) for p in shards]
+    assert [(m.num_rows, m.num_row_groups) for m in metas] == [(3, 2), (1, 1)]
+    # Oldest first within a language, across shards and row groups.
+    ids = [r["id"] for p in shards for r in pq.read_table(p).to_pylist()]
+    assert ids == [DOCS[i]["id"] for i in (0, 1, 2, 3)]
