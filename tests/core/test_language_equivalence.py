@@ -57,8 +57,9 @@ def test_shared_extensions_without_content_have_no_language():
     ]
     assert len(shared) > 30
     assert [path for path, _ in shared if detect_language(path) is not None] == []
-    # Still read (the content may settle them), or skipped (`README.md`), exactly as before.
-    assert [path for path, (_, maybe) in shared if may_be_code(path) != maybe] == []
+    # Those the earlier table knew are still read (the content may settle them), or skipped
+    # (`README.md`), exactly as before; unknown ones (`.d`) may now be read.
+    assert [path for path, (language, maybe) in shared if language and may_be_code(path) != maybe] == []
 
 
 def test_thresholds_are_unchanged():
