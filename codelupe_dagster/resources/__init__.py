@@ -41,6 +41,7 @@ def pipeline_from_env(data_dir: str | None = None) -> PipelineResource:
         sync_interval=settings.env_int("SYNC_INTERVAL"),
         source=settings.env_str("CODELUPE_SOURCE"),
         pii_redact=settings.env_str("PII_REDACT") or settings.DEFAULTS["PII_REDACT"],
+        decontaminate_sets=settings.env_str("DECONTAMINATE_SETS") or settings.DEFAULTS["DECONTAMINATE_SETS"],
     )
 
 

@@ -37,3 +37,13 @@ def test_a_jsonl_file_is_kept_as_written(tmp_path: Path) -> None:
 def test_a_bad_value_fails_when_the_resource_is_built(value: str, message: str) -> None:
     with pytest.raises(ValidationError, match=f"DECONTAMINATE_SETS: .*{message}"):
         PipelineResource(decontaminate_sets=value)
+
+
+def test_the_environment_reaches_the_resource(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from codelupe_dagster.resources import default_resources, pipeline_from_env
+
+    monkeypatch.setenv("DECONTAMINATE_SETS", "none")
+    assert pipeline_from_env(str(tmp_path)).decontamination_spec() == ""
+    monkeypatch.setenv("DECONTAMINATE_SETS", "humaneva")
+    with pytest.raises(ValidationError, match="unknown evaluation set 'humaneva'"):
+        default_resources()
