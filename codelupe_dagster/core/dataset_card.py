@@ -21,8 +21,9 @@ DEFAULT_CONFIG: Final = "all"
 SPLIT: Final = "train"
 DATA_DIR: Final = "data"
 
-# Hub licence ids that are also SPDX ids (lower-cased): the Hub's list (docs "Licenses") restricted to
-# the ones SPDX names the same way. An SPDX id outside it is declared as `other` with its name.
+# Hub licence ids that are also SPDX ids (lower-cased): the table of the Hub's "Licenses" page
+# (hub-docs, docs/hub/repositories-licenses.md) restricted to the ids SPDX spells the same way. An SPDX
+# id outside it (0BSD, MIT-0, EUPL-1.2, ...) is declared as `other` with its name.
 HUB_LICENSE_IDS: Final[frozenset[str]] = frozenset(
     {
         "afl-3.0",
@@ -37,17 +38,26 @@ HUB_LICENSE_IDS: Final[frozenset[str]] = frozenset(
         "cc-by-2.5",
         "cc-by-3.0",
         "cc-by-4.0",
+        "cc-by-nc-2.0",
+        "cc-by-nc-3.0",
         "cc-by-nc-4.0",
+        "cc-by-nc-nd-3.0",
+        "cc-by-nc-nd-4.0",
+        "cc-by-nc-sa-2.0",
+        "cc-by-nc-sa-3.0",
         "cc-by-nc-sa-4.0",
         "cc-by-nd-4.0",
         "cc-by-sa-3.0",
         "cc-by-sa-4.0",
         "cc0-1.0",
+        "cdla-permissive-1.0",
+        "cdla-permissive-2.0",
+        "cdla-sharing-1.0",
         "ecl-2.0",
         "epl-1.0",
         "epl-2.0",
+        "etalab-2.0",
         "eupl-1.1",
-        "eupl-1.2",
         "gpl-2.0",
         "gpl-3.0",
         "isc",

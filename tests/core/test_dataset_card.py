@@ -45,6 +45,8 @@ def test_license_ids(expression: str, ids: list[str]) -> None:
         ("BSD-3-Clause-Clear", "bsd-3-clause-clear"),
         ("ODbL-1.0", "odbl"),
         ("CC0-1.0", "cc0-1.0"),
+        ("EUPL-1.1", "eupl-1.1"),
+        ("EUPL-1.2", None),
         ("0BSD", None),
         ("MIT-0", None),
         ("LicenseRef-acme", None),

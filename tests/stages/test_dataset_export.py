@@ -189,8 +189,9 @@ def test_policy_overrides_are_applied_and_counted(index: SearchIndex, tmp_path: 
     }
     assert stats["licenses"]["none"] == 1
     meta = card_meta(tmp_path / "any")
-    # GPL and EUPL have Hub ids; no licence at all is `unknown`.
-    assert meta["license"] == ["apache-2.0", "bsd-3-clause", "eupl-1.2", "gpl-3.0", "mit", "unknown"]
+    # GPL has a Hub id, EUPL-1.2 does not (`other`, named); no licence at all is `unknown`.
+    assert meta["license"] == ["apache-2.0", "bsd-3-clause", "gpl-3.0", "mit", "unknown", "other"]
+    assert meta["license_name"] == "eupl-1.2"
     assert stats["corpus"] is None and stats["duplicates"] is None
 
     listed = ConsumerPolicy.from_settings("export", "list:BSD-3-Clause")
