@@ -69,3 +69,14 @@ def test_bad_settings_and_targets_exit_2(filled: Path, tmp_path: Path) -> None:
     code, output = invoke("export", "--out", str(tmp_path / "mine"))
     assert code == 2 and "is not a codelupe export" in output
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "do not delete"
+
+
+def test_without_redis_the_export_still_runs_and_says_so(
+    filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    code, output = invoke("export", "--out", str(tmp_path / "ds"))
+    assert code == 0, output
+    assert "warning: corpus statistics unavailable" in output and "exported 6 documents" in output
+    assert stats(tmp_path / "ds")["corpus"] is None
+    assert "Scoring counts were not available" in (tmp_path / "ds" / "README.md").read_text()
