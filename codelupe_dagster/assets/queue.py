@@ -55,8 +55,6 @@ def apply_opt_out(
 ) -> dict[str, Any]:
     """Re-read OPT_OUT_FILE and forget its new lines (the same path as `codelupe forget`); metadata."""
     path = settings.env_str("OPT_OUT_FILE") or ""
-    if not path:
-        return {"opt_out_file": "", "opt_out_forgotten": 0}
     reports = apply_opt_out_file(path, forget_stores(redis, search, pipeline.data_path(), context.log.info))
     for report in reports:
         context.log.info(f"opt-out {report.pattern}: {dict(report.removed)}; re-queued {report.requeued}")

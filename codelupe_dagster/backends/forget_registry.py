@@ -129,9 +129,19 @@ class RedisForgetRegistry:
         pipe.execute()
         return old is None
 
-    def finish(self, pattern: ForgetPattern, removed: Mapping[str, int]) -> None:
+    def note_repos(self, pattern: ForgetPattern, repos: Iterable[str]) -> list[str]:
+        """Add the repositories the pattern resolved to (kept, so a re-run still finds a repository that
+        is gone from every store it was found in); all it names so far."""
         entry = self.entry(pattern.text) or {"pattern": pattern.text, "kind": pattern.kind}
-        entry.update(state="done", finished=time.time(), removed=dict(removed))
+        entry["repos"] = sorted(set(entry.get("repos") or []) | set(repos))
+        self._client.hset(self._keys.forget_patterns, pattern.text, json.dumps(entry, sort_keys=True))
+        return list(entry["repos"])
+
+    def finish(self, pattern: ForgetPattern, removed: Mapping[str, int], complete: bool = True) -> None:
+        """Record what was removed; `complete=False` (a spool was being written) leaves the state
+        `incomplete`, so the next crawl or queue run forgets the pattern again."""
+        entry = self.entry(pattern.text) or {"pattern": pattern.text, "kind": pattern.kind}
+        entry.update(state="done" if complete else "incomplete", finished=time.time(), removed=dict(removed))
         self._client.hset(self._keys.forget_patterns, pattern.text, json.dumps(entry, sort_keys=True))
 
     def entry(self, text: str) -> dict[str, Any] | None:

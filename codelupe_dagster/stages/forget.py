@@ -42,7 +42,7 @@ from codelupe_dagster.backends.document_spool import SpoolIncomplete
 from codelupe_dagster.backends.forget_registry import ForgetPattern, RedisForgetRegistry, parse_pattern
 from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.backends.search.base import Filters, SearchIndex
-from codelupe_dagster.backends.spool import remove_rows
+from codelupe_dagster.backends.spool import PART_PREFIX, remove_rows
 from codelupe_dagster.stages.handoff import ClonedBatch, write_cloned_manifest
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class ForgetReport:
     requeued: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    unfinished: bool = False  # a spool was being written: run again once its batch is done
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,15 +105,20 @@ def read_opt_out_file(path: str | Path | None) -> list[str]:
 
 
 def apply_opt_out_file(path: str | Path | None, stores: ForgetStores) -> list[ForgetReport]:
-    """Forget the opt-out file's patterns the registry does not hold yet, or holds unfinished (a crash
-    midway). A line removed from the file is not un-forgotten: `codelupe forget --undo` does that."""
+    """Forget the opt-out file's patterns the registry does not hold yet, then finish every registry
+    entry left unfinished (a crash midway, or a spool that was being written), whichever way it came. A
+    line removed from the file is not un-forgotten: `codelupe forget --undo` does that."""
     entries = stores.registry.entries()
-    todo = []
+    new = []
     for text in read_opt_out_file(path):
         pattern = parse_pattern(text)
-        if entries.get(pattern.text, {}).get("state") != "done":
-            todo.append(text)
-    return forget(todo, stores, reason="opt-out file", source="opt-out") if todo else []
+        if pattern.text not in entries:
+            new.append(pattern.text)
+    reports = forget(new, stores, reason="opt-out file", source="opt-out") if new else []
+    unfinished = [text for text, entry in entries.items() if entry.get("state") != "done"]
+    if unfinished:
+        reports += forget(unfinished, stores, reason="unfinished", source="cli")
+    return reports
 
 
 def forget(
@@ -143,6 +149,8 @@ def _forget_one(
         stores.registry.register(pattern, reason=reason, source=source)
     targets = _files_by_repo(pattern, stores) if pattern.kind == "glob" else None
     repos = sorted(r for r in _known_repos(stores) if pattern.matches_repo(r)) if targets is None else []
+    if not dry_run and targets is None:
+        repos = stores.registry.note_repos(pattern, repos)  # with those an interrupted run found
     report.repos = repos if targets is None else sorted(targets)
     if dry_run:
         report.files = (
@@ -155,7 +163,7 @@ def _forget_one(
         _forget_repo(repo, pattern, stores, report)
     for repo, files in sorted((targets or {}).items()):
         _forget_files(repo, files, pattern, stores, report)
-    stores.registry.finish(pattern, report.removed)
+    stores.registry.finish(pattern, report.removed, complete=not report.unfinished)
     log.info("forgot %s: %s", pattern.text, dict(report.removed))
     return report
 
@@ -233,9 +241,12 @@ def _forget_in_files(
         try:
             report.removed["spool_rows"] += remove_rows(spool, drop, repos_gone=repos)
         except SpoolIncomplete:
+            if not any(child.name.lstrip(".").startswith(PART_PREFIX) for child in spool.iterdir()):
+                continue  # an aborted run's empty directory: nothing to remove
             # Scoring is writing it: the scorer drops forgotten files itself from the next chunk on, and
             # re-running forget after the batch removes what it wrote before.
             report.notes.append(f"spool {spool.name} is being written: run forget again once it is done")
+            report.unfinished = True
     if repos:
         for manifest in sorted((stores.data_dir / "batches").glob("*/cloned.json")):
             _forget_in_handoff(manifest, set(repos), stores.data_dir, report)

@@ -7,6 +7,7 @@ handoffs, and B's re-queued batch (a full re-read) must index B's copies.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from codelupe_dagster.backends.forget_registry import RedisForgetRegistry, parse
 from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
 from codelupe_dagster.backends.repo_queue import RetryPolicy
 from codelupe_dagster.backends.search import Filters
-from codelupe_dagster.backends.spool import iter_documents
+from codelupe_dagster.backends.spool import SUCCESS_MARKER, iter_documents
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.stages import forget as forget_stage
@@ -222,9 +223,11 @@ def test_crash_midway_then_rerun_finishes(
             forget([A], stores_of(stack))
     assert stack.docs(A) == {}
     assert RedisForgetRegistry(stack.client, KEYS).entry(A)["state"] == "started"  # type: ignore[index]
-    [report] = forget([A], stores_of(stack))
-    assert report.requeued == [B] and report.removed["claims_released"] == 4
+    # The next crawl or queue run finishes what the crash left (no opt-out file configured).
+    [report] = apply_opt_out_file(None, stores_of(stack))
+    assert report.pattern == A and report.requeued == [B] and report.removed["claims_released"] == 4
     assert a_traces(stack) == []
+    assert apply_opt_out_file(None, stores_of(stack)) == []
 
 
 def test_opt_out_file_is_reread_and_removed_lines_stay_forgotten(
@@ -247,3 +250,26 @@ def test_opt_out_file_is_reread_and_removed_lines_stay_forgotten(
     assert queue_of(stack).enqueue([(RepoRecord(A, clone_url="x"), 1.0)]).skipped == {"forgotten": 1}
     entry = RedisForgetRegistry(stack.client, KEYS).entry("acme")
     assert entry is not None and entry["source"] == "opt-out" and entry["state"] == "done"
+
+
+def test_a_spool_being_written_is_finished_by_the_next_run(
+    stacks: Callable[[str], Stack],  # noqa: F811
+    corpus: dict[str, Any],
+) -> None:
+    """A spool without its marker yet (scoring still writing) cannot be rewritten: the entry stays
+    `incomplete`, and the next crawl or queue run removes A's rows once the marker is there."""
+    stack = stacks("main")
+    enqueue(stack, corpus["a"], corpus["b"])
+    batch = run_popped(stack, corpus["repos"])
+    live = stack.data_dir / "spool" / "b-live"
+    shutil.copytree(stack.data_dir / "spool" / batch, live)
+    marker = (live / SUCCESS_MARKER).read_bytes()
+    (live / SUCCESS_MARKER).unlink()
+
+    [report] = forget([A], stores_of(stack))
+    assert report.unfinished and any("b-live" in note for note in report.notes)
+    assert RedisForgetRegistry(stack.client, KEYS).entry(A)["state"] == "incomplete"  # type: ignore[index]
+    (live / SUCCESS_MARKER).write_bytes(marker)  # the batch finished
+    [again] = apply_opt_out_file(None, stores_of(stack))
+    assert again.removed["spool_rows"] == 4 and not again.unfinished
+    assert a_traces(stack) == []
