@@ -10,7 +10,8 @@ An export directory holds:
 - `stats.json`: every number the card shows (see `export_dataset`).
 
 Streaming: one pass over the index, oldest first; each language streams into its own shard through a
-Parquet writer, so memory holds one row group (`ROW_GROUP_ROWS` rows) per language, never the corpus.
+Parquet writer, so memory holds one row group (`ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` of content,
+whichever comes first) per language, never the corpus.
 (One pass per language with a language filter cost 5x the single pass on SQLite, which walks the whole
 sort index for each language.)
 
@@ -64,6 +65,7 @@ EXPORT_FIELDS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS)
 EXPORT_COLUMNS: tuple[str, ...] = tuple(EXPORT_SCHEMA.names)
 # Rows per Parquet row group: what one language holds in memory while its shard is written.
 ROW_GROUP_ROWS = 1000
+ROW_GROUP_BYTES = 64 * 2**20  # files are up to MAX_FILE_BYTES each: bound a row group by content too
 
 STATS_FILE = "stats.json"
 CARD_FILE = "README.md"
@@ -128,6 +130,7 @@ class _LanguageShards:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._rows_per_shard = rows_per_shard
         self._buffer: list[dict[str, Any]] = []
+        self._buffer_bytes = 0
         self._rows_in_shard = 0
         self._writer: pq.ParquetWriter | None = None
         self._parts: list[Path] = []
@@ -135,8 +138,9 @@ class _LanguageShards:
     def write(self, doc: Mapping[str, Any]) -> None:
         """Take one document; `UnwritableDocument` (nothing taken) when Parquet cannot store it."""
         self._buffer.append(spool_row(doc, EXPORT_COLUMNS))
+        self._buffer_bytes += len(doc.get("content") or "")
         self._rows_in_shard += 1
-        if len(self._buffer) >= ROW_GROUP_ROWS:
+        if len(self._buffer) >= ROW_GROUP_ROWS or self._buffer_bytes >= ROW_GROUP_BYTES:
             self._flush()
         if self._rows_in_shard >= self._rows_per_shard:
             self._close_shard()
@@ -152,6 +156,7 @@ class _LanguageShards:
             self._parts.append(part)
         self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=EXPORT_SCHEMA))
         self._buffer = []
+        self._buffer_bytes = 0
 
     def _close_shard(self) -> None:
         self._flush()
@@ -277,8 +282,12 @@ def _check_target(out: Path) -> None:
 
 
 def _restore_interrupted(out: Path) -> None:
-    """A crash between the two renames of `_publish` leaves only `.<name>.old-*`: put it back."""
+    """A crash between the two renames of `_publish` leaves only `.<name>.old-*`: put it back. A crash
+    after both renames leaves an `.old-*` beside the new export: remove it (when its writer is gone)."""
     if out.exists():
+        for stale in out.parent.glob(f".{out.name}.old-*"):
+            if not _alive(stale.name.rsplit("-", 1)[-1]):
+                shutil.rmtree(stale, ignore_errors=True)
         return
     olds = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
     if olds:

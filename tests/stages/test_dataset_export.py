@@ -247,10 +247,14 @@ def test_a_directory_that_is_not_an_export_is_never_replaced(index: SearchIndex,
 def test_a_crash_between_the_renames_is_repaired(index: SearchIndex, tmp_path: Path) -> None:
     out = tmp_path / "exports" / "ds"
     stats = export_dataset(index, out, ExportOptions()).stats
-    os.rename(out, out.parent / ".ds.old-12345")  # the first rename happened, the second did not
+    os.rename(out, out.parent / ".ds.old-999999999")  # the first rename happened, the second did not
     export_dataset(index, out, replace(ExportOptions(), min_quality=0.545))
     assert read_stats(out)["documents"] == 2 and stats["documents"] == 6
     assert sorted(p.name for p in out.parent.iterdir()) == ["ds"]
+    # Both renames happened, the old copy was not deleted yet: the next export removes it.
+    shutil.copytree(out, out.parent / ".ds.old-999999999")
+    export_dataset(index, out, ExportOptions())
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ds"] and read_stats(out)["documents"] == 6
 
 
 def test_forget_rewrites_every_registered_export(
@@ -300,6 +304,11 @@ def test_shards_stream_in_row_groups(
     assert [p.name for p in shards] == ["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
     metas = [pq.read_metadata(p) for p in shards]
     assert [(m.num_rows, m.num_row_groups) for m in metas] == [(3, 2), (1, 1)]
+    # Large files close a row group early: here every file is over the byte bound.
+    monkeypatch.setattr(dataset_export, "ROW_GROUP_BYTES", 10)
+    export_dataset(index, out, ExportOptions(rows_per_shard=3))
+    metas = [pq.read_metadata(p) for p in sorted((out / "data" / "python").iterdir())]
+    assert [(m.num_rows, m.num_row_groups) for m in metas] == [(3, 3), (1, 1)]
     # Oldest first within a language, across shards and row groups.
     ids = [r["id"] for p in shards for r in pq.read_table(p).to_pylist()]
     assert ids == [DOCS[i]["id"] for i in (0, 1, 2, 3)]
