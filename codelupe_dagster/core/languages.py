@@ -346,6 +346,7 @@ NOT_INDEXED: frozenset[str] = frozenset(
         "jupyter-notebook",  # JSON with outputs and base64 images; the code cells are not extracted
         "rich-text-format",  # word-processor documents
         "postscript",  # .ps/.eps are nearly always generated drawings
+        "bibtex",  # bibliography records, data in markup clothing
     }
 )
 

@@ -63,7 +63,8 @@ def test_linguist_table_shape():
 
 def test_indexed_categories():
     assert {"python", "html", "css", "roff", "hack", "raku"} <= LANGUAGES
-    assert {"markdown", "restructuredtext", "jupyter-notebook"} & LANGUAGES == set()
+    assert {"markdown", "restructuredtext", "jupyter-notebook", "bibtex"} & LANGUAGES == set()
+    assert detect_language("refs.bib") == "bibtex"
 
 
 def test_script_transform_on_a_small_sample(tmp_path):
