@@ -165,6 +165,10 @@ class DedupLedger(Protocol):
         """Every repository with a claim generation (current or next): all that ever had files indexed."""
         ...
 
+    def release_near(self, docs: Sequence[tuple[bytes, Sequence[bytes]]]) -> int:
+        """Free the LSH buckets each `(digest, band keys)` document still owns; how many went."""
+        ...
+
     def forget_carrier(self, is_gone: Callable[[str], bool]) -> int:
         """Take forgotten repositories out of every carrier list; how many entries changed."""
         ...
@@ -312,6 +316,10 @@ class RedisDedupLedger:
             for start in range(0, len(digests), 10_000):
                 pipe.srem(key, *digests[start : start + 10_000])
         pipe.execute()
+
+    def release_near(self, docs: Sequence[tuple[bytes, Sequence[bytes]]]) -> int:
+        signed = [(digest, keys) for digest, keys in docs if keys]
+        return self._near.release(signed) if signed else 0
 
     def forget_carrier(self, is_gone: Callable[[str], bool]) -> int:
         return self._carriers.remove_carrier(is_gone)

@@ -139,6 +139,22 @@ end
 return added
 """
 
+# ARGV: bucket width, id width, concatenated buckets, concatenated owners (pair i = bucket i, owner i).
+# Deletes each bucket still owned by its given owner (a forgotten document); returns how many went.
+_BAND_RELEASE = """
+local key = KEYS[1]
+local bw, dw, buckets, owners = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local released = 0
+for i = 0, #buckets / bw - 1 do
+  local bucket = string.sub(buckets, i * bw + 1, (i + 1) * bw)
+  if redis.call('HGET', key, bucket) == string.sub(owners, i * dw + 1, (i + 1) * dw) then
+    redis.call('HDEL', key, bucket)
+    released = released + 1
+  end
+end
+return released
+"""
+
 NEW_CLAIM, OWN_CLAIM, FOREIGN_CLAIM = 1, 2, 0
 
 
@@ -269,6 +285,7 @@ class NearDeduplicator:
         self._chunk_size = chunk_size
         self._script = _Script(client, _BAND_CLAIM)
         self._takeover = _Script(client, _BAND_TAKEOVER)
+        self._band_release = _Script(client, _BAND_RELEASE)
         self._ledger = ExactDeduplicator(client, keys)
 
     def claim(self, doc_id: bytes, band_keys: Sequence[bytes]) -> str | None:
@@ -325,6 +342,18 @@ class NearDeduplicator:
         if not docs and record:
             self._script.pipelined([], record)
         return result
+
+    def release(self, docs: Sequence[tuple[bytes, Sequence[bytes]]]) -> int:
+        """Free the buckets each `(digest, band keys)` document still owns (compare-and-delete, one round
+        trip per chunk): what forgetting a document leaves of it in the LSH state; how many went."""
+        released = 0
+        for start in range(0, len(docs), self._chunk_size):
+            _, calls = _band_calls_general(docs[start : start + self._chunk_size], self._keys)
+            replies = self._band_release.pipelined(
+                [(key, (width, id_width, buckets, ids)) for key, width, id_width, buckets, ids in calls], {}
+            )
+            released += sum(int(n) for n in replies)
+        return released
 
     def _take_over(self, takeovers: Mapping[str, list[tuple[bytes, bytes, bytes]]]) -> None:
         calls: list[tuple[str, Sequence[Any]]] = []

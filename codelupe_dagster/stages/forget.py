@@ -17,9 +17,10 @@ ordered the same way so a crash at any step is finished by running the same forg
    `stages.dataset_export.forget_in_exports` when that module is present;
 5. the repositories recorded as carrying R's digests (exact or near duplicates dropped earlier) are
    queued for a full re-read — before the claims go, so a crash cannot lose who they were;
-6. R's exact claims are released (compare-and-delete) and its generations dropped; its near buckets now
-   have an owner with no claimant, which the next document to land there takes over
-   (`backends.redis_dedup`). Carrier lists drop R's name.
+6. R's exact claims are released (compare-and-delete) and its generations dropped; the LSH buckets its
+   documents own are freed just before they leave the index (recomputed from their content; one that
+   cannot be recomputed is stale anyway: its owner has no claimant, so the next document to land there
+   takes it over, see `backends.redis_dedup`). Carrier lists drop R's name.
 
 Each step is idempotent: a second run finds nothing left to remove and re-queues the same carriers
 (harmless: `requeue_full` adds them only if not queued). A glob does steps 3-6 for the matching files
@@ -43,11 +44,13 @@ from codelupe_dagster.backends.forget_registry import ForgetPattern, RedisForget
 from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.backends.search.base import Filters, SearchIndex
 from codelupe_dagster.backends.spool import PART_PREFIX, remove_rows
+from codelupe_dagster.core.minhash import DEFAULT_LSH, LSHParams, band_keys, signature
 from codelupe_dagster.stages.handoff import ClonedBatch, write_cloned_manifest
 
 log = logging.getLogger(__name__)
 
 DELETE_CHUNK = 1000
+GET_CHUNK = 200  # documents read back (with content) per round trip for their LSH keys
 PROGRESS_EVERY = 10_000  # documents between progress lines
 
 
@@ -195,6 +198,7 @@ def _forget_repo(repo: str, pattern: ForgetPattern, stores: ForgetStores, report
     report.files += len(ids)
     digests = sorted(set(stores.ledger.repo_digests(repo)) | {_raw(i) for i in ids if _is_digest(i)})
     stores.registry.record_ids(pattern, digests)
+    report.removed["lsh_buckets"] += _release_buckets(stores, ids)
     report.removed["index"] += _delete(stores, ids)
     _forget_in_files(stores, report, lambda r, _p: r == repo, [repo])
     _requeue_carriers(stores, digests, report)
@@ -213,11 +217,29 @@ def _forget_files(
     report.files += len(ids)
     digests = sorted(_raw(i) for i in ids if _is_digest(i))
     stores.registry.record_ids(pattern, digests)
+    report.removed["lsh_buckets"] += _release_buckets(stores, ids)
     report.removed["index"] += _delete(stores, ids)
     _forget_in_files(stores, report, lambda r, p: r == repo and pattern.matches_file(r, p), [])
     _requeue_carriers(stores, digests, report)
     report.removed["claims_released"] += stores.ledger.release(repo, digests)
     stores.ledger.forget_digests(repo, digests)
+
+
+def _release_buckets(stores: ForgetStores, ids: Sequence[str], lsh: LSHParams = DEFAULT_LSH) -> int:
+    """Free the LSH buckets the documents own, from their indexed content (the text scoring hashed,
+    with the pipeline's LSH parameters). Before the index deletion: a re-run after a crash recomputes the
+    same keys; after it, nothing is left to read and the buckets are already free. A bucket that another
+    document owns by now is left alone (compare-and-delete)."""
+    released = 0
+    for start in range(0, len(ids), GET_CHUNK):
+        found = stores.code_index.get(list(ids[start : start + GET_CHUNK]))
+        docs = [
+            (_raw(doc_id), band_keys(signature(str(doc.get("content") or ""), lsh), lsh))
+            for doc_id, doc in found.items()
+            if _is_digest(doc_id)
+        ]
+        released += stores.ledger.release_near(docs)
+    return released
 
 
 def _delete(stores: ForgetStores, ids: Sequence[str]) -> int:

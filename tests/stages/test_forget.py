@@ -24,6 +24,7 @@ from codelupe_dagster.backends.repo_queue import RetryPolicy
 from codelupe_dagster.backends.search import Filters
 from codelupe_dagster.backends.spool import SUCCESS_MARKER, iter_documents
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.minhash import DEFAULT_LSH
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.stages import forget as forget_stage
 from codelupe_dagster.stages.dataset_export import export_dataset, iter_export
@@ -131,6 +132,9 @@ def test_forgetting_a_lets_bs_copies_in_and_leaves_nothing_of_a(
     [report] = forget([A], stores_of(stack), reason="owner asked")
     assert report.repos == [A] and report.removed["index"] == 4
     assert report.removed["export_rows"] == 4 and {d["repo"] for _, d in iter_export(export)} == {B}
+    a_ids = {digest(data) for data in corpus["modules"].values()}
+    owners = {v for band in range(DEFAULT_LSH.bands) for _, v in stack.client.hscan_iter(KEYS.lsh(band))}
+    assert report.removed["lsh_buckets"] > 0 and not owners & a_ids  # A's buckets are free, not just stale
     assert report.requeued == [B]
     assert a_traces(stack) == []
     assert stack.client.hget(KEYS.processed_repos, B) is None  # a full re-read, not skipped as unchanged
