@@ -22,7 +22,8 @@ ordered the same way so a crash at any step is finished by running the same forg
    cannot be recomputed is stale anyway: its owner has no claimant, so the next document to land there
    takes it over, see `backends.redis_dedup`). Carrier lists drop R's name.
 
-Each step is idempotent: a second run finds nothing left to remove and re-queues the same carriers
+A pattern naming many repositories runs steps 2-4 (index part) for each, then rewrites the files under
+DATA_DIR once for all of them, then steps 5-6 for each. Each step is idempotent: a second run finds nothing left to remove and re-queues the same carriers
 (harmless: `requeue_full` adds them only if not queued). A glob does steps 3-6 for the matching files
 only.
 """
@@ -162,10 +163,22 @@ def _forget_one(
             else sum(len(files) for files in targets.values())
         )
         return report
+    # Three phases, each over every repository the pattern names, so the spools and exports are
+    # rewritten once per pattern (not once per repository) and the claims still go last.
+    held: dict[str, list[bytes]] = {}
     for repo in repos:
-        _forget_repo(repo, pattern, stores, report)
+        held[repo] = _remove_from_index(repo, pattern, stores, report)
     for repo, files in sorted((targets or {}).items()):
-        _forget_files(repo, files, pattern, stores, report)
+        held[repo] = _remove_files_from_index(files, pattern, stores, report)
+    if targets is None and repos:
+        gone = {repo.lower() for repo in repos}
+        _forget_in_files(stores, report, lambda r, _p: r.lower() in gone, repos)
+    elif targets:
+        _forget_in_files(stores, report, lambda r, p: r in targets and pattern.matches_file(r, p), [])
+    _requeue_carriers(stores, sorted({d for digests in held.values() for d in digests}), report)
+    for repo, digests in held.items():
+        report.removed["claims_released"] += stores.ledger.release(repo, digests)
+        stores.ledger.forget_digests(repo, [] if targets is None else digests)
     stores.registry.finish(pattern, report.removed, complete=not report.unfinished)
     log.info("forgot %s: %s", pattern.text, dict(report.removed))
     return report
@@ -188,7 +201,11 @@ def _files_by_repo(pattern: ForgetPattern, stores: ForgetStores) -> dict[str, li
     return found
 
 
-def _forget_repo(repo: str, pattern: ForgetPattern, stores: ForgetStores, report: ForgetReport) -> None:
+def _remove_from_index(
+    repo: str, pattern: ForgetPattern, stores: ForgetStores, report: ForgetReport
+) -> list[bytes]:
+    """Steps 2-4 for one repository (queue, repo index, ids recorded, LSH buckets, code index); the
+    digests it holds."""
     for store, count in stores.queue.forget_repos([repo]).items():
         report.removed[f"queue_{store}"] += count
     if stores.repo_index is not None:
@@ -200,29 +217,20 @@ def _forget_repo(repo: str, pattern: ForgetPattern, stores: ForgetStores, report
     stores.registry.record_ids(pattern, digests)
     report.removed["lsh_buckets"] += _release_buckets(stores, ids)
     report.removed["index"] += _delete(stores, ids)
-    _forget_in_files(stores, report, lambda r, _p: r == repo, [repo])
-    _requeue_carriers(stores, digests, report)
-    report.removed["claims_released"] += stores.ledger.release(repo, digests)
-    stores.ledger.forget_digests(repo, [])
+    return digests
 
 
-def _forget_files(
-    repo: str,
-    files: Sequence[tuple[str, str]],
-    pattern: ForgetPattern,
-    stores: ForgetStores,
-    report: ForgetReport,
-) -> None:
+def _remove_files_from_index(
+    files: Sequence[tuple[str, str]], pattern: ForgetPattern, stores: ForgetStores, report: ForgetReport
+) -> list[bytes]:
+    """The same for the files a glob matched in one repository."""
     ids = [doc_id for doc_id, _ in files]
     report.files += len(ids)
     digests = sorted(_raw(i) for i in ids if _is_digest(i))
     stores.registry.record_ids(pattern, digests)
     report.removed["lsh_buckets"] += _release_buckets(stores, ids)
     report.removed["index"] += _delete(stores, ids)
-    _forget_in_files(stores, report, lambda r, p: r == repo and pattern.matches_file(r, p), [])
-    _requeue_carriers(stores, digests, report)
-    report.removed["claims_released"] += stores.ledger.release(repo, digests)
-    stores.ledger.forget_digests(repo, digests)
+    return digests
 
 
 def _release_buckets(stores: ForgetStores, ids: Sequence[str], lsh: LSHParams = DEFAULT_LSH) -> int:
