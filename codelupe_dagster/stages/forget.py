@@ -23,9 +23,9 @@ ordered the same way so a crash at any step is finished by running the same forg
    takes it over, see `backends.redis_dedup`). Carrier lists drop R's name.
 
 A pattern naming many repositories runs steps 2-4 (index part) for each, then rewrites the files under
-DATA_DIR once for all of them, then steps 5-6 for each. Each step is idempotent: a second run finds nothing left to remove and re-queues the same carriers
-(harmless: `requeue_full` adds them only if not queued). A glob does steps 3-6 for the matching files
-only.
+DATA_DIR once for all of them, then steps 5-6 for each. Each step is idempotent: a second run finds
+nothing left to remove and re-queues the same carriers (harmless: `requeue_full` adds them only if not
+queued). A glob does steps 3-6 for the matching files only.
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ def forget(
     """Forget each pattern (see the module docstring); ValueError before anything is done when one
     does not parse."""
     parsed = [parse_pattern(text) for text in patterns]
-    reports = [_forget_one(pattern, stores, reason, source, dry_run) for pattern in parsed]
+    known = _known_repos(stores) if parsed else set()  # one scan of the stores for all the patterns
+    reports = [_forget_one(pattern, stores, known, reason, source, dry_run) for pattern in parsed]
     if not dry_run and parsed:
         rules = stores.ledger.forget_rules()
         changed = stores.ledger.forget_carrier(rules.repo_forgotten)
@@ -146,13 +147,13 @@ def forget(
 
 
 def _forget_one(
-    pattern: ForgetPattern, stores: ForgetStores, reason: str, source: str, dry_run: bool
+    pattern: ForgetPattern, stores: ForgetStores, known: set[str], reason: str, source: str, dry_run: bool
 ) -> ForgetReport:
     report = ForgetReport(pattern.text, pattern.kind, dry_run=dry_run)
     if not dry_run:
         stores.registry.register(pattern, reason=reason, source=source)
-    targets = _files_by_repo(pattern, stores) if pattern.kind == "glob" else None
-    repos = sorted(r for r in _known_repos(stores) if pattern.matches_repo(r)) if targets is None else []
+    targets = _files_by_repo(pattern, stores, known) if pattern.kind == "glob" else None
+    repos = sorted(r for r in known if pattern.matches_repo(r)) if targets is None else []
     if not dry_run and targets is None:
         repos = stores.registry.note_repos(pattern, repos)  # with those an interrupted run found
     report.repos = repos if targets is None else sorted(targets)
@@ -191,10 +192,12 @@ def _known_repos(stores: ForgetStores) -> set[str]:
     return found
 
 
-def _files_by_repo(pattern: ForgetPattern, stores: ForgetStores) -> dict[str, list[tuple[str, str]]]:
+def _files_by_repo(
+    pattern: ForgetPattern, stores: ForgetStores, known: set[str]
+) -> dict[str, list[tuple[str, str]]]:
     """repo -> [(id, path)] of the indexed documents a glob matches."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for repo in sorted(r for r in _known_repos(stores) if pattern.may_hold_files_of(r)):
+    for repo in sorted(r for r in known if pattern.may_hold_files_of(r)):
         for doc in stores.code_index.iter_documents(Filters(repos=(repo,)), fields=["id", "path"]):
             if pattern.matches_file(repo, str(doc.get("path") or "")):
                 found.setdefault(repo, []).append((str(doc["id"]), str(doc["path"])))
