@@ -61,6 +61,7 @@ class Source:
 
 GO = "/usr/local/go/src"
 PERL = "/usr/share/perl/5.36.0"
+VENV_SCRIPTS = "/root/.pyenv/versions/3.11.7/lib/python3.11/venv/scripts"
 SOURCES: tuple[Source, ...] = (
     Source("/usr/lib/python3.11", "python", (".py",), cap=300),
     Source(str(SITE), "python", (".pyi",), cap=60),
@@ -100,6 +101,27 @@ SOURCES: tuple[Source, ...] = (
     Source("/usr/share/doc/mawk/examples", "awk", (".awk",), cap=10),
     Source("/usr/share/emacs/site-lisp", "emacs-lisp", (".el",), cap=10),
     Source("/usr/share/cmake-3.25/Modules/FortranCInterface", "fortran", (".f90",), cap=10),
+    # Files of one language in one place inside the virtual environment and CPython's venv templates.
+    # Some languages here are ones Linguist's table cannot name (Autolev `.al`, pandas' Jinja `.tpl`,
+    # TableGen) or calls data (Protocol Buffer, GraphQL): they count as misses, on purpose.
+    Source(str(SITE / "sympy" / "parsing" / "autolev" / "test-examples"), "autolev", (".al",), cap=20),
+    Source(str(SITE / "tree_sitter_javascript"), "tree-sitter-query", (".scm",), cap=10),
+    Source(str(SITE / "tree_sitter_go"), "tree-sitter-query", (".scm",), cap=10),
+    Source(str(SITE / "pandas" / "io" / "formats" / "templates"), "jinja", (".tpl",), cap=10),
+    Source(str(SITE / "torch" / "_inductor"), "jinja", (".jinja",), cap=20),
+    Source(str(SITE / "triton" / "include"), "cpp", (".inc",), cap=20),
+    Source(str(SITE / "triton" / "include"), "tablegen", (".td",), cap=20),
+    Source(str(SITE / "numpy" / "f2py" / "tests"), "fortran", (".f", ".f90"), cap=30),
+    Source(str(SITE / "playwright" / "driver" / "package"), "typescript", (".ts",), cap=10),
+    Source(str(SITE / "google"), "protocol-buffer", (".proto",), cap=30),
+    Source(str(SITE / "dagster_rest_resources"), "graphql", (".graphql",), cap=18),
+    Source(str(SITE / "alembic" / "templates"), "mako", (".mako",), cap=13),
+    Source(str(SITE / "docutils"), "tex", (".tex",), cap=4),
+    Source(str(SITE / "torch" / "include"), "cpp", (".inl", ".cc", ".cpp"), cap=40),
+    Source(str(SITE), "cmake", (".cmake",), cap=30),
+    Source(VENV_SCRIPTS, "powershell", (".ps1",), cap=2),
+    Source(VENV_SCRIPTS, "tcsh", (".csh",), cap=2),
+    Source(VENV_SCRIPTS, "shell", (".fish",), names=("activate",)),
     # Not code: data and plain text.
     Source("/usr/lib/node_modules", NOT_CODE, (".json",), cap=80),
     Source(str(SITE), NOT_CODE, (".txt", ".toml", ".yaml", ".yml", ".xml"), cap=120, exclude=("CMakeLists",)),

@@ -63,7 +63,8 @@ _C = _rx(
     r"^[ \t]*/\*"
 )
 _C_PREPROCESSOR = _rx(r"^[ \t]*#\s*(?:include|define|ifndef|ifdef|if|pragma|undef|endif)\b")
-_PHP = _rx(r"<\?(?:php\b|=|\s)")
+# A bare `<? ` counts only at a line start: generated C++ (`Ops.h.inc`) has it inside text.
+_PHP = _rx(r"<\?(?:php\b|=)", r"^[ \t]*<\?\s")
 _HACK = _rx(r"^<\?hh\b")
 _XML = _rx(r"\A\s*(?:<\?xml\b|<!DOCTYPE\s+\w+|<TS\s+version=)")
 _JS_OR_TS = _rx(
