@@ -107,3 +107,49 @@ def test_path_only_statistics_keep_the_common_reading():
     assert detect_language("src/a.ts") is None
     for extension, language in _COMMON_READINGS.items():
         assert language in REGISTRY.ambiguous[extension], extension
+
+
+@pytest.mark.parametrize(
+    ("path", "head", "expected"),
+    [
+        ("a.inc", "<?php\n$x = 1;\n", "php"),
+        ("a.inc", "#declare Red = rgb <1,0,0>;\n", "pov-ray-sdl"),
+        ("a.inc", "#define MAX 10\n", "cpp"),
+        ("a.inc", "procedure Foo;\nbegin\nend;\n", "pascal"),
+        ("a.inc", "%macro save 0\n  push eax\n%endmacro\n", "assembly"),
+        ("a.inc", "/// memref<? x 128 x f32>\n", None),
+        ("a.cls", "\\NeedsTeXFormat{LaTeX2e}\n\\ProvidesClass{thesis}\n", "tex"),
+        ("a.cls", "public with sharing class Foo {\n}\n", "apex"),
+        ("a.fs", "#version 330\nout vec4 color;\nvoid main() { color = vec4(1.0); }\n", "glsl"),
+        ("a.fs", "module Lib\nlet add x y = x + y\n", "fsharp"),
+        ("a.fs", ": square ( n -- n ) dup * ;\n", "forth"),
+        ("a.pp", "class nginx {\n  package { 'nginx': ensure => installed }\n}\n", "puppet"),
+        ("a.pp", "unit Foo;\ninterface\nimplementation\nend.\n", "pascal"),
+        ("a.pro", "QT += widgets\nSOURCES += main.cpp\n", "qmake"),
+        ("a.pro", ":- initialization(main).\nmain :- write(hi).\n", "prolog"),
+        ("a.d", "module app;\nimport std.stdio;\nvoid main() { writeln(1); }\n", "d"),
+        ("a.d", "main.o: main.c util.h \\\n  config.h\n", "makefile"),
+        ("a.l", "%{\n#include <stdio.h>\n%}\n%%\n[0-9]+ { return NUM; }\n", "lex"),
+        ("a.l", "(defun sq (x) (* x x))\n", "common-lisp"),
+        ("a.ml", 'let () = print_endline "hi"\n', "ocaml"),
+        ("a.ml", "structure S = struct\n  fun f x = x\nend\n", "standard-ml"),
+        ("a.cl", "__kernel void add(__global float *a) { }\n", "opencl"),
+        ("a.r", 'REBOL [Title: "x"]\nprint 1\n', "rebol"),
+        ("a.sc", "SynthDef(\\sine, { Out.ar(0, SinOsc.ar(440)) }).add;\n", "supercollider"),
+        ("a.sc", "object Main extends App {\n  println(1)\n}\n", "scala"),
+        ("a.es", "-module(a).\n-export([f/0]).\n", "erlang"),
+        ("a.es", "export default function f() {}\n", "javascript"),
+        ("a.sol", "pragma solidity ^0.8.0;\ncontract C {}\n", "solidity"),
+        ("a.tpl", '{{ define "main" }}{{ .Title }}{{ end }}\n', "go-template"),
+        ("a.tpl", "{if $x}{$x}{/if}\n", "smarty"),
+        ("a.md", '(define_insn "addsi3"\n  [(set (match_operand:SI 0))])\n', "gcc-machine-description"),
+        ("a.rs", "#pragma version(1)\n#pragma rs java_package_name(x)\n", "renderscript"),
+        ("a.cs", "Object subclass: #Foo\n  instanceVariableNames: 'a'\n", "smalltalk"),
+        ("a.x", "SECTIONS\n{\n  .text : { *(.text) }\n}\n", "linker-script"),
+        ("a.nu", 'def greet [name] {\n  $"hi ($name)"\n}\n', "nushell"),
+        ("a.scm", "(define (sq x) (* x x))\n", "scheme"),
+        ("a.scm", "(identifier) @variable\n", "tree-sitter-query"),
+    ],
+)
+def test_content_rules_for_shared_extensions(path, head, expected):
+    assert detect_language(path, head) == expected
