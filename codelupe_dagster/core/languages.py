@@ -167,6 +167,8 @@ LANGUAGE_SPECS: tuple[LanguageSpec, ...] = (
     ),
     LanguageSpec(
         "shell",
+        # local: the system-wide bashrc of Debian and Ubuntu, which Linguist does not list.
+        filenames=("bash.bashrc",),
         syntax=Syntax(
             HASH, keywords=keywords("if", "elif", "for", "while", "until", "case"), definition=("function ",)
         ),
