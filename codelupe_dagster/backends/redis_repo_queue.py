@@ -521,9 +521,21 @@ class RedisRepoQueue:
         return removed
 
     def _forget_in_batches(self, names: set[str]) -> int:
+        """Batch records naming any of `names`, read with MGET in chunks (one scan for all the names),
+        rewritten one by one under WATCH."""
         changed = 0
-        for batch_id in cast("list[bytes]", self.client.zrange(self.keys.batches, 0, -1)):
-            key = self.keys.batch(_text(batch_id))
+        batch_ids = [_text(b) for b in cast("list[bytes]", self.client.zrange(self.keys.batches, 0, -1))]
+        naming: list[str] = []
+        # A cheap text test first (cjson writes "/" as "\\/"); the records found are parsed below.
+        spelled = {form for name in names for form in (name, name.replace("/", "\\/"))}
+        for start in range(0, len(batch_ids), 1000):
+            chunk = batch_ids[start : start + 1000]
+            records = self.client.mget([self.keys.batch(b) for b in chunk])
+            for batch_id, raw in zip(chunk, records, strict=True):
+                if raw is not None and any(form in _text(raw) for form in spelled):
+                    naming.append(batch_id)
+        for batch_id in naming:
+            key = self.keys.batch(batch_id)
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(key)  # type: ignore[no-untyped-call]
@@ -542,7 +554,7 @@ class RedisRepoQueue:
                         record["failed_repos"] = {k: v for k, v in failed.items() if k not in names}
                     pipe.multi()
                     pipe.set(key, json.dumps(record))
-                    pipe.hdel(self.keys.batch_failures(_text(batch_id)), *names)
+                    pipe.hdel(self.keys.batch_failures(batch_id), *names)
                     pipe.execute()
                     changed += 1
                 except redis.WatchError:

@@ -167,6 +167,9 @@ def _forget_one(
     # Three phases, each over every repository the pattern names, so the spools and exports are
     # rewritten once per pattern (not once per repository) and the claims still go last.
     held: dict[str, list[bytes]] = {}
+    if repos:
+        for store, count in stores.queue.forget_repos(repos).items():
+            report.removed[f"queue_{store}"] += count
     for repo in repos:
         held[repo] = _remove_from_index(repo, pattern, stores, report)
     for repo, files in sorted((targets or {}).items()):
@@ -207,10 +210,8 @@ def _files_by_repo(
 def _remove_from_index(
     repo: str, pattern: ForgetPattern, stores: ForgetStores, report: ForgetReport
 ) -> list[bytes]:
-    """Steps 2-4 for one repository (queue, repo index, ids recorded, LSH buckets, code index); the
-    digests it holds."""
-    for store, count in stores.queue.forget_repos([repo]).items():
-        report.removed[f"queue_{store}"] += count
+    """Steps 2-4 for one repository (repo index, ids recorded, LSH buckets, code index; the queue was
+    cleared for all of the pattern's repositories at once); the digests it holds."""
     if stores.repo_index is not None:
         report.removed["repo_index"] += stores.repo_index.delete_ids([repo])
         stores.repo_index.refresh()
