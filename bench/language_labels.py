@@ -146,6 +146,19 @@ def _sample(paths: list[str], cap: int) -> list[str]:
     return paths[::step][:cap]
 
 
+# Files of the project's virtualenv are recorded under this token, so a clone elsewhere (CI) finds them.
+VENV_TOKEN = "{venv}"
+
+
+def _portable(path: str) -> str:
+    prefix = sys.prefix.rstrip("/") + "/"
+    return VENV_TOKEN + "/" + path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def _local(path: str) -> str:
+    return sys.prefix.rstrip("/") + path[len(VENV_TOKEN) :] if path.startswith(VENV_TOKEN + "/") else path
+
+
 def _sha(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -157,7 +170,7 @@ def build() -> int:
             for path in _sample(list(_walk(source)), source.cap):
                 rows.setdefault(path, source.label)
     lines = ["# path\tlabel\tsha256 (labels from the source tree; see bench/language_labels.py)"]
-    lines += [f"{path}\t{label}\t{_sha(path)}" for path, label in sorted(rows.items())]
+    lines += [f"{_portable(path)}\t{label}\t{_sha(path)}" for path, label in sorted(rows.items())]
     MANIFEST.parent.mkdir(parents=True, exist_ok=True)
     MANIFEST.write_text("\n".join(lines) + "\n")
     print(f"wrote {MANIFEST}: {len(rows)} files, {len(set(rows.values()))} labels")
@@ -170,7 +183,8 @@ def labelled_files() -> list[tuple[str, str, str]]:
     for line in MANIFEST.read_text().splitlines():
         if line.startswith("#") or not line.strip():
             continue
-        path, label, sha = line.split("\t")
+        recorded, label, sha = line.split("\t")
+        path = _local(recorded)
         if os.path.isfile(path) and _sha(path) == sha:
             found.append((path, path, label))
     for label_dir in sorted(SNIPPETS.iterdir()):
