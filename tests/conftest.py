@@ -150,14 +150,16 @@ def valkey_client(valkey_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh DATA_DIR, also exported so code reading the environment agrees with the test."""
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh DATA_DIR, also exported so code reading the environment agrees with the test. The embedded
+    Valkey that the product starts in it (a resource without REDIS_URL does) is stopped afterwards."""
     path = tmp_path / "data"
     path.mkdir()
     monkeypatch.setenv("DATA_DIR", str(path))
     for name in ("REDIS_URL", "ELASTICSEARCH_URL", "REPOS_DIR", "CODELUPE_SOURCE"):
         monkeypatch.delenv(name, raising=False)
-    return path
+    yield path
+    stop_embedded_valkey(path)
 
 
 @pytest.fixture
