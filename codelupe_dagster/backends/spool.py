@@ -66,7 +66,7 @@ COLUMNS: tuple[str, ...] = tuple(CODE_DOC_SCHEMA.names)
 _JSON_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS if spec.kind == "object")
 
 
-def _to_row(doc: Mapping[str, Any], columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
+def to_row(doc: Mapping[str, Any], columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     row = {name: doc.get(name) for name in columns}
     for name in _JSON_COLUMNS:
         value = row.get(name)
@@ -140,7 +140,7 @@ class ShardWriter:
 
     def write(self, doc: Mapping[str, Any]) -> None:
         """Buffer one document; raises `UnwritableDocument` (nothing buffered) when it cannot be stored."""
-        self._buffer.append(_to_row(doc, self._columns))
+        self._buffer.append(to_row(doc, self._columns))
         if len(self._buffer) >= self._rows_per_part:
             self._flush()
 

@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 from codelupe_dagster.backends.document_spool import UnwritableDocument
 from codelupe_dagster.backends.search import Filters, SearchIndex
 from codelupe_dagster.backends.spool import DEFAULT_COMPRESSION_LEVEL, EXPORT_MARKER, arrow_schema, from_row
-from codelupe_dagster.backends.spool import _to_row as spool_row  # the spool's row encoding, shared
+from codelupe_dagster.backends.spool import to_row as spool_row  # the spool's row encoding, shared
 from codelupe_dagster.core.corpus_policy import CONTAMINATED_REASON, ConsumerPolicy
 from codelupe_dagster.core.dataset_card import DATA_DIR, NO_LICENSE_KEY, SPLIT, render_card
 from codelupe_dagster.core.documents import STORED_CODE_FIELDS
