@@ -32,6 +32,8 @@ from functools import cache
 from importlib import resources
 from typing import Final
 
+from codelupe_dagster.core.licenses import parse_spdx, render_spdx, spdx_licenses
+
 # Below this Dice overlap a file is not called any licence (measured: bench/license_detection.py).
 MATCH_THRESHOLD: Final = 0.90
 # A file's header is its first lines; SPDX tags further down are examples or data, not the file's own.
@@ -140,7 +142,6 @@ _PLACEHOLDER = re.compile(r"<[^<>\n]{1,80}>|\[[^\[\]\n]{1,60}\]")
 _WORD = re.compile(r"[a-z0-9]+")
 _SPDX_TAG = re.compile(r"SPDX-License-Identifier:\s*(.+)", re.IGNORECASE)
 _TAG_END = re.compile(r"\s*(?:\*/|-->|--\}|#\}|\*\)|\"\"\"|'''|-%\}|%>|\*/\s*\)?)\s*$")
-_EXPRESSION_TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 
 def normalize_words(text: str) -> list[str]:
@@ -326,53 +327,21 @@ def parse_expression(text: str, data: LicenseData | None = None) -> str | None:
     """``text`` as a valid SPDX expression of known ids, spelled canonically; None when it is not one.
 
     Accepts ``AND``/``OR``/``WITH`` (any case), parentheses, a ``+`` suffix, ``LicenseRef-…`` and
-    ``DocumentRef-…:LicenseRef-…`` ids. Whitespace and case are normalised (``mit or apache-2.0`` ->
-    ``MIT OR Apache-2.0``).
+    ``DocumentRef-…:LicenseRef-…`` ids. Whitespace, case and grouping are normalised (``mit or apache-2.0``
+    -> ``MIT OR Apache-2.0``; ``AND`` binds tighter than ``OR`` and mixed operators are parenthesised).
     """
     reference = data or license_data()
-    tokens = _EXPRESSION_TOKEN.findall(text)
-    out: list[str] = []
-    position = 0
 
-    def expect_id() -> None:
-        nonlocal position
-        if position >= len(tokens):
-            raise ValueError("ends early")
-        token = tokens[position]
-        position += 1
-        if token == "(":
-            out.append("(")
-            expect_or()
-            if position >= len(tokens) or tokens[position] != ")":
-                raise ValueError("unbalanced")
-            out.append(")")
-            position += 1
-            return
-        out.append(_canonical_id(token, reference))
-        if position < len(tokens) and tokens[position].upper() == "WITH":
-            if position + 1 >= len(tokens):
-                raise ValueError("WITH names no exception")
-            exception = reference.exceptions.get(tokens[position + 1].lower())
-            if exception is None:
-                raise ValueError(f"unknown exception {tokens[position + 1]!r}")
-            out.extend(["WITH", exception])
-            position += 2
-
-    def expect_or() -> None:
-        nonlocal position
-        expect_id()
-        while position < len(tokens) and tokens[position].upper() in {"AND", "OR"}:
-            out.append(tokens[position].upper())
-            position += 1
-            expect_id()
+    def exception(token: str) -> str:
+        known = reference.exceptions.get(token.lower())
+        if known is None:
+            raise ValueError(f"unknown exception {token!r}")
+        return known
 
     try:
-        expect_or()
+        return render_spdx(parse_spdx(text, lambda token: _canonical_id(token, reference), exception))
     except ValueError:
         return None
-    if position != len(tokens):
-        return None
-    return " ".join(out).replace("( ", "(").replace(" )", ")")
 
 
 def _canonical_id(token: str, data: LicenseData) -> str:
@@ -398,18 +367,12 @@ def license_header(text: str, data: LicenseData | None = None) -> str | None:
 
 
 def expression_ids(expression: str) -> set[str]:
-    """The licence ids an expression names (lower case, ``+`` and exceptions dropped)."""
-    tokens = _EXPRESSION_TOKEN.findall(expression)
-    ids: set[str] = set()
-    skip_next = False
-    for token in tokens:
-        if skip_next:
-            skip_next = False
-        elif token.upper() == "WITH":
-            skip_next = True
-        elif token not in {"(", ")"} and token.upper() not in {"AND", "OR"}:
-            ids.add(_family(token.rstrip("+").lower()))
-    return ids
+    """The licence ids an expression names (lower case, ``+`` and exceptions dropped); none if malformed."""
+    try:
+        licenses = spdx_licenses(parse_spdx(expression))
+    except ValueError:
+        return set()
+    return {_family(licence.id.rstrip("+").lower()) for licence in licenses}
 
 
 def _family(license_id: str) -> str:

@@ -15,7 +15,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -49,59 +49,126 @@ PERMISSIVE_LICENSES: Final[frozenset[str]] = frozenset(
 UNKNOWN_LICENSES: Final[frozenset[str]] = frozenset({"", "other", "noassertion", "none"})
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
+_KEYWORDS: Final = frozenset({"AND", "OR", "WITH"})
 
 
-def _satisfiable(expression: str, allowed: frozenset[str]) -> bool:
-    """True when some choice of the expression's ``OR`` branches uses only ``allowed`` ids.
+@dataclass(frozen=True)
+class SpdxLicense:
+    """One licence of an expression: its id (``+`` kept) and the exception ``WITH`` names, if any."""
 
-    ``AND`` needs both sides, ``OR`` either; ``WITH <exception>`` keeps the licence it qualifies (an
-    exception only ever grants more). A malformed expression is not satisfiable.
+    id: str
+    exception: str | None = None
+
+
+@dataclass(frozen=True)
+class SpdxCompound:
+    """``left AND right`` or ``left OR right``."""
+
+    operator: str
+    left: SpdxNode
+    right: SpdxNode
+
+
+SpdxNode = SpdxLicense | SpdxCompound
+
+
+def _same(token: str) -> str:
+    return token
+
+
+def parse_spdx(
+    text: str,
+    canonical_id: Callable[[str], str] = _same,
+    canonical_exception: Callable[[str], str] = _same,
+) -> SpdxNode:
+    """An SPDX expression as a tree; ``AND`` binds tighter than ``OR`` (the SPDX spec), keywords in any case.
+
+    ``canonical_id``/``canonical_exception`` spell each id as the caller's reference does and raise
+    ValueError for one it does not know. A malformed expression raises ValueError.
     """
-    tokens = [t for t in _TOKEN.findall(expression)]
+    tokens = _TOKEN.findall(text)
     position = 0
 
-    def parse_or() -> bool:
-        nonlocal position
-        value = parse_and()
-        while position < len(tokens) and tokens[position].upper() == "OR":
-            position += 1
-            right = parse_and()
-            value = value or right
-        return value
+    def peek() -> str | None:
+        return tokens[position].upper() if position < len(tokens) else None
 
-    def parse_and() -> bool:
+    def parse_binary(operator: str, operand: Callable[[], SpdxNode]) -> SpdxNode:
         nonlocal position
-        value = parse_atom()
-        while position < len(tokens) and tokens[position].upper() == "AND":
+        node = operand()
+        while peek() == operator:
             position += 1
-            right = parse_atom()
-            value = value and right
-        return value
+            node = SpdxCompound(operator, node, operand())
+        return node
 
-    def parse_atom() -> bool:
+    def parse_or() -> SpdxNode:
+        return parse_binary("OR", parse_and)
+
+    def parse_and() -> SpdxNode:
+        return parse_binary("AND", parse_atom)
+
+    def parse_atom() -> SpdxNode:
         nonlocal position
         if position >= len(tokens):
             raise ValueError("expression ends early")
         token = tokens[position]
         position += 1
         if token == "(":
-            value = parse_or()
-            if position >= len(tokens) or tokens[position] != ")":
+            node = parse_or()
+            if peek() != ")":
                 raise ValueError("unbalanced parenthesis")
             position += 1
-        elif token == ")" or token.upper() in {"AND", "OR", "WITH"}:
+            return node
+        if token == ")" or token.upper() in _KEYWORDS:
             raise ValueError(f"unexpected {token!r}")
-        else:
-            value = token.lower().rstrip("+") in allowed or token.lower() in allowed
-        if position < len(tokens) and tokens[position].upper() == "WITH":
-            position += 2  # the exception name
-        return value
+        exception = None
+        if peek() == "WITH":
+            if position + 1 >= len(tokens) or tokens[position + 1] in "()":
+                raise ValueError("WITH names no exception")
+            exception = canonical_exception(tokens[position + 1])
+            position += 2
+        return SpdxLicense(canonical_id(token), exception)
 
+    node = parse_or()
+    if position != len(tokens):
+        raise ValueError(f"unexpected {tokens[position]!r}")
+    return node
+
+
+def render_spdx(node: SpdxNode) -> str:
+    """The expression's text; an operand of the other operator is parenthesised, so grouping is explicit."""
+    if isinstance(node, SpdxLicense):
+        return node.id if node.exception is None else f"{node.id} WITH {node.exception}"
+
+    def operand(child: SpdxNode) -> str:
+        text = render_spdx(child)
+        return f"({text})" if isinstance(child, SpdxCompound) and child.operator != node.operator else text
+
+    return f"{operand(node.left)} {node.operator} {operand(node.right)}"
+
+
+def spdx_licenses(node: SpdxNode) -> list[SpdxLicense]:
+    """Every licence the expression names, left to right."""
+    if isinstance(node, SpdxLicense):
+        return [node]
+    return spdx_licenses(node.left) + spdx_licenses(node.right)
+
+
+def _satisfied(node: SpdxNode, allowed: frozenset[str]) -> bool:
+    """True when some choice of ``OR`` branches uses only ``allowed`` ids (``WITH`` keeps the licence it
+    qualifies: an exception only ever grants more; ``GPL-2.0+`` is read as ``GPL-2.0``)."""
+    if isinstance(node, SpdxLicense):
+        key = node.id.lower()
+        return key in allowed or key.rstrip("+") in allowed
+    left, right = _satisfied(node.left, allowed), _satisfied(node.right, allowed)
+    return (left or right) if node.operator == "OR" else (left and right)
+
+
+def _satisfiable(expression: str, allowed: frozenset[str]) -> bool:
+    """Whether the expression can be met with ``allowed`` ids; a malformed expression cannot."""
     try:
-        value = parse_or()
+        return _satisfied(parse_spdx(expression), allowed)
     except ValueError:
         return False
-    return value and position == len(tokens)
 
 
 @dataclass(frozen=True)

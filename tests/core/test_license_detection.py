@@ -119,7 +119,7 @@ def test_files_win_over_metadata_that_does_not_name_them() -> None:
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("package.json", '{"license": "(MIT OR Apache-2.0)"}', "(MIT OR Apache-2.0)"),
+        ("package.json", '{"license": "(MIT OR Apache-2.0)"}', "MIT OR Apache-2.0"),
         ("package.json", '{"license": {"type": "ISC"}}', "ISC"),
         ("package.json", '{"license": "SEE LICENSE IN LICENSE.txt"}', None),
         ("package.json", "not json", None),
