@@ -24,18 +24,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
-import subprocess
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: `bench` and the package import from the checkout
+
+from bench.modules_at import load_module, source_at  # noqa: E402
+
 DATA = ROOT / "tests" / "core" / "data" / "languages"
 MANIFEST = DATA / "manifest.tsv"
 SNIPPETS = DATA / "snippets"
@@ -200,32 +200,15 @@ def read_head(path: str) -> str | None:
     return None if (text := filters.decode_text(Path(path).read_bytes())) is None else text[:HEAD_CHARS]
 
 
-def _load(name: str, source: str) -> ModuleType:
-    path = Path(tempfile.mkdtemp()) / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def detector_at(commit: str = BASELINE_COMMIT) -> Detect:
     """`detect_language` of core/language.py as it was at `commit`, with that commit's tables."""
     renames = {}
     for module in ("language_registry", "languages", "language"):
-        source = subprocess.run(
-            ["git", "show", f"{commit}:codelupe_dagster/core/{module}.py"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        source = source_at(commit, f"codelupe_dagster/core/{module}.py")
         for old, new in renames.items():
             source = source.replace(f"codelupe_dagster.core.{old} import", f"{new} import")
         renames[module] = f"{module}_at_{commit}"
-        loaded = _load(renames[module], source)
+        loaded = load_module(renames[module], source)
     return loaded.detect_language  # type: ignore[no-any-return]
 
 
