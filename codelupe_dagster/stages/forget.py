@@ -13,8 +13,8 @@ ordered the same way so a crash at any step is finished by running the same forg
    name in batch records; the repo index document;
 3. the content ids R held are recorded under the pattern (for `codelupe status` and checkpoints);
 4. R's documents leave the code index; R's rows leave finished spools (rewritten atomically) and the
-   handoff of batches not yet scored; R's clones under DATA_DIR are deleted; exports are filtered by
-   `stages.dataset_export.forget_in_exports` when that module is present;
+   handoff of batches not yet scored; R's clones under DATA_DIR are deleted; registered exports are
+   rewritten without R's rows (`stages.dataset_export.forget_in_exports`);
 5. the repositories recorded as carrying R's digests (exact or near duplicates dropped earlier) are
    queued for a full re-read — before the claims go, so a crash cannot lose who they were;
 6. R's exact claims are released (compare-and-delete) and its generations dropped; the LSH buckets its
@@ -30,11 +30,10 @@ queued). A glob does steps 3-6 for the matching files only.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.backends.search.base import Filters, SearchIndex
 from codelupe_dagster.backends.spool import PART_PREFIX, remove_rows
 from codelupe_dagster.core.minhash import DEFAULT_LSH, LSHParams, band_keys, signature
+from codelupe_dagster.stages.dataset_export import forget_in_exports
 from codelupe_dagster.stages.handoff import ClonedBatch, write_cloned_manifest
 
 log = logging.getLogger(__name__)
@@ -284,14 +284,10 @@ def _forget_in_files(
     if repos:
         for manifest in sorted((stores.data_dir / "batches").glob("*/cloned.json")):
             _forget_in_handoff(manifest, set(repos), stores.data_dir, report)
-    export = _exports_hook()
-    if export is None:
-        report.notes.append("exports: stages.dataset_export.forget_in_exports is not available")
-    else:
-        removed = export(
-            stores.data_dir, lambda doc: drop(str(doc.get("repo") or ""), str(doc.get("path") or ""))
-        )
-        report.removed["export_rows"] += sum(removed.values())
+    removed = forget_in_exports(
+        stores.data_dir, lambda doc: drop(str(doc.get("repo") or ""), str(doc.get("path") or ""))
+    )
+    report.removed["export_rows"] += sum(removed.values())
 
 
 def _forget_in_handoff(manifest: Path, repos: set[str], data_dir: Path, report: ForgetReport) -> None:
@@ -312,19 +308,6 @@ def _forget_in_handoff(manifest: Path, repos: set[str], data_dir: Path, report: 
         [f for f in batch.failed if f.repo not in repos],
     )
     report.removed["handoff_entries"] += len(gone)
-
-
-ExportHook = Callable[[Path, Callable[[Mapping[str, Any]], bool]], dict[str, int]]
-
-
-def _exports_hook() -> ExportHook | None:
-    """`forget_in_exports(data_dir, matches)` of the export stage, where it exists."""
-    try:
-        module = importlib.import_module("codelupe_dagster.stages.dataset_export")
-    except ImportError:
-        return None
-    hook = getattr(module, "forget_in_exports", None)
-    return hook if callable(hook) else None
 
 
 def _requeue_carriers(stores: ForgetStores, digests: Sequence[bytes], report: ForgetReport) -> None:
