@@ -40,8 +40,11 @@ def _print(report: ForgetReport) -> None:
         click.echo(f"  {repo}")
     if len(report.repos) > 20:
         click.echo(f"  ... and {len(report.repos) - 20} more")
-    for store, count in sorted(report.removed.items()):
-        click.echo(f"  removed from {store}: {count:,}")
+    removed = {store: count for store, count in sorted(report.removed.items()) if count}
+    if removed:  # stores with nothing to remove are left out; --json lists every store
+        click.echo("  removed: " + ", ".join(f"{store} {count:,}" for store, count in removed.items()))
+    else:
+        click.echo("  nothing left to remove")
     if report.requeued:
         click.echo(f"  carriers re-queued for a full re-read: {', '.join(report.requeued)}")
     for note in report.notes:
