@@ -23,6 +23,7 @@ DEFAULTS: dict[str, str] = {
     # Issue 11 (DESIGN §11): which licences training and export admit, and which search shows.
     "LICENSE_POLICY": "permissive",
     "SEARCH_LICENSE_POLICY": "any",
+    "TRAIN_INCLUDE_CONTAMINATED": "false",
     "DECONTAMINATE_SETS": "auto",  # evaluation sets (docs/decontamination.md); none: off
     "OPT_OUT_FILE": "",  # forget patterns, one per line, re-read by crawled_repos and queued_repos
     "MIN_NEW_FILES": "1000",
@@ -63,6 +64,17 @@ def env_float(name: str, default: float | None = None) -> float:
         return float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool | None = None) -> bool:
+    """`true`/`false` (also 1/0, yes/no, on/off, any case); anything else is a clear error."""
+    raw = env_str(name, None if default is None else str(default).lower())
+    value = (raw or "").lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
 def data_dir() -> Path:

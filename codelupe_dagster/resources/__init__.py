@@ -80,6 +80,7 @@ def training_from_env(data_dir: str) -> TrainingResource:
         min_quality=settings.env_float("TRAIN_MIN_QUALITY"),
         max_documents=settings.env_int("MAX_DATASET_SIZE"),
         license_policy=settings.env_str("LICENSE_POLICY") or settings.DEFAULTS["LICENSE_POLICY"],
+        include_contaminated=settings.env_bool("TRAIN_INCLUDE_CONTAMINATED"),
         min_new_files=settings.env_int("MIN_NEW_FILES"),
         wandb_mode=settings.env_str("WANDB_MODE", "") or None,
     )

@@ -41,7 +41,10 @@ class TrainingResource(dg.ConfigurableResource):
     )
     include_contaminated: bool = Field(
         default=False,
-        description="Train on documents that overlap an evaluation set too (off: they are left out).",
+        description=(
+            "TRAIN_INCLUDE_CONTAMINATED: train on documents that overlap an evaluation set too "
+            "(off by default: they are left out)."
+        ),
     )
     min_new_files: int = Field(
         default=int(DEFAULTS["MIN_NEW_FILES"]),

@@ -64,7 +64,27 @@ def test_every_field_names_its_variable() -> None:
         "max_documents": "MAX_DATASET_SIZE",
         "min_new_files": "MIN_NEW_FILES",
         "wandb_mode": "WANDB_MODE",
+        "license_policy": "LICENSE_POLICY",
+        "include_contaminated": "TRAIN_INCLUDE_CONTAMINATED",
     }
     assert set(described) == set(variables)
     for name, variable in variables.items():
         assert described[name].startswith(f"{variable}: "), name
+
+
+def test_training_policy_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from codelupe_dagster.resources import training_from_env
+
+    default = training_from_env(str(tmp_path))
+    assert (default.license_policy, default.include_contaminated) == ("permissive", False)
+    monkeypatch.setenv("LICENSE_POLICY", "list:MIT,Apache-2.0")
+    monkeypatch.setenv("TRAIN_INCLUDE_CONTAMINATED", "Yes")
+    chosen = training_from_env(str(tmp_path))
+    assert (chosen.license_policy, chosen.include_contaminated) == ("list:MIT,Apache-2.0", True)
+    monkeypatch.setenv("TRAIN_INCLUDE_CONTAMINATED", "maybe")
+    with pytest.raises(ValueError, match="TRAIN_INCLUDE_CONTAMINATED must be true or false, got 'maybe'"):
+        training_from_env(str(tmp_path))
+    monkeypatch.setenv("TRAIN_INCLUDE_CONTAMINATED", "false")
+    monkeypatch.setenv("LICENSE_POLICY", "permisive")
+    with pytest.raises(ValueError, match="permissive, any or list"):
+        training_from_env(str(tmp_path))
