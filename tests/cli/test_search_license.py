@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
-from codelupe_dagster.cli import _register, cli
+from codelupe_dagster.backends.search import SearchIndex
+from tests.support.cli_index import index_for_cli, run_search
 from tests.support.planted import indexed_python_record
 
 CONTENT = "def zanzibar_total(values):\n    return sum(values)\n"
@@ -37,24 +36,12 @@ def configured_index(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> SearchIndex:
-    index = search_backend(CODE_SCHEMA)
-    index.bulk_upsert(DOCS).raise_for_errors()
-    index.refresh()
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ES_CODE_INDEX", index.name)
-    monkeypatch.delenv("SEARCH_LICENSE_POLICY", raising=False)
-    if request.node.callspec.params["search_backend"] == "elasticsearch":
-        monkeypatch.setenv("ELASTICSEARCH_URL", request.getfixturevalue("elasticsearch_url"))
-    else:
-        monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
-    return index
+    return index_for_cli(
+        DOCS, search_backend, request, tmp_path, monkeypatch, unset=("SEARCH_LICENSE_POLICY",)
+    )
 
 
-def search(*args: str, expect: int = 0) -> Result:
-    _register()
-    result = CliRunner().invoke(cli, ["search", *args], catch_exceptions=False)
-    assert result.exit_code == expect, result.output
-    return result
+search = run_search
 
 
 def hits(*args: str) -> dict[str, tuple[str | None, str | None]]:

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
-from codelupe_dagster.cli import _register, cli
+from codelupe_dagster.backends.search import SearchIndex
 from codelupe_dagster.cli.search import marked_lines, marked_terms
+from tests.support.cli_index import index_for_cli, run_search
 from tests.support.planted import GITHUB_TOKEN, indexed_python_record
 
 ADDRESS = "alice.smith@corp-mail.com"
@@ -33,25 +32,10 @@ def configured_index(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> SearchIndex:
-    """The old document in a fresh index on each backend, and the environment pointing the CLI at it."""
-    index = search_backend(CODE_SCHEMA)
-    index.bulk_upsert([OLD]).raise_for_errors()
-    index.refresh()
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ES_CODE_INDEX", index.name)
-    monkeypatch.delenv("PII_REDACT", raising=False)
-    if request.node.callspec.params["search_backend"] == "elasticsearch":
-        monkeypatch.setenv("ELASTICSEARCH_URL", request.getfixturevalue("elasticsearch_url"))
-    else:
-        monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
-    return index
+    return index_for_cli([OLD], search_backend, request, tmp_path, monkeypatch, unset=("PII_REDACT",))
 
 
-def search(*args: str, expect: int = 0) -> Result:
-    _register()
-    result = CliRunner().invoke(cli, ["search", *args], catch_exceptions=False)
-    assert result.exit_code == expect, result.output
-    return result
+search = run_search
 
 
 def assert_clean(text: str) -> None:
