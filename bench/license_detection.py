@@ -281,6 +281,29 @@ def report(results: list[Result]) -> dict[str, dict[str, object]]:
     return summary
 
 
+def print_results(
+    results: list[Result], files: int, timings: list[float], repeats: int, examples: bool = False
+) -> None:
+    """Accuracy and coverage per source, wrong answers (with where they came from when `examples`),
+    unanswered labels, and speed: the one report both licence benches print."""
+    for kind, row in report(results).items():
+        print(f"{kind:8} " + " ".join(f"{k}={v}" for k, v in row.items()))
+    wrong = Counter((r.label, r.detected) for r in results if r.detected and not correct(r.label, r.detected))
+    print("wrong (label -> detected):")
+    for (label, detected), count in wrong.most_common():
+        where = ", ".join(r.where for r in results if (r.label, r.detected) == (label, detected))[:150]
+        print(f"  {count:4} {label} -> {detected}" + (f"   [{where}]" if examples else ""))
+    missed = Counter(r.label for r in results if not r.detected)
+    print("unanswered by label:", dict(missed.most_common(20)))
+    median = statistics.median(timings)
+    per_case = sorted(r.seconds for r in results)
+    print(
+        f"speed: {len(results)} cases, {files} files in {median:.3f}s median of {repeats} "
+        f"({files / median:.0f} files/s; per case median {statistics.median(per_case) * 1000:.2f} ms, "
+        f"p95 {per_case[int(len(per_case) * 0.95)] * 1000:.2f} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -298,22 +321,7 @@ def main() -> None:
             detect_license(texts)
         timings.append(time.perf_counter() - started)
     files = sum(len(texts) for _, _, texts, _ in cases)
-    summary = report(results)
-    for kind, row in summary.items():
-        print(f"{kind:8} " + " ".join(f"{k}={v}" for k, v in row.items()))
-    wrong = Counter((r.label, r.detected) for r in results if r.detected and not correct(r.label, r.detected))
-    missed = Counter(r.label for r in results if not r.detected)
-    print("wrong (label -> detected):")
-    for (label, detected), count in wrong.most_common():
-        print(f"  {count:4} {label} -> {detected}")
-    print("unanswered by label:", dict(missed.most_common(15)))
-    median = statistics.median(timings)
-    per_case = sorted(r.seconds for r in results)
-    print(
-        f"speed: {len(cases)} cases, {files} files in {median:.3f}s median of {args.repeats} "
-        f"({files / median:.0f} files/s; per case median {statistics.median(per_case) * 1000:.2f} ms, "
-        f"p95 {per_case[int(len(per_case) * 0.95)] * 1000:.2f} ms)"
-    )
+    print_results(results, files, timings, len(timings))
     if args.write_manifest:
         write_manifest(args.write_manifest, cases)
 

@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -45,7 +44,6 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -54,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from license_detection import Result, correct, report  # noqa: E402
+from license_detection import Result, print_results  # noqa: E402
 
 from codelupe_dagster.core.license_detection import detect_license, parse_expression  # noqa: E402
 
@@ -512,23 +510,8 @@ def main() -> None:
             detect_license(texts)
         timings.append(time.perf_counter() - started)
     print(f"manifest rows={len(rows)} absent={absent} distinct cases={len(cases)}")
-    for kind, summary in report(results).items():
-        print(f"{kind:8} " + " ".join(f"{k}={v}" for k, v in summary.items()))
-    wrong = Counter((r.label, r.detected) for r in results if r.detected and not correct(r.label, r.detected))
-    print("wrong (label -> detected):")
-    for (label, detected), count in wrong.most_common():
-        examples = ", ".join(r.where for r in results if (r.label, r.detected) == (label, detected))[:150]
-        print(f"  {count:4} {label} -> {detected}   [{examples}]")
-    missed = Counter(r.label for r in results if not r.detected)
-    print("unanswered by label:", dict(missed.most_common(20)))
     files = sum(len(texts) for _, texts in cases)
-    median = statistics.median(timings)
-    per_case = sorted(r.seconds for r in results)
-    print(
-        f"speed: {len(cases)} cases, {files} files in {median:.3f}s median of {args.repeats} "
-        f"({files / median:.0f} files/s; per case median {statistics.median(per_case) * 1000:.2f} ms, "
-        f"p95 {per_case[int(len(per_case) * 0.95)] * 1000:.2f} ms)"
-    )
+    print_results(results, files, timings, args.repeats, examples=True)
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in results], indent=1))
 
