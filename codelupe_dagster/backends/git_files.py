@@ -102,9 +102,14 @@ def blob_size(repo: pygit2.Repository, oid: str) -> int:
     return size
 
 
-def read_blob(repo: pygit2.Repository, blob: TreeBlob, max_bytes: int | None) -> bytes | SkippedEntry:
-    """The blob's bytes, or why it was skipped (too large from its header, or an LFS pointer)."""
-    if max_bytes is not None and blob_size(repo, blob.oid) > max_bytes:
+def read_blob(
+    repo: pygit2.Repository, blob: TreeBlob, max_bytes: int | None, size: int | None = None
+) -> bytes | SkippedEntry:
+    """The blob's bytes, or why it was skipped (too large from its header, or an LFS pointer).
+    `size` is the header's size when the caller has read it already: the header is then not read twice."""
+    if size is None and max_bytes is not None:
+        size = blob_size(repo, blob.oid)
+    if max_bytes is not None and size is not None and size > max_bytes:
         return SkippedEntry(blob.path, TOO_LARGE)
     data = repo.odb.read(pygit2.Oid(hex=blob.oid))[1]
     if len(data) <= _LFS_POINTER_MAX_BYTES and data.startswith(_LFS_PREFIX):

@@ -82,10 +82,11 @@ class Dropped:
     reason: str  # a filters reason code, or "error:<ExceptionType>"
 
 
-def _process(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile | Dropped:
-    reason = filters.check_path(path, len(data), config.max_file_bytes)
-    if reason is not None:
-        return Dropped(path, reason)
+def _process(path: str, data: bytes, config: ProcessingConfig, path_checked: bool) -> ProcessedFile | Dropped:
+    if not path_checked:
+        reason = filters.check_path(path, len(data), config.max_file_bytes)
+        if reason is not None:
+            return Dropped(path, reason)
     if filters.is_binary(data):
         return Dropped(path, filters.BINARY)
     text = filters.decode_text(data)
@@ -131,10 +132,13 @@ def contamination(content: str, sets: str) -> str | None:
     return None if index is None else index.contaminated(content)
 
 
-def process_file(path: str, data: bytes, config: ProcessingConfig) -> ProcessedFile | Dropped:
-    """Filter, redact, digest, score and sign one file (order: cheapest rejection first)."""
+def process_file(
+    path: str, data: bytes, config: ProcessingConfig, path_checked: bool = False
+) -> ProcessedFile | Dropped:
+    """Filter, redact, digest, score and sign one file (order: cheapest rejection first).
+    `path_checked`: the caller has applied `filters.check_path` to this path and size already."""
     try:
-        return _process(path, data, config)
+        return _process(path, data, config, path_checked)
     except Exception as error:  # one bad file must not fail its batch; the caller counts it
         return Dropped(path, f"error:{type(error).__name__}")
 
@@ -219,10 +223,10 @@ def _score_entry(repo: pygit2.Repository, entry: git_files.TreeBlob, config: Pro
     if reason is not None:
         # Dropped from path and header alone: the blob is never inflated.
         return Dropped(entry.path, reason)
-    data = git_files.read_blob(repo, entry, config.max_file_bytes)
+    data = git_files.read_blob(repo, entry, config.max_file_bytes, size=size)
     if isinstance(data, git_files.SkippedEntry):
         return data
-    return process_file(entry.path, data, config)
+    return process_file(entry.path, data, config, path_checked=True)
 
 
 def score_task(task: tuple[int, str, list[git_files.TreeBlob]]) -> tuple[int, list[FileResult]]:
