@@ -105,6 +105,8 @@ def es_code_index(
             "stale_removed": result.stale_removed,
             "claims_released": result.claims_released,
             "docs_per_s": result.docs_per_s,
+            # True: scored_files wrote the documents into the index while scoring (stages.stream_index).
+            "streamed": result.streamed,
             "index_size_bytes": index.size_bytes(),
             "index": index.name,
             **license_metadata(index),

@@ -16,8 +16,10 @@ from codelupe_dagster.backends.spool import PART_PREFIX
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
+from codelupe_dagster.resources.search import SearchIndexResource
 from codelupe_dagster.stages.file_processing import ProcessingConfig
 from codelupe_dagster.stages.score_batch import BatchCounts, score_batch
+from codelupe_dagster.stages.stream_index import StreamIndexer
 
 
 class ScoredFilesConfig(dg.Config):
@@ -30,6 +32,9 @@ class ScoredFilesConfig(dg.Config):
     # (DESIGN §6): a low file that claimed its digest and buckets would make a better near copy elsewhere
     # its duplicate, and then neither would be indexed.
     min_quality: float | None = None
+    # Index kept documents while the batch is scored (stages.stream_index): es_code_index then finalizes
+    # the batch without writing them again. Off: es_code_index indexes the spool itself.
+    stream_index: bool = True
 
 
 def quality_table(histogram: dict[str, int]) -> str:
@@ -81,9 +86,11 @@ def scored_files(
     context: dg.AssetExecutionContext,
     config: ScoredFilesConfig,
     redis: RedisResource,
+    search: SearchIndexResource,
     pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
-    """The batch's HEAD trees filtered, scored, redacted (secrets and PII) and deduplicated into the spool."""
+    """The batch's HEAD trees filtered, scored, redacted (secrets and PII) and deduplicated into the spool;
+    kept files are streamed into the code index as they are spooled, for es_code_index to finalize."""
     batch_id = context.partition_key
     min_quality = config.min_quality if config.min_quality is not None else pipeline.min_quality
     processing = ProcessingConfig(
@@ -94,6 +101,7 @@ def scored_files(
         decontaminate_sets=pipeline.decontamination_spec(),
     )
     queue = redis.queue()
+    stream = StreamIndexer(search.code_index(), min_quality) if config.stream_index else None
     with queue.keep_leased(batch_id):
         counts, spool = score_batch(
             redis.ledger(),
@@ -102,6 +110,7 @@ def scored_files(
             processing,
             workers=config.file_workers if config.file_workers is not None else pipeline.file_workers,
             keep_near_duplicates=config.keep_near_duplicates,
+            stream=stream,
         )
     # The spool is committed: keep the batch's counts for the corpus totals (a re-run overwrites them).
     CorpusStats(redis.get_client(), redis.redis_keys).record(batch_id, counts.to_dict())

@@ -18,17 +18,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from codelupe_dagster.backends.dedup_ledger import DedupLedger
 from codelupe_dagster.backends.search import Filters, SearchIndex
-from codelupe_dagster.backends.spool import iter_documents, read_manifest
+from codelupe_dagster.backends.spool import iter_documents, iter_rows, read_manifest
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind, parse_kinds
 from codelupe_dagster.core.redaction import redact_field, redact_text
 from codelupe_dagster.stages.repo_updates import GenerationSwap, replace_generations
 from codelupe_dagster.stages.score_batch import PII_KINDS_INFO
+from codelupe_dagster.stages.stream_index import StreamedSpool, streamed_ids, upsert_keeping_indexed_at
 
 INDEXED_COUNT_MATCHES_KEPT = "indexed_count_matches_kept"
 NO_DOCUMENT_BELOW_THRESHOLD = "no_document_below_threshold"
@@ -69,6 +69,7 @@ class IndexedBatch:
     swaps: list[GenerationSwap]
     elapsed_s: float
     pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS  # what the batch was redacted with (its `_SUCCESS` info)
+    streamed: bool = False  # the documents were indexed while the batch was scored (stages.stream_index)
 
     @property
     def indexed(self) -> int:
@@ -118,13 +119,32 @@ def index_spool(
         written.low_quality += len(docs) - len(keep)
         if not keep:
             continue
-        existing = index.get([doc["id"] for doc in keep])
-        now = datetime.now(UTC).isoformat()
-        for doc in keep:
-            doc["indexed_at"] = (existing.get(doc["id"]) or {}).get("indexed_at") or now
-        index.bulk_upsert(keep).raise_for_errors()
+        upsert_keeping_indexed_at(index, keep)
         written.ids.extend(doc["id"] for doc in keep)
         written.repos.extend(doc["repo"] for doc in keep)
+    return written
+
+
+def already_streamed(
+    index: SearchIndex, spool: str | Path, batch_id: str, threshold: float, streamed: StreamedSpool | None
+) -> IndexedSpool | None:
+    """What the scorer streamed into this index (stages.stream_index), read back from the spool's id,
+    repo and score columns; None when the spool must be indexed here (not streamed, streamed into
+    another index, or at a higher threshold than ours).
+
+    At a higher threshold than the stream's, the streamed documents between the two leave the index."""
+    if streamed is None or streamed.index != index.name or threshold < streamed.threshold:
+        return None
+    written = IndexedSpool(batch_id)
+    between: list[str] = []
+    for rows in iter_rows(spool, columns=["id", "repo", "quality_score"], batch_size=GET_CHUNK * 10):
+        ids, repos, low = streamed_ids(rows, threshold)
+        written.ids.extend(ids)
+        written.repos.extend(repos)
+        written.low_quality += low
+        between.extend(row["id"] for row in rows if streamed.threshold <= row["quality_score"] < threshold)
+    if between:
+        index.delete_ids(between)
     return written
 
 
@@ -146,16 +166,28 @@ def index_batch(
     failed = manifest.info.get("failed_repos") or {}
     index.ensure()
     started = time.perf_counter()
-    written = index_spool(index, spool, batch_id, threshold, bulk_size)
+    streamed = StreamedSpool.from_info(manifest.info)
+    written = already_streamed(index, spool, batch_id, threshold, streamed)
+    if written is None:
+        streamed = None
+        written = index_spool(index, spool, batch_id, threshold, bulk_size)
     index.refresh()
-    elapsed = time.perf_counter() - started
+    # Streamed documents were written while scoring: their time counts in the index's docs/s.
+    elapsed = time.perf_counter() - started + (streamed.elapsed_s if streamed is not None else 0.0)
     swaps = replace_generations(
         ledger, index, [repo for repo in sorted(commits) if repo not in failed], batch_id
     )
     if commits:
         mark_processed(commits)
     return IndexedBatch(
-        written, manifest.rows, threshold, commits, swaps, elapsed, spool_pii_kinds(manifest.info)
+        written,
+        manifest.rows,
+        threshold,
+        commits,
+        swaps,
+        elapsed,
+        spool_pii_kinds(manifest.info),
+        streamed=streamed is not None,
     )
 
 

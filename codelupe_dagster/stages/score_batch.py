@@ -52,6 +52,7 @@ from codelupe_dagster.stages.file_processing import (
 )
 from codelupe_dagster.stages.handoff import ClonedBatch, ClonedRepo, load_cloned_batch, spool_path
 from codelupe_dagster.stages.scoring_pool import MAX_REBUILDS, WORKER_CRASH, ScoringPool
+from codelupe_dagster.stages.stream_index import STREAMED_INFO, StreamIndexer
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,11 @@ class BatchScorer:
         task_files: int = TASK_FILES,
         claim_files: int = CLAIM_FILES,
         max_pool_rebuilds: int = MAX_REBUILDS,
+        stream: StreamIndexer | None = None,
     ):
         self.ledger = ledger
+        # Kept documents also go to the index as they are spooled (stages.stream_index); None: only spooled.
+        self.stream = stream
         self.config = config
         self.workers = workers
         self.keep_near_duplicates = keep_near_duplicates
@@ -193,17 +197,25 @@ class BatchScorer:
         tasks = list(self._tasks(batch, counts))
         pool = ScoringPool(self.workers, self.config, self.max_pool_rebuilds) if self.workers > 0 else None
         finished = False
+        if self.stream is not None:
+            self.stream.start()
         try:
             with ShardWriter(spool_dir) as writer:
                 self._score_into(writer, pool, tasks, counts)
                 self._drop_forgotten_repos(counts)
                 self._finish_counts(counts, pool, started)
                 self.ledger.discard_generation(batch.batch, counts.failed_repos)
-                writer.commit({**counts.to_dict(), PII_KINDS_INFO: pii_kinds_info(self.config.pii_kinds)})
+                info = {**counts.to_dict(), PII_KINDS_INFO: pii_kinds_info(self.config.pii_kinds)}
+                streamed = self.stream.finish() if self.stream is not None else None
+                if streamed is not None:
+                    info[STREAMED_INFO] = streamed.to_info()
+                writer.commit(info)
             finished = True
         finally:
             if pool is not None:
                 pool.close(cancel=not finished)
+            if self.stream is not None and not finished:
+                self.stream.abandon()
         return counts
 
     def _score_into(
@@ -390,9 +402,10 @@ class BatchScorer:
     ) -> None:
         repo, commit = origin
         try:
-            writer.write(
-                code_document(processed, repo, commit, self._batch.batch, near_dup_cluster=near_dup_cluster)
+            document = code_document(
+                processed, repo, commit, self._batch.batch, near_dup_cluster=near_dup_cluster
             )
+            writer.write(document)
         except Exception as exc:  # one document that cannot be stored is a counted skip, not a failed batch
             # processed.path is redacted already; the error text may quote the document's content.
             error = self._shown(f"{type(exc).__name__}: {exc}")
@@ -400,6 +413,8 @@ class BatchScorer:
             counts.dropped[PROCESSING_ERROR] += 1
             return
         counts.count_kept(processed)
+        if self.stream is not None:
+            self.stream.add(document)
 
 
 def score_batch(
@@ -409,12 +424,16 @@ def score_batch(
     config: ProcessingConfig,
     workers: int,
     keep_near_duplicates: bool = False,
+    stream: StreamIndexer | None = None,
 ) -> tuple[BatchCounts, Path]:
     """Score the batch `cloned_repos` handed over under `data_dir` into its spool; the counts and the
-    spool's path. FileNotFoundError when cloning has not completed."""
+    spool's path. FileNotFoundError when cloning has not completed. With `stream`, kept documents are
+    indexed while the batch is scored (stages.stream_index)."""
     batch = load_cloned_batch(data_dir, batch_id)
     spool = spool_path(data_dir, batch_id)
-    scorer = BatchScorer(ledger, config, workers=workers, keep_near_duplicates=keep_near_duplicates)
+    scorer = BatchScorer(
+        ledger, config, workers=workers, keep_near_duplicates=keep_near_duplicates, stream=stream
+    )
     return scorer.run(batch, spool), spool
 
 

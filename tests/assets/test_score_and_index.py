@@ -20,13 +20,13 @@ THRESHOLD = 0.3
 
 
 def materialize(
-    planted: PlantedCorpus, resources: dict[str, Any], assets: list, workers: int = 0
+    planted: PlantedCorpus, resources: dict[str, Any], assets: list, workers: int = 0, stream: bool = True
 ) -> dg.ExecuteInProcessResult:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("repo_batches", [planted.batch_id])
     run_config: dict = {"ops": {}}
     if scored_files in assets:
-        run_config["ops"]["scored_files"] = {"config": {"file_workers": workers}}
+        run_config["ops"]["scored_files"] = {"config": {"file_workers": workers, "stream_index": stream}}
     if es_code_index in assets:
         run_config["ops"]["es_code_index"] = {"config": {"min_quality": THRESHOLD}}
     return dg.materialize(
@@ -98,7 +98,9 @@ def test_batch_killed_before_indexing_then_rerun_indexes_everything(
     planted: PlantedCorpus, redis_url: str, resources_for: Callable[..., dict]
 ) -> None:
     resources = resources_for(planted.data_dir, redis_url)
-    assert materialize(planted, resources, [scored_files]).success  # ... then the run dies
+    # ... then the run dies (not streamed: nothing reached the index; tests/assets/test_stream_index.py
+    # covers a streamed first try)
+    assert materialize(planted, resources, [scored_files], stream=False).success
     kept_first_try = spooled_above_threshold(planted)
     index = resources["search"].code_index()
     index.ensure()
@@ -117,7 +119,7 @@ def test_failed_batch_requeued_into_a_new_batch_indexes_everything(
     """The run-status sensor re-queues a failed batch's repos, and they come back under a *new* batch id:
     the claims of the first try must still count as the repos' own, or the retry would index nothing."""
     resources = resources_for(planted.data_dir, redis_url)
-    assert materialize(planted, resources, [scored_files]).success  # ... then es_code_index fails
+    assert materialize(planted, resources, [scored_files], stream=False).success  # ... es_code_index fails
     kept_first_try = spooled_above_threshold(planted)
 
     retry_batch = "b-retry-of-" + planted.batch_id
@@ -160,3 +162,20 @@ def test_es_code_index_on_both_backends(
 def target_dir(index: SearchIndex, planted: PlantedCorpus):
     """The SQLite factory keeps its file in the test's tmp dir (the parent of DATA_DIR)."""
     return planted.data_dir.parent
+
+
+def test_streamed_first_try_then_rerun_indexes_everything_once(
+    planted: PlantedCorpus, valkey_url: str, resources_for: Callable[..., dict]
+) -> None:
+    """scored_files streams kept files into the index as it spools them; a run that dies before
+    es_code_index leaves them there, and the retry finalizes the batch without writing them twice."""
+    resources = resources_for(planted.data_dir, valkey_url)
+    assert materialize(planted, resources, [scored_files]).success  # ... then the run dies
+    index = resources["search"].code_index()
+    streamed = all_ids(index)
+    assert set(streamed) == spooled_above_threshold(planted)
+
+    retry = materialize(planted, resources, [scored_files, es_code_index])
+    assert retry.success and all(check_results(retry).values())
+    assert retry.asset_materializations_for_node("es_code_index")[0].metadata["streamed"].value is True
+    assert all_ids(index) == streamed  # same documents, same indexed_at

@@ -1,0 +1,195 @@
+"""Index a batch's kept documents while the batch is still being scored (`scored_files`), so that
+writing the index overlaps with reading and scoring files instead of waiting for them.
+
+Why: on few cores the scorer's parent process mostly waits for its workers, while `es_code_index` then
+spends seconds on one core tokenizing the same documents into the index. Streaming them as they are
+spooled moves that work into the wait. `es_code_index` stays the step that makes a batch *done*: it
+swaps claim generations, marks repositories processed and runs the checks; when the spool says its
+documents were streamed into the same index at the same threshold, it does not upsert them again.
+
+Safety, the same as a re-run of `es_code_index`:
+- upserts are by content id and keep an existing `indexed_at`, so streaming twice, or streaming and then
+  indexing the spool again, changes nothing;
+- a failure of the index while scoring (Elasticsearch down, a full disk) never fails the scoring: the
+  stream stops, the error is logged and counted, the spool does not claim to be streamed, and
+  `es_code_index` indexes the spool as it always did (and fails there if the index is still down);
+- the thread is bounded: at most `MAX_PENDING` chunks wait, so a slow index slows the scorer down instead
+  of holding a batch of documents in memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from codelupe_dagster.backends.search import SearchIndex
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 4  # chunks queued for the index thread before the scorer waits
+STREAMED_INFO = "streamed"  # the spool's `_SUCCESS` info key for what was streamed
+
+
+@dataclass(frozen=True)
+class StreamedSpool:
+    """What a finished stream wrote, as recorded in the spool's `_SUCCESS` info."""
+
+    index: str  # the index's name: another index (or a renamed one) must index the spool itself
+    threshold: float  # documents below it were not streamed
+    documents: int
+    low_quality: int
+    elapsed_s: float  # seconds the index thread spent writing
+
+    def to_info(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "threshold": self.threshold,
+            "documents": self.documents,
+            "low_quality": self.low_quality,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    @classmethod
+    def from_info(cls, info: Mapping[str, Any]) -> StreamedSpool | None:
+        value = info.get(STREAMED_INFO)
+        if not isinstance(value, Mapping):
+            return None
+        try:
+            return cls(
+                str(value["index"]),
+                float(value["threshold"]),
+                int(value["documents"]),
+                int(value["low_quality"]),
+                float(value.get("elapsed_s") or 0.0),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None  # a marker written by something else: index the spool as usual
+
+
+def upsert_keeping_indexed_at(index: SearchIndex, docs: list[dict[str, Any]]) -> None:
+    """Upsert `docs` (mutated: `indexed_at` set), keeping the `indexed_at` of documents already indexed,
+    so the training watermark never sees an old file as new. Raises on any rejected document."""
+    existing = index.get([doc["id"] for doc in docs])
+    now = datetime.now(UTC).isoformat()
+    for doc in docs:
+        doc["indexed_at"] = (existing.get(doc["id"]) or {}).get("indexed_at") or now
+    index.bulk_upsert(docs).raise_for_errors()
+
+
+class StreamIndexer:
+    """A thread that upserts chunks of spooled documents into `index` as the scorer hands them over.
+
+    `submit` and `finish` are called from the scorer's thread only. After an index error the stream is
+    *broken*: later chunks are dropped (the spool has them) and `finish` returns None.
+    """
+
+    def __init__(self, index: SearchIndex, threshold: float, chunk_size: int = 500):
+        self.index = index
+        self.threshold = threshold
+        self.chunk_size = chunk_size
+        self._buffer: list[dict[str, Any]] = []
+        self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=MAX_PENDING)
+        self._documents = 0
+        self._low_quality = 0
+        self._busy_s = 0.0
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="codelupe-stream-index", daemon=True)
+        self._started = False
+
+    def start(self) -> StreamIndexer:
+        self._thread.start()
+        self._started = True
+        return self
+
+    def add(self, doc: Mapping[str, Any]) -> None:
+        """One spooled document (copied: the thread sets `indexed_at` on its own copy)."""
+        if doc["quality_score"] < self.threshold:
+            self._low_quality += 1
+            return
+        self._buffer.append(dict(doc))
+        if len(self._buffer) >= self.chunk_size:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        chunk, self._buffer = self._buffer, []
+        if chunk and self.error is None:
+            self._queue.put(chunk)
+
+    def finish(self) -> StreamedSpool | None:
+        """Wait for the thread; what it wrote, or None when the stream broke (the spool is then indexed
+        by `es_code_index` as usual)."""
+        if not self._started:
+            return None
+        self._hand_over()
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            return None
+        return StreamedSpool(
+            self.index.name, self.threshold, self._documents, self._low_quality, self._busy_s
+        )
+
+    def abandon(self) -> None:
+        """Stop the thread without waiting for queued chunks (the scoring failed; its spool is aborted)."""
+        if not self._started:
+            return
+        self.error = self.error or "abandoned"
+        self._buffer = []
+        while True:  # make room for the sentinel: queued chunks are dropped, not written
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        # In the thread: an index that is down costs its retry window here, not in the scorer's thread.
+        self._guarded(self.index.ensure)
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                return
+            if self.error is not None:
+                continue  # broken or abandoned: drain until the sentinel
+            started = time.perf_counter()
+            if self._guarded(functools.partial(upsert_keeping_indexed_at, self.index, chunk)):
+                self._documents += len(chunk)
+                self._busy_s += time.perf_counter() - started
+
+    def _guarded(self, write: Callable[[], None]) -> bool:
+        """Run one index write; False (and the stream broken) when it raised."""
+        if self.error is not None:
+            return False
+        try:
+            write()
+        except Exception as exc:  # the index failing must not fail scoring: es_code_index retries
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "streaming documents into %s stopped (%s); es_code_index will index the spool",
+                self.index.name,
+                self.error[:500],
+            )
+            return False
+        return True
+
+
+def streamed_ids(rows: Sequence[Mapping[str, Any]], threshold: float) -> tuple[list[str], list[str], int]:
+    """(ids, repos, below threshold) of spool rows, as `index_spool` would have written them."""
+    ids: list[str] = []
+    repos: list[str] = []
+    low = 0
+    for row in rows:
+        if row["quality_score"] >= threshold:
+            ids.append(row["id"])
+            repos.append(row["repo"])
+        else:
+            low += 1
+    return ids, repos, low

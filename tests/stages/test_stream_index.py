@@ -1,0 +1,131 @@
+"""Streaming kept documents into the index while a batch is scored (stages.stream_index), without Dagster:
+the same index contents as indexing the spool afterwards, and an index that fails while scoring never
+fails the scoring (the spool is then indexed as before)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import redis
+from elasticsearch import Elasticsearch
+
+from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
+from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
+from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex
+from codelupe_dagster.backends.search.sqlite_index import SqliteSearchIndex
+from codelupe_dagster.backends.spool import iter_documents, read_manifest
+from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.stages.file_processing import ProcessingConfig
+from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
+from codelupe_dagster.stages.index_spool import index_batch
+from codelupe_dagster.stages.score_batch import BatchScorer
+from codelupe_dagster.stages.stream_index import STREAMED_INFO, StreamIndexer
+from tests.support.planted import PlantedCorpus
+
+KEYS = RedisKeys("pipeline:")
+THRESHOLD = 0.3
+
+
+def score(planted: PlantedCorpus, client: redis.Redis, stream: StreamIndexer | None) -> Path:
+    batch = ClonedBatch.load(cloned_manifest_path(planted.data_dir, planted.batch_id))
+    spool = spool_path(planted.data_dir, planted.batch_id)
+    ledger = RedisDedupLedger(client, KEYS)
+    BatchScorer(ledger, ProcessingConfig(min_quality=THRESHOLD), workers=0, stream=stream).run(batch, spool)
+    return spool
+
+
+def index(spool: Path, target: SearchIndex, client: redis.Redis, batch_id: str, threshold: float = THRESHOLD):
+    return index_batch(
+        target,
+        RedisDedupLedger(client, KEYS),
+        spool,
+        batch_id,
+        threshold=threshold,
+        bulk_size=100,
+        mark_processed=lambda commits: None,
+    )
+
+
+def stored(target: SearchIndex) -> dict[str, tuple[str, float]]:
+    target.refresh()
+    return {
+        d["id"]: (d["indexed_at"], d["quality_score"])
+        for d in target.iter_documents(fields=["id", "indexed_at", "quality_score"])
+    }
+
+
+def spooled(spool: Path, threshold: float = THRESHOLD) -> set[str]:
+    return {d["id"] for chunk in iter_documents(spool) for d in chunk if d["quality_score"] >= threshold}
+
+
+def test_streamed_documents_are_indexed_while_scoring_and_not_written_again(
+    planted: PlantedCorpus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    target = SqliteSearchIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    spool = score(planted, redis_client, StreamIndexer(target, THRESHOLD, chunk_size=3))
+    info = read_manifest(spool).info[STREAMED_INFO]
+    assert info["index"] == "code" and info["documents"] == len(spooled(spool)) > 3
+    before = stored(target)
+    assert set(before) == spooled(spool)  # in the index before es_code_index ran
+
+    result = index(spool, target, redis_client, planted.batch_id)
+    assert result.streamed and sorted(result.written.ids) == sorted(before)
+    assert stored(target) == before  # nothing rewritten: same ids, same indexed_at
+
+
+def test_index_down_while_scoring_leaves_the_spool_to_be_indexed(
+    planted: PlantedCorpus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:  # a loopback port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = ElasticSearchIndex(
+        CODE_SCHEMA,
+        Elasticsearch(f"http://127.0.0.1:{port}", request_timeout=1),
+        name="code",
+        display_url=f"http://127.0.0.1:{port}",
+        retry_for_s=0.2,
+        attempts=1,
+    )
+    stream = StreamIndexer(down, THRESHOLD, chunk_size=3)
+    spool = score(planted, redis_client, stream)  # scoring succeeds all the same
+    assert stream.error is not None
+    assert STREAMED_INFO not in read_manifest(spool).info
+
+    target = SqliteSearchIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    result = index(spool, target, redis_client, planted.batch_id)
+    assert not result.streamed and set(stored(target)) == spooled(spool)
+
+
+def test_a_higher_threshold_at_indexing_removes_what_was_streamed_below_it(
+    planted: PlantedCorpus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    target = SqliteSearchIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    spool = score(planted, redis_client, StreamIndexer(target, THRESHOLD))
+    higher = 0.6
+    assert spooled(spool, higher) < spooled(spool)  # some streamed documents sit between the two
+
+    result = index(spool, target, redis_client, planted.batch_id, threshold=higher)
+    assert result.streamed and set(stored(target)) == spooled(spool, higher) == set(result.written.ids)
+    assert result.written.low_quality == len(spooled(spool) - spooled(spool, higher))
+
+
+def test_streamed_into_another_index_is_indexed_here(
+    planted: PlantedCorpus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    elsewhere = SqliteSearchIndex(CODE_SCHEMA, tmp_path / "other.db", name="other")
+    spool = score(planted, redis_client, StreamIndexer(elsewhere, THRESHOLD))
+    target = SqliteSearchIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    result = index(spool, target, redis_client, planted.batch_id)
+    assert not result.streamed and set(stored(target)) == spooled(spool)
+
+
+def test_abandoned_stream_writes_no_queued_chunk(tmp_path: Path) -> None:
+    target = SqliteSearchIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    stream = StreamIndexer(target, THRESHOLD, chunk_size=1000).start()
+    stream.add({"id": "a" * 32, "quality_score": 0.9, "content": "x = 1\n", "repo": "o/r", "path": "x.py"})
+    stream.abandon()  # the chunk was still buffered: it never reaches the index
+    assert stream.finish() is None
+    target.ensure()
+    assert target.count() == 0
