@@ -1,17 +1,32 @@
 """End to end `scored_files` + `es_code_index` on a real corpus in local git repositories.
 
-Corpus: CPython's `Lib` split into ~20 repositories by top-level package (the rest of Lib in one more),
-plus slices of Go's `src`. Runs through Dagster exactly as a batch run does (ephemeral instance, embedded
-Valkey), on the SQLite backend, and also on Elasticsearch when --elasticsearch-url is given.
+Corpus, found at run time (never a machine's paths): CPython's `Lib` (`sysconfig.get_paths()["stdlib"]`)
+split into ~20 repositories by top-level package (the rest of Lib in one more), plus slices of Go's `src`
+(`go env GOROOT`). `--corpus large` takes everything found instead: all of Lib, Go's `src` and `test`, and
+the global node modules (`npm root -g`), ~19k files. Runs through Dagster exactly as a batch run does
+(ephemeral instance, embedded Valkey), on the SQLite backend, and also on Elasticsearch when
+--elasticsearch-url is given.
 
-Prints files/s (files seen / wall time of scored_files + es_code_index) and MB/s end to end, per-stage
-seconds (each Dagster step's duration, plus the scorer's own and the index's own timers), the ratio to
-the old pipeline's ~3 files/s (DESIGN §10: 5,000-10,000 files/hour), the load average, and a cProfile
-top-15 of the parent (step) process by own time and the project's functions by cumulative time, from one
-extra run: the profiler slows the parent's Python work several-fold, so timed runs are never profiled.
-`--runs N` repeats the whole measurement on a fresh ledger and index and reports the median.
+Prints a one-line summary per backend first, then the details: files/s (files seen / wall time of
+scored_files + es_code_index) and MB/s of text end to end (text: the files that decode as UTF-8 text,
+`core.filters.decode_text`), per-stage seconds (each Dagster step's duration, plus the scorer's own and the
+index's own timers), the ratio to the old pipeline's ~3 files/s (DESIGN §10: 5,000-10,000 files/hour),
+the load average, and a cProfile top-15 of the parent (step) process by own time and the project's
+functions by cumulative time, from one extra run: the profiler slows the parent's Python work several-fold,
+so timed runs are never profiled. `--runs N` repeats the whole measurement on a fresh ledger and index and
+reports the median.
 
-    .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--runs 1] [--elasticsearch-url URL]
+`--batches N` measures growth instead: the corpus is SPLIT into N parts (each repository's files dealt
+round-robin by path, so every part has the same mix of Python, Go and JavaScript and no file is in two
+parts; every part's repositories have their own names, so no batch removes another's files as stale),
+and the N parts run as N batches in a row on one growing ledger and index. Re-using the corpus N times
+would make batch 2 onwards exact duplicates of batch 1: that would measure dedup, not growth. Prints
+files/s per batch and the ratio of the last batch to the first (target: within 10%). Files that are
+duplicates of a file in an earlier part are still dropped as duplicates, so the later batches drop a few
+more files than the first; the per-batch table shows those counts.
+
+    .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--runs 1] [--corpus issue|large]
+        [--batches N] [--elasticsearch-url URL] [--no-profile]
 """
 
 from __future__ import annotations
@@ -22,18 +37,172 @@ import io
 import json
 import os
 import pstats
+import shutil
+import statistics
+import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pygit2
 
-STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
-GO_SRC = Path("/usr/local/go/src")
 GO_SLICES = ("net", "crypto", "go")
 OLD_PIPELINE_FILES_PER_S = 3.0  # DESIGN §10
+FLAT_COST_TOLERANCE = 0.10  # issue 12: the 10th batch within 10% of the 1st
+MIN_GROUP_FILES = 50  # --corpus large: smaller Go directories share one repository
+
+Groups = list[tuple[str, dict[str, Path]]]
+
+
+class CorpusMissing(RuntimeError):
+    """A source tree the corpus needs is not on this machine; the message says how to get it."""
+
+
+# --------------------------------------------------------------------------- corpus found at run time
+
+
+def stdlib_root() -> Path:
+    """CPython's `Lib` of the interpreter running the bench."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    if not (root / "os.py").is_file():
+        raise CorpusMissing(f"CPython's standard library not found at {root} (sysconfig's 'stdlib' path)")
+    return root
+
+
+def go_root() -> Path:
+    """Go's installation tree, from the `go` on PATH."""
+    go = shutil.which("go")
+    if go is None:
+        raise CorpusMissing("Go's source tree is part of the corpus: no `go` on PATH (install Go)")
+    out = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, check=False)
+    root = Path(out.stdout.strip())
+    if out.returncode != 0 or not (root / "src").is_dir():
+        raise CorpusMissing(f"`go env GOROOT` gave no source tree ({out.stderr.strip() or root})")
+    return root
+
+
+def node_modules_root() -> Path | None:
+    """The global node modules (`npm root -g`), or None where npm is not installed."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    out = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, check=False)
+    root = Path(out.stdout.strip())
+    return root if out.returncode == 0 and root.is_dir() else None
+
+
+def _files_under(root: Path) -> dict[str, Path]:
+    return {
+        p.relative_to(root).as_posix(): p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+
+
+def _stdlib_groups(n_repos: int) -> Groups:
+    """The biggest Lib packages alone, everything else of Lib together."""
+    stdlib = stdlib_root()
+    entries = [p for p in sorted(stdlib.iterdir()) if p.name not in {"site-packages", "__pycache__"}]
+    packages = [p for p in entries if p.is_dir()]
+    sizes = {p: len(_files_under(p)) for p in packages}
+    own = sorted(packages, key=lambda p: -sizes[p])[: n_repos - 1]
+    groups = [(f"cpython/{p.name}", {f"{p.name}/{k}": v for k, v in _files_under(p).items()}) for p in own]
+    rest: dict[str, Path] = {}
+    for p in entries:
+        if p in own:
+            continue
+        if p.is_dir():
+            rest.update({f"{p.name}/{k}": v for k, v in _files_under(p).items()})
+        elif p.is_file():
+            rest[p.name] = p
+    groups.append(("cpython/lib-rest", rest))
+    return groups
+
+
+def corpus_groups(n_repos: int) -> Groups:
+    """The issue's corpus: (repo name, files) groups of Lib, plus Go's net, crypto and go directories."""
+    groups = _stdlib_groups(n_repos)
+    go_src = go_root() / "src"
+    for name in GO_SLICES:
+        if (go_src / name).is_dir():
+            groups.append((f"golang/{name}", _files_under(go_src / name)))
+    return groups
+
+
+def _go_groups(root: Path, owner: str) -> Groups:
+    """One repository per top-level directory of `root`; small ones and loose files together."""
+    groups: Groups = []
+    rest: dict[str, Path] = {}
+    for entry in sorted(root.iterdir()):
+        files = {f"{entry.name}/{k}": v for k, v in _files_under(entry).items()} if entry.is_dir() else {}
+        if entry.is_file() and not entry.is_symlink():
+            rest[entry.name] = entry
+        elif len(files) >= MIN_GROUP_FILES:
+            groups.append((f"{owner}/{entry.name}", files))
+        else:
+            rest.update(files)
+    if rest:
+        groups.append((f"{owner}/rest", rest))
+    return groups
+
+
+def large_corpus_groups(n_repos: int, limit: int | None = None) -> Groups:
+    """Everything found: all of Lib, Go's `src` and `test`, the global node modules (one repository per
+    package). With `limit`, the first `limit` files in that order (Lib, node modules, Go)."""
+    groups = _stdlib_groups(n_repos)
+    node = node_modules_root()
+    if node is not None:
+        for package in sorted(p for p in node.iterdir() if p.is_dir() and not p.is_symlink()):
+            if files := _files_under(package):
+                groups.append((f"npm/{package.name.lstrip('@')}", files))
+    go = go_root()
+    groups += _go_groups(go / "src", "golang")
+    if (go / "test").is_dir():
+        groups.append(("golang/test", _files_under(go / "test")))
+    return _first_files(groups, limit) if limit is not None else groups
+
+
+def _first_files(groups: Groups, limit: int) -> Groups:
+    kept: Groups = []
+    for name, files in groups:
+        if limit <= 0:
+            break
+        items = list(files.items())[:limit]
+        kept.append((name, dict(items)))
+        limit -= len(items)
+    return kept
+
+
+def split_groups(groups: Groups, parts: int) -> list[Groups]:
+    """`parts` disjoint corpora with the same mix: each repository's files dealt round-robin by path,
+    part k's repositories named `<name>-part<k>` (distinct repositories, so nothing is stale)."""
+    split: list[Groups] = [[] for _ in range(parts)]
+    for name, files in groups:
+        items = sorted(files.items())
+        for k in range(parts):
+            if share := dict(items[k::parts]):
+                split[k].append((f"{name}-part{k + 1}", share))
+    return split
+
+
+def text_only(groups: Groups) -> Groups:
+    """The same groups with only the files that decode as text (what datatrove can read)."""
+    return [(name, {k: p for k, p in files.items() if is_text(p)}) for name, files in groups]
+
+
+def is_text(path: Path) -> bool:
+    from codelupe_dagster.core.filters import decode_text
+
+    return decode_text(path.read_bytes()) is not None
+
+
+# --------------------------------------------------------------------------- git repositories
 
 
 def _tree(repo: pygit2.Repository, files: dict[str, Path]) -> pygit2.Oid:
@@ -56,49 +225,52 @@ def make_repo(path: Path, files: dict[str, Path]) -> str:
     return str(repo.create_commit("HEAD", sig, sig, "import", _tree(repo, files), []))
 
 
-def _files_under(root: Path) -> dict[str, Path]:
-    return {
-        p.relative_to(root).as_posix(): p
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-    }
+@dataclass
+class CorpusSize:
+    files: int = 0
+    bytes: int = 0
+    text_files: int = 0
+    text_bytes: int = 0
+    repos: int = 0
+
+    def describe(self) -> str:
+        return (
+            f"{self.files} files, {self.bytes / 1e6:.1f} MB in {self.repos} repos, of which "
+            f"{self.text_files} text files and {self.text_bytes / 1e6:.1f} MB of text"
+        )
 
 
-def corpus_groups(n_repos: int) -> list[tuple[str, dict[str, Path]]]:
-    """(repo name, files) groups: the biggest Lib packages alone, everything else of Lib together."""
-    entries = [p for p in sorted(STDLIB.iterdir()) if p.name not in {"site-packages", "__pycache__"}]
-    packages = [p for p in entries if p.is_dir()]
-    sizes = {p: len(_files_under(p)) for p in packages}
-    own = sorted(packages, key=lambda p: -sizes[p])[: n_repos - 1]
-    groups = [(f"cpython/{p.name}", {f"{p.name}/{k}": v for k, v in _files_under(p).items()}) for p in own]
-    rest: dict[str, Path] = {}
-    for p in entries:
-        if p in own:
-            continue
-        if p.is_dir():
-            rest.update({f"{p.name}/{k}": v for k, v in _files_under(p).items()})
-        elif p.is_file():
-            rest[p.name] = p
-    groups.append(("cpython/lib-rest", rest))
-    for name in GO_SLICES:
-        if (GO_SRC / name).is_dir():
-            groups.append((f"golang/{name}", _files_under(GO_SRC / name)))
-    return groups
+def measure(groups: Groups) -> CorpusSize:
+    from codelupe_dagster.core.filters import decode_text
+
+    size = CorpusSize(repos=len(groups))
+    for _, files in groups:
+        for path in files.values():
+            data = path.read_bytes()
+            size.files += 1
+            size.bytes += len(data)
+            if decode_text(data) is not None:
+                size.text_files += 1
+                size.text_bytes += len(data)
+    return size
 
 
-def build_batch(root: Path, data_dir: Path, batch_id: str, n_repos: int) -> tuple[int, int]:
+def build_batch(root: Path, data_dir: Path, batch_id: str, groups: Groups) -> CorpusSize:
+    """One bare repository per group under `root` and the batch's clone manifest, as `cloned_repos` leaves
+    them."""
     from codelupe_dagster.stages.handoff import ClonedRepo, write_cloned_manifest
 
-    repos, files, size = [], 0, 0
-    for name, group in corpus_groups(n_repos):
+    repos = []
+    for name, group in groups:
         path = root / name.replace("/", "__")
         head = make_repo(path, group)
         record = {"full_name": name, "clone_url": str(path), "stars": 100, "source": "local"}
         repos.append(ClonedRepo(name, str(path), head, record))
-        files += len(group)
-        size += sum(p.stat().st_size for p in group.values())
     write_cloned_manifest(data_dir, batch_id, repos)
-    return files, size
+    return measure(groups)
+
+
+# --------------------------------------------------------------------------- one measured batch
 
 
 def _step_seconds(result: dg.ExecuteInProcessResult) -> dict[str, float]:
@@ -110,33 +282,51 @@ def _step_seconds(result: dg.ExecuteInProcessResult) -> dict[str, float]:
     }
 
 
-def run_backend(
+def _resources(label: str, data_dir: Path, es_url: str | None) -> dict[str, Any]:
+    from codelupe_dagster.resources import PipelineResource, RedisResource, SearchIndexResource
+
+    return {
+        "redis": RedisResource(url=None, data_dir=str(data_dir)),
+        "search": SearchIndexResource(
+            elasticsearch_url=es_url, data_dir=str(data_dir), code_index_name=f"bench-code-{label}"
+        ),
+        "pipeline": PipelineResource(data_dir=str(data_dir)),
+    }
+
+
+def reset_stores(label: str, data_dir: Path, es_url: str | None) -> None:
+    """An empty ledger and index: every run (or series of batches) starts from the same state."""
+    resources = _resources(label, data_dir, es_url)
+    resources["redis"].get_client().flushdb()
+    resources["search"].code_index().delete()
+
+
+def quiet_run_config(workers: int) -> dict[str, Any]:
+    """The scoring workers, and Dagster's console logger at WARNING: its per-event DEBUG lines would
+    bury the bench's output."""
+    return {
+        "ops": {"scored_files": {"config": {"file_workers": workers}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+
+
+def run_batch(
     label: str,
     data_dir: Path,
     batch_id: str,
     workers: int,
     es_url: str | None,
-    corpus_bytes: int,
+    size: CorpusSize,
     profile: bool = False,
-) -> dict:
-    """One measured run. With `profile`, the parent runs under cProfile, which slows its Python work
-    (claims, spool, index) several-fold: a profiled run explains where time goes but is never timed."""
+) -> dict[str, Any]:
+    """One measured batch on the ledger and index as they are. With `profile`, the parent runs under
+    cProfile, which slows its Python work (claims, spool, index) several-fold: a profiled run explains
+    where time goes but is never timed."""
     from codelupe_dagster.assets.index import es_code_index
     from codelupe_dagster.assets.score import scored_files
-    from codelupe_dagster.resources import PipelineResource, RedisResource, SearchIndexResource
 
-    redis_res = RedisResource(url=None, data_dir=str(data_dir))
-    redis_res.get_client().flushdb()  # each backend starts from an empty ledger: same work
-    search = SearchIndexResource(
-        elasticsearch_url=es_url, data_dir=str(data_dir), code_index_name=f"bench-code-{label}"
-    )
-    index = search.code_index()
-    index.delete()
-    pipeline = PipelineResource(data_dir=str(data_dir))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("repo_batches", [batch_id])
-    run_config = {"ops": {"scored_files": {"config": {"file_workers": workers}}}}
-
     profiler = cProfile.Profile()
     started = time.perf_counter()
     if profile:
@@ -145,8 +335,8 @@ def run_backend(
         [scored_files, es_code_index],
         partition_key=batch_id,
         instance=instance,
-        resources={"redis": redis_res, "search": search, "pipeline": pipeline},
-        run_config=run_config,
+        resources=_resources(label, data_dir, es_url),
+        run_config=quiet_run_config(workers),
     )
     profiler.disable()
     total = time.perf_counter() - started
@@ -160,8 +350,11 @@ def run_backend(
     seen = scored["seen"].value
     return {
         "backend": label,
-        "seen": scored["seen"].value,
+        "batch": batch_id,
+        "seen": seen,
         "kept": scored["kept"].value,
+        "exact_duplicates": scored["exact_duplicates"].value,
+        "near_duplicates": scored["near_duplicates"].value,
         "indexed": indexed["indexed"].value,
         "score_s": scored["elapsed_s"].value,
         "score_files_per_s": scored["files_per_s"].value,
@@ -169,65 +362,205 @@ def run_backend(
         "total_s": round(total, 2),
         "steps_s": _step_seconds(result),
         "files_per_s_end_to_end": round(seen / total, 1),
-        "mb_per_s_end_to_end": round(corpus_bytes / 1e6 / total, 2),
+        "text_mb_per_s_end_to_end": round(size.text_bytes / 1e6 / total, 2),
+        "mb_per_s_end_to_end": round(size.bytes / 1e6 / total, 2),
         "vs_old_pipeline": f"x{seen / total / OLD_PIPELINE_FILES_PER_S:.0f}",
         "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
         "profile": stats.getvalue(),
     }
 
 
-def _load() -> str:
+def run_backend(
+    label: str,
+    data_dir: Path,
+    batch_id: str,
+    workers: int,
+    es_url: str | None,
+    size: CorpusSize,
+    profile: bool = False,
+) -> dict[str, Any]:
+    """One measured batch on a fresh ledger and index."""
+    reset_stores(label, data_dir, es_url)
+    return run_batch(label, data_dir, batch_id, workers, es_url, size, profile)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def load_average() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def main() -> None:
+def progress(line: str) -> None:
+    """Progress goes to stderr, so stdout starts with the summary."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def median_run(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return sorted(reports, key=lambda r: r["total_s"])[len(reports) // 2]
+
+
+def summary_line(label: str, reports: Sequence[dict[str, Any]], workers: int) -> str:
+    median = median_run(reports)
+    runs = ", ".join(str(r["files_per_s_end_to_end"]) for r in reports)
+    return (
+        f"{label}: {median['files_per_s_end_to_end']:.0f} files/s, "
+        f"{median['text_mb_per_s_end_to_end']:.1f} MB/s of text end to end "
+        f"(median of {len(reports)} runs: {runs} files/s; {workers} workers; load {load_average()})"
+    )
+
+
+def measure_backend(
+    label: str,
+    build: Callable[[], tuple[str, CorpusSize]],
+    data_dir: Path,
+    args: argparse.Namespace,
+    es_url: str | None,
+) -> tuple[str, list[str]]:
+    """--runs timed runs (and one profiled) of one batch: the summary line and the detail lines."""
+    batch_id, size = build()
+    reports = []
+    for _ in range(args.runs):
+        reports.append(run_backend(label, data_dir, batch_id, args.workers, es_url, size))
+        progress(
+            f"{label} run {len(reports)}: {reports[-1]['files_per_s_end_to_end']} files/s, "
+            f"load {load_average()}"
+        )
+    report = dict(median_run(reports))
+    report.pop("profile")
+    report["runs_files_per_s"] = [r["files_per_s_end_to_end"] for r in reports]
+    report["load_average"] = load_average()
+    details = [json.dumps(report, indent=1)]
+    if args.profile:
+        profiled = run_backend(label, data_dir, batch_id, args.workers, es_url, size, profile=True)
+        details += [
+            f"--- parent process profile ({label}, one extra run under cProfile: "
+            f"{profiled['total_s']} s, not comparable with the timed runs) ---",
+            profiled["profile"],
+        ]
+    return summary_line(label, reports, args.workers), details
+
+
+def batch_series(
+    label: str,
+    parts: list[tuple[str, CorpusSize]],
+    data_dir: Path,
+    args: argparse.Namespace,
+    es_url: str | None,
+) -> list[dict[str, Any]]:
+    """The parts as batches in a row on one ledger and index, emptied once before the first."""
+    reset_stores(label, data_dir, es_url)
+    reports = []
+    for batch_id, size in parts:
+        reports.append(run_batch(label, data_dir, batch_id, args.workers, es_url, size))
+        reports[-1].pop("profile")
+        progress(
+            f"{label} batch {len(reports)}/{len(parts)}: {reports[-1]['files_per_s_end_to_end']} files/s, "
+            f"load {load_average()}"
+        )
+    return reports
+
+
+def growth_report(label: str, series: list[list[dict[str, Any]]], workers: int) -> tuple[str, list[str]]:
+    """Per batch the median over runs of files/s; the summary compares the last batch with the first."""
+    per_batch = [
+        statistics.median(run[b]["files_per_s_end_to_end"] for run in series) for b in range(len(series[0]))
+    ]
+    text_mb_per_s = [
+        statistics.median(run[b]["text_mb_per_s_end_to_end"] for run in series) for b in range(len(series[0]))
+    ]
+    ratio = per_batch[-1] / per_batch[0]
+    verdict = "within" if abs(ratio - 1) <= FLAT_COST_TOLERANCE else "NOT within"
+    summary = (
+        f"{label}: batch {len(per_batch)}/1 = {ratio:.2f} "
+        f"({per_batch[0]:.0f} -> {per_batch[-1]:.0f} files/s; "
+        f"{verdict} {FLAT_COST_TOLERANCE:.0%}; {len(per_batch)} batches on one growing ledger and index, "
+        f"median of {len(series)} series; {workers} workers; load {load_average()})"
+    )
+    header = "batch  files/s  text MB/s  seen  kept  exact  near  indexed  score_s  total_s  (first series)"
+    rows = [header]
+    for b, files_per_s in enumerate(per_batch):
+        r = series[0][b]
+        rows.append(
+            f"{b + 1:>5}  {files_per_s:>7.0f}  {text_mb_per_s[b]:>9.1f}"
+            f"  {r['seen']:>4}  {r['kept']:>4}  {r['exact_duplicates']:>5}  {r['near_duplicates']:>4}"
+            f"  {r['indexed']:>7}  {r['score_s']:>7}  {r['total_s']:>7}"
+        )
+    return summary, rows
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--repos", type=int, default=20, help="CPython Lib repositories (plus Go slices)")
+    parser.add_argument("--repos", type=int, default=20, help="CPython Lib repositories")
+    parser.add_argument("--corpus", choices=("issue", "large"), default="issue")
     parser.add_argument("--elasticsearch-url", default=None)
     parser.add_argument("--runs", type=int, default=1, help="repeat and report the median")
-    args = parser.parse_args()
+    parser.add_argument("--batches", type=int, default=1, help="split the corpus into N batches in a row")
+    parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profiled run")
+    return parser.parse_args(argv)
 
+
+def select_groups(args: argparse.Namespace) -> Groups:
+    return large_corpus_groups(args.repos) if args.corpus == "large" else corpus_groups(args.repos)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        groups = select_groups(args)
+    except CorpusMissing as exc:
+        print(f"end_to_end_files: {exc}", file=sys.stderr)
+        return 2
+    backends = [("sqlite", None)] + (
+        [("elasticsearch", args.elasticsearch_url)] if args.elasticsearch_url else []
+    )
+    summaries: list[str] = []
+    details: list[str] = []
     with tempfile.TemporaryDirectory(prefix="codelupe-bench-") as tmp:
         root = Path(tmp)
         data_dir = root / "data"
         data_dir.mkdir()
         os.environ["DATA_DIR"] = str(data_dir)
-        batch_id = "b20260101T000000-bench0"
         t0 = time.perf_counter()
-        files, size = build_batch(root / "repos", data_dir, batch_id, args.repos)
-        print(
-            f"corpus: {files} files, {size / 1e6:.1f} MB in {args.repos + len(GO_SLICES)} repos "
-            f"(built in {time.perf_counter() - t0:.1f}s); workers={args.workers}"
-        )
-        backends = [("sqlite", None)] + (
-            [("elasticsearch", args.elasticsearch_url)] if args.elasticsearch_url else []
+        parts = split_groups(groups, args.batches) if args.batches > 1 else [groups]
+        built = [
+            (
+                f"b20260101T{k:06d}-bench{k}",
+                build_batch(root / "repos", data_dir, f"b20260101T{k:06d}-bench{k}", part),
+            )
+            for k, part in enumerate(parts)
+        ]
+        whole = measure(groups)
+        details.append(
+            f"corpus ({args.corpus}): {whole.describe()} (built in {time.perf_counter() - t0:.1f}s); "
+            f"workers={args.workers}"
+            + (
+                f"; split into {args.batches} batches of ~{whole.files // args.batches} files"
+                if args.batches > 1
+                else ""
+            )
         )
         try:
             for label, url in backends:
-                reports = []
-                for _ in range(args.runs):
-                    reports.append(run_backend(label, data_dir, batch_id, args.workers, url, size))
-                    print(
-                        f"run {len(reports)}: {reports[-1]['files_per_s_end_to_end']} files/s, load {_load()}"
-                    )
-                report = sorted(reports, key=lambda r: r["total_s"])[len(reports) // 2]
-                report.pop("profile")
-                report["runs_files_per_s"] = [r["files_per_s_end_to_end"] for r in reports]
-                report["load_average"] = _load()
-                print(json.dumps(report, indent=1))
-                profiled = run_backend(label, data_dir, batch_id, args.workers, url, size, profile=True)
-                print(
-                    f"--- parent process profile ({label}, one extra run under cProfile: "
-                    f"{profiled['total_s']} s, not comparable with the timed runs) ---"
-                )
-                print(profiled["profile"])
+                if args.batches > 1:
+                    series = [batch_series(label, built, data_dir, args, url) for _ in range(args.runs)]
+                    line, rows = growth_report(label, series, args.workers)
+                else:
+                    line, rows = measure_backend(label, lambda: built[0], data_dir, args, url)
+                summaries.append(line)
+                details += rows
         finally:
             from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
 
             stop_embedded_valkey(data_dir)
+    print("\n".join(summaries + details))
+    return 0
 
 
 if __name__ == "__main__":
