@@ -31,6 +31,7 @@ from codelupe_dagster.backends.document_spool import (
     SpoolWriter,
     UnwritableDocument,
 )
+from codelupe_dagster.backends.search.code_tokens import subwords_hint_key
 from codelupe_dagster.core.documents import ID_FIELD, STORED_CODE_FIELDS, FieldKind, FieldSpec
 
 SUCCESS_MARKER = "_SUCCESS"
@@ -61,7 +62,14 @@ def arrow_schema(fields: tuple[FieldSpec, ...] = STORED_CODE_FIELDS) -> pa.Schem
     return pa.schema([(ID_FIELD, pa.string()), *((spec.name, _ARROW_TYPES[spec.kind]) for spec in fields)])
 
 
-CODE_DOC_SCHEMA: pa.Schema = arrow_schema()
+# Indexing hints the spool carries next to each document (`code_tokens.subwords_hint_key`): the
+# camelCase sub-words of each code field, computed by the scoring workers so that indexing does not
+# tokenize the text again. Not document fields: the export schema (`arrow_schema`) has none, a row
+# without a hint reads back without the key, and the index backends drop them.
+HINT_COLUMNS: tuple[str, ...] = tuple(
+    subwords_hint_key(spec.name) for spec in STORED_CODE_FIELDS if spec.kind == "code"
+)
+CODE_DOC_SCHEMA: pa.Schema = pa.schema([*arrow_schema(), *((n, pa.large_string()) for n in HINT_COLUMNS)])
 COLUMNS: tuple[str, ...] = tuple(CODE_DOC_SCHEMA.names)
 _JSON_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in STORED_CODE_FIELDS if spec.kind == "object")
 
@@ -84,6 +92,9 @@ def to_row(doc: Mapping[str, Any], columns: tuple[str, ...] = COLUMNS) -> dict[s
 def from_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """A spool row back into an index document (object fields such as quality_signals decoded)."""
     doc = dict(row)
+    for name in HINT_COLUMNS:
+        if doc.get(name, "") is None:
+            del doc[name]  # no hint was written: the index computes the sub-words itself
     for name in _JSON_COLUMNS:
         if isinstance(doc.get(name), str):
             doc[name] = json.loads(doc[name])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from codelupe_dagster.backends import eval_sets, git_files
+from codelupe_dagster.backends.search.code_tokens import camel_subwords
 from codelupe_dagster.core import filters
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
 from codelupe_dagster.core.language import LANGUAGES, detect_language
@@ -70,6 +71,9 @@ class ProcessedFile:
     license_header: str | None = None
     # Evaluation sets the content overlaps, sorted and comma-separated (DECONTAMINATE_SETS); None: clean.
     contaminated: str | None = None
+    # `code_tokens.camel_subwords(content)`, computed here in the worker: the search index's sub-word
+    # hint, so the indexing process does not tokenize the content again. None: not computed.
+    content_subwords: str | None = None
 
     @property
     def doc_id(self) -> str:
@@ -122,6 +126,7 @@ def _process(path: str, data: bytes, config: ProcessingConfig, path_checked: boo
         pii=merge_counts(redacted.pii, redacted_path.pii),
         license_header=license_header(text),  # the file's own SPDX tag, read before redaction
         contaminated=contamination(content, config.decontaminate_sets),
+        content_subwords=camel_subwords(content),
     )
 
 

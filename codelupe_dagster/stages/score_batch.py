@@ -37,6 +37,7 @@ import pygit2
 from codelupe_dagster.backends import git_files
 from codelupe_dagster.backends.dedup_ledger import DedupLedger, NearCandidate
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
+from codelupe_dagster.backends.search.code_tokens import subwords_hint_key
 from codelupe_dagster.backends.spool import ShardWriter
 from codelupe_dagster.core.documents import CodeDocument
 from codelupe_dagster.core.pii import PiiKind
@@ -450,7 +451,7 @@ def code_document(
     stem, dot, extension = filename.rpartition(".")
     record = repo.record
     license_expression, license_source = document_license(processed.license_header, record)
-    return CodeDocument(
+    document = CodeDocument(
         id=processed.digest.hex(),
         content=processed.content,
         path=processed.path,
@@ -472,6 +473,10 @@ def code_document(
         secrets_redacted=sum(processed.secrets.values()) + sum(processed.pii.values()),
         batch=batch_id,
     ).to_record()
+    if processed.content_subwords is not None:
+        # The worker's sub-words of `content`: an indexing hint the spool carries, not a field.
+        document[subwords_hint_key("content")] = processed.content_subwords
+    return document
 
 
 def document_license(header: str | None, record: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from itertools import filterfalse
+from typing import Any
 
 # A case change inside one identifier: lower→Upper ("parseHttp") or an acronym followed by a word
 # ("HTTPServer"). Underscores end an identifier here, because unicode61 already splits snake_case.
@@ -51,6 +53,24 @@ def code_words(text: str) -> list[str]:
         if len(parts) > 1:
             words.extend(parts)
     return words
+
+
+# The indexing hint of a searched field ``f``: ``f__subwords`` holds ``camel_subwords`` of its text,
+# computed where the text was made (the scoring workers) so that the indexing process does not tokenize
+# it again. Not a document field: the spool carries it next to the document, both backends read and
+# drop it (never stored, never returned), and compute the sub-words themselves when it is absent.
+SUBWORDS_HINT_SUFFIX = "__subwords"
+
+
+def subwords_hint_key(field: str) -> str:
+    """The document key of ``field``'s sub-word hint."""
+    return field + SUBWORDS_HINT_SUFFIX
+
+
+def hinted_subwords(doc: Mapping[str, Any], field: str, text: str) -> str:
+    """``camel_subwords(text)`` for ``doc[field] == text``: the document's hint when it has one."""
+    hint = doc.get(field + SUBWORDS_HINT_SUFFIX)
+    return hint if isinstance(hint, str) else camel_subwords(text)
 
 
 def camel_subwords(text: str) -> str:

@@ -6,10 +6,14 @@ The mapping and the words sent with each document are in ``elastic_mapping``; th
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
+import itertools
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -35,8 +39,11 @@ from codelupe_dagster.core.masking import mask_secrets_in_text, mask_url
 
 __all__ = ["ElasticSearchIndex", "index_words"]
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 Body = dict[str, Any]
+_Batch = tuple[list[dict[str, Any]], int]  # bulk actions, and their estimated size in bytes
 
 MAX_ID_BYTES = 512
 _RETRIABLE_STATUS = (502, 503, 504)
@@ -63,6 +70,11 @@ def _reason(error: object) -> str:
     return reason
 
 
+def _merge(result: BulkResult, outcome: BulkResult) -> None:
+    result.indexed += outcome.indexed
+    result.errors.extend(outcome.errors)
+
+
 def _index_missing(exc: ApiError) -> bool:
     return exc.status_code == 404 and exc.error == "index_not_found_exception"
 
@@ -84,6 +96,8 @@ class ElasticSearchIndex(SearchIndex):
         bulk_429_retries: int = 6,
         bulk_chunk_docs: int = 500,
         bulk_chunk_bytes: int = 10 * 1024 * 1024,
+        bulk_threads: int = 2,
+        bulk_inflight_bytes: int = 40 * 1024 * 1024,
     ):
         self.schema = schema
         self.name = name
@@ -96,6 +110,10 @@ class ElasticSearchIndex(SearchIndex):
         self.bulk_429_retries = bulk_429_retries
         self.bulk_chunk_docs = bulk_chunk_docs
         self.bulk_chunk_bytes = bulk_chunk_bytes
+        # Bulk requests of one `bulk_upsert` in flight at once, each on its own connection, and the most
+        # document bytes (estimated as in `_batches`) sent or waiting to be sent at any time.
+        self.bulk_threads = max(1, bulk_threads)
+        self.bulk_inflight_bytes = bulk_inflight_bytes
         self._text_fields = schema.searched()
 
     @classmethod
@@ -223,8 +241,11 @@ class ElasticSearchIndex(SearchIndex):
         source = document_source(doc, self._text_fields)
         return {"_op_type": "index", "_index": self.name, "_id": source["id"], "_source": source}
 
-    def _batches(self, docs: Iterable[object], result: BulkResult) -> Iterator[list[dict[str, Any]]]:
-        """Actions in groups small enough to retry whole; documents without an id are reported here."""
+    def _batches(
+        self, docs: Iterable[object], result: BulkResult
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        """Actions in groups small enough to retry whole, each with its estimated size in bytes;
+        documents without an id are reported here."""
         batch: list[dict[str, Any]] = []
         size = 0
         for position, doc in enumerate(docs):
@@ -239,10 +260,10 @@ class ElasticSearchIndex(SearchIndex):
             batch.append(self._action(doc))
             size += sum(len(v) for v in doc.values() if isinstance(v, str)) * 2
             if len(batch) >= self.bulk_chunk_docs or size >= self.bulk_chunk_bytes:
-                yield batch
+                yield batch, size
                 batch, size = [], 0
         if batch:
-            yield batch
+            yield batch, size
 
     def _stream(self, actions: list[dict[str, Any]]) -> Iterator[tuple[bool, dict[str, Any]]]:
         """Each action's (ok, item) from `streaming_bulk`, which itself retries 429s with backoff."""
@@ -269,23 +290,102 @@ class ElasticSearchIndex(SearchIndex):
                 outcome.errors.append(DocError(str(info.get("_id")), _reason(info.get("error"))))
         return outcome
 
+    def _send_batch(self, batch: list[dict[str, Any]]) -> BulkResult:
+        """One batch, re-sent whole after a 5xx or a dropped connection (index by ``_id`` is idempotent)
+        and counted only once it completes."""
+        try:
+            return self._call(functools.partial(self._send, batch), "bulk")
+        except ApiError as exc:
+            # A whole request refused for a reason that no retry fixes (e.g. 413): every document in it
+            # failed, and each is reported.
+            return BulkResult(errors=[DocError(a["_id"], f"bulk request rejected: {exc}") for a in batch])
+
     def bulk_upsert(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
-        """Index in retryable batches: a batch that hits 5xx or a dropped connection is re-sent whole
-        (index by ``_id`` is idempotent) and only counted once it completes; per-document rejections
-        are reported in ``errors``, never dropped."""
+        """Index in retryable batches, ``bulk_threads`` requests at a time: a batch that hits 5xx or a
+        dropped connection is re-sent whole and only counted once it completes; per-document
+        rejections are reported in ``errors``, never dropped.
+
+        When the documents make more than one request, the index's periodic refresh is paused while
+        they are written (see ``_refresh_paused``): nothing is searchable mid-batch anyway until the
+        caller's ``refresh()``, and every refresh would write a small segment to merge later."""
         result = BulkResult()
-        for batch in self._batches(docs, result):
-            try:
-                outcome = self._call(functools.partial(self._send, batch), "bulk")
-            except ApiError as exc:
-                # A whole request refused for a reason that no retry fixes (e.g. 413): every document
-                # in it failed, and each is reported.
-                outcome = BulkResult(
-                    errors=[DocError(a["_id"], f"bulk request rejected: {exc}") for a in batch]
-                )
-            result.indexed += outcome.indexed
-            result.errors.extend(outcome.errors)
+        batches = self._batches(docs, result)
+        first = next(batches, None)
+        if first is None:
+            return result
+        second = next(batches, None)
+        if second is None:  # one request: nothing to overlap, and pausing would cost two more requests
+            _merge(result, self._send_batch(first[0]))
+            return result
+        with self._refresh_paused():
+            self._send_concurrently(itertools.chain((first, second), batches), result)
         return result
+
+    def _send_concurrently(self, batches: Iterator[_Batch], result: BulkResult) -> None:
+        """Send batches on ``bulk_threads`` threads while this thread prepares the next ones, holding at
+        most ``bulk_inflight_bytes`` of them (but always at least one); outcomes are merged in batch
+        order. The first batch that cannot be sent at all (``BackendUnavailable``) stops the rest."""
+        pending: collections.deque[tuple[Future[BulkResult], int]] = collections.deque()
+        in_flight = 0
+        with ThreadPoolExecutor(self.bulk_threads, thread_name_prefix="codelupe-bulk") as pool:
+            try:
+                for batch, size in batches:
+                    while pending and (
+                        in_flight + size > self.bulk_inflight_bytes or len(pending) > self.bulk_threads
+                    ):
+                        future, sent = pending.popleft()
+                        _merge(result, future.result())
+                        in_flight -= sent
+                    pending.append((pool.submit(self._send_batch, batch), size))
+                    in_flight += size
+                while pending:
+                    _merge(result, pending.popleft()[0].result())
+            finally:
+                for future, _ in pending:  # after a failure: what has not started is not sent
+                    future.cancel()
+
+    @contextlib.contextmanager
+    def _refresh_paused(self) -> Iterator[None]:
+        """``index.refresh_interval: -1`` for the block, then the previous value (``null``: the default)
+        again, also when the block raises.
+
+        Left alone when refresh is already paused: by an operator, or by another writer of this index
+        whose own restore must win. A process killed inside the block leaves refresh paused; the next
+        ``bulk_upsert`` then keeps it so, and ``refresh()`` (which ``index_batch`` calls after every
+        batch) still makes the documents visible.
+        """
+        setting = "index.refresh_interval"
+        current = self._read(
+            lambda: self.client.indices.get_settings(index=self.name, name=setting, flat_settings=True),
+            "get settings",
+        )
+        if current is None:  # no index: the bulk creates it (dynamic mapping), nothing to pause
+            yield
+            return
+        found: Body = next(iter(current.values()), {})
+        settings: Body = found.get("settings", {})
+        previous = settings.get(setting)
+        if previous == "-1":
+            yield
+            return
+        self._put_refresh_interval("-1")
+        try:
+            yield
+        except BaseException:
+            try:
+                self._put_refresh_interval(previous)
+            except Exception as exc:  # the bulk's own error is the one to raise
+                log.warning("could not restore %s=%s on %s: %s", setting, previous, self.name, exc)
+            raise
+        self._put_refresh_interval(previous)
+
+    def _put_refresh_interval(self, value: str | None) -> None:
+        self._call(
+            lambda: self.client.indices.put_settings(
+                index=self.name, settings={"index": {"refresh_interval": value}}
+            ),
+            "put settings",
+        )
 
     def delete_ids(self, ids: Sequence[str]) -> int:
         """Bulk delete by ``_id`` in retryable batches, retried like ``bulk_upsert``; an id that is not

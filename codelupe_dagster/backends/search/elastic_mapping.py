@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from codelupe_dagster.backends.search.base import FieldKind, FieldSpec, IndexSchema
-from codelupe_dagster.backends.search.code_tokens import camel_subwords
+from codelupe_dagster.backends.search.code_tokens import camel_subwords, subwords_hint_key
 
 WORDS_SUFFIX = "__words"
 
@@ -33,6 +33,8 @@ _SCALAR_TYPES: dict[FieldKind, str] = {
     "bool": "boolean",
 }
 _NON_ALNUM_ASCII = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
+# The same, but bytes >= 0x80 (the UTF-8 of every non-ASCII character) kept in their runs.
+_ASCII_SEPARATORS_TO_SPACE = bytes(c if c >= 0x80 or chr(c).isalnum() else 32 for c in range(256))
 _UNICODE_WORD = re.compile(r"[^\W_]+")
 
 
@@ -65,27 +67,51 @@ def index_mappings(schema: IndexSchema) -> dict[str, Any]:
     }
 
 
-def index_words(text: str) -> list[str]:
+def index_words(text: str, subwords: str | None = None) -> list[str]:
     """The ``__words`` value: distinct word runs in one entry, then one entry per camelCase identifier.
 
     Separate array entries sit 100 positions apart, so a sub-word phrase never spans two identifiers.
+    ``subwords`` is ``camel_subwords(text)`` when the caller has it already (the scoring workers' hint).
     """
     encoded = text.encode("utf-8", "surrogatepass")
-    # Bytes all the way: translate + split + set run in C (~4x faster than decoding each run first).
-    words = b" ".join(sorted(set(encoded.translate(_NON_ALNUM_ASCII).lower().split()))).decode()
-    if not text.isascii():
-        # The ASCII pass cut non-ASCII words apart; keep them whole as well, as the query side sees them.
-        words += " " + " ".join(sorted({w.lower() for w in _UNICODE_WORD.findall(text) if not w.isascii()}))
-    subwords = camel_subwords(text)
+    if text.isascii():
+        # Bytes all the way: translate + split + set run in C (~4x faster than decoding each run first).
+        words = b" ".join(sorted(set(encoded.translate(_NON_ALNUM_ASCII).lower().split()))).decode()
+    else:
+        words = _mixed_words(encoded)
+    if subwords is None:
+        subwords = camel_subwords(text)
     return [words, *subwords.split("\n")] if subwords else [words]
 
 
+def _mixed_words(encoded: bytes) -> str:
+    """``index_words``' first entry for a text with non-ASCII characters: the ASCII alphanumeric runs,
+    then, after a space, the distinct non-ASCII words (``[^\\W_]+`` runs that are not pure ASCII) whole.
+
+    Only the runs between ASCII separators that hold a non-ASCII byte are decoded and scanned: a word
+    never spans an ASCII character that is not alphanumeric, so scanning those runs finds the same words
+    as scanning the whole text, at a fraction of the cost.
+    """
+    runs = set(encoded.translate(_ASCII_SEPARATORS_TO_SPACE).lower().split())
+    ascii_runs = {run for run in runs if run.isascii()}
+    unicode_words: set[str] = set()
+    for run in runs - ascii_runs:
+        ascii_runs.update(run.translate(_NON_ALNUM_ASCII).split())
+        decoded = run.decode("utf-8", "surrogatepass")
+        unicode_words.update(w.lower() for w in _UNICODE_WORD.findall(decoded) if not w.isascii())
+    return b" ".join(sorted(ascii_runs)).decode() + " " + " ".join(sorted(unicode_words))
+
+
 def document_source(doc: Mapping[str, Any], searched: tuple[str, ...]) -> dict[str, Any]:
-    """What is sent for one document: its fields, ``id`` as a string, and the words of searched fields."""
+    """What is sent for one document: its fields, ``id`` as a string, and the words of searched fields.
+
+    A field's sub-word hint (``code_tokens.subwords_hint_key``) is used for its words and never sent.
+    """
     source = dict(doc)
     source["id"] = str(doc["id"])
     for name in searched:
+        hint = source.pop(subwords_hint_key(name), None)
         value = doc.get(name)
         if isinstance(value, str):
-            source[name + WORDS_SUFFIX] = index_words(value)
+            source[name + WORDS_SUFFIX] = index_words(value, hint if isinstance(hint, str) else None)
     return source

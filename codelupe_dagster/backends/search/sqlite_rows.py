@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codelupe_dagster.backends.search.base import FieldKind, IndexSchema
-from codelupe_dagster.backends.search.code_tokens import camel_subwords
+from codelupe_dagster.backends.search.code_tokens import hinted_subwords, subwords_hint_key
 from codelupe_dagster.backends.search.sqlite_layout import SqliteLayout
 
 # The text columns and sub-word column stored for an id: a rewrite of unchanged text reuses the latter.
@@ -61,6 +61,7 @@ def prepare_row(
     rest = {k: v for k, v in doc.items() if k != "id"}
     texts: list[str | None] = []
     for name in layout.text_fields:
+        rest.pop(subwords_hint_key(name), None)  # an indexing hint, not a field: never stored
         value = rest.get(name)
         if isinstance(value, str):
             del rest[name]
@@ -74,10 +75,7 @@ def prepare_row(
         if stored is not None and stored[0] == tuple(texts):
             texts.append(stored[1])
         else:
-            code = [
-                t for n, t in zip(layout.text_fields, texts, strict=True) if t and n in layout.code_fields
-            ]
-            texts.append(camel_subwords("\n".join(code)) if code else None)
+            texts.append(_subwords_column(doc, layout, texts))
     sort_at = ""
     if layout.sort_field and rest.get(layout.sort_field) is not None:
         if isinstance(rest[layout.sort_field], list | tuple):
@@ -89,6 +87,20 @@ def prepare_row(
     except (TypeError, ValueError) as exc:
         raise DocumentRejected(f"not JSON-serializable: {exc}") from exc
     return (the_id, sort_at, doc_json, *texts, *typed)
+
+
+def _subwords_column(doc: Mapping[str, Any], layout: SqliteLayout, texts: list[str | None]) -> str | None:
+    """``camel_subwords`` of the code fields' text joined by newlines, from their hints when present.
+
+    Each line is one distinct identifier's split, so the lines of several fields, deduplicated, are the
+    lines of their joined text (in another order, which changes no match)."""
+    code = [(n, t) for n, t in zip(layout.text_fields, texts, strict=True) if t and n in layout.code_fields]
+    if not code:
+        return None
+    if len(code) == 1:
+        return hinted_subwords(doc, *code[0])
+    lines = (line for n, t in code for line in hinted_subwords(doc, n, t).split("\n") if line)
+    return "\n".join(dict.fromkeys(lines))
 
 
 def typed_value(name: str, kind: FieldKind | None, rest: dict[str, Any], lenient: bool) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, IndexSchema, open_search_index
+from codelupe_dagster.backends.search.code_tokens import subwords_hint_key
 from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex
 from codelupe_dagster.backends.search.elastic_mapping import WORDS_SUFFIX, index_mappings
 from codelupe_dagster.backends.search.sqlite_index import SqliteSearchIndex
 from codelupe_dagster.backends.search.sqlite_layout import SqliteLayout
-from codelupe_dagster.backends.spool import CODE_DOC_SCHEMA, ShardWriter, arrow_schema, iter_documents
+from codelupe_dagster.backends.spool import (
+    CODE_DOC_SCHEMA,
+    HINT_COLUMNS,
+    ShardWriter,
+    arrow_schema,
+    iter_documents,
+)
 from codelupe_dagster.cli.export import export_corpus
 from codelupe_dagster.core.documents import (
     CODE_FIELD_NAMES,
@@ -86,15 +94,17 @@ def test_field_flags_are_checked() -> None:
         FieldSpec("x", "blob")  # type: ignore[arg-type]
 
 
-def test_the_spool_schema_lists_exactly_the_document_fields(tmp_path: Path) -> None:
-    assert tuple(CODE_DOC_SCHEMA.names) == ALL_FIELDS
+def test_the_spool_schema_lists_exactly_the_document_fields_then_the_indexing_hints(tmp_path: Path) -> None:
+    assert (subwords_hint_key("content"),) == HINT_COLUMNS
+    assert tuple(CODE_DOC_SCHEMA.names) == (*ALL_FIELDS, *HINT_COLUMNS)
     with ShardWriter(tmp_path / "s") as writer:
         writer.write_many(document(i).to_record() for i in range(3))
         manifest = writer.commit()
     written = pq.read_schema(tmp_path / "s" / manifest.parts[0])
-    assert tuple(written.names) == ALL_FIELDS
-    back = [CodeDocument.from_record(d) for batch in iter_documents(tmp_path / "s") for d in batch]
-    assert back == [document(i) for i in range(3)]
+    assert tuple(written.names) == (*ALL_FIELDS, *HINT_COLUMNS)
+    read = [d for batch in iter_documents(tmp_path / "s") for d in batch]
+    assert [tuple(d) for d in read] == [ALL_FIELDS] * 3  # no hint written: none read back
+    assert [CodeDocument.from_record(d) for d in read] == [document(i) for i in range(3)]
 
 
 def test_the_code_index_schema_is_the_document() -> None:
@@ -184,7 +194,11 @@ def test_the_scorer_builds_its_documents_as_code_documents() -> None:
     )
     repo = score_batch.ClonedRepo("acme/alpha", "/nowhere", None, {"stars": 5, "license": "mit"})
     record = score_batch.code_document(processed, repo, "c" * 40, "b7", near_dup_cluster=None)
-    assert tuple(record) == ALL_FIELDS
+    assert tuple(record) == ALL_FIELDS  # no sub-words computed: no hint
+    hinted = replace(processed, content_subwords="parse Http Request")
+    record = score_batch.code_document(hinted, repo, "c" * 40, "b7", near_dup_cluster=None)
+    assert tuple(record) == (*ALL_FIELDS, subwords_hint_key("content"))
+    assert record[subwords_hint_key("content")] == "parse Http Request"
     doc = CodeDocument.from_record(record)
     assert (doc.id, doc.extension, doc.filename) == (bytes(range(16)).hex(), "java", "Main.JAVA")
     assert (doc.repo_stars, doc.license, doc.secrets_redacted, doc.batch) == (5, "mit", 3, "b7")
