@@ -228,7 +228,7 @@ def _preceded(guard: str, chars: str, lengths: range, literal: str) -> str:
 # E-mail: the `@` follows a local-part character and opens a first label that ends with a dot. A
 # match holds exactly one `@` (neither part admits one) and its local part is at most 64
 # characters, so it starts at most that far before; its domain only consumes `_EMAIL_DOMAIN_RUN`
-# characters and its lookahead reads two past them, which bounds the window from above.
+# characters and its lookahead reads at most two past its end, which bounds the window above.
 _EMAIL_ANCHOR = re.compile(r"@(?<=[A-Za-z0-9._%+\-]@)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z0-9])")
 _EMAIL_LOCAL_MAX = 64
 _EMAIL_DOMAIN_RUN = re.compile(r"[A-Za-z0-9.\-]*")
