@@ -25,19 +25,27 @@ import enum
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 
 from codelupe_dagster.backends.forget_registry import ForgetRules, RedisForgetRegistry
 from codelupe_dagster.backends.redis_dedup import (
+    DEFAULT_EXPECTED_FILES,
     FOREIGN_CLAIM,
+    HANDLE_BYTES,
     NEW_CLAIM,
     OWN_CLAIM,
     CarrierLedger,
     ExactDeduplicator,
+    LedgerShape,
+    LegacyLayoutError,
     NearDeduplicator,
+    _as_bytes,
+    legacy_layout_present,
+    open_shape,
 )
+from codelupe_dagster.core.dedup import DIGEST_BYTES
 from codelupe_dagster.core.keys import RedisKeys
 
 __all__ = [
@@ -47,13 +55,15 @@ __all__ = [
     "DedupLedger",
     "ExactDeduplicator",
     "ForgetRules",
+    "LedgerShape",
+    "LegacyLayoutError",
+    "MigrationReport",
     "NearCandidate",
     "NearDeduplicator",
     "RedisDedupLedger",
-    "generation_marker",
+    "migrate_layout",
 ]
 
-DIGEST_BYTES = 16  # a content digest; generation members of any other length are markers
 # A next generation whose batch never reaches the index (its repos were re-queued into another batch)
 # expires instead of piling up; swapping after expiry is skipped, which leaves old documents in place
 # until the repository's next update, never loses one.
@@ -178,24 +188,28 @@ class DedupLedger(Protocol):
         ...
 
 
-def generation_marker(batch_id: str) -> bytes:
-    """A member of every next generation, not 16 bytes long so never a digest: the set exists as soon as
-    scoring starts, even for a repository that claims nothing, so "the next generation is gone" can only
-    mean "already swapped", and a re-run after the swap is a no-op, never a release of everything."""
-    return b"generation:" + batch_id.encode()
-
-
 class RedisDedupLedger:
-    """`DedupLedger` on Redis or Valkey: the exact ledger `keys.processed_files`, the LSH buckets
-    `keys.lsh(band)`, and generations as sets `keys.repo_claims(repo)` / `keys.repo_claims_next(repo,
-    batch)`. Claims are pipelined Lua calls, one round trip per chunk of `chunk_size` files."""
+    """`DedupLedger` on Redis or Valkey (layout 2, `backends.redis_dedup`): the sharded exact ledger
+    under `keys.exact_shard_base`, the sharded LSH bands under `keys.lsh_shard_base(band)`, and each
+    repository's generations as packed strings of digests `keys.repo_claims(repo)` /
+    `keys.repo_claims_next(repo, batch)`. Claims are pipelined Lua calls, one round trip per chunk of
+    `chunk_size` files.
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000):
+    Opening reads the ledger's recorded shape; a new ledger records one sized for `expected_files`
+    (default `redis_dedup.DEFAULT_EXPECTED_FILES`; an existing ledger keeps its own). A ledger still in
+    layout 1 raises `LegacyLayoutError`, whose message names the migration (`migrate_layout`).
+    """
+
+    def __init__(
+        self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000, expected_files: int | None = None
+    ):
         self._client = client
         self._keys = keys
-        self._exact = ExactDeduplicator(client, keys, chunk_size)
-        self._near = NearDeduplicator(client, keys, chunk_size)
+        self.shape = open_shape(client, keys, expected_files)
+        self._exact = ExactDeduplicator(client, keys, chunk_size, self.shape)
+        self._near = NearDeduplicator(client, keys, chunk_size, self.shape)
         self._carriers = CarrierLedger(client, keys, chunk_size=chunk_size)
+        self._forget = _Lua(client, _GENERATION_REMOVE)
 
     @property
     def keys(self) -> RedisKeys:
@@ -242,12 +256,12 @@ class RedisDedupLedger:
     # ------------------------------------------------------------------ generations
 
     def begin_generation(self, batch_id: str, repos: Iterable[str]) -> None:
+        # An empty string: the generation exists as soon as scoring starts, even for a repository that
+        # claims nothing, so "the next generation is gone" can only mean "already swapped", and a re-run
+        # after the swap is a no-op, never a release of everything.
         pipe = self._client.pipeline(transaction=False)
         for repo in repos:
-            key = self._keys.repo_claims_next(repo, batch_id)
-            pipe.delete(key)
-            pipe.sadd(key, generation_marker(batch_id))
-            pipe.expire(key, NEXT_GENERATION_TTL_S)
+            pipe.set(self._keys.repo_claims_next(repo, batch_id), b"", ex=NEXT_GENERATION_TTL_S)
         pipe.execute()
 
     def discard_generation(self, batch_id: str, repos: Iterable[str]) -> None:
@@ -257,23 +271,20 @@ class RedisDedupLedger:
 
     def stale_claims(self, repo: str, batch_id: str) -> list[bytes] | None:
         pipe = self._client.pipeline(transaction=False)
-        pipe.smembers(self._keys.repo_claims(repo))
-        pipe.smembers(self._keys.repo_claims_next(repo, batch_id))
+        pipe.get(self._keys.repo_claims(repo))
+        pipe.get(self._keys.repo_claims_next(repo, batch_id))
         current, upcoming = pipe.execute()
-        if not upcoming:
+        if upcoming is None:
             return None
-        return sorted(d for d in current - upcoming if len(d) == DIGEST_BYTES)
+        return sorted(_unpack(_as_bytes(current)) - _unpack(_as_bytes(upcoming)))
 
     # ------------------------------------------------------------------ sizes
 
     def exact_size(self) -> int:
-        return int(self._client.hlen(self._keys.processed_files))
+        return self._exact.size()
 
     def near_bucket_counts(self, bands: int) -> list[int]:
-        pipe = self._client.pipeline(transaction=False)
-        for band in range(bands):
-            pipe.hlen(self._keys.lsh(band))
-        return [int(count) for count in pipe.execute()] if bands > 0 else []
+        return self._near.bucket_counts(bands)
 
     def commit_generation(self, repo: str, batch_id: str) -> None:
         current_key = self._keys.repo_claims(repo)
@@ -303,7 +314,7 @@ class RedisDedupLedger:
     def repo_digests(self, repo: str) -> list[bytes]:
         found: set[bytes] = set()
         for key in self._generation_keys(repo):
-            found.update(d for d in self._client.sscan_iter(key, count=10_000) if len(d) == DIGEST_BYTES)
+            found |= _unpack(_as_bytes(self._client.get(key)))
         return sorted(found)
 
     def forget_digests(self, repo: str, digests: Sequence[bytes]) -> None:
@@ -311,11 +322,9 @@ class RedisDedupLedger:
         if not digests:
             self._client.delete(*keys)
             return
-        pipe = self._client.pipeline(transaction=False)
+        packed = b"".join(digests)
         for key in keys:
-            for start in range(0, len(digests), 10_000):
-                pipe.srem(key, *digests[start : start + 10_000])
-        pipe.execute()
+            self._forget.call(key, DIGEST_BYTES, packed)
 
     def release_near(self, docs: Sequence[tuple[bytes, Sequence[bytes]]]) -> int:
         signed = [(digest, keys) for digest, keys in docs if keys]
@@ -331,3 +340,180 @@ class RedisDedupLedger:
             name = key.decode()[len(prefix) :]
             found.add(name.split(":next:", 1)[0])
         return found
+
+
+def _unpack(packed: bytes | None) -> set[bytes]:
+    """A generation's digests (a packed string may hold one twice: a retried APPEND)."""
+    if not packed:
+        return set()
+    return {packed[i : i + DIGEST_BYTES] for i in range(0, len(packed) - DIGEST_BYTES + 1, DIGEST_BYTES)}
+
+
+# KEYS: a generation. ARGV: digest width, concatenated digests to remove. Rewrites the packed string
+# without them, keeping its expiry; returns how many entries went.
+_GENERATION_REMOVE = r"""
+local packed = redis.call('GET', KEYS[1])
+if not packed then return 0 end
+local width, gone, kept, removed = tonumber(ARGV[1]), {}, {}, 0
+for i = 1, #ARGV[2], width do gone[string.sub(ARGV[2], i, i + width - 1)] = true end
+for i = 1, #packed, width do
+  local digest = string.sub(packed, i, i + width - 1)
+  if gone[digest] then removed = removed + 1 else kept[#kept + 1] = digest end
+end
+if removed > 0 then redis.call('SET', KEYS[1], table.concat(kept), 'KEEPTTL') end
+return removed
+"""
+
+# KEYS: a layout 1 generation (a SET). Rewrites it as layout 2's packed string of its 16-byte members
+# (the marker member goes), keeping its expiry; atomic, so a crash leaves it either converted or not.
+_GENERATION_CONVERT = r"""
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'set' then return 0 end
+local members, kept = redis.call('SMEMBERS', KEYS[1]), {}
+for _, m in ipairs(members) do if #m == 16 then kept[#kept + 1] = m end end
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], table.concat(kept))
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+"""
+
+
+class _Lua:
+    """A one-key script run by EVAL/EVALSHA (redis-py's Script object reloads it when flushed)."""
+
+    def __init__(self, client: redis.Redis, source: str):
+        self._script = client.register_script(source)
+
+    def call(self, key: str, *args: bytes | int | str) -> int:
+        return int(self._script(keys=[key], args=list(args)))
+
+
+# ---------------------------------------------------------------------- layout migration
+
+
+@dataclass
+class MigrationReport:
+    """What `migrate_layout` moved (counts of this run: a resumed run counts only what it copied)."""
+
+    exact_claims: int = 0
+    buckets: int = 0
+    generations: int = 0
+    skipped: int = 0  # layout 1 entries of another width than a digest / band key (none are written)
+    legacy_found: bool = False
+
+
+_MIGRATE_SCAN = 1000
+
+
+def migrate_layout(
+    client: redis.Redis,
+    keys: RedisKeys,
+    expected_files: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MigrationReport:
+    """Copy a layout 1 ledger under `keys` into layout 2 and delete the old keys. Idempotent and
+    resumable: the layout record says "migrating" until the end, so no writer opens the ledger half way;
+    every copy is set-if-absent and HSCAN cursors are saved after each chunk, so a re-run after a crash
+    picks up where it stopped (at worst re-copying one chunk, which changes nothing). Stop every writer
+    first: a layout 1 writer still running would write keys nobody reads.
+
+    The shape is sized for `expected_files`, or for twice the layout 1 ledger's size if that is larger.
+    """
+    say = progress or (lambda _line: None)
+    report = MigrationReport(legacy_found=legacy_layout_present(client, keys))
+    layout = keys.dedup_layout
+    raw: dict[bytes, bytes] = client.hgetall(layout)  # type: ignore[assignment]
+    if not raw and not report.legacy_found and not _legacy_generations(client, keys):
+        return report  # nothing in layout 1: a new ledger records its shape when first opened
+    if not raw or raw.get(b"state") == b"ready":
+        size = int(client.hlen(keys.processed_files))
+        wanted = expected_files or max(DEFAULT_EXPECTED_FILES, 2 * size)
+        shape = LedgerShape.from_fields(raw) if raw else LedgerShape.for_files(wanted)
+        fields = {**shape.fields(), "state": "migrating"}
+        client.hset(layout, mapping=fields)  # type: ignore[arg-type]
+        raw = client.hgetall(layout)  # type: ignore[assignment]
+    shape = LedgerShape.from_fields(raw)
+    exact = ExactDeduplicator(client, keys, shape=shape)
+    near = NearDeduplicator(client, keys, shape=shape)
+
+    def copied(cursor_field: str, key: str) -> Iterable[list[tuple[bytes, bytes]]]:
+        cursor = int(_as_bytes(client.hget(layout, cursor_field)) or 0)
+        if cursor < 0:
+            return  # this key was finished by an earlier run
+        while True:
+            reply: Any = client.hscan(key, cursor, count=_MIGRATE_SCAN)
+            cursor, entries = int(reply[0]), reply[1]
+            yield [(bytes(field), bytes(value)) for field, value in entries.items()]
+            client.hset(layout, cursor_field, cursor if cursor else -1)
+            if not cursor:
+                return
+
+    for chunk in copied("cursor:exact", keys.processed_files):
+        pairs = [(digest, name) for digest, name in chunk if len(digest) == DIGEST_BYTES]
+        report.skipped += len(chunk) - len(pairs)
+        report.exact_claims += exact.put(pairs)
+    say(f"exact ledger: {report.exact_claims} claims copied")
+    bands = [band for band in range(256) if client.exists(keys.lsh(band))]
+    for band in bands:
+        for chunk in copied(f"cursor:lsh:{band}", keys.lsh(band)):
+            report.buckets += _copy_buckets(exact, near, band, chunk, report)
+    say(f"LSH: {report.buckets} buckets copied from {len(bands)} bands")
+    convert = _Lua(client, _GENERATION_CONVERT)
+    for key in client.scan_iter(match=keys.repo_claims("") + "*", count=_MIGRATE_SCAN, _type="set"):
+        report.generations += convert.call(key.decode())
+    say(f"claim generations: {report.generations} converted")
+    old = [keys.processed_files, *(keys.lsh(band) for band in bands)]
+    pipe = client.pipeline(transaction=False)
+    for key in old:
+        pipe.unlink(key)
+    pipe.hdel(layout, "cursor:exact", *(f"cursor:lsh:{band}" for band in bands))
+    pipe.hset(layout, "state", "ready")
+    pipe.execute()
+    return report
+
+
+def _copy_buckets(
+    exact: ExactDeduplicator,
+    near: NearDeduplicator,
+    band: int,
+    chunk: Sequence[tuple[bytes, bytes]],
+    report: MigrationReport,
+) -> int:
+    """Copy one chunk of a layout 1 band: an owner some repository (or the migration) claims becomes its
+    8-byte handle, as `claim_for_repos` writes it; an owner nobody claims keeps its whole digest, so a
+    document-level claim reads exactly as before."""
+    pairs = [(bucket, owner) for bucket, owner in chunk if len(owner) == DIGEST_BYTES and bucket]
+    report.skipped += len(chunk) - len(pairs)
+    claimed = exact.claimants(sorted({owner for _, owner in pairs}))
+    return near.put(band, [(b, o[-HANDLE_BYTES:] if claimed[o] is not None else o) for b, o in pairs])
+
+
+def _legacy_generations(client: redis.Redis, keys: RedisKeys) -> bool:
+    pattern = keys.repo_claims("") + "*"
+    return any(True for _ in client.scan_iter(match=pattern, count=_MIGRATE_SCAN, _type="set"))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m codelupe_dagster.backends.dedup_ledger migrate-layout`: migrate the ledger that
+    REDIS_URL (else DATA_DIR's embedded Valkey) holds under REDIS_KEY_PREFIX, the product's settings."""
+    import argparse
+    import os
+
+    from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
+    from codelupe_dagster.core.keys import DEFAULT_PREFIX
+
+    parser = argparse.ArgumentParser(prog="python -m codelupe_dagster.backends.dedup_ledger")
+    parser.add_argument("command", choices=["migrate-layout"])
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", ".codelupe"))
+    parser.add_argument("--prefix", default=os.environ.get("REDIS_KEY_PREFIX", DEFAULT_PREFIX))
+    parser.add_argument("--expected-files", type=int, default=None, help="corpus size to shard for")
+    args = parser.parse_args(argv)
+    client = redis.Redis.from_url(args.redis_url or ensure_embedded_valkey(args.data_dir))
+    report = migrate_layout(client, RedisKeys(args.prefix), args.expected_files, progress=print)
+    shape = open_shape(client, RedisKeys(args.prefix))
+    print(f"done: {report}; shape {shape}")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,10 +2,24 @@
 claimant recognises its own claims. `dedup_ledger.RedisDedupLedger` composes these behind the
 `DedupLedger` interface; use it rather than these classes outside backends.
 
-Both ledgers are plain hashes written with HSETNX, so they are correct under any number of concurrent
-batches. Each check-and-claim of a chunk of files is ONE round trip: a server-side Lua script per hash
-does the HSETNX and, for a lost race, the HGET that tells "claimed by me on an earlier try" from
-"claimed by someone else". Every script touches a single key, so the design holds on Redis Cluster.
+Layout 2 (this module; `docs/dedup_memory.md` has the measurements). Every ledger is split into many
+small hashes so that Redis keeps each one as a listpack, a few bytes per entry instead of a hashtable
+entry and two allocations:
+- the exact ledger: `<exact base><shard>` hashes, field = the digest (halves swapped, `exact_view`) minus
+  the bytes the shard number already names, value = the claimant's integer id (`<exact base>claimants`
+  maps ids and names);
+- each LSH band: `<band base><shard>` hashes, field = the bucket key minus its shard bytes, value = the
+  owner: the last `handle_bytes` (8) of its digest when a repository claimed it (`claim_for_repos`), the
+  whole digest when it was a document-level claim (`claim_many`, which may name owners nobody claims).
+The shard is the top `shard_bits` of a key; the number comes from the ledger's recorded `LedgerShape`
+(one hash per ledger, written when the ledger is created), so every writer shards alike.
+
+Both ledgers are written with HSETNX, so they are correct under any number of concurrent batches. Each
+check-and-claim of a chunk of files is ONE round trip: a server-side Lua script per band (and one for the
+exact ledger) does the HSETNX and, for a lost race, the HGET that tells "claimed by me on an earlier
+try" from "claimed by someone else". A script only touches the keys of one ledger, which share a hash
+tag, so the design holds on Redis Cluster (one slot per band and one for the exact ledger, as layout 1
+had one key each).
 
 Why the claimant matters (DESIGN §6): the claimant is the *repository* a file was read from. A batch that
 crashed after scoring and before indexing has already claimed its digests; when its repositories are
@@ -13,8 +27,9 @@ re-run, in that batch or in any later one, those claims must read as "mine", or 
 every file as a duplicate of itself and lose it.
 
 Near duplicates follow the same rule through the exact ledger. An LSH bucket is owned by a document
-digest; the owner's *repository* is whoever the exact ledger says claimed that digest. So a document
-that collides with an owner is:
+digest; the owner's *repository* is whoever the exact ledger says claimed that digest (an 8-byte owner
+handle is found there by a prefix search in one shard, which also gives the full digest back). So a
+document that collides with an owner is:
 - a near duplicate only when the owner's claimant is another repository;
 - not a duplicate when the owner is claimed by its own repository (a repository is never a near
   duplicate of itself: its new version of a file must replace the old one, not be dropped against it);
@@ -27,6 +42,7 @@ then the bucket stays where it is and nothing is written.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,87 +51,334 @@ from typing import Any
 import numpy as np
 import redis
 
+from codelupe_dagster.core.dedup import DIGEST_BYTES
 from codelupe_dagster.core.keys import RedisKeys
+
+LAYOUT_VERSION = 2
+BAND_KEY_BYTES = 8  # core.minhash.band_keys: one 8-byte xxh3 per band
+HANDLE_BYTES = 8  # an LSH owner claimed by a repository: the last 8 bytes of its digest
+ENTRIES_PER_SHARD = 64  # the mean a shard holds at the expected corpus size (Redis' listpack limit: 128)
+MAX_SHARD_BITS = 24  # the shard number is read from a key's first three bytes
+DEFAULT_EXPECTED_FILES = 10_000_000
+
+
+class LegacyLayoutError(RuntimeError):
+    """The ledger is in an older layout (or being migrated): refused, never read as empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerShape:
+    """How a ledger is sharded, recorded once in `keys.dedup_layout` so every writer agrees.
+
+    `shard_bits` sets 2**bits shards per band and for the exact ledger, sized so each holds about
+    `ENTRIES_PER_SHARD` entries at `expected_files`: below that size shards hold fewer entries and each
+    pays its key's fixed cost over fewer files; above ~2x it, shards pass Redis' default listpack limit
+    (128 entries) one by one and turn into ordinary hashes, costing what layout 1 cost per entry.
+    """
+
+    shard_bits: int
+    handle_bytes: int = HANDLE_BYTES
+    expected_files: int = DEFAULT_EXPECTED_FILES
+
+    @classmethod
+    def for_files(cls, expected_files: int) -> LedgerShape:
+        if expected_files <= 0:
+            raise ValueError(f"the expected corpus size must be positive: {expected_files}")
+        bits = math.ceil(math.log2(max(1.0, expected_files / ENTRIES_PER_SHARD)))
+        return cls(shard_bits=min(MAX_SHARD_BITS, bits), expected_files=expected_files)
+
+    @property
+    def field_offset(self) -> int:
+        """Leading key bytes the shard number names in full, so fields leave them out."""
+        return self.shard_bits // 8
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "version": str(LAYOUT_VERSION),
+            "shard_bits": str(self.shard_bits),
+            "handle_bytes": str(self.handle_bytes),
+            "expected_files": str(self.expected_files),
+        }
+
+    @classmethod
+    def from_fields(cls, raw: Mapping[bytes, bytes]) -> LedgerShape:
+        return cls(
+            shard_bits=int(raw[b"shard_bits"]),
+            handle_bytes=int(raw[b"handle_bytes"]),
+            expected_files=int(raw[b"expected_files"]),
+        )
+
+
+def exact_view(digest: bytes) -> bytes:
+    """How the exact ledger keys a 16-byte digest: halves swapped, so it is sharded by its second half
+    and an owner handle (that half) is a prefix of its field. Swapping twice gives the digest back."""
+    return digest[8:] + digest[:8] if len(digest) == DIGEST_BYTES else digest
+
+
+def shard_of(shape: LedgerShape, base: str, value: bytes, width: int) -> tuple[bytes, bytes]:
+    """(key, field) of `value` in a sharded hash, as the Lua `shard` function computes it; for tests,
+    benches and operators reading the ledger by hand. `width` is the ledger's usual key width: keys of
+    any other width live in hashes of their own (suffix `/<width>`), so dropping bytes stays lossless."""
+    head = int.from_bytes(value[:3].ljust(3, b"\0"), "big") >> (24 - shape.shard_bits)
+    key = f"{base}{head:x}" + ("" if len(value) == width else f"/{len(value)}")
+    return key.encode(), value[shape.field_offset :]
+
+
+# Shared by every script: the key and field of a value. ARGV carry the base and the shard bits.
+_SHARD = r"""
+local sub, byte, floor, format = string.sub, string.byte, math.floor, string.format
+local function sharder(base, bits, std)
+  local div, skip = 2 ^ (24 - bits), floor(bits / 8) + 1
+  return function(value, width)
+    local b1, b2, b3 = byte(value, 1, 3)
+    local key = base .. format('%x', floor(((b1 or 0) * 65536 + (b2 or 0) * 256 + (b3 or 0)) / div))
+    width = width or #value
+    if width ~= std then key = key .. '/' .. width end
+    return key, sub(value, skip)
+  end
+end
+-- The exact ledger shards a digest by its second half (see `exact_view`): a 16-byte value swaps halves.
+local function view(digest)
+  if #digest ~= 16 then return digest end
+  return sub(digest, 9) .. sub(digest, 1, 8)
+end
+"""
+
+# The claimant registry (one hash in the exact ledger's slot): field 'n'..name -> id, 'i'..id -> name,
+# '#' -> the last id given out.
+_CLAIMANT_ID = r"""
+local function claimant_id(registry, name, create)
+  local id = redis.call('HGET', registry, 'n' .. name)
+  if id or not create then return id end
+  id = tostring(redis.call('HINCRBY', registry, '#', 1))
+  redis.call('HSET', registry, 'n' .. name, id, 'i' .. id, name)
+  return id
+end
+"""
 
 # Arguments travel packed (fixed-width fields concatenated into one string) and replies come back packed
 # too: with 32 bands, a chunk of 1,000 files is 64,000 values, and encoding/decoding them one by one in
 # redis-py cost more CPU than the rest of the parent process.
 
-# ARGV: claimant, digest width, concatenated digests. Returns one character per digest:
-# "1" newly claimed, "2" already ours, "0" claimed by another claimant.
-_EXACT_CLAIM = """
-local key, me, width, packed = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local out = {}
+# KEYS: count, claimants. ARGV: base, bits, claimant, digest width, concatenated digests. Returns one
+# character per digest: "1" newly claimed, "2" already ours, "0" claimed by another claimant.
+_EXACT_CLAIM = (
+    _SHARD
+    + _CLAIMANT_ID
+    + r"""
+local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[5]
+local shard = sharder(base, bits, 16)
+local me = claimant_id(KEYS[2], ARGV[3], true)
+local out, new = {}, 0
 for i = 1, #packed, width do
-  local digest = string.sub(packed, i, i + width - 1)
-  if redis.call('HSETNX', key, digest, me) == 1 then
+  local key, field = shard(view(string.sub(packed, i, i + width - 1)))
+  if redis.call('HSETNX', key, field, me) == 1 then
     out[#out + 1] = '1'
-  elseif redis.call('HGET', key, digest) == me then
+    new = new + 1
+  elseif redis.call('HGET', key, field) == me then
     out[#out + 1] = '2'
   else
     out[#out + 1] = '0'
   end
 end
+if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return table.concat(out)
 """
+)
 
-# ARGV: bucket width, doc id width, concatenated buckets, concatenated doc ids (pair i = bucket i, doc i).
-# Returns a flat list of (1-based position, owner) for buckets another document claimed first; a bucket
-# that is free or already the document's own (a retry) is claimed silently.
-_BAND_CLAIM = """
-local key = KEYS[1]
-local bw, dw, buckets, docs = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+# KEYS: count, claimants. ARGV: base, bits, claimant, digest width, concatenated digests. Deletes each
+# digest still held by the claimant (one another repository has claimed since is left alone); returns how
+# many were released.
+_EXACT_RELEASE = (
+    _SHARD
+    + _CLAIMANT_ID
+    + r"""
+local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[5]
+local shard = sharder(base, bits, 16)
+local me = claimant_id(KEYS[2], ARGV[3], false)
+if not me then return 0 end
+local released = 0
+for i = 1, #packed, width do
+  local key, field = shard(view(string.sub(packed, i, i + width - 1)))
+  if redis.call('HGET', key, field) == me then
+    redis.call('HDEL', key, field)
+    released = released + 1
+  end
+end
+if released > 0 then redis.call('DECRBY', KEYS[1], released) end
+return released
+"""
+)
+
+# KEYS: count, claimants. ARGV: base, bits, digest width, concatenated digests. Returns each digest's
+# claimant name (nil when unclaimed).
+_EXACT_LOOKUP = (
+    _SHARD
+    + r"""
+local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local shard = sharder(base, bits, 16)
+local out, names = {}, {}
+for i = 1, #packed, width do
+  local key, field = shard(view(string.sub(packed, i, i + width - 1)))
+  local id = redis.call('HGET', key, field)
+  if id then
+    if names[id] == nil then names[id] = redis.call('HGET', KEYS[2], 'i' .. id) end
+    out[#out + 1] = names[id]
+  else
+    out[#out + 1] = false
+  end
+end
+return out
+"""
+)
+
+# KEYS: count, claimants. ARGV: base, bits, handle width, concatenated handles (digests' second halves).
+# Returns per handle the full 16-byte digest and its claimant name, both nil when no claimed digest ends
+# with it (the exact ledger shards by the second half, so it is a prefix search in one shard). A shard is
+# a listpack of ~100 entries, so the HSCAN MATCH is one pass over a few kilobytes.
+_HANDLE_LOOKUP = (
+    _SHARD
+    + r"""
+local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local shard = sharder(base, bits, 16)
+local skip = math.floor(bits / 8)
 local out = {}
-local n = #buckets / bw
-for i = 0, n - 1 do
-  local bucket = string.sub(buckets, i * bw + 1, (i + 1) * bw)
+for i = 1, #packed, width do
+  local handle = string.sub(packed, i, i + width - 1)
+  local key, field = shard(handle, 16)
+  local pattern = string.gsub(field, '[%*%?%[%]\\]', '\\%0') .. '*'
+  local cursor, found, id = '0', false, false
+  repeat
+    local reply = redis.call('HSCAN', key, cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = reply[1]
+    for j = 1, #reply[2], 2 do
+      -- Two claimed digests sharing their last 8 bytes (~1 pair in 10^10 files): the smallest wins.
+      if not found or reply[2][j] < found then found, id = reply[2][j], reply[2][j + 1] end
+    end
+  until cursor == '0'
+  if found then
+    out[#out + 1] = view(string.sub(handle, 1, skip) .. found)
+    out[#out + 1] = redis.call('HGET', KEYS[2], 'i' .. id)
+  else
+    out[#out + 1] = false
+    out[#out + 1] = false
+  end
+end
+return out
+"""
+)
+
+# KEYS: the band's count. ARGV: base, bits, bucket width, id width, concatenated buckets, concatenated
+# ids (pair i = bucket i, id i). Returns a flat list of (1-based position, owner) for buckets another
+# document claimed first; a bucket that is free or already the document's own (a retry) is claimed
+# silently.
+_BAND_CLAIM = (
+    _SHARD
+    + r"""
+local base, bits = ARGV[1], tonumber(ARGV[2])
+local shard = sharder(base, bits, 8)
+local bw, dw, buckets, docs = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local out, new = {}, 0
+for i = 0, #buckets / bw - 1 do
+  local key, field = shard(string.sub(buckets, i * bw + 1, (i + 1) * bw))
   local doc = string.sub(docs, i * dw + 1, (i + 1) * dw)
-  if redis.call('HSETNX', key, bucket, doc) == 0 then
-    local owner = redis.call('HGET', key, bucket)
+  if redis.call('HSETNX', key, field, doc) == 1 then
+    new = new + 1
+  else
+    local owner = redis.call('HGET', key, field)
     if owner ~= doc then
       out[#out + 1] = i + 1
       out[#out + 1] = owner
     end
   end
 end
+if new > 0 then redis.call('INCRBY', KEYS[1], new) end
 return out
 """
+)
 
-# ARGV: claimant, digest width, concatenated digests. Deletes each digest still held by the claimant (a
-# digest another repository has claimed since is left alone); returns how many were released.
-_EXACT_RELEASE = """
-local key, me, width, packed = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local released = 0
-for i = 1, #packed, width do
-  local digest = string.sub(packed, i, i + width - 1)
-  if redis.call('HGET', key, digest) == me then
-    redis.call('HDEL', key, digest)
-    released = released + 1
-  end
-end
-return released
-"""
-
-# ARGV: bucket width, id width, concatenated buckets, expected owners, new owners (triple i = bucket i,
-# expected i, new i). A bucket moves to its new owner only if it still holds the expected one.
-_BAND_TAKEOVER = """
-local key = KEYS[1]
-local bw, dw, buckets, old, new = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+# KEYS: the band's count. ARGV: base, bits, then (bucket, expected owner, new owner) triples. A bucket
+# moves to its new owner only if it still holds the expected one.
+_BAND_TAKEOVER = (
+    _SHARD
+    + r"""
+local base, bits = ARGV[1], tonumber(ARGV[2])
+local shard = sharder(base, bits, 8)
 local moved = 0
-for i = 0, #buckets / bw - 1 do
-  local bucket = string.sub(buckets, i * bw + 1, (i + 1) * bw)
-  if redis.call('HGET', key, bucket) == string.sub(old, i * dw + 1, (i + 1) * dw) then
-    redis.call('HSET', key, bucket, string.sub(new, i * dw + 1, (i + 1) * dw))
+for i = 3, #ARGV, 3 do
+  local key, field = shard(ARGV[i])
+  if redis.call('HGET', key, field) == ARGV[i + 1] then
+    redis.call('HSET', key, field, ARGV[i + 2])
     moved = moved + 1
   end
 end
 return moved
 """
+)
+
+# KEYS: the band's count. ARGV: base, bits, handle width, bucket width, concatenated buckets,
+# concatenated 16-byte digests (pair i = bucket i, digest i). Deletes each bucket still owned by its
+# digest (whole or as a handle): a forgotten document; returns how many went.
+_BAND_RELEASE = (
+    _SHARD
+    + r"""
+local base, bits, hw, bw = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local shard = sharder(base, bits, 8)
+local buckets, digests = ARGV[5], ARGV[6]
+local released = 0
+for i = 0, #buckets / bw - 1 do
+  local key, field = shard(string.sub(buckets, i * bw + 1, (i + 1) * bw))
+  local digest = string.sub(digests, i * 16 + 1, (i + 1) * 16)
+  local owner = redis.call('HGET', key, field)
+  if owner and (owner == digest or owner == string.sub(digest, 17 - hw)) then
+    redis.call('HDEL', key, field)
+    released = released + 1
+  end
+end
+if released > 0 then redis.call('DECRBY', KEYS[1], released) end
+return released
+"""
+)
+
+# KEYS: the band's count. ARGV: base, bits, then (bucket, owner) pairs: set where free (the layout
+# migration's copy; idempotent, so a re-run after a crash adds nothing twice).
+_BAND_PUT = (
+    _SHARD
+    + r"""
+local base, bits, new = ARGV[1], tonumber(ARGV[2]), 0
+local shard = sharder(base, bits, 8)
+for i = 3, #ARGV, 2 do
+  local key, field = shard(ARGV[i])
+  new = new + redis.call('HSETNX', key, field, ARGV[i + 1])
+end
+if new > 0 then redis.call('INCRBY', KEYS[1], new) end
+return new
+"""
+)
+
+# KEYS: count, claimants. ARGV: base, bits, then (digest, claimant name) pairs: claimed where free (the
+# layout migration's copy of layout 1's exact ledger; idempotent).
+_EXACT_PUT = (
+    _SHARD
+    + _CLAIMANT_ID
+    + r"""
+local base, bits, new, ids = ARGV[1], tonumber(ARGV[2]), 0, {}
+local shard = sharder(base, bits, 16)
+for i = 3, #ARGV, 2 do
+  local name = ARGV[i + 1]
+  if not ids[name] then ids[name] = claimant_id(KEYS[2], name, true) end
+  local key, field = shard(view(ARGV[i]))
+  new = new + redis.call('HSETNX', key, field, ids[name])
+end
+if new > 0 then redis.call('INCRBY', KEYS[1], new) end
+return new
+"""
+)
 
 # ARGV: the most carriers kept per digest, then (digest, repository) pairs. Appends the repository to the
 # digest's newline-separated carriers unless it is there already or the list is full; returns how many
 # were added. A carrier is a repository whose copy of the digest was dropped as a duplicate.
-_CARRIER_ADD = """
+_CARRIER_ADD = r"""
 local key, most = KEYS[1], tonumber(ARGV[1])
 local added = 0
 for i = 2, #ARGV, 2 do
@@ -126,12 +389,12 @@ for i = 2, #ARGV, 2 do
     added = added + 1
   else
     local count, found = 0, false
-    for name in string.gmatch(current, '[^\\n]+') do
+    for name in string.gmatch(current, '[^\n]+') do
       count = count + 1
       if name == repo then found = true end
     end
     if not found and count < most then
-      redis.call('HSET', key, digest, current .. '\\n' .. repo)
+      redis.call('HSET', key, digest, current .. '\n' .. repo)
       added = added + 1
     end
   end
@@ -139,23 +402,9 @@ end
 return added
 """
 
-# ARGV: bucket width, id width, concatenated buckets, concatenated owners (pair i = bucket i, owner i).
-# Deletes each bucket still owned by its given owner (a forgotten document); returns how many went.
-_BAND_RELEASE = """
-local key = KEYS[1]
-local bw, dw, buckets, owners = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local released = 0
-for i = 0, #buckets / bw - 1 do
-  local bucket = string.sub(buckets, i * bw + 1, (i + 1) * bw)
-  if redis.call('HGET', key, bucket) == string.sub(owners, i * dw + 1, (i + 1) * dw) then
-    redis.call('HDEL', key, bucket)
-    released = released + 1
-  end
-end
-return released
-"""
-
 NEW_CLAIM, OWN_CLAIM, FOREIGN_CLAIM = 1, 2, 0
+
+_Call = tuple[Sequence[str], Sequence[Any]]  # (KEYS, ARGV) of one script call
 
 
 class _Script:
@@ -169,49 +418,121 @@ class _Script:
     def reload(self) -> None:
         self.sha = self._client.script_load(self._source)
 
-    def pipelined(
-        self, calls: Sequence[tuple[str, Sequence[Any]]], extra: Mapping[str, Sequence[bytes]]
-    ) -> list[Any]:
-        """One round trip: the script once per `(key, args)`, then SADD key -> members for `extra`.
-        Returns the script replies only."""
+    def pipelined(self, calls: Sequence[_Call], extra: Mapping[str, Sequence[bytes]]) -> list[Any]:
+        """One round trip: the script once per `(keys, args)`, then APPEND key -> the concatenated
+        members for `extra` (a claim generation is a packed string). Returns the script replies only."""
         for attempt in (0, 1):
             pipe = self._client.pipeline(transaction=False)
-            for key, args in calls:
-                pipe.evalsha(self.sha, 1, key, *args)
+            for keys, args in calls:
+                pipe.evalsha(self.sha, len(keys), *keys, *args)
             for key, members in extra.items():
                 if members:
-                    pipe.sadd(key, *members)
+                    pipe.append(key, b"".join(members))
             try:
                 return pipe.execute()[: len(calls)]
             except redis.exceptions.NoScriptError:
                 if attempt:
                     raise
-                self.reload()  # the SADDs of the failed pipeline ran; running them again is harmless
+                # The APPENDs of the failed pipeline ran; a generation read as a set of digests does not
+                # mind a digest twice.
+                self.reload()
         raise AssertionError("unreachable")
+
+    def call(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return self.pipelined([(keys, args)], {})[0]
+
+
+def read_shape(client: redis.Redis, keys: RedisKeys) -> LedgerShape | None:
+    """The recorded shape, None when the ledger has none yet; refuses a ledger being migrated."""
+    raw: dict[bytes, bytes] = client.hgetall(keys.dedup_layout)  # type: ignore[assignment]
+    if not raw:
+        return None
+    version = int(raw.get(b"version", b"0"))
+    if version != LAYOUT_VERSION:
+        raise LegacyLayoutError(
+            f"the dedup ledger under {keys.prefix!r} is in layout {version}; this version reads layout "
+            f"{LAYOUT_VERSION} only"
+        )
+    if raw.get(b"state", b"ready") != b"ready":
+        raise LegacyLayoutError(
+            f"the dedup ledger under {keys.prefix!r} is being migrated to layout {LAYOUT_VERSION}; finish it "
+            f"with: {MIGRATE_COMMAND}"
+        )
+    return LedgerShape.from_fields(raw)
+
+
+MIGRATE_COMMAND = "python -m codelupe_dagster.backends.dedup_ledger migrate-layout"
+
+
+def legacy_layout_present(client: redis.Redis, keys: RedisKeys) -> bool:
+    """Whether layout 1's exact ledger or first LSH band holds anything under this prefix."""
+    return bool(client.exists(keys.processed_files, keys.lsh(0)))
+
+
+_CREATE_SHAPE = r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
+def open_shape(client: redis.Redis, keys: RedisKeys, expected_files: int | None = None) -> LedgerShape:
+    """The ledger's shape: the recorded one, or (for a new ledger) one sized for `expected_files`,
+    recorded atomically so concurrent first writers agree. A ledger still in layout 1 is refused with a
+    one-line error naming the migration, never read as empty."""
+    shape = read_shape(client, keys)
+    if shape is not None:
+        return shape
+    if legacy_layout_present(client, keys):
+        raise LegacyLayoutError(
+            f"the dedup ledger under {keys.prefix!r} is in layout 1 (one hash per band); stop every writer "
+            f"and run: {MIGRATE_COMMAND}"
+        )
+    wanted = LedgerShape.for_files(expected_files or DEFAULT_EXPECTED_FILES)
+    args = [v for item in {**wanted.fields(), "state": "ready"}.items() for v in item]
+    client.eval(_CREATE_SHAPE, 1, keys.dedup_layout, *args)
+    recorded = read_shape(client, keys)
+    assert recorded is not None
+    return recorded
 
 
 class ExactDeduplicator:
-    """The exact-dedup ledger `keys.processed_files`: 16-byte digest -> claimant (a repository)."""
+    """The exact-dedup ledger: 16-byte digest -> claimant (a repository), sharded under
+    `keys.exact_shard_base` with claimants stored as integer ids."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000):
+    def __init__(
+        self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000, shape: LedgerShape | None = None
+    ):
         self._client = client
-        self._key = keys.processed_files
+        self._shape = shape or open_shape(client, keys)
+        self._base = keys.exact_shard_base
+        self._keys = (f"{self._base}count", f"{self._base}claimants")
         self._chunk_size = chunk_size
         self._script = _Script(client, _EXACT_CLAIM)
         self._release = _Script(client, _EXACT_RELEASE)
+        self._lookup = _Script(client, _EXACT_LOOKUP)
+        self._handles = _Script(client, _HANDLE_LOOKUP)
+        self._put = _Script(client, _EXACT_PUT)
+
+    @property
+    def shape(self) -> LedgerShape:
+        return self._shape
+
+    def _args(self, *rest: Any) -> tuple[Any, ...]:
+        return (self._base, self._shape.shard_bits, *rest)
 
     def claim_groups(
         self,
         groups: Sequence[tuple[str, Sequence[bytes]]],
         record: Mapping[str, Sequence[bytes]] | None = None,
     ) -> list[list[int]]:
-        """`claim_status` for several claimants in one round trip; `record` is SADDed in the same trip."""
-        calls: list[tuple[str, Sequence[Any]]] = []
+        """`claim_status` for several claimants in one round trip; `record` is APPENDed in the same trip."""
+        calls: list[_Call] = []
         owners: list[int] = []
         for group, (claimant, digests) in enumerate(groups):
             for start in range(0, len(digests), self._chunk_size):
                 chunk = digests[start : start + self._chunk_size]
-                calls.append((self._key, (claimant, _uniform_width(chunk, "digests"), b"".join(chunk))))
+                packed = b"".join(chunk)
+                calls.append((self._keys, self._args(claimant, _uniform_width(chunk, "digests"), packed)))
                 owners.append(group)
         statuses: list[list[int]] = [[] for _ in groups]
         for group, reply in zip(owners, self._script.pipelined(calls, record or {}), strict=True):
@@ -220,73 +541,96 @@ class ExactDeduplicator:
 
     def release(self, digests: Sequence[bytes], claimant: str) -> int:
         """Delete the claims `claimant` still holds on these digests (compare-and-delete); how many went."""
-        released = 0
+        calls: list[_Call] = []
         for start in range(0, len(digests), self._chunk_size):
             chunk = digests[start : start + self._chunk_size]
             if chunk:
-                args = (claimant, _uniform_width(chunk, "digests"), b"".join(chunk))
-                released += sum(self._release.pipelined([(self._key, args)], {}))
-        return released
+                packed = b"".join(chunk)
+                calls.append((self._keys, self._args(claimant, _uniform_width(chunk, "digests"), packed)))
+        return sum(int(n) for n in self._release.pipelined(calls, {})) if calls else 0
 
     def claimants(self, digests: Sequence[bytes]) -> dict[bytes, bytes | None]:
-        """The ledger's claimant of each digest (None when unclaimed), one HMGET."""
+        """The ledger's claimant of each digest (None when unclaimed), one round trip."""
         if not digests:
             return {}
-        owners = self._client.hmget(self._key, list(digests))
-        return {digest: _as_bytes(owner) for digest, owner in zip(digests, owners, strict=True)}
+        calls: list[_Call] = []
+        for start in range(0, len(digests), self._chunk_size):
+            chunk = digests[start : start + self._chunk_size]
+            calls.append((self._keys, self._args(_uniform_width(chunk, "digests"), b"".join(chunk))))
+        names = [name for reply in self._lookup.pipelined(calls, {}) for name in reply]
+        return {digest: _as_bytes(name) for digest, name in zip(digests, names, strict=True)}
+
+    def resolve_handles(self, handles: Sequence[bytes]) -> dict[bytes, tuple[bytes, bytes] | None]:
+        """Per owner handle (a digest's first bytes): the claimed digest it starts and its claimant, or
+        None when no claimed digest starts with it (released: a stale owner)."""
+        if not handles:
+            return {}
+        calls: list[_Call] = []
+        for start in range(0, len(handles), self._chunk_size):
+            chunk = handles[start : start + self._chunk_size]
+            calls.append((self._keys, self._args(_uniform_width(chunk, "handles"), b"".join(chunk))))
+        flat = [value for reply in self._handles.pipelined(calls, {}) for value in reply]
+        found: dict[bytes, tuple[bytes, bytes] | None] = {}
+        for handle, digest, name in zip(handles, flat[0::2], flat[1::2], strict=True):
+            found[handle] = None if digest is None else (bytes(digest), bytes(name or b""))
+        return found
 
     def claim_status(self, digests: Sequence[bytes], claimant: str) -> list[int]:
         """Claim every digest for `claimant` (a repository); one status per digest (see NEW_CLAIM etc.)."""
-        statuses: list[int] = []
-        for start in range(0, len(digests), self._chunk_size):
-            chunk = digests[start : start + self._chunk_size]
-            statuses.extend(self._call(chunk, claimant))
-        return statuses
+        return self.claim_groups([(claimant, digests)])[0] if digests else []
 
     def claim(self, digests: Sequence[bytes], claimant: str) -> list[bool]:
         """True where the digest belongs to `claimant` (new or from an earlier try), False for a duplicate."""
         return [status != FOREIGN_CLAIM for status in self.claim_status(digests, claimant)]
 
-    def _call(self, chunk: Sequence[bytes], claimant: str) -> list[int]:
-        if not chunk:
-            return []
-        width = _uniform_width(chunk, "digests")
-        args = (claimant, width, b"".join(chunk))
-        try:
-            reply = self._client.evalsha(self._script.sha, 1, self._key, *args)
-        except redis.exceptions.NoScriptError:
-            self._script.reload()
-            reply = self._client.evalsha(self._script.sha, 1, self._key, *args)
-        return [int(c) for c in bytes(reply).decode()]
+    def size(self) -> int:
+        """How many digests are claimed (a counter the scripts keep, as HLEN of one hash was)."""
+        return int(self._client.get(self._keys[0]) or 0)
+
+    def put(self, pairs: Sequence[tuple[bytes, bytes]]) -> int:
+        """Claim each `(digest, claimant name)` where free: the layout migration's copy; how many were new."""
+        if not pairs:
+            return 0
+        return int(self._put.call(self._keys, self._args(*(v for pair in pairs for v in pair))))
 
 
 @dataclass(frozen=True, slots=True)
 class _Collision:
     """A bucket a document wanted that another document owns."""
 
-    key: str  # the band's hash
+    band: int
     bucket: bytes
-    owner: bytes  # the owning document's 16-byte digest
+    owner: bytes  # the owner as stored: an 8-byte handle or a 16-byte digest
 
 
 class NearDeduplicator:
-    """LSH buckets `keys.lsh(band)`: bucket -> the 16-byte digest of the document that claimed it first.
+    """LSH buckets, one sharded ledger per band under `keys.lsh_shard_base(band)`: bucket -> owner.
 
     `claim_many` is the document-level primitive: ownership per document, "the same claimant" meaning the
-    same content (the re-run case). `claim_for_repos` is what a batch uses: it resolves each owner to its
-    repository through the exact ledger (see the module docstring). A document claims every free bucket of
-    its bands even when it turns out to be a near duplicate, so clusters grow transitively (as union-find
-    LSH dedup does). Owners are stored as raw 16 bytes (not hex) to halve the ledger's biggest values.
+    same content (the re-run case); its owners are whole digests, as nothing else may know them.
+    `claim_for_repos` is what a batch uses: it resolves each owner to its repository through the exact
+    ledger (see the module docstring), so its owners are 8-byte handles that the exact ledger turns back
+    into digests. A document claims every free bucket of its bands even when it turns out to be a near
+    duplicate, so clusters grow transitively (as union-find LSH dedup does).
     """
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000):
+    def __init__(
+        self, client: redis.Redis, keys: RedisKeys, chunk_size: int = 1000, shape: LedgerShape | None = None
+    ):
         self._client = client
         self._keys = keys
+        self._shape = shape or open_shape(client, keys)
         self._chunk_size = chunk_size
         self._script = _Script(client, _BAND_CLAIM)
         self._takeover = _Script(client, _BAND_TAKEOVER)
         self._band_release = _Script(client, _BAND_RELEASE)
-        self._ledger = ExactDeduplicator(client, keys)
+        self._put = _Script(client, _BAND_PUT)
+        self._ledger = ExactDeduplicator(client, keys, shape=self._shape)
+
+    def _band(self, band: int) -> tuple[tuple[str], tuple[str, int]]:
+        """The KEYS and leading ARGV of a call on one band."""
+        base = self._keys.lsh_shard_base(band)
+        return (f"{base}count",), (base, self._shape.shard_bits)
 
     def claim(self, doc_id: bytes, band_keys: Sequence[bytes]) -> str | None:
         """The owning document's hex id when `doc_id` is a near duplicate, else None."""
@@ -296,13 +640,33 @@ class NearDeduplicator:
         """`claim` for many documents, in one round trip per chunk (one script call per band, pipelined).
 
         Within a chunk, earlier documents win ties, so the caller's order decides which copy survives.
+        An owner stored as a handle (claimed through `claim_for_repos`) counts once the exact ledger names
+        its digest; a handle nobody holds any more is a released, stale owner and not a duplicate.
         """
         result: list[str | None] = []
         for start in range(0, len(docs), self._chunk_size):
-            collisions = self._collide(docs[start : start + self._chunk_size], {})
-            # The first foreign owner found is the cluster id; any one is enough to call it a duplicate.
-            result.extend(found[0].owner.hex() if found else None for found in collisions)
+            chunk = docs[start : start + self._chunk_size]
+            collisions = self._collide(chunk, [doc_id for doc_id, _ in chunk], {})
+            handles = sorted({c.owner for found in collisions for c in found if len(c.owner) == HANDLE_BYTES})
+            resolved = self._ledger.resolve_handles(handles)
+            for (doc_id, _), found in zip(chunk, collisions, strict=True):
+                # The first foreign owner found is the cluster id; any one is enough to call it a duplicate.
+                result.append(next(iter(self._foreign_digests(doc_id, found, resolved)), None))
         return result
+
+    @staticmethod
+    def _foreign_digests(
+        doc_id: bytes, found: Sequence[_Collision], resolved: Mapping[bytes, tuple[bytes, bytes] | None]
+    ) -> list[str]:
+        owners: list[str] = []
+        for c in found:
+            if len(c.owner) != HANDLE_BYTES:
+                owners.append(c.owner.hex())
+                continue
+            hit = resolved.get(c.owner)
+            if hit is not None and hit[0] != doc_id:
+                owners.append(hit[0].hex())
+        return owners
 
     def claim_for_repos(
         self,
@@ -316,98 +680,157 @@ class NearDeduplicator:
 
         Buckets held by a released (stale) owner, or by the same repository's *old* version of a file,
         are taken over. `current` holds the digests the caller's repositories claimed in this run: an
-        owner among them is a current file of its repository and keeps its buckets. `record` (set key ->
-        members) is SADDed in the same round trip as the bucket claims.
+        owner among them is a current file of its repository and keeps its buckets. `record` (key ->
+        digests of a claim generation) is APPENDed in the same round trip as the bucket claims.
         """
         result: list[str | None] = []
         for start in range(0, len(docs), self._chunk_size):
             chunk = docs[start : start + self._chunk_size]
-            collisions = self._collide(chunk, (record or {}) if start == 0 else {})
-            owners = {c.owner for found in collisions for c in found}
-            claimants = self._ledger.claimants(sorted(owners))
-            takeovers: dict[str, list[tuple[bytes, bytes, bytes]]] = defaultdict(list)
-            for (doc_id, _), repo, found in zip(
-                chunk, repos[start : start + len(chunk)], collisions, strict=True
+            handles = [_handle(doc_id) for doc_id, _ in chunk]
+            collisions = self._collide(chunk, handles, (record or {}) if start == 0 else {})
+            owners = self._owners({c.owner for found in collisions for c in found})
+            takeovers: dict[int, list[bytes]] = defaultdict(list)
+            for (doc_id, _), handle, repo, found in zip(
+                chunk, handles, repos[start : start + len(chunk)], collisions, strict=True
             ):
                 me = repo.encode()
                 foreign: str | None = None
                 for c in found:
-                    claimant = claimants[c.owner]
-                    if claimant is None or (claimant == me and c.owner not in current):
-                        takeovers[c.key].append((c.bucket, c.owner, doc_id))
+                    digest, claimant = owners[c.owner]
+                    if digest == doc_id:
+                        continue  # its own content, stored under the other width
+                    if claimant is None or (claimant == me and digest not in current):
+                        takeovers[c.band] += [c.bucket, c.owner, handle]
                     elif claimant != me and foreign is None:
-                        foreign = c.owner.hex()
+                        foreign = (digest or c.owner).hex()
                 result.append(foreign)
             self._take_over(takeovers)
         if not docs and record:
             self._script.pipelined([], record)
         return result
 
+    def _owners(self, owners: set[bytes]) -> dict[bytes, tuple[bytes | None, bytes | None]]:
+        """Each stored owner's digest and claimant (None, None: released). One round trip: the lookups of
+        whole digests and of handles are pipelined together."""
+        whole = sorted(o for o in owners if len(o) != HANDLE_BYTES)
+        handles = sorted(o for o in owners if len(o) == HANDLE_BYTES)
+        found: dict[bytes, tuple[bytes | None, bytes | None]] = {}
+        if not owners:
+            return found
+        pipe = self._client.pipeline(transaction=False)
+        ledger = self._ledger
+        if whole:
+            pipe.evalsha(ledger._lookup.sha, 2, *ledger._keys, *ledger._args(DIGEST_BYTES, b"".join(whole)))
+        if handles:
+            packed = b"".join(handles)
+            pipe.evalsha(ledger._handles.sha, 2, *ledger._keys, *ledger._args(HANDLE_BYTES, packed))
+        try:
+            replies = pipe.execute()
+        except redis.exceptions.NoScriptError:
+            ledger._lookup.reload()
+            ledger._handles.reload()
+            return self._owners(owners)
+        if whole:
+            for digest, name in zip(whole, replies.pop(0), strict=True):
+                found[digest] = (digest, _as_bytes(name))
+        if handles:
+            flat = replies.pop(0)
+            for handle, digest, name in zip(handles, flat[0::2], flat[1::2], strict=True):
+                found[handle] = (None, None) if digest is None else (bytes(digest), _as_bytes(name))
+        return found
+
     def release(self, docs: Sequence[tuple[bytes, Sequence[bytes]]]) -> int:
         """Free the buckets each `(digest, band keys)` document still owns (compare-and-delete, one round
         trip per chunk): what forgetting a document leaves of it in the LSH state; how many went."""
         released = 0
         for start in range(0, len(docs), self._chunk_size):
-            _, calls = _band_calls_general(docs[start : start + self._chunk_size], self._keys)
-            replies = self._band_release.pipelined(
-                [(key, (width, id_width, buckets, ids)) for key, width, id_width, buckets, ids in calls], {}
-            )
-            released += sum(int(n) for n in replies)
+            chunk = docs[start : start + self._chunk_size]
+            _, calls = _band_calls_general(chunk, lambda d: d)
+            script_calls: list[_Call] = []
+            for band, width, id_width, buckets, ids in calls:
+                if id_width != DIGEST_BYTES:
+                    raise ValueError(f"documents are released by their {DIGEST_BYTES}-byte digests")
+                keys, head = self._band(band)
+                script_calls.append((keys, (*head, HANDLE_BYTES, width, buckets, ids)))
+            released += sum(int(n) for n in self._band_release.pipelined(script_calls, {}))
         return released
 
-    def _take_over(self, takeovers: Mapping[str, list[tuple[bytes, bytes, bytes]]]) -> None:
-        calls: list[tuple[str, Sequence[Any]]] = []
-        for key, moves in takeovers.items():
-            buckets, old, new = zip(*moves, strict=True)
-            calls.append(
-                (
-                    key,
-                    (
-                        _uniform_width(buckets, "band keys"),
-                        _uniform_width(old + new, "document ids"),
-                        b"".join(buckets),
-                        b"".join(old),
-                        b"".join(new),
-                    ),
-                )
-            )
+    def bucket_counts(self, bands: int) -> list[int]:
+        if bands <= 0:
+            return []
+        pipe = self._client.pipeline(transaction=False)  # GETs, not one MGET: one slot per band
+        for band in range(bands):
+            pipe.get(self._band(band)[0][0])
+        return [int(count or 0) for count in pipe.execute()]
+
+    def put(self, band: int, pairs: Sequence[tuple[bytes, bytes]]) -> int:
+        """Set each `(bucket, owner)` where free: the layout migration's copy; how many were new."""
+        if not pairs:
+            return 0
+        keys, head = self._band(band)
+        return int(self._put.call(keys, (*head, *(v for pair in pairs for v in pair))))
+
+    def _take_over(self, takeovers: Mapping[int, list[bytes]]) -> None:
+        calls: list[_Call] = []
+        for band, triples in takeovers.items():
+            keys, head = self._band(band)
+            calls.append((keys, (*head, *triples)))
         if calls:
             self._takeover.pipelined(calls, {})
 
     def _collide(
-        self, docs: Sequence[tuple[bytes, Sequence[bytes]]], record: Mapping[str, Sequence[bytes]]
+        self,
+        docs: Sequence[tuple[bytes, Sequence[bytes]]],
+        ids: Sequence[bytes],
+        record: Mapping[str, Sequence[bytes]],
     ) -> list[list[_Collision]]:
-        """Claim the free buckets of a chunk; per document, the buckets another document owns."""
-        members, calls = _band_calls_uniform(docs, self._keys)
+        """Claim the free buckets of a chunk for `ids` (one per document, as stored); per document, the
+        buckets another owner holds."""
+        stored = dict(zip((doc_id for doc_id, _ in docs), ids, strict=True))
+        members, calls = _band_calls_uniform(docs, ids)
         if calls is None:
-            members, calls = _band_calls_general(docs, self._keys)
+            members, calls = _band_calls_general(docs, stored.__getitem__)
         found: list[list[_Collision]] = [[] for _ in docs]
         if not calls:
             if record:
                 self._script.pipelined([], record)
             return found
-        replies = self._script.pipelined([(key, args) for key, *args in calls], record)
-        for (key, width, _id_width, buckets, _ids), band_members, reply in zip(
+        script_calls: list[_Call] = []
+        for band, width, id_width, buckets, packed_ids in calls:
+            keys, head = self._band(band)
+            script_calls.append((keys, (*head, width, id_width, buckets, packed_ids)))
+        replies = self._script.pipelined(script_calls, record)
+        for (band, width, _id_width, buckets, _ids), band_members, reply in zip(
             calls, members, replies, strict=True
         ):
             for i in range(0, len(reply), 2):
                 j = int(reply[i]) - 1
                 bucket = buckets[j * width : (j + 1) * width]
-                found[band_members[j]].append(_Collision(key, bucket, bytes(reply[i + 1])))
+                found[band_members[j]].append(_Collision(band, bucket, bytes(reply[i + 1])))
         return found
 
 
-_BandCalls = tuple[list[list[int]], list[tuple[str, int, int, bytes, bytes]]]
+def _handle(digest: bytes) -> bytes:
+    """What a repository's claim stores as a bucket's owner: the digest's last 8 bytes (64 bits: two
+    claimed digests share them about once in 10^10 files, and then the smaller is taken as owner). The
+    last, not the first: content digests are uniform either way, and ids made by counting (tests, other
+    ledgers' ids) differ in their low bytes."""
+    if len(digest) != DIGEST_BYTES:
+        raise ValueError(f"repository claims are made with {DIGEST_BYTES}-byte digests")
+    return digest[-HANDLE_BYTES:]
+
+
+_BandCalls = tuple[list[list[int]], list[tuple[int, int, int, bytes, bytes]]]
 
 
 def _band_calls_uniform(
-    docs: Sequence[tuple[bytes, Sequence[bytes]]], keys: RedisKeys
-) -> tuple[list[list[int]], list[tuple[str, int, int, bytes, bytes]] | None]:
+    docs: Sequence[tuple[bytes, Sequence[bytes]]], ids: Sequence[bytes]
+) -> tuple[list[list[int]], list[tuple[int, int, int, bytes, bytes]] | None]:
     """The script calls of a chunk in the usual case, built without a per-key Python loop: every
     signed document has the same number of bands and the same key and id widths, so all band keys
     form one (documents, bands, width) byte array whose columns are the per-band arguments.
     Returns (members, None) when the chunk is not uniform (the general builder handles it)."""
-    signed = [(position, doc_id, band_keys) for position, (doc_id, band_keys) in enumerate(docs) if band_keys]
+    signed = [(position, ids[position], keys) for position, (_, keys) in enumerate(docs) if keys]
     if not signed:
         return [], []
     bands = len(signed[0][2])
@@ -423,24 +846,24 @@ def _band_calls_uniform(
     matrix = np.frombuffer(packed, dtype=np.uint8).reshape(len(signed), bands, key_width)
     doc_ids = b"".join(doc_id for _, doc_id, _ in signed)
     positions = [position for position, _, _ in signed]
-    calls = [
-        (keys.lsh(band), key_width, id_width, matrix[:, band, :].tobytes(), doc_ids) for band in range(bands)
-    ]
+    calls = [(band, key_width, id_width, matrix[:, band, :].tobytes(), doc_ids) for band in range(bands)]
     return [positions] * bands, calls
 
 
-def _band_calls_general(docs: Sequence[tuple[bytes, Sequence[bytes]]], keys: RedisKeys) -> _BandCalls:
+def _band_calls_general(
+    docs: Sequence[tuple[bytes, Sequence[bytes]]], stored: Callable[[bytes], bytes]
+) -> _BandCalls:
     buckets: dict[int, list[bytes]] = {}
     doc_ids: dict[int, list[bytes]] = {}
     members: dict[int, list[int]] = {}
     for position, (doc_id, band_keys) in enumerate(docs):
         for band, bucket in enumerate(band_keys):
             buckets.setdefault(band, []).append(bucket)
-            doc_ids.setdefault(band, []).append(doc_id)
+            doc_ids.setdefault(band, []).append(stored(doc_id))
             members.setdefault(band, []).append(position)
     calls = [
         (
-            keys.lsh(band),
+            band,
             _uniform_width(buckets[band], "band keys"),
             _uniform_width(doc_ids[band], "document ids"),
             b"".join(buckets[band]),
@@ -478,10 +901,10 @@ class CarrierLedger:
 
     def add(self, pairs: Sequence[tuple[bytes, str]]) -> int:
         """Record each `(digest, repository)`; one round trip per chunk; how many were new."""
-        calls: list[tuple[str, Sequence[Any]]] = []
+        calls: list[_Call] = []
         for start in range(0, len(pairs), self._chunk_size):
             chunk = pairs[start : start + self._chunk_size]
-            calls.append((self._key, (self._most, *(v for pair in chunk for v in pair))))
+            calls.append(((self._key,), (self._most, *(v for pair in chunk for v in pair))))
         return sum(int(n) for n in self._script.pipelined(calls, {})) if calls else 0
 
     def get(self, digests: Sequence[bytes]) -> dict[bytes, list[str]]:

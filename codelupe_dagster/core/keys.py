@@ -74,20 +74,43 @@ class RedisKeys:
 
     @property
     def processed_files(self) -> str:
-        """HASH content digest (16 raw bytes) -> claiming repository: the exact-dedup ledger."""
+        """Layout 1's exact-dedup ledger, one HASH 16-byte digest -> claiming repository. Layout 2 keeps
+        the name only as the label of the exact ledger (`codelupe status`) and for the migration that
+        reads it (`backends.dedup_ledger.migrate_layout`); its claims live in `exact_shard_base`."""
         return f"{self.prefix}processed:files"
 
+    @property
+    def dedup_layout(self) -> str:
+        """HASH: the dedup ledger's recorded layout (version and shard shape), written once when the
+        ledger is created so every writer shards the same way (`backends.redis_dedup.LedgerShape`)."""
+        return f"{self.prefix}dedup:layout"
+
+    @property
+    def exact_shard_base(self) -> str:
+        """Prefix of the exact ledger's keys (layout 2): `<base><hex shard>` are small HASHes digest tail ->
+        claimant id, `<base>count` the number of claims, `<base>claimants` the claimant ids. The hash tag
+        puts them all in one Redis Cluster slot, so one script call may touch any of them."""
+        return f"{self.prefix}{{processed:files}}:"
+
+    def lsh_shard_base(self, band: int) -> str:
+        """Prefix of one LSH band's keys (layout 2): `<base><hex shard>` are small HASHes bucket tail ->
+        owner, `<base>count` the band's bucket count; one Redis Cluster slot per band (hash tag)."""
+        return f"{self.prefix}{{lsh:{band}}}:"
+
     def repo_claims(self, repo: str) -> str:
-        """SET of 16-byte digests a repository holds in the exact-dedup ledger (its current generation),
-        so an update or a removal can release exactly what that repository claimed."""
+        """The 16-byte digests a repository holds in the exact-dedup ledger (its current generation), so
+        an update or a removal can release exactly what that repository claimed. Layout 2: a STRING of
+        concatenated digests (layout 1: a SET)."""
         return f"{self.prefix}claims:{repo}"
 
     def repo_claims_next(self, repo: str, batch_id: str) -> str:
-        """SET of digests a repository claimed while batch ``batch_id`` scored it (the next generation)."""
+        """The digests a repository claimed while batch ``batch_id`` scored it (the next generation);
+        the same type as `repo_claims`."""
         return f"{self.prefix}claims:{repo}:next:{batch_id}"
 
     def lsh(self, band: int) -> str:
-        """HASH bucket key -> owning document's raw 16-byte digest, one hash per LSH band."""
+        """Layout 1's LSH band, one HASH bucket key -> owning document's 16-byte digest; read only by the
+        layout migration (layout 2 shards a band under `lsh_shard_base`)."""
         return f"{self.prefix}lsh:{band}"
 
     @property

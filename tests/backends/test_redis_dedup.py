@@ -8,6 +8,9 @@ from codelupe_dagster.backends.redis_dedup import (
     OWN_CLAIM,
     ExactDeduplicator,
     NearDeduplicator,
+    exact_view,
+    open_shape,
+    shard_of,
 )
 from codelupe_dagster.core.keys import RedisKeys
 
@@ -18,6 +21,20 @@ def digest(n: int) -> bytes:
     return n.to_bytes(16, "big")
 
 
+def stored_claimant(client: redis.Redis, keys: RedisKeys, value: bytes) -> bytes | None:
+    """The claimant name stored for a digest, read from the raw layout 2 keys (id, then registry)."""
+    key, field = shard_of(open_shape(client, keys), keys.exact_shard_base, exact_view(value), 16)
+    claimant_id = client.hget(key, field)
+    registry = f"{keys.exact_shard_base}claimants"
+    return None if claimant_id is None else client.hget(registry, b"i" + claimant_id)
+
+
+def stored_owner(client: redis.Redis, keys: RedisKeys, band: int, bucket: bytes) -> bytes | None:
+    """A bucket's owner as stored in the raw layout 2 keys."""
+    key, field = shard_of(open_shape(client, keys), keys.lsh_shard_base(band), bucket, 8)
+    return client.hget(key, field)
+
+
 def test_exact_first_claimant_wins_and_recognises_itself(redis_client: redis.Redis) -> None:
     dedup = ExactDeduplicator(redis_client, KEYS, chunk_size=3)  # several chunks per call
     digests = [digest(i) for i in range(7)]
@@ -26,8 +43,8 @@ def test_exact_first_claimant_wins_and_recognises_itself(redis_client: redis.Red
     # The same repository re-run after a crash, in any batch: its own claims are not duplicates (DESIGN §6).
     assert dedup.claim_status(digests, "acme/a") == [OWN_CLAIM] * 7
     assert dedup.claim([*digests[:2], digest(99)], "acme/b") == [False, False, True]
-    assert redis_client.hget(KEYS.processed_files, digest(0)) == b"acme/a"
-    assert redis_client.hget(KEYS.processed_files, digest(99)) == b"acme/b"
+    assert stored_claimant(redis_client, KEYS, digest(0)) == b"acme/a"
+    assert stored_claimant(redis_client, KEYS, digest(99)) == b"acme/b"
 
 
 def test_exact_claims_survive_script_flush(redis_client: redis.Redis) -> None:
@@ -52,7 +69,7 @@ def test_near_first_writer_wins_per_bucket(redis_client: redis.Redis) -> None:
     assert near.claim(a, [b"band0-x", b"band1-x", b"band2-x"]) is None
     # A later document colliding with c in band 2 only is c's near duplicate.
     assert near.claim(digest(4), [b"q", b"r", b"band2-z"]) == c.hex()
-    assert redis_client.hget(KEYS.lsh(1), b"band1-x") == a
+    assert stored_owner(redis_client, KEYS, 1, b"band1-x") == a  # a document-level owner: the whole digest
 
 
 def test_near_without_band_keys_is_never_a_duplicate(redis_client: redis.Redis) -> None:
@@ -85,9 +102,9 @@ def test_near_claims_agree_between_packed_and_general_chunks(redis_client: redis
 def test_exact_claim_groups_and_compare_and_delete_release(redis_client: redis.Redis) -> None:
     dedup = ExactDeduplicator(redis_client, KEYS, chunk_size=2)
     groups = [("acme/a", [digest(1), digest(2), digest(3)]), ("acme/b", [digest(3), digest(4)])]
-    record = {"test:gen": [digest(1)]}
+    record = {"test:gen": [digest(1), digest(2)]}
     assert dedup.claim_groups(groups, record) == [[NEW_CLAIM] * 3, [FOREIGN_CLAIM, NEW_CLAIM]]
-    assert redis_client.smembers("test:gen") == {digest(1)}  # recorded in the same round trip
+    assert redis_client.get("test:gen") == digest(1) + digest(2)  # recorded (packed) in the same round trip
     # Only claims the claimant still holds are released: b's claim on 4 stays.
     assert dedup.release([digest(1), digest(4), digest(9)], "acme/a") == 1
     assert dedup.claimants([digest(1), digest(2), digest(4)]) == {
@@ -118,11 +135,11 @@ def test_near_owner_of_the_same_repo_or_released_is_not_a_duplicate(redis_client
     owners = near.claim_for_repos([(new_a, [b"x0", b"n1"]), (copy_c, [b"c0", b"y1"])], ["acme/a", "acme/c"])
     assert owners == [None, other_b.hex()]  # a's edit is not its own duplicate; c's copy of b's file is
     # a's old version is not current in this run, so a's new version took its bucket over.
-    assert redis_client.hget(KEYS.lsh(0), b"x0") == new_a
+    assert stored_owner(redis_client, KEYS, 0, b"x0") == new_a[-8:]  # a repository's claim: a handle
 
     exact.release([other_b], "acme/b")  # b deleted that file upstream
     assert near.claim_for_repos([(copy_c, [b"c0", b"y1"])], ["acme/c"]) == [None]
-    assert redis_client.hget(KEYS.lsh(1), b"y1") == copy_c  # the stale bucket now belongs to c's copy
+    assert stored_owner(redis_client, KEYS, 1, b"y1") == copy_c[-8:]  # the stale bucket now is c's copy's
 
 
 def test_near_owner_that_is_a_current_file_keeps_its_buckets(redis_client: redis.Redis) -> None:
@@ -133,4 +150,4 @@ def test_near_owner_that_is_a_current_file_keeps_its_buckets(redis_client: redis
         [(first, [b"k0", b"k1"]), (second, [b"k0", b"z1"])], ["acme/a", "acme/a"], current={first, second}
     )
     assert owners == [None, None]  # two near-identical files of one repository are both kept
-    assert redis_client.hget(KEYS.lsh(0), b"k0") == first
+    assert stored_owner(redis_client, KEYS, 0, b"k0") == first[-8:]

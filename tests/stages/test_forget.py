@@ -19,6 +19,7 @@ from codelupe_dagster.assets.index import es_code_index
 from codelupe_dagster.assets.score import scored_files
 from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.forget_registry import RedisForgetRegistry, parse_pattern
+from codelupe_dagster.backends.redis_dedup import HANDLE_BYTES
 from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
 from codelupe_dagster.backends.repo_queue import RetryPolicy
 from codelupe_dagster.backends.search import Filters
@@ -86,6 +87,32 @@ def enqueue(stack: Stack, *repos: tuple[str, Path, str]) -> list[str]:
     return queue_of(stack).enqueue(records).enqueued
 
 
+def _scan_shards(client: redis.Redis, base: str) -> list[bytes]:
+    """The shard hashes of one layout 2 ledger (its count and claimant registry left out)."""
+    pattern = base.replace("{", "\\{").replace("}", "\\}") + "*"
+    names = [name for name in client.scan_iter(match=pattern, count=10_000)]
+    return [name for name in names if not name.endswith((b"count", b"claimants"))]
+
+
+def _claims_of(client: redis.Redis, repo: str) -> bool:
+    """Whether the exact ledger holds any claim of `repo` (raw layout 2: claimant ids per shard)."""
+    registry = f"{KEYS.exact_shard_base}claimants"
+    claimant_id = client.hget(registry, b"n" + repo.encode())
+    shards = _scan_shards(client, KEYS.exact_shard_base)
+    return claimant_id is not None and any(
+        v == claimant_id for shard in shards for _, v in client.hscan_iter(shard)
+    )
+
+
+def _bucket_owners(client: redis.Redis, bands: int) -> set[bytes]:
+    return {
+        v
+        for band in range(bands)
+        for shard in _scan_shards(client, KEYS.lsh_shard_base(band))
+        for _, v in client.hscan_iter(shard)
+    }
+
+
 def a_traces(stack: Stack) -> list[str]:
     """Every place something of A is left, named; empty when A is gone."""
     client: redis.Redis = stack.client
@@ -96,7 +123,7 @@ def a_traces(stack: Stack) -> list[str]:
         found.append("code index")
     if A in queue_of(stack).known_repos():
         found.append("queue")
-    if any(v == A.encode() for _, v in client.hscan_iter(KEYS.processed_files)):
+    if _claims_of(client, A):
         found.append("exact ledger")
     if list(client.scan_iter(match=KEYS.repo_claims(A) + "*")):
         found.append("generations")
@@ -133,8 +160,9 @@ def test_forgetting_a_lets_bs_copies_in_and_leaves_nothing_of_a(
     assert report.repos == [A] and report.removed["index"] == 4
     assert report.removed["export_rows"] == 4 and {d["repo"] for _, d in iter_export(export)} == {B}
     a_ids = {digest(data) for data in corpus["modules"].values()}
-    owners = {v for band in range(DEFAULT_LSH.bands) for _, v in stack.client.hscan_iter(KEYS.lsh(band))}
-    assert report.removed["lsh_buckets"] > 0 and not owners & a_ids  # A's buckets are free, not just stale
+    owners = _bucket_owners(stack.client, DEFAULT_LSH.bands)  # stored whole or as 8-byte handles
+    a_owners = a_ids | {d[-HANDLE_BYTES:] for d in a_ids}
+    assert report.removed["lsh_buckets"] > 0 and not owners & a_owners  # A's buckets are free, not just stale
     assert report.requeued == [B]
     assert a_traces(stack) == []
     assert stack.client.hget(KEYS.processed_repos, B) is None  # a full re-read, not skipped as unchanged
@@ -142,7 +170,7 @@ def test_forgetting_a_lets_bs_copies_in_and_leaves_nothing_of_a(
     run_popped(stack, corpus["repos"])
     b_docs = stack.docs(B)
     assert {"extra/copied.py", "extra/tweaked.py"} <= set(b_docs.values())
-    assert stack.client.hget(KEYS.processed_files, copied) == B.encode()
+    assert RedisDedupLedger(stack.client, KEYS).claimants([copied])[copied] == B
     hits = stack.search.code_index().search("def", Filters(repos=(B,)), size=10)
     assert {hit.id for hit in hits} & set(b_docs)
     assert a_traces(stack) == []

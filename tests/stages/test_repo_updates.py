@@ -20,7 +20,7 @@ import redis
 
 from codelupe_dagster.assets.index import es_code_index
 from codelupe_dagster.assets.score import scored_files
-from codelupe_dagster.backends.dedup_ledger import DIGEST_BYTES, RedisDedupLedger
+from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.search import Filters
 from codelupe_dagster.backends.spool import iter_documents
 from codelupe_dagster.core.dedup import digest_normalized, normalize_content
@@ -231,11 +231,11 @@ def test_new_commit_replaces_the_repos_documents(
     client = stack.client
     for path in (*update["edited"], *update["deleted"]):
         old = digest(update["v1"][path])
-        assert old.hex() not in after and client.hget(KEYS.processed_files, old) is None
+        assert old.hex() not in after and RedisDedupLedger(client, KEYS).claimants([old])[old] is None
     for path in update["edited"]:
         assert after[digest(update["v2"][path]).hex()] == path
     # The repo's generation is exactly what it claims now.
-    generation = {d for d in client.smembers(KEYS.repo_claims("acme/app")) if len(d) == DIGEST_BYTES}
+    generation = set(RedisDedupLedger(client, KEYS).repo_digests("acme/app"))
     assert generation == {bytes.fromhex(doc_id) for doc_id in after}
     assert client.hget(KEYS.processed_repos, "acme/app") == app_v2[2].encode()
 
@@ -256,7 +256,7 @@ def test_copies_elsewhere_take_over_when_next_processed(
     assert "extra/tweaked.py" in fork_docs.values()  # near copy: the buckets it hit had a released owner
     assert fork_docs == clean_index(stacks, "clean-fork", update["fork"])
     copied = digest(update["v1"][update["deleted"][0]])
-    assert stack.client.hget(KEYS.processed_files, copied) == b"acme/fork"
+    assert RedisDedupLedger(stack.client, KEYS).claimants([copied])[copied] == "acme/fork"
 
 
 def test_index_step_rerun_after_the_swap_changes_nothing(
