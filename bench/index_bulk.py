@@ -9,11 +9,17 @@ and the ratio to a baseline that does only the unavoidable part:
   plain FTS5 table without the camelCase column (what the sub-word column costs). Also the re-upsert
   of unchanged documents (a retried batch), which skips re-tokenizing.
 - Elasticsearch (``--elasticsearch-url`` or ``ELASTICSEARCH_URL``): the backend's ``bulk_upsert`` vs
-  POSTing the same documents as NDJSON ``_bulk`` bodies with urllib into an index with the same
-  settings and mappings.
+  POSTing the same documents as NDJSON ``_bulk`` bodies with urllib, one request after the other, into
+  an index with the same settings and mappings (``raw _bulk``: the baseline of issue 12's target,
+  ``bulk_upsert`` >= 0.8x its rate). ``backend`` gets the documents as the pipeline hands them over,
+  with the scoring workers' sub-word hint (``content__subwords``, computed outside the timing, as the
+  workers do); ``backend, no hint`` without it (old spools, documents from elsewhere). ``raw _bulk
+  +words`` sends the bodies the backend sends (with the index-only ``content__words``), serialized
+  before the clock starts: what the node alone needs for the backend's index, one request at a time.
+  The variants run interleaved, in a rotating order, each in a fresh index.
 
-    .venv/bin/python bench/index_bulk.py --repeat 3
-    .venv/bin/python bench/index_bulk.py --elasticsearch-url http://127.0.0.1:9200 --repeat 3
+    .venv/bin/python bench/index_bulk.py --repeat 5
+    .venv/bin/python bench/index_bulk.py --elasticsearch-url http://127.0.0.1:9200 --skip-sqlite --repeat 5
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
+from codelupe_dagster.backends.search.code_tokens import camel_subwords, subwords_hint_key
+from codelupe_dagster.backends.search.elastic_mapping import document_source
 from codelupe_dagster.backends.search.sqlite_index import CHUNK_DOCS, SqliteSearchIndex
 
 T0 = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
@@ -187,61 +195,134 @@ class _Es:
             return json.loads(response.read() or b"null")
 
 
+def _ndjson(index: str, sources: list[dict[str, Any]]) -> bytes:
+    lines = []
+    for doc in sources:
+        lines.append(json.dumps({"index": {"_index": index, "_id": doc["id"]}}))
+        lines.append(json.dumps({k: v for k, v in doc.items() if k != "id"}, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _post_bulk(es: _Es, body: bytes) -> None:
+    reply = es.call("POST", "/_bulk", body, ndjson=True)
+    if reply.get("errors"):
+        raise RuntimeError(f"raw _bulk reported errors: {json.dumps(reply)[:500]}")
+
+
 def es_raw_bulk(es: _Es, index: str, docs: list[dict[str, Any]], chunk: int) -> None:
     for start in range(0, len(docs), chunk):
-        lines = []
-        for doc in docs[start : start + chunk]:
-            lines.append(json.dumps({"index": {"_index": index, "_id": doc["id"]}}))
-            lines.append(json.dumps({k: v for k, v in doc.items() if k != "id"}, ensure_ascii=False))
-        reply = es.call("POST", "/_bulk", ("\n".join(lines) + "\n").encode(), ndjson=True)
-        if reply.get("errors"):
-            raise RuntimeError(f"raw _bulk reported errors: {json.dumps(reply)[:500]}")
+        _post_bulk(es, _ndjson(index, docs[start : start + chunk]))
 
 
-def bench_elasticsearch(docs: list[dict[str, Any]], repeat: int, url: str) -> dict[str, list[float]]:
-    es = _Es(url)
-    times: dict[str, list[float]] = {"backend": [], "raw _bulk": []}
-    name = f"bench-code-{os.getpid()}"
-    auth = {
-        "api_key": os.environ.get("ELASTICSEARCH_API_KEY"),
-        "username": os.environ.get("ELASTICSEARCH_USERNAME"),
-        "password": os.environ.get("ELASTICSEARCH_PASSWORD"),
-    }
-    for _ in range(repeat):
-        index = open_search_index(CODE_SCHEMA, data_dir=".", elasticsearch_url=url, index_name=name, **auth)
+def with_hints(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documents as the scorer spools them: each with its content's sub-words, as the workers
+    compute them (``ProcessedFile.content_subwords``)."""
+    return [{**doc, subwords_hint_key("content"): camel_subwords(doc["content"])} for doc in docs]
+
+
+class _EsBench:
+    """One Elasticsearch variant per method, each timed into a fresh index with the backend's own
+    settings and mappings, through to a refresh (so every variant ends with searchable documents)."""
+
+    def __init__(self, url: str, docs: list[dict[str, Any]], bulk_threads: int | None):
+        self.es = _Es(url)
+        self.url = url
+        self.docs = docs
+        self.hinted = with_hints(docs)
+        self.bulk_threads = bulk_threads
+        self.name = f"bench-code-{os.getpid()}"
+        self.auth = {
+            "api_key": os.environ.get("ELASTICSEARCH_API_KEY"),
+            "username": os.environ.get("ELASTICSEARCH_USERNAME"),
+            "password": os.environ.get("ELASTICSEARCH_PASSWORD"),
+        }
+        index = self._index()
         index.delete()
         index.ensure()
-        result = None
-
-        def upsert(index: Any = index) -> None:
-            nonlocal result
-            result = index.bulk_upsert(docs)
-            index.refresh()
-
-        times["backend"].append(timed(upsert))
-        assert result is not None and not result.errors, result
-        # The raw index gets the backend's own settings and mappings, so only the client path differs.
-        settings = es.call("GET", f"/{name}/_settings")[name]["settings"]["index"]
-        mappings = es.call("GET", f"/{name}/_mapping")[name]["mappings"]
-        index.delete()
-        raw = f"{name}-raw"
-        with contextlib.suppress(urllib.error.HTTPError):  # left over from an interrupted run
-            es.call("DELETE", f"/{raw}")
-        keep = {
+        # The raw indices get the backend's own settings and mappings, so only the client path differs.
+        settings = self.es.call("GET", f"/{self.name}/_settings")[self.name]["settings"]["index"]
+        self.mappings = self.es.call("GET", f"/{self.name}/_mapping")[self.name]["mappings"]
+        self.settings = {
             k: v
             for k, v in settings.items()
             if k in ("analysis", "number_of_shards", "number_of_replicas", "refresh_interval")
         }
-        es.call("PUT", f"/{raw}", json.dumps({"settings": {"index": keep}, "mappings": mappings}).encode())
+        index.delete()
+        sources = [document_source(doc, CODE_SCHEMA.searched()) for doc in self.hinted]
+        raw = f"{self.name}-raw"
+        self.words_bodies = [
+            _ndjson(raw, sources[start : start + CHUNK_DOCS]) for start in range(0, len(sources), CHUNK_DOCS)
+        ]
 
-        def raw_bulk(raw: str = raw) -> None:
-            es_raw_bulk(es, raw, docs, CHUNK_DOCS)
-            es.call("POST", f"/{raw}/_refresh")
+    def _index(self) -> Any:
+        index = open_search_index(
+            CODE_SCHEMA, data_dir=".", elasticsearch_url=self.url, index_name=self.name, **self.auth
+        )
+        if self.bulk_threads is not None:
+            index.bulk_threads = self.bulk_threads
+        return index
 
-        times["raw _bulk"].append(timed(raw_bulk))
-        count = es.call("GET", f"/{raw}/_count")["count"]
-        assert count == len(docs), count
-        es.call("DELETE", f"/{raw}")
+    def backend(self, docs: list[dict[str, Any]]) -> float:
+        index = self._index()
+        index.delete()
+        index.ensure()
+        result = None
+
+        def upsert() -> None:
+            nonlocal result
+            result = index.bulk_upsert(docs)
+            index.refresh()
+
+        seconds = timed(upsert)
+        assert result is not None and not result.errors and result.indexed == len(docs), result
+        assert index.count() == len(docs)
+        index.delete()
+        return seconds
+
+    def _raw(self, send: Callable[[str], None]) -> float:
+        raw = f"{self.name}-raw"
+        with contextlib.suppress(urllib.error.HTTPError):  # left over from an interrupted run
+            self.es.call("DELETE", f"/{raw}")
+        body = {"settings": {"index": self.settings}, "mappings": self.mappings}
+        self.es.call("PUT", f"/{raw}", json.dumps(body).encode())
+
+        def bulk() -> None:
+            send(raw)
+            self.es.call("POST", f"/{raw}/_refresh")
+
+        seconds = timed(bulk)
+        count = self.es.call("GET", f"/{raw}/_count")["count"]
+        assert count == len(self.docs), count
+        self.es.call("DELETE", f"/{raw}")
+        return seconds
+
+    def raw_bulk(self) -> float:
+        return self._raw(lambda raw: es_raw_bulk(self.es, raw, self.docs, CHUNK_DOCS))
+
+    def raw_bulk_words(self) -> float:
+        def send(_raw: str) -> None:
+            for body in self.words_bodies:  # already addressed to the raw index
+                _post_bulk(self.es, body)
+
+        return self._raw(send)
+
+
+def bench_elasticsearch(
+    docs: list[dict[str, Any]], repeat: int, url: str, bulk_threads: int | None = None
+) -> dict[str, list[float]]:
+    bench = _EsBench(url, docs, bulk_threads)
+    variants: dict[str, Callable[[], float]] = {
+        "raw _bulk": bench.raw_bulk,
+        "backend": lambda: bench.backend(bench.hinted),
+        "backend, no hint": lambda: bench.backend(bench.docs),
+        "raw _bulk +words": bench.raw_bulk_words,
+    }
+    times: dict[str, list[float]] = {label: [] for label in variants}
+    labels = list(variants)
+    for run in range(repeat):
+        # A rotating order, so that a load change on the machine does not always hit the same variant.
+        for label in labels[run % len(labels) :] + labels[: run % len(labels)]:
+            times[label].append(variants[label]())
     return times
 
 
@@ -265,7 +346,10 @@ def main() -> None:
     )
     parser.add_argument("--source", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
     parser.add_argument("--max-files", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--bulk-threads", type=int, default=None, help="the backend's bulk_threads (default: its own)"
+    )
     parser.add_argument("--elasticsearch-url", default=os.environ.get("ELASTICSEARCH_URL"))
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
@@ -284,7 +368,7 @@ def main() -> None:
     if args.elasticsearch_url:
         report(
             "Elasticsearch",
-            bench_elasticsearch(docs, args.repeat, args.elasticsearch_url),
+            bench_elasticsearch(docs, args.repeat, args.elasticsearch_url, args.bulk_threads),
             len(docs),
             megabytes,
             "raw _bulk",

@@ -24,17 +24,11 @@ table (`core.languages`); each function takes `languages=` to read another regis
 
 from __future__ import annotations
 
-import functools
+import bisect
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from itertools import chain, compress, count, repeat
-from operator import contains, ge, not_, or_
+from itertools import repeat
 from typing import Protocol
-
-import hyperscan
 
 from codelupe_dagster.core.filters import TextStats
 from codelupe_dagster.core.language_registry import LanguageRegistry
@@ -98,14 +92,13 @@ _WORD_BYTES = (
     set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$") | set(range(128, 256)) | {0x0A}
 )
 _WORD_MASK = bytes(c if c in _WORD_BYTES else 0x20 for c in range(256))
-_KEYWORD_MARK = b"\x01"  # not a word byte: no masked text holds it
-_NOT_MARK_OR_BREAK = bytes(c for c in range(256) if c not in b"\x01\n")
 
 
 def _word_lines(text: str, ignore_case: bool) -> list[bytes]:
     """Each line of `text` (split on "\\n") with non-word characters turned into spaces.
 
-    `keywords.isdisjoint(line.split())` then tests for whole-word keywords at C speed (seed_v1).
+    `keywords.isdisjoint(line.split())` then tests for whole-word keywords at C speed; a
+    per-line regex search cost more than the rest of the scanner together.
     """
     data = text.encode("utf-8", "surrogatepass")
     if ignore_case:
@@ -136,6 +129,62 @@ class _Counts:
     definitions: int = 0
 
 
+class _Commentary:
+    """The comment and documentation side of one scan, and the scan's result.
+
+    Touched only on comment and docstring lines; the scan loops count code lines in locals
+    (attribute stores on every line made the scan ~7% slower).
+    """
+
+    __slots__ = ("commented_code", "doc", "docstrings", "header_is_license", "header_lines", "lines")
+
+    def __init__(self) -> None:
+        self.lines = self.doc = self.docstrings = self.commented_code = 0
+        # Comment lines before any code: a license header when one of them says so.
+        self.header_lines = 0
+        self.header_is_license = False
+
+    def header(self, s: str) -> None:
+        self.header_lines += 1
+        if not self.header_is_license and _LICENSE_WORDS.search(s) is not None:
+            self.header_is_license = True
+
+    def plain_comment(self, s: str, in_header: bool, marker_chars: str) -> None:
+        """A line comment that is not documentation: a header line, disabled code, or an explanation."""
+        self.lines += 1
+        if in_header:
+            self.header(s)
+        elif _is_commented_code(s.lstrip(marker_chars)):
+            self.commented_code += 1
+
+    def block_comment(self, s: str, in_header: bool) -> None:
+        """A line of a block comment that is not documentation."""
+        self.lines += 1
+        if in_header:
+            self.header(s)
+
+    def doc_comment(self, opens_unit: bool) -> None:
+        """A doc-comment line; `opens_unit` when it starts a new documented unit."""
+        self.lines += 1
+        self.doc += 1
+        if opens_unit:
+            self.docstrings += 1
+
+    def counts(self, non_blank: int, code: int, keyword: int, definitions: int) -> _Counts:
+        """The scan's result, given the code-side counts of the scan loop."""
+        return _Counts(
+            non_blank=non_blank,
+            comment=self.lines,
+            doc=self.doc,
+            code=code,
+            keyword=keyword,
+            license=self.header_lines if self.header_is_license else 0,
+            commented_code=self.commented_code,
+            docstrings=self.docstrings,
+            definitions=definitions,
+        )
+
+
 def _opened_triple_quote(s: str) -> str | None:
     """The triple-quote delimiter a code line leaves open (an odd count of it), if any."""
     for delim in ('"""', "'''"):
@@ -144,391 +193,123 @@ def _opened_triple_quote(s: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What the scanners derive from a `Syntax`, built once per syntax (`_plan`)."""
-
-    # Line starts that need the line-by-line logic: comments and block-comment openings. Every
-    # other non-blank line outside a block comment is a code line, counted in bulk.
-    event_starts: tuple[str, ...]
-    # Whether a line can start both with a definition prefix and with an event start (no language
-    # today): only then must each comment line be tested for a definition prefix.
-    definitions_overlap: bool
-    keywords: _KeywordFinder | None  # None: the syntax has no keyword that can match
-
-
-def _literal(word: bytes) -> bytes:
-    """`word` as a Hyperscan expression that matches it literally."""
-    return b"".join(b"\\x%02x" % byte for byte in word)
-
-
-class _KeywordFinder:
-    """Finds the lines that hold a branch keyword as a whole word, with Hyperscan.
-
-    Words are those of `_word_lines` (the masked text split on spaces): in the masked text padded
-    with a space at both ends, a keyword is a whole word exactly where it sits between two bytes
-    from {space, line break}. One Hyperscan pass (SIMD, in C) reports each such place; the callback
-    marks it in a copy of the text, and deleting every byte but the marks and the line breaks leaves
-    one non-empty line per line with a keyword. A regex alternation over the text cost ~2x more.
-    """
-
-    def __init__(self, words: list[bytes]) -> None:
-        self.lengths = [len(word) for word in words]
-        self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self.database.compile(
-            expressions=[
-                rb"[ \n]" + b"".join(b"\\x%02x" % byte for byte in word) + rb"[ \n]" for word in words
-            ],
-            ids=list(range(len(words))),
-            elements=len(words),
-        )
-        # Hyperscan's scratch space may not be shared by two scans at once: one per thread (see secrets.py).
-        self.scratch: ContextVar[hyperscan.Scratch | None] = ContextVar(f"keywords_{id(self)}", default=None)
-
-    def line_flags(self, text: str, ignore_case: bool) -> list[bytes]:
-        """One item per line of `text.split("\\n")`: empty when the line holds no keyword."""
-        data = text.encode("utf-8", "surrogatepass")
-        if ignore_case:
-            data = data.lower()
-        padded = b" " + data.translate(_WORD_MASK) + b" "
-        marks = bytearray(padded)
-        lengths = self.lengths
-
-        def on_match(word: int, _start: int, end: int, _flags: int, _context: object) -> None:
-            marks[end - 1 - lengths[word]] = 1  # the keyword's first byte: on its own line
-
-        scratch = self.scratch.get()
-        if scratch is None:
-            scratch = hyperscan.Scratch(self.database)
-            self.scratch.set(scratch)
-        self.database.scan(padded, match_event_handler=on_match, scratch=scratch)
-        return bytes(marks).translate(None, _NOT_MARK_OR_BREAK).split(b"\n")
-
-
-@functools.cache
-def _plan(syntax: Syntax) -> _Plan:
-    # A keyword is compared with the words of a masked line: one with a byte that the mask turns into
-    # a space, or (when case is ignored) with an upper-case letter, never matches; leaving it out keeps that.
-    usable = sorted(
-        word
-        for word in syntax.keywords
-        if word
-        and all(byte in _WORD_BYTES and byte != 0x0A for byte in word)
-        and not (syntax.keywords_ignore_case and word != word.lower())
-    )
-    starts = syntax.line_comments + tuple(start for start, _ in syntax.block_comments)
-    overlap = any(d.startswith(s) or s.startswith(d) for d in syntax.definition for s in starts)
-    return _Plan(
-        event_starts=starts,
-        definitions_overlap=overlap,
-        keywords=_KeywordFinder(usable) if usable else None,
-    )
-
-
-def _keyword_flags(text: str, syntax: Syntax) -> list[bytes] | None:
-    """Per line, empty unless it holds a keyword (`_KeywordFinder`); None when the syntax has none."""
-    finder = _plan(syntax).keywords
-    return None if finder is None else finder.line_flags(text, syntax.keywords_ignore_case)
-
-
-def _flagged(flags: list[bytes] | None, start: int, stop: int) -> int:
-    """How many lines in [start, stop) hold a keyword."""
-    if flags is None or start >= stop:
-        return 0
-    part = flags[start:stop]
-    return len(part) - part.count(b"")
-
-
-def _flagged_at(flags: list[bytes] | None, lines: list[int]) -> int:
-    """How many of `lines` hold a keyword."""
-    if flags is None or not lines:
-        return 0
-    return len(lines) - list(map(flags.__getitem__, lines)).count(b"")
-
-
-def _not_pragmas(stripped: list[str], lines: list[int]) -> list[int]:
-    """The `lines` that are not pragmas (`# noqa`, `//go:` ...)."""
-    pragma = map(str.startswith, map(stripped.__getitem__, lines), repeat(_PRAGMA_STARTS))
-    return list(compress(lines, map(not_, pragma)))
-
-
-def _indices(flags: Iterable[object]) -> list[int]:
-    """Positions of the true items, found at C speed."""
-    return list(compress(count(), flags))
-
-
-def _commented_code(stripped: list[str], indices: list[int], marker_chars: str) -> int:
-    """How many of the comment lines at `indices` read as disabled code once their markers are removed.
-
-    `_is_commented_code` for all of them with C-level `map`s (a Python call per comment line cost as
-    much as the rest of the scan); the regex runs only on the bodies the str tests leave.
-    """
-    bodies = list(map(str.lstrip, map(stripped.__getitem__, indices), repeat(marker_chars)))
-    bodies = list(compress(bodies, map(ge, map(len, bodies), repeat(2))))
-    ends = map(str.endswith, bodies, repeat(_CODE_ENDINGS))
-    by_str = map(or_, ends, map(str.startswith, bodies, repeat(_CODE_STARTS)))
-    rest = list(compress(bodies, map(not_, by_str)))
-    return len(bodies) - list(map(_ASSIGNMENT_LIKE.match, rest)).count(None)
-
-
-def _is_license(lines: Iterable[str]) -> bool:
-    return any(_LICENSE_WORDS.search(line) is not None for line in lines)
-
-
-def _block_end(stripped: list[str], opening: int, end: str, closing: dict[str, list[int]]) -> tuple[int, int]:
-    """The line that closes a block (comment or string) opened on line `opening`, the last line when none
-    does, and the number of non-blank lines after the opening one up to it.
-
-    `closing` caches, per end marker, the lines holding it.
-    """
-    holding = closing.get(end)
-    if holding is None:
-        holding = closing[end] = _indices(map(contains, stripped, repeat(end)))
-    after = bisect_right(holding, opening)
-    last = holding[after] if after < len(holding) else len(stripped) - 1
-    return last, last - opening - stripped[opening + 1 : last + 1].count("")
-
-
-def _run_after_block(stripped: list[str], opening: int, last: int, run: int) -> int:
-    """The comment run after a block comment spanning lines opening..last: blank lines reset it."""
-    inside = stripped[opening + 1 : last + 1]
-    if "" in inside:
-        return inside[::-1].index("")
-    return run + 1 + last - opening
-
-
-def _scan_generic(text: str, syntax: Syntax) -> _Counts:
-    """Line counts of a non-Python file.
-
-    The scan's state changes only on comment lines and block comments ("events"), so only those are
-    visited one by one, found at C speed (`map` over the stripped lines). Code lines are counted by
-    difference: every non-blank line that is not a comment is code; keyword and definition lines
-    likewise (all of them, less those inside comments).
-    """
-    stripped = list(map(str.strip, text.split("\n")))
-    n = len(stripped)
-    non_blank = n - stripped.count("")
-    plan = _plan(syntax)
-    flags = _keyword_flags(text, syntax)
-    all_keywords = 0 if flags is None else n - flags.count(b"")
-    definition = syntax.definition
-    definition_lines = _indices(map(str.startswith, stripped, repeat(definition))) if definition else []
-    events = _indices(map(str.startswith, stripped, repeat(plan.event_starts))) if plan.event_starts else []
-    if not events:  # all code: no comment, hence no header, doc comment or disabled code
-        return _Counts(
-            non_blank=non_blank, code=non_blank, keyword=all_keywords, definitions=len(definition_lines)
-        )
-    line_comments, doc_lines = syntax.line_comments, syntax.doc_line_prefixes
-    closing: dict[str, list[int]] = {}
-    not_code = keyword_comments = definition_comments = (
-        0  # comment lines, and those with a keyword/definition
-    )
-    comments = doc = docstrings = header_lines = 0
-    header_is_license = False
-    plain: list[int] = []  # explanatory comment lines after the header: tested for disabled code at the end
-    in_header = True  # no code yet: leading comments may be a license header
-    comment_run = 0  # consecutive comment lines just above the current line
-    run_is_doc = False
-    done = -1  # the last line already counted
-    for i in chain(events, (n,)):
-        if i <= done:
-            continue  # inside a block comment counted already
-        if i > done + 1:  # code and blank lines in between
-            k = done + 1
-            while k < i and not stripped[k]:
-                k += 1
-            if k < i:  # line k is code: the first since the last comment
-                if k > done + 1:
-                    comment_run = 0
-                if in_header:
-                    in_header = False
-                    if header_is_license:
-                        comment_run = 0  # the license block is not the first definition's doc
-                if comment_run and not run_is_doc and definition and stripped[k].startswith(definition):
-                    docstrings += 1
-                    doc += comment_run
-                run_is_doc = False
-            comment_run = 0
-        if i == n:
-            break
-        done = i
-        not_code += 1
-        if flags is not None and flags[i]:
-            keyword_comments += 1
-        s = stripped[i]
-        if plan.definitions_overlap and s.startswith(definition):
-            definition_comments += 1
-        if line_comments and s.startswith(line_comments):
-            if s.startswith(_PRAGMA_STARTS):
-                continue
-            comments += 1
-            if doc_lines and s.startswith(doc_lines):
-                doc += 1
-                if not run_is_doc:
-                    docstrings += 1
-                run_is_doc = True
-            elif in_header:
-                header_lines += 1
-                header_is_license = header_is_license or _LICENSE_WORDS.search(s) is not None
-            else:
-                plain.append(i)
-            comment_run += 1
-            continue
-        # A block comment opens.
-        start, end = next(pair for pair in syntax.block_comments if s.startswith(pair[0]))
-        is_doc = bool(syntax.doc_block_starts) and s.startswith(syntax.doc_block_starts)
-        comments += 1
-        if is_doc:
-            doc += 1
-            docstrings += 1
-            run_is_doc = True
-        elif in_header:
-            header_lines += 1
-            header_is_license = header_is_license or _LICENSE_WORDS.search(s) is not None
-        if end in s[len(start) :]:
-            comment_run += 1
-            continue
-        last, inside = _block_end(stripped, i, end, closing)
-        comments += inside
-        not_code += inside
-        keyword_comments += _flagged(flags, i + 1, last + 1)
-        if definition:
-            definition_comments += bisect_right(definition_lines, last) - bisect_right(definition_lines, i)
-        if is_doc:
-            doc += inside
-        elif in_header and inside:
-            header_lines += inside
-            header_is_license = header_is_license or _is_license(stripped[i + 1 : last + 1])
-        comment_run = _run_after_block(stripped, i, last, comment_run)
-        done = last
-    return _Counts(
-        non_blank=non_blank,
-        comment=comments,
-        doc=doc,
-        code=non_blank - not_code,
-        keyword=all_keywords - keyword_comments,
-        license=header_lines if header_is_license else 0,
-        commented_code=_commented_code(stripped, plain, "#/-;%! "),
-        docstrings=docstrings,
-        definitions=len(definition_lines) - definition_comments,
-    )
-
-
-def _lines_holding(text: str, marker: str) -> list[int]:
-    """Indices of the lines (split on "\\n") holding `marker`, found with str.find: the marker is rare
-    next to the lines, so this beats testing every line."""
-    found = []
-    line = scanned = 0
-    position = text.find(marker)
-    while position != -1:
-        line += text.count("\n", scanned, position)
-        found.append(line)
-        scanned = text.find("\n", position)
-        if scanned == -1:
-            break
-        position = text.find(marker, scanned)
-    return found
-
-
 def _scan_python(text: str, syntax: Syntax) -> _Counts:
-    """Line counts of a Python file.
-
-    Only the lines that can change the scan's state are visited one by one: lines with a triple
-    quote, `def`/`class` lines, the line that ends a multi-line signature and the first line after a
-    signature (a docstring?). Strings spanning lines are skipped to the line that closes them.
-    Comment lines are sorted out in bulk afterwards (those outside strings are comments), and code
-    and keyword lines are counted by difference.
-    """
-    stripped = list(map(str.strip, text.split("\n")))
-    n = len(stripped)
-    non_blank = n - stripped.count("")
-    flags = _keyword_flags(text, syntax)
-    starts = _indices(map(str.startswith, stripped, repeat(("#", *_PY_DEF_STARTS))))
-    comment_lines = [i for i in starts if stripped[i][0] == "#"]
-    closing = {delim: _lines_holding(text, delim) for delim in ('"""', "'''")}
-    definitions = [i for i in starts if stripped[i][0] != "#"] if len(comment_lines) < len(starts) else []
-    events = sorted(chain(definitions, closing['"""'], closing["'''"]))
-    colon_lines: list[int] | None = None  # built when a signature spans lines
-    strings: list[tuple[int, int]] = []  # (first, last) line inside each string spanning lines
-    n_definitions = doc = docstrings = 0
-    not_checked = 0  # docstring and string lines holding a keyword: those do not count
+    n_non_blank = n_code = n_keyword = n_definitions = 0
+    notes = _Commentary()
+    branch_keywords = syntax.keywords
+    in_string: str | None = None  # the open triple-quote delimiter
+    in_docstring = False
+    in_header = True  # no code yet: leading comments may be a license header
     expect_docstring = True  # module docstring
     pending_def = False  # a def/class whose signature spans lines
-    done = -1  # the last line already counted
-    position = 0  # in `events`
-    while True:
-        while position < len(events) and events[position] <= done:
-            position += 1
-        i = events[position] if position < len(events) else n
-        if pending_def:
-            if colon_lines is None:
-                colon_lines = _indices(map(str.endswith, stripped, repeat(":")))
-            after = bisect_right(colon_lines, done)
-            if after < len(colon_lines) and colon_lines[after] < i:
-                i = colon_lines[after]
-        if expect_docstring:  # the next line that is neither blank nor a comment
-            k = done + 1
-            while k < i and (not stripped[k] or stripped[k][0] == "#"):
-                k += 1
-            i = k
-        if i >= n:
-            break
-        done = i
-        s = stripped[i]
+    for raw, words in zip(text.split("\n"), _word_lines(text, False), strict=True):
+        s = raw.strip()
+        if not s:
+            continue
+        n_non_blank += 1
+        if in_string is not None:
+            if in_docstring:
+                notes.doc += 1
+            else:
+                n_code += 1
+            if in_string in s:
+                in_string = None
+            continue
         if s[0] == "#":
-            continue  # a comment, counted below
+            if not s.startswith(_PRAGMA_STARTS):
+                notes.plain_comment(s, in_header, "# ")
+            continue
+        in_header = False
         if expect_docstring:
             expect_docstring = False
             string_start = _PY_STRING_START.match(s)
             if string_start is not None:
                 delim = string_start.group(1)
-                doc += 1
-                docstrings += 1
-                not_checked += _flagged(flags, i, i + 1)
-                if s.count(delim) == 1:  # a docstring spanning lines: skip to its end
-                    done, inside = _block_end(stripped, i, delim, closing)
-                    doc += inside
-                    strings.append((i + 1, done))
+                notes.doc += 1
+                notes.docstrings += 1
+                if s.count(delim) == 1:
+                    in_string, in_docstring = delim, True
                 continue
+        n_code += 1
         if s.startswith(_PY_DEF_STARTS):
             n_definitions += 1
             pending_def = True
         if pending_def and s.endswith(":"):
             pending_def, expect_docstring = False, True
         if '"""' in s or "'''" in s:
-            delim = _opened_triple_quote(s)
-            if delim is not None:  # a string spanning lines: code, but its keywords do not count
-                done, _ = _block_end(stripped, i, delim, closing)
-                strings.append((i + 1, done))
-    for first, last in strings:
-        not_checked += _flagged(flags, first, last + 1)
-    if strings:  # comment markers inside strings are string text
-        in_strings: set[int] = set()
-        for first, last in strings:
-            in_strings.update(
-                comment_lines[bisect_left(comment_lines, first) : bisect_right(comment_lines, last)]
-            )
-        comment_lines = [i for i in comment_lines if i not in in_strings]
-    # Comments before the first code line may be a license header; the others may be disabled code.
-    first_code = 0
-    while first_code < n and (not stripped[first_code] or stripped[first_code][0] == "#"):
-        first_code += 1
-    split = bisect_left(comment_lines, first_code)
-    header = _not_pragmas(stripped, comment_lines[:split])
-    header_is_license = _is_license(map(stripped.__getitem__, header))
-    body_comments = _not_pragmas(stripped, comment_lines[split:])
-    keyword_comments = _flagged_at(flags, comment_lines)
-    return _Counts(
-        non_blank=non_blank,
-        comment=len(header) + len(body_comments),
-        doc=doc,
-        code=non_blank - len(comment_lines) - doc,
-        keyword=(0 if flags is None else n - flags.count(b"")) - not_checked - keyword_comments,
-        license=len(header) if header_is_license else 0,
-        commented_code=_commented_code(stripped, body_comments, "# "),
-        docstrings=docstrings,
-        definitions=n_definitions,
-    )
+            in_string, in_docstring = _opened_triple_quote(s), False
+        if not branch_keywords.isdisjoint(words.split()):
+            n_keyword += 1
+    return notes.counts(n_non_blank, n_code, n_keyword, n_definitions)
+
+
+def _scan_generic(text: str, syntax: Syntax) -> _Counts:
+    n_non_blank = n_code = n_keyword = n_definitions = 0
+    notes = _Commentary()
+    line_comments, doc_lines = syntax.line_comments, syntax.doc_line_prefixes
+    block_starts = tuple(start for start, _ in syntax.block_comments)
+    branch_keywords, definition = syntax.keywords, syntax.definition
+    in_block: str | None = None  # the end marker of the open block comment
+    block_is_doc = False
+    in_header = True  # no code yet: leading comments may be a license header
+    comment_run = 0  # consecutive comment lines just above the current line
+    run_is_doc = False
+    for raw, words in zip(text.split("\n"), _word_lines(text, syntax.keywords_ignore_case), strict=True):
+        s = raw.strip()
+        if not s:
+            comment_run = 0
+            continue
+        n_non_blank += 1
+        if in_block is not None:
+            if block_is_doc:
+                notes.doc_comment(opens_unit=False)
+            else:
+                notes.block_comment(s, in_header)
+            if in_block in s:
+                in_block = None
+        elif line_comments and s.startswith(line_comments):
+            if s.startswith(_PRAGMA_STARTS):
+                continue
+            if doc_lines and s.startswith(doc_lines):
+                notes.doc_comment(opens_unit=not run_is_doc)
+                run_is_doc = True
+            else:
+                notes.plain_comment(s, in_header, "#/-;%! ")
+        elif block_starts and s.startswith(block_starts):
+            in_block, block_is_doc = _open_block(s, syntax, notes, in_header)
+            run_is_doc = run_is_doc or block_is_doc
+        else:  # a code line
+            if in_header:
+                in_header = False
+                if notes.header_is_license:
+                    comment_run = 0  # the license block is not the first definition's doc
+            n_code += 1
+            if definition and s.startswith(definition):
+                n_definitions += 1
+                if comment_run and not run_is_doc:
+                    notes.docstrings += 1
+                    notes.doc += comment_run
+            comment_run = 0
+            run_is_doc = False
+            if not branch_keywords.isdisjoint(words.split()):
+                n_keyword += 1
+            continue
+        comment_run += 1
+    return notes.counts(n_non_blank, n_code, n_keyword, n_definitions)
+
+
+def _open_block(s: str, syntax: Syntax, notes: _Commentary, in_header: bool) -> tuple[str | None, bool]:
+    """Count the first line of a block comment.
+
+    Returns the block's end marker when the block stays open (else None), and whether it is documentation.
+    """
+    start, end = next(pair for pair in syntax.block_comments if s.startswith(pair[0]))
+    is_doc = bool(syntax.doc_block_starts) and s.startswith(syntax.doc_block_starts)
+    if is_doc:
+        notes.doc_comment(opens_unit=True)
+    else:
+        notes.block_comment(s, in_header)
+    return (None if end in s[len(start) :] else end), is_doc
 
 
 def scan(text: str, language: str | None, *, languages: LanguageRegistry = REGISTRY) -> _Counts:
@@ -611,7 +392,7 @@ def score_seed_v1(
 def _ramp(points: tuple[tuple[float, float], ...], x: float) -> float:
     """Piecewise-linear interpolation through `points` (x ascending); flat beyond the ends."""
     xs = [p[0] for p in points]
-    i = bisect_right(xs, x)
+    i = bisect.bisect_right(xs, x)
     if i == 0:
         return points[0][1]
     if i == len(points):

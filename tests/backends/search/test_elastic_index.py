@@ -529,3 +529,161 @@ def test_iteration_closes_its_point_in_time_when_abandoned(elasticsearch_url, in
     assert open_contexts() == 1
     pages.close()
     assert open_contexts() == 0
+
+
+# ---------------------------------------------------------------- parallel bulk streams and refresh
+
+
+def refresh_interval(elasticsearch_url: str, name: str) -> str | None:
+    """The index's own ``refresh_interval`` (None: not set, the node's default), read past any proxy."""
+    settings = Elasticsearch(elasticsearch_url).indices.get_settings(index=name, flat_settings=True)
+    return settings[name]["settings"].get("index.refresh_interval")
+
+
+def set_refresh_interval(elasticsearch_url: str, name: str, value: str | None) -> None:
+    Elasticsearch(elasticsearch_url).indices.put_settings(index=name, settings={"refresh_interval": value})
+
+
+def several_requests(count: int = 6, per_request: int = 5) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Options that split ``count * per_request`` documents into ``count`` bulk requests, and the docs."""
+    return {"bulk_chunk_docs": per_request}, [doc(i) for i in range(count * per_request)]
+
+
+@pytest.mark.parametrize("before", [None, "7s"])
+def test_refresh_is_paused_during_a_multi_request_bulk_and_restored_after(
+    proxy, elasticsearch_url, index_name, before
+):
+    options, docs = several_requests()
+    index = through(proxy, index_name, **options)
+    set_refresh_interval(elasticsearch_url, index_name, before)
+    seen_during_bulk: list[str | None] = []
+
+    def watch(method: str, path: str, body: bytes):
+        if "_bulk" in path:
+            seen_during_bulk.append(refresh_interval(elasticsearch_url, index_name))
+        return None
+
+    proxy.fault = watch
+    result = index.bulk_upsert(docs)
+    assert (result.indexed, result.errors) == (len(docs), [])
+    assert len(seen_during_bulk) == 6 and set(seen_during_bulk) == {"-1"}
+    assert refresh_interval(elasticsearch_url, index_name) == before
+    index.refresh()
+    assert index.count() == len(docs)
+
+
+def test_refresh_is_restored_when_the_bulk_fails(proxy, elasticsearch_url, index_name):
+    options, docs = several_requests()
+    index = through(proxy, index_name, attempts=2, **options)
+    set_refresh_interval(elasticsearch_url, index_name, "7s")
+    seen_during_bulk: list[str | None] = []
+
+    def fail_the_third_bulk_for_good(method: str, path: str, body: bytes):
+        if "_bulk" in path:
+            seen_during_bulk.append(refresh_interval(elasticsearch_url, index_name))
+            if b'"' + doc(12)["id"].encode() + b'"' in body:
+                return 503, {"error": "unavailable", "status": 503}
+        return None
+
+    proxy.fault = fail_the_third_bulk_for_good
+    with pytest.raises(BackendUnavailable):
+        index.bulk_upsert(docs)
+    assert len(seen_during_bulk) >= 2 and set(seen_during_bulk) == {"-1"}
+    assert refresh_interval(elasticsearch_url, index_name) == "7s"
+
+
+def test_a_paused_refresh_is_left_to_whoever_paused_it(proxy, elasticsearch_url, index_name):
+    options, docs = several_requests()
+    index = through(proxy, index_name, **options)
+    set_refresh_interval(elasticsearch_url, index_name, "-1")  # an operator, or another writer mid-bulk
+    proxy.requests.clear()
+    assert index.bulk_upsert(docs).errors == []
+    assert refresh_interval(elasticsearch_url, index_name) == "-1"
+    assert not [path for method, path, _ in proxy.requests if method == "PUT" and "_settings" in path]
+
+
+def test_a_single_request_leaves_the_settings_alone(proxy, index_name):
+    index = through(proxy, index_name)
+    proxy.requests.clear()
+    assert index.bulk_upsert([doc(i) for i in range(10)]).indexed == 10
+    assert [path for _, path, _ in proxy.requests if "_settings" in path] == []
+    assert proxy.bulk_requests() == 1
+
+
+def test_bulk_requests_are_sent_concurrently_up_to_the_thread_count(proxy, index_name):
+    options, docs = several_requests(count=9)
+    index = through(proxy, index_name, bulk_threads=3, **options)
+    both_in_flight = threading.Barrier(3, timeout=60)
+    lock = threading.Lock()
+    state = {"active": 0, "most": 0, "met": False}
+
+    def hold(method: str, path: str, body: bytes):
+        if "_bulk" not in path:
+            return None
+        with lock:
+            state["active"] += 1
+            state["most"] = max(state["most"], state["active"])
+        try:
+            if not state["met"]:
+                # The first three requests meet here: they can only if all three are in flight at once.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_in_flight.wait()
+                    state["met"] = True
+            time.sleep(0.05)
+        finally:
+            with lock:
+                state["active"] -= 1
+        return None
+
+    proxy.fault = hold
+    result = index.bulk_upsert(docs)
+    assert (result.indexed, result.errors) == (len(docs), [])
+    assert state["met"], "three bulk requests were never in flight together"
+    assert state["most"] == 3
+    index.refresh()
+    assert index.count() == len(docs)
+
+
+def test_in_flight_bytes_bound_the_requests_sent_at_once(proxy, index_name):
+    options, docs = several_requests()
+    index = through(proxy, index_name, bulk_threads=3, bulk_inflight_bytes=1, **options)
+    lock = threading.Lock()
+    state = {"active": 0, "most": 0}
+
+    def count(method: str, path: str, body: bytes):
+        if "_bulk" in path:
+            with lock:
+                state["active"] += 1
+                state["most"] = max(state["most"], state["active"])
+            time.sleep(0.05)
+            with lock:
+                state["active"] -= 1
+        return None
+
+    proxy.fault = count
+    assert index.bulk_upsert(docs).indexed == len(docs)
+    assert state["most"] == 1  # one batch alone is over the budget: sent one at a time
+    assert proxy.bulk_requests() == 6
+
+
+def test_rejections_of_concurrent_requests_are_each_reported(proxy, index_name):
+    options, docs = several_requests(count=8)
+    index = through(proxy, index_name, bulk_threads=3, bulk_429_retries=1, **options)
+    victims = {docs[i]["id"] for i in (2, 13, 14, 39)}
+
+    def reject_victims(path: str, status: int, body: Any) -> Any:
+        for item in body.get("items", []):
+            if item["index"]["_id"] in victims:
+                body["errors"] = True
+                item["index"].update(status=429, error=REJECTED["error"])
+        return body
+
+    proxy.rewrite = reject_victims
+    result = index.bulk_upsert(docs)
+    assert result.indexed == len(docs) - len(victims)
+    assert sorted(e.id for e in result.errors) == sorted(victims)
+    proxy.rewrite = lambda _path, _status, body: body
+    again = index.bulk_upsert(docs)  # the re-run once the node accepts them: by id, nothing doubled
+    assert (again.indexed, again.errors) == (len(docs), [])
+    index.refresh()
+    assert index.count() == len(docs)

@@ -1,0 +1,191 @@
+"""The sub-word hint (``content__subwords``, computed by the scoring workers) changes nothing the index
+holds or answers: both backends give the same stored documents and the same search results, ids and
+scores, with the hint as without it, and never store or return it. Also ``index_words`` against the
+implementation it replaced, on real files (CPython's stdlib, found at run time).
+"""
+
+from __future__ import annotations
+
+import re
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codelupe_dagster.backends.search import CODE_SCHEMA, IndexSchema
+from codelupe_dagster.backends.search.base import FieldSpec
+from codelupe_dagster.backends.search.code_tokens import camel_subwords, subwords_hint_key
+from codelupe_dagster.backends.search.elastic_mapping import WORDS_SUFFIX, document_source, index_words
+from codelupe_dagster.backends.search.sqlite_layout import SqliteLayout
+from codelupe_dagster.backends.search.sqlite_rows import prepare_row
+
+HINT = subwords_hint_key("content")
+QUERIES = (
+    "request",
+    "parseHttpRequest",
+    "http request",
+    "self",
+    "getLogger",
+    "assertEqual",
+    "naïve",
+    "encoding",
+    "TestCase",
+    "os path join",
+    "HTTPServer",
+    "xml",
+    "unicode",
+)
+
+
+def stdlib_files(limit: int | None = None, non_ascii: bool | None = None) -> list[tuple[str, str]]:
+    """(relative path, text) of the stdlib's .py files, in path order."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if "site-packages" in path.parts:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if non_ascii is not None and text.isascii() == non_ascii:
+            continue
+        found.append((str(path.relative_to(root)), text))
+        if limit is not None and len(found) >= limit:
+            break
+    return found
+
+
+# ---------------------------------------------------------------- index_words, old and new
+
+_REFERENCE_NON_ALNUM_ASCII = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
+_REFERENCE_UNICODE_WORD = re.compile(r"[^\W_]+")
+
+
+def reference_index_words(text: str) -> list[str]:
+    """``index_words`` before the workers' hint and the run-wise non-ASCII scan (commit 3c62f5f)."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    words = b" ".join(sorted(set(encoded.translate(_REFERENCE_NON_ALNUM_ASCII).lower().split()))).decode()
+    if not text.isascii():
+        found = _REFERENCE_UNICODE_WORD.findall(text)
+        words += " " + " ".join(sorted({w.lower() for w in found if not w.isascii()}))
+    subwords = camel_subwords(text)
+    return [words, *subwords.split("\n")] if subwords else [words]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain ascii words_and_Snake parseHttpRequest",
+        "def naïveParse(x): return x  # naïve, NAÏVE, Straße",
+        "ΟΔΟΣ καλός ΣΟΦΟΣ.upper()",  # final sigma: lowercased in context
+        "İstanbul ǅemal ﬁle — «quoted» x\u200by",
+        "emoji 🐍snake🐍 and CJK 漢字テスト mixedCase漢字",
+        "lone \udc80 surrogate and \ud800 high",
+        "digits٣٤ and ½ and a²b",
+        "only — punctuation …",
+    ],
+)
+def test_index_words_is_the_reference_on_crafted_text(text: str) -> None:
+    assert index_words(text) == reference_index_words(text)
+
+
+def test_index_words_is_the_reference_on_every_non_ascii_stdlib_file() -> None:
+    files = stdlib_files(non_ascii=True)
+    assert len(files) > 20, "the stdlib should hold non-ASCII sources"
+    for path, text in files:
+        assert index_words(text) == reference_index_words(text), path
+
+
+def test_index_words_is_the_reference_on_ascii_stdlib_files() -> None:
+    for path, text in stdlib_files(limit=300, non_ascii=False):
+        assert index_words(text) == reference_index_words(text), path
+
+
+# ---------------------------------------------------------------- the hint, pure
+
+
+def hinted(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, HINT: camel_subwords(doc["content"])}
+
+
+def test_elasticsearch_sends_the_same_source_with_the_hint_and_never_the_hint() -> None:
+    for path, text in stdlib_files(limit=200):
+        doc = {"id": path, "content": text, "path": path}
+        with_hint = document_source(hinted(doc), CODE_SCHEMA.searched())
+        assert HINT not in with_hint
+        assert with_hint == document_source(doc, CODE_SCHEMA.searched()), path
+
+
+def test_elasticsearch_words_come_from_the_hint_when_present() -> None:
+    doc = {"id": "1", "content": "def parseHttpRequest(): pass", HINT: "made Up"}
+    assert document_source(doc, ("content",))["content" + WORDS_SUFFIX][1:] == ["made Up"]
+
+
+def test_sqlite_rows_are_the_same_with_the_hint_and_never_store_it() -> None:
+    layout = SqliteLayout.of(CODE_SCHEMA)
+    for path, text in stdlib_files(limit=200):
+        doc = {"id": path, "content": text, "path": path, "language": "Python"}
+        row = prepare_row(CODE_SCHEMA, layout, hinted(doc))
+        assert row == prepare_row(CODE_SCHEMA, layout, doc), path
+        assert HINT not in row[layout.row_columns.index("doc")]
+
+
+def test_sqlite_joins_the_hints_of_several_code_fields_into_the_lines_of_their_joined_text() -> None:
+    schema = IndexSchema("two", (*CODE_SCHEMA.fields, FieldSpec("patch", "code")))
+    layout = SqliteLayout.of(schema)
+    column = layout.row_columns.index("x_subwords")
+    (_, first), (_, second) = stdlib_files(limit=2)
+    second += "\nparseHttpRequest = getLogger\n"  # lines that both fields hold, besides their own
+    first += "\nparseHttpRequest = getLogger\n"
+    doc = {"id": "1", "content": first, "patch": second}
+    both = {**doc, HINT: camel_subwords(first), subwords_hint_key("patch"): camel_subwords(second)}
+    computed = prepare_row(schema, layout, doc)[column]
+    from_hints = prepare_row(schema, layout, both)[column]
+    assert sorted(from_hints.split("\n")) == sorted(computed.split("\n"))
+    assert len(from_hints.split("\n")) == len(set(from_hints.split("\n")))
+    only_one = {**doc, HINT: camel_subwords(first)}  # the other field computes its own
+    assert sorted(prepare_row(schema, layout, only_one)[column].split("\n")) == sorted(computed.split("\n"))
+
+
+# ---------------------------------------------------------------- both backends, end to end
+
+
+def code_docs(files: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"{n:032x}",
+            "content": text,
+            "path": path,
+            "filename": Path(path).name,
+            "language": "Python",
+            "repo": "python/cpython",
+            "quality_score": (n % 10) / 10,
+            "quality_signals": {"lines": text.count("\n")},
+            "indexed_at": f"2026-11-28T17:{n // 60 % 60:02d}:{n % 60:02d}+00:00",
+        }
+        for n, (path, text) in enumerate(files)
+    ]
+
+
+def test_an_index_written_with_hints_holds_and_answers_the_same_as_one_written_without(search_backend):
+    files = stdlib_files(limit=120) + stdlib_files(limit=30, non_ascii=True)
+    docs = code_docs(files)
+    plain, with_hints = search_backend(CODE_SCHEMA), search_backend(CODE_SCHEMA)
+    assert plain.bulk_upsert(docs).errors == []
+    assert with_hints.bulk_upsert([hinted(doc) for doc in docs]).errors == []
+    plain.refresh()
+    with_hints.refresh()
+
+    ids = [doc["id"] for doc in docs]
+    stored = with_hints.get(ids)
+    assert stored == plain.get(ids) == {doc["id"]: doc for doc in docs}
+    assert all(HINT not in doc for doc in with_hints.iter_documents())
+    for query in QUERIES:
+        expected = [(h.id, h.score, h.doc) for h in plain.search(query, size=20)]
+        found = [(h.id, h.score, h.doc) for h in with_hints.search(query, size=20)]
+        assert found == expected, query
+        assert all(HINT not in doc for _, _, doc in found)
+    assert any(plain.search(query) for query in QUERIES), "the queries must find something"
