@@ -5,13 +5,13 @@ claimant recognises its own claims. `dedup_ledger.RedisDedupLedger` composes the
 Layout 2 (this module; `docs/dedup_memory.md` has the measurements). Every ledger is split into many
 small hashes so that Redis keeps each one as a listpack, a few bytes per entry instead of a hashtable
 entry and two allocations:
-- the exact ledger: `<exact base><shard>` hashes, field = the digest (halves swapped, `exact_view`) minus
-  the bytes the shard number already names, value = the claimant's integer id (`<exact base>claimants`
-  maps ids and names);
+- the exact ledger: `<exact base><shard>` hashes, field = the digest minus the bytes the shard number
+  already names (it is read from the digest's end), value = the claimant's integer id (`<exact
+  base>claimants` maps ids and names);
 - each LSH band: `<band base><shard>` hashes, field = the bucket key minus its shard bytes, value = the
   owner: the last `handle_bytes` (8) of its digest when a repository claimed it (`claim_for_repos`), the
   whole digest when it was a document-level claim (`claim_many`, which may name owners nobody claims).
-The shard is the top `shard_bits` of a key; the number comes from the ledger's recorded `LedgerShape`
+The shard is `shard_bits` of a key (see `shard_of`); the number comes from the ledger's recorded `LedgerShape`
 (one hash per ledger, written when the ledger is created), so every writer shards alike.
 
 Both ledgers are written with HSETNX, so they are correct under any number of concurrent batches. Each
@@ -109,38 +109,46 @@ class LedgerShape:
         )
 
 
-def exact_view(digest: bytes) -> bytes:
-    """How the exact ledger keys a 16-byte digest: halves swapped, so it is sharded by its second half
-    and an owner handle (that half) is a prefix of its field. Swapping twice gives the digest back."""
-    return digest[8:] + digest[:8] if len(digest) == DIGEST_BYTES else digest
-
-
-def shard_of(shape: LedgerShape, base: str, value: bytes, width: int) -> tuple[bytes, bytes]:
-    """(key, field) of `value` in a sharded hash, as the Lua `shard` function computes it; for tests,
-    benches and operators reading the ledger by hand. `width` is the ledger's usual key width: keys of
-    any other width live in hashes of their own (suffix `/<width>`), so dropping bytes stays lossless."""
-    head = int.from_bytes(value[:3].ljust(3, b"\0"), "big") >> (24 - shape.shard_bits)
+def shard_of(
+    shape: LedgerShape, base: str, value: bytes, width: int, tail: bool = False
+) -> tuple[bytes, bytes]:
+    """(key, field) of `value` in a sharded hash, as the Lua sharders compute it; for tests, benches and
+    operators reading the ledger by hand. Band keys are sharded by their first three bytes (`tail`
+    False); digests by their last three, read backwards (`tail` True), so an owner handle (a digest's
+    last 8 bytes) names the digest's shard. The bytes the shard number names in full are left out of the
+    field. `width` is the ledger's usual value width: values of any other width live in hashes of their
+    own (suffix `/<width>`), so leaving bytes out stays lossless."""
+    three = value[::-1][:3] if tail else value[:3]
+    head = int.from_bytes(three.ljust(3, b"\0"), "big") >> (24 - shape.shard_bits)
     key = f"{base}{head:x}" + ("" if len(value) == width else f"/{len(value)}")
-    return key.encode(), value[shape.field_offset :]
+    skip = min(shape.field_offset, len(value))
+    return key.encode(), (value[: len(value) - skip] if tail else value[skip:])
 
 
 # Shared by every script: the key and field of a value. ARGV carry the base and the shard bits.
 _SHARD = r"""
-local sub, byte, floor, format = string.sub, string.byte, math.floor, string.format
-local function sharder(base, bits, std)
-  local div, skip = 2 ^ (24 - bits), floor(bits / 8) + 1
-  return function(value, width)
-    local b1, b2, b3 = byte(value, 1, 3)
-    local key = base .. format('%x', floor(((b1 or 0) * 65536 + (b2 or 0) * 256 + (b3 or 0)) / div))
-    width = width or #value
-    if width ~= std then key = key .. '/' .. width end
-    return key, sub(value, skip)
+local sub, byte, format, floor = string.sub, string.byte, string.format, math.floor
+-- A sharder maps the value at `pos` (of `width` bytes) in a packed string to its hash and field. Band
+-- keys (tail false) are sharded by their first three bytes, digests (tail true) by their last three
+-- read backwards, so a digest's last 8 bytes (an owner handle) name its shard. The field leaves out the
+-- bytes the shard number names in full. Two strings per value (key, field): Lua string creation is
+-- most of a script's cost per entry.
+local function sharder(base, bits, std, tail)
+  local div, skip = 2 ^ (24 - bits), floor(bits / 8)
+  return function(packed, pos, width)
+    local take, b1, b2, b3 = width < 3 and width or 3
+    if tail then
+      b3, b2, b1 = byte(packed, pos + width - 3, pos + width - 1)
+      if take < 3 then b1, b2, b3 = byte(sub(packed, pos, pos + width - 1):reverse(), 1, 3) end
+    else
+      b1, b2, b3 = byte(packed, pos, pos + take - 1)
+    end
+    local n = floor(((b1 or 0) * 65536 + (b2 or 0) * 256 + (b3 or 0)) / div)
+    local key = width == std and format('%s%x', base, n) or format('%s%x/%d', base, n, width)
+    local drop = skip < width and skip or width
+    if tail then return key, sub(packed, pos, pos + width - 1 - drop) end
+    return key, sub(packed, pos + drop, pos + width - 1)
   end
-end
--- The exact ledger shards a digest by its second half (see `exact_view`): a 16-byte value swaps halves.
-local function view(digest)
-  if #digest ~= 16 then return digest end
-  return sub(digest, 9) .. sub(digest, 1, 8)
 end
 """
 
@@ -167,11 +175,11 @@ _EXACT_CLAIM = (
     + _CLAIMANT_ID
     + r"""
 local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[5]
-local shard = sharder(base, bits, 16)
+local shard = sharder(base, bits, 16, true)
 local me = claimant_id(KEYS[2], ARGV[3], true)
 local out, new = {}, 0
 for i = 1, #packed, width do
-  local key, field = shard(view(string.sub(packed, i, i + width - 1)))
+  local key, field = shard(packed, i, width)
   if redis.call('HSETNX', key, field, me) == 1 then
     out[#out + 1] = '1'
     new = new + 1
@@ -194,12 +202,12 @@ _EXACT_RELEASE = (
     + _CLAIMANT_ID
     + r"""
 local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[5]
-local shard = sharder(base, bits, 16)
+local shard = sharder(base, bits, 16, true)
 local me = claimant_id(KEYS[2], ARGV[3], false)
 if not me then return 0 end
 local released = 0
 for i = 1, #packed, width do
-  local key, field = shard(view(string.sub(packed, i, i + width - 1)))
+  local key, field = shard(packed, i, width)
   if redis.call('HGET', key, field) == me then
     redis.call('HDEL', key, field)
     released = released + 1
@@ -216,10 +224,10 @@ _EXACT_LOOKUP = (
     _SHARD
     + r"""
 local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local shard = sharder(base, bits, 16)
+local shard = sharder(base, bits, 16, true)
 local out, names = {}, {}
 for i = 1, #packed, width do
-  local key, field = shard(view(string.sub(packed, i, i + width - 1)))
+  local key, field = shard(packed, i, width)
   local id = redis.call('HGET', key, field)
   if id then
     if names[id] == nil then names[id] = redis.call('HGET', KEYS[2], 'i' .. id) end
@@ -234,19 +242,20 @@ return out
 
 # KEYS: count, claimants. ARGV: base, bits, handle width, concatenated handles (digests' second halves).
 # Returns per handle the full 16-byte digest and its claimant name, both nil when no claimed digest ends
-# with it (the exact ledger shards by the second half, so it is a prefix search in one shard). A shard is
-# a listpack of ~100 entries, so the HSCAN MATCH is one pass over a few kilobytes.
+# with it (the handle names the digest's shard, and the field ends with the handle's kept bytes). A shard
+# is a listpack of ~100 entries, so the HSCAN MATCH is one pass over a few kilobytes.
 _HANDLE_LOOKUP = (
     _SHARD
     + r"""
 local base, bits, width, packed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local shard = sharder(base, bits, 16)
+local shard = sharder(base, bits, 16, true)
 local skip = math.floor(bits / 8)
 local out = {}
 for i = 1, #packed, width do
   local handle = string.sub(packed, i, i + width - 1)
-  local key, field = shard(handle, 16)
-  local pattern = string.gsub(field, '[%*%?%[%]\\]', '\\%0') .. '*'
+  -- The handle's shard is its digest's (same last bytes); the field ends with the handle's kept bytes.
+  local key = shard(string.rep('\0', 16 - width) .. handle, 1, 16)
+  local pattern = '*' .. string.gsub(string.sub(handle, 1, width - skip), '[%*%?%[%]\\]', '\\%0')
   local cursor, found, id = '0', false, false
   repeat
     local reply = redis.call('HSCAN', key, cursor, 'MATCH', pattern, 'COUNT', 1000)
@@ -257,7 +266,7 @@ for i = 1, #packed, width do
     end
   until cursor == '0'
   if found then
-    out[#out + 1] = view(string.sub(handle, 1, skip) .. found)
+    out[#out + 1] = found .. string.sub(handle, width - skip + 1)
     out[#out + 1] = redis.call('HGET', KEYS[2], 'i' .. id)
   else
     out[#out + 1] = false
@@ -276,11 +285,11 @@ _BAND_CLAIM = (
     _SHARD
     + r"""
 local base, bits = ARGV[1], tonumber(ARGV[2])
-local shard = sharder(base, bits, 8)
+local shard = sharder(base, bits, 8, false)
 local bw, dw, buckets, docs = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local out, new = {}, 0
 for i = 0, #buckets / bw - 1 do
-  local key, field = shard(string.sub(buckets, i * bw + 1, (i + 1) * bw))
+  local key, field = shard(buckets, i * bw + 1, bw)
   local doc = string.sub(docs, i * dw + 1, (i + 1) * dw)
   if redis.call('HSETNX', key, field, doc) == 1 then
     new = new + 1
@@ -303,10 +312,10 @@ _BAND_TAKEOVER = (
     _SHARD
     + r"""
 local base, bits = ARGV[1], tonumber(ARGV[2])
-local shard = sharder(base, bits, 8)
+local shard = sharder(base, bits, 8, false)
 local moved = 0
 for i = 3, #ARGV, 3 do
-  local key, field = shard(ARGV[i])
+  local key, field = shard(ARGV[i], 1, #ARGV[i])
   if redis.call('HGET', key, field) == ARGV[i + 1] then
     redis.call('HSET', key, field, ARGV[i + 2])
     moved = moved + 1
@@ -323,11 +332,11 @@ _BAND_RELEASE = (
     _SHARD
     + r"""
 local base, bits, hw, bw = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local shard = sharder(base, bits, 8)
+local shard = sharder(base, bits, 8, false)
 local buckets, digests = ARGV[5], ARGV[6]
 local released = 0
 for i = 0, #buckets / bw - 1 do
-  local key, field = shard(string.sub(buckets, i * bw + 1, (i + 1) * bw))
+  local key, field = shard(buckets, i * bw + 1, bw)
   local digest = string.sub(digests, i * 16 + 1, (i + 1) * 16)
   local owner = redis.call('HGET', key, field)
   if owner and (owner == digest or owner == string.sub(digest, 17 - hw)) then
@@ -346,9 +355,9 @@ _BAND_PUT = (
     _SHARD
     + r"""
 local base, bits, new = ARGV[1], tonumber(ARGV[2]), 0
-local shard = sharder(base, bits, 8)
+local shard = sharder(base, bits, 8, false)
 for i = 3, #ARGV, 2 do
-  local key, field = shard(ARGV[i])
+  local key, field = shard(ARGV[i], 1, #ARGV[i])
   new = new + redis.call('HSETNX', key, field, ARGV[i + 1])
 end
 if new > 0 then redis.call('INCRBY', KEYS[1], new) end
@@ -363,11 +372,11 @@ _EXACT_PUT = (
     + _CLAIMANT_ID
     + r"""
 local base, bits, new, ids = ARGV[1], tonumber(ARGV[2]), 0, {}
-local shard = sharder(base, bits, 16)
+local shard = sharder(base, bits, 16, true)
 for i = 3, #ARGV, 2 do
   local name = ARGV[i + 1]
   if not ids[name] then ids[name] = claimant_id(KEYS[2], name, true) end
-  local key, field = shard(view(ARGV[i]))
+  local key, field = shard(ARGV[i], 1, #ARGV[i])
   new = new + redis.call('HSETNX', key, field, ids[name])
 end
 if new > 0 then redis.call('INCRBY', KEYS[1], new) end
@@ -786,9 +795,9 @@ class NearDeduplicator:
     ) -> list[list[_Collision]]:
         """Claim the free buckets of a chunk for `ids` (one per document, as stored); per document, the
         buckets another owner holds."""
-        stored = dict(zip((doc_id for doc_id, _ in docs), ids, strict=True))
         members, calls = _band_calls_uniform(docs, ids)
         if calls is None:
+            stored = dict(zip((doc_id for doc_id, _ in docs), ids, strict=True))
             members, calls = _band_calls_general(docs, stored.__getitem__)
         found: list[list[_Collision]] = [[] for _ in docs]
         if not calls:

@@ -8,7 +8,6 @@ from codelupe_dagster.backends.redis_dedup import (
     OWN_CLAIM,
     ExactDeduplicator,
     NearDeduplicator,
-    exact_view,
     open_shape,
     shard_of,
 )
@@ -23,7 +22,7 @@ def digest(n: int) -> bytes:
 
 def stored_claimant(client: redis.Redis, keys: RedisKeys, value: bytes) -> bytes | None:
     """The claimant name stored for a digest, read from the raw layout 2 keys (id, then registry)."""
-    key, field = shard_of(open_shape(client, keys), keys.exact_shard_base, exact_view(value), 16)
+    key, field = shard_of(open_shape(client, keys), keys.exact_shard_base, value, 16, tail=True)
     claimant_id = client.hget(key, field)
     registry = f"{keys.exact_shard_base}claimants"
     return None if claimant_id is None else client.hget(registry, b"i" + claimant_id)
