@@ -521,7 +521,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def select_groups(args: argparse.Namespace) -> Groups:
     groups = large_corpus_groups(args.repos) if args.corpus == "large" else corpus_groups(args.repos)
-    return groups if args.files is None else _first_files(groups, args.files)
+    files = getattr(args, "files", None)  # datatrove_compare takes the whole corpus
+    return groups if files is None else _first_files(groups, files)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
