@@ -21,7 +21,9 @@ from codelupe_dagster.stages.index_spool import CHECK_NAMES, CheckOutcome, batch
 class CodeIndexConfig(dg.Config):
     # None: the pipeline resource's min_quality (MIN_QUALITY_THRESHOLD, 0.3, the old pipeline's filter).
     min_quality: float | None = None
-    bulk_size: int = 500
+    # Documents per bulk_upsert call when es_code_index indexes the spool itself: several requests per call
+    # let Elasticsearch take them on parallel streams with refresh paused (backends/search/elastic_index.py).
+    bulk_size: int = 2000
 
 
 def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
