@@ -92,7 +92,8 @@ def _usage(client: redis.Redis, match: str) -> tuple[int, int, int]:
 def measure(
     client: redis.Redis, variant: str, files: int, bands: int, repo_files: int, server: str
 ) -> Result:
-    client.flushdb()
+    client.execute_command("FLUSHDB", "SYNC")  # Valkey frees lazily by default, skewing used_memory
+    time.sleep(0.5)
     exact, near = _writers(variant, client)
     before = client.info("memory")["used_memory"]
     started = time.perf_counter()
