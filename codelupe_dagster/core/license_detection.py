@@ -356,9 +356,21 @@ def _canonical_id(token: str, data: LicenseData) -> str:
     return known + ("+" if plus else "")
 
 
+def _head_lines(text: str, chars: int = 4096) -> list[str]:
+    """`text.splitlines()[:HEADER_LINES]` without splitting the whole file: a prefix holding one line
+    more than needed has the first HEADER_LINES lines complete (a line break cut in two, CR of CRLF at the
+    cut, can only end the last line of the prefix)."""
+    while chars < len(text):
+        lines = text[:chars].splitlines()
+        if len(lines) > HEADER_LINES:
+            return lines[:HEADER_LINES]
+        chars *= 4
+    return text.splitlines()[:HEADER_LINES]
+
+
 def license_header(text: str, data: LicenseData | None = None) -> str | None:
     """The file's own ``SPDX-License-Identifier:`` expression from its first lines, validated, or None."""
-    for line in text.splitlines()[:HEADER_LINES]:
+    for line in _head_lines(text):
         found = _SPDX_TAG.search(line)
         if found:
             value = _TAG_END.sub("", found.group(1)).strip().rstrip(";,.")

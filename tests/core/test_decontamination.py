@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import string
+import sys
+
 import pytest
 
 from codelupe_dagster.core.decontamination import (
+    _UNICODE_SPACES,
+    _WORD_BYTES,
     DEFAULT_MIN_MATCHES,
     DEFAULT_NGRAM,
     DecontaminationIndex,
     EvalSet,
+    token_bytes,
     tokens,
 )
 
@@ -162,3 +168,32 @@ def test_set_names_must_be_unique() -> None:
 
 def test_tokens_ignore_whitespace_punctuation_and_case() -> None:
     assert tokens("Foo.bar(x_1,\n\t'Y')  # done") == ["foo", "bar", "x_1", "y", "done"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Foo.bar(x_1,\n\t'Y')  # done",
+        "price = $total; a\x00b\x1fc\x1cd\x7fe",  # `$` separates; control characters: \x1c-\x1f separate
+        "KELVIN \u212a and \u0130stanbul, \u03a3\u039f\u03a3 \u03c3",  # Kelvin sign, dotted I, sigma
+        "nbsp\xa0and\u2028line\u3000ideographic\x85next\u200bzero-width",  # str.split spaces (not U+200B)
+        "caf\xe9 na\xefve \u65e5\u672c\u8a9e \U0001f600 emoji",
+        "lone \udcff surrogate \ud800x",
+        "",
+        "   \n\t ",
+    ],
+)
+def test_token_bytes_are_the_tokens_encoded(text: str) -> None:
+    assert token_bytes(text) == [word.encode("utf-8", "surrogatepass") for word in tokens(text)]
+
+
+def test_word_bytes_separate_exactly_what_tokens_separates() -> None:
+    """The byte table and the Unicode space list cover exactly str.isspace and ASCII punctuation but `_`;
+    lowering a character never turns a word character into a separator."""
+    separators = {c for c in range(0x80) if chr(c).isspace() or (chr(c) in string.punctuation and c != 0x5F)}
+    assert {c for c in range(0x80) if _WORD_BYTES[c] == 0x20} == separators
+    assert all(_WORD_BYTES[c] == c for c in range(0x80, 0x100))
+    beyond_ascii = {c for c in range(0x80, sys.maxunicode + 1) if chr(c).isspace()}
+    assert {ord(space.decode()) for space in _UNICODE_SPACES} == beyond_ascii
+    separator_chars = set(map(chr, separators))
+    assert [c for c in range(0x80, sys.maxunicode + 1) if set(chr(c).lower()) & separator_chars] == []

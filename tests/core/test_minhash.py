@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from codelupe_dagster.core.minhash import (
+    _LOWER_TO_SPACES,
+    _TO_SPACES,
     LSHParams,
     band_keys,
     code_tokens,
@@ -105,3 +107,8 @@ def test_params_validation_and_curve():
     assert params.bands * params.rows <= params.num_perm
     assert params.candidate_probability(0.9) > 0.99
     assert params.candidate_probability(0.2) < 0.01
+
+
+def test_one_table_lowers_and_separates_like_two_passes():
+    every_byte = bytes(range(256))
+    assert every_byte.translate(_LOWER_TO_SPACES) == every_byte.lower().translate(_TO_SPACES)
