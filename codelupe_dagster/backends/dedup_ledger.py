@@ -422,11 +422,13 @@ def migrate_layout(
     say = progress or (lambda _line: None)
     report = MigrationReport(legacy_found=legacy_layout_present(client, keys))
     layout = keys.dedup_layout
+    # The old v2 pipeline's `processed:files` was a SET: `stages.migrate_v2` backs that one up, not us.
+    exact_is_hash = _as_bytes(client.type(keys.processed_files)) == b"hash"
     raw: dict[bytes, bytes] = client.hgetall(layout)  # type: ignore[assignment]
     if not raw and not report.legacy_found and not _legacy_generations(client, keys):
         return report  # nothing in layout 1: a new ledger records its shape when first opened
     if not raw or raw.get(b"state") == b"ready":
-        size = int(client.hlen(keys.processed_files))
+        size = int(client.hlen(keys.processed_files)) if exact_is_hash else 0
         wanted = expected_files or max(DEFAULT_EXPECTED_FILES, 2 * size)
         shape = LedgerShape.from_fields(raw) if raw else LedgerShape.for_files(wanted)
         fields = {**shape.fields(), "state": "migrating"}
@@ -448,7 +450,7 @@ def migrate_layout(
             if not cursor:
                 return
 
-    for chunk in copied("cursor:exact", keys.processed_files):
+    for chunk in copied("cursor:exact", keys.processed_files) if exact_is_hash else ():
         pairs = [(digest, name) for digest, name in chunk if len(digest) == DIGEST_BYTES]
         report.skipped += len(chunk) - len(pairs)
         report.exact_claims += exact.put(pairs)
@@ -462,7 +464,7 @@ def migrate_layout(
     for key in client.scan_iter(match=keys.repo_claims("") + "*", count=_MIGRATE_SCAN, _type="set"):
         report.generations += convert.call(key.decode())
     say(f"claim generations: {report.generations} converted")
-    old = [keys.processed_files, *(keys.lsh(band) for band in bands)]
+    old = [*([keys.processed_files] if exact_is_hash else []), *(keys.lsh(band) for band in bands)]
     pipe = client.pipeline(transaction=False)
     for key in old:
         pipe.unlink(key)

@@ -474,8 +474,13 @@ MIGRATE_COMMAND = "python -m codelupe_dagster.backends.dedup_ledger migrate-layo
 
 
 def legacy_layout_present(client: redis.Redis, keys: RedisKeys) -> bool:
-    """Whether layout 1's exact ledger or first LSH band holds anything under this prefix."""
-    return bool(client.exists(keys.processed_files, keys.lsh(0)))
+    """Whether layout 1's exact ledger (a HASH; the old v2 pipeline's SET of that name is
+    `stages.migrate_v2`'s business) or its first LSH band holds anything under this prefix."""
+    pipe = client.pipeline(transaction=False)
+    pipe.type(keys.processed_files)
+    pipe.exists(keys.lsh(0))
+    kind, band = pipe.execute()
+    return _as_bytes(kind) == b"hash" or bool(band)
 
 
 _CREATE_SHAPE = r"""

@@ -15,8 +15,10 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 
+from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
 from codelupe_dagster.cli import _register, cli
+from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_priority import repo_priority
 from codelupe_dagster.stages.file_processing import ProcessedFile, ProcessingConfig, process_file
@@ -357,7 +359,7 @@ def test_migrates_old_code_index(
         dry = run_json("--from-index", old_name, "--dry-run", env=env)["index"]
         assert (dry["read"], dry["kept"], dry["exact_duplicates"]) == (5, 2, 1)
         assert not es.indices.exists(index=new_name)
-        assert valkey_client.hlen("pipeline:processed:files") == 0
+        assert RedisDedupLedger(valkey_client, RedisKeys()).exact_size() == 0
 
         result = run_cli("--from-index", old_name, env=env)
         assert "indexed: 2" in result.output and "dropped (minified): 1" in result.output
@@ -382,9 +384,9 @@ def test_migrates_old_code_index(
         assert not new.search("AKIAQ3XR7ZK2M9TB4WLP")
 
         # The exact ledger holds the migrated digests, claimed by migrate-v2: the new pipeline skips them.
-        ledger = valkey_client.hgetall("pipeline:processed:files")
-        assert {k.hex() for k in ledger} == {d["id"] for d in docs.values()}
-        assert set(ledger.values()) == {b"migrate-v2"}
+        ledger = RedisDedupLedger(valkey_client, RedisKeys())
+        claimants = ledger.claimants([bytes.fromhex(d["id"]) for d in docs.values()])
+        assert set(claimants.values()) == {"migrate-v2"} and ledger.exact_size() == len(docs)
     finally:
         new.delete()
 
@@ -420,7 +422,7 @@ def test_content_the_new_pipeline_already_indexed_is_a_duplicate(
     _, old_name, docs = old_index
     claimed = process_file("colorsys.py", docs["1"]["content"].encode(), ProcessingConfig())
     assert isinstance(claimed, ProcessedFile)
-    valkey_client.hset("pipeline:processed:files", claimed.digest, "b20260101T000000-abcdef")
+    RedisDedupLedger(valkey_client, RedisKeys()).claim_exact([("b20260101T000000-abcdef", [claimed.digest])])
     new_name = f"codelupe-code-new-{uuid.uuid4().hex[:10]}"
     env = {
         "REDIS_URL": valkey_url,
@@ -437,7 +439,8 @@ def test_content_the_new_pipeline_already_indexed_is_a_duplicate(
         assert dry["exact_duplicates"] == report["exact_duplicates"] == 2  # the fork's copy and ours
         assert report["indexed"] == 1 and new.count() == 1
         assert [d["path"] for d in new.iter_documents()] == ["bisect.py"]
-        assert valkey_client.hget("pipeline:processed:files", claimed.digest) == b"b20260101T000000-abcdef"
+        ledger = RedisDedupLedger(valkey_client, RedisKeys())
+        assert ledger.claimants([claimed.digest])[claimed.digest] == "b20260101T000000-abcdef"
     finally:
         new.delete()
 
