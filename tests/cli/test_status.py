@@ -10,6 +10,9 @@ from pathlib import Path
 
 import redis
 
+from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
+from codelupe_dagster.core.keys import RedisKeys
+
 
 def _status(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "ELASTICSEARCH_URL"}}
@@ -48,7 +51,8 @@ def test_fresh_data_dir_reports_zeros_as_json(tmp_path: Path) -> None:
 def test_counts_follow_the_configured_redis(tmp_path: Path, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     client.zadd("pipeline:repos", {"a/b": 1, "c/d": 2})
-    client.hset("pipeline:processed:files", mapping={b"x" * 16: "b1", b"y" * 16: "b1", b"z" * 16: "b2"})
+    ledger = RedisDedupLedger(client, RedisKeys())
+    ledger.claim_exact([("b1", [b"x" * 16, b"y" * 16]), ("b2", [b"z" * 16])])
     client.hset("pipeline:processed:repos", mapping={"a/b": "c0ffee"})
     result = _status(tmp_path / "data", "--json", REDIS_URL=redis_url)
     assert result.returncode == 0, result.stderr
