@@ -39,6 +39,9 @@ DEFAULTS: dict[str, str] = {
     "REPO_RETRY_BACKOFF": "60",
     "LEASE_TTL": "120",
     "MAX_REPO_CRASHES": "10",
+    # Issue 12: the corpus size a new dedup ledger is sharded for (docs/dedup_memory.md); read once, when the
+    # ledger is created, and recorded in Redis.
+    "DEDUP_EXPECTED_FILES": "10000000",
 }
 
 

@@ -493,29 +493,3 @@ def _copy_buckets(
 def _legacy_generations(client: redis.Redis, keys: RedisKeys) -> bool:
     pattern = keys.repo_claims("") + "*"
     return any(True for _ in client.scan_iter(match=pattern, count=_MIGRATE_SCAN, _type="set"))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m codelupe_dagster.backends.dedup_ledger migrate-layout`: migrate the ledger that
-    REDIS_URL (else DATA_DIR's embedded Valkey) holds under REDIS_KEY_PREFIX, the product's settings."""
-    import argparse
-    import os
-
-    from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
-    from codelupe_dagster.core.keys import DEFAULT_PREFIX
-
-    parser = argparse.ArgumentParser(prog="python -m codelupe_dagster.backends.dedup_ledger")
-    parser.add_argument("command", choices=["migrate-layout"])
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
-    parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", ".codelupe"))
-    parser.add_argument("--prefix", default=os.environ.get("REDIS_KEY_PREFIX", DEFAULT_PREFIX))
-    parser.add_argument("--expected-files", type=int, default=None, help="corpus size to shard for")
-    args = parser.parse_args(argv)
-    client = redis.Redis.from_url(args.redis_url or ensure_embedded_valkey(args.data_dir))
-    report = migrate_layout(client, RedisKeys(args.prefix), args.expected_files, progress=print)
-    shape = open_shape(client, RedisKeys(args.prefix))
-    print(f"done: {report}; shape {shape}")
-
-
-if __name__ == "__main__":
-    main()

@@ -470,7 +470,7 @@ def read_shape(client: redis.Redis, keys: RedisKeys) -> LedgerShape | None:
     return LedgerShape.from_fields(raw)
 
 
-MIGRATE_COMMAND = "python -m codelupe_dagster.backends.dedup_ledger migrate-layout"
+MIGRATE_COMMAND = "codelupe migrate-ledger"
 
 
 def legacy_layout_present(client: redis.Redis, keys: RedisKeys) -> bool:

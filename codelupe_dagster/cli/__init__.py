@@ -42,6 +42,9 @@ def _register() -> None:
     from codelupe_dagster.cli.decontaminate import decontaminate
 
     cli.add_command(decontaminate)
+    from codelupe_dagster.cli.migrate_ledger import migrate_ledger
+
+    cli.add_command(migrate_ledger)
     # one `cli.add_command(...)` per subcommand module, imported here
 
 

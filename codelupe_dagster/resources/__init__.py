@@ -55,6 +55,7 @@ def redis_from_env(data_dir: str, connect_attempts: int = CONNECT_ATTEMPTS) -> R
         max_repo_attempts=settings.env_int("MAX_REPO_ATTEMPTS"),
         max_repo_crashes=settings.env_int("MAX_REPO_CRASHES"),
         retry_backoff_s=settings.env_float("REPO_RETRY_BACKOFF"),
+        dedup_expected_files=settings.env_int("DEDUP_EXPECTED_FILES"),
         connect_attempts=connect_attempts,
     )
 

@@ -61,6 +61,10 @@ class RedisResource(dg.ConfigurableResource):
     max_repo_attempts: int = Field(default=3, description="MAX_REPO_ATTEMPTS: failures before parking.")
     max_repo_crashes: int = Field(default=10, description="MAX_REPO_CRASHES: dead runs before parking.")
     retry_backoff_s: float = Field(default=60.0, description="REPO_RETRY_BACKOFF: first retry delay (s).")
+    dedup_expected_files: int | None = Field(
+        default=None,
+        description="DEDUP_EXPECTED_FILES: corpus size a new dedup ledger is sharded for.",
+    )
     connect_attempts: int = Field(
         default=CONNECT_ATTEMPTS,
         description="Connection attempts (with backoff) before Redis counts as down.",
@@ -91,7 +95,7 @@ class RedisResource(dg.ConfigurableResource):
 
     def ledger(self) -> RedisDedupLedger:
         """The dedup ledger (exact and near-duplicate claims, claim generations) under this key prefix."""
-        return RedisDedupLedger(self.get_client(), self.redis_keys)
+        return RedisDedupLedger(self.get_client(), self.redis_keys, expected_files=self.dedup_expected_files)
 
     def source_state(self, name: str) -> RedisHashStore:
         """A source's persistent state (watermarks, ETags, cursors) as the hash `<prefix>stats:<name>`."""
