@@ -473,6 +473,13 @@ def batch_series(
     return reports
 
 
+def fitted_ratio(per_batch: Sequence[float]) -> float:
+    """Last over first batch on the least-squares line through every batch's files/s: on a shared
+    machine one batch's files/s swings by tens of percent, and the line uses all of them."""
+    fit = statistics.linear_regression(range(1, len(per_batch) + 1), per_batch)
+    return (fit.intercept + fit.slope * len(per_batch)) / (fit.intercept + fit.slope)
+
+
 def growth_report(label: str, series: list[list[dict[str, Any]]], workers: int) -> tuple[str, list[str]]:
     """Per batch the median over runs of files/s; the summary compares the last batch with the first."""
     per_batch = [
@@ -482,11 +489,13 @@ def growth_report(label: str, series: list[list[dict[str, Any]]], workers: int) 
         statistics.median(run[b]["text_mb_per_s_end_to_end"] for run in series) for b in range(len(series[0]))
     ]
     ratio = per_batch[-1] / per_batch[0]
+    fitted = fitted_ratio(per_batch)
     verdict = "within" if abs(ratio - 1) <= FLAT_COST_TOLERANCE else "NOT within"
     summary = (
         f"{label}: batch {len(per_batch)}/1 = {ratio:.2f} "
         f"({per_batch[0]:.0f} -> {per_batch[-1]:.0f} files/s; "
-        f"{verdict} {FLAT_COST_TOLERANCE:.0%}; {len(per_batch)} batches on one growing ledger and index, "
+        f"{verdict} {FLAT_COST_TOLERANCE:.0%}; least-squares line through all batches: {fitted:.2f}; "
+        f"{len(per_batch)} batches on one growing ledger and index, "
         f"median of {len(series)} series; {workers} workers; load {load_average()})"
     )
     header = "batch  files/s  text MB/s  seen  kept  exact  near  indexed  score_s  total_s  (first series)"
