@@ -108,12 +108,13 @@ class StreamIndexer:
         self._started = True
         return self
 
-    def add(self, doc: Mapping[str, Any]) -> None:
-        """One spooled document (copied: the thread sets `indexed_at` on its own copy)."""
+    def add(self, doc: dict[str, Any]) -> None:
+        """One spooled document, handed over as it is: the thread sets its `indexed_at`, so the caller
+        must not use it afterwards (the scorer builds a fresh record per file and the spool copies it)."""
         if doc["quality_score"] < self.threshold:
             self._low_quality += 1
             return
-        self._buffer.append(dict(doc))
+        self._buffer.append(doc)
         if len(self._buffer) >= self.chunk_size:
             self._hand_over()
 
