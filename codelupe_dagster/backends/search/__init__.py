@@ -20,6 +20,7 @@ from codelupe_dagster.backends.search.base import (
     IndexSchema,
     SearchIndex,
 )
+from codelupe_dagster.backends.search.query_syntax import QuerySyntaxError
 
 DEFAULT_INDEX_NAMES = {CODE_SCHEMA.name: "codelupe-code", REPO_SCHEMA.name: "github-coding-repos"}
 SQLITE_FILENAME = "index.sqlite"
@@ -65,6 +66,7 @@ __all__ = [
     "Filters",
     "Hit",
     "IndexSchema",
+    "QuerySyntaxError",
     "SearchIndex",
     "open_search_index",
 ]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from codelupe_dagster.backends.search.matching import best_lines, rank
+from codelupe_dagster.backends.search.query_syntax import ParsedQuery, QuerySyntaxError, parse_query
 from codelupe_dagster.core.documents import CODE_FIELDS
 from codelupe_dagster.core.documents import FieldKind as FieldKind  # re-exported for the backends
 from codelupe_dagster.core.documents import FieldSpec as FieldSpec
@@ -94,7 +97,8 @@ class Filters:
     """Conjunctive filters shared by count, search, aggregations and iteration.
 
     ``max_quality`` and ``indexed_after`` are exclusive so that adjacent buckets and watermarks never
-    count a document twice.
+    count a document twice. Within one field the values are alternatives: ``languages`` (any case),
+    ``repos`` (exact), ``paths`` (the path contains one of them, any case).
     """
 
     min_quality: float | None = None
@@ -103,6 +107,26 @@ class Filters:
     repos: tuple[str, ...] = ()
     indexed_after: datetime | None = None
     indexed_before: datetime | None = None
+    paths: tuple[str, ...] = ()
+
+    def narrowed(self, query: ParsedQuery) -> Filters | None:
+        """These filters and the query's ``lang:``/``repo:``/``path:``; ``None`` when the two leave
+        nothing (``--language go`` with ``lang:rust``)."""
+        languages = _both(self.languages, query.languages, str.lower)
+        repos = _both(self.repos, query.repos, str)
+        if languages is None or repos is None:
+            return None
+        if self.paths and query.paths:
+            raise QuerySyntaxError("path: cannot be combined with a path filter given another way")
+        return replace(self, languages=languages, repos=repos, paths=self.paths or query.paths)
+
+
+def _both(given: tuple[str, ...], asked: tuple[str, ...], fold: Callable[[str], str]) -> tuple[str, ...] | None:
+    if not given or not asked:
+        return given or asked
+    wanted = {fold(value) for value in asked}
+    common = tuple(value for value in given if fold(value) in wanted)
+    return common or None
 
 
 @dataclass(frozen=True)
@@ -178,12 +202,46 @@ class SearchIndex(abc.ABC):
     @abc.abstractmethod
     def count(self, filters: Filters | None = None) -> int: ...
 
-    @abc.abstractmethod
-    def search(self, query: str, filters: Filters | None = None, size: int = 10) -> list[Hit]:
-        """Full-text search on text/code fields, best first, with highlighted fragments.
+    def search(
+        self, query: str, filters: Filters | None = None, size: int = 10, *, match_all: bool = False
+    ) -> list[Hit]:
+        """Full-text search on text/code fields in the query language of ``query_syntax``, best first.
 
-        Every word of ``query`` must match (AND), case-insensitively, with camelCase/snake_case parts
-        as words; query syntax characters are searched as text, never interpreted."""
+        Documents holding any term are found (every term with ``match_all``), those holding more of
+        the terms first, then by BM25; case-insensitive, camelCase/snake_case parts are words. A query
+        with no term but a filter (``lang:go``, or ``filters``) lists the matching documents, best
+        quality first. ``Hit.highlights`` are the best matching lines, plain text. Raises
+        ``QuerySyntaxError`` for what the language does not support; a query of no words at all
+        (``""``, ``+++``) finds nothing."""
+        parsed = parse_query(query)
+        has_filters = parsed.has_filters or (filters is not None and filters != Filters())
+        if size <= 0 or not (parsed.terms or (has_filters and parsed.source.strip())):
+            return []
+        if not self.schema.searched():
+            raise ValueError(f"schema {self.schema.name!r} has no text fields to search")
+        narrowed = (filters or Filters()).narrowed(parsed)
+        if narrowed is None:
+            return []
+        # Phrases are approximate on Elasticsearch (its candidates hold the words), so the shared
+        # text check below may drop some: read more than asked for.
+        wanted = size * 5 + 20 if parsed.needs_text_check else size
+        candidates = self._candidates(parsed, narrowed, wanted, match_all)
+        hits = rank(candidates, parsed, self._searched_text, match_all, size)
+        return [
+            Hit(hit.id, hit.score, hit.doc, [line.text for line in best_lines(self._searched_text(hit), parsed.terms)])
+            for hit in hits
+        ]
+
+    def _searched_text(self, hit: Hit) -> str:
+        """The searched fields of a hit as one text."""
+        return "\n".join(str(hit.doc.get(name) or "") for name in self.schema.searched())
+
+    @abc.abstractmethod
+    def _candidates(self, query: ParsedQuery, filters: Filters, size: int, match_all: bool) -> list[Hit]:
+        """Up to ``size`` documents holding some term of ``query`` (every term with ``match_all``) and
+        no excluded single word, those holding more terms first, then best BM25 first (``Hit.score``,
+        higher is better); without terms, every document the filters admit, best quality first.
+        Phrases may be matched loosely (``SearchIndex.search`` checks them); no highlights."""
 
     @abc.abstractmethod
     def quality_histogram(self, filters: Filters | None = None) -> dict[str, int]:

@@ -35,6 +35,7 @@ from codelupe_dagster.backends.search.base import (
     SearchIndex,
 )
 from codelupe_dagster.backends.search.elastic_mapping import document_source, index_mappings, index_words
+from codelupe_dagster.backends.search.query_syntax import ParsedQuery
 from codelupe_dagster.core.masking import mask_secrets_in_text, mask_url
 
 __all__ = ["ElasticSearchIndex", "index_words"]
@@ -421,27 +422,26 @@ class ElasticSearchIndex(SearchIndex):
         response = self._read(lambda: self.client.count(index=self.name, query=query), "count")
         return 0 if response is None else int(response["count"])
 
-    def search(self, query: str, filters: Filters | None = None, size: int = 10) -> list[Hit]:
-        """Every word required (matched on ``__words``), ranked by BM25 on the text itself; the text is
-        only ever handed to match queries, so query syntax is just text."""
-        if not self._text_fields:
-            raise ValueError(f"schema {self.schema.name!r} has no text fields to search")
-        words = elastic_query.query_words(query)
-        if not words or size <= 0:
-            return []
-        body_query = elastic_query.search_query(self.schema, query, words, filters)
-        highlight = elastic_query.highlight(self.schema, words)
+    def _candidates(self, query: ParsedQuery, filters: Filters, size: int, match_all: bool) -> list[Hit]:
+        """One search; the text only ever reaches match queries, so query syntax is just text. The
+        reported score is the BM25 part (``elastic_query.TIER_BOOST`` per term held taken off)."""
+        if query.terms:
+            body = elastic_query.search_query(self.schema, query, filters, match_all)
+            sort = None
+        else:
+            body = elastic_query.listing_query(self.schema, query, filters)
+            sort = elastic_query.listing_sort(self.schema)
         response = self._read(
             lambda: self.client.search(
-                index=self.name, query=body_query, size=size, track_total_hits=False, highlight=highlight
+                index=self.name, query=body, size=size, track_total_hits=False, sort=sort
             ),
             "search",
         )
         hits = []
         for raw in response["hits"]["hits"] if response else ():
-            fragments = [f for name in self._text_fields for f in raw.get("highlight", {}).get(name, [])]
-            score = float(raw["_score"] or 0.0)
-            hits.append(Hit(id=raw["_id"], score=score, doc=raw["_source"], highlights=fragments))
+            held = len(raw.get("matched_queries") or ())
+            score = float(raw["_score"] or 0.0) - elastic_query.TIER_BOOST * held
+            hits.append(Hit(id=raw["_id"], score=score, doc=raw["_source"], highlights=[]))
         return hits
 
     def _aggregate(self, aggs: dict[str, Any], filters: Filters | None, what: str) -> Body | None:

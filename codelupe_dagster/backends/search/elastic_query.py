@@ -1,7 +1,7 @@
 """Query DSL bodies for the Elasticsearch backend: filters, full-text search, highlights, aggregations.
 
-User text only ever reaches Elasticsearch inside ``match``/``match_phrase`` queries (or as a literal
-wildcard needle in the highlight query, applied to each hit's text only), so query syntax is just text.
+User text only ever reaches Elasticsearch inside ``match``/``match_phrase`` queries (or escaped, as a
+``path:`` wildcard), so query syntax is just text.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS, Filters, IndexSchema
-from codelupe_dagster.backends.search.code_tokens import query_alternatives
 from codelupe_dagster.backends.search.elastic_mapping import WORDS_SUFFIX
+from codelupe_dagster.backends.search.query_syntax import ParsedQuery, Term
 
 SORT_FIELD = "indexed_at"
-_UNICODE_WORD = re.compile(r"[^\W_]+")
+# Each term a document holds adds this to its score: far above any BM25 score, so documents holding
+# more terms come first, and the BM25 part is the score minus this times the terms held.
+TIER_BOOST = 10_000.0
 
 Query = dict[str, Any]
 
@@ -38,8 +40,10 @@ def filter_clauses(schema: IndexSchema, filters: Filters | None) -> list[Query]:
         quality["lt"] = filters.max_quality
     if quality:
         clauses.append({"range": {"quality_score": quality}})
-    if filters.languages:
-        clauses.append({"terms": {"language": list(filters.languages)}})
+    if filters.languages:  # any case, as on SQLite
+        clauses.append(_any_of([_term("language", value) for value in filters.languages]))
+    if filters.paths:
+        clauses.append(_any_of([_path_contains(value) for value in filters.paths]))
     if filters.repos:
         repo_field = "repo" if schema.kind_of("repo") else "full_name"
         clauses.append({"terms": {repo_field: list(filters.repos)}})
@@ -58,57 +62,89 @@ def filtered(schema: IndexSchema, filters: Filters | None) -> Query:
     return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
 
 
-def query_words(query: str) -> list[str]:
-    """The words of a user query; none means the query matches nothing."""
-    return _UNICODE_WORD.findall(query)
-
-
-def _word_clause(word: str, text_fields: tuple[str, ...]) -> Query:
-    """One user word must occur in some text field: as written, or as its camelCase sub-word phrase."""
-    _, parts = query_alternatives(word)
-    options: list[Query] = []
-    for name in text_fields:
-        words_field = name + WORDS_SUFFIX
-        options.append({"match": {words_field: {"query": word, "operator": "and"}}})
-        if parts:
-            options.append({"match_phrase": {words_field: " ".join(parts)}})
+def _any_of(options: list[Query]) -> Query:
     return {"bool": {"should": options, "minimum_should_match": 1}}
 
 
-def search_query(schema: IndexSchema, query: str, words: list[str], filters: Filters | None) -> Query:
-    """Every word required (matched on ``__words``), ranked by BM25 on the text itself."""
+def _term(field: str, value: str) -> Query:
+    return {"term": {field: {"value": value, "case_insensitive": True}}}
+
+
+def _path_contains(value: str) -> Query:
+    escaped = re.sub(r"([\\*?])", r"\\\1", value)
+    return {"wildcard": {"path": {"value": f"*{escaped}*", "case_insensitive": True}}}
+
+
+def term_clause(term: Term, text_fields: tuple[str, ...]) -> Query:
+    """Documents holding ``term`` in some text field's ``__words``: a word, or a camelCase word's
+    sub-words (one ``__words`` entry per identifier, so as a phrase); a phrase's words anywhere (its
+    order is checked on the text by ``SearchIndex.search``, the standard analyzer of the text field
+    keeping ``foo.bar`` and ``foo_bar`` whole)."""
+    options: list[Query] = []
+    for name in text_fields:
+        words_field = name + WORDS_SUFFIX
+        for index, words in enumerate(term.alternatives):
+            if len(words) == 1:
+                options.append({"match": {words_field: {"query": words[0]}}})
+            elif index == 0:
+                options.append({"match": {words_field: {"query": " ".join(words), "operator": "and"}}})
+            else:
+                options.append({"match_phrase": {words_field: " ".join(words)}})
+    return _any_of(options)
+
+
+def search_query(schema: IndexSchema, query: ParsedQuery, filters: Filters, match_all: bool) -> Query:
+    """Terms as named ``constant_score`` clauses worth ``TIER_BOOST`` each, so documents holding more
+    terms rank first; BM25 of the text fields (and the phrases as phrases) orders each tier."""
     text_fields = schema.searched()
+    named = [
+        {"constant_score": {"filter": term_clause(term, text_fields), "boost": TIER_BOOST, "_name": f"t{i}"}}
+        for i, term in enumerate(query.terms)
+    ]
+    text = " ".join(term.text for term in query.terms)
+    relevance: list[Query] = [{"match": {name: {"query": text}}} for name in text_fields]
+    relevance += [
+        {"match_phrase": {name: {"query": term.text}}}
+        for term in query.terms
+        if term.is_phrase
+        for name in text_fields
+    ]
+    must = named if match_all else [_any_of(named)]
     return {
         "bool": {
-            "must": [_word_clause(word, text_fields) for word in words],
-            "should": [{"match": {name: {"query": query}}} for name in text_fields],
+            "must": must,
+            "should": relevance,
+            "must_not": excluded_clauses(query, text_fields),
             "filter": filter_clauses(schema, filters),
         }
     }
 
 
-def highlight(schema: IndexSchema, words: list[str]) -> dict[str, Any]:
-    """Fragments found by sub-string: the standard analyzer keeps identifiers whole
-    ("parsehttprequest", "http.request"), so a word query alone would highlight too little."""
-    text_fields = schema.searched()
-    needles = {w.lower() for w in words} | {p for w in words for p in query_alternatives(w)[1]}
-    highlight_query = {
+def excluded_clauses(query: ParsedQuery, text_fields: tuple[str, ...]) -> list[Query]:
+    """A word is excluded exactly; a phrase as the standard analyzer sees it (the text check does the rest)."""
+    clauses = []
+    for term in query.excluded:
+        if term.is_phrase:
+            clauses += [{"match_phrase": {name: {"query": term.text}}} for name in text_fields]
+        else:
+            clauses.append(term_clause(term, text_fields))
+    return clauses
+
+
+def listing_query(schema: IndexSchema, query: ParsedQuery, filters: Filters) -> Query:
+    """Documents the filters admit, holding no excluded term."""
+    return {
         "bool": {
-            "should": [
-                {"wildcard": {name: {"value": f"*{needle}*"}}}
-                for name in text_fields
-                for needle in sorted(needles)
-            ]
+            "must_not": excluded_clauses(query, schema.searched()),
+            "filter": filter_clauses(schema, filters),
         }
     }
-    return {
-        "fields": {name: {} for name in text_fields},
-        "highlight_query": highlight_query,
-        "fragment_size": 160,
-        "number_of_fragments": 3,
-        # Huge files highlight their first megabyte instead of failing the search.
-        "max_analyzed_offset": 1_000_000,
-    }
+
+
+def listing_sort(schema: IndexSchema) -> list[dict[str, Any]]:
+    """Best quality first where there is a quality, else newest first; the id breaks ties."""
+    first = "quality_score" if schema.kind_of("quality_score") else SORT_FIELD
+    return [{first: {"order": "desc", "missing": "_last"}}, {"id": {"order": "asc"}}]
 
 
 def quality_histogram_aggs() -> dict[str, Any]:

@@ -32,6 +32,7 @@ from codelupe_dagster.backends.search.base import (
     IndexSchema,
     SearchIndex,
 )
+from codelupe_dagster.backends.search.query_syntax import ParsedQuery
 from codelupe_dagster.backends.search.sqlite_connection import IndexMissing, SqliteFile
 from codelupe_dagster.backends.search.sqlite_layout import (
     LAYOUT_VERSION,
@@ -41,10 +42,9 @@ from codelupe_dagster.backends.search.sqlite_layout import (
     quote,
 )
 from codelupe_dagster.backends.search.sqlite_query import (
-    HIGHLIGHT,
     SqliteQueries,
     build_match_query,
-    subword_highlights,
+    term_match,
 )
 from codelupe_dagster.backends.search.sqlite_rows import DocumentRejected, normalise_date, row_document
 from codelupe_dagster.backends.search.sqlite_writes import CHUNK_DOCS, SqliteWriter
@@ -224,31 +224,31 @@ class SqliteSearchIndex(SearchIndex):
         rows = self._file.read_or_empty(f"SELECT count(*) FROM {self._tables.table} d WHERE {where}", params)
         return int(rows[0][0]) if rows else 0
 
-    def search(self, query: str, filters: Filters | None = None, size: int = 10) -> list[Hit]:
-        """Every user word must match (AND), each quoted so no FTS5 syntax gets through; bm25 order.
-
-        A camelCase word matches as written or as its sub-word phrase, so ``HttpRequest`` finds
-        ``parseHttpRequest`` the way an Elasticsearch word-delimiter analyzer would. An empty query
-        (no word characters) returns nothing.
-        """
+    def _candidates(self, query: ParsedQuery, filters: Filters, size: int, match_all: bool) -> list[Hit]:
+        """One FTS5 query: terms OR'ed (AND'ed with ``match_all``) as quoted phrases, so no FTS5 syntax
+        typed by a user gets through; the number of terms a row holds, then bm25, orders the rows."""
         text_fields = self._layout.text_fields
-        if not text_fields:
-            raise ValueError(f"schema {self.schema.name!r} has no text fields to search")
-        match, words = build_match_query(query)
-        if not match or size <= 0:
-            return []
         where, params = self._queries.where(filters)
-        rows = self._file.read_or_empty(self._queries.search(where), [match, *params, size])
-        hits = []
+        excluded = build_match_query(query.excluded, match_all=False)
+        exclusion = [excluded] if excluded else []
+        if query.terms:
+            tiers = [] if match_all or len(query.terms) < 2 else [term_match(t) for t in query.terms]
+            sql = self._queries.search(where, len(tiers), bool(excluded))
+            bound = [build_match_query(query.terms, match_all), *params, *exclusion, *tiers, size]
+        else:
+            sql = self._queries.listing(where, bool(excluded))
+            bound = [*params, *exclusion, size]
+        rows = self._file.read_or_empty(sql, bound)
         n_text = len(text_fields)
-        for doc_id, doc_json, *rest in rows or ():
-            texts, score, fragments = rest[:n_text], rest[n_text], rest[n_text + 1 :]
-            highlights = [f for f in fragments if f and HIGHLIGHT[0] in f]
-            if not highlights:  # matched only through camelCase sub-words: mark them in the code
-                highlights = subword_highlights([t for t in texts if t], words)
-            doc = row_document(doc_id, doc_json, texts, text_fields)
-            hits.append(Hit(id=doc_id, score=-float(score), highlights=highlights, doc=doc))
-        return hits
+        return [
+            Hit(
+                id=doc_id,
+                score=-float(rest[n_text]),
+                doc=row_document(doc_id, doc_json, rest[:n_text], text_fields),
+                highlights=[],
+            )
+            for doc_id, doc_json, *rest in rows or ()
+        ]
 
     def quality_histogram(self, filters: Filters | None = None) -> dict[str, int]:
         where, params = self._queries.where(filters)

@@ -6,17 +6,14 @@ SQL as a bound parameter (filter values, the MATCH expression), never as SQL tex
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS, Filters
-from codelupe_dagster.backends.search.code_tokens import query_alternatives
+from codelupe_dagster.backends.search.query_syntax import Term
 from codelupe_dagster.backends.search.sqlite_layout import SORT_FIELD, SqliteTables, quote
 from codelupe_dagster.backends.search.sqlite_rows import normalise_date
 
-HIGHLIGHT = ("<em>", "</em>")
-_HAS_WORD = re.compile(r"[^\W_]")
 
 
 class SqliteQueries:
@@ -52,10 +49,16 @@ class SqliteQueries:
         if filters.max_quality is not None:
             clauses.append(f"{self.column('quality_score')} < ?")
             params.append(filters.max_quality)
-        for field, values in (("language", filters.languages), ("repo", filters.repos)):
-            if values:
-                clauses.append(f"{self.column(field)} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
+        if filters.languages:  # any case: "Python" finds "python"
+            clauses.append(f"lower({self.column('language')}) IN ({', '.join('?' * len(filters.languages))})")
+            params.extend(value.lower() for value in filters.languages)
+        if filters.repos:
+            clauses.append(f"{self.column('repo')} IN ({', '.join('?' * len(filters.repos))})")
+            params.extend(filters.repos)
+        if filters.paths:
+            column = self.column("path")
+            clauses.append("(" + " OR ".join([f"instr(lower({column}), ?) > 0"] * len(filters.paths)) + ")")
+            params.extend(value.lower() for value in filters.paths)
         if filters.indexed_after is not None or filters.indexed_before is not None:
             column = self.column(SORT_FIELD)
             clauses.append(f"{column} != ''")  # like a range query, a missing date matches no range
@@ -74,21 +77,38 @@ class SqliteQueries:
             f" WHERE d.id IN ({', '.join('?' * count)})"
         )
 
-    def search(self, where: str) -> str:
-        """Rows matching ``MATCH ?`` and ``where``, best first (bm25), then ``LIMIT ?``: id, doc, the
-        text columns, the score and one snippet per text field."""
+    def search(self, where: str, tiers: int, exclude: bool) -> str:
+        """Rows matching ``MATCH ?`` and ``where``, then ``LIMIT ?``: id, doc, the text columns and the
+        bm25 score (lower is better). Parameters: the MATCH expression, the filters', with ``exclude``
+        one more MATCH expression (rows matching it are left out), with ``tiers`` one MATCH expression
+        per term (rows holding more terms come first), and the limit."""
         layout, fts = self.layout, self.tables.fts
         # Sub-word matches count for half: the whole identifier is the stronger signal.
         weights = ", ".join(["1.0"] * len(layout.text_fields) + (["0.5"] if layout.has_subwords else []))
-        snippets = "".join(
-            f", snippet({fts}, {i}, '{HIGHLIGHT[0]}', '{HIGHLIGHT[1]}', '…', 24)"
-            for i in range(len(layout.text_fields))
-        )
+        matched = " + ".join([f"(d.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?))"] * tiers)
+        order = f"{matched} DESC, score" if tiers else "score"
         return (
             f"SELECT d.id, d.doc{self.text_select(layout.text_fields)}, bm25({fts}, {weights}) AS score"
-            f"{snippets} FROM {fts} JOIN {self.tables.table} d ON d.rowid = {fts}.rowid"
-            f" WHERE {fts} MATCH ? AND {where} ORDER BY score LIMIT ?"
+            f" FROM {fts} JOIN {self.tables.table} d ON d.rowid = {fts}.rowid"
+            f" WHERE {fts} MATCH ? AND {where}{self._excluding() if exclude else ''}"
+            f" ORDER BY {order} LIMIT ?"
         )
+
+    def listing(self, where: str, exclude: bool) -> str:
+        """Rows matching ``where`` only (no words), best quality first, then ``LIMIT ?``."""
+        order = (
+            f"{self.column('quality_score')} DESC, d.id"
+            if "quality_score" in self.layout.typed_fields
+            else "d.sort_at DESC, d.id"
+        )
+        return (
+            f"SELECT d.id, d.doc{self.text_select(self.layout.text_fields)}, 0.0 FROM {self.tables.table} d"
+            f" WHERE {where}{self._excluding() if exclude else ''} ORDER BY {order} LIMIT ?"
+        )
+
+    def _excluding(self) -> str:
+        fts = self.tables.fts
+        return f" AND d.rowid NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
 
     def quality_histogram(self, where: str) -> str:
         """One row: the count per ``QUALITY_BUCKETS`` bucket, in bucket order."""
@@ -135,45 +155,13 @@ class SqliteQueries:
         return f"{sql} ORDER BY d.sort_at {order}, d.id {order} LIMIT ?"
 
 
-def build_match_query(query: str) -> tuple[str, list[str]]:
-    """An FTS5 MATCH expression from user words, plus the lowercased words for highlighting.
-
-    Every word becomes a quoted FTS5 string ("…" with inner quotes doubled), so operators, column
-    filters and ``*`` typed by a user are searched as text, never parsed as query syntax. A camelCase
-    word matches as written or as its sub-word phrase.
-    """
-    terms: list[str] = []
-    words: list[str] = []
-    for word in query.split():
-        if not _HAS_WORD.search(word):
-            continue  # pure punctuation tokenizes to nothing; an empty phrase would be an error
-        whole, parts = query_alternatives(word)
-        quoted = '"' + whole.replace('"', '""') + '"'
-        if parts:
-            quoted = f'({quoted} OR "{" ".join(parts)}")'
-            words.extend(parts)
-        else:
-            words.append(word.lower())
-        terms.append(quoted)
-    return " AND ".join(terms), words
+def term_match(term: Term) -> str:
+    """One term as an FTS5 expression: each alternative (the words, or a camelCase word's sub-words)
+    a quoted phrase. Words are ``[^\\W_]+`` runs, so no quote or FTS5 syntax can be inside."""
+    phrases = ['"' + " ".join(words) + '"' for words in term.alternatives]
+    return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
 
 
-def subword_highlights(texts: Sequence[str], words: Sequence[str], limit: int = 3) -> list[str]:
-    """Fragments (the matching line) with each query sub-word marked, for sub-word-only matches."""
-    fragments: list[str] = []
-    for text in texts:
-        lowered = text.lower()
-        for word in words:
-            at = lowered.find(word)
-            if at < 0:
-                continue
-            start = lowered.rfind("\n", 0, at) + 1
-            end = lowered.find("\n", at)
-            end = len(text) if end < 0 else end
-            line = text[start:end]
-            offset = at - start
-            marked = line[:offset] + HIGHLIGHT[0] + line[offset : offset + len(word)] + HIGHLIGHT[1]
-            fragments.append((marked + line[offset + len(word) :]).strip()[:400])
-            if len(fragments) >= limit:
-                return fragments
-    return fragments
+def build_match_query(terms: Sequence[Term], match_all: bool) -> str:
+    """The FTS5 MATCH expression of some terms: all of them, or any."""
+    return (" AND " if match_all else " OR ").join(term_match(term) for term in terms)
