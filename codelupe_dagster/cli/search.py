@@ -2,10 +2,9 @@
 
 What it prints leaves the pipeline like an export does, so each hit is redacted again on the way out
 (secrets, and the PII of PII_REDACT): an index written before a detector existed holds raw tokens and
-addresses in content and paths. The backend's highlight fragments are cut from the raw text, and a
-cut can leave the part of a token that no longer matches a rule (SQLite's snippets start at any FTS
-token, and `unicode61` splits `ghp_…` at the underscore); so they are not printed as the backend
-made them but rebuilt from the redacted file: the line of each word the backend marked.
+addresses in content and paths. The lines shown are chosen in the redacted file (``matching.best_lines``:
+the lines holding the most query terms), never taken from the backend, whose text is the raw one.
+Matched terms are marked bold on a terminal and as ``[[term]]`` elsewhere; ``--json`` gives their spans.
 
 Which licences a search shows is SEARCH_LICENSE_POLICY (default ``any``; ``--license-policy`` overrides
 it): the same `ConsumerPolicy` as training and export, applied to each hit, with every hit's licence
@@ -16,15 +15,23 @@ restrictive policy reads more hits than it shows (up to ``OVERFETCH`` times the 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from codelupe_dagster import settings
-from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters, Hit, SearchIndex
+from codelupe_dagster.backends.search import (
+    CODE_SCHEMA,
+    BackendUnavailable,
+    Filters,
+    Hit,
+    QuerySyntaxError,
+    SearchIndex,
+)
+from codelupe_dagster.backends.search.matching import LineMatch, best_lines
+from codelupe_dagster.backends.search.query_syntax import Term, parse_query
 from codelupe_dagster.cli.redaction_output import configured_pii_kinds, redaction_lines
 from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
@@ -33,11 +40,9 @@ from codelupe_dagster.resources.search import open_configured_index
 
 MAX_LINES_PER_HIT = 3
 OVERFETCH = 5  # hits read per hit shown when the licence policy may leave some out
-MAX_FRAGMENT_CHARS = 400
-_WORD = re.compile(r"\w+")
-# Both backends mark a match as <em>word</em> (Elasticsearch's default tags, SQLite's snippet()).
-_MARK_OPEN, _MARK_CLOSE = "<em>", "</em>"
-_MARKED = re.compile(re.escape(_MARK_OPEN) + r"(.+?)" + re.escape(_MARK_CLOSE), re.DOTALL)
+# How a matched term is marked in a line: bold on a terminal, brackets anywhere else (pipes, files).
+PLAIN_MARKS = ("[[", "]]")
+TERMINAL_MARKS = ("\x1b[1m", "\x1b[22m")
 
 
 def open_code_index() -> SearchIndex:
@@ -45,73 +50,36 @@ def open_code_index() -> SearchIndex:
     return open_configured_index(CODE_SCHEMA)
 
 
-def matching_lines(content: str, query: str, limit: int = MAX_LINES_PER_HIT) -> list[dict[str, Any]]:
-    """Numbered lines of the file containing a query word (case-insensitive), for reading hits in context.
-
-    The backend's highlight fragments say *that* it matched; line numbers say *where* in the file.
-    """
-    words = [w.lower() for w in _WORD.findall(query)]
-    if not words:
-        return []
-    found = []
-    for number, line in enumerate(content.splitlines(), start=1):
-        lowered = line.lower()
-        if any(word in lowered for word in words):
-            found.append({"line": number, "text": line.strip()[:200]})
-            if len(found) >= limit:
-                break
-    return found
-
-
-def marked_terms(fragments: Sequence[str]) -> list[str]:
-    """The words the backend marked in its fragments, lowercased, each once, in order."""
-    terms: dict[str, None] = {}
-    for fragment in fragments:
-        for match in _MARKED.finditer(fragment):
-            terms.setdefault(match.group(1).strip().lower(), None)
-    return [term for term in terms if term]
-
-
-def marked_lines(texts: Sequence[str], terms: Sequence[str], limit: int = MAX_LINES_PER_HIT) -> list[str]:
-    """For each term, the first line of `texts` holding it, the term marked as the backends mark it.
-
-    `texts` are the redacted content and path: a term found only inside a secret or an address (the
-    query matched what was redacted) has no line to show."""
-    fragments: list[str] = []
-    for term in terms:
-        for text in texts:
-            at = text.lower().find(term)
-            if at < 0:
-                continue
-            start = text.rfind("\n", 0, at) + 1
-            end = text.find("\n", at)
-            line = text[start : len(text) if end < 0 else end]
-            offset, stop = at - start, at - start + len(term)
-            marked = f"{line[:offset]}{_MARK_OPEN}{line[offset:stop]}{_MARK_CLOSE}{line[stop:]}"
-            fragments.append(marked.strip()[:MAX_FRAGMENT_CHARS])
-            break
-        if len(fragments) >= limit:
-            break
-    return fragments
+def matching_lines(
+    content: str, terms: Sequence[Term], limit: int = MAX_LINES_PER_HIT
+) -> list[dict[str, Any]]:
+    """The numbered lines that hold the most query terms (whole words or camelCase parts, never a
+    substring), with the ``[start, end)`` spans of the terms in each line."""
+    return [
+        {"line": found.number, "text": found.text, "marks": [list(span) for span in found.marks]}
+        for found in best_lines(content, terms, limit)
+    ]
 
 
 def hit_summary(
-    hit: Hit, query: str, pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS, tally: RedactionTally | None = None
+    hit: Hit,
+    terms: Sequence[Term],
+    pii_kinds: frozenset[PiiKind] = DEFAULT_KINDS,
+    tally: RedactionTally | None = None,
 ) -> dict[str, Any]:
-    """What is shown of a hit, redacted (content, path, file name); what was replaced goes to `tally`."""
+    """What is shown of a hit, redacted (content, path, file name); what was replaced goes to `tally`.
+    The lines are chosen in the redacted text, so nothing of a secret or an address can show."""
     doc = redact_document(hit.doc, pii_kinds, tally)
-    content, path = doc.get("content") or "", doc.get("path")
     return {
         "id": hit.id,
         "repo": doc.get("repo"),
-        "path": path,
+        "path": doc.get("path"),
         "language": doc.get("language"),
         "quality_score": doc.get("quality_score"),
         "license": doc.get("license"),
         "license_source": doc.get("license_source"),
         "score": round(hit.score, 4),
-        "highlights": marked_lines([content, path or ""], marked_terms(hit.highlights)),
-        "lines": matching_lines(content, query),
+        "lines": matching_lines(doc.get("content") or "", terms),
     }
 
 
@@ -125,14 +93,17 @@ def run_search(
     tally: RedactionTally | None = None,
     policy: ConsumerPolicy | None = None,
     excluded: dict[str, int] | None = None,
+    match_all: bool = False,
 ) -> list[dict[str, Any]]:
     """The hits' summaries that ``policy`` admits (default: search's, which shows every licence),
     redacted with `pii_kinds` (see the module docstring); hits left out are counted per reason in
-    ``excluded``."""
+    ``excluded``. ``QuerySyntaxError`` for a query the language does not support."""
     policy = policy or ConsumerPolicy.default("search")
     filters = Filters(min_quality=min_quality, languages=(language,) if language else ())
     admits_all = policy.license.kind == "any" and not policy.exclude_contaminated
-    hits = index.search(query, filters=filters, size=limit if admits_all else limit * OVERFETCH)
+    size = limit if admits_all else limit * OVERFETCH
+    hits = index.search(query, filters=filters, size=size, match_all=match_all)
+    terms = parse_query(query).terms
     shown = []
     for hit in hits:
         reason = policy.exclusion(hit.doc)
@@ -141,10 +112,10 @@ def run_search(
                 excluded[reason] = excluded.get(reason, 0) + 1
         elif len(shown) < limit:
             shown.append(hit)
-    return [hit_summary(hit, query, pii_kinds, tally) for hit in shown]
+    return [hit_summary(hit, terms, pii_kinds, tally) for hit in shown]
 
 
-def _print_hits(hits: list[dict[str, Any]]) -> None:
+def _print_hits(hits: list[dict[str, Any]], marks: tuple[str, str]) -> None:
     if not hits:
         click.echo("no matches")
         return
@@ -153,15 +124,14 @@ def _print_hits(hits: list[dict[str, Any]]) -> None:
         licence = hit["license"] or "no licence found"
         click.echo(f"  score={hit['score']}  quality={hit['quality_score']}  {hit['language']}  [{licence}]")
         for line in hit["lines"]:
-            click.echo(f"  {line['line']:>6}: {line['text']}")
-        if not hit["lines"]:
-            for fragment in hit["highlights"][:MAX_LINES_PER_HIT]:
-                click.echo(f"        {fragment.strip()}")
+            found = LineMatch(line["line"], line["text"], tuple((a, b) for a, b in line["marks"]))
+            click.echo(f"  {line['line']:>6}: {found.marked(*marks)}", color=marks == TERMINAL_MARKS)
 
 
 @click.command()
-@click.argument("query")
-@click.option("--language", default=None, help="Only files of this language (e.g. python).")
+@click.argument("query", default="", required=False)
+@click.option("--language", default=None, help="Only files of this language, any case (e.g. python).")
+@click.option("--all", "match_all", is_flag=True, help="Only files holding every word (strict AND).")
 @click.option("--min-quality", type=float, default=None, help="Only files with quality_score >= Q.")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -173,13 +143,19 @@ def _print_hits(hits: list[dict[str, Any]]) -> None:
 def search(
     query: str,
     language: str | None,
+    match_all: bool,
     min_quality: float | None,
     limit: int,
     as_json: bool,
     license_policy: str | None,
 ) -> None:
-    """Search the code index: hits with repo, path, licence, score and the matching lines, redacted
-    again (secrets, and the personal data of PII_REDACT); SEARCH_LICENSE_POLICY says which licences show."""
+    """Search the code index, best matches first: files holding any word (those holding more of them
+    first, then by BM25), with repo, path, licence, score and the best matching lines, redacted again
+    (secrets, and the personal data of PII_REDACT); SEARCH_LICENSE_POLICY says which licences show.
+
+    \b
+    QUERY: words, "exact phrase", -word (exclude), path:TEXT, lang:NAME, repo:OWNER/NAME (docs/search.md).
+    With no words, --language or lang:/repo:/path: lists files, best quality first."""
     pii_kinds = configured_pii_kinds()
     tally = RedactionTally()
     setting = (
@@ -191,21 +167,38 @@ def search(
         policy = ConsumerPolicy.from_settings("search", setting)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--license-policy / SEARCH_LICENSE_POLICY") from exc
+    if not query.strip() and not language:
+        _fail("nothing to search for: give words, or --language / lang: / repo: / path: to list files")
     excluded: dict[str, int] = {}
     try:
         hits = run_search(
-            open_code_index(), query, language, min_quality, limit, pii_kinds, tally, policy, excluded
+            open_code_index(),
+            query,
+            language,
+            min_quality,
+            limit,
+            pii_kinds,
+            tally,
+            policy,
+            excluded,
+            match_all,
         )
+    except QuerySyntaxError as exc:
+        _fail(str(exc))
     except BackendUnavailable as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     if as_json:
         click.echo(json.dumps(hits, indent=2))
     else:
-        _print_hits(hits)
+        _print_hits(hits, TERMINAL_MARKS if sys.stdout.isatty() else PLAIN_MARKS)
     # On stderr with --json, so that stdout stays one JSON document.
     for line in redaction_lines(tally.secrets, tally.pii):
         click.echo(line, err=as_json)
     if excluded:
         left_out = ", ".join(f"{count} by {reason}" for reason, count in sorted(excluded.items()))
         click.echo(f"hits left out by the licence policy {policy.license}: {left_out}", err=as_json)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)

@@ -7,8 +7,7 @@ default and a real cluster run the same code path, and the contract tests run ag
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -121,7 +120,9 @@ class Filters:
         return replace(self, languages=languages, repos=repos, paths=self.paths or query.paths)
 
 
-def _both(given: tuple[str, ...], asked: tuple[str, ...], fold: Callable[[str], str]) -> tuple[str, ...] | None:
+def _both(
+    given: tuple[str, ...], asked: tuple[str, ...], fold: Callable[[str], str]
+) -> tuple[str, ...] | None:
     if not given or not asked:
         return given or asked
     wanted = {fold(value) for value in asked}
@@ -228,7 +229,12 @@ class SearchIndex(abc.ABC):
         candidates = self._candidates(parsed, narrowed, wanted, match_all)
         hits = rank(candidates, parsed, self._searched_text, match_all, size)
         return [
-            Hit(hit.id, hit.score, hit.doc, [line.text for line in best_lines(self._searched_text(hit), parsed.terms)])
+            Hit(
+                hit.id,
+                hit.score,
+                hit.doc,
+                [line.text for line in best_lines(self._searched_text(hit), parsed.terms)],
+            )
             for hit in hits
         ]
 

@@ -121,7 +121,8 @@ def search_query(schema: IndexSchema, query: ParsedQuery, filters: Filters, matc
 
 
 def excluded_clauses(query: ParsedQuery, text_fields: tuple[str, ...]) -> list[Query]:
-    """A word is excluded exactly; a phrase as the standard analyzer sees it (the text check does the rest)."""
+    """A word is excluded exactly; a phrase as the standard analyzer sees it (the text check does
+    the rest)."""
     clauses = []
     for term in query.excluded:
         if term.is_phrase:

@@ -116,7 +116,9 @@ def _term_spans(line: str, terms: Sequence[Term]) -> dict[int, list[tuple[int, i
     for word, start, _ in runs:
         original = line[start : start + len(word)]
         if _CASE_CHANGE.search(original):
-            subs.append([(m.group().lower(), start + m.start(), start + m.end()) for m in _SUBWORD.finditer(original)])
+            subs.append(
+                [(m.group().lower(), start + m.start(), start + m.end()) for m in _SUBWORD.finditer(original)]
+            )
     found: dict[int, list[tuple[int, int]]] = {}
     for index, term in enumerate(terms):
         for alternative in term.alternatives:

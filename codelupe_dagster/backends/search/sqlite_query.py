@@ -15,7 +15,6 @@ from codelupe_dagster.backends.search.sqlite_layout import SORT_FIELD, SqliteTab
 from codelupe_dagster.backends.search.sqlite_rows import normalise_date
 
 
-
 class SqliteQueries:
     """Read SQL over one index's tables; rows are aliased ``d`` throughout."""
 

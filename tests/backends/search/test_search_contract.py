@@ -20,6 +20,7 @@ from codelupe_dagster.backends.search import (
     QUALITY_BUCKETS,
     REPO_SCHEMA,
     Filters,
+    QuerySyntaxError,
     SearchIndex,
     open_search_index,
 )
@@ -221,11 +222,89 @@ def test_search_finds_snake_case_parts_case_insensitively(code_index, corpus, qu
     assert expected <= ids_of(code_index.search(query, size=100))
 
 
-def test_search_needs_every_word(code_index, corpus):
-    assert ids_of(code_index.search("marker5 http", size=100)) == {corpus[5]["id"]}
-    assert code_index.search("marker7 http", size=100) == []  # document 7 has no "http"
-    assert ids_of(code_index.search("marker7", size=100)) == {corpus[7]["id"]}
+def with_http(corpus) -> set[str]:
+    return {d["id"] for d in corpus if "http" in d["content"].lower()}
+
+
+def test_search_finds_any_word_and_ranks_documents_with_every_word_first(code_index, corpus):
+    hits = code_index.search("marker5 http", size=100)
+    assert hits[0].id == corpus[5]["id"]
+    assert ids_of(hits) == with_http(corpus) | {corpus[5]["id"]}
+    # Document 7 has no "http": it ranks with the documents holding one of the two words.
+    hits = code_index.search("http marker7", size=100)
+    assert ids_of(hits) == with_http(corpus) | {corpus[7]["id"]}
     assert code_index.search("zzzunknownword") == []
+
+
+def test_match_all_needs_every_word(code_index, corpus):
+    assert ids_of(code_index.search("marker5 http", size=100, match_all=True)) == {corpus[5]["id"]}
+    assert code_index.search("marker7 http", size=100, match_all=True) == []
+    assert ids_of(code_index.search("marker7", size=100, match_all=True)) == {corpus[7]["id"]}
+
+
+def test_all_terms_rank_above_any_number_of_single_term_matches(code_index):
+    """Many documents repeat one word; the one document holding both words still comes first."""
+    code_index.bulk_upsert(
+        [code_doc(i, content="def reader():\n" + "reader = reader(reader)\n" * 20) for i in range(20)]
+        + [code_doc(99, content="x = 1\n" * 40 + "csv reader here\n")]
+    )
+    code_index.refresh()
+    hits = code_index.search("csv reader", size=5)
+    assert hits[0].id == code_doc(99)["id"] and len(hits) == 5
+
+
+def test_phrases_need_their_words_in_order(code_index, corpus):
+    with_phrase = {d["id"] for d in corpus if "split_header_lines" in d["content"]}
+    assert ids_of(code_index.search('"split header lines"', size=100)) == with_phrase
+    assert ids_of(code_index.search("split_header_lines", size=100)) == with_phrase
+    assert code_index.search('"lines header split"', size=100) == []
+    go_http = {d["id"] for d in corpus if "http.Request" in d["content"]}
+    camel = {d["id"] for d in corpus if "parseHttpRequest" in d["content"]}
+    assert ids_of(code_index.search('"http request"', size=100)) == go_http | camel
+
+
+def test_excluded_words_and_phrases_leave_documents_out(code_index, corpus):
+    hits = code_index.search("http -marker1", size=100)
+    assert ids_of(hits) == with_http(corpus) - {corpus[1]["id"]}
+    camel = {d["id"] for d in corpus if "parseHttpRequest" in d["content"]}
+    assert ids_of(code_index.search('http -"parse http request"', size=100)) == with_http(corpus) - camel
+    assert code_index.search("marker3 -marker3") == []
+
+
+def test_operators_filter_by_language_repo_and_path(code_index, corpus):
+    go_http = {d["id"] for d in corpus if d["language"] == "Go" and "http" in d["content"].lower()}
+    assert ids_of(code_index.search("http lang:GO", size=100)) == go_http
+    assert ids_of(code_index.search("http language:go", size=100)) == go_http
+    assert ids_of(code_index.search("http", Filters(languages=("go",)), size=100)) == go_http
+    in_alpha = {d["id"] for d in corpus if d["repo"] == "octo/alpha" and "http" in d["content"].lower()}
+    assert ids_of(code_index.search("http repo:octo/alpha", size=100)) == in_alpha
+    paths = {d["id"] for d in corpus if "module_1" in d["path"]}
+    assert ids_of(code_index.search("marker path:MODULE_1 path:nowhere", size=100)) == set()
+    assert ids_of(code_index.search("def path:MODULE_1 -zzz", size=100)) == {
+        i for i in paths if "def" in next(d["content"] for d in corpus if d["id"] == i)
+    }
+    assert code_index.search("http lang:go", Filters(languages=("Python",))) == []
+
+
+def test_filters_alone_list_documents_best_quality_first(code_index, corpus):
+    hits = code_index.search("lang:python", size=100)
+    python = [d for d in corpus if d["language"] == "Python"]
+    assert ids_of(hits) == {d["id"] for d in python}
+    scores = [h.doc["quality_score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert ids_of(code_index.search("lang:python -http", size=100)) == {
+        d["id"] for d in python if "http" not in d["content"].lower()
+    }
+    assert code_index.search("", Filters(languages=("Python",))) == []  # no query at all: nothing
+    assert code_index.count(Filters(languages=("python",))) == len(python)
+
+
+def test_highlights_are_the_best_lines_as_plain_text(code_index, corpus):
+    hits = code_index.search("headers split", size=3)
+    assert hits
+    for hit in hits:
+        assert hit.highlights[0] == "headers = split_header_lines(raw_bytes)"
+        assert not any("<em>" in line for line in hit.highlights)
 
 
 def test_search_respects_filters_and_size(code_index, corpus):
@@ -268,10 +347,27 @@ def test_search_ranks_the_better_match_first(code_index):
 
 
 @pytest.mark.parametrize(
-    "query", ['"', "a OR", "NEAR(foo bar)", "content:foo", "foo*", "(", "-x", "^bar", "***"]
+    "query", ["NEAR(foo bar)", "(", "-x", "^bar", "***", "std::vector", "http://x.org/a", "+a", "col:"]
 )
-def test_search_treats_query_syntax_as_text(code_index, corpus, query):
+def test_search_treats_other_punctuation_as_text(code_index, corpus, query):
     assert isinstance(code_index.search(query), list)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('"', "unclosed quote"),
+        ("a OR b", "OR is not an operator"),
+        ("http AND NOT marker1", "AND is not an operator"),
+        ("content:foo", "unknown operator content:"),
+        ("foo*", "wildcards are not supported"),
+        ("-lang:go http", "-lang: is not supported"),
+    ],
+)
+def test_unsupported_operators_are_refused_in_one_line(code_index, corpus, query, message):
+    with pytest.raises(QuerySyntaxError, match=message) as raised:
+        code_index.search(query)
+    assert "\n" not in str(raised.value)
 
 
 # ---------------------------------------------------------------- aggregations

@@ -19,6 +19,9 @@ import pytest
 from codelupe_dagster.backends.search import CODE_SCHEMA, REPO_SCHEMA, BackendUnavailable, Filters
 from codelupe_dagster.backends.search.base import FieldSpec
 from codelupe_dagster.backends.search.code_tokens import camel_subwords, code_words, split_identifier
+from codelupe_dagster.backends.search.query_syntax import (
+    parse_query,
+)
 from codelupe_dagster.backends.search.sqlite_index import (
     META_TABLE,
     IndexMissing,
@@ -94,9 +97,9 @@ def test_many_processes_write_the_same_file_at_once(index_path):
     for n in range(0, last_id, 7):
         writer = int(stored[f"doc-{n}"]["repo"].removeprefix("org/w"))
         assert [h.id for h in index.search(f"docno{n}")] == [f"doc-{n}"]
-        assert [h.id for h in index.search(f"docno{n} writer{writer}")] == [f"doc-{n}"]
+        assert [h.id for h in index.search(f"docno{n} writer{writer}", match_all=True)] == [f"doc-{n}"]
         for other in {0, 1, 2, 3} - {writer}:
-            assert index.search(f"docno{n} writer{other}") == []
+            assert index.search(f"docno{n} writer{other}", match_all=True) == []
 
 
 def test_threads_share_one_index_object(index_path):
@@ -342,15 +345,17 @@ def test_camel_subwords_lists_each_case_changing_identifier_once():
 
 
 @pytest.mark.parametrize(
-    ("query", "match"),
+    ("query", "any_term", "every_term"),
     [
-        ("http", '"http"'),
-        ("HttpRequest", '("HttpRequest" OR "http request")'),
-        ("snake_case", '"snake_case"'),
-        ('say "hi"', '"say" AND """hi"""'),
-        ("col:x NEAR(a b) *", '"col:x" AND "NEAR(a" AND "b)"'),
-        ("+++ ___", ""),
+        ("http", '"http"', '"http"'),
+        ("HttpRequest", '("httprequest" OR "http request")', '("httprequest" OR "http request")'),
+        ("snake_case", '"snake case"', '"snake case"'),
+        ('say "hi there"', '"say" OR "hi there"', '"say" AND "hi there"'),
+        ("NEAR(a b) * ^x", '"near a" OR "b" OR "x"', '"near a" AND "b" AND "x"'),
+        ("+++ ___", "", ""),
     ],
 )
-def test_user_words_become_quoted_fts_strings(query, match):
-    assert build_match_query(query)[0] == match
+def test_user_words_become_quoted_fts_phrases(query, any_term, every_term):
+    terms = parse_query(query).terms
+    assert build_match_query(terms, match_all=False) == any_term
+    assert build_match_query(terms, match_all=True) == every_term
