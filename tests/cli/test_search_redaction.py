@@ -1,6 +1,6 @@
 """`codelupe search` redacts what it prints: an index written before a detector existed (a document with
 a raw token and raw addresses in its content and path, written straight to the backend as an old
-corpus holds it) prints redacted lines, paths and highlight fragments, with a line per kind, on both
+corpus holds it) prints redacted lines and paths, with a line per kind, on both
 backends and with the configured PII_REDACT kinds."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from codelupe_dagster.backends.search import SearchIndex
-from codelupe_dagster.cli.search import marked_lines, marked_terms
+from codelupe_dagster.backends.search.query_syntax import parse_query
+from codelupe_dagster.cli.search import matching_lines
 from tests.support.cli_index import index_for_cli, run_search
 from tests.support.planted import GITHUB_TOKEN, indexed_python_record
 
@@ -46,7 +47,7 @@ def assert_clean(text: str) -> None:
 def test_search_prints_matching_lines_and_paths_redacted(configured_index: SearchIndex) -> None:
     output = search("OWNER").output
     assert f"acme/old:{REDACTED_PATH}" in output
-    assert '2: OWNER = "<EMAIL>"' in output
+    assert '2: [[OWNER]] = "<EMAIL>"' in output
     assert_clean(output)
     # What the hit had replaced, per kind: content, path and file name.
     assert "secrets redacted (github_pat): 3" in output
@@ -59,7 +60,7 @@ def test_a_match_inside_redacted_text_shows_no_fragment(configured_index: Search
     # the raw text, is not what is printed.
     result = search("corp", "--json")
     [hit] = json.loads(result.stdout)
-    assert (hit["path"], hit["lines"], hit["highlights"]) == (REDACTED_PATH, [], [])
+    assert (hit["path"], hit["lines"]) == (REDACTED_PATH, [])
     assert_clean(result.output)
     assert "redacted" in result.stderr and "redacted" not in result.stdout  # stdout stays one JSON document
 
@@ -69,15 +70,14 @@ def test_a_match_inside_redacted_text_shows_no_fragment(configured_index: Search
     assert_clean(result.output)
 
 
-def test_highlights_are_rebuilt_from_the_redacted_text() -> None:
-    fragments = [f"…<em>Parse</em>Http(x)  # {ADDRESS} …", "<em>parse</em>", "a <em>Token</em> b"]
-    assert marked_terms(fragments) == ["parse", "token"]
+def test_lines_are_chosen_in_the_redacted_text() -> None:
     content = 'x = 1\nparseHttp(x)  # <EMAIL>\nTOKEN = "<SECRET:github_pat>"\n'
-    assert marked_lines([content], ["parse", "token", "alice"]) == [
-        "<em>parse</em>Http(x)  # <EMAIL>",
-        '<em>TOKEN</em> = "<SECRET:github_pat>"',
+    terms = parse_query("parse token alice").terms
+    assert matching_lines(content, terms) == [
+        {"line": 2, "text": "parseHttp(x)  # <EMAIL>", "marks": [[0, 5]]},
+        {"line": 3, "text": 'TOKEN = "<SECRET:github_pat>"', "marks": [[0, 5]]},
     ]
-    assert marked_lines([content], ["parse", "token"], limit=1) == ["<em>parse</em>Http(x)  # <EMAIL>"]
+    assert matching_lines(content, terms, limit=1) == [matching_lines(content, terms)[0]]
 
 
 def test_search_redacts_the_configured_kinds_and_refuses_unknown_ones(
@@ -87,9 +87,9 @@ def test_search_redacts_the_configured_kinds_and_refuses_unknown_ones(
     output = search("OWNER", "--json").stdout
     [hit] = json.loads(output)
     assert hit["path"] == f"people/{ADDRESS}/<SECRET:github_pat>.py"  # email not configured; secrets always
-    assert hit["lines"] == [{"line": 2, "text": f'OWNER = "{ADDRESS}"'}]
+    assert hit["lines"] == [{"line": 2, "text": f'OWNER = "{ADDRESS}"', "marks": [[0, 5]]}]
     [hit] = json.loads(search("HOST", "--json").stdout)
-    assert hit["lines"] == [{"line": 3, "text": 'HOST = "<IP_ADDRESS>"'}]
+    assert hit["lines"] == [{"line": 3, "text": 'HOST = "<IP_ADDRESS>"', "marks": [[0, 4]]}]
 
     monkeypatch.setenv("PII_REDACT", "phone")
     assert "PII_REDACT: unknown PII kind(s) ['phone']" in search("OWNER", expect=2).output

@@ -216,7 +216,7 @@ class SearchIndex(abc.ABC):
         (``""``, ``+++``) finds nothing."""
         parsed = parse_query(query)
         has_filters = parsed.has_filters or (filters is not None and filters != Filters())
-        if size <= 0 or not (parsed.terms or (has_filters and parsed.source.strip())):
+        if size <= 0 or not (parsed.terms or has_filters):
             return []
         if not self.schema.searched():
             raise ValueError(f"schema {self.schema.name!r} has no text fields to search")

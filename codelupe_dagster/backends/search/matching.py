@@ -84,7 +84,7 @@ class LineMatch:
 
 def best_lines(text: str, terms: Sequence[Term], limit: int = 3) -> list[LineMatch]:
     """The ``limit`` lines that hold the most distinct terms (rarer terms in this text count more),
-    in line order. A line qualifies only by whole words or camelCase sub-words, never by a substring:
+    best first, then in line order. A line qualifies only by whole words or camelCase sub-words, never by a substring:
     ``def foo(`` shows ``def foo(self):``, not a line that merely contains ``food``."""
     if not terms or limit <= 0:
         return []
@@ -103,7 +103,7 @@ def best_lines(text: str, terms: Sequence[Term], limit: int = 3) -> list[LineMat
         number, _, spans = item
         return (-len(spans), -sum(1 / lines_with[i] for i in spans), number)
 
-    chosen = sorted(sorted(found, key=weight)[:limit], key=lambda item: item[0])
+    chosen = sorted(found, key=weight)[:limit]
     return [_line_match(number, line, spans) for number, line, spans in chosen]
 
 

@@ -295,7 +295,8 @@ def test_filters_alone_list_documents_best_quality_first(code_index, corpus):
     assert ids_of(code_index.search("lang:python -http", size=100)) == {
         d["id"] for d in python if "http" not in d["content"].lower()
     }
-    assert code_index.search("", Filters(languages=("Python",))) == []  # no query at all: nothing
+    assert ids_of(code_index.search("", Filters(languages=("Python",)), size=100)) == ids_of(hits)
+    assert code_index.search("") == code_index.search("+++") == []  # neither words nor filters
     assert code_index.count(Filters(languages=("python",))) == len(python)
 
 
