@@ -227,7 +227,13 @@ class SearchIndex(abc.ABC):
         # text check below may drop some: read more than asked for.
         wanted = size * 5 + 20 if parsed.needs_text_check else size
         candidates = self._candidates(parsed, narrowed, wanted, match_all)
-        hits = rank(candidates, parsed, self._searched_text, match_all, size)
+        # Without phrases the backends' own tiers are exact (a term is a word or a camelCase phrase,
+        # matched the same way on both), so the text is only read again where a phrase needs it.
+        hits = (
+            rank(candidates, parsed, self._searched_text, match_all, size)
+            if parsed.needs_text_check
+            else candidates[:size]
+        )
         return [
             Hit(
                 hit.id,

@@ -10,21 +10,25 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from codelupe_dagster.backends.search.code_tokens import split_identifier
+from codelupe_dagster.backends.search.code_tokens import camel_subwords
 from codelupe_dagster.backends.search.query_syntax import ParsedQuery, Term
 
 _WORD = re.compile(r"[^\W_]+")
 # The sub-word split of code_tokens.split_identifier, with offsets (for marking them in a line).
 _SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_NEWLINE = re.compile("\n")
 _CASE_CHANGE = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
 MAX_LINE_CHARS = 200
 
 H = TypeVar("H")
+_NOTHING = Term(text="", words=(), alternatives=())
 
 
 class TextWords:
@@ -32,17 +36,17 @@ class TextWords:
     camelCase identifier (kept apart by a separator, so a phrase never spans two identifiers)."""
 
     def __init__(self, text: str):
-        runs = _WORD.findall(text)
-        self.whole = " " + " ".join(run.lower() for run in runs) + " "
-        camel = {run for run in runs if _CASE_CHANGE.search(run)}
-        self.sub = " " + " | ".join(" ".join(split_identifier(run)) for run in sorted(camel)) + " "
+        self.text = text
+        self.whole = " " + " ".join(_WORD.findall(text.lower())) + " "
+
+    @functools.cached_property
+    def sub(self) -> str:
+        # code_tokens' fast split (the one the SQLite backend indexes), only when a term needs it.
+        return " " + camel_subwords(self.text).lower().replace("\n", " | ") + " "
 
     def has(self, term: Term) -> bool:
-        for words in term.alternatives:
-            needle = " " + " ".join(words) + " "
-            if needle in self.whole or needle in self.sub:
-                return True
-        return False
+        needles = [" " + " ".join(words) + " " for words in term.alternatives]
+        return any(n in self.whole for n in needles) or any(n in self.sub for n in needles)
 
 
 def rank(
@@ -84,27 +88,43 @@ class LineMatch:
 
 def best_lines(text: str, terms: Sequence[Term], limit: int = 3) -> list[LineMatch]:
     """The ``limit`` lines that hold the most distinct terms (rarer terms in this text count more),
-    best first, then in line order. A line qualifies only by whole words or camelCase sub-words, never by a substring:
-    ``def foo(`` shows ``def foo(self):``, not a line that merely contains ``food``."""
+    best first, then in line order. A line qualifies only by whole words or camelCase sub-words, never
+    by a substring: ``def foo(`` shows ``def foo(self):``, not a line that merely contains ``food``."""
     if not terms or limit <= 0:
         return []
-    needles = {word for term in terms for words in term.alternatives for word in words}
-    found: list[tuple[int, str, dict[int, list[tuple[int, int]]]]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        lowered = line.lower()
-        if not any(needle in lowered for needle in needles):
-            continue
-        spans = _term_spans(line, terms)
+    firsts = [{words[0] for words in term.alternatives} for term in terms]
+    # A line can hold a term only if it holds its first word as a substring: an upper bound on the
+    # terms a line holds, found with one str.find per line holding a word; exact spans are then found
+    # best line first. Line numbers count "\n" (lower() keeps every "\n", so indexes into `lowered`
+    # give the right line even where lowercasing changes a line's length).
+    lowered = text.lower()
+    starts = [0, *(m.end() for m in _NEWLINE.finditer(lowered))]
+    possible_at: dict[int, set[int]] = {}
+    for index, first in enumerate(firsts):
+        for word in first:
+            at = lowered.find(word)
+            while at >= 0:
+                line_index = bisect.bisect_right(starts, at) - 1
+                possible_at.setdefault(line_index, set()).add(index)
+                at = lowered.find(word, starts[line_index + 1]) if line_index + 1 < len(starts) else -1
+    lines = text.split("\n")
+    bounded = [(i + 1, lines[i].rstrip("\r"), frozenset(held)) for i, held in possible_at.items()]
+    lines_with = [sum(1 for _, _, possible in bounded if i in possible) or 1 for i in range(len(terms))]
+
+    def weight(number: int, held: Iterable[int]) -> tuple[int, float, int]:
+        held = list(held)
+        return (-len(held), -sum(1 / lines_with[i] for i in held), number)
+
+    bounded.sort(key=lambda item: weight(item[0], item[2]))
+    exact: list[tuple[tuple[int, float, int], int, str, dict[int, list[tuple[int, int]]]]] = []
+    for number, line, possible in bounded:
+        if len(exact) >= limit and exact[limit - 1][0] <= weight(number, possible):
+            break  # no line left can beat the ones found
+        spans = _term_spans(line, [terms[i] if i in possible else _NOTHING for i in range(len(terms))])
         if spans:
-            found.append((number, line, spans))
-    lines_with = [sum(1 for _, _, spans in found if i in spans) for i in range(len(terms))]
-
-    def weight(item: tuple[int, str, dict[int, list[tuple[int, int]]]]) -> tuple[int, float, int]:
-        number, _, spans = item
-        return (-len(spans), -sum(1 / lines_with[i] for i in spans), number)
-
-    chosen = sorted(found, key=weight)[:limit]
-    return [_line_match(number, line, spans) for number, line, spans in chosen]
+            exact.append((weight(number, spans), number, line, spans))
+            exact.sort(key=lambda item: item[0])
+    return [_line_match(number, line, spans) for _, number, line, spans in exact[:limit]]
 
 
 def _term_spans(line: str, terms: Sequence[Term]) -> dict[int, list[tuple[int, int]]]:
