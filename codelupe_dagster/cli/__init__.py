@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 # Commands that only read: they never create a state directory or start a server where there is none.
 READ_ONLY = frozenset({"status", "search", "export"})
+HELP_ONLY = "codelupe.help_only"
 
 
 class LazyGroup(click.Group):
@@ -63,6 +64,8 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> Any:
+        # click empties ctx.args before the group's callback runs; it needs to know about `CMD --help`.
+        ctx.meta[HELP_ONLY] = "--help" in ctx.args
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:  # click would turn it into Abort and print a blank line first
@@ -85,6 +88,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """
     global _verbose
     _verbose = verbose
+    if ctx.meta.get(HELP_ONLY):  # `codelupe status --help`: help needs no state, nor a check of it
+        return
     # Before any subcommand writes: DATA_DIR holds code, clones and the Valkey password (DESIGN §9).
     settings.make_process_private()
     state = settings.locate_state_dir()
