@@ -68,8 +68,12 @@ class LazyGroup(click.Group):
         ctx.meta[HELP_ONLY] = "--help" in ctx.args
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:  # click would turn it into Abort and print a blank line first
-            raise errors.CommandError("interrupted", errors.FAILED) from None
+        except (click.exceptions.Exit, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
+            # Here rather than in `main()`, so in-process callers (click's CliRunner) get the same line and
+            # code. A KeyboardInterrupt too: click would turn it into Abort after printing a blank line.
+            ctx.exit(errors.report(exc, _verbose))
 
 
 _verbose = False
@@ -109,18 +113,20 @@ def needs_local_state() -> bool:
     return not (settings.env_str("REDIS_URL", "") and settings.env_str("ELASTICSEARCH_URL", ""))
 
 
+def _register() -> None:
+    """Nothing left to do: `LazyGroup` finds every command in `COMMANDS` (kept for in-process callers)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """The `codelupe` entry point: click without its own error printing, so every error is one line."""
     try:
         code = cli.main(args=argv, prog_name="codelupe", standalone_mode=False)
     except click.exceptions.Exit as done:
         code = done.exit_code
+    except click.ClickException as exc:  # a usage error before any subcommand (an unknown global option)
+        code = errors.report(exc, _verbose)
     except click.Abort:
         code = errors.report(errors.CommandError("interrupted", errors.FAILED), _verbose)
-    except SystemExit:
-        raise
-    except BaseException as exc:
-        code = errors.report(exc, _verbose)
     sys.stdout.flush()
     sys.exit(code if isinstance(code, int) else 0)
 
