@@ -8,9 +8,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
+# The demo keeps its state in the checkout; `codelupe` creates DATA_DIR/dagster with a quiet dagster.yaml.
 export DATA_DIR=${DATA_DIR:-$PWD/.codelupe}
-export DAGSTER_HOME=${DAGSTER_HOME:-$DATA_DIR/dagster}
-mkdir -p "$DAGSTER_HOME"
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
@@ -35,12 +34,20 @@ latest=$(ls -1d "$DATA_DIR"/checkpoints/v* 2>/dev/null | tail -n 1 || true)
 echo
 if [ -n "$latest" ]; then
   echo "==> checkpoint: $latest"
-  cat "$latest/manifest.json" 2>/dev/null | head -c 1500; echo
+  "$VENV/bin/python" - "$latest/manifest.json" <<'PY'
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+for key, value in manifest.items():
+    if not isinstance(value, (dict, list)):
+        print(f"  {key}: {value}")
+PY
 else
   echo "==> no checkpoint (training skipped or no eligible samples)"
 fi
 cat <<MSG
 
-Open the UI, where the sensors keep the pipeline going:
-  DATA_DIR=$DATA_DIR DAGSTER_HOME=$DAGSTER_HOME $VENV/bin/dagster dev -w workspace.yaml
+Open the UI (the runs above are in it), where the sensors keep the pipeline going:
+  DATA_DIR=$DATA_DIR $VENV/bin/codelupe ui
+Stop the embedded Valkey when you are done:
+  DATA_DIR=$DATA_DIR $VENV/bin/codelupe services stop
 MSG

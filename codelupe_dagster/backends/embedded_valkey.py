@@ -66,6 +66,22 @@ def ensure_embedded_valkey(data_dir: str | Path) -> str:
         return _start(home, _ensure_password(home))
 
 
+def has_embedded_valkey(data_dir: str | Path) -> bool:
+    """Whether this DATA_DIR ever had a server (its password exists): readers restart that one, but never
+    start a first, empty one."""
+    return (Path(data_dir).expanduser().resolve() / "valkey" / PASSWORD_FILE).is_file()
+
+
+def embedded_valkey_state(data_dir: str | Path) -> dict[str, Any]:
+    """What `server.json` records (url without password, pid, run id, start time) plus `running`: whether
+    the recorded server answers as the one this DATA_DIR started. Empty when none was ever started."""
+    home = Path(data_dir).expanduser().resolve() / "valkey"
+    state = _read_state(home)
+    if state:
+        state["running"] = _live_url(home) is not None
+    return state
+
+
 def stop_embedded_valkey(data_dir: str | Path) -> bool:
     """Shut the server down cleanly (persisting its data); False if none was running."""
     home = Path(data_dir).expanduser().resolve() / "valkey"

@@ -9,23 +9,20 @@ written; what was left out is printed per reason.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from redis import RedisError
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.corpus_stats import CorpusStats
 from codelupe_dagster.backends.document_spool import SpoolManifest
-from codelupe_dagster.backends.search import BackendUnavailable, SearchIndex
+from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
+from codelupe_dagster.cli import stores
+from codelupe_dagster.cli.errors import FAILED, CommandError, classify
 from codelupe_dagster.cli.redaction_output import configured_pii_kinds, fail_on_setting, redaction_lines
-from codelupe_dagster.cli.search import open_code_index
 from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
-from codelupe_dagster.resources import redis_from_env
-from codelupe_dagster.resources.redis import RedisUnavailable
 from codelupe_dagster.stages.dataset_export import (
     EXPORT_FIELDS,
     EXPORT_SCHEMA,
@@ -80,10 +77,10 @@ def corpus_totals() -> dict[str, Any] | None:
     """The scoring totals from Redis (REDIS_URL, else DATA_DIR's Valkey); None, with a warning, when
     Redis cannot be reached or no batch was recorded."""
     try:
-        resource = redis_from_env(str(settings.data_dir()), connect_attempts=2)
-        redis = resource.process_config_and_initialize()
-        totals = CorpusStats(redis.get_client(), redis.redis_keys).totals()
-    except (RedisUnavailable, RedisError, ValueError) as exc:
+        totals = CorpusStats(stores.read_redis(attempts=2), stores.redis_keys()).totals()
+    except Exception as exc:
+        if classify(exc)[0] == FAILED:
+            raise  # a bug, not an unreachable, unconfigured or absent Redis
         click.echo(f"warning: corpus statistics unavailable ({exc}); the card omits them", err=True)
         return None
     return totals if totals["batches"] else None
@@ -140,16 +137,15 @@ def export(
     )
     try:
         result = export_dataset(
-            open_code_index(),
+            stores.open_index(CODE_SCHEMA),
             out,
             options,
             corpus=corpus_totals(),
             data_dir=settings.data_dir(),
             on_written=_progress,
         )
-    except (BackendUnavailable, ExportTargetError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except ExportTargetError as exc:  # the target folder: a usage error
+        raise CommandError(str(exc), 2) from exc
     stats = result.stats
     on_export = stats["redaction"]["on_export"]
     for line in redaction_lines(on_export["secrets"], on_export["pii"]):

@@ -9,7 +9,6 @@ the configured PII_REDACT kinds, and what was replaced is printed per kind.
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codelupe_dagster.backends.search import BackendUnavailable
+from codelupe_dagster.cli.errors import UNAVAILABLE, CommandError, WorkFailed
 from codelupe_dagster.cli.redaction_output import fail_on_setting, redaction_lines
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.pii import PiiKind
@@ -212,11 +212,9 @@ def migrate(
             if not as_json:
                 click.echo("\n".join(_index_lines(index_report)))
     except (RedisUnavailable, BackendUnavailable, ApiError, TransportError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        raise CommandError(str(exc), UNAVAILABLE) from exc
     except (OldPipelineStillRunning, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        raise WorkFailed(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(output, indent=2))
     else:
@@ -225,5 +223,4 @@ def migrate(
         if dry_run:
             click.echo("Dry run: nothing was changed.")
     if failed:
-        click.echo("error: some documents failed to index; run `codelupe migrate` again to retry", err=True)
-        sys.exit(1)
+        raise WorkFailed("some documents failed to index; run `codelupe migrate` again to retry")

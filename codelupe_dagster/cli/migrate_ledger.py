@@ -8,13 +8,11 @@ layout's memory. Stop the pipeline's runs first; the migration is resumable and 
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
 from codelupe_dagster.backends.dedup_ledger import migrate_layout, open_shape
 from codelupe_dagster.resources import default_resources
-from codelupe_dagster.resources.redis import RedisUnavailable
 
 
 @click.command("migrate-ledger")
@@ -29,12 +27,8 @@ def migrate_ledger(expected_files: int | None) -> None:
     """Migrate the dedup ledger (REDIS_URL, else the embedded Valkey) to the compact layout 2."""
     if expected_files is None and os.environ.get("DEDUP_EXPECTED_FILES", "").strip():
         expected_files = int(os.environ["DEDUP_EXPECTED_FILES"])
-    try:
-        resource = default_resources(redis_connect_attempts=3)["redis"].process_config_and_initialize()
-        client = resource.get_client()
-    except (RedisUnavailable, ValueError) as exc:  # unreachable, or a variable that does not parse
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    resource = default_resources(redis_connect_attempts=3)["redis"].process_config_and_initialize()
+    client = resource.get_client()  # unreachable or misconfigured: one line, exit 69 or 2 (`cli.errors`)
     keys = resource.redis_keys
     report = migrate_layout(client, keys, expected_files, progress=click.echo)
     click.echo(f"done: {report}; shape {open_shape(client, keys)}")

@@ -3,31 +3,29 @@ redaction: the configured PII kinds, and one way of printing what was redacted."
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import NoReturn
 
-import click
 from pydantic import ValidationError
 
-from codelupe_dagster.core.pii import PiiKind
-from codelupe_dagster.resources import pipeline_from_env
+from codelupe_dagster import settings
+from codelupe_dagster.core.pii import PiiKind, parse_kinds
 
 
 def fail_on_setting(exc: ValueError) -> NoReturn:
     """A bad setting ends the command with exit 2 and the setting's own message
     (`PII_REDACT: unknown PII kind(s) ['phone'] ...`), before anything is read or written."""
     message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+    raise settings.ConfigurationError(message) from None
 
 
 def configured_pii_kinds() -> frozenset[PiiKind]:
-    """The personal data PII_REDACT asks to redact."""
+    """The personal data PII_REDACT asks to redact (parsed as the pipeline resource parses it, without
+    importing Dagster: `search` and `export` only read)."""
     try:
-        return pipeline_from_env().pii_kinds()
+        return parse_kinds(settings.env_str("PII_REDACT") or settings.DEFAULTS["PII_REDACT"])
     except ValueError as exc:
-        fail_on_setting(exc)
+        raise settings.ConfigurationError(f"PII_REDACT: {exc}") from None
 
 
 def redaction_lines(secrets: Mapping[str, int], pii: Mapping[str, int], indent: str = "") -> list[str]:

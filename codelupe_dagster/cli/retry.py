@@ -11,8 +11,7 @@ import sys
 
 import click
 
-from codelupe_dagster.resources import default_resources
-from codelupe_dagster.resources.redis import RedisUnavailable
+from codelupe_dagster.cli import stores
 
 
 @click.command()
@@ -22,11 +21,7 @@ def retry(repos: tuple[str, ...], everything: bool) -> None:
     """Re-queue parked (dead-letter) repositories: the named ones, or all with --all."""
     if not repos and not everything:
         raise click.UsageError("name the repositories to retry, or pass --all (see `codelupe status`)")
-    try:
-        queue = default_resources(redis_connect_attempts=3)["redis"].process_config_and_initialize().queue()
-    except (RedisUnavailable, ValueError) as exc:  # unreachable, or a variable that does not parse
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    queue = stores.repo_queue(stores.read_redis(attempts=3))
     unknown = sorted(set(repos) - set(queue.dead_letters()))
     done = queue.retry_dead(() if everything else repos)
     for repo in done:

@@ -18,40 +18,31 @@ from typing import Any
 
 import click
 import dagster as dg
-import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from codelupe_dagster import settings
 from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
-from codelupe_dagster.backends.search import BackendUnavailable
 from codelupe_dagster.backends.sources import forge_kinds
+from codelupe_dagster.cli.errors import CommandError, WorkFailed
 from codelupe_dagster.core.masking import mask_secrets_in_text
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.resources.pipeline import PipelineResource
-from codelupe_dagster.resources.redis import RedisUnavailable
 from codelupe_dagster.run_liveness import active_runs, process_tags, reap_dead_batch_runs
 from codelupe_dagster.stages.settle import RunEnd, requeue_unstarted, settle_run
 from codelupe_dagster.stages.training_samples import count_new_samples
 from codelupe_dagster.training.checkpoints import latest_checkpoint
 
 BATCH_JOB = "batch_job"
-# A bad variable (ValueError from settings) or an unreachable service — also when Dagster wraps one of
-# them while resources initialise: one line and exit 2, as `codelupe status` does.
-SERVICE_ERRORS: tuple[type[BaseException], ...] = (
-    RedisUnavailable,
-    BackendUnavailable,
-    ValueError,
-    redis.ConnectionError,  # the server went away mid-run: the next run resumes from the leases
-    redis.TimeoutError,
-)
-CONFIGURATION_ERRORS = (*SERVICE_ERRORS, dg.DagsterResourceFunctionError, dg.DagsterInvalidConfigError)
 CRAWL_JOB = "crawl_and_queue_job"
 BATCH_SENSOR = "batch_sensor"
 TRAIN_ASSET = "qwen_checkpoint"
-# The progress bar and the summary report progress; Dagster's per-step DEBUG events would drown them.
-# Runs keep their full event logs in the instance, visible in `dagster dev`.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The progress bar and the summary report progress; Dagster's per-step events (and a failed step's
+# traceback) would drown them: a failure is reported here in one line. Runs keep their full event logs
+# in the instance, visible in the UI; `--verbose` shows warnings and errors on the console too.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+VERBOSE_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
@@ -63,6 +54,7 @@ class RunSummary:
     # asset key -> metadata name -> summed integer value over every batch
     totals: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     training: str = "not run"
+    training_error: str | None = None  # why training failed or was interrupted
     stopped: str | None = None
     parked: list[str] = field(default_factory=list)
 
@@ -86,12 +78,10 @@ def resolve_source(source: str | None, samples: int, pipeline: PipelineResource)
     return str(dest)
 
 
-def dagster_instance(pipeline: PipelineResource) -> dg.DagsterInstance:
-    """DAGSTER_HOME when set, else DATA_DIR/dagster: persistent, so runs show up in `dagster dev` later."""
-    if not os.environ.get("DAGSTER_HOME", "").strip():
-        home = pipeline.data_path() / "dagster"
-        home.mkdir(parents=True, exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(home)
+def dagster_instance() -> dg.DagsterInstance:
+    """DAGSTER_HOME when set, else DATA_DIR/dagster (created with a quiet dagster.yaml): persistent, so
+    runs show up in `codelupe ui` later."""
+    settings.prepare_dagster_home()
     return dg.DagsterInstance.get()
 
 
@@ -120,9 +110,14 @@ def new_training_samples(defs: dg.Definitions) -> tuple[int, str | None]:
 
 
 def maybe_train(
-    defs: dg.Definitions, instance: dg.DagsterInstance, enabled: bool, tags: dict[str, str] | None = None
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    enabled: bool,
+    tags: dict[str, str] | None = None,
+    summary: RunSummary | None = None,
 ) -> str:
-    """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn."""
+    """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn;
+    why it failed (or that it was interrupted) goes to `summary.training_error`."""
     if not enabled:
         return "skipped (--no-train)"
     try:
@@ -138,9 +133,13 @@ def maybe_train(
         asset_selection=[dg.AssetKey(TRAIN_ASSET)],
         tags=tags or {},
         raise_on_error=False,
-        run_config=QUIET_CONSOLE,
+        run_config=console_config(),
     )
-    return "succeeded" if result.success else "failed"
+    if result.success:
+        return "succeeded"
+    if summary is not None:
+        summary.training_error = _failure_message(result)
+    return "interrupted" if interrupted(result) else "failed"
 
 
 @dataclass
@@ -189,7 +188,7 @@ def _crawl_and_queue(run: PipelineRun, source: str) -> int:
     crawl = run.defs.resolve_job_def(CRAWL_JOB).execute_in_process(
         instance=run.instance,
         tags=run.tags,
-        run_config={**QUIET_CONSOLE, "ops": {"crawled_repos": {"config": {"source": source}}}},
+        run_config={**console_config(), "ops": {"crawled_repos": {"config": {"source": source}}}},
     )
     queued = crawl.asset_materializations_for_node("queued_repos")
     return int(queued[0].metadata["enqueued"].value) if queued else 0
@@ -252,7 +251,7 @@ def _finish(run: PipelineRun, train: bool) -> RunSummary:
     if summary.stopped is None and final.pending:
         summary.stopped = f"{final.pending} repos still pending"
     summary.training = (
-        maybe_train(run.defs, run.instance, train, run.tags)
+        maybe_train(run.defs, run.instance, train, run.tags, summary)
         if summary.stopped is None
         else "skipped (failures)"
     )
@@ -268,11 +267,14 @@ def _run_batch(run: PipelineRun, batch_job: dg.JobDefinition, request: dg.RunReq
             partition_key=batch_id,
             tags={**request.tags, **run.tags},
             raise_on_error=False,
-            run_config=QUIET_CONSOLE,
+            run_config=console_config(),
         )
     except KeyboardInterrupt:
         settle_run(run.queue, batch_id, RunEnd.INTERRUPTED, "interrupted")
         raise
+    if interrupted(result):  # Dagster caught the Ctrl-C and failed the run: stop, as the user asked
+        settle_run(run.queue, batch_id, RunEnd.INTERRUPTED, "interrupted")
+        raise KeyboardInterrupt
     summary = run.summary
     _add_metadata(summary, result)
     end = RunEnd.SUCCEEDED if result.success else RunEnd.FAILED
@@ -290,6 +292,22 @@ def _run_batch(run: PipelineRun, batch_job: dg.JobDefinition, request: dg.RunReq
         )
     summary.repos_done += len(settled.acked)
     return len(settled.acked) + len(settled.parked)
+
+
+def console_config() -> dict[str, Any]:
+    from codelupe_dagster.cli import is_verbose
+
+    return VERBOSE_CONSOLE if is_verbose() else QUIET_CONSOLE
+
+
+def interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a step of the run failed because the process was interrupted (Ctrl-C, SIGINT)."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            source = getattr(event.event_specific_data, "error_source", None)
+            if getattr(source, "name", None) == "INTERRUPT":
+                return True
+    return False
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -357,8 +375,6 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
             f"({', '.join(summary.parked[:10])}{' …' if len(summary.parked) > 10 else ''}): "
             "`codelupe status` shows why, `codelupe retry` re-queues them"
         )
-    if summary.stopped:
-        console.print(f"[red]stopped early:[/red] {summary.stopped}")
 
 
 @click.command("run")
@@ -377,34 +393,27 @@ def run(
 ) -> None:
     """Crawl a source and run every batch through the pipeline, headless, until no repo is pending.
 
-    Exits 0 only when every repository of the queue was processed or parked (see `codelupe status`);
-    1 when it stopped with repositories still pending; 2 on a configuration or service error."""
+    Exits 0 only when every repository of the queue was processed or parked (see `codelupe status`) and
+    training did not fail; 1 when it stopped with repositories still pending, when training failed or was
+    interrupted; 2 on a configuration error; 69 when a service (Redis, Elasticsearch, a forge) is down."""
     console = Console(stderr=True)
     started = time.monotonic()
-    try:
-        pipeline: PipelineResource = default_resources()["pipeline"]
-        source = resolve_source(source, samples, pipeline)
-        # This process is the run: the environment it exports is what the code location is built from.
-        os.environ["CODELUPE_SOURCE"] = source
-        if batch_size:
-            os.environ["BATCH_SIZE"] = str(batch_size)
-        instance = dagster_instance(pipeline)
-        from codelupe_dagster.definitions import defs
+    if batch_size:
+        os.environ["BATCH_SIZE"] = str(batch_size)
+    # Configuration first (variables, DAGSTER_HOME), so a mistake costs no crawl and no sample build.
+    pipeline: PipelineResource = default_resources()["pipeline"]
+    instance = dagster_instance()
+    source = resolve_source(source, samples, pipeline)
+    # This process is the run: the environment it exports is what the code location is built from.
+    os.environ["CODELUPE_SOURCE"] = source
+    from codelupe_dagster.definitions import defs
 
-        summary = run_pipeline(
-            defs, instance, source, train=not no_train, max_failed_batches=max_failed_batches, console=console
-        )
-    except CONFIGURATION_ERRORS as exc:
-        click.echo(f"error: {mask_secrets_in_text(_first_line(exc))}", err=True)
-        raise SystemExit(2) from None
+    summary = run_pipeline(
+        defs, instance, source, train=not no_train, max_failed_batches=max_failed_batches, console=console
+    )
     render_summary(summary, console, time.monotonic() - started)
+    # An error is one line and an exit code (`cli.errors`): 2 configuration, 69 a service, 1 failed work.
+    if summary.training in {"failed", "interrupted"}:
+        raise WorkFailed(f"training {summary.training}: {summary.training_error or 'see the run in the UI'}")
     if summary.stopped:
-        raise SystemExit(1)
-
-
-def _first_line(exc: BaseException) -> str:
-    """The innermost cause's first line: Dagster wraps resource errors in its own exception types."""
-    while exc.__cause__ is not None and not isinstance(exc, SERVICE_ERRORS):
-        exc = exc.__cause__
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise CommandError(f"stopped early: {summary.stopped}")

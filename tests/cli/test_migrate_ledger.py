@@ -43,7 +43,7 @@ def test_old_ledger_is_refused_then_migrated_by_the_command(
     assert again.exit_code == 0 and ledger.claimants(digests) == claimants  # a re-run changes nothing
 
 
-def test_unreachable_redis_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_redis_is_one_line_and_exit_69(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
     with socket.socket() as sock:  # a loopback port with nothing listening
@@ -53,4 +53,6 @@ def test_unreachable_redis_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     _register()
     result = CliRunner().invoke(cli, ["migrate-ledger"])
-    assert result.exit_code == 2 and result.output.startswith("error:")
+    assert result.exit_code == 69
+    assert result.stderr.startswith("state: ") and len(result.stderr.strip().splitlines()) == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: Redis at redis://127.0.0.1:")

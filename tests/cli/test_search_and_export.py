@@ -30,7 +30,7 @@ def invoke(*args: str) -> str:
     _register()
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # stderr starts with the `state:` line
 
 
 def test_search_json_hits_with_lines(indexed: PlantedCorpus) -> None:

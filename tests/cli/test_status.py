@@ -26,10 +26,16 @@ def _status(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
-def test_fresh_data_dir_reports_zeros_as_json(tmp_path: Path) -> None:
-    result = _status(tmp_path / "data", "--json")
+def test_fresh_data_dir_reports_zeros_as_json(
+    tmp_path: Path, valkey_client: redis.Redis, valkey_url: str
+) -> None:
+    """A state directory that exists (here with an empty queue server) reports zeros, not errors."""
+    data = tmp_path / "data"
+    data.mkdir()
+    result = _status(data, "--json", REDIS_URL=valkey_url)
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
+    assert next(iter(status)) == "state"
     assert status["queue"] == {
         "pipeline:repos": 0,
         "pipeline:repos:inflight": 0,
@@ -43,9 +49,6 @@ def test_fresh_data_dir_reports_zeros_as_json(tmp_path: Path) -> None:
     assert status["index"]["codelupe-code"] == 0
     assert status["index"]["github-coding-repos"] == 0
     assert status["index"]["quality"] == {"<0.3": 0, "0.3-0.5": 0, "0.5-0.7": 0, ">=0.7": 0}
-    from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
-
-    stop_embedded_valkey(tmp_path / "data")
 
 
 def test_counts_follow_the_configured_redis(tmp_path: Path, redis_url: str) -> None:
@@ -54,6 +57,7 @@ def test_counts_follow_the_configured_redis(tmp_path: Path, redis_url: str) -> N
     ledger = RedisDedupLedger(client, RedisKeys())
     ledger.claim_exact([("b1", [b"x" * 16, b"y" * 16]), ("b2", [b"z" * 16])])
     client.hset("pipeline:processed:repos", mapping={"a/b": "c0ffee"})
+    (tmp_path / "data").mkdir()
     result = _status(tmp_path / "data", "--json", REDIS_URL=redis_url)
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
@@ -62,25 +66,27 @@ def test_counts_follow_the_configured_redis(tmp_path: Path, redis_url: str) -> N
 
 
 def test_wrong_redis_url_fails_with_one_masked_line(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
     result = _status(tmp_path / "data", "--json", REDIS_URL="redis://ops:s3cret@127.0.0.1:9/0")
-    assert result.returncode != 0
+    assert result.returncode == 69
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "redis://ops:***@127.0.0.1:9/0" in lines[0]
+    assert len(lines) == 2 and lines[0].startswith("state: "), result.stderr
+    assert "redis://ops:***@127.0.0.1:9/0" in lines[1]
     assert "s3cret" not in result.stderr + result.stdout
 
 
 def test_wrong_elasticsearch_url_fails_with_one_masked_line(tmp_path: Path, valkey_url: str) -> None:
+    (tmp_path / "data").mkdir()
     result = _status(
         tmp_path / "data",
         "--json",
         REDIS_URL=valkey_url,
         ELASTICSEARCH_URL="http://elastic:changeme@127.0.0.1:9/",
     )
-    assert result.returncode != 0
+    assert result.returncode == 69
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "127.0.0.1:9" in lines[0]
+    assert len(lines) == 2 and lines[0].startswith("state: "), result.stderr
+    assert "127.0.0.1:9" in lines[1]
     assert "changeme" not in result.stderr + result.stdout
 
 
@@ -96,7 +102,15 @@ def test_data_dir_and_everything_in_it_is_private_to_its_owner(tmp_path: Path) -
     os.chmod(loose, 0o755)  # a DATA_DIR made before this rule, readable by everyone
     try:
         for data_dir in (fresh, loose):
-            result = _status(data_dir, "--json")
+            # `forget --dry-run` opens the stores as a writer would (starting the embedded Valkey).
+            environ = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "ELASTICSEARCH_URL"}}
+            result = subprocess.run(
+                [sys.executable, "-m", "codelupe_dagster.cli", "forget", "--dry-run", "some/repo"],
+                capture_output=True,
+                text=True,
+                env={**environ, "DATA_DIR": str(data_dir)},
+                timeout=120,
+            )
             assert result.returncode == 0, result.stderr
             assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
             found = [path for path in data_dir.rglob("*")]

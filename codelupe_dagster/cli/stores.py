@@ -1,0 +1,73 @@
+"""The stores a reading command needs (Redis, the indexes), opened from the environment without Dagster.
+
+The same variables as `resources.default_resources()` (REDIS_URL, REDIS_KEY_PREFIX, ELASTICSEARCH_URL and
+its credentials, ES_CODE_INDEX, ES_REPO_INDEX), so a command reads what a run wrote; but importing Dagster
+costs seconds, and `codelupe status` or `search` should answer in a fraction of one. A reader never starts
+a first, empty Valkey: with no REDIS_URL and no server ever started in DATA_DIR it says there is no data.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from codelupe_dagster import settings
+from codelupe_dagster.backends.embedded_valkey import has_embedded_valkey
+from codelupe_dagster.backends.redis_connect import connect_redis
+from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
+from codelupe_dagster.backends.repo_queue import RetryPolicy
+from codelupe_dagster.backends.search import (
+    CODE_SCHEMA,
+    DEFAULT_INDEX_NAMES,
+    REPO_SCHEMA,
+    IndexSchema,
+    SearchIndex,
+    open_search_index,
+)
+from codelupe_dagster.cli.errors import NoState
+from codelupe_dagster.core.keys import DEFAULT_PREFIX, RedisKeys
+
+INDEX_NAME_VARIABLES = {CODE_SCHEMA.name: "ES_CODE_INDEX", REPO_SCHEMA.name: "ES_REPO_INDEX"}
+
+
+def redis_keys() -> RedisKeys:
+    return RedisKeys(settings.env_str("REDIS_KEY_PREFIX") or DEFAULT_PREFIX)
+
+
+def read_redis(attempts: int = 3) -> redis.Redis:
+    """REDIS_URL's server, else DATA_DIR's embedded Valkey — restarted if stopped, never created."""
+    url = settings.env_str("REDIS_URL", "")
+    data_dir = settings.data_dir()
+    if not url and not has_embedded_valkey(data_dir):
+        raise NoState(str(data_dir / "valkey"), "or set REDIS_URL")
+    try:
+        return connect_redis(url or None, str(data_dir), attempts=attempts)
+    except ValueError as exc:  # redis-py's "Redis URL must specify one of the following schemes ..."
+        raise settings.ConfigurationError(f"REDIS_URL: {exc}") from exc
+
+
+def repo_queue(client: redis.Redis) -> RedisRepoQueue:
+    policy = RetryPolicy(
+        lease_ttl_s=settings.env_float("LEASE_TTL"),
+        max_attempts=settings.env_int("MAX_REPO_ATTEMPTS"),
+        max_crashes=settings.env_int("MAX_REPO_CRASHES"),
+        backoff_s=settings.env_float("REPO_RETRY_BACKOFF"),
+    )
+    return RedisRepoQueue(client, redis_keys(), policy)
+
+
+def elasticsearch_url() -> str | None:
+    return settings.env_str("ELASTICSEARCH_URL", "") or None
+
+
+def open_index(schema: IndexSchema) -> SearchIndex:
+    """The index of ``schema`` this environment points at (ELASTICSEARCH_URL, else DATA_DIR's file)."""
+    name = settings.env_str(INDEX_NAME_VARIABLES[schema.name], "") or DEFAULT_INDEX_NAMES[schema.name]
+    return open_search_index(
+        schema,
+        data_dir=settings.data_dir(),
+        elasticsearch_url=elasticsearch_url(),
+        index_name=name,
+        api_key=settings.env_str("ELASTICSEARCH_API_KEY", "") or None,
+        username=settings.env_str("ELASTICSEARCH_USERNAME", "") or None,
+        password=settings.env_str("ELASTICSEARCH_PASSWORD", "") or None,
+    )
