@@ -33,10 +33,10 @@ from codelupe_dagster.backends.search import (
 from codelupe_dagster.backends.search.matching import LineMatch, best_lines
 from codelupe_dagster.backends.search.query_syntax import Term, parse_query
 from codelupe_dagster.cli.redaction_output import configured_pii_kinds, redaction_lines
+from codelupe_dagster.cli.stores import open_index
 from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
 from codelupe_dagster.core.redaction import RedactionTally, redact_document
-from codelupe_dagster.resources.search import open_configured_index
 
 MAX_LINES_PER_HIT = 3
 OVERFETCH = 5  # hits read per hit shown when the licence policy may leave some out
@@ -47,7 +47,7 @@ TERMINAL_MARKS = ("\x1b[1m", "\x1b[22m")
 
 def open_code_index() -> SearchIndex:
     """The code index this environment points at (ELASTICSEARCH_URL, else DATA_DIR's SQLite file)."""
-    return open_configured_index(CODE_SCHEMA)
+    return open_index(CODE_SCHEMA)
 
 
 def matching_lines(

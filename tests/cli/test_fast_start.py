@@ -36,7 +36,9 @@ def _probe(*args: str, **env: str) -> tuple[str, str]:
     return result.stderr.strip().splitlines()[-1], result.stdout
 
 
-@pytest.mark.parametrize("args", [("--help",), ("status", "--help"), ("services", "--help")])
+@pytest.mark.parametrize(
+    "args", [("--help",), ("status", "--help"), ("services", "--help"), ("search", "--help")]
+)
 def test_help_does_not_import_dagster(args: tuple[str, ...]) -> None:
     verdict, stdout = _probe(*args)
     assert verdict == "NO_DAGSTER 0", verdict
@@ -47,6 +49,11 @@ def test_status_does_not_import_dagster(tmp_path: Path, valkey_url: str) -> None
     verdict, stdout = _probe("status", "--json", DATA_DIR=str(tmp_path), REDIS_URL=valkey_url)
     assert verdict == "NO_DAGSTER 0", verdict
     assert '"queue"' in stdout
+
+
+def test_search_does_not_import_dagster(tmp_path: Path, valkey_url: str) -> None:
+    verdict, _ = _probe("search", "parse csv", DATA_DIR=str(tmp_path), REDIS_URL=valkey_url)
+    assert verdict.startswith("NO_DAGSTER "), verdict
 
 
 def test_run_still_imports_dagster(tmp_path: Path) -> None:
