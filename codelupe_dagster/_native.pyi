@@ -1,5 +1,7 @@
 """Type stub of the compiled extension built from `native/` (Rust, PyO3): see native/src/lib.rs."""
 
+# --- quality (native/src/quality.rs)
+
 from collections.abc import Callable, Iterable
 
 class Scanner:
@@ -24,3 +26,11 @@ class Scanner:
         assignment_match: Callable[[str], object],
     ) -> None: ...
     def scan(self, text: str) -> tuple[int, int, int, int, int, int, int, int, int]: ...
+
+# --- minhash (native/src/minhash.rs)
+
+# --- decontamination (native/src/decontamination.rs)
+
+# --- subwords (native/src/subwords.rs)
+
+# --- content_stats (native/src/content_stats.rs)

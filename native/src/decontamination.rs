@@ -1,0 +1,8 @@
+//! The decontamination word and window search (`core/decontamination.py`).
+
+use pyo3::prelude::*;
+
+/// Adds this file's functions to the module.
+pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}
