@@ -12,6 +12,9 @@ export DATA_DIR=${DATA_DIR:-$PWD/.codelupe}
 export DAGSTER_HOME=${DAGSTER_HOME:-$DATA_DIR/dagster}
 mkdir -p "$DAGSTER_HOME"
 
+# Rust for the compiled hot path (native/), which `pip install` builds.
+. scripts/require_rust.sh
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PYTHON" -m venv "$VENV"
