@@ -173,12 +173,17 @@ const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl<'a> Distinct<'a> {
     fn new(text: &'a [u8]) -> Self {
-        let bits = 8;
+        // About one distinct run per 40 bytes of source code (CPython's Lib, Go's tree): start with
+        // room for that many, so that most texts never grow the table.
+        let bits = (text.len() / 16)
+            .clamp(256, 1 << 16)
+            .next_power_of_two()
+            .trailing_zeros();
         Distinct {
             text,
             slots: vec![Slot::default(); 1 << bits],
             shift: 64 - bits,
-            runs: Vec::new(),
+            runs: Vec::with_capacity(1 << (bits - 1)),
         }
     }
 
@@ -218,7 +223,7 @@ impl<'a> Distinct<'a> {
     }
 
     /// Records `text[start..end]`; true when it was not seen before.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, start: usize, end: usize) -> bool {
         let len = end - start;
         let head = self.head(start, len);
@@ -245,6 +250,8 @@ impl<'a> Distinct<'a> {
         true
     }
 
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self) {
         let size = 2 * self.slots.len();
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
