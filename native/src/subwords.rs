@@ -23,8 +23,8 @@
 //!   (perf); a fixed line order would save it but change the column's bytes.
 //!
 //! The text's UTF-8 is read with `PyUnicode_AsUTF8AndSize`: no copy for an ASCII `str`; for any other,
-//! CPython builds the UTF-8 once and keeps it with the `str` (the quality scanner reads the same text
-//! the same way, so a worker's normalised content pays for it once).
+//! CPython builds the UTF-8 once and keeps it with the `str` for the `str`'s life, as large as the text
+//! (with the `v2` scorer the quality scanner has already done so for the same normalised content).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PySet, PyString};
