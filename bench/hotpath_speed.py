@@ -24,9 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codelupe_dagster.backends.eval_sets import load_sets
+from codelupe_dagster.backends.search import code_tokens
 from codelupe_dagster.core import dedup, license_detection, minhash
 from codelupe_dagster.core.decontamination import DecontaminationIndex
 from tests.support import hotpath_reference as ref
+from tests.support import subwords_reference as subwords_ref
 
 Pair = tuple[Callable[[str], object], Callable[[str], object]]
 
@@ -47,6 +49,7 @@ def _pairs() -> dict[str, tuple[Pair, bool]]:
         ),
         "dedup.normalize_content": ((ref.normalize_content, dedup.normalize_content), False),
         "license_detection.license_header": ((ref.license_header, license_detection.license_header), False),
+        "code_tokens.camel_subwords": ((subwords_ref.camel_subwords, code_tokens.camel_subwords), True),
     }
 
 

@@ -33,4 +33,7 @@ class Scanner:
 
 # --- subwords (native/src/subwords.rs)
 
+def camel_subwords(text: str) -> str:
+    """`code_tokens.camel_subwords`: sub-words of each distinct case-changing identifier, one per line."""
+
 # --- content_stats (native/src/content_stats.rs)
