@@ -1,7 +1,7 @@
 //! camelCase sub-words for the code index (`backends/search/code_tokens.camel_subwords`), compiled.
 //!
-//! `camel_subwords(text)` returns exactly the string of the Python function it replaced
-//! (`tests/support/subwords_reference.py`), line order included:
+//! `camel_subwords(text)` returns the lines of the Python function it replaced
+//! (`tests/support/subwords_reference.py`), in order of first occurrence:
 //!
 //! - the text is read as UTF-8, a `str` holding lone surrogates as its `surrogatepass` encoding; every
 //!   byte that is not an ASCII letter or digit separates identifiers (the Python translated the bytes
@@ -12,22 +12,17 @@
 //!   `[a-z0-9][A-Z]|[A-Z][A-Z][a-z]` matches in it;
 //! - each kept run gives one line, `" ".join(re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+",
 //!   run))` (no lowercasing), and the lines are joined by `"\n"`;
-//! - the Python deduplicated the runs in a `set` of `bytes` and emitted them in the set's iteration
-//!   order, which depends on Python's (per-process, randomised) hash of each run and on the order the
-//!   runs were added. To return the same bytes, this module dedups the runs itself, and when more than
-//!   one run is kept it adds every distinct run to a real Python `set` in order of first occurrence,
-//!   which leaves the set's table as adding every run, duplicates included, did (adding a present key
-//!   changes nothing, and nothing is ever removed), then walks the set. With no or one kept run the
-//!   order cannot matter and no Python object is made. The set (making, hashing and freeing a `bytes`
-//!   per distinct run) is a quarter to a third of this function's time on CPython's Lib and Go's tree
-//!   (perf); a fixed line order would save it but change the column's bytes.
+//! - each distinct run gives one line, in order of its first occurrence. The Python emitted them in the
+//!   iteration order of a `set` of `bytes`, which follows Python's per-process randomised hash: the
+//!   same text gave differently ordered lines in two processes. The set of lines is the same; only
+//!   their order is now fixed (the order changes no match: each line is one identifier's sub-words).
 //!
 //! The text's UTF-8 is read with `PyUnicode_AsUTF8AndSize`: no copy for an ASCII `str`; for any other,
 //! CPython builds the UTF-8 once and keeps it with the `str` for the `str`'s life, as large as the text
 //! (with the `v2` scorer the quality scanner has already done so for the same normalised content).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PySet, PyString};
+use pyo3::types::{PyBytes, PyString};
 
 const LANES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -275,54 +270,33 @@ impl<'a> Distinct<'a> {
 }
 
 /// The string of `camel_subwords` for the UTF-8 (or surrogatepass) bytes of a text.
-fn subwords_of(py: Python<'_>, text: &[u8]) -> PyResult<String> {
+fn subwords_of(text: &[u8]) -> String {
     let mut distinct = Distinct::new(text);
-    let mut mixed = 0usize;
-    let mut last_mixed: &[u8] = b"";
     for_each_run(text, |start, end| {
-        if distinct.insert(start, end) && is_mixed(&text[start..end]) {
-            mixed += 1;
-            last_mixed = &text[start..end];
-        }
+        distinct.insert(start, end);
     });
     let mut out = Vec::new();
-    match mixed {
-        0 => {}
-        1 => push_subwords(last_mixed, &mut out),
-        _ => {
-            // The Python's line order: the iteration order of a set holding every distinct run.
-            let set = PySet::empty(py)?;
-            for run in &distinct.runs {
-                set.add(PyBytes::new(py, run))?;
-            }
-            for item in set.iter() {
-                let item = item.cast_into::<PyBytes>()?;
-                let run = item.as_bytes();
-                if is_mixed(run) {
-                    if !out.is_empty() {
-                        out.push(b'\n');
-                    }
-                    push_subwords(run, &mut out);
-                }
-            }
+    for run in distinct.runs.iter().filter(|run| is_mixed(run)) {
+        if !out.is_empty() {
+            out.push(b'\n');
         }
+        push_subwords(run, &mut out);
     }
     // Only ASCII letters, digits, spaces and newlines were written.
-    Ok(String::from_utf8(out).expect("ASCII"))
+    String::from_utf8(out).expect("ASCII")
 }
 
-/// The sub-words of each distinct case-changing identifier of `text`, one line per identifier, in the
-/// order of the Python function it replaced (`code_tokens.camel_subwords`).
+/// The sub-words of each distinct case-changing identifier of `text`, one line per identifier, in
+/// order of first occurrence (`code_tokens.camel_subwords`).
 #[pyfunction]
 fn camel_subwords(text: &Bound<'_, PyString>) -> PyResult<String> {
-    let py = text.py();
     match text.to_str() {
-        Ok(s) => subwords_of(py, s.as_bytes()),
+        Ok(s) => Ok(subwords_of(s.as_bytes())),
         Err(_) => {
             // Lone surrogates: read the surrogatepass encoding, as the Python did.
             let encoded = text.call_method1("encode", ("utf-8", "surrogatepass"))?;
             let encoded = encoded.cast::<PyBytes>()?;
-            subwords_of(py, encoded.as_bytes())
+            Ok(subwords_of(encoded.as_bytes()))
         }
     }
 }

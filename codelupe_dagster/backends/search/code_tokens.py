@@ -74,9 +74,9 @@ def camel_subwords(text: str) -> str:
     is kept when it changes case inside (``[a-z0-9][A-Z]`` or ``[A-Z][A-Z][a-z]``, as ``parseHttp``
     and ``HTTPServer``; underscores end an identifier because unicode61 already splits snake_case) and
     split like Elasticsearch's word_delimiter (``[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+``,
-    not lowercased). Line order is that of a Python ``set`` of the runs, as in the Python function it
-    replaced (``tests/support/subwords_reference.py``), so the output is the same string; the order
-    changes no match, and the SQLite backend reuses the stored column when the text is unchanged.
+    not lowercased). Lines come in order of first occurrence, the same in every process (the Python it
+    replaced, ``tests/support/subwords_reference.py``, emitted the same lines in the order of a set
+    of ``bytes``, which changes with each process's hash seed); the order changes no match.
     """
     return _compiled_camel_subwords(text)
 

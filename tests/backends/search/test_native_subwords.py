@@ -1,17 +1,22 @@
 """The compiled `code_tokens.camel_subwords` (`native/src/subwords.rs`) is the one in use and returns the
-same string as the Python function it replaced (`tests/support/subwords_reference.py`), line order
-included: on every file of CPython's standard library and Go's tree found on this machine, and on
+lines of the Python function it replaced (`tests/support/subwords_reference.py`) in order of first
+occurrence: on every file of CPython's standard library and Go's tree found on this machine, and on
 adversarial texts (non-ASCII letters, digits and case, combining marks, lone surrogates, Python-only
 whitespace, NUL, runs across the compiled scanner's 64-byte blocks, tens of thousands of identifiers).
 
-Both run in this process, so they see the same (randomised) hash of every run: the Python emitted its
-lines in `set` order, and the compiled function reproduces that order, not a fixed one.
+The Python emitted its lines in the order of a `set` of `bytes`, which follows the process's randomised
+hash; the compiled function fixes the order (first occurrence), so the oracle's lines are put in that
+order before comparing strings: the same lines, nothing more or less, and a stable order.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import random
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -36,13 +41,39 @@ def test_every_real_source_file_equals_reference() -> None:
         pytest.skip("no CPython standard library or Go tree on this machine")
     compiled = [code_tokens.camel_subwords(text) for _, text in corpus]
     pairs = zip(corpus, compiled, strict=True)
-    mismatched = [path for (path, text), new in pairs if new != reference.camel_subwords(text)]
+    mismatched = [path for (path, text), new in pairs if new != _expected(text)]
     assert mismatched == [], mismatched[:10]
     assert sum(map(bool, compiled)) > len(corpus) // 2  # most files have case-changing identifiers
 
 
+def _expected(text: str) -> str:
+    """The oracle's lines in order of their identifier's first occurrence in the text."""
+    lines = reference.camel_subwords(text).split("\n")
+    runs = re.findall(rb"[A-Za-z0-9]+", text.encode("utf-8", "surrogatepass"))
+    first = {run: position for position, run in reversed(list(enumerate(runs)))}
+    # A line's sub-words cover every character of its identifier: joined, they give the run back.
+    return "\n".join(sorted(lines, key=lambda line: first.get(line.replace(" ", "").encode(), -1)))
+
+
 def _same(text: str) -> None:
-    assert code_tokens.camel_subwords(text) == reference.camel_subwords(text), repr(text[:300])
+    assert code_tokens.camel_subwords(text) == _expected(text), repr(text[:300])
+
+
+def test_line_order_is_first_occurrence_and_the_same_in_every_process() -> None:
+    text = "zetaAlpha betaGamma alphaOmega betaGamma deltaX1Y"
+    assert code_tokens.camel_subwords(text) == "zeta Alpha\nbeta Gamma\nalpha Omega\ndelta X 1 Y"
+    program = "from codelupe_dagster.backends.search import code_tokens as t; print(t.camel_subwords(%r))"
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", program % (" ".join(f"w{n}Q" for n in range(50)),)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(seen) == 1, seen
 
 
 @pytest.mark.parametrize(
@@ -60,7 +91,7 @@ def _same(text: str) -> None:
     ],
 )
 def test_known_texts(text: str, lines: list[str]) -> None:
-    assert sorted(code_tokens.camel_subwords(text).splitlines()) == sorted(lines)
+    assert code_tokens.camel_subwords(text).splitlines() == lines
     _same(text)
 
 
@@ -96,7 +127,7 @@ def test_long_lines_and_many_identifiers() -> None:
     rng = random.Random(5)
     _same("aB" * 200_000)
     _same(("fooBar" * 1000 + " ") * 50)
-    # More than 50,000 distinct runs: the Python set grows by doubling past that size.
+    # More than 50,000 distinct runs: the compiled table grows several times.
     words = [f"w{n}X{rng.randrange(10**6)}" if n % 3 else f"plain{n}" for n in range(120_000)]
     rng.shuffle(words)
     _same(" ".join(words))
