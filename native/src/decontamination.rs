@@ -1,8 +1,356 @@
-//! The decontamination word and window search (`core/decontamination.py`).
+//! The decontamination search's per-text work, compiled (`codelupe_dagster._native.WordSplitter` and
+//! `DecontaminationSearch`).
+//!
+//! `core/decontamination.py` keeps building the index (vocabulary, n-gram keys, owners, records) and every
+//! decision after the search; this module reproduces, for one text and in one call, what its
+//! `_hits` did with `token_bytes`, `numpy.fromiter`, `_has_known_run`, `_window_hashes` and the
+//! bitmap + `searchsorted` lookup (the frozen oracle is `tests/support/hotpath_reference.py` and
+//! `tests/support/decontamination_reference.py`):
+//!
+//! - words are `token_bytes(text)` = `tokens(text)` UTF-8 encoded (surrogatepass): an all-ASCII text
+//!   is read as its bytes, any other text as the bytes of Python's own `text.lower()` (called from
+//!   here, so Unicode lower-casing — the Kelvin sign, final sigma, `İ` — is Python's by construction),
+//!   encoded with `surrogatepass` when it holds lone surrogates. Each byte goes through the translate
+//!   table `_WORD_BYTES` passed in by Python (ASCII upper to lower case, ASCII punctuation but `_` and
+//!   ASCII whitespace to a space); a byte whose translation is whitespace to `bytes.split` ends a word,
+//!   and so does any of the UTF-8 sequences `_UNICODE_SPACES` (the characters beyond ASCII that
+//!   `str.isspace` accepts), matched on the bytes before translation as `bytes.replace` did (well-formed
+//!   UTF-8 of single characters cannot overlap, so the order of the replacements is immaterial);
+//! - a word's value is the vocabulary's value of its bytes (63 bits, computed by Python), or `_UNKNOWN`;
+//!   a value equal to `_UNKNOWN` counts as unknown, as in `values == _UNKNOWN`;
+//! - when no `ngram` consecutive values are all known, the text has no hit (the known-run prefilter);
+//!   otherwise EVERY window is hashed, unknown words included, exactly as before: the polynomial
+//!   `sum(v[i + k] * BASE^(ngram - 1 - k))` modulo 2^64, computed here as a rolling hash (exact in the
+//!   ring of integers modulo 2^64, so bit for bit numpy's value);
+//! - a window hits when its hash is one of the sorted, distinct index keys (a bit filter on the low bits
+//!   first, then a binary search: exact equality, so the 2^-64 collisions of a window holding an unknown
+//!   word are the same as before); the answer is the sorted, distinct positions of the hit keys, which
+//!   are `_hits`'s positions in `self._keys`.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
 
-/// Adds this file's functions to the module.
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// The value of every word that no evaluation set holds (`decontamination._UNKNOWN`).
+const UNKNOWN: u64 = 0x1E37_79B9_7F4A_7C15;
+/// The odd multiplier of the polynomial window hash (`decontamination._BASE`).
+const BASE: u64 = 0xFF51_AFD7_ED55_8CCD;
+
+/// How `token_bytes` reads a text: the translate table and the non-ASCII spaces.
+#[derive(Clone)]
+struct Splitter {
+    table: [u8; 256],
+    /// `table[b]` is whitespace to `bytes.split` (space, `\t\n\r\x0b\x0c`).
+    separator: [bool; 256],
+    /// `b` is the first byte of some sequence of `wide_spaces`.
+    wide_lead: [bool; 256],
+    wide_spaces: Vec<Vec<u8>>,
+}
+
+impl Splitter {
+    fn new(table: &[u8], wide_spaces: Vec<Vec<u8>>) -> PyResult<Self> {
+        let table: [u8; 256] = table.try_into().map_err(|_| {
+            PyValueError::new_err("the word table is a translate table of 256 bytes")
+        })?;
+        let mut separator = [false; 256];
+        for (b, sep) in separator.iter_mut().enumerate() {
+            *sep = matches!(table[b], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C);
+        }
+        let mut wide_lead = [false; 256];
+        for space in &wide_spaces {
+            // One character beyond ASCII, well-formed: then no two of them overlap in a text's UTF-8.
+            let one_char = std::str::from_utf8(space).is_ok_and(|s| s.chars().count() == 1);
+            if !one_char || space[0] < 0x80 {
+                return Err(PyValueError::new_err(
+                    "a wide space is the UTF-8 of one character beyond ASCII",
+                ));
+            }
+            wide_lead[usize::from(space[0])] = true;
+        }
+        Ok(Splitter {
+            table,
+            separator,
+            wide_lead,
+            wide_spaces,
+        })
+    }
+
+    /// Calls `word` with each word of `data` (the prepared bytes of a text), translated.
+    fn for_each_word(&self, data: &[u8], buf: &mut Vec<u8>, mut word: impl FnMut(&[u8])) {
+        buf.clear();
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            if self.wide_lead[usize::from(b)]
+                && let Some(space) = self.wide_spaces.iter().find(|s| data[i..].starts_with(s))
+            {
+                if !buf.is_empty() {
+                    word(buf);
+                    buf.clear();
+                }
+                i += space.len();
+                continue;
+            }
+            if self.separator[usize::from(b)] {
+                if !buf.is_empty() {
+                    word(buf);
+                    buf.clear();
+                }
+            } else {
+                buf.push(self.table[usize::from(b)]);
+            }
+            i += 1;
+        }
+        if !buf.is_empty() {
+            word(buf);
+            buf.clear();
+        }
+    }
+}
+
+/// Runs `f` on the bytes `token_bytes` translates: an ASCII text's own bytes, else the UTF-8
+/// (surrogatepass) of Python's `text.lower()`.
+fn with_prepared<R>(text: &Bound<'_, PyString>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    let py = text.py();
+    if text.call_method0(intern!(py, "isascii"))?.is_truthy()? {
+        return Ok(f(text.to_str()?.as_bytes()));
+    }
+    let lowered = text.call_method0(intern!(py, "lower"))?;
+    let lowered = lowered.cast::<PyString>()?;
+    match lowered.to_str() {
+        Ok(s) => Ok(f(s.as_bytes())),
+        Err(_) => {
+            let encoded =
+                lowered.call_method1(intern!(py, "encode"), ("utf-8", "surrogatepass"))?;
+            Ok(f(encoded.cast::<PyBytes>()?.as_bytes()))
+        }
+    }
+}
+
+/// `decontamination.token_bytes`: `WordSplitter(_WORD_BYTES, _UNICODE_SPACES).words(text)`.
+#[pyclass(frozen, module = "codelupe_dagster._native")]
+struct WordSplitter {
+    splitter: Splitter,
+}
+
+#[pymethods]
+impl WordSplitter {
+    #[new]
+    fn new(table: &[u8], wide_spaces: Vec<Vec<u8>>) -> PyResult<Self> {
+        Ok(WordSplitter {
+            splitter: Splitter::new(table, wide_spaces)?,
+        })
+    }
+
+    /// The text's words as bytes (`token_bytes`).
+    fn words<'py>(&self, text: &Bound<'py, PyString>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let py = text.py();
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        with_prepared(text, |data| {
+            self.splitter
+                .for_each_word(data, &mut buf, |w| out.push(PyBytes::new(py, w)));
+        })?;
+        Ok(out)
+    }
+}
+
+/// A fast hasher for the vocabulary's words (FxHash rounds, a murmur3 finaliser so that the low bits
+/// that pick a bucket depend on every byte). The map is built from the evaluation sets, never from the
+/// texts searched, so its buckets are not the texts' to choose.
+#[derive(Default)]
+struct WordHasher(u64);
+
+const WORD_MUL: u64 = 0x51_7C_C1_B7_27_22_0A_95;
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(WORD_MUL);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(WORD_MUL);
+        }
+        self.0 = h;
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(WORD_MUL);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^ (h >> 33)
+    }
+}
+
+type Vocabulary = HashMap<Box<[u8]>, u64, BuildHasherDefault<WordHasher>>;
+
+/// The index's tables for the search: `DecontaminationIndex._hits(text)` in one call.
+#[pyclass(frozen, module = "codelupe_dagster._native")]
+struct DecontaminationSearch {
+    splitter: Splitter,
+    vocabulary: Vocabulary,
+    /// The longest vocabulary word in bytes: a longer word is unknown without a lookup.
+    longest: usize,
+    keys: Vec<u64>,
+    /// A bit per slot, about 16 slots per key, set at each key's low bits.
+    filter: Vec<u64>,
+    slot_mask: u64,
+    ngram: usize,
+}
+
+#[pymethods]
+impl DecontaminationSearch {
+    /// `vocabulary`: word bytes -> value (below 2^64); `keys`: the sorted distinct n-gram hashes as
+    /// little-endian u64; `ngram`: words per window.
+    #[new]
+    #[pyo3(signature = (splitter, *, vocabulary, keys, ngram))]
+    fn new(
+        splitter: &WordSplitter,
+        vocabulary: &Bound<'_, PyDict>,
+        keys: &[u8],
+        ngram: usize,
+    ) -> PyResult<Self> {
+        if ngram < 1 || u32::try_from(ngram).is_err() {
+            return Err(PyValueError::new_err("ngram must be >= 1 and below 2^32"));
+        }
+        if !keys.len().is_multiple_of(8) {
+            return Err(PyValueError::new_err(
+                "keys are little-endian u64, 8 bytes each",
+            ));
+        }
+        let keys: Vec<u64> = keys
+            .chunks_exact(8)
+            .map(|c| {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(c);
+                u64::from_le_bytes(word)
+            })
+            .collect();
+        if keys.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Err(PyValueError::new_err("keys must be sorted and distinct"));
+        }
+        let mut map = Vocabulary::default();
+        map.reserve(vocabulary.len());
+        let mut longest = 0;
+        for (word, value) in vocabulary.iter() {
+            let word = word.cast::<PyBytes>()?.as_bytes();
+            longest = longest.max(word.len());
+            map.insert(word.into(), value.extract::<u64>()?);
+        }
+        let bits = (16 * keys.len()).max(1024).next_power_of_two();
+        let mut filter = vec![0u64; bits / 64];
+        let slot_mask = (bits - 1) as u64;
+        for &key in &keys {
+            let slot = (key & slot_mask) as usize;
+            filter[slot / 64] |= 1 << (slot % 64);
+        }
+        Ok(DecontaminationSearch {
+            splitter: splitter.splitter.clone(),
+            vocabulary: map,
+            longest,
+            keys,
+            filter,
+            slot_mask,
+            ngram,
+        })
+    }
+
+    /// The sorted, distinct positions in the keys of the n-grams the text shares with the index.
+    fn hits(&self, text: &Bound<'_, PyString>) -> PyResult<Vec<usize>> {
+        if self.keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = with_prepared(text, |data| self.values(data))?;
+        Ok(match values {
+            Some(values) => self.lookup(&values),
+            None => Vec::new(),
+        })
+    }
+
+    /// Indexed n-grams.
+    fn __len__(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+impl DecontaminationSearch {
+    /// The value of every word of the prepared text, or None when no `ngram` consecutive ones are all
+    /// known (`_has_known_run` false, which includes fewer than `ngram` words).
+    fn values(&self, data: &[u8]) -> Option<Vec<u64>> {
+        let mut values = Vec::new();
+        let mut run = 0usize;
+        let mut known_run = false;
+        let mut buf = Vec::new();
+        self.splitter.for_each_word(data, &mut buf, |word| {
+            let value = if word.len() > self.longest {
+                UNKNOWN
+            } else {
+                self.vocabulary.get(word).copied().unwrap_or(UNKNOWN)
+            };
+            if value == UNKNOWN {
+                run = 0;
+            } else {
+                run += 1;
+                known_run |= run >= self.ngram;
+            }
+            values.push(value);
+        });
+        known_run.then_some(values)
+    }
+
+    /// Positions of the window hashes that are keys, sorted and distinct.
+    fn lookup(&self, values: &[u64]) -> Vec<usize> {
+        let n = self.ngram;
+        let mut found = Vec::new();
+        if values.len() < n {
+            return found;
+        }
+        let mut check = |hash: u64| {
+            let slot = (hash & self.slot_mask) as usize;
+            if self.filter[slot / 64] & (1 << (slot % 64)) != 0
+                && let Ok(position) = self.keys.binary_search(&hash)
+            {
+                found.push(position);
+            }
+        };
+        let top = BASE.wrapping_pow(u32::try_from(n - 1).unwrap_or(u32::MAX)); // BASE^(ngram - 1): the leaving word's weight
+        let mut hash = values[..n]
+            .iter()
+            .fold(0u64, |acc, &v| acc.wrapping_mul(BASE).wrapping_add(v));
+        check(hash);
+        for i in n..values.len() {
+            hash = hash
+                .wrapping_sub(values[i - n].wrapping_mul(top))
+                .wrapping_mul(BASE)
+                .wrapping_add(values[i]);
+            check(hash);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+/// Adds this file's classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<WordSplitter>()?;
+    m.add_class::<DecontaminationSearch>()?;
     Ok(())
 }
