@@ -27,9 +27,6 @@
 //!   word are the same as before); the answer is the sorted, distinct positions of the hit keys, which
 //!   are `_hits`'s positions in `self._keys`.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -40,14 +37,23 @@ const UNKNOWN: u64 = 0x1E37_79B9_7F4A_7C15;
 /// The odd multiplier of the polynomial window hash (`decontamination._BASE`).
 const BASE: u64 = 0xFF51_AFD7_ED55_8CCD;
 
+/// A byte's part in splitting (after `Splitter::class`).
+const WORD: u8 = 0;
+const SEPARATOR: u8 = 1;
+/// The first byte of some sequence of `wide_spaces` (otherwise read by `separator`).
+const WIDE_LEAD: u8 = 2;
+
+/// FNV-1a over a word's translated bytes, computed while the word is scanned.
+const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01B3;
+
 /// How `token_bytes` reads a text: the translate table and the non-ASCII spaces.
 #[derive(Clone)]
 struct Splitter {
     table: [u8; 256],
     /// `table[b]` is whitespace to `bytes.split` (space, `\t\n\r\x0b\x0c`).
     separator: [bool; 256],
-    /// `b` is the first byte of some sequence of `wide_spaces`.
-    wide_lead: [bool; 256],
+    class: [u8; 256],
     wide_spaces: Vec<Vec<u8>>,
 }
 
@@ -57,10 +63,13 @@ impl Splitter {
             PyValueError::new_err("the word table is a translate table of 256 bytes")
         })?;
         let mut separator = [false; 256];
-        for (b, sep) in separator.iter_mut().enumerate() {
-            *sep = matches!(table[b], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C);
+        let mut class = [WORD; 256];
+        for b in 0..256 {
+            separator[b] = matches!(table[b], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C);
+            if separator[b] {
+                class[b] = SEPARATOR;
+            }
         }
-        let mut wide_lead = [false; 256];
         for space in &wide_spaces {
             // One character beyond ASCII, well-formed: then no two of them overlap in a text's UTF-8.
             let one_char = std::str::from_utf8(space).is_ok_and(|s| s.chars().count() == 1);
@@ -69,46 +78,58 @@ impl Splitter {
                     "a wide space is the UTF-8 of one character beyond ASCII",
                 ));
             }
-            wide_lead[usize::from(space[0])] = true;
+            class[usize::from(space[0])] = WIDE_LEAD;
         }
         Ok(Splitter {
             table,
             separator,
-            wide_lead,
+            class,
             wide_spaces,
         })
     }
 
-    /// Calls `word` with each word of `data` (the prepared bytes of a text), translated.
-    fn for_each_word(&self, data: &[u8], buf: &mut Vec<u8>, mut word: impl FnMut(&[u8])) {
-        buf.clear();
+    /// Whether the byte at `data[i]` begins a separator: a translated whitespace byte, or a wide space
+    /// (matched first, on the untranslated bytes, as `bytes.replace` ran before `translate`); and its
+    /// length in bytes.
+    #[inline]
+    fn separator_at(&self, data: &[u8], i: usize) -> Option<usize> {
+        let b = usize::from(data[i]);
+        match self.class[b] {
+            WORD => None,
+            SEPARATOR => Some(1),
+            _ => match self.wide_spaces.iter().find(|s| data[i..].starts_with(s)) {
+                Some(space) => Some(space.len()),
+                None => self.separator[b].then_some(1),
+            },
+        }
+    }
+
+    /// Calls `word(raw, hash)` with each word of `data` (the prepared bytes of a text): its untranslated
+    /// bytes and the FNV-1a hash of its translated bytes.
+    #[inline]
+    fn for_each_word(&self, data: &[u8], mut word: impl FnMut(&[u8], u64)) {
+        let n = data.len();
         let mut i = 0;
-        while i < data.len() {
-            let b = data[i];
-            if self.wide_lead[usize::from(b)]
-                && let Some(space) = self.wide_spaces.iter().find(|s| data[i..].starts_with(s))
-            {
-                if !buf.is_empty() {
-                    word(buf);
-                    buf.clear();
-                }
-                i += space.len();
+        while i < n {
+            if let Some(len) = self.separator_at(data, i) {
+                i += len;
                 continue;
             }
-            if self.separator[usize::from(b)] {
-                if !buf.is_empty() {
-                    word(buf);
-                    buf.clear();
+            let start = i;
+            let mut hash = FNV_OFFSET;
+            loop {
+                hash = (hash ^ u64::from(self.table[usize::from(data[i])])).wrapping_mul(FNV_PRIME);
+                i += 1;
+                if i == n || self.separator_at(data, i).is_some() {
+                    break;
                 }
-            } else {
-                buf.push(self.table[usize::from(b)]);
             }
-            i += 1;
+            word(&data[start..i], hash);
         }
-        if !buf.is_empty() {
-            word(buf);
-            buf.clear();
-        }
+    }
+
+    fn translated(&self, raw: &[u8]) -> Vec<u8> {
+        raw.iter().map(|&b| self.table[usize::from(b)]).collect()
     }
 }
 
@@ -150,64 +171,120 @@ impl WordSplitter {
     fn words<'py>(&self, text: &Bound<'py, PyString>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let py = text.py();
         let mut out = Vec::new();
-        let mut buf = Vec::new();
+        let splitter = &self.splitter;
         with_prepared(text, |data| {
-            self.splitter
-                .for_each_word(data, &mut buf, |w| out.push(PyBytes::new(py, w)));
+            splitter.for_each_word(data, |raw, _| {
+                out.push(PyBytes::new(py, &splitter.translated(raw)));
+            });
         })?;
         Ok(out)
     }
 }
 
-/// A fast hasher for the vocabulary's words (FxHash rounds, a murmur3 finaliser so that the low bits
-/// that pick a bucket depend on every byte). The map is built from the evaluation sets, never from the
-/// texts searched, so its buckets are not the texts' to choose.
-#[derive(Default)]
-struct WordHasher(u64);
-
-const WORD_MUL: u64 = 0x51_7C_C1_B7_27_22_0A_95;
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(WORD_MUL);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(WORD_MUL);
-        }
-        self.0 = h;
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(WORD_MUL);
-    }
-
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-        h ^ (h >> 33)
-    }
+/// murmur3's 64-bit finaliser: every bit of a word's FNV hash reaches the low bits that pick its slot.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
 }
 
-type Vocabulary = HashMap<Box<[u8]>, u64, BuildHasherDefault<WordHasher>>;
+/// A slot of the vocabulary's open-addressing table; `len == EMPTY` marks a free slot.
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    value: u64,
+    start: u32,
+    len: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+/// The vocabulary by each word's bytes: exact lookups (the FNV hash only picks and pre-checks a slot;
+/// the bytes are compared). Built from the evaluation sets, never from the texts searched.
+struct Vocabulary {
+    slots: Vec<Slot>,
+    mask: usize,
+    words: Vec<u8>,
+    /// The longest word in bytes: a longer word is unknown without a lookup.
+    longest: usize,
+}
+
+impl Vocabulary {
+    fn new(entries: Vec<(Vec<u8>, u64)>, table: &[u8; 256]) -> PyResult<Self> {
+        let size = (2 * entries.len()).max(16).next_power_of_two();
+        let free = Slot {
+            hash: 0,
+            value: 0,
+            start: 0,
+            len: EMPTY,
+        };
+        let mut vocabulary = Vocabulary {
+            slots: vec![free; size],
+            mask: size - 1,
+            words: Vec::new(),
+            longest: 0,
+        };
+        let too_long = || PyValueError::new_err("the vocabulary is limited to 4 GiB of words");
+        for (word, value) in entries {
+            // The hash a text's word gets: FNV-1a of its translated bytes (a vocabulary word is its own
+            // translation when it is a word of `tokens`; one that is not can never be found, as before).
+            let hash = word.iter().fold(FNV_OFFSET, |h, &b| {
+                (h ^ u64::from(table[usize::from(b)])).wrapping_mul(FNV_PRIME)
+            });
+            let mut i = mix(hash) as usize & vocabulary.mask;
+            while vocabulary.slots[i].len != EMPTY {
+                i = (i + 1) & vocabulary.mask;
+            }
+            vocabulary.slots[i] = Slot {
+                hash,
+                value,
+                start: u32::try_from(vocabulary.words.len()).map_err(|_| too_long())?,
+                len: u32::try_from(word.len())
+                    .ok()
+                    .filter(|&len| len != EMPTY)
+                    .ok_or_else(too_long)?,
+            };
+            vocabulary.longest = vocabulary.longest.max(word.len());
+            vocabulary.words.extend_from_slice(&word);
+        }
+        Ok(vocabulary)
+    }
+
+    /// The value of the word whose untranslated bytes are `raw` and translated hash `hash`.
+    #[inline]
+    fn get(&self, raw: &[u8], hash: u64, table: &[u8; 256]) -> Option<u64> {
+        if raw.len() > self.longest {
+            return None;
+        }
+        let mut i = mix(hash) as usize & self.mask;
+        loop {
+            let slot = &self.slots[i];
+            if slot.len == EMPTY {
+                return None;
+            }
+            if slot.hash == hash && slot.len as usize == raw.len() {
+                let start = slot.start as usize;
+                let stored = &self.words[start..start + raw.len()];
+                if stored
+                    .iter()
+                    .zip(raw)
+                    .all(|(&s, &b)| s == table[usize::from(b)])
+                {
+                    return Some(slot.value);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
 
 /// The index's tables for the search: `DecontaminationIndex._hits(text)` in one call.
 #[pyclass(frozen, module = "codelupe_dagster._native")]
 struct DecontaminationSearch {
     splitter: Splitter,
     vocabulary: Vocabulary,
-    /// The longest vocabulary word in bytes: a longer word is unknown without a lookup.
-    longest: usize,
     keys: Vec<u64>,
     /// A bit per slot, about 16 slots per key, set at each key's low bits.
     filter: Vec<u64>,
@@ -246,14 +323,14 @@ impl DecontaminationSearch {
         if keys.windows(2).any(|pair| pair[0] >= pair[1]) {
             return Err(PyValueError::new_err("keys must be sorted and distinct"));
         }
-        let mut map = Vocabulary::default();
-        map.reserve(vocabulary.len());
-        let mut longest = 0;
+        let mut entries = Vec::with_capacity(vocabulary.len());
         for (word, value) in vocabulary.iter() {
-            let word = word.cast::<PyBytes>()?.as_bytes();
-            longest = longest.max(word.len());
-            map.insert(word.into(), value.extract::<u64>()?);
+            entries.push((
+                word.cast::<PyBytes>()?.as_bytes().to_vec(),
+                value.extract::<u64>()?,
+            ));
         }
+        let vocabulary = Vocabulary::new(entries, &splitter.splitter.table)?;
         let bits = (16 * keys.len()).max(1024).next_power_of_two();
         let mut filter = vec![0u64; bits / 64];
         let slot_mask = (bits - 1) as u64;
@@ -263,8 +340,7 @@ impl DecontaminationSearch {
         }
         Ok(DecontaminationSearch {
             splitter: splitter.splitter.clone(),
-            vocabulary: map,
-            longest,
+            vocabulary,
             keys,
             filter,
             slot_mask,
@@ -297,13 +373,9 @@ impl DecontaminationSearch {
         let mut values = Vec::new();
         let mut run = 0usize;
         let mut known_run = false;
-        let mut buf = Vec::new();
-        self.splitter.for_each_word(data, &mut buf, |word| {
-            let value = if word.len() > self.longest {
-                UNKNOWN
-            } else {
-                self.vocabulary.get(word).copied().unwrap_or(UNKNOWN)
-            };
+        let table = &self.splitter.table;
+        self.splitter.for_each_word(data, |raw, hash| {
+            let value = self.vocabulary.get(raw, hash, table).unwrap_or(UNKNOWN);
             if value == UNKNOWN {
                 run = 0;
             } else {
