@@ -41,8 +41,16 @@ class DecontaminationSearch:
     """`DecontaminationIndex._hits`: vocabulary word bytes -> value, sorted keys as little-endian u64."""
 
     def __init__(
-        self, splitter: WordSplitter, *, vocabulary: dict[bytes, int], keys: bytes, ngram: int
+        self,
+        splitter: WordSplitter,
+        *,
+        vocabulary: dict[bytes, int],
+        keys: bytes,
+        ngram: int,
+        lower_first: list[bytes] | None = None,
     ) -> None: ...
+    @property
+    def unlowered(self) -> bool: ...
     def hits(self, text: str) -> list[int]: ...
     def __len__(self) -> int: ...
 

@@ -32,7 +32,10 @@ planted copies; docs/decontamination.md).
 
 from __future__ import annotations
 
+import functools
+import re
 import string
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -93,6 +96,64 @@ _SPLITTER: Final = WordSplitter(_WORD_BYTES, list(_UNICODE_SPACES))
 def token_bytes(text: str) -> list[bytes]:
     """`tokens(text)`, each word UTF-8 encoded (lone surrogates passed through), compiled."""
     return _SPLITTER.words(text)
+
+
+@functools.cache
+def _lowerings() -> dict[str, frozenset[str]] | None:
+    """Every character beyond ASCII that `lower()` changes, with its lowerings (in a block of code points,
+    alone, and at the end of a word after a cased letter: the final sigma is the one lowering that
+    depends on its context), read from the running Python; None if `lower()` turns some character
+    between word and separator (it does not: tested). Once per process, a few tens of ms: the code points
+    are lowered in blocks, one character by one only in a block whose length changes."""
+    separators = {chr(c) for c in range(0x80) if _WORD_BYTES[c] == 0x20}
+    separators |= {space.decode() for space in _UNICODE_SPACES}
+    found = re.compile("[" + re.escape("".join(sorted(separators))) + "]")
+
+    def kept(char: str, lowered: str) -> bool:
+        return set(lowered) <= separators if char in separators else not set(lowered) & separators
+
+    def contexts(char: str, *more: str) -> frozenset[str]:
+        return frozenset((*more, char.lower(), ("A" + char).lower()[1:]))
+
+    if not all(kept(chr(c), chr(c).lower()) and chr(c).lower().isascii() for c in range(0x80)):
+        return None
+    changed: dict[str, frozenset[str]] = {}
+    for first, last in ((0x80, 0xD800), (0xE000, sys.maxunicode + 1)):
+        for start in range(first, last, 4096):
+            codes = np.arange(start, min(start + 4096, last), dtype="<u4")
+            block = codes.tobytes().decode("utf-32-le")
+            lowered = block.lower()
+            if len(lowered) == len(block):  # one character each: the block's classes and lowerings align
+                if [m.start() for m in found.finditer(block)] != [m.start() for m in found.finditer(lowered)]:
+                    return None
+                differ = np.flatnonzero(codes != np.frombuffer(lowered.encode("utf-32-le"), dtype="<u4"))
+                changed |= {block[i]: contexts(block[i], lowered[i]) for i in differ.tolist()}
+            else:
+                changed |= {char: contexts(char) for char in block if char.lower() != char}
+    surrogates = "".join(map(chr, range(0xD800, 0xE000)))  # lone surrogates lower to themselves
+    if surrogates.lower() != surrogates:
+        return None
+    if not all(kept(char, low) for char, lows in changed.items() for low in lows):
+        return None
+    return changed
+
+
+def _lower_first(words: Iterable[str]) -> list[bytes] | None:
+    """The characters beyond ASCII some lowering of which is made only of ASCII and of characters of
+    the vocabulary `words`: a text's word made only of ASCII and of these may lower to a vocabulary
+    word, any other word holding a character beyond ASCII cannot (`values_unlowered` in
+    `native/src/decontamination.rs`); None when `_lowerings` is."""
+    lowerings = _lowerings()
+    if lowerings is None:
+        return None
+    held = {char for word in words if not word.isascii() for char in word if not char.isascii()}
+    chars = {char for char in held if char not in lowerings}  # they lower to themselves
+    chars |= {
+        char
+        for char, lows in lowerings.items()
+        if any(all(c.isascii() or c in held for c in low) for low in lows)
+    }
+    return sorted(char.encode("utf-8", "surrogatepass") for char in chars)
 
 
 def _token_value(token: str) -> int:
@@ -179,6 +240,7 @@ class DecontaminationIndex:
             vocabulary={word.encode("utf-8", "surrogatepass"): value for word, value in self._vocab.items()},
             keys=self._keys.astype("<u8").tobytes(),
             ngram=ngram,
+            lower_first=_lower_first(self._vocab),
         )
 
     # ----------------------------------------------------------------- building

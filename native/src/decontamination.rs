@@ -104,10 +104,10 @@ impl Splitter {
         }
     }
 
-    /// Calls `word(raw, hash)` with each word of `data` (the prepared bytes of a text): its untranslated
-    /// bytes and the FNV-1a hash of its translated bytes.
+    /// Calls `word(raw, hash, beyond_ascii)` with each word of `data` (the prepared bytes of a text): its
+    /// untranslated bytes, the FNV-1a hash of its translated bytes and whether it holds a byte >= 0x80.
     #[inline]
-    fn for_each_word(&self, data: &[u8], mut word: impl FnMut(&[u8], u64)) {
+    fn for_each_word(&self, data: &[u8], mut word: impl FnMut(&[u8], u64, bool)) {
         let n = data.len();
         let mut i = 0;
         while i < n {
@@ -117,14 +117,17 @@ impl Splitter {
             }
             let start = i;
             let mut hash = FNV_OFFSET;
+            let mut bits = 0u8;
             loop {
-                hash = (hash ^ u64::from(self.table[usize::from(data[i])])).wrapping_mul(FNV_PRIME);
+                let b = data[i];
+                bits |= b;
+                hash = (hash ^ u64::from(self.table[usize::from(b)])).wrapping_mul(FNV_PRIME);
                 i += 1;
                 if i == n || self.separator_at(data, i).is_some() {
                     break;
                 }
             }
-            word(&data[start..i], hash);
+            word(&data[start..i], hash, bits >= 0x80);
         }
     }
 
@@ -173,7 +176,7 @@ impl WordSplitter {
         let mut out = Vec::new();
         let splitter = &self.splitter;
         with_prepared(text, |data| {
-            splitter.for_each_word(data, |raw, _| {
+            splitter.for_each_word(data, |raw, _, _| {
                 out.push(PyBytes::new(py, &splitter.translated(raw)));
             });
         })?;
@@ -290,19 +293,30 @@ struct DecontaminationSearch {
     filter: Vec<u64>,
     slot_mask: u64,
     ngram: usize,
+    /// Texts beyond ASCII may be read without Python's `lower()` (see `values_unlowered`).
+    #[pyo3(get)]
+    unlowered: bool,
+    /// The UTF-8 (surrogatepass) of the characters beyond ASCII whose `lower()` may be part of a
+    /// vocabulary word: a word of a text made only of ASCII and of these needs `lower()`.
+    lower_first: Vec<Vec<u8>>,
 }
 
 #[pymethods]
 impl DecontaminationSearch {
     /// `vocabulary`: word bytes -> value (below 2^64); `keys`: the sorted distinct n-gram hashes as
-    /// little-endian u64; `ngram`: words per window.
+    /// little-endian u64; `ngram`: words per window; `lower_first`: the UTF-8 (surrogatepass) of every
+    /// character beyond ASCII some lowering of which is made only of ASCII and of characters of the
+    /// vocabulary's words, given only where the running Python's `lower()` never turns a word character
+    /// into a separator or the other way round (`None`: every text beyond ASCII is read through
+    /// `lower()`).
     #[new]
-    #[pyo3(signature = (splitter, *, vocabulary, keys, ngram))]
+    #[pyo3(signature = (splitter, *, vocabulary, keys, ngram, lower_first=None))]
     fn new(
         splitter: &WordSplitter,
         vocabulary: &Bound<'_, PyDict>,
         keys: &[u8],
         ngram: usize,
+        lower_first: Option<Vec<Vec<u8>>>,
     ) -> PyResult<Self> {
         if ngram < 1 || u32::try_from(ngram).is_err() {
             return Err(PyValueError::new_err("ngram must be >= 1 and below 2^32"));
@@ -331,6 +345,16 @@ impl DecontaminationSearch {
             ));
         }
         let vocabulary = Vocabulary::new(entries, &splitter.splitter.table)?;
+        if let Some(chars) = &lower_first
+            && chars.iter().any(|c| {
+                c.first()
+                    .is_none_or(|&b| b < 0xC0 || sequence_len(b) != c.len())
+            })
+        {
+            return Err(PyValueError::new_err(
+                "lower_first holds the UTF-8 of single characters beyond ASCII",
+            ));
+        }
         let bits = (16 * keys.len()).max(1024).next_power_of_two();
         let mut filter = vec![0u64; bits / 64];
         let slot_mask = (bits - 1) as u64;
@@ -345,6 +369,8 @@ impl DecontaminationSearch {
             filter,
             slot_mask,
             ngram,
+            unlowered: lower_first.is_some(),
+            lower_first: lower_first.unwrap_or_default(),
         })
     }
 
@@ -353,7 +379,16 @@ impl DecontaminationSearch {
         if self.keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values = with_prepared(text, |data| self.values(data))?;
+        let py = text.py();
+        let values = if self.unlowered && !text.call_method0(intern!(py, "isascii"))?.is_truthy()? {
+            let encoded = text.call_method1(intern!(py, "encode"), ("utf-8", "surrogatepass"))?;
+            match self.values_unlowered(encoded.cast::<PyBytes>()?.as_bytes()) {
+                Some(values) => values,
+                None => with_prepared(text, |data| self.values(data))?,
+            }
+        } else {
+            with_prepared(text, |data| self.values(data))?
+        };
         Ok(match values {
             Some(values) => self.lookup(&values),
             None => Vec::new(),
@@ -374,7 +409,7 @@ impl DecontaminationSearch {
         let mut run = 0usize;
         let mut known_run = false;
         let table = &self.splitter.table;
-        self.splitter.for_each_word(data, |raw, hash| {
+        self.splitter.for_each_word(data, |raw, hash, _| {
             let value = self.vocabulary.get(raw, hash, table).unwrap_or(UNKNOWN);
             if value == UNKNOWN {
                 run = 0;
@@ -385,6 +420,59 @@ impl DecontaminationSearch {
             values.push(value);
         });
         known_run.then_some(values)
+    }
+
+    /// `values` of a text beyond ASCII read from its own UTF-8 (surrogatepass), not from its `lower()`;
+    /// None when the text needs `lower()` after all (a word made only of ASCII and of `lower_first`).
+    /// Exact because, in the running Python (`decontamination._lowerings` checks it): lowering keeps
+    /// every character's class, so the words are the same pieces of the text; an ASCII word's lowering
+    /// is its ASCII lower case, which `table` applies, whatever its context; and a word holding a
+    /// character beyond ASCII outside `lower_first` lowers to a word holding a character (beyond ASCII)
+    /// that no vocabulary word holds, so its value is `_UNKNOWN`.
+    fn values_unlowered(&self, data: &[u8]) -> Option<Option<Vec<u64>>> {
+        let mut values = Vec::new();
+        let mut run = 0usize;
+        let mut known_run = false;
+        let mut needs_lower = false;
+        let table = &self.splitter.table;
+        self.splitter
+            .for_each_word(data, |raw, hash, beyond_ascii| {
+                let value = if !beyond_ascii {
+                    self.vocabulary.get(raw, hash, table).unwrap_or(UNKNOWN)
+                } else {
+                    needs_lower = needs_lower || self.only_lower_first(raw);
+                    UNKNOWN
+                };
+                if value == UNKNOWN {
+                    run = 0;
+                } else {
+                    run += 1;
+                    known_run |= run >= self.ngram;
+                }
+                values.push(value);
+            });
+        (!needs_lower).then(|| known_run.then_some(values))
+    }
+
+    /// Whether every character beyond ASCII of the word is one of `lower_first`.
+    fn only_lower_first(&self, raw: &[u8]) -> bool {
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] < 0x80 {
+                i += 1;
+                continue;
+            }
+            let end = (i + sequence_len(raw[i])).min(raw.len());
+            if !self
+                .lower_first
+                .iter()
+                .any(|c| c.as_slice() == &raw[i..end])
+            {
+                return false;
+            }
+            i = end;
+        }
+        true
     }
 
     /// Positions of the window hashes that are keys, sorted and distinct.
@@ -417,6 +505,17 @@ impl DecontaminationSearch {
         found.sort_unstable();
         found.dedup();
         found
+    }
+}
+
+/// The length of the UTF-8 (or surrogatepass) sequence that starts with `lead`; 1 for ASCII and for a
+/// byte that cannot start a sequence.
+fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
     }
 }
 

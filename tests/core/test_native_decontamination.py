@@ -102,6 +102,8 @@ def test_the_tables_are_checked() -> None:
         _native.DecontaminationSearch(
             splitter, vocabulary={}, keys=np.array([2, 1], "<u8").tobytes(), ngram=2
         )
+    with pytest.raises(ValueError, match="lower_first"):
+        _native.DecontaminationSearch(splitter, vocabulary={}, keys=b"", ngram=2, lower_first=[b"k"])
     with pytest.raises(ValueError, match="8 bytes"):
         _native.DecontaminationSearch(splitter, vocabulary={}, keys=b"123", ngram=2)
 
@@ -149,8 +151,8 @@ def _planted_cases(humaneval: list[EvalSet]) -> list[str]:
             paste.replace("\n", "\r").replace("    ", "\x0b"),
             paste.replace(" ", "\u2028").replace("\n", "\x85"),  # Unicode separators
             paste.replace(" ", "\x1c", 5).replace("(", "\x1f"),
-            "é" + paste + "日本語",  # non-ASCII words glued to the first and last words
-            "é " + paste + " 日本語 café",
+            "\u00e9" + paste + "日本語",  # non-ASCII words glued to the first and last words
+            "\u00e9 " + paste + " 日本語 caf\u00e9",
             paste.upper(),
             paste.replace("e", "\u0435", 1),  # one Cyrillic e: a word becomes unknown
             paste.replace("k", "\u212a"),  # the Kelvin sign lowers to k
@@ -195,7 +197,7 @@ def test_random_texts_match_the_reference(humaneval: list[EvalSet], ngram: int) 
     sets = [
         EvalSet("a", humaneval[0].records[:30]),
         EvalSet("b", humaneval[0].records[20:50]),
-        EvalSet("c", (("Kelvin \u212a é café 日本語 \u03a3\u03bf\u03c3 alpha beta gamma delta",),)),
+        EvalSet("c", (("Kelvin \u212a \u00e9 caf\u00e9 日本語 \u03a3\u03bf\u03c3 alpha beta gamma delta",),)),
     ]
     new = DecontaminationIndex(sets, ngram=ngram, min_matches=1, max_records=2)
     old = ref.ReferenceDecontaminationIndex(sets, ngram=ngram, min_matches=1, max_records=2)
@@ -211,7 +213,7 @@ def test_random_texts_match_the_reference(humaneval: list[EvalSet], ngram: int) 
                 parts.append(rng.choice([" ", "\r\n", "\t", "(", "\u2028", ", "]).join(run))
             else:
                 parts.append("".join(rng.choice(_FRAGMENTS) for _ in range(rng.randint(1, 8))))
-        text = rng.choice(["", " ", "\n", "é"]).join(parts)
+        text = rng.choice(["", " ", "\n", "\u00e9"]).join(parts)
         _same(new, old, text)
         hits += bool(new._hits(text))
     assert hits > 100
@@ -239,7 +241,7 @@ def test_false_positive_behaviour_is_unchanged() -> None:
         texts = []
         keys = set(unknown_window) | {0, (1 << 64) - 1}
         for _ in range(400):
-            text = [rng.choice([*alphabet, "zz", "W3", "w1é"]) for _ in range(rng.randint(0, 12))]
+            text = [rng.choice([*alphabet, "zz", "W3", "w1\u00e9"]) for _ in range(rng.randint(0, 12))]
             texts.append(rng.choice([" ", ".", "\r\n", "\u3000"]).join(text))
             values = [vocab.get(word.lower().encode(), _UNKNOWN) for word in text]
             window = _windows(values, ngram)
@@ -260,3 +262,90 @@ def test_false_positive_behaviour_is_unchanged() -> None:
         # The window holding the unknown first word is a key; it hits only beside a known run.
         position = int(np.searchsorted(sorted_keys, unknown_window[0]))
         assert position in new.hits(texts[-3]) and new.hits(texts[-2]) == []
+
+
+# ----------------------------------------------------------------------------- texts read without lower()
+
+
+def test_lowerings_are_every_changed_code_point() -> None:
+    """`_lowerings` (blocks of code points) names exactly the characters that `lower()` changes, with
+    their lowering alone and after a cased letter (the final sigma), and finds lowering keeps classes."""
+    lowerings = decontamination._lowerings()
+    assert lowerings is not None
+    wrong = []
+    for code in range(0x80, sys.maxunicode + 1):
+        char = chr(code)
+        alone, final = char.lower(), ("A" + char).lower()[1:]
+        if (char in lowerings) != (alone != char or final != char) or (
+            char in lowerings and not {alone, final} <= lowerings[char]
+        ):
+            wrong.append(hex(code))
+    assert wrong == []
+    assert lowerings["\u03a3"] == {"\u03c3", "\u03c2"} and lowerings["\u212a"] == {"k"}
+
+
+def test_the_humaneval_index_reads_texts_without_lower(
+    indexes: tuple[DecontaminationIndex, ref.ReferenceDecontaminationIndex],
+) -> None:
+    new, old = indexes
+    assert new._search.unlowered
+    # HumanEval's vocabulary holds two words beyond ASCII; the Kelvin sign lowers to "k".
+    assert set(decontamination._lower_first(new._vocab) or ()) == {
+        "\u212a".encode(),
+        "\u2264".encode(),
+        "\u279e".encode(),
+    }
+    texts = [
+        "if a \u2264 b then x \u279e y, otherwise z is returned by the function for the list here " * 3,
+        "\u212aEEP THE LIST sorted and return the \u212aey of every element in the given list of words",
+        "caf\u00e9 \u2264 \u03a3\u039f\u03a3 "
+        + "return the sum of the squares of all the odd numbers in the list " * 2,
+    ]
+    for text in texts:
+        _same(new, old, text)
+
+
+_CASED = (
+    "\u03a3", "\u03c3", "\u03c2", "\u0130", "i\u0307", "\u212a", "K", "k", "\u00c9", "\u00e9", "E\u0301",
+    "\u0391", "\u1e9e", "\u00df", "\u01c5", "\u01c6", "\u2c62", "\u026b", "\u2126", "\u03c9", "\u2264",
+    "\u279e", "\u0345", "\ud800", "'", ".", " ", "\u2028", "a", "B", "\u00b7",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_unlowered_reading_equals_lowered_on_cased_words(seed: int) -> None:
+    """Vocabularies holding characters beyond ASCII (final and non-final sigma, the dotted i, sharp s,
+    titlecase digraphs, the Kelvin and Ohm signs ...), texts built from their upper and lower cases: the
+    search that reads texts without `lower()` where it can gives the frozen search's hits, and so does
+    the one that always lowers."""
+    rng = random.Random(seed)
+    word_texts = ["".join(rng.choice(_CASED) for _ in range(rng.randint(1, 4))) for _ in range(12)]
+    words = sorted({w for text in word_texts for w in ref.tokens(text)} | {"k", "a", "b", "ok"})
+    vocab = {word.encode("utf-8", "surrogatepass"): rng.getrandbits(63) for word in words}
+    ngram = 2
+    texts, keys = [], set()
+    for _ in range(500):
+        text = rng.choice([" ", "", "'", "\u00b7"]).join(
+            rng.choice([*word_texts, *(w.upper() for w in word_texts), *_CASED])
+            for _ in range(rng.randint(0, 8))
+        )
+        texts.append(text)
+        values = [vocab.get(word, _UNKNOWN) for word in frozen.token_bytes(text)]
+        window = _windows(values, ngram)
+        keys.update(rng.sample(window, min(len(window), 2)))
+    sorted_keys = np.array(sorted(keys), dtype=np.uint64)
+    old = frozen.Tables(vocab, sorted_keys, ngram)
+    lower_first = decontamination._lower_first(words)
+    assert lower_first is not None
+    for option in (lower_first, None):
+        new = _native.DecontaminationSearch(
+            decontamination._SPLITTER,
+            vocabulary=vocab,
+            keys=sorted_keys.astype("<u8").tobytes(),
+            ngram=ngram,
+            lower_first=option,
+        )
+        assert new.unlowered == (option is not None)
+        answers = [(old._hits(text).tolist(), new.hits(text)) for text in texts]
+        assert [(text, pair) for text, pair in zip(texts, answers, strict=True) if pair[0] != pair[1]] == []
+    assert sum(bool(found) for found, _ in answers) > 100
