@@ -43,9 +43,13 @@ const SEPARATOR: u8 = 1;
 /// The first byte of some sequence of `wide_spaces` (otherwise read by `separator`).
 const WIDE_LEAD: u8 = 2;
 
-/// FNV-1a over a word's translated bytes, computed while the word is scanned.
-const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01B3;
+/// The running hash of a word's translated bytes, computed while the word is scanned: its first eight
+/// bytes packed (longer words fold onto them), one rotate and one xor per byte. `Vocabulary` mixes it
+/// with the length before it picks a slot, and compares the bytes.
+#[inline]
+fn hash_step(hash: u64, byte: u8) -> u64 {
+    hash.rotate_left(8) ^ u64::from(byte)
+}
 
 /// How `token_bytes` reads a text: the translate table and the non-ASCII spaces.
 #[derive(Clone)]
@@ -88,43 +92,59 @@ impl Splitter {
         })
     }
 
-    /// Whether the byte at `data[i]` begins a separator: a translated whitespace byte, or a wide space
-    /// (matched first, on the untranslated bytes, as `bytes.replace` ran before `translate`); and its
-    /// length in bytes.
-    #[inline]
-    fn separator_at(&self, data: &[u8], i: usize) -> Option<usize> {
-        let b = usize::from(data[i]);
-        match self.class[b] {
-            WORD => None,
-            SEPARATOR => Some(1),
-            _ => match self.wide_spaces.iter().find(|s| data[i..].starts_with(s)) {
-                Some(space) => Some(space.len()),
-                None => self.separator[b].then_some(1),
-            },
+    /// The length of the separator that the byte at `data[i]`, a `WIDE_LEAD`, begins, if any: a wide
+    /// space (matched first, on the untranslated bytes, as `bytes.replace` ran before `translate`), else
+    /// the byte alone when it translates to whitespace.
+    #[cold]
+    fn wide_separator(&self, data: &[u8], i: usize) -> Option<usize> {
+        match self.wide_spaces.iter().find(|s| data[i..].starts_with(s)) {
+            Some(space) => Some(space.len()),
+            None => self.separator[usize::from(data[i])].then_some(1),
         }
     }
 
     /// Calls `word(raw, hash, beyond_ascii)` with each word of `data` (the prepared bytes of a text): its
-    /// untranslated bytes, the FNV-1a hash of its translated bytes and whether it holds a byte >= 0x80.
+    /// untranslated bytes, the `hash_step` hash of its translated bytes and whether it holds a byte
+    /// >= 0x80.
     #[inline]
     fn for_each_word(&self, data: &[u8], mut word: impl FnMut(&[u8], u64, bool)) {
+        let class = &self.class;
+        let table = &self.table;
         let n = data.len();
         let mut i = 0;
         while i < n {
-            if let Some(len) = self.separator_at(data, i) {
-                i += len;
-                continue;
+            match class[usize::from(data[i])] {
+                WORD => {}
+                SEPARATOR => {
+                    i += 1;
+                    continue;
+                }
+                _ => {
+                    if let Some(len) = self.wide_separator(data, i) {
+                        i += len;
+                        continue;
+                    }
+                }
             }
             let start = i;
-            let mut hash = FNV_OFFSET;
+            let mut hash = 0u64;
             let mut bits = 0u8;
             loop {
                 let b = data[i];
                 bits |= b;
-                hash = (hash ^ u64::from(self.table[usize::from(b)])).wrapping_mul(FNV_PRIME);
+                hash = hash_step(hash, table[usize::from(b)]);
                 i += 1;
-                if i == n || self.separator_at(data, i).is_some() {
+                if i == n {
                     break;
+                }
+                match class[usize::from(data[i])] {
+                    WORD => {}
+                    SEPARATOR => break,
+                    _ => {
+                        if self.wide_separator(data, i).is_some() {
+                            break;
+                        }
+                    }
                 }
             }
             word(&data[start..i], hash, bits >= 0x80);
@@ -184,8 +204,10 @@ impl WordSplitter {
     }
 }
 
-/// murmur3's 64-bit finaliser: every bit of a word's FNV hash reaches the low bits that pick its slot.
-fn mix(mut h: u64) -> u64 {
+/// murmur3's 64-bit finaliser over a word's `hash_step` hash and length: every bit reaches the low bits
+/// that pick its slot and the high bits of its tag.
+fn mix(hash: u64, len: usize) -> u64 {
+    let mut h = hash ^ (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     h ^= h >> 33;
     h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
     h ^= h >> 33;
@@ -193,21 +215,25 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// A slot of the vocabulary's open-addressing table; `len == EMPTY` marks a free slot.
-#[derive(Clone, Copy)]
-struct Slot {
-    hash: u64,
+/// A nonzero tag of 32 bits from a word's mixed hash; 0 marks a free slot.
+fn tag(mixed: u64) -> u32 {
+    (mixed >> 32) as u32 | 1
+}
+
+/// Where a vocabulary word's bytes are in `Vocabulary::words`, and its value.
+#[derive(Clone, Copy, Default)]
+struct Entry {
     value: u64,
     start: u32,
     len: u32,
 }
 
-const EMPTY: u32 = u32::MAX;
-
-/// The vocabulary by each word's bytes: exact lookups (the FNV hash only picks and pre-checks a slot;
-/// the bytes are compared). Built from the evaluation sets, never from the texts searched.
+/// The vocabulary by each word's bytes: an open-addressing table (linear probing, half full) whose
+/// tags (4 bytes a slot, in cache) reject most absent words; a lookup compares the bytes, so it is
+/// exact. Built from the evaluation sets, never from the texts searched.
 struct Vocabulary {
-    slots: Vec<Slot>,
+    tags: Vec<u32>,
+    entries: Vec<Entry>,
     mask: usize,
     words: Vec<u8>,
     /// The longest word in bytes: a longer word is unknown without a lookup.
@@ -217,37 +243,31 @@ struct Vocabulary {
 impl Vocabulary {
     fn new(entries: Vec<(Vec<u8>, u64)>, table: &[u8; 256]) -> PyResult<Self> {
         let size = (2 * entries.len()).max(16).next_power_of_two();
-        let free = Slot {
-            hash: 0,
-            value: 0,
-            start: 0,
-            len: EMPTY,
-        };
         let mut vocabulary = Vocabulary {
-            slots: vec![free; size],
+            tags: vec![0; size],
+            entries: vec![Entry::default(); size],
             mask: size - 1,
             words: Vec::new(),
             longest: 0,
         };
         let too_long = || PyValueError::new_err("the vocabulary is limited to 4 GiB of words");
         for (word, value) in entries {
-            // The hash a text's word gets: FNV-1a of its translated bytes (a vocabulary word is its own
+            // The hash a text's word gets: that of its translated bytes (a vocabulary word is its own
             // translation when it is a word of `tokens`; one that is not can never be found, as before).
-            let hash = word.iter().fold(FNV_OFFSET, |h, &b| {
-                (h ^ u64::from(table[usize::from(b)])).wrapping_mul(FNV_PRIME)
-            });
-            let mut i = mix(hash) as usize & vocabulary.mask;
-            while vocabulary.slots[i].len != EMPTY {
+            let mixed = mix(
+                word.iter()
+                    .fold(0, |h, &b| hash_step(h, table[usize::from(b)])),
+                word.len(),
+            );
+            let mut i = mixed as usize & vocabulary.mask;
+            while vocabulary.tags[i] != 0 {
                 i = (i + 1) & vocabulary.mask;
             }
-            vocabulary.slots[i] = Slot {
-                hash,
+            vocabulary.tags[i] = tag(mixed);
+            vocabulary.entries[i] = Entry {
                 value,
                 start: u32::try_from(vocabulary.words.len()).map_err(|_| too_long())?,
-                len: u32::try_from(word.len())
-                    .ok()
-                    .filter(|&len| len != EMPTY)
-                    .ok_or_else(too_long)?,
+                len: u32::try_from(word.len()).map_err(|_| too_long())?,
             };
             vocabulary.longest = vocabulary.longest.max(word.len());
             vocabulary.words.extend_from_slice(&word);
@@ -261,21 +281,26 @@ impl Vocabulary {
         if raw.len() > self.longest {
             return None;
         }
-        let mut i = mix(hash) as usize & self.mask;
+        let mixed = mix(hash, raw.len());
+        let wanted = tag(mixed);
+        let mut i = mixed as usize & self.mask;
         loop {
-            let slot = &self.slots[i];
-            if slot.len == EMPTY {
+            let found = self.tags[i];
+            if found == 0 {
                 return None;
             }
-            if slot.hash == hash && slot.len as usize == raw.len() {
-                let start = slot.start as usize;
-                let stored = &self.words[start..start + raw.len()];
-                if stored
-                    .iter()
-                    .zip(raw)
-                    .all(|(&s, &b)| s == table[usize::from(b)])
-                {
-                    return Some(slot.value);
+            if found == wanted {
+                let entry = &self.entries[i];
+                if entry.len as usize == raw.len() {
+                    let start = entry.start as usize;
+                    let stored = &self.words[start..start + raw.len()];
+                    if stored
+                        .iter()
+                        .zip(raw)
+                        .all(|(&s, &b)| s == table[usize::from(b)])
+                    {
+                        return Some(entry.value);
+                    }
                 }
             }
             i = (i + 1) & self.mask;
