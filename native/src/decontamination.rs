@@ -276,7 +276,7 @@ impl Vocabulary {
     }
 
     /// The value of the word whose untranslated bytes are `raw` and translated hash `hash`.
-    #[inline]
+    #[inline(always)]
     fn get(&self, raw: &[u8], hash: u64, table: &[u8; 256]) -> Option<u64> {
         if raw.len() > self.longest {
             return None;
