@@ -17,7 +17,12 @@
 //!   `str.isspace` accepts), matched on the bytes before translation as `bytes.replace` did (well-formed
 //!   UTF-8 of single characters cannot overlap, so the order of the replacements is immaterial);
 //! - a word's value is the vocabulary's value of its bytes (63 bits, computed by Python), or `_UNKNOWN`;
-//!   a value equal to `_UNKNOWN` counts as unknown, as in `values == _UNKNOWN`;
+//!   a value equal to `_UNKNOWN` counts as unknown, as in `values == _UNKNOWN`. The vocabulary is an
+//!   open-addressing table whose lookups compare the bytes (exact);
+//! - `DecontaminationSearch` reads a text beyond ASCII from its own UTF-8, without `text.lower()`, when
+//!   Python passed `lower_first` (see `values_unlowered`): the running Python's case mappings, checked
+//!   by `decontamination._lowerings`, make the words and their values the same; a text with a word that
+//!   may lower to a vocabulary word beyond ASCII (the Kelvin sign, HumanEval's `≤`) is lowered as above;
 //! - when no `ngram` consecutive values are all known, the text has no hit (the known-run prefilter);
 //!   otherwise EVERY window is hashed, unknown words included, exactly as before: the polynomial
 //!   `sum(v[i + k] * BASE^(ngram - 1 - k))` modulo 2^64, computed here as a rolling hash (exact in the
