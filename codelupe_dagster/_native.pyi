@@ -31,6 +31,29 @@ class Scanner:
 
 # --- decontamination (native/src/decontamination.rs)
 
+class WordSplitter:
+    """`decontamination.token_bytes`: a translate table of 256 bytes and the UTF-8 of the wide spaces."""
+
+    def __init__(self, table: bytes, wide_spaces: list[bytes]) -> None: ...
+    def words(self, text: str) -> list[bytes]: ...
+
+class DecontaminationSearch:
+    """`DecontaminationIndex._hits`: vocabulary word bytes -> value, sorted keys as little-endian u64."""
+
+    def __init__(
+        self,
+        splitter: WordSplitter,
+        *,
+        vocabulary: dict[bytes, int],
+        keys: bytes,
+        ngram: int,
+        lower_first: list[bytes] | None = None,
+    ) -> None: ...
+    @property
+    def unlowered(self) -> bool: ...
+    def hits(self, text: str) -> list[int]: ...
+    def __len__(self) -> int: ...
+
 # --- subwords (native/src/subwords.rs)
 
 def camel_subwords(text: str) -> str:
