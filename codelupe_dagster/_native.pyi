@@ -29,6 +29,18 @@ class Scanner:
 
 # --- minhash (native/src/minhash.rs)
 
+def minhash_shingle_hashes(text: str, n: int) -> bytearray:
+    """The `n`-token shingle hashes of `text`, native-endian uint64s (`minhash.shingle_hashes`)."""
+
+def minhash_signature(text: str, n: int, num_perm: int, seed: int) -> list[int]:
+    """rensa 0.5.0's R-MinHash signature of `text`'s `n`-token shingles; [] when too short."""
+
+def minhash_token_hashes(tokens: list[bytes]) -> list[int]:
+    """rensa's token hash of each token (`RMinHash.hash_token_sets` on bytes tokens)."""
+
+def minhash_digest(hashes: list[int], num_perm: int, seed: int) -> list[int]:
+    """rensa's R-MinHash digest of uint64 hashes (a row of `digest_matrix_from_flat_token_hashes`)."""
+
 # --- decontamination (native/src/decontamination.rs)
 
 # --- subwords (native/src/subwords.rs)
