@@ -20,14 +20,12 @@ the signature): the same shingle hashes, signatures and band keys (`tests/core/t
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 
-from codelupe_dagster._native import minhash_shingle_hashes, minhash_signature
+from codelupe_dagster._native import minhash_band_keys, minhash_shingle_hashes, minhash_signature
 
 # Tokens are runs of identifier characters (ASCII letters, digits, `_`, `$`, and any non-ASCII
 # byte of the UTF-8 encoding), lowercased; operators and whitespace separate tokens. BigCode's
@@ -130,11 +128,8 @@ def band_keys(sig: Sequence[int], params: LSHParams = DEFAULT_LSH) -> list[bytes
     """
     if not sig:
         return []
-    if len(sig) < params.bands * params.rows:
-        raise ValueError(f"signature has {len(sig)} values, params need {params.bands * params.rows}")
-    packed = array("I", sig).tobytes()
-    width = 4 * params.rows
-    return [xxhash.xxh3_64_digest(packed[b * width : (b + 1) * width], seed=b) for b in range(params.bands)]
+    # Compiled: xxh3_64_digest(array("I", sig)[band], seed=band) for each band, as xxhash gives it.
+    return minhash_band_keys(sig, params.bands, params.rows)
 
 
 def estimate_jaccard(sig_a: Sequence[int], sig_b: Sequence[int]) -> float:

@@ -36,27 +36,13 @@ use std::borrow::Cow;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Odd 64-bit multiplier combining consecutive token hashes (`minhash._SHINGLE_MIX`).
 const SHINGLE_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// `minhash._LOWER_TO_SPACES`: identifier bytes kept (ASCII upper case lowered), the rest a space.
-const LOWER_TO_SPACES: [u8; 256] = {
-    let mut table = [b' '; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        table[c] = if b.is_ascii_uppercase() {
-            b.to_ascii_lowercase()
-        } else if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80 {
-            b
-        } else {
-            b' '
-        };
-        c += 1;
-    }
-    table
-};
+/// Eight copies of the byte 1, for byte-parallel arithmetic in a `u64` (SWAR).
+const ONES: u64 = 0x0101_0101_0101_0101;
 
 // rensa's `calculate_hash_fast` (rustc_hash 2.x `FxHasher::write` + `finish`).
 const FX_SEED1: u64 = 0x243f_6a88_85a3_08d3;
@@ -91,50 +77,114 @@ fn multiply_mix(x: u64, y: u64) -> u64 {
     (full as u64) ^ ((full >> 64) as u64)
 }
 
-/// rensa's token hash of `bytes` (`RMinHash.hash_token_sets` on a `bytes` token).
-fn token_hash(bytes: &[u8]) -> u64 {
+/// ASCII `A`-`Z` lowercased in each byte of `x`; every other byte (>= 0x80 included) unchanged.
+fn lower8(x: u64) -> u64 {
+    let heptets = x & (0x7f * ONES);
+    let above_z = heptets + u64::from(0x7f - b'Z') * ONES;
+    let from_a = heptets + u64::from(0x80 - b'A') * ONES;
+    let upper = !x & (from_a ^ above_z) & (0x80 * ONES);
+    x | (upper >> 2)
+}
+
+/// rensa's token hash of `bytes` (`RMinHash.hash_token_sets` on a `bytes` token); with `LOWER`, of
+/// `bytes.lower()`, lowering each word as it is read instead of copying the token.
+fn token_hash<const LOWER: bool>(bytes: &[u8]) -> u64 {
+    let fold = |x: u64| if LOWER { lower8(x) } else { x };
     let len = bytes.len();
     let mut s0 = FX_SEED1;
     let mut s1 = FX_SEED2;
     if len <= 16 {
         if len >= 8 {
-            s0 ^= read_u64(bytes, 0);
-            s1 ^= read_u64(bytes, len - 8);
+            s0 ^= fold(read_u64(bytes, 0));
+            s1 ^= fold(read_u64(bytes, len - 8));
         } else if len >= 4 {
-            s0 ^= read_u32(bytes, 0);
-            s1 ^= read_u32(bytes, len - 4);
+            s0 ^= fold(read_u32(bytes, 0));
+            s1 ^= fold(read_u32(bytes, len - 4));
         } else if len > 0 {
-            s0 ^= u64::from(bytes[0]);
-            s1 ^= (u64::from(bytes[len - 1]) << 8) | u64::from(bytes[len / 2]);
+            s0 ^= fold(u64::from(bytes[0]));
+            s1 ^= (fold(u64::from(bytes[len - 1])) << 8) | fold(u64::from(bytes[len / 2]));
         }
     } else {
         let mut off = 0;
         while off < len - 16 {
-            let x = read_u64(bytes, off);
-            let y = read_u64(bytes, off + 8);
+            let x = fold(read_u64(bytes, off));
+            let y = fold(read_u64(bytes, off + 8));
             let t = multiply_mix(s0 ^ x, FX_PREVENT_TRIVIAL_ZERO_COLLAPSE ^ y);
             s0 = s1;
             s1 = t;
             off += 16;
         }
-        s0 ^= read_u64(bytes, len - 16);
-        s1 ^= read_u64(bytes, len - 8);
+        s0 ^= fold(read_u64(bytes, len - 16));
+        s1 ^= fold(read_u64(bytes, len - 8));
     }
     let compressed = multiply_mix(s0, s1) ^ (len as u64);
     compressed.wrapping_mul(FX_K).rotate_left(FX_ROTATE)
 }
 
-/// The token hashes of a text's UTF-8 bytes, in order.
+/// Bit 7 of each byte of `heptets` (bytes < 0x80) set where that byte lies in `lo..=hi`.
+fn in_range(heptets: u64, lo: u8, hi: u8) -> u64 {
+    let from_lo = heptets + u64::from(0x80 - lo) * ONES;
+    let above_hi = heptets + u64::from(0x7f - hi) * ONES;
+    from_lo & !above_hi
+}
+
+/// Bit `i` set where byte `i` of the little-endian word `x` is an identifier byte of
+/// `minhash._IDENTIFIER_BYTES`: an ASCII letter, digit, `_` or `$`, or any byte >= 0x80.
+fn word_mask(x: u64) -> u64 {
+    let heptets = x & (0x7f * ONES);
+    let folded = heptets | (0x20 * ONES); // `A`-`Z` onto `a`-`z`; nothing else lands there
+    let identifier = x
+        | in_range(folded, b'a', b'z')
+        | in_range(heptets, b'0', b'9')
+        | in_range(heptets, b'_', b'_')
+        | in_range(heptets, b'$', b'$');
+    // The top bit of each byte, gathered into the low eight bits.
+    (((identifier >> 7) & ONES).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Bit `i` set where `chunk[i]` (at most 64 bytes) is an identifier byte.
+fn chunk_mask(chunk: &[u8]) -> u64 {
+    let mut padded = [b' '; 64];
+    let words: &[u8] = if chunk.len() == 64 {
+        chunk
+    } else {
+        padded[..chunk.len()].copy_from_slice(chunk);
+        &padded
+    };
+    words
+        .chunks_exact(8)
+        .enumerate()
+        .fold(0, |mask, (i, word)| {
+            mask | (word_mask(read_u64(word, 0)) << (8 * i))
+        })
+}
+
+/// The token hashes of a text's UTF-8 bytes, in order: `minhash._token_bytes` (runs of identifier
+/// bytes, ASCII lowercased), each hashed as rensa does. The text is classified 64 bytes at a time
+/// into a bit mask; the tokens are read off the mask's edges, without a branch per byte.
 fn token_hashes(text: &[u8]) -> Vec<u64> {
-    let lowered: Vec<u8> = text
-        .iter()
-        .map(|&b| LOWER_TO_SPACES[usize::from(b)])
-        .collect();
-    lowered
-        .split(|&b| b == b' ')
-        .filter(|token| !token.is_empty())
-        .map(token_hash)
-        .collect()
+    let mut hashes = Vec::with_capacity(text.len() / 6);
+    let mut start = 0;
+    let mut inside = false;
+    for (c, chunk) in text.chunks(64).enumerate() {
+        let mask = chunk_mask(chunk);
+        // Bit i set where byte i starts or ends a token (its class differs from the byte before).
+        let mut edges = mask ^ ((mask << 1) | u64::from(inside));
+        while edges != 0 {
+            let at = 64 * c + edges.trailing_zeros() as usize;
+            if inside {
+                hashes.push(token_hash::<true>(&text[start..at]));
+            } else {
+                start = at;
+            }
+            inside = !inside;
+            edges &= edges - 1;
+        }
+    }
+    if inside {
+        hashes.push(token_hash::<true>(&text[start..]));
+    }
+    hashes
 }
 
 /// `minhash.shingle_hashes` on a text's bytes: empty when it has fewer than `n` tokens.
@@ -279,8 +329,12 @@ fn minhash_shingle_hashes<'py>(
 ) -> PyResult<Bound<'py, PyByteArray>> {
     let bytes = text_bytes(text)?;
     let hashes = shingles_of(&bytes, n);
-    let packed: Vec<u8> = hashes.iter().flat_map(|hash| hash.to_ne_bytes()).collect();
-    Ok(PyByteArray::new(text.py(), &packed))
+    PyByteArray::new_with(text.py(), 8 * hashes.len(), |buffer| {
+        for (slot, hash) in buffer.chunks_exact_mut(8).zip(&hashes) {
+            slot.copy_from_slice(&hash.to_ne_bytes());
+        }
+        Ok(())
+    })
 }
 
 /// `minhash.signature`: the `num_perm` MinHash values of `text`'s `n`-token shingles, or `[]` when
@@ -300,12 +354,39 @@ fn minhash_signature(
     signature_of(&hashes, num_perm, seed)
 }
 
+/// `minhash.band_keys` of a signature of at least `bands * rows` values: per band `b`, the
+/// big-endian xxh3-64 (seed `b`) of the band's `rows` values as native-endian uint32s
+/// (`array("I", sig)`), as `xxhash.xxh3_64_digest` gives it.
+#[pyfunction]
+fn minhash_band_keys<'py>(
+    py: Python<'py>,
+    sig: Vec<u32>,
+    bands: usize,
+    rows: usize,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    if sig.len() < bands.saturating_mul(rows) {
+        return Err(PyValueError::new_err(format!(
+            "signature has {} values, params need {}",
+            sig.len(),
+            bands.saturating_mul(rows)
+        )));
+    }
+    let packed: Vec<u8> = sig.iter().flat_map(|value| value.to_ne_bytes()).collect();
+    let width = 4 * rows;
+    Ok((0..bands)
+        .map(|band| {
+            let key = xxh3_64_with_seed(&packed[band * width..(band + 1) * width], band as u64);
+            PyBytes::new(py, &key.to_be_bytes())
+        })
+        .collect())
+}
+
 /// rensa's token hash of each of `tokens` (to test it against `RMinHash.hash_token_sets`).
 #[pyfunction]
 fn minhash_token_hashes(tokens: Vec<Bound<'_, PyBytes>>) -> Vec<u64> {
     tokens
         .iter()
-        .map(|token| token_hash(token.as_bytes()))
+        .map(|token| token_hash::<false>(token.as_bytes()))
         .collect()
 }
 
@@ -320,6 +401,7 @@ fn minhash_digest(hashes: Vec<u64>, num_perm: usize, seed: u64) -> PyResult<Vec<
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minhash_shingle_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_signature, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash_band_keys, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_token_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_digest, m)?)?;
     Ok(())

@@ -81,6 +81,25 @@ def test_digest_rejects_zero_permutations() -> None:
         minhash_digest([1, 2, 3], 0, 42)
 
 
+def test_band_keys_are_xxhashs() -> None:
+    rng = random.Random(17)
+    shapes = [(18, 7, 128), (32, 4, 128), (1, 1, 1), (8, 16, 128), (10, 10, 100), (3, 5, 16)]
+    for bands, rows, num_perm in shapes:
+        params = LSHParams(num_perm=num_perm, bands=bands, rows=rows)
+        for _ in range(200):
+            sig = [rng.choice([0, 1, 2**31, 2**32 - 1, rng.getrandbits(32)]) for _ in range(num_perm)]
+            assert minhash.band_keys(sig, params) == ref.band_keys(sig, params)
+            assert minhash.band_keys(tuple(sig), params) == ref.band_keys(sig, params)
+    assert minhash.band_keys([]) == ref.band_keys([]) == []
+    for bad, error in (([1] * 10, ValueError), ([-1] * 126, OverflowError), ([2**32] * 126, OverflowError)):
+        with pytest.raises(error) as new:
+            minhash.band_keys(bad)
+        with pytest.raises(error) as old:
+            ref.band_keys(bad)
+        if error is ValueError:
+            assert str(new.value) == str(old.value)
+
+
 def _assert_same(text: str, params: LSHParams = minhash.DEFAULT_LSH) -> None:
     for n in (0, 1, 2, 5, 7):
         new, old = minhash.shingle_hashes(text, n), ref.shingle_hashes(text, n)
@@ -119,6 +138,27 @@ def test_adversarial_texts_are_unchanged() -> None:
     texts += ["".join(chr(rng.randrange(0x110000)) for _ in range(rng.randrange(1, 300))) for _ in range(200)]
     for text in texts:
         _assert_same(text)
+
+
+def test_every_ascii_character_at_every_position_of_a_64_byte_block() -> None:
+    # Bytes are classified 64 at a time (8-byte words); tokens are read off the mask's edges.
+    for code in range(128):
+        c = chr(code)
+        for offset in range(0, 72):
+            text = "a" * offset + c + "Zq" + c * 3 + "AbC_$9" + c + " tail END" + c
+            expected = ref.shingle_hashes(text, 1)
+            assert np.array_equal(minhash.shingle_hashes(text, 1), expected), (code, offset)
+
+
+def test_mixed_case_tokens_of_every_length_are_unchanged() -> None:
+    # Upper case is lowered as each word of a token is read (no copy): every length branch of the hash.
+    rng = random.Random(13)
+    alphabet = "abcXYZ019_$AZaz@[`{\xe9\u0130"
+    for _ in range(300):
+        words = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 120))) for _ in range(20)]
+        text = rng.choice([" ", "\n", "-", "\t"]).join(words)
+        assert np.array_equal(minhash.shingle_hashes(text, 1), ref.shingle_hashes(text, 1))
+        assert minhash.signature(text) == ref.signature(text)
 
 
 @pytest.mark.parametrize(
