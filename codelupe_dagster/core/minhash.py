@@ -10,11 +10,12 @@ band in Redis (`pipeline:lsh:<band>`), first writer wins.
 Files with fewer than `shingle_size` tokens are skipped (no signature, no band keys): exact
 dedup already handles identical tiny files, and a file of four tokens has no meaningful near copy.
 
-Tokenising, token hashing, shingle hashing and the signature are compiled (`native/src/minhash.rs`,
-`_native.minhash_shingle_hashes` / `_native.minhash_signature`): one call from text to shingle hashes
-or to the signature. They reproduce, bit for bit, what this module did in Python with rensa 0.5.0
-(`RMinHash.hash_token_sets` for token hashes, `RMinHash.digest_matrix_from_flat_token_hashes` for
-the signature): the same shingle hashes, signatures and band keys (`tests/core/test_native_minhash.py`,
+Tokenising, token hashing, shingle hashing, the signature and the band keys are compiled
+(`native/src/minhash.rs`: `_native.minhash_shingle_hashes`, `minhash_signature`, `minhash_band_keys`),
+one call from text to shingle hashes or to the signature. They reproduce, bit for bit, what this module
+did in Python with rensa 0.5.0 (`RMinHash.hash_token_sets` for token hashes,
+`RMinHash.digest_matrix_from_flat_token_hashes` for the signature) and xxhash (band keys): the same
+shingle hashes, signatures and band keys (`tests/core/test_native_minhash.py`,
 `tests/core/test_hotpath_equivalence.py`). rensa stays installed only as the tests' oracle.
 """
 

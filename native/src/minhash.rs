@@ -1,5 +1,5 @@
-//! MinHash shingling and signatures, compiled (`core/minhash.py`): text in, shingle hashes or the
-//! signature out, in one call.
+//! MinHash shingling, signatures and band keys, compiled (`core/minhash.py`): text in, shingle hashes
+//! or the signature out, in one call.
 //!
 //! The Python it replaced (`tests/support/hotpath_reference.py`, commit 4d5b659) tokenised with
 //! `bytes.translate` + `split`, hashed each token with `rensa.RMinHash.hash_token_sets`, combined
@@ -26,6 +26,13 @@
 //!   `f = splitmix64(h ^ a_0 ^ FALLBACK)`. Because the round is the rank's top bits, the fallback
 //!   matters only for coordinates the rounds left empty, and the rounds stop once all are filled;
 //!   rensa's faster paths (early filtering, SIMD kernels, caches) compute the same minimum.
+//! - **Band keys** (`minhash.band_keys`): per band `b`, xxh3-64 with seed `b` (the `xxhash-rust`
+//!   crate) of the band's values as native-endian uint32s (`array("I", sig)`), big-endian bytes as
+//!   `xxhash.xxh3_64_digest` returns them.
+//!
+//! Speed: the text is classified 64 bytes at a time into a bit mask (SWAR on 8-byte words) and the
+//! tokens are read off the mask's edges, so there is no branch per byte; upper case is lowered word
+//! by word inside the token hash instead of copying the token.
 //!
 //! `tests/core/test_native_minhash.py` and `tests/core/test_hotpath_equivalence.py` compare all of
 //! it with the installed rensa and the frozen Python on CPython's and Go's sources and on
