@@ -29,6 +29,23 @@ class Scanner:
 
 # --- minhash (native/src/minhash.rs)
 
+from collections.abc import Sequence  # noqa: E402  (this section's import, kept in it)
+
+def minhash_shingle_hashes(text: str, n: int) -> bytearray:
+    """The `n`-token shingle hashes of `text`, native-endian uint64s (`minhash.shingle_hashes`)."""
+
+def minhash_signature(text: str, n: int, num_perm: int, seed: int) -> list[int]:
+    """rensa 0.5.0's R-MinHash signature of `text`'s `n`-token shingles; [] when too short."""
+
+def minhash_band_keys(sig: Sequence[int], bands: int, rows: int) -> list[bytes]:
+    """`minhash.band_keys`: per band, xxh3-64 (seed = band) of its values as uint32s, big-endian."""
+
+def minhash_token_hashes(tokens: list[bytes]) -> list[int]:
+    """rensa's token hash of each token (`RMinHash.hash_token_sets` on bytes tokens)."""
+
+def minhash_digest(hashes: list[int], num_perm: int, seed: int) -> list[int]:
+    """rensa's R-MinHash digest of uint64 hashes (a row of `digest_matrix_from_flat_token_hashes`)."""
+
 # --- decontamination (native/src/decontamination.rs)
 
 class WordSplitter:
