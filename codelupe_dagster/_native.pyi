@@ -77,3 +77,5 @@ def camel_subwords(text: str) -> str:
     """`code_tokens.camel_subwords`: sub-words of each distinct case-changing identifier, one per line."""
 
 # --- content_stats (native/src/content_stats.rs)
+
+# --- redaction (native/src/redaction.rs)

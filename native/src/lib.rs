@@ -11,6 +11,7 @@ mod content_stats;
 mod decontamination;
 mod minhash;
 mod quality;
+mod redaction;
 mod subwords;
 
 #[pymodule]
@@ -20,5 +21,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     decontamination::register(m)?;
     subwords::register(m)?;
     content_stats::register(m)?;
+    redaction::register(m)?;
     Ok(())
 }
