@@ -90,7 +90,165 @@ struct Pass {
     unicode_markers: usize,
 }
 
+/// How many bytes of `b` satisfy `f`: in chunks of 255 with a byte counter, which compiles to vector
+/// compares and adds.
+#[inline(always)]
+fn count(b: &[u8], f: impl Fn(u8) -> bool) -> usize {
+    b.chunks(255)
+        .map(|chunk| chunk.iter().fold(0u8, |n, &c| n + u8::from(f(c))) as usize)
+        .sum()
+}
+
+/// How many adjacent pairs `(p, c)` of `b` satisfy `f`, counted as `count` does.
+#[inline(always)]
+fn count_pairs(b: &[u8], f: impl Fn(u8, u8) -> bool) -> usize {
+    if b.len() < 2 {
+        return 0;
+    }
+    let (before, after) = (&b[..b.len() - 1], &b[1..]);
+    before
+        .chunks(255)
+        .zip(after.chunks(255))
+        .map(|(p, c)| {
+            p.iter()
+                .zip(c)
+                .fold(0u8, |n, (&p, &c)| n + u8::from(f(p, c))) as usize
+        })
+        .sum()
+}
+
+fn is_alnum_byte(c: u8) -> bool {
+    c.wrapping_sub(b'0') < 10 || (c | 0x20).wrapping_sub(b'a') < 26 || c >= 0xC0
+}
+
+fn is_cont_byte(c: u8) -> bool {
+    (c & 0xC0) == 0x80
+}
+
+fn is_base64_byte(c: u8) -> bool {
+    CLASS[c as usize] & B64 != 0
+}
+
+/// A byte that starts a line break other than `\n`, or the lead byte of one (`\x85`, `\u2028`,
+/// `\u2029`) wherever it stands: texts holding one take `measure_bytes`.
+fn is_other_break_byte(c: u8) -> bool {
+    matches!(c, b'\r' | 0x0B | 0x0C | 0x1C | 0x1D | 0x1E | 0xC2 | 0xE2)
+}
+
+/// The positions of `\n` in `b`, in order, 8 bytes at a time: a byte equal to `\n` is a zero byte of
+/// `word ^ 0x0A..0A`, and the classic exact zero-byte test (no false positives) marks each with its high
+/// bit.
+fn for_each_newline(b: &[u8], mut f: impl FnMut(usize)) {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let mut words = b.chunks_exact(8);
+    let mut i = 0usize;
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes) ^ 0x0A0A_0A0A_0A0A_0A0A;
+        let mut newlines = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+        while newlines != 0 {
+            f(i + (newlines.trailing_zeros() / 8) as usize);
+            newlines &= newlines - 1;
+        }
+        i += 8;
+    }
+    for (j, &c) in words.remainder().iter().enumerate() {
+        if c == b'\n' {
+            f(i + j);
+        }
+    }
+}
+
+/// Lengths of the maximal runs of 64+ base64 bytes. A run of 64 starting in `[i, i + 64)` holds byte
+/// `i + 63`, so when that byte is not base64 the search moves on by 64; every `i` follows a non-base64
+/// byte (or is 0), so a run found from `i` starts there or later.
+fn base64_runs(b: &[u8]) -> Vec<usize> {
+    let mut runs = Vec::new();
+    let mut i = 0usize;
+    while i + MIN_ENCODED_RUN <= b.len() {
+        let probe = i + MIN_ENCODED_RUN - 1;
+        if !is_base64_byte(b[probe]) {
+            i = probe + 1;
+            continue;
+        }
+        let mut start = probe;
+        while start > i && is_base64_byte(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end < b.len() && is_base64_byte(b[end]) {
+            end += 1;
+        }
+        if end - start >= MIN_ENCODED_RUN {
+            runs.push(end - start);
+        }
+        i = end + 1;
+    }
+    runs
+}
+
+/// `measure` for texts whose only line break is `\n` (nearly all code), with loops that compile to
+/// vector code; `None` when the text holds another break (or a byte `0xC2`/`0xE2` that may start one).
+fn measure_fast(b: &[u8], runs: bool) -> Option<Pass> {
+    if b.chunks(64)
+        .any(|chunk| chunk.iter().fold(false, |a, &c| a | is_other_break_byte(c)))
+    {
+        return None;
+    }
+    let ascii = b.is_ascii();
+    let (mut lines, mut longest, mut total) = (0usize, 0usize, 0usize);
+    let mut line_start = 0usize;
+    let mut add_line = |start: usize, end: usize| {
+        let line = &b[start..end];
+        let length = if ascii {
+            line.len()
+        } else {
+            line.len() - count(line, is_cont_byte)
+        };
+        lines += 1;
+        longest = longest.max(length);
+        total += length;
+    };
+    for_each_newline(b, |position| {
+        add_line(line_start, position);
+        line_start = position + 1;
+    });
+    if line_start < b.len() {
+        add_line(line_start, b.len());
+    }
+    if lines == 0 {
+        lines = 1; // `splitlines()` of "" is [], read as [0]
+    }
+    let (base64, hex_markers, unicode_markers) = if runs {
+        (
+            base64_runs(b),
+            count_pairs(b, |p, c| c == b'x' && (p == b'0' || p == b'\\')),
+            count_pairs(b, |p, c| c == b'u' && p == b'\\'),
+        )
+    } else {
+        (Vec::new(), 0, 0)
+    };
+    Some(Pass {
+        stats: LineStats {
+            lines,
+            longest,
+            total,
+            alnum: count(b, is_alnum_byte),
+        },
+        base64,
+        hex_markers,
+        unicode_markers,
+    })
+}
+
+/// The line statistics, and with `runs` the base64 runs and marker counts, of `b`.
 fn measure(b: &[u8], runs: bool) -> Pass {
+    measure_fast(b, runs).unwrap_or_else(|| measure_bytes(b, runs))
+}
+
+/// `measure` one byte at a time, for any text.
+fn measure_bytes(b: &[u8], runs: bool) -> Pass {
     let n = b.len();
     let (mut lines, mut longest, mut total, mut alnum) = (0usize, 0usize, 0usize, 0usize);
     let mut cur = 0usize; // code points of the current line

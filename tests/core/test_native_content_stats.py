@@ -113,8 +113,8 @@ _FRAGMENTS = (
 )  # fmt: skip
 
 
-def _random_text(rng: random.Random) -> str:
-    parts = [rng.choice(_FRAGMENTS) for _ in range(rng.randint(0, 40))]
+def _random_text(rng: random.Random, fragments: tuple[str, ...] = _FRAGMENTS) -> str:
+    parts = [rng.choice(fragments) for _ in range(rng.randint(0, 40))]
     if rng.random() < 0.3:
         parts.insert(
             rng.randint(0, len(parts)), "".join(rng.choice(_B64 + "\n") for _ in range(rng.randint(50, 300)))
@@ -136,6 +136,20 @@ def test_random_texts_equal_reference() -> None:
     rng = random.Random(12)
     for _ in range(20000):
         _assert_same(_random_text(rng))
+
+
+def _only_newline_breaks(fragment: str) -> bool:
+    """No byte of a break other than `\\n` (nor 0xC2/0xE2, which may start one): the compiled word-at-a-time
+    path; the other texts take the byte loop."""
+    return not set(fragment.encode("utf-8", "surrogatepass")) & set(b"\r\x0b\x0c\x1c\x1d\x1e\xc2\xe2")
+
+
+def test_random_texts_with_newline_breaks_only_equal_reference() -> None:
+    fragments = tuple(filter(_only_newline_breaks, _FRAGMENTS))
+    assert "é" in fragments and "\ud800" in fragments and "\n" in fragments
+    rng = random.Random(13)
+    for _ in range(20000):
+        _assert_same(_random_text(rng, fragments))
 
 
 _HEX_TOKENS = (
