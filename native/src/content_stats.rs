@@ -344,22 +344,32 @@ fn measure_bytes(b: &[u8], runs: bool) -> Pass {
     }
 }
 
-fn contains_any(line: &[u8], markers: &[&[u8]]) -> bool {
-    line.windows(2).any(|w| markers.contains(&w))
-}
-
-/// `"\n".join` of the `\n`-separated lines of `b` that hold one of `markers` (all two bytes long).
-fn marker_lines(b: &[u8], markers: &[&[u8]]) -> Vec<u8> {
+/// `"\n".join` of the `\n`-separated lines of `b` that hold a marker: `x` after `0` or `\` (`0x`, `\x`)
+/// with `hex`, else `u` after `\` (`\u`).
+fn marker_lines(b: &[u8], hex: bool) -> Vec<u8> {
+    let is_marker = |p: u8, c: u8| {
+        if hex {
+            c == b'x' && (p == b'0' || p == b'\\')
+        } else {
+            c == b'u' && p == b'\\'
+        }
+    };
     let mut out = Vec::new();
-    for line in b.split(|&c| c == b'\n') {
-        if contains_any(line, markers) {
+    let mut add = |line: &[u8]| {
+        if count_pairs(line, is_marker) > 0 {
             // A marker line is never empty, so `out` is empty only before the first one.
             if !out.is_empty() {
                 out.push(b'\n');
             }
             out.extend_from_slice(line);
         }
-    }
+    };
+    let mut start = 0usize;
+    for_each_newline(b, |position| {
+        add(&b[start..position]);
+        start = position + 1;
+    });
+    add(&b[start..]);
     out
 }
 
@@ -419,6 +429,11 @@ fn chain_runs(b: &[u8], unit: fn(&[u8], usize) -> Option<usize>) -> Vec<usize> {
     let mut runs = Vec::new();
     let mut s = 0usize;
     while s < b.len() {
+        // Every unit starts with a hex digit (`0` of `0x` included) or the `\\` of `\\x`/`\\u`.
+        if !b[s].is_ascii_hexdigit() && b[s] != b'\\' {
+            s += 1;
+            continue;
+        }
         let (mut q, mut units) = (s, 0usize);
         while let Some(next) = unit(b, q) {
             q = next;
@@ -426,10 +441,11 @@ fn chain_runs(b: &[u8], unit: fn(&[u8], usize) -> Option<usize>) -> Vec<usize> {
         }
         if units >= MIN_UNITS {
             runs.push(q - s);
-            s = q;
-        } else {
-            s += 1;
         }
+        // No match starts inside the chain: a unit's other bytes (`x`, the digits after a prefix or a
+        // digit, both word characters) fail its `\b` or its first byte, separators are neither digits
+        // nor `\`, a later unit start gives the same chain shortened, and `q` failed just now.
+        s = if units > 0 { q.max(s + 1) } else { s + 1 };
     }
     runs
 }
@@ -440,7 +456,7 @@ fn hex_runs(b: &[u8], markers: usize) -> Option<Vec<usize>> {
     if markers < MIN_UNITS {
         return Some(Vec::new());
     }
-    let candidates = marker_lines(b, &[b"0x", b"\\x"]);
+    let candidates = marker_lines(b, true);
     candidates
         .is_ascii()
         .then(|| chain_runs(&candidates, hex_unit))
@@ -451,7 +467,7 @@ fn unicode_runs(b: &[u8], markers: usize) -> Vec<usize> {
     if markers < MIN_UNITS {
         return Vec::new();
     }
-    chain_runs(&marker_lines(b, &[b"\\u"]), unicode_unit)
+    chain_runs(&marker_lines(b, false), unicode_unit)
 }
 
 /// Calls `f` with the UTF-8 bytes of `text`, or their `surrogatepass` encoding when it holds lone
