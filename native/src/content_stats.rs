@@ -564,6 +564,29 @@ impl Normalizer {
         end
     }
 
+    /// Whether `normalize_bytes(b) == b` (most files): no `\r`, no line ending in whitespace, and one
+    /// final newline after a non-empty line (or nothing at all). Checked without building anything.
+    fn is_normalized(&self, b: &[u8]) -> bool {
+        if b.is_empty() {
+            return true;
+        }
+        if b.len() < 2 || b[b.len() - 1] != b'\n' || b[b.len() - 2] == b'\n' {
+            return false;
+        }
+        if b.chunks(64)
+            .any(|chunk| chunk.iter().fold(false, |a, &c| a | (c == b'\r')))
+        {
+            return false;
+        }
+        let (mut stripped, mut start) = (false, 0usize);
+        for_each_newline(b, |position| {
+            let line = &b[start..position];
+            stripped |= self.rstrip(line) != line.len();
+            start = position + 1;
+        });
+        !stripped
+    }
+
     fn normalize_bytes(&self, b: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(b.len() + 1);
         let mut start = 0usize;
@@ -623,10 +646,10 @@ impl Normalizer {
         let py = text.py();
         match text.to_str() {
             Ok(s) => {
-                let out = self.normalize_bytes(s.as_bytes());
-                if out == s.as_bytes() {
+                if self.is_normalized(s.as_bytes()) {
                     return Ok(text.clone());
                 }
+                let out = self.normalize_bytes(s.as_bytes());
                 let out = String::from_utf8(out).map_err(|e| {
                     pyo3::exceptions::PyValueError::new_err(format!("normalised text: {e}"))
                 })?;
