@@ -78,4 +78,21 @@ def camel_subwords(text: str) -> str:
 
 # --- content_stats (native/src/content_stats.rs)
 
+def text_stats(text: str) -> tuple[int, int, int, int]:
+    """(lines, longest line, total line length, alphanumerics) of `filters.TextStats.of`."""
+
+def encoded_runs(text: str) -> tuple[list[int], list[int] | None, list[int]]:
+    """(base64, hex, unicode-escape) runs of `filters.encoded_runs`; hex None: Python's regex decides."""
+
+def content_stats(
+    text: str,
+) -> tuple[tuple[int, int, int, int], tuple[list[int], list[int] | None, list[int]]]:
+    """`text_stats` and `encoded_runs` in one pass."""
+
+class Normalizer:
+    """`dedup.normalize_content`; `whitespace`: every code point c with chr(c).isspace()."""
+
+    def __init__(self, whitespace: list[int]) -> None: ...
+    def normalize(self, text: str) -> str: ...
+
 # --- redaction (native/src/redaction.rs)
