@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/hotpath_speed.py [--repeats 5] [--python-files 2000] [--go-files 1000]
 
-The reference is the frozen copy of the code at commit 4d5b659 (`tests/support/hotpath_reference.py`);
+The reference is the frozen copy of the code at commit 4d5b659 (`tests/support/hotpath_reference.py`; for
+the content filters' statistics, the copy at the branch point of their compiled version,
+`tests/support/content_stats_reference.py`);
 the corpus is CPython's standard library and Go's tree, found at run time. Every function runs over the
 whole corpus as `process_file` calls it (on normalised text; `license_header` on the text as read).
 Reference and new run file by file, taking turns at going first, and each call is timed in CPU time of
@@ -19,14 +21,18 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import astuple
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codelupe_dagster.backends.eval_sets import load_sets
-from codelupe_dagster.core import dedup, license_detection, minhash
+from codelupe_dagster.backends.search import code_tokens
+from codelupe_dagster.core import dedup, filters, license_detection, minhash
 from codelupe_dagster.core.decontamination import DecontaminationIndex
+from tests.support import content_stats_reference as content_ref
 from tests.support import hotpath_reference as ref
+from tests.support import subwords_reference as subwords_ref
 
 Pair = tuple[Callable[[str], object], Callable[[str], object]]
 
@@ -47,7 +53,31 @@ def _pairs() -> dict[str, tuple[Pair, bool]]:
         ),
         "dedup.normalize_content": ((ref.normalize_content, dedup.normalize_content), False),
         "license_detection.license_header": ((ref.license_header, license_detection.license_header), False),
+        # The same lines; their order is now first occurrence (it was the set order of each process).
+        "code_tokens.camel_subwords": (
+            (
+                lambda t: set(subwords_ref.camel_subwords(t).split("\n")),
+                lambda t: set(code_tokens.camel_subwords(t).split("\n")),
+            ),
+            True,
+        ),
+        # Python and Go share the default thresholds, so the language passed does not change the answer.
+        "filters.check_content_stats": (
+            (
+                lambda t: _stats_answer(content_ref.check_content_stats("x", "python", t)),
+                lambda t: _stats_answer(filters.check_content_stats("x", "python", t)),
+            ),
+            False,
+        ),
+        "filters.TextStats.of": (
+            (lambda t: astuple(content_ref.TextStats.of(t)), lambda t: astuple(filters.TextStats.of(t))),
+            True,
+        ),
     }
+
+
+def _stats_answer(answer: tuple[str | None, object]) -> tuple[str | None, tuple[object, ...]]:
+    return answer[0], astuple(answer[1])
 
 
 def _round(pair: Pair, texts: list[str]) -> tuple[float, float, int]:

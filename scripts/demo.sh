@@ -11,6 +11,9 @@ VENV=${VENV:-.venv}
 # The demo keeps its state in the checkout; `codelupe` creates DATA_DIR/dagster with a quiet dagster.yaml.
 export DATA_DIR=${DATA_DIR:-$PWD/.codelupe}
 
+# Rust for the compiled hot path (native/), which `pip install` builds.
+. scripts/require_rust.sh
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PYTHON" -m venv "$VENV"

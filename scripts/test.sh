@@ -24,6 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Rust for the compiled hot path (native/), which `pip install` builds.
+. scripts/require_rust.sh
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PYTHON" -m venv "$VENV"

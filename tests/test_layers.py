@@ -3,8 +3,9 @@
 Each rule reads the source with `ast`, so a violation fails here with the file, line and import that broke
 it, before a reviewer has to spot it. The rules:
 
-- `core/` imports nothing of the project outside `core/`, and no library that does I/O, keeps time or
-  starts processes: rules and data only.
+- `core/` imports nothing of the project outside `core/` (the compiled `_native` module, built from
+  `native/`, counts as core), and no library that does I/O, keeps time or starts processes: rules and
+  data only.
 - `backends/` imports `core/` and other backends, never the outer layers, `stages/` or `settings`
   (configuration reaches an adapter as arguments).
 - `stages/` imports `core/`, `backends/` and other stages, never Dagster or the outer layers, so assets,
@@ -117,6 +118,8 @@ def _layer(target: str) -> str | None:
     parts = target.split(".")
     if parts[0] != PROJECT:
         return None
+    if parts[1:2] == ["_native"]:
+        return "core"  # the compiled part of core (native/): pure functions of their arguments, no I/O
     return parts[1] if len(parts) > 1 else PROJECT
 
 
@@ -221,3 +224,17 @@ def test_the_rules_catch_a_violation(tmp_path, monkeypatch, source, rule, expect
     libraries = {"core": IMPURE_LIBRARIES, "backends": frozenset(), "stages": frozenset({"dagster"})}[rule]
     found = _violations([planted], allowed, libraries)
     assert len(found) == 1 and expected in found[0], found
+
+
+def test_native_core_is_pure() -> None:
+    # native/ is core compiled: the same rule, read from the Rust source (no files, network, processes,
+    # clocks, environment or threads).
+    impure = ("std::fs", "std::net", "std::process", "std::time", "std::env", "std::thread")
+    found = [
+        f"{path.relative_to(ROOT)}:{number} uses {name}"
+        for path in sorted((ROOT / "native" / "src").glob("*.rs"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for name in impure
+        if name in line
+    ]
+    assert found == []

@@ -12,10 +12,12 @@ How a text is read:
   changing quotes or line endings does not hide an overlap; renaming, reordering or rewriting does, and
   is out of scope (an n-gram test finds copies, not paraphrases);
 - every run of ``ngram`` consecutive words is hashed to 64 bits: each word has a fixed value (xxh3 of
-  the word) and a window's hash is a polynomial of its words' values, computed for all windows at once
-  with numpy. Words that occur nowhere in the evaluation sets get one shared value, so the windows that
-  hold them match nothing (up to a 2^-64 collision). A bitmap of the indexed hashes' low bits rejects
-  most windows before the binary search.
+  the word) and a window's hash is a polynomial of its words' values (numpy, when the index is built).
+  Words that occur nowhere in the evaluation sets get one shared value, so the windows that hold them
+  match nothing (up to a 2^-64 collision). A text without ``ngram`` consecutive known words has no hit.
+  The search of a text is compiled (`native/src/decontamination.rs`, `_native.DecontaminationSearch`:
+  the words, their values, that prefilter, the window hashes and their exact lookup in one call, with
+  the same words, hashes and answers as the numpy code it replaced, tested against a frozen copy).
 
 What counts as an overlap: a set flags a document when the two share at least ``min_matches`` distinct
 n-grams. One contiguous shared run of L tokens gives L - ngram + 1 of them, so the two parameters
@@ -30,7 +32,10 @@ planted copies; docs/decontamination.md).
 
 from __future__ import annotations
 
+import functools
+import re
 import string
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -39,6 +44,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import xxhash
+
+from codelupe_dagster._native import DecontaminationSearch, WordSplitter
 
 # Tokens per n-gram, distinct shared n-grams per set that flag a document, and the most records of the
 # evaluation sets an indexed n-gram may occur in (more is boilerplate). See the module docstring.
@@ -79,25 +86,74 @@ _UNICODE_SPACES: Final = tuple(
 )
 
 
+# The compiled word splitter (`native/src/decontamination.rs`) reads a text with these two tables: an
+# all-ASCII text as its bytes, any other as the UTF-8 (surrogatepass) of Python's `text.lower()` (Unicode
+# lower-casing is not per byte: the Kelvin sign becomes "k", a final sigma depends on its neighbours;
+# lowering never turns a word character into a separator or the other way round, tested).
+_SPLITTER: Final = WordSplitter(_WORD_BYTES, list(_UNICODE_SPACES))
+
+
 def token_bytes(text: str) -> list[bytes]:
-    """`tokens(text)`, each word UTF-8 encoded (lone surrogates passed through), computed on bytes."""
-    if text.isascii():
-        data = text.encode("ascii")
-    else:
-        # Unicode lower-casing is not per byte (the Kelvin sign becomes "k", a final sigma depends on
-        # its neighbours): done on the str. Lowering never turns a word character into a separator or
-        # the other way round (tested).
-        data = text.lower().encode("utf-8", "surrogatepass")
-        if (
-            b"\xc2" in data
-            or b"\xe1\x9a" in data
-            or b"\xe2\x80" in data
-            or b"\xe2\x81" in data
-            or b"\xe3\x80" in data
-        ):
-            for space in _UNICODE_SPACES:
-                data = data.replace(space, b" ")
-    return data.translate(_WORD_BYTES).split()
+    """`tokens(text)`, each word UTF-8 encoded (lone surrogates passed through), compiled."""
+    return _SPLITTER.words(text)
+
+
+@functools.cache
+def _lowerings() -> dict[str, frozenset[str]] | None:
+    """Every character beyond ASCII that `lower()` changes, with its lowerings (in a block of code points,
+    alone, and at the end of a word after a cased letter: the final sigma is the one lowering that
+    depends on its context), read from the running Python; None if `lower()` turns some character
+    between word and separator (it does not: tested). Once per process, a few tens of ms: the code points
+    are lowered in blocks, one character by one only in a block whose length changes."""
+    separators = {chr(c) for c in range(0x80) if _WORD_BYTES[c] == 0x20}
+    separators |= {space.decode() for space in _UNICODE_SPACES}
+    found = re.compile("[" + re.escape("".join(sorted(separators))) + "]")
+
+    def kept(char: str, lowered: str) -> bool:
+        return set(lowered) <= separators if char in separators else not set(lowered) & separators
+
+    def contexts(char: str, *more: str) -> frozenset[str]:
+        return frozenset((*more, char.lower(), ("A" + char).lower()[1:]))
+
+    if not all(kept(chr(c), chr(c).lower()) and chr(c).lower().isascii() for c in range(0x80)):
+        return None
+    changed: dict[str, frozenset[str]] = {}
+    for first, last in ((0x80, 0xD800), (0xE000, sys.maxunicode + 1)):
+        for start in range(first, last, 4096):
+            codes = np.arange(start, min(start + 4096, last), dtype="<u4")
+            block = codes.tobytes().decode("utf-32-le")
+            lowered = block.lower()
+            if len(lowered) == len(block):  # one character each: the block's classes and lowerings align
+                if [m.start() for m in found.finditer(block)] != [m.start() for m in found.finditer(lowered)]:
+                    return None
+                differ = np.flatnonzero(codes != np.frombuffer(lowered.encode("utf-32-le"), dtype="<u4"))
+                changed |= {block[i]: contexts(block[i], lowered[i]) for i in differ.tolist()}
+            else:
+                changed |= {char: contexts(char) for char in block if char.lower() != char}
+    surrogates = "".join(map(chr, range(0xD800, 0xE000)))  # lone surrogates lower to themselves
+    if surrogates.lower() != surrogates:
+        return None
+    if not all(kept(char, low) for char, lows in changed.items() for low in lows):
+        return None
+    return changed
+
+
+def _lower_first(words: Iterable[str]) -> list[bytes] | None:
+    """The characters beyond ASCII some lowering of which is made only of ASCII and of characters of
+    the vocabulary `words`: a text's word made only of ASCII and of these may lower to a vocabulary
+    word, any other word holding a character beyond ASCII cannot (`values_unlowered` in
+    `native/src/decontamination.rs`); None when `_lowerings` is."""
+    lowerings = _lowerings()
+    if lowerings is None:
+        return None
+    held = {char for word in words if not word.isascii() for char in word if not char.isascii()}
+    chars = {char for char in held if char not in lowerings}  # they lower to themselves
+    chars |= {
+        char
+        for char, lows in lowerings.items()
+        if any(all(c.isascii() or c in held for c in low) for low in lows)
+    }
+    return sorted(char.encode("utf-8", "surrogatepass") for char in chars)
 
 
 def _token_value(token: str) -> int:
@@ -119,17 +175,6 @@ def _window_hashes(values: U64, ngram: int) -> U64:
         acc *= _BASE
         acc += values[offset : offset + windows]
     return acc
-
-
-def _has_known_run(values: npt.NDArray[np.int64], ngram: int) -> bool:
-    """Whether some `ngram` consecutive words are all in the evaluation sets: an indexed window needs it,
-    and two files of code in three have none (CPython and Go, HumanEval), which spares them the window
-    hashes and the search."""
-    if len(values) < ngram:
-        return False
-    unknown = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(values == _UNKNOWN, out=unknown[1:])
-    return bool(np.any(unknown[ngram:] == unknown[:-ngram]))
 
 
 @dataclass(frozen=True)
@@ -158,8 +203,9 @@ class DecontaminationIndex:
     """The n-grams of some evaluation sets, built once; `matches(text)` names the sets a text overlaps.
 
     Memory: 16 bytes per indexed n-gram plus one dict entry per distinct token (HumanEval: about 60k
-    n-grams, under 2 MB). Matching costs one regex pass, one dict lookup per token, `ngram` vector
-    operations and one binary search per window; see `bench/decontamination.py` for files per second.
+    n-grams, under 2 MB), and the compiled search's copy of both. Matching costs one pass over the text's
+    bytes, one hash lookup per word and, in a text with ``ngram`` consecutive known words, a rolling hash
+    and a bit test per window; see `bench/decontamination.py` for files per second.
     """
 
     def __init__(
@@ -187,16 +233,15 @@ class DecontaminationIndex:
         self._pair_keys: U64 = np.empty(0, np.uint64)
         self._pair_records: npt.NDArray[np.int64] = np.empty(0, np.int64)
         self._keys, self._owners = self._build(sets)
-        # The vocabulary by each word's bytes, for `_hits` (which reads words as `token_bytes`).
-        self._vocab_bytes = {
-            word.encode("utf-8", "surrogatepass"): value for word, value in self._vocab.items()
-        }
-        # A byte per slot, about 16 slots per key: one gather rejects ~94% of the windows that are not
-        # indexed before the binary search, which costs a cache miss per step.
-        slots = 1 << max(10, (16 * len(self._keys)).bit_length())
-        self._slot_mask = np.uint64(slots - 1)
-        self._bitmap = np.zeros(slots, dtype=np.bool_)
-        self._bitmap[self._keys & self._slot_mask] = True
+        # The per-text search is compiled: it holds the vocabulary by each word's bytes (words are read
+        # as `token_bytes`) and the keys, and returns `_hits` in one call.
+        self._search = DecontaminationSearch(
+            _SPLITTER,
+            vocabulary={word.encode("utf-8", "surrogatepass"): value for word, value in self._vocab.items()},
+            keys=self._keys.astype("<u8").tobytes(),
+            ngram=ngram,
+            lower_first=_lower_first(self._vocab),
+        )
 
     # ----------------------------------------------------------------- building
 
@@ -257,33 +302,19 @@ class DecontaminationIndex:
         """Indexed n-grams."""
         return len(self._keys)
 
-    def _hits(self, text: str) -> npt.NDArray[np.intp]:
-        """Positions in the index of the distinct n-grams the text shares with it."""
-        if not len(self._keys):
-            return np.empty(0, dtype=np.intp)
-        words = token_bytes(text)
-        values = np.fromiter(
-            map(self._vocab_bytes.get, words, repeat(_UNKNOWN)), dtype=np.int64, count=len(words)
-        )
-        if not _has_known_run(values, self.ngram):
-            return np.empty(0, dtype=np.intp)
-        hashes = _window_hashes(values.view(np.uint64), self.ngram)
-        if not len(hashes):
-            return np.empty(0, dtype=np.intp)
-        hashes = hashes[self._bitmap[hashes & self._slot_mask]]
-        if not len(hashes):
-            return np.empty(0, dtype=np.intp)
-        positions = np.searchsorted(self._keys, hashes)
-        positions[positions == len(self._keys)] = 0
-        found = positions[self._keys[positions] == hashes]
-        return np.unique(found)
+    def _hits(self, text: str) -> list[int]:
+        """Positions in the index of the distinct n-grams the text shares with it, sorted: the words
+        (`token_bytes`), their values, the known-run prefilter, every window's hash and its exact lookup
+        in one compiled call (`native/src/decontamination.rs` states the semantics)."""
+        return self._search.hits(text)
 
     def overlaps(self, text: str) -> list[Overlap]:
         """Per set that shares any n-gram with the text: how many, and which of its records hold them
         (whether or not that reaches `min_matches`); for reports and for inspecting a flag."""
-        hits = self._hits(text)
-        if not len(hits):
+        found_at = self._hits(text)
+        if not found_at:
             return []
+        hits = np.array(found_at, dtype=np.intp)
         owners = self._owners[hits]
         shared_keys = self._keys[hits]
         low = np.searchsorted(self._pair_keys, shared_keys, side="left")
@@ -304,7 +335,7 @@ class DecontaminationIndex:
         hits = self._hits(text)
         if len(hits) < self.min_matches:
             return ()
-        owners = self._owners[hits]
+        owners = self._owners[np.array(hits, dtype=np.intp)]
         flagged = [
             name
             for bit, name in enumerate(self.names)

@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
+from codelupe_dagster._native import content_stats as native_content_stats
+from codelupe_dagster._native import encoded_runs as native_encoded_runs
+from codelupe_dagster._native import text_stats as native_text_stats
 from codelupe_dagster.core.filter_thresholds import FilterThresholds
 from codelupe_dagster.core.language import may_be_code, thresholds_for
 
@@ -185,46 +186,26 @@ def check_path(path: str, size: int, max_file_bytes: int | None = DEFAULT_MAX_FI
 
 # --------------------------------------------------------------------------- content rules
 
-_ASCII_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-
-def alnum_count(text: str) -> int:
-    """Number of alphanumeric characters, counted with bytes.translate (a regex costs ~15x more).
-
-    Non-ASCII characters count as alphanumeric: in code they are almost always letters in
-    comments, strings or identifiers, and checking each with str.isalnum() would cost more
-    than the whole rest of the filter.
-    """
-    if text.isascii():
-        data = text.encode("ascii")
-        return len(data) - len(data.translate(None, _ASCII_ALNUM))
-    ascii_part = text.encode("ascii", "ignore")
-    return len(ascii_part) - len(ascii_part.translate(None, _ASCII_ALNUM)) + len(text) - len(ascii_part)
-
-
-# Line breaks of str.splitlines() in ASCII text other than "\n"; text with none of them splits on "\n" alone.
-_OTHER_ASCII_BREAKS = b"\r\x0b\x0c\x1c\x1d\x1e"
-
-
-def _ascii_line_lengths(text: str) -> tuple[int, int, int] | None:
-    """(lines, longest, total length) of `text.splitlines()`, computed from newline positions with numpy,
-    for ASCII text whose only line break is "\n" (nearly all code); None otherwise. Building one string
-    per line just to measure it cost ~0.15 us a line."""
-    if not text or not text.isascii():
-        return None
-    data = text.encode("ascii")
-    if len(data.translate(None, _OTHER_ASCII_BREAKS)) != len(data):
-        return None
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
-    ends = np.append(newlines, len(data)) if not text.endswith("\n") else newlines
-    starts = np.concatenate(([0], newlines[: len(ends) - 1] + 1))
-    lengths = ends - starts
-    return len(lengths), int(lengths.max()), int(lengths.sum())
+def _text_stats(counts: tuple[int, int, int, int], text: str) -> TextStats:
+    lines, longest, total, alnum = counts
+    return TextStats(
+        lines=lines,
+        max_line_length=longest,
+        mean_line_length=total / lines,
+        alnum_fraction=alnum / len(text) if text else 0.0,
+    )
 
 
 @dataclass(frozen=True)
 class TextStats:
-    """Line statistics shared by the content filters and the quality signals."""
+    """Line statistics shared by the content filters and the quality signals.
+
+    Lines are `text.splitlines()` (an empty text is one line of length 0), lengths in code points;
+    alphanumerics are ASCII letters and digits plus every non-ASCII character: in code those are almost
+    always letters in comments, strings or identifiers. Counted in one compiled pass
+    (`native/src/content_stats.rs`); the divisions stay here.
+    """
 
     lines: int
     max_line_length: int
@@ -233,17 +214,7 @@ class TextStats:
 
     @classmethod
     def of(cls, text: str) -> TextStats:
-        measured = _ascii_line_lengths(text)
-        if measured is None:
-            lengths = list(map(len, text.splitlines())) or [0]
-            measured = len(lengths), max(lengths), sum(lengths)
-        lines, longest, total = measured
-        return cls(
-            lines=lines,
-            max_line_length=longest,
-            mean_line_length=total / lines,
-            alnum_fraction=alnum_count(text) / len(text) if text else 0.0,
-        )
+        return _text_stats(native_text_stats(text), text)
 
 
 @dataclass(frozen=True)
@@ -254,6 +225,8 @@ class FileText:
     language: str
     text: str
     stats: TextStats
+    # `encoded_runs(text)` when the caller measured it with the stats (one compiled pass for both).
+    encoded: list[int] | None = None
 
 
 class ContentFilter(Protocol):
@@ -270,39 +243,22 @@ _GENERATED_HEADER = re.compile(
 )
 
 # StarCoder's encoded-data patterns: base64 blobs, hex byte lists, \u escapes (64+ chars each).
-# Base64 runs are found without a regex: base64 characters become "A" and everything else a
-# space (one bytes.translate), then str.find locates runs of 64+ "A"s. A character-class regex
-# over the whole text cost ~35 us/KB in CPython, more than the rest of the filters together.
-_BASE64_CHARS = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n")
-_BASE64_MASK = bytes(0x41 if c in _BASE64_CHARS else 0x20 for c in range(256))
-_MIN_ENCODED_RUN = 64
+# Base64 runs are maximal runs of 64+ bytes of `A-Za-z0-9+/=` and newline in the UTF-8 text. The two
+# regexes run only on the lines that hold a marker (`0x`/`\x`, `\u`) and only when the text holds 8
+# markers or more: hex lists without a prefix and escapes without `\u` cannot match. All three are
+# measured in Rust (`native/src/content_stats.rs`); the hex regex depends on Python's Unicode `\b` and
+# `\s`, so when the marker lines hold non-ASCII text the compiled pass answers None and `_regex_runs`
+# below runs the regex itself.
 _HEX = re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,\s*|\b\s*)){8,}")  # StarCoder's, ", " allowed
 _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}")
-
-
-def _base64_runs(text: str) -> list[int]:
-    """Lengths of the runs of 64+ base64 characters (bytes of UTF-8, equal to chars for ASCII)."""
-    mask = text.encode("utf-8", "surrogatepass").translate(_BASE64_MASK)
-    runs = []
-    start = mask.find(b"A" * _MIN_ENCODED_RUN)
-    while start != -1:
-        end = mask.find(b" ", start)
-        end = len(mask) if end == -1 else end
-        runs.append(end - start)
-        start = mask.find(b"A" * _MIN_ENCODED_RUN, end)
-    return runs
+_HEX_MARKERS = ("0x", "\\x")
 
 
 def _regex_runs(text: str, pattern: re.Pattern[str], markers: tuple[str, ...]) -> list[int]:
-    """Lengths of `pattern` matches, searched only in the lines that contain one of `markers`.
-
-    Hex lists without `0x`/`\\x` and escapes without `\\u` cannot match, and most files have
-    fewer than 8 markers, so the regex rarely runs at all.
-    """
+    """Lengths of `pattern` matches, searched only in the lines that contain one of `markers`
+    (the Python path of the hex pattern on non-ASCII marker lines)."""
     if sum(text.count(marker) for marker in markers) < 8:
         return []
-    # The lines holding a marker, found with str.find and skipping to each hit's line end: testing
-    # every line of a file with `any(m in line ...)` cost more than all other content rules together.
     lines: dict[int, int] = {}  # line start -> line end
     for marker in markers:
         position = text.find(marker)
@@ -315,13 +271,16 @@ def _regex_runs(text: str, pattern: re.Pattern[str], markers: tuple[str, ...]) -
     return [match.end() - match.start() for match in pattern.finditer(candidates)]
 
 
+def _joined_runs(text: str, runs: tuple[list[int], list[int] | None, list[int]]) -> list[int]:
+    base64, hex_runs, unicode = runs
+    if hex_runs is None:
+        hex_runs = _regex_runs(text, _HEX, _HEX_MARKERS)
+    return base64 + hex_runs + unicode
+
+
 def encoded_runs(text: str) -> list[int]:
     """Lengths of every encoded-data run (base64, hex byte lists, unicode escapes) in the text."""
-    return (
-        _base64_runs(text)
-        + _regex_runs(text, _HEX, ("0x", "\\x"))
-        + _regex_runs(text, _UNICODE_ESCAPES, ("\\u",))
-    )
+    return _joined_runs(text, native_encoded_runs(text))
 
 
 def _no_nul(doc: FileText, limits: FilterThresholds) -> FilterResult:
@@ -333,14 +292,22 @@ def _not_empty(doc: FileText, limits: FilterThresholds) -> FilterResult:
 
 
 def _no_generated_header(doc: FileText, limits: FilterThresholds) -> FilterResult:
-    head = doc.text[:4000].split("\n", limits.generated_header_lines)[: limits.generated_header_lines]
-    return (False, GENERATED) if _GENERATED_HEADER.search("\n".join(head)) else KEEP
+    head = "\n".join(
+        doc.text[:4000].split("\n", limits.generated_header_lines)[: limits.generated_header_lines]
+    )
+    # Every alternative holds "generated", and under IGNORECASE a letter of it matches only characters
+    # whose lower() is that letter (tests/core/test_native_content_stats.py checks every code point), so
+    # a head without "generated" in its lower() cannot match: the case-insensitive regex, which cost
+    # more than all the statistics together, runs only on heads that hold the word.
+    if "generated" not in head.lower():
+        return KEEP
+    return (False, GENERATED) if _GENERATED_HEADER.search(head) else KEEP
 
 
 def _not_encoded_data(doc: FileText, limits: FilterThresholds) -> FilterResult:
     if limits.encoded_fraction is None and limits.encoded_run_max_chars is None:
         return KEEP
-    runs = encoded_runs(doc.text)
+    runs = doc.encoded if doc.encoded is not None else encoded_runs(doc.text)
     if limits.encoded_run_max_chars is not None and any(run > limits.encoded_run_max_chars for run in runs):
         return False, DATA_AS_CODE
     if limits.encoded_fraction is not None and sum(runs) > limits.encoded_fraction * len(doc.text):
@@ -390,9 +357,13 @@ def check_content_stats(
     path: str, language: str, text: str, thresholds: FilterThresholds | None = None
 ) -> tuple[str | None, TextStats]:
     """`check_content` that also returns the text stats, so callers need not compute them twice."""
-    stats = TextStats.of(text)
-    doc = FileText(path=path, language=language, text=text, stats=stats)
     limits = thresholds if thresholds is not None else thresholds_for(language)
+    if limits.encoded_fraction is None and limits.encoded_run_max_chars is None:
+        stats, encoded = TextStats.of(text), None
+    else:
+        counts, runs = native_content_stats(text)
+        stats, encoded = _text_stats(counts, text), _joined_runs(text, runs)
+    doc = FileText(path=path, language=language, text=text, stats=stats, encoded=encoded)
     for rule in CONTENT_FILTERS:
         keep, reason = rule(doc, limits)
         if not keep:

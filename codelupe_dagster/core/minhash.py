@@ -9,22 +9,29 @@ band in Redis (`pipeline:lsh:<band>`), first writer wins.
 
 Files with fewer than `shingle_size` tokens are skipped (no signature, no band keys): exact
 dedup already handles identical tiny files, and a file of four tokens has no meaningful near copy.
+
+Tokenising, token hashing, shingle hashing, the signature and the band keys are compiled
+(`native/src/minhash.rs`: `_native.minhash_shingle_hashes`, `minhash_signature`, `minhash_band_keys`),
+one call from text to shingle hashes or to the signature. They reproduce, bit for bit, what this module
+did in Python with rensa 0.5.0 (`RMinHash.hash_token_sets` for token hashes,
+`RMinHash.digest_matrix_from_flat_token_hashes` for the signature) and xxhash (band keys): the same
+shingle hashes, signatures and band keys (`tests/core/test_native_minhash.py`,
+`tests/core/test_hotpath_equivalence.py`). rensa stays installed only as the tests' oracle.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import rensa
-import xxhash
+
+from codelupe_dagster._native import minhash_band_keys, minhash_shingle_hashes, minhash_signature
 
 # Tokens are runs of identifier characters (ASCII letters, digits, `_`, `$`, and any non-ASCII
-# byte), lowercased; operators and whitespace separate tokens. BigCode's near-dedup tokenizes the
-# same way (split on non-alphanumerics). It is done with one bytes.translate + split, which is
-# ~10x faster than a regex tokenizer in CPython -- tokenizing was the largest per-file cost.
+# byte of the UTF-8 encoding), lowercased; operators and whitespace separate tokens. BigCode's
+# near-dedup tokenizes the same way (split on non-alphanumerics). `code_tokens` does it with one
+# bytes.translate + split; the compiled `shingle_hashes` and `signature` do the same per byte.
 _IDENTIFIER_BYTES = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$") | set(
     range(128, 256)
 )
@@ -32,8 +39,6 @@ _TO_SPACES = bytes(c if c in _IDENTIFIER_BYTES else 0x20 for c in range(256))
 # The same in one pass: ASCII upper case to lower case, then `_TO_SPACES` (what `.lower().translate`
 # does in two).
 _LOWER_TO_SPACES = bytes(_TO_SPACES[bytes([c]).lower()[0]] for c in range(256))
-# Odd 64-bit multiplier (from splitmix64) for combining consecutive token hashes into a shingle hash.
-_SHINGLE_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
@@ -101,32 +106,19 @@ def shingles(tokens: Sequence[str], n: int = 5) -> list[str]:
 def shingle_hashes(text: str, n: int = 5) -> np.ndarray:
     """64-bit hashes of the `n`-token shingles of a text (empty array when it is too short).
 
-    Each token is hashed once by rensa; a shingle's hash is a polynomial of its tokens' hashes
-    in uint64 arithmetic (wrapping), so no shingle string is ever built.
+    Each token is hashed once (rensa's token hash); a shingle's hash is a polynomial of its tokens'
+    hashes in uint64 arithmetic (`h0 * 0x9E3779B97F4A7C15 ^ h1`, and so on, wrapping), so no
+    shingle string is ever built. `n <= 0` gives the token hashes, as `n = 1` does.
     """
-    tokens = _token_bytes(text)
-    if len(tokens) < n:
-        return np.empty(0, dtype=np.uint64)
-    found = rensa.RMinHash.hash_token_sets([tokens])[0]
-    # fromiter with a count fills the array in one pass; np.array(list) first scans the ints for a dtype.
-    hashes = np.fromiter(found, dtype=np.uint64, count=len(found))
-    count = len(tokens) - n + 1
-    combined = hashes[:count].copy()
-    for offset in range(1, n):
-        combined *= _SHINGLE_MIX
-        combined ^= hashes[offset : offset + count]
-    return combined
+    return np.frombuffer(minhash_shingle_hashes(text, max(n, 1)), dtype=np.uint64)
 
 
 def signature(text: str, params: LSHParams = DEFAULT_LSH) -> list[int]:
-    """MinHash signature (`num_perm` unsigned 32-bit ints), or [] when the file is too short."""
-    hashes = shingle_hashes(text, params.shingle_size)
-    if len(hashes) == 0:
-        return []
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        hashes, [0, len(hashes)], params.num_perm, params.seed
-    )
-    return list(matrix.to_rows()[0])
+    """MinHash signature (`num_perm` unsigned 32-bit ints), or [] when the file is too short.
+
+    rensa 0.5.0's R-MinHash of the shingle hashes with `params.seed`, computed in one native call.
+    """
+    return minhash_signature(text, params.shingle_size, params.num_perm, params.seed)
 
 
 def band_keys(sig: Sequence[int], params: LSHParams = DEFAULT_LSH) -> list[bytes]:
@@ -137,11 +129,8 @@ def band_keys(sig: Sequence[int], params: LSHParams = DEFAULT_LSH) -> list[bytes
     """
     if not sig:
         return []
-    if len(sig) < params.bands * params.rows:
-        raise ValueError(f"signature has {len(sig)} values, params need {params.bands * params.rows}")
-    packed = array("I", sig).tobytes()
-    width = 4 * params.rows
-    return [xxhash.xxh3_64_digest(packed[b * width : (b + 1) * width], seed=b) for b in range(params.bands)]
+    # Compiled: xxh3_64_digest(array("I", sig)[band], seed=band) for each band, as xxhash gives it.
+    return minhash_band_keys(sig, params.bands, params.rows)
 
 
 def estimate_jaccard(sig_a: Sequence[int], sig_b: Sequence[int]) -> float:

@@ -16,7 +16,8 @@ docstrings 0.2, complexity 0.2.
   * replaces seed_v1's step functions with piecewise-linear ramps around the same plateaus, so
     one more line or comment never moves the score by 0.3 at once.
   A real parser (tree-sitter) would be more exact but costs ~1 ms per file (DESIGN §5), half
-  the per-file budget; this scanner costs ~25 us per KB of source.
+  the per-file budget. The scanner's line loop is compiled (`native/`, Rust: `_native.Scanner`);
+  `score_v2` runs at ~100 MB/s of source, 5.5x the Python scanner (`bench/quality_speed.py`).
 
 Every per-language fact (syntax, seed_v1's comment and docstring markers) comes from the language
 table (`core.languages`); each function takes `languages=` to read another registry.
@@ -25,11 +26,13 @@ table (`core.languages`); each function takes `languages=` to read another regis
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Protocol
 
+from codelupe_dagster import _native
 from codelupe_dagster.core.filters import TextStats
 from codelupe_dagster.core.language_registry import LanguageRegistry
 from codelupe_dagster.core.languages import REGISTRY
@@ -68,7 +71,6 @@ _CODE_STARTS = (
 )  # fmt: skip
 _ASSIGNMENT_LIKE = re.compile(r"[\w.\[\]\"']+\s*(?:[-+*/%|&^]?=|:=|<-)\s*[^=\s]")
 _PY_DEF_STARTS = ("def ", "class ", "async def ")
-_PY_STRING_START = re.compile(r"[rRuUbBfF]{0,2}(\"\"\"|''')")
 _PRAGMA_STARTS = (
     "#!",
     "# -*-",
@@ -106,16 +108,6 @@ def _word_lines(text: str, ignore_case: bool) -> list[bytes]:
     return data.translate(_WORD_MASK).split(b"\n")
 
 
-def _is_commented_code(body: str) -> bool:
-    if len(body) < 2:
-        return False
-    return (
-        body.endswith(_CODE_ENDINGS)
-        or body.startswith(_CODE_STARTS)
-        or _ASSIGNMENT_LIKE.match(body) is not None
-    )
-
-
 @dataclass(frozen=True)
 class _Counts:
     non_blank: int = 0
@@ -129,187 +121,43 @@ class _Counts:
     definitions: int = 0
 
 
-class _Commentary:
-    """The comment and documentation side of one scan, and the scan's result.
+@functools.cache
+def _scanner(syntax: Syntax) -> _native.Scanner:
+    """The compiled scanner for one syntax, built once per process (a `Syntax` is frozen and hashable).
 
-    Touched only on comment and docstring lines; the scan loops count code lines in locals
-    (attribute stores on every line made the scan ~7% slower).
+    Its per-line rules are those of the Python scanner of commit 4d5b659
+    (`tests/support/quality_reference.py`), which the equivalence tests hold it to:
+
+    - Python (`python_docstrings`): docstrings (module, and after each `def`/`class` whose signature
+      ends with `:`) count as documentation; a triple-quoted string left open by a code line keeps the
+      following lines code; `#` lines other than pragmas are comments.
+    - Every other syntax: line comments (doc-comment prefixes open a documented unit), block comments
+      (doc block starts are documentation), and a comment run directly above a `definition` line
+      documents it unless the run was the license header.
+    - Leading comments form the header, a license header when one of its lines matches
+      `_LICENSE_WORDS`; a comment body that reads as a statement (`_CODE_ENDINGS`, `_CODE_STARTS`,
+      `_ASSIGNMENT_LIKE`) is commented-out code; a code line with a whole-word branch keyword counts
+      towards complexity.
+
+    The two patterns go along so that Python decides where the answer depends on how it classifies a
+    non-ASCII character (`\\w`, case folding); the compiled code matches them itself on ASCII.
     """
-
-    __slots__ = ("commented_code", "doc", "docstrings", "header_is_license", "header_lines", "lines")
-
-    def __init__(self) -> None:
-        self.lines = self.doc = self.docstrings = self.commented_code = 0
-        # Comment lines before any code: a license header when one of them says so.
-        self.header_lines = 0
-        self.header_is_license = False
-
-    def header(self, s: str) -> None:
-        self.header_lines += 1
-        if not self.header_is_license and _LICENSE_WORDS.search(s) is not None:
-            self.header_is_license = True
-
-    def plain_comment(self, s: str, in_header: bool, marker_chars: str) -> None:
-        """A line comment that is not documentation: a header line, disabled code, or an explanation."""
-        self.lines += 1
-        if in_header:
-            self.header(s)
-        elif _is_commented_code(s.lstrip(marker_chars)):
-            self.commented_code += 1
-
-    def block_comment(self, s: str, in_header: bool) -> None:
-        """A line of a block comment that is not documentation."""
-        self.lines += 1
-        if in_header:
-            self.header(s)
-
-    def doc_comment(self, opens_unit: bool) -> None:
-        """A doc-comment line; `opens_unit` when it starts a new documented unit."""
-        self.lines += 1
-        self.doc += 1
-        if opens_unit:
-            self.docstrings += 1
-
-    def counts(self, non_blank: int, code: int, keyword: int, definitions: int) -> _Counts:
-        """The scan's result, given the code-side counts of the scan loop."""
-        return _Counts(
-            non_blank=non_blank,
-            comment=self.lines,
-            doc=self.doc,
-            code=code,
-            keyword=keyword,
-            license=self.header_lines if self.header_is_license else 0,
-            commented_code=self.commented_code,
-            docstrings=self.docstrings,
-            definitions=definitions,
-        )
-
-
-def _opened_triple_quote(s: str) -> str | None:
-    """The triple-quote delimiter a code line leaves open (an odd count of it), if any."""
-    for delim in ('"""', "'''"):
-        if s.count(delim) % 2 == 1:
-            return delim
-    return None
-
-
-def _scan_python(text: str, syntax: Syntax) -> _Counts:
-    n_non_blank = n_code = n_keyword = n_definitions = 0
-    notes = _Commentary()
-    branch_keywords = syntax.keywords
-    in_string: str | None = None  # the open triple-quote delimiter
-    in_docstring = False
-    in_header = True  # no code yet: leading comments may be a license header
-    expect_docstring = True  # module docstring
-    pending_def = False  # a def/class whose signature spans lines
-    for raw, words in zip(text.split("\n"), _word_lines(text, False), strict=True):
-        s = raw.strip()
-        if not s:
-            continue
-        n_non_blank += 1
-        if in_string is not None:
-            if in_docstring:
-                notes.doc += 1
-            else:
-                n_code += 1
-            if in_string in s:
-                in_string = None
-            continue
-        if s[0] == "#":
-            if not s.startswith(_PRAGMA_STARTS):
-                notes.plain_comment(s, in_header, "# ")
-            continue
-        in_header = False
-        if expect_docstring:
-            expect_docstring = False
-            string_start = _PY_STRING_START.match(s)
-            if string_start is not None:
-                delim = string_start.group(1)
-                notes.doc += 1
-                notes.docstrings += 1
-                if s.count(delim) == 1:
-                    in_string, in_docstring = delim, True
-                continue
-        n_code += 1
-        if s.startswith(_PY_DEF_STARTS):
-            n_definitions += 1
-            pending_def = True
-        if pending_def and s.endswith(":"):
-            pending_def, expect_docstring = False, True
-        if '"""' in s or "'''" in s:
-            in_string, in_docstring = _opened_triple_quote(s), False
-        if not branch_keywords.isdisjoint(words.split()):
-            n_keyword += 1
-    return notes.counts(n_non_blank, n_code, n_keyword, n_definitions)
-
-
-def _scan_generic(text: str, syntax: Syntax) -> _Counts:
-    n_non_blank = n_code = n_keyword = n_definitions = 0
-    notes = _Commentary()
-    line_comments, doc_lines = syntax.line_comments, syntax.doc_line_prefixes
-    block_starts = tuple(start for start, _ in syntax.block_comments)
-    branch_keywords, definition = syntax.keywords, syntax.definition
-    in_block: str | None = None  # the end marker of the open block comment
-    block_is_doc = False
-    in_header = True  # no code yet: leading comments may be a license header
-    comment_run = 0  # consecutive comment lines just above the current line
-    run_is_doc = False
-    for raw, words in zip(text.split("\n"), _word_lines(text, syntax.keywords_ignore_case), strict=True):
-        s = raw.strip()
-        if not s:
-            comment_run = 0
-            continue
-        n_non_blank += 1
-        if in_block is not None:
-            if block_is_doc:
-                notes.doc_comment(opens_unit=False)
-            else:
-                notes.block_comment(s, in_header)
-            if in_block in s:
-                in_block = None
-        elif line_comments and s.startswith(line_comments):
-            if s.startswith(_PRAGMA_STARTS):
-                continue
-            if doc_lines and s.startswith(doc_lines):
-                notes.doc_comment(opens_unit=not run_is_doc)
-                run_is_doc = True
-            else:
-                notes.plain_comment(s, in_header, "#/-;%! ")
-        elif block_starts and s.startswith(block_starts):
-            in_block, block_is_doc = _open_block(s, syntax, notes, in_header)
-            run_is_doc = run_is_doc or block_is_doc
-        else:  # a code line
-            if in_header:
-                in_header = False
-                if notes.header_is_license:
-                    comment_run = 0  # the license block is not the first definition's doc
-            n_code += 1
-            if definition and s.startswith(definition):
-                n_definitions += 1
-                if comment_run and not run_is_doc:
-                    notes.docstrings += 1
-                    notes.doc += comment_run
-            comment_run = 0
-            run_is_doc = False
-            if not branch_keywords.isdisjoint(words.split()):
-                n_keyword += 1
-            continue
-        comment_run += 1
-    return notes.counts(n_non_blank, n_code, n_keyword, n_definitions)
-
-
-def _open_block(s: str, syntax: Syntax, notes: _Commentary, in_header: bool) -> tuple[str | None, bool]:
-    """Count the first line of a block comment.
-
-    Returns the block's end marker when the block stays open (else None), and whether it is documentation.
-    """
-    start, end = next(pair for pair in syntax.block_comments if s.startswith(pair[0]))
-    is_doc = bool(syntax.doc_block_starts) and s.startswith(syntax.doc_block_starts)
-    if is_doc:
-        notes.doc_comment(opens_unit=True)
-    else:
-        notes.block_comment(s, in_header)
-    return (None if end in s[len(start) :] else end), is_doc
+    return _native.Scanner(
+        line_comments=syntax.line_comments,
+        block_comments=syntax.block_comments,
+        doc_block_starts=syntax.doc_block_starts,
+        doc_line_prefixes=syntax.doc_line_prefixes,
+        python_docstrings=syntax.python_docstrings,
+        keywords=sorted(syntax.keywords),
+        keywords_ignore_case=syntax.keywords_ignore_case,
+        definition=syntax.definition,
+        pragma_starts=_PRAGMA_STARTS,
+        code_starts=_CODE_STARTS,
+        code_endings=_CODE_ENDINGS,
+        def_starts=_PY_DEF_STARTS,
+        license_search=_LICENSE_WORDS.search,
+        assignment_match=_ASSIGNMENT_LIKE.match,
+    )
 
 
 def scan(text: str, language: str | None, *, languages: LanguageRegistry = REGISTRY) -> _Counts:
@@ -318,9 +166,7 @@ def scan(text: str, language: str | None, *, languages: LanguageRegistry = REGIS
 
 
 def _scan(text: str, syntax: Syntax) -> _Counts:
-    if syntax.python_docstrings:
-        return _scan_python(text, syntax)
-    return _scan_generic(text, syntax)
+    return _Counts(*_scanner(syntax).scan(text))
 
 
 # --------------------------------------------------------------------------- seed_v1

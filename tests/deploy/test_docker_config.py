@@ -264,10 +264,38 @@ def test_trainer_runs_get_the_gpus(project) -> None:
 def test_dockerfiles_copy_only_files_that_exist() -> None:
     for dockerfile in validate_docker.dockerfiles():
         for line in dockerfile.read_text().splitlines():
-            if line.startswith("COPY "):
+            # `COPY --from=<stage>` copies out of another build stage, not from the repository.
+            if line.startswith("COPY ") and "--from=" not in line:
                 sources = [s for s in line.split()[1:-1] if not s.startswith("--")]
                 missing = [s for s in sources if not (REPO_ROOT / s).exists()]
                 assert missing == [], f"{dockerfile.name}: {missing}"
+
+
+def test_dockerignore_lets_every_copied_path_through() -> None:
+    # Each Dockerfile's context is cut down by <Dockerfile>.dockerignore ("*" then "!path" lines): a COPY
+    # whose source it does not let through fails only at `docker build`, e.g. the crate the wheel stage
+    # compiles.
+    for dockerfile in validate_docker.dockerfiles():
+        ignore = dockerfile.with_name(dockerfile.name + ".dockerignore").read_text().splitlines()
+        allowed = [line[1:].rstrip("/") for line in ignore if line.startswith("!")]
+        for line in dockerfile.read_text().splitlines():
+            if line.startswith("COPY ") and "--from=" not in line:
+                for source in [s for s in line.split()[1:-1] if not s.startswith("--")]:
+                    source = source.rstrip("/")
+                    assert any(source == a or source.startswith(a + "/") for a in allowed), (
+                        f"{dockerfile.name}: COPY {source} is not let through by its .dockerignore"
+                    )
+
+
+def test_images_compile_the_native_crate_in_a_build_stage() -> None:
+    # The runtime images carry no compiler: the wheel, with codelupe_dagster._native built from native/, comes
+    # from a stage that has Rust.
+    for dockerfile in validate_docker.dockerfiles():
+        text = dockerfile.read_text()
+        assert "COPY native ./native" in text, dockerfile.name
+        assert "COPY --from=wheel /wheels /wheels" in text, dockerfile.name
+        final_stage = text.rsplit("\nFROM ", 1)[1]
+        assert "cargo" not in final_stage and "native" not in final_stage, dockerfile.name
 
 
 def _asset_keys(defs: dg.Definitions) -> set[str]:

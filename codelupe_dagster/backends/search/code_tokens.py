@@ -10,27 +10,16 @@ that change case, which keeps the extra tokenizing cheap.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
-from itertools import filterfalse
 from typing import Any
 
-# A case change inside one identifier: lower→Upper ("parseHttp") or an acronym followed by a word
-# ("HTTPServer"). Underscores end an identifier here, because unicode61 already splits snake_case.
-_CASE_CHANGE = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
-_CASE_CHANGE_BYTES = re.compile(_CASE_CHANGE.pattern.encode())
+from codelupe_dagster._native import camel_subwords as _compiled_camel_subwords
 
 # Sub-words of one identifier: an acronym before a capitalised word ("HTTP" in "HTTPServer"), a
 # capitalised or lowercase word, an all-caps run, or digits — split off like Elasticsearch's
 # word_delimiter does, so "request" finds "parseRequest2".
 _SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-
-# bytes.translate + split finds ASCII alphanumeric runs ~5x faster than any `re` scan (measured on
-# CPython's Lib: 49 MB/s against 9-10 MB/s), which matters because this runs on every indexed byte.
-_NON_ALNUM_TO_SPACE = bytes(
-    c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) else 32 for c in range(256)
-)
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -79,19 +68,17 @@ def camel_subwords(text: str) -> str:
     Identifiers are deduplicated because the column only has to make sub-words findable; repeating
     them would cost tokenizing time and inflate term frequencies for bm25. Sub-words of one identifier
     stay adjacent, so a phrase query ``"http request"`` matches ``parseHttpRequest``.
+
+    Compiled (``native/src/subwords.rs``): an identifier is a run of ASCII letters and digits of the
+    text's UTF-8 (``surrogatepass``) bytes, so every non-ASCII character separates identifiers; a run
+    is kept when it changes case inside (``[a-z0-9][A-Z]`` or ``[A-Z][A-Z][a-z]``, as ``parseHttp``
+    and ``HTTPServer``; underscores end an identifier because unicode61 already splits snake_case) and
+    split like Elasticsearch's word_delimiter (``[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+``,
+    not lowercased). Lines come in order of first occurrence, the same in every process (the Python it
+    replaced, ``tests/support/subwords_reference.py``, emitted the same lines in the order of a set
+    of ``bytes``, which changes with each process's hash seed); the order changes no match.
     """
-    runs = set(text.encode("utf-8", "surrogatepass").translate(_NON_ALNUM_TO_SPACE).split())
-    # The filter chain runs in C: dropping the all-lower and all-upper runs (most of them) without a
-    # Python-level loop doubled the throughput. Line order is arbitrary (set order); it changes no
-    # match, and the SQLite backend reuses the stored column when the text is unchanged.
-    mixed = filter(_CASE_CHANGE_BYTES.search, filterfalse(bytes.isupper, filterfalse(bytes.islower, runs)))
-    return "\n".join(map(_subwords_line, mixed))
-
-
-@functools.lru_cache(maxsize=65536)
-def _subwords_line(run: bytes) -> str:
-    # Identifiers repeat across files (self, getLogger, assertEqual), so caching the split pays.
-    return " ".join(_SUBWORD.findall(run.decode("ascii")))
+    return _compiled_camel_subwords(text)
 
 
 def query_alternatives(word: str) -> tuple[str, list[str]]:
