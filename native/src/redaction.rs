@@ -88,6 +88,11 @@ fn digits_dot(text: &[u8], start: usize) -> Option<usize> {
 
 /// `_IPV4_ANCHOR` may match at `dot` (where `text[dot] == b'.'`).
 fn ipv4_anchor(text: &[u8], dot: usize) -> bool {
+    // Most dots are followed by a name: an ASCII non-digit there is no `\d`.
+    match text.get(dot + 1) {
+        Some(&b) if b.is_ascii_digit() || !b.is_ascii() => {}
+        _ => return false,
+    }
     if any_non_ascii(text, dot.saturating_sub(4), dot + 10) {
         return true;
     }
@@ -106,6 +111,11 @@ fn ipv4_anchor(text: &[u8], dot: usize) -> bool {
 
 /// `_IPV6_ANCHOR` may match at `colon` (where `text[colon] == b':'`).
 fn ipv6_anchor(text: &[u8], colon: usize) -> bool {
+    // The lookahead starts with a hex digit or `:` (both ASCII).
+    match text.get(colon + 1) {
+        Some(&b) if b.is_ascii_hexdigit() || b == b':' => {}
+        _ => return false,
+    }
     if any_non_ascii(text, colon.saturating_sub(5), colon + 7) {
         return true;
     }
@@ -125,6 +135,17 @@ fn ipv6_anchor(text: &[u8], colon: usize) -> bool {
                 && (colon == n
                     || !(is_word(text[colon - n - 1]) || b":.".contains(&text[colon - n - 1])))
         })
+}
+
+/// Whether one of the eight bytes of `word` is `@`, `.` or `:` (the classic zero-byte test on
+/// `word` XOR each byte repeated; it never misses one, and a false alarm only costs a byte loop).
+fn has_anchor_byte(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    zero_byte(word ^ (ONES * u64::from(b'@')))
+        || zero_byte(word ^ (ONES * u64::from(b'.')))
+        || zero_byte(word ^ (ONES * u64::from(b':')))
 }
 
 type AnchorLists = (Vec<usize>, Vec<usize>, Vec<usize>, bool);
@@ -147,15 +168,25 @@ fn anchors_of(text: &[u8]) -> AnchorLists {
         counted_to = at;
         chars
     };
-    for (at, &byte) in text.iter().enumerate() {
-        match byte {
-            b'@' if email_anchor(text, at) => email.push(position(at)),
-            b'.' if ipv4_anchor(text, at) => ipv4.push(position(at)),
+    let mut at = 0;
+    while at < text.len() {
+        // Eight bytes at a time past the stretches without any of the three anchors' bytes.
+        if let Some(word) = text.get(at..at + 8) {
+            if !has_anchor_byte(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+                at += 8;
+                continue;
+            }
+        }
+        let here = at;
+        at += 1;
+        match text[here] {
+            b'@' if email_anchor(text, here) => email.push(position(here)),
+            b'.' if ipv4_anchor(text, here) => ipv4.push(position(here)),
             b':' => {
                 colons += 1;
-                double_colon |= text.get(at + 1) == Some(&b':');
-                if ipv6_anchor(text, at) {
-                    ipv6.push(position(at));
+                double_colon |= text.get(here + 1) == Some(&b':');
+                if ipv6_anchor(text, here) {
+                    ipv6.push(position(here));
                 }
             }
             _ => {}
