@@ -171,11 +171,11 @@ fn anchors_of(text: &[u8]) -> AnchorLists {
     let mut at = 0;
     while at < text.len() {
         // Eight bytes at a time past the stretches without any of the three anchors' bytes.
-        if let Some(word) = text.get(at..at + 8) {
-            if !has_anchor_byte(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
-                at += 8;
-                continue;
-            }
+        if let Some(word) = text.get(at..at + 8)
+            && !has_anchor_byte(u64::from_le_bytes(word.try_into().expect("eight bytes")))
+        {
+            at += 8;
+            continue;
         }
         let here = at;
         at += 1;
