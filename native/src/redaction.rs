@@ -137,15 +137,16 @@ fn ipv6_anchor(text: &[u8], colon: usize) -> bool {
         })
 }
 
-/// Whether one of the eight bytes of `word` is `@`, `.` or `:` (the classic zero-byte test on
-/// `word` XOR each byte repeated; it never misses one, and a false alarm only costs a byte loop).
-fn has_anchor_byte(word: u64) -> bool {
+/// The high bit of each of the eight bytes of `word` that is `@`, `.` or `:`, and no other bit
+/// (per byte, `((y & 0x7f) + 0x7f) | y` has its high bit clear exactly when `y` is zero, and the sum
+/// never carries into the next byte).
+fn anchor_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
-    zero_byte(word ^ (ONES * u64::from(b'@')))
-        || zero_byte(word ^ (ONES * u64::from(b'.')))
-        || zero_byte(word ^ (ONES * u64::from(b':')))
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero_bytes = |y: u64| !(((y & LOW7) + LOW7) | y) & !LOW7;
+    zero_bytes(word ^ (ONES * u64::from(b'@')))
+        | zero_bytes(word ^ (ONES * u64::from(b'.')))
+        | zero_bytes(word ^ (ONES * u64::from(b':')))
 }
 
 type AnchorLists = (Vec<usize>, Vec<usize>, Vec<usize>, bool);
@@ -168,30 +169,28 @@ fn anchors_of(text: &[u8]) -> AnchorLists {
         counted_to = at;
         chars
     };
-    let mut at = 0;
-    while at < text.len() {
-        // Eight bytes at a time past the stretches without any of the three anchors' bytes.
-        if let Some(word) = text.get(at..at + 8)
-            && !has_anchor_byte(u64::from_le_bytes(word.try_into().expect("eight bytes")))
-        {
-            at += 8;
-            continue;
-        }
-        let here = at;
-        at += 1;
-        match text[here] {
-            b'@' if email_anchor(text, here) => email.push(position(here)),
-            b'.' if ipv4_anchor(text, here) => ipv4.push(position(here)),
-            b':' => {
-                colons += 1;
-                double_colon |= text.get(here + 1) == Some(&b':');
-                if ipv6_anchor(text, here) {
-                    ipv6.push(position(here));
-                }
+    let mut visit = |here: usize| match text[here] {
+        b'@' if email_anchor(text, here) => email.push(position(here)),
+        b'.' if ipv4_anchor(text, here) => ipv4.push(position(here)),
+        b':' => {
+            colons += 1;
+            double_colon |= text.get(here + 1) == Some(&b':');
+            if ipv6_anchor(text, here) {
+                ipv6.push(position(here));
             }
-            _ => {}
+        }
+        _ => {}
+    };
+    // Eight bytes at a time: only the `@`, `.` and `:` among them are looked at, in text order.
+    let mut words = text.chunks_exact(8);
+    for (index, word) in words.by_ref().enumerate() {
+        let mut mask = anchor_bytes(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+        while mask != 0 {
+            visit(8 * index + (mask.trailing_zeros() / 8) as usize);
+            mask &= mask - 1;
         }
     }
+    (text.len() - words.remainder().len()..text.len()).for_each(visit);
     (email, ipv4, ipv6, double_colon || colons >= 7)
 }
 
