@@ -84,18 +84,3 @@ def pii_anchors(text: str) -> tuple[list[int], list[int], list[int], bool]:
     """`(email, ipv4, ipv6, may_hold_ipv6)`: the positions, increasing, where `pii._EMAIL_ANCHOR`,
     `_IPV4_ANCHOR` and `_IPV6_ANCHOR` may match (a superset, confirmed in Python), and
     `pii._may_hold_ipv6(text)`."""
-
-def ascii_or_question(text: str) -> bytes:
-    """`text.encode("ascii", "replace")`: one byte per character, `?` for each beyond ASCII."""
-
-class SecretHitEvents:
-    """A Hyperscan match handler that records each event's anchor id and start (`secrets.anchor_hits`)."""
-
-    def __init__(self) -> None: ...
-    def __call__(self, anchor_id: int, start: int, end: int, flags: int, context: object, /) -> None: ...
-
-class SecretAnchorRules:
-    """The rule positions each anchor id starts; `hits(events)` is `secrets.anchor_hits`'s result."""
-
-    def __init__(self, rules: list[list[int]]) -> None: ...
-    def hits(self, events: SecretHitEvents) -> dict[int, list[int]]: ...

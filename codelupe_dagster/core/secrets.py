@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import hyperscan
 
-from codelupe_dagster._native import SecretAnchorRules, SecretHitEvents, ascii_or_question
 from codelupe_dagster.core.secret_allowlist import is_fake_token, shannon_entropy
 from codelupe_dagster.core.secret_generic import GENERIC_RULES, GenericRule
 from codelupe_dagster.core.secret_rules import RULES, SecretRule
@@ -117,18 +116,20 @@ def _scratch() -> hyperscan.Scratch:
     return scratch
 
 
-# The scan's two Python ends are compiled (native/src/redaction.rs): `ascii_or_question` is
-# `text.encode("ascii", "replace")`, and the match handler only records each event's anchor id and
-# start, which `_ANCHOR_RULES.hits` turns into the rule positions' sorted starts.
-_ANCHOR_RULES = SecretAnchorRules([list(anchor.rules) for anchor in _ANCHORS])
-
-
 def anchor_hits(text: str) -> dict[int, list[int]]:
-    """For each rule (position in table order) whose anchors occur: where they start (each event's
-    start, duplicates kept, sorted; keys in order of their first event)."""
-    events = SecretHitEvents()
-    _DB.scan(ascii_or_question(text), match_event_handler=events, scratch=_scratch())
-    return _ANCHOR_RULES.hits(events)
+    """For each rule (position in table order) whose anchors occur: where they start."""
+    hits: dict[int, list[int]] = {}
+    anchors = _ANCHORS
+
+    def on_match(anchor_id: int, start: int, _end: int, _flags: int, _context: object) -> None:
+        for position in anchors[anchor_id].rules:
+            hits.setdefault(position, []).append(start)
+
+    data = text.encode("ascii", "replace")
+    _DB.scan(data, match_event_handler=on_match, scratch=_scratch())
+    for starts in hits.values():
+        starts.sort()
+    return hits
 
 
 def _matches(

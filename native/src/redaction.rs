@@ -20,24 +20,14 @@
 //! It also returns `pii._may_hold_ipv6(text)` (`"::" in text or text.count(":") >= 7`), exact since a
 //! `:` byte is only ever the character `:` in UTF-8.
 //!
-//! For `core/secrets.py` (`anchor_hits`), the two ends of the Hyperscan scan that were Python:
-//!
-//! - `ascii_or_question(text)` is `text.encode("ascii", "replace")`: one byte per character, the
-//!   character itself when ASCII, `?` for every other one (a lone surrogate included);
-//! - `SecretHitEvents` is the scan's match handler (it records `(anchor id, start)` per event and
-//!   returns None, so the scan goes on), and `SecretAnchorRules.hits(events)` builds what the Python
-//!   handler built: for each rule position, in order of its first event, the starts of its anchors'
-//!   events, duplicates kept, sorted.
-//!
 //! Texts are read as UTF-8; a `str` holding lone surrogates is encoded with `surrogatepass` (three
 //! bytes >= 0x80 per surrogate, never an anchor). A character position is the number of bytes before
 //! it that are not UTF-8 continuation bytes (`0b10xxxxxx`), true of surrogatepass too.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyString};
 
 /// A text's UTF-8 bytes, with `surrogatepass` when it holds lone surrogates.
 fn text_bytes<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
@@ -213,106 +203,8 @@ fn pii_anchors(text: &Bound<'_, PyString>) -> PyResult<AnchorLists> {
     Ok(anchors_of(&bytes))
 }
 
-/// `text.encode("ascii", "replace")`: one byte per character, `?` for each beyond ASCII.
-#[pyfunction]
-fn ascii_or_question<'py>(text: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyBytes>> {
-    let bytes = text_bytes(text)?;
-    if bytes.is_ascii() {
-        return Ok(PyBytes::new(text.py(), &bytes));
-    }
-    // A character is its first byte: ASCII, or a lead byte (>= 0xC0) that becomes `?`; the
-    // continuation bytes (0b10xxxxxx) of UTF-8 and surrogatepass alike are dropped.
-    let out: Vec<u8> = bytes
-        .iter()
-        .filter(|&&b| (b & 0xC0) != 0x80)
-        .map(|&b| if b.is_ascii() { b } else { b'?' })
-        .collect();
-    Ok(PyBytes::new(text.py(), &out))
-}
-
-/// The Hyperscan match handler of one scan: records each event's anchor id and start.
-#[pyclass(frozen, module = "codelupe_dagster._native")]
-struct SecretHitEvents {
-    events: Mutex<Vec<(usize, usize)>>,
-}
-
-#[pymethods]
-impl SecretHitEvents {
-    #[new]
-    fn new() -> Self {
-        Self {
-            events: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// `(anchor_id, start, end, flags, context)` as Hyperscan passes them; None: scan on.
-    #[pyo3(signature = (anchor_id, start, _end, _flags, _context))]
-    fn __call__(
-        &self,
-        anchor_id: usize,
-        start: usize,
-        _end: &Bound<'_, PyAny>,
-        _flags: &Bound<'_, PyAny>,
-        _context: &Bound<'_, PyAny>,
-    ) {
-        self.events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push((anchor_id, start));
-    }
-}
-
-/// The rule positions (in `secrets._ALL`) that each anchor id starts.
-#[pyclass(frozen, module = "codelupe_dagster._native")]
-struct SecretAnchorRules {
-    rules: Vec<Vec<usize>>,
-}
-
-#[pymethods]
-impl SecretAnchorRules {
-    #[new]
-    fn new(rules: Vec<Vec<usize>>) -> Self {
-        Self { rules }
-    }
-
-    /// `{rule position: sorted starts}`, keys in order of first event (`secrets.anchor_hits`).
-    fn hits<'py>(&self, py: Python<'py>, events: &SecretHitEvents) -> PyResult<Bound<'py, PyDict>> {
-        let events = events
-            .events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut order: Vec<usize> = Vec::new();
-        let mut starts: Vec<Option<Vec<usize>>> = Vec::new();
-        for &(anchor_id, start) in events.iter() {
-            let rules = self.rules.get(anchor_id).ok_or_else(|| {
-                pyo3::exceptions::PyIndexError::new_err(format!("anchor id {anchor_id}"))
-            })?;
-            for &position in rules {
-                if starts.len() <= position {
-                    starts.resize(position + 1, None);
-                }
-                let slot = &mut starts[position];
-                if slot.is_none() {
-                    order.push(position);
-                }
-                slot.get_or_insert_with(Vec::new).push(start);
-            }
-        }
-        let hits = PyDict::new(py);
-        for position in order {
-            let mut list = starts[position].take().unwrap_or_default();
-            list.sort_unstable();
-            hits.set_item(position, PyList::new(py, list)?)?;
-        }
-        Ok(hits)
-    }
-}
-
 /// Adds this file's functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pii_anchors, m)?)?;
-    m.add_function(wrap_pyfunction!(ascii_or_question, m)?)?;
-    m.add_class::<SecretHitEvents>()?;
-    m.add_class::<SecretAnchorRules>()?;
     Ok(())
 }

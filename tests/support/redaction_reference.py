@@ -360,25 +360,3 @@ def _reference_redact_pii(text: str, kinds: frozenset[PiiKind] = DEFAULT_KINDS) 
         if total:
             counts[PiiKind.IP_ADDRESS.value] = total
     return text, counts
-
-
-# --------------------------------------------------------------------------- secrets.anchor_hits
-
-
-def secrets_anchor_hits(text: str) -> dict[int, list[int]]:
-    """FROZEN copy of `core.secrets.anchor_hits` at the same branch point (the Python match handler
-    and `encode("ascii", "replace")`), run on the live module's anchor table and Hyperscan database."""
-    from codelupe_dagster.core import secrets
-
-    hits: dict[int, list[int]] = {}
-    anchors = secrets._ANCHORS
-
-    def on_match(anchor_id: int, start: int, _end: int, _flags: int, _context: object) -> None:
-        for position in anchors[anchor_id].rules:
-            hits.setdefault(position, []).append(start)
-
-    data = text.encode("ascii", "replace")
-    secrets._DB.scan(data, match_event_handler=on_match, scratch=secrets._scratch())
-    for starts in hits.values():
-        starts.sort()
-    return hits
