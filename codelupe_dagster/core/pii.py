@@ -374,7 +374,8 @@ def redact_pii(text: str, kinds: frozenset[PiiKind] = DEFAULT_KINDS) -> tuple[st
         )
         if found:
             counts[PiiKind.EMAIL.value] = found
-            anchors = pii_anchors(text)
+            if PiiKind.IP_ADDRESS in kinds:
+                anchors = pii_anchors(text)  # the placeholders moved what follows them
     if PiiKind.IP_ADDRESS in kinds:
         placeholder = PLACEHOLDERS[PiiKind.IP_ADDRESS]
         text, found_v4 = _replace(text, _ipv4_matches(text, anchors[1]), placeholder, _redact_ipv4)
