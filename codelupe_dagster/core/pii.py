@@ -368,7 +368,9 @@ def redact_pii(text: str, kinds: frozenset[PiiKind] = DEFAULT_KINDS) -> tuple[st
     if not kinds:
         return text, counts
     anchors = pii_anchors(text)
-    if PiiKind.EMAIL in kinds:
+    if not (anchors[0] or anchors[1] or anchors[2]):
+        return text, counts  # no anchor, no match: most texts
+    if PiiKind.EMAIL in kinds and anchors[0]:
         text, found = _replace(
             text, _email_matches(text, anchors[0]), PLACEHOLDERS[PiiKind.EMAIL], _redact_email
         )
@@ -378,10 +380,13 @@ def redact_pii(text: str, kinds: frozenset[PiiKind] = DEFAULT_KINDS) -> tuple[st
                 anchors = pii_anchors(text)  # the placeholders moved what follows them
     if PiiKind.IP_ADDRESS in kinds:
         placeholder = PLACEHOLDERS[PiiKind.IP_ADDRESS]
-        text, found_v4 = _replace(text, _ipv4_matches(text, anchors[1]), placeholder, _redact_ipv4)
-        if found_v4:
-            anchors = pii_anchors(text)
-        text, found_v6 = _replace(text, _ipv6_matches(text, anchors), placeholder, _redact_ipv6)
+        found_v4 = found_v6 = 0
+        if anchors[1]:
+            text, found_v4 = _replace(text, _ipv4_matches(text, anchors[1]), placeholder, _redact_ipv4)
+            if found_v4:
+                anchors = pii_anchors(text)
+        if anchors[2]:
+            text, found_v6 = _replace(text, _ipv6_matches(text, anchors), placeholder, _redact_ipv6)
         if found_v4 + found_v6:
             counts[PiiKind.IP_ADDRESS.value] = found_v4 + found_v6
     return text, counts
