@@ -96,3 +96,8 @@ class Normalizer:
     def normalize(self, text: str) -> str: ...
 
 # --- redaction (native/src/redaction.rs)
+
+def pii_anchors(text: str) -> tuple[list[int], list[int], list[int], bool]:
+    """`(email, ipv4, ipv6, may_hold_ipv6)`: the positions, increasing, where `pii._EMAIL_ANCHOR`,
+    `_IPV4_ANCHOR` and `_IPV6_ANCHOR` may match (a superset, confirmed in Python), and
+    `pii._may_hold_ipv6(text)`."""

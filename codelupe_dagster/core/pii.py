@@ -22,10 +22,13 @@ Redaction is idempotent: a placeholder never matches again.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
+
+from codelupe_dagster._native import pii_anchors
 
 
 class PiiKind(StrEnum):
@@ -150,8 +153,12 @@ _PUBLIC_RESOLVERS = frozenset(
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)
 def is_public_ip(value: str) -> bool:
-    """A public unicast address that could point at somebody's machine (see the module docstring)."""
+    """A public unicast address that could point at somebody's machine (see the module docstring).
+
+    Cached: `ipaddress` takes ~20 us a value, and a corpus repeats its addresses (`127.0.0.1`,
+    `0.0.0.0`, `1.2.3.4` are a third of the stdlib's candidates); the answer depends on the value only."""
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
@@ -190,25 +197,41 @@ def _is_public_ipv6_candidate(value: str) -> bool:
 # match holding that anchor can start. Lookbehinds and lookaheads read the real text (`pos` is not
 # slicing), so every match, and every rejected match `finditer` steps over, is the one the full
 # scan finds: the patterns stay the definition of a match.
+#
+# Finding the anchors is itself one compiled pass (`_native.pii_anchors`, native/src/redaction.rs):
+# Python's `re` needed three passes with a lookahead attempt at every `.` and `:` of the code. The
+# pass returns, per anchor, the positions where it may match (exact on ASCII surroundings, every
+# position whose surroundings hold a character beyond ASCII, where `\d` and `\w` are Python's to
+# decide), and each is confirmed with the anchor regex before use. There is no pure-Python path:
+# a missing extension fails at import.
 
+# (email, ipv4, ipv6, may_hold_ipv6): see `_native.pii_anchors`.
+_Anchors = tuple[list[int], list[int], list[int], bool]
 _Candidate = Callable[[str, int, int], "re.Match[str] | None"]
 
 
-def _anchored(text: str, anchor: re.Pattern[str], candidate: _Candidate) -> Iterator[re.Match[str]]:
+def _anchored(
+    text: str, hits: list[int], anchor: re.Pattern[str], candidate: _Candidate
+) -> Iterator[re.Match[str]]:
     """The matches `finditer` finds, tried only at each hit of `anchor`, in order.
 
+    `hits` are the positions where `anchor` may match, in increasing order, from one compiled pass
+    over the text (`_native.pii_anchors`, a superset of the anchor's hits); each is confirmed with
+    `anchor.match` here, so the anchor regex stays the definition of a hit. The hit sequence is the
+    one `anchor.search(text, max(at + 1, cursor))` walked: the first confirmed hit at or after it.
     `candidate(text, hit, cursor)` is the leftmost match starting at or after `cursor` (the end of
     the last match) whose anchor is `hit`, or None. Every match's anchor is a hit that lies at or
     after its start, so no hit before the cursor can hold the next match."""
     cursor = 0
-    hit = anchor.search(text)
-    while hit is not None:
-        at = hit.start()
+    bound = 0
+    for at in hits:
+        if at < bound or anchor.match(text, at) is None:
+            continue
         match = candidate(text, at, cursor)
         if match is not None:
             yield match
             cursor = match.end()
-        hit = anchor.search(text, max(at + 1, cursor))
+        bound = max(at + 1, cursor)
 
 
 def _first_match(pattern: re.Pattern[str], text: str, starts: range) -> re.Match[str] | None:
@@ -267,27 +290,24 @@ def _ipv6_at(text: str, colon: int, cursor: int) -> re.Match[str] | None:
     return _first_match(_IPV6, text, range(max(cursor, colon - 4), colon + 1))
 
 
-def _email_matches(text: str) -> Iterator[re.Match[str]]:
-    return _anchored(text, _EMAIL_ANCHOR, _email_at)
+def _email_matches(text: str, hits: list[int] | None = None) -> Iterator[re.Match[str]]:
+    return _anchored(text, pii_anchors(text)[0] if hits is None else hits, _EMAIL_ANCHOR, _email_at)
 
 
-def _ipv4_matches(text: str) -> Iterator[re.Match[str]]:
-    return _anchored(text, _IPV4_ANCHOR, _ipv4_at)
+def _ipv4_matches(text: str, hits: list[int] | None = None) -> Iterator[re.Match[str]]:
+    return _anchored(text, pii_anchors(text)[1] if hits is None else hits, _IPV4_ANCHOR, _ipv4_at)
 
 
 def _may_hold_ipv6(text: str) -> bool:
     """The whole-text guard IPv6 redaction has always had: a text with neither `::` nor seven
-    colons is left alone, whatever its colons look like (part of the definition of a match)."""
+    colons is left alone, whatever its colons look like (part of the definition of a match).
+    `_native.pii_anchors` returns the same answer from its pass over the text."""
     return "::" in text or text.count(":") >= 7
 
 
-def _ipv6_matches(text: str) -> Iterator[re.Match[str]]:
-    # The guard scans the whole text twice; most texts have no anchor hit at all, so ask it last.
-    matches = _anchored(text, _IPV6_ANCHOR, _ipv6_at)
-    first = next(matches, None)
-    if first is not None and _may_hold_ipv6(text):
-        yield first
-        yield from matches
+def _ipv6_matches(text: str, anchors: _Anchors | None = None) -> Iterator[re.Match[str]]:
+    _, _, hits, may_hold = pii_anchors(text) if anchors is None else anchors
+    return _anchored(text, hits, _IPV6_ANCHOR, _ipv6_at) if may_hold else iter(())
 
 
 # --------------------------------------------------------------------------- redaction
@@ -345,14 +365,28 @@ def redact_pii(text: str, kinds: frozenset[PiiKind] = DEFAULT_KINDS) -> tuple[st
     """Replace the addresses of `kinds` in `text` by their placeholders; the text and the count per
     kind name (only kinds found appear)."""
     counts: dict[str, int] = {}
-    if PiiKind.EMAIL in kinds:
-        text, found = _replace(text, _email_matches(text), PLACEHOLDERS[PiiKind.EMAIL], _redact_email)
+    if not kinds:
+        return text, counts
+    anchors = pii_anchors(text)
+    if not (anchors[0] or anchors[1] or anchors[2]):
+        return text, counts  # no anchor, no match: most texts
+    if PiiKind.EMAIL in kinds and anchors[0]:
+        text, found = _replace(
+            text, _email_matches(text, anchors[0]), PLACEHOLDERS[PiiKind.EMAIL], _redact_email
+        )
         if found:
             counts[PiiKind.EMAIL.value] = found
+            if PiiKind.IP_ADDRESS in kinds:
+                anchors = pii_anchors(text)  # the placeholders moved what follows them
     if PiiKind.IP_ADDRESS in kinds:
         placeholder = PLACEHOLDERS[PiiKind.IP_ADDRESS]
-        text, found_v4 = _replace(text, _ipv4_matches(text), placeholder, _redact_ipv4)
-        text, found_v6 = _replace(text, _ipv6_matches(text), placeholder, _redact_ipv6)
+        found_v4 = found_v6 = 0
+        if anchors[1]:
+            text, found_v4 = _replace(text, _ipv4_matches(text, anchors[1]), placeholder, _redact_ipv4)
+            if found_v4:
+                anchors = pii_anchors(text)
+        if anchors[2]:
+            text, found_v6 = _replace(text, _ipv6_matches(text, anchors), placeholder, _redact_ipv6)
         if found_v4 + found_v6:
             counts[PiiKind.IP_ADDRESS.value] = found_v4 + found_v6
     return text, counts
