@@ -131,15 +131,17 @@ def _run_cli(env_overrides: dict[str, str], tmp_path, source_dir) -> subprocess.
 
 
 @pytest.mark.parametrize(
-    ("overrides", "says"),
+    ("overrides", "says", "code"),
     [
-        ({"BATCH_SIZE": "lots"}, "BATCH_SIZE must be an integer"),
-        ({"REDIS_URL": "redis://ops:hunter2@127.0.0.1:9/0"}, "unreachable"),
+        ({"BATCH_SIZE": "lots"}, "BATCH_SIZE must be an integer", 2),  # configuration
+        ({"REDIS_URL": "redis://ops:hunter2@127.0.0.1:9/0"}, "unreachable", 69),  # service unavailable
     ],
 )
-def test_bad_configuration_is_one_clear_line_and_exit_2(overrides, says, tmp_path, source_dir):
+def test_bad_configuration_or_service_is_one_clear_line_and_its_exit_code(
+    overrides, says, code, tmp_path, source_dir
+):
     done = _run_cli(overrides, tmp_path, source_dir)
-    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.returncode == code, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
     assert len(errors) == 1 and says in errors[0], done.stderr[-2000:]

@@ -105,4 +105,6 @@ def test_unsupported_queries_are_one_line_errors(
     configured_index: SearchIndex, args: tuple[str, ...], message: str
 ) -> None:
     result = run_search(*args, expect=2)
-    assert result.output.startswith(message) and result.output.count("\n") == 1
+    # The first line names the state directory (every command does); then the one error line.
+    state, error = result.output.splitlines()
+    assert state.startswith("state: ") and error.startswith(message)
