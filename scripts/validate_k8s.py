@@ -185,8 +185,10 @@ CHART_STRUCTURE: dict[str, Any] = {
         "runMonitoring": {
             "enabled": None,
             "startTimeoutSeconds": None,
+            "cancelTimeoutSeconds": None,
             "maxResumeRunAttempts": None,
             "pollIntervalSeconds": None,
+            "freeSlotsAfterRunEndSeconds": None,
         },
         "runRetries": {"enabled": None, "maxRetries": None, "retryOnAssetOrOpFailure": None},
         "sensors": {"useThreads": None, "numWorkers": None, "numSubmitWorkers": None},
@@ -430,13 +432,19 @@ def render_instance(values: Mapping[str, Any], namespace: str = "codelupe", rele
         instance["run_coordinator"] = coordinator
     monitoring = daemon.get("runMonitoring") or {}
     if daemon.get("enabled", True) and monitoring.get("enabled"):
+        # The template writes free_slots_after_run_end_seconds unconditionally (the chart's defaults set it).
         instance["run_monitoring"] = {
             "enabled": True,
             "start_timeout_seconds": monitoring.get("startTimeoutSeconds"),
             "poll_interval_seconds": monitoring.get("pollIntervalSeconds"),
+            "free_slots_after_run_end_seconds": monitoring.get("freeSlotsAfterRunEndSeconds"),
         }
-        if monitoring.get("maxResumeRunAttempts"):
-            instance["run_monitoring"]["max_resume_run_attempts"] = monitoring["maxResumeRunAttempts"]
+        for key, name in (
+            ("cancelTimeoutSeconds", "cancel_timeout_seconds"),
+            ("maxResumeRunAttempts", "max_resume_run_attempts"),
+        ):
+            if monitoring.get(key) is not None:
+                instance["run_monitoring"][name] = monitoring[key]
     retries = daemon.get("runRetries") or {}
     if daemon.get("enabled", True) and retries.get("enabled"):
         instance["run_retries"] = {"enabled": True}
