@@ -58,6 +58,11 @@ def _write_as_process(path: str, name: str, writer: int) -> int:
     return errors
 
 
+def _writer_main(path: str, name: str, writer: int) -> None:
+    """A writer process's entry point: exit status 0 when every write succeeded, 1 otherwise."""
+    raise SystemExit(0 if _write_as_process(path, name, writer) == 0 else 1)
+
+
 def fts_integrity_check(index: SqliteSearchIndex) -> None:
     """FTS5 raises when its index disagrees with the content table (stale or missing terms)."""
     with sqlite3.connect(index.path) as conn:
@@ -73,19 +78,31 @@ def index_path(tmp_path: Path) -> Path:
 
 def test_many_processes_write_the_same_file_at_once(index_path):
     ctx = multiprocessing.get_context("spawn")  # like Dagster's multiprocess executor: fresh interpreters
-    with ctx.Pool(WRITERS) as pool:
-        pending = pool.starmap_async(
-            _write_as_process, [(str(index_path), "codelupe-code", w) for w in range(WRITERS)]
-        )
+    # Plain processes, not a Pool: a Pool that replaces a worker while it is being terminated can leave one
+    # behind that its join then waits for; here every writer is joined with a deadline, then killed.
+    writers = [
+        ctx.Process(target=_writer_main, args=(str(index_path), "codelupe-code", w)) for w in range(WRITERS)
+    ]
+    for process in writers:
+        process.start()
+    try:
         reader = SqliteSearchIndex(CODE_SCHEMA, index_path, "codelupe-code")
-        while not pending.ready():  # readers keep working while the writers hold the lock in turns
-            try:
+        deadline = time.monotonic() + 240
+        while any(p.is_alive() for p in writers) and time.monotonic() < deadline:
+            try:  # readers keep working while the writers hold the lock in turns
                 reader.count()
                 reader.search("handle")
             except IndexMissing:
                 pass  # no writer has run ensure() yet
             time.sleep(0.01)
-        assert pending.get(timeout=120) == [0] * WRITERS
+        for process in writers:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        assert [p.exitcode for p in writers] == [0] * WRITERS
+    finally:
+        for process in writers:
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=10)
 
     index = SqliteSearchIndex(CODE_SCHEMA, index_path, "codelupe-code")
     last_id = (WRITERS - 1) * (DOCS_PER_WRITER - OVERLAP) + DOCS_PER_WRITER
