@@ -4,7 +4,7 @@
 
 The reference is the frozen copy of the code at commit 4d5b659 (`tests/support/hotpath_reference.py`; for
 the content filters' statistics, the copy at the branch point of their compiled version,
-`tests/support/content_stats_reference.py`);
+`tests/support/content_stats_reference.py`, which names the same 4d5b659 copies);
 the corpus is CPython's standard library and Go's tree, found at run time. Every function runs over the
 whole corpus as `process_file` calls it (on normalised text; `license_header` on the text as read).
 Reference and new run file by file, taking turns at going first, and each call is timed in CPU time of
