@@ -11,10 +11,12 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,34 @@ def _no_dagster_definitions_state_left_over() -> Iterator[None]:
     gc.collect()
     _current_storage.set(None)
     yield
+
+
+def _sigterm_ignored() -> bool:
+    """Whether SIGTERM is set to ignored in this process, as the kernel sees it (a handler installed from C
+    does not show in `signal.getsignal`)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_not_left_ignored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that leaves SIGTERM ignored is named, and the default action is put back.
+
+    Processes this one spawns inherit an ignored SIGTERM, so `Pool.terminate()` can no longer stop an idle
+    worker and its join waits forever: one CI run hung 600 s that way, after some earlier test (never
+    identified) had left SIGTERM ignored in the pytest process.
+    """
+    before = _sigterm_ignored()
+    yield
+    if not before and _sigterm_ignored():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        warnings.warn(
+            f"{request.node.nodeid} left SIGTERM ignored in the test process; restored the default",
+            stacklevel=1,
+        )
 
 
 def _require(condition: bool, reason: str) -> None:
