@@ -2,7 +2,7 @@
 
 Crawl and queue are materialized, then the *batch sensor itself* is evaluated in a loop; each run it
 requests is executed in this process for its partition, recorded as a run of the `codelupe` code location
-(`launch`) so the UI lists it under `batch_job` like a run the daemon launched, and the batch is settled
+(`cli.launch`) so the UI lists it under `batch_job` like a run the daemon launched, and the batch is settled
 exactly as the run-status sensor would settle it. So this command and `dagster dev` differ only in who
 calls the functions. Every per-batch stage in `batch_job` joins automatically; training runs at the end
 when available.
@@ -28,9 +28,9 @@ from codelupe_dagster import settings
 from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
 from codelupe_dagster.backends.sources import forge_kinds
 from codelupe_dagster.cli.errors import CommandError, WorkFailed
+from codelupe_dagster.cli.launch import execute_as_location_run
 from codelupe_dagster.core.filters import LOW_QUALITY
 from codelupe_dagster.core.masking import mask_secrets_in_text
-from codelupe_dagster.launch import execute_as_location_run
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.run_liveness import active_runs, process_tags, reap_dead_batch_runs

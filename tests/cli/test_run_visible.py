@@ -12,8 +12,8 @@ from dagster._core.workspace.load import location_origins_from_yaml_paths
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 from rich.console import Console
 
+from codelupe_dagster.cli.launch import LOCATION_NAME, remote_job_origin
 from codelupe_dagster.cli.run import maybe_train, run_pipeline
-from codelupe_dagster.launch import LOCATION_NAME, remote_job_origin
 from tests.cli.test_run import pipeline_defs
 
 LABEL_TAG = ".dagster/repository"

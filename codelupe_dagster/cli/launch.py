@@ -77,7 +77,10 @@ def execute_as_location_run(
     """`job_def.execute_in_process(...)` with the run recorded as one of location `codelupe`.
 
     Mirrors `JobDefinition.execute_in_process` and `core_execute_in_process` of Dagster 1.13 (the only
-    difference is the two origins passed to `create_run_for_job`); tests/test_launch.py pins the result."""
+    difference is the two origins passed to `create_run_for_job`).
+
+    The one module of the project that imports private Dagster (`dagster._core`): Dagster 1.13 has no
+    public way to create a run with an origin and execute it here; tests/cli/test_run_visible.py pins it."""
     run_config = dict(run_config or {})
     selection = list(asset_selection or [])
     ephemeral = job_def.as_ephemeral_job(resource_defs={}, input_values={}, asset_selection=selection)
