@@ -68,7 +68,23 @@ def contaminated_counts(index: SearchIndex) -> dict[str, int]:
     partitions_def=repo_batches,
     deps=["scored_files"],
     kinds={"elasticsearch", "sqlite"},
-    check_specs=[dg.AssetCheckSpec(name, asset="es_code_index") for name in CHECK_NAMES],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="es_code_index", description=description)
+        for name, description in zip(
+            CHECK_NAMES,
+            (
+                "Every document the batch wrote is in the index as this batch's document (the count "
+                "indexed equals the count kept at or above the threshold). Runs after each batch.",
+                "No document of the batch's repositories in the index scores below MIN_QUALITY_THRESHOLD. "
+                "Runs after each batch.",
+                "No secret and no personal data of PII_REDACT is left in the content or path of a sample "
+                "spread over the batch's indexed documents. Runs after each batch.",
+                "No document id appears twice in the batch, and the dedup ledger says the repository "
+                "each document came from holds its content. Runs after each batch.",
+            ),
+            strict=True,
+        )
+    ],
 )
 def es_code_index(
     context: dg.AssetExecutionContext,

@@ -68,7 +68,15 @@ def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -
     pool="gpu",
     group_name="training",
     kinds={"pytorch"},
-    check_specs=[dg.AssetCheckSpec(DATA_CHECK, asset="qwen_checkpoint", blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            DATA_CHECK,
+            asset="qwen_checkpoint",
+            blocking=True,
+            description="Blocking, after each training run: the run trained on at least one document, "
+            "each once by id and by content, and no repository is in both the train and eval splits.",
+        )
+    ],
 )
 def qwen_checkpoint(
     context: dg.AssetExecutionContext,

@@ -1,9 +1,11 @@
 """`codelupe run --source DIR|FILE`: the whole graph, headless, through the same code as the daemon.
 
 Crawl and queue are materialized, then the *batch sensor itself* is evaluated in a loop; each run it
-requests is executed in process for its partition, and the batch is settled exactly as the run-status
-sensor would settle it. So this command and `dagster dev` differ only in who calls the functions. Every
-per-batch stage in `batch_job` joins automatically; training runs at the end when available.
+requests is executed in this process for its partition, recorded as a run of the `codelupe` code location
+(`cli.launch`) so the UI lists it under `batch_job` like a run the daemon launched, and the batch is settled
+exactly as the run-status sensor would settle it. So this command and `dagster dev` differ only in who
+calls the functions. Every per-batch stage in `batch_job` joins automatically; training runs at the end
+when available.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from codelupe_dagster import settings
 from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
 from codelupe_dagster.backends.sources import forge_kinds
 from codelupe_dagster.cli.errors import CommandError, WorkFailed
+from codelupe_dagster.cli.launch import execute_as_location_run
+from codelupe_dagster.core.filters import LOW_QUALITY
 from codelupe_dagster.core.masking import mask_secrets_in_text
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.resources.pipeline import PipelineResource
@@ -37,7 +41,8 @@ from codelupe_dagster.training.checkpoints import latest_checkpoint
 BATCH_JOB = "batch_job"
 CRAWL_JOB = "crawl_and_queue_job"
 BATCH_SENSOR = "batch_sensor"
-TRAIN_ASSET = "qwen_checkpoint"
+TRAIN_JOB = "qwen_training_job"
+BELOW_THRESHOLD = "below_threshold"
 # The progress bar and the summary report progress; Dagster's per-step events (and a failed step's
 # traceback) would drown them: a failure is reported here in one line. Runs keep their full event logs
 # in the instance, visible in the UI; `--verbose` shows warnings and errors on the console too.
@@ -51,8 +56,10 @@ class RunSummary:
     batches_succeeded: int = 0
     batches_failed: int = 0
     repos_done: int = 0
-    # asset key -> metadata name -> summed integer value over every batch
+    # asset key -> metadata name -> value over the succeeded batches, added up as `SUMMARY_KEYS` says
     totals: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # integer metadata that `SUMMARY_KEYS` does not classify: left out of the summary (a test keeps it empty)
+    unclassified: set[str] = field(default_factory=set)
     training: str = "not run"
     training_error: str | None = None  # why training failed or was interrupted
     stopped: str | None = None
@@ -85,14 +92,73 @@ def dagster_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+SUM = "sum"  # a count of this batch's work: the run's total is the sum over its batches
+LATEST = "latest"  # a gauge of the whole index (a size): the run ends at the last batch's value
+SKIP = "skip"  # a rate, a duration or a setting: not added up at all
+# Decided per asset and metadata key, not guessed from the name when printing.
+SUMMARY_KEYS: dict[str, dict[str, str]] = {
+    "cloned_repos": {
+        "repos": SUM,
+        "cloned": SUM,
+        "updated": SUM,
+        "unchanged": SUM,
+        "failed": SUM,
+        "bytes": SUM,
+        "seconds": SKIP,
+        "repos_per_s": SKIP,
+    },
+    "scored_files": {
+        "seen": SUM,
+        "kept": SUM,
+        "exact_duplicates": SUM,
+        "near_duplicates": SUM,
+        "unaccounted": SUM,
+        "pool_rebuilds": SUM,
+        "files_per_s": SKIP,
+        "elapsed_s": SKIP,
+        "min_quality": SKIP,
+    },
+    "es_code_index": {
+        "spooled": SUM,
+        "indexed": SUM,
+        BELOW_THRESHOLD: SUM,
+        "stale_removed": SUM,
+        "claims_released": SUM,
+        "index_size_bytes": LATEST,
+        "docs_per_s": SKIP,
+        "min_quality": SKIP,
+    },
+}
+
+
+def _batch_numbers(metadata: dict[str, Any]) -> dict[str, int]:
+    """A materialization's integer metadata, with the spooled documents the index left out for being
+    below its threshold (the `dropped` JSON of es_code_index) as a number of their own."""
+    numbers = {}
+    for name, value in metadata.items():
+        raw = getattr(value, "value", value)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            numbers[name] = raw
+        elif name == "dropped" and isinstance(raw, dict) and LOW_QUALITY in raw:
+            numbers[BELOW_THRESHOLD] = int(raw[LOW_QUALITY])
+    return numbers
+
+
 def _add_metadata(summary: RunSummary, result: dg.ExecuteInProcessResult) -> None:
+    """Add a succeeded batch's numbers to the run's: a failed batch is not counted, since its repos are
+    retried and what it did is done (and counted) again by the batch that succeeds."""
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         key = materialization.asset_key.to_user_string()
-        for name, value in materialization.metadata.items():
-            raw = getattr(value, "value", value)
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                summary.totals[key][name] += raw
+        rules = SUMMARY_KEYS.get(key, {})
+        for name, value in _batch_numbers(dict(materialization.metadata)).items():
+            rule = rules.get(name)
+            if rule == SUM:
+                summary.totals[key][name] += value
+            elif rule == LATEST:
+                summary.totals[key][name] = value
+            elif rule is None:
+                summary.unclassified.add(f"{key}: {name}")
 
 
 def new_training_samples(defs: dg.Definitions) -> tuple[int, str | None]:
@@ -121,20 +187,14 @@ def maybe_train(
     if not enabled:
         return "skipped (--no-train)"
     try:
-        defs.resolve_assets_def(TRAIN_ASSET)
+        job = defs.resolve_job_def(TRAIN_JOB)
     except Exception:
         return "not available"
     new, version = new_training_samples(defs)
     if new == 0 and version:
         return f"up to date ({version}: no new samples)"
-    job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=instance,
-        asset_selection=[dg.AssetKey(TRAIN_ASSET)],
-        tags=tags or {},
-        raise_on_error=False,
-        run_config=console_config(),
-    )
+    # The training sensor's job, so the run is listed under qwen_training_job in the UI.
+    result = execute_as_location_run(job, instance, tags=tags or {}, run_config=console_config())
     if result.success:
         return "succeeded"
     if summary is not None:
@@ -185,9 +245,11 @@ def _close_leftover_runs(run: PipelineRun) -> None:
 
 def _crawl_and_queue(run: PipelineRun, source: str) -> int:
     """Materialize crawl + queue; how many repos were enqueued."""
-    crawl = run.defs.resolve_job_def(CRAWL_JOB).execute_in_process(
-        instance=run.instance,
+    crawl = execute_as_location_run(
+        run.defs.resolve_job_def(CRAWL_JOB),
+        run.instance,
         tags=run.tags,
+        raise_on_error=True,
         run_config={**console_config(), "ops": {"crawled_repos": {"config": {"source": source}}}},
     )
     queued = crawl.asset_materializations_for_node("queued_repos")
@@ -262,11 +324,11 @@ def _run_batch(run: PipelineRun, batch_job: dg.JobDefinition, request: dg.RunReq
     """Execute one batch run in process and settle it as the run-status sensors would; repos acked."""
     batch_id = request.partition_key
     try:
-        result = batch_job.execute_in_process(
-            instance=run.instance,
+        result = execute_as_location_run(
+            batch_job,
+            run.instance,
             partition_key=batch_id,
             tags={**request.tags, **run.tags},
-            raise_on_error=False,
             run_config=console_config(),
         )
     except KeyboardInterrupt:
@@ -276,7 +338,8 @@ def _run_batch(run: PipelineRun, batch_job: dg.JobDefinition, request: dg.RunReq
         settle_run(run.queue, batch_id, RunEnd.INTERRUPTED, "interrupted")
         raise KeyboardInterrupt
     summary = run.summary
-    _add_metadata(summary, result)
+    if result.success:
+        _add_metadata(summary, result)
     end = RunEnd.SUCCEEDED if result.success else RunEnd.FAILED
     settled = settle_run(run.queue, batch_id, end, f"run {result.run_id} failed") or Settled((), {})
     if result.success:
@@ -355,6 +418,25 @@ class WaitReporter:
         return pause
 
 
+SUMMARY_LABELS = {
+    BELOW_THRESHOLD: "below MIN_QUALITY_THRESHOLD, not indexed",
+    "index_size_bytes": "index_size_bytes (after the last batch)",
+}
+
+
+def kept_breakdown(summary: RunSummary) -> str | None:
+    """How the files scoring kept reached the index: every kept file is spooled, and the index takes
+    the spooled files at or above its threshold. None when no batch was scored."""
+    scored, indexed = summary.totals.get("scored_files"), summary.totals.get("es_code_index")
+    if not scored or indexed is None:
+        return None
+    kept, written, below = scored["kept"], indexed["indexed"], indexed[BELOW_THRESHOLD]
+    line = f"kept {kept} = indexed {written} + {below} below the index threshold"
+    if kept != written + below:
+        line += f" [red](off by {kept - written - below}: see the batches' es_code_index checks)[/red]"
+    return line
+
+
 def render_summary(summary: RunSummary, console: Console, seconds: float) -> None:
     table = Table(title=f"codelupe run — {seconds:.1f}s")
     table.add_column("what")
@@ -365,10 +447,13 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
     table.add_row("repos done", str(summary.repos_done))
     for asset, counts in summary.totals.items():
         for name, value in counts.items():
-            table.add_row(f"{asset}: {name}", str(value))
+            table.add_row(f"{asset}: {SUMMARY_LABELS.get(name, name)}", str(value))
     table.add_row("repos parked (dead letter)", str(len(summary.parked)))
     table.add_row("training", summary.training)
     console.print(table)
+    kept = kept_breakdown(summary)
+    if kept is not None:
+        console.print(kept)
     if summary.parked:
         console.print(
             f"[yellow]{len(summary.parked)} repos are parked after repeated failures[/yellow] "
@@ -387,7 +472,14 @@ def render_summary(summary: RunSummary, console: Console, seconds: float) -> Non
 @click.option("--samples", default=20, show_default=True, help="How many sample repositories to build.")
 @click.option("--no-train", is_flag=True, help="Leave training out.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Repos per batch (default BATCH_SIZE).")
-@click.option("--max-failed-batches", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--max-failed-batches",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Stop after this many batch runs have failed (their repos stay queued for the next run), so an "
+    "outage of Redis, the index or a forge does not retry batches for ever.",
+)
 def run(
     source: str | None, samples: int, no_train: bool, batch_size: int | None, max_failed_batches: int
 ) -> None:

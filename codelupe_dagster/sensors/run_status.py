@@ -28,6 +28,8 @@ def _settle_from_context(context: dg.RunStatusSensorContext, redis: RedisResourc
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[batch_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fires when a batch_job run succeeds: acknowledges its batch's repositories in the Redis "
+    "queue (those that failed alone are retried or parked). Requests no runs.",
 )
 def batch_succeeded_sensor(context: dg.RunStatusSensorContext, redis: RedisResource) -> None:
     _settle_from_context(context, redis, RunEnd.SUCCEEDED)
@@ -37,6 +39,8 @@ def batch_succeeded_sensor(context: dg.RunStatusSensorContext, redis: RedisResou
     run_status=dg.DagsterRunStatus.FAILURE,
     monitored_jobs=[batch_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fires when a batch_job run fails: counts an attempt for each repository of its batch and "
+    "puts it back on the Redis queue with a back-off, or parks it after MAX_REPO_ATTEMPTS. Requests no runs.",
 )
 def batch_failed_sensor(context: dg.RunStatusSensorContext, redis: RedisResource) -> None:
     _settle_from_context(context, redis, RunEnd.FAILED)
@@ -46,6 +50,8 @@ def batch_failed_sensor(context: dg.RunStatusSensorContext, redis: RedisResource
     run_status=dg.DagsterRunStatus.CANCELED,
     monitored_jobs=[batch_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fires when a batch_job run is canceled: puts its batch's repositories back on the Redis "
+    "queue without counting an attempt. Requests no runs.",
 )
 def batch_canceled_sensor(context: dg.RunStatusSensorContext, redis: RedisResource) -> None:
     _settle_from_context(context, redis, RunEnd.CANCELED)

@@ -27,7 +27,14 @@ IN_PROGRESS = [
 ]
 
 
-@dg.sensor(job=training_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=training_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every CHECK_INTERVAL seconds, counts documents indexed since the last checkpoint's "
+    "watermark with quality_score >= TRAIN_MIN_QUALITY, and requests one qwen_training_job run when at "
+    "least MIN_NEW_FILES are new and no training run is in progress; otherwise says why it skips.",
+)
 def training_sensor(
     context: dg.SensorEvaluationContext,
     search: SearchIndexResource,

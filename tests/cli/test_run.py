@@ -15,7 +15,7 @@ from rich.console import Console
 
 from codelupe_dagster import definitions
 from codelupe_dagster.assets import crawl
-from codelupe_dagster.cli.run import run_pipeline
+from codelupe_dagster.cli.run import kept_breakdown, run_pipeline
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.training import TrainingResource
@@ -57,6 +57,18 @@ def test_local_source_end_to_end_then_incremental(data_dir, redis_url, redis_cli
         assert first.batches_succeeded == 2 and first.batches_failed == 0  # 3 repos, batches of 2
         assert first.repos_done == 3
         assert first.totals["cloned_repos"]["cloned"] == 3
+        # Every number of the summary is classified (summed or latest), and the files add up: each kept
+        # file is indexed or below the index threshold; the index size is the index's, not a sum.
+        assert first.unclassified == set()
+        scored, indexed = first.totals["scored_files"], first.totals["es_code_index"]
+        assert scored["kept"] > 0
+        assert scored["kept"] == indexed["indexed"] + indexed["below_threshold"] == indexed["spooled"]
+        size = defs.resources["search"].process_config_and_initialize().code_index().size_bytes()
+        assert indexed["index_size_bytes"] == size
+        assert (
+            kept_breakdown(first)
+            == f"kept {scored['kept']} = indexed {indexed['indexed']} + 0 below the index threshold"
+        )
         assert redis_client.zcard(KEYS.repos) == 0 and redis_client.hlen(KEYS.inflight) == 0
         processed = {k.decode(): v.decode() for k, v in redis_client.hgetall(KEYS.processed_repos).items()}
         assert len(processed) == 3
