@@ -89,6 +89,12 @@ def ui(dagster_args: tuple[str, ...]) -> None:
     if dagster is None:
         raise CommandError("the `dagster` command is not installed next to this Python", USAGE)
     workspace = Path("workspace.yaml")
-    target = ["-w", str(workspace)] if workspace.is_file() else ["-m", "codelupe_dagster.definitions"]
+    # Without workspace.yaml the location is still named `codelupe`, so the runs `codelupe run` records for
+    # that location (cli/launch.py) are listed under their jobs.
+    target = (
+        ["-w", str(workspace)]
+        if workspace.is_file()
+        else ["-m", "codelupe_dagster.definitions", "--location-name", "codelupe"]
+    )
     click.echo(f"dagster dev on DAGSTER_HOME={home}", err=True)
     os.execv(dagster, [dagster, "dev", *target, *dagster_args])
