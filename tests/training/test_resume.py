@@ -271,3 +271,34 @@ def test_no_readable_checkpoint_means_a_fresh_run_not_a_crash(
     assert len(warnings) == 1 and f"ignoring unreadable mid-run checkpoint {only}" in warnings[0]
     assert finished.manifest["resumed_at_steps"] == [] and finished.manifest["steps"] == 5
     assert not checkpoints.partial_root(data_dir).exists()
+
+
+def test_partial_state_is_never_taken_for_a_finished_checkpoint_and_only_two_are_kept(tmp_path: Path) -> None:
+    for step in (3, 6, 9):
+        staging = checkpoints.stage_partial(tmp_path, step)
+        (staging / "adapter.pt").write_bytes(b"weights")
+        assert checkpoints.publish_partial(staging, {"next_step": step}).name == f"step-{step:08d}"
+    checkpoints.stage_partial(tmp_path, 12)  # a kill while writing: hidden, never listed
+    assert [p.name for p in checkpoints.partial_dirs(tmp_path)] == ["step-00000009", "step-00000006"]
+    assert checkpoints.read_partial_state(checkpoints.partial_dirs(tmp_path)[0]) == {"next_step": 9}
+    # Next to mid-run state, the finished checkpoints and their numbering are what they were.
+    assert checkpoints.latest_checkpoint(tmp_path) is None
+    assert checkpoints.next_version(tmp_path) == "v0001"
+    staging = checkpoints.staging_dir(tmp_path, "v0001")
+    assert checkpoints.publish(staging, "v0001", {"version": "v0001"}).version == "v0001"
+    assert [c.version for c in checkpoints.list_checkpoints(tmp_path)] == ["v0001"]
+    checkpoints.remove_partials(tmp_path)
+    assert checkpoints.partial_dirs(tmp_path) == [] and checkpoints.latest_checkpoint(tmp_path) is not None
+
+
+def test_resume_settings_are_validated_and_left_out_of_the_plan(tmp_path: Path) -> None:
+    from codelupe_dagster.training.config import TrainingConfig
+
+    with pytest.raises(ValueError, match="checkpoint_every must be 0"):
+        TrainingConfig(data_dir=tmp_path, checkpoint_every=-1)
+    with pytest.raises(ValueError, match="max_seconds must be positive"):
+        TrainingConfig(data_dir=tmp_path, max_seconds=0)
+    base = TrainingConfig(data_dir=tmp_path)
+    faster = TrainingConfig(data_dir=tmp_path / "elsewhere", compile=True, checkpoint_every=0, max_seconds=60)
+    assert base.plan_settings() == faster.plan_settings()
+    assert base.plan_settings() != TrainingConfig(data_dir=tmp_path, seed=1).plan_settings()
