@@ -75,7 +75,8 @@ def plan_id(
         "documents": sorted(str(doc.get("id")) for doc in [*selection.train, *selection.eval]),
     }
     digest.update(json.dumps(header, sort_keys=True, default=str).encode())
-    for batches in [*steps, [[]], eval_batches]:
+    empty: Step = [[]]  # marks where the training steps end and the held-out batches begin
+    for batches in [*steps, empty, list(eval_batches)]:
         digest.update(b"\x00step")
         for rows in batches:
             digest.update(b"\x00batch")
@@ -155,10 +156,10 @@ def _load(path: Path, state: dict[str, Any], model: Any, optimizer: Any, schedul
         resumed_at_steps=tuple(int(step) for step in state["resumed_at_steps"]),
     )
     python_version, python_internal, python_gauss = state["python_rng"]
-    name, keys, position, has_gauss, cached_gaussian = state["numpy_rng"]
+    generator, keys, position, has_gauss, cached_gaussian = state["numpy_rng"]
     adapter = torch.load(path / ADAPTER, map_location="cpu", weights_only=True)
     trainer = torch.load(path / TRAINER, map_location="cpu", weights_only=True)
-    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    params = {key: p for key, p in model.named_parameters() if p.requires_grad}
     if set(adapter) != set(params):
         raise ValueError("its adapter tensors are not this model's trainable parameters")
     for key, tensor in adapter.items():
@@ -166,14 +167,27 @@ def _load(path: Path, state: dict[str, Any], model: Any, optimizer: Any, schedul
             raise ValueError(
                 f"{key} has shape {tuple(tensor.shape)}, the model's is {tuple(params[key].shape)}"
             )
-    optimizer.load_state_dict(trainer["optimizer"])  # checks the parameter groups before changing anything
+    groups = [len(group["params"]) for group in trainer["optimizer"]["param_groups"]]
+    if groups != [len(group["params"]) for group in optimizer.param_groups]:
+        raise ValueError(f"its optimizer has parameter groups of {groups}")
+    rng = trainer["torch_rng"]
+    if not (
+        isinstance(rng, torch.Tensor)
+        and rng.dtype == torch.uint8
+        and rng.shape == torch.get_rng_state().shape
+    ):
+        raise ValueError("its torch RNG state is not one")
+    if len(python_internal) != len(random.getstate()[1]) or len(keys) != 624:
+        raise ValueError("its python or numpy RNG state is not one")
+    # Nothing below is expected to fail: a checkpoint is applied whole or not at all.
+    optimizer.load_state_dict(trainer["optimizer"])
     scheduler.load_state_dict(trainer["scheduler"])
     with torch.no_grad():
         for key, tensor in adapter.items():
             params[key].copy_(tensor)
-    torch.set_rng_state(trainer["torch_rng"])
+    torch.set_rng_state(rng)
     if torch.cuda.is_available() and len(trainer["cuda_rng"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(trainer["cuda_rng"])
     random.setstate((python_version, tuple(python_internal), python_gauss))
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
+    np.random.set_state((generator, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
     return progress
