@@ -33,6 +33,9 @@ DEFAULTS: dict[str, str] = {
     "CRAWLER_MODE": "once",
     "SYNC_INTERVAL": "3600",
     "BASE_MODEL": "local:tiny-qwen2",
+    # Issue 14: mid-run checkpoints and a time budget for training (docs/training.md); TRAIN_MAX_SECONDS has
+    # no default: unset, training is unbounded.
+    "CHECKPOINT_EVERY": "200",
     "REDIS_KEY_PREFIX": DEFAULT_PREFIX,
     "WANDB_MODE": "offline",
     "CLONE_ALLOWED_SCHEMES": "https",
@@ -68,6 +71,7 @@ MINIMUMS: dict[str, int] = {
     "MAX_REPO_ATTEMPTS": 1,
     "MAX_REPO_CRASHES": 1,
     "DEDUP_EXPECTED_FILES": 1,
+    "CHECKPOINT_EVERY": 0,  # 0: no mid-run checkpoints
 }
 
 

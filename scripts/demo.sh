@@ -22,6 +22,12 @@ echo "==> installing CodeLupe with the [train] extra"
 "$VENV/bin/pip" install -q -U pip
 "$VENV/bin/pip" install -q -e '.[train]'
 
+# On the local tiny model the CPU training run stops after two minutes of training (then evaluates and
+# saves as usual), so the first run finishes in minutes; set TRAIN_MAX_SECONDS to change it.
+case "${BASE_MODEL:-local:}" in
+  local:*) export TRAIN_MAX_SECONDS=${TRAIN_MAX_SECONDS:-120} ;;
+esac
+
 echo "==> running the pipeline (DATA_DIR=$DATA_DIR)"
 "$VENV/bin/codelupe" run "$@"
 

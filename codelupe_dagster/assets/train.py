@@ -15,6 +15,17 @@ from codelupe_dagster.resources.training import TrainingResource
 from codelupe_dagster.stages.training_samples import RedactedSamples
 
 DATA_CHECK = "training_data_nonempty_and_deduplicated"
+# Typed explicitly so the UI plots them across materializations (loss curves), whatever the JSON gave.
+FLOAT_METADATA = (
+    "train_loss",
+    "train_loss_first_step",
+    "eval_loss_before",
+    "eval_loss_after",
+    "tokens_per_second",
+    "train_seconds",
+    "wall_seconds",
+)
+INT_METADATA = ("steps", "steps_planned", "tokens", "trained_tokens", "eval_tokens", "documents")
 
 
 class QwenCheckpointConfig(dg.Config):
@@ -57,6 +68,8 @@ def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -
         license_policy=training.license_policy,
         include_contaminated=training.include_contaminated,
         wandb_mode=training.wandb_mode,
+        checkpoint_every=training.checkpoint_every,
+        max_seconds=training.max_seconds,
         lora_target_modules=tuple(config.lora_target_modules) or "all-linear",
         **sizes,
         **config.model_dump(exclude={"lora_target_modules", "seq_len", "tokens_per_step"}),
@@ -103,7 +116,9 @@ def qwen_checkpoint(
 
     samples = RedactedSamples(index, pipeline.pii_kinds())
     try:
-        checkpoint = run_training(_training_config(config, training), samples, log=context.log.info)
+        checkpoint = run_training(
+            _training_config(config, training), samples, log=context.log.info, warn=context.log.warning
+        )
     except NoEligibleSamples as exc:
         raise dg.Failure(description=f"No eligible training samples: {exc}") from exc
     context.log.info(samples.summary())
@@ -139,8 +154,22 @@ def _metadata(path: Any, manifest: dict[str, Any]) -> dict[str, Any]:
         for key, value in manifest.items()
         if isinstance(value, int | float | str) and not isinstance(value, bool)
     }
+    numbers = {
+        **{
+            key: dg.MetadataValue.float(float(manifest[key]))
+            for key in FLOAT_METADATA
+            if manifest.get(key) is not None
+        },
+        **{
+            key: dg.MetadataValue.int(int(manifest[key]))
+            for key in INT_METADATA
+            if manifest.get(key) is not None
+        },
+    }
     return {
         **scalars,
+        **numbers,
+        "resumed_at_steps": dg.MetadataValue.json(list(manifest.get("resumed_at_steps") or [])),
         "path": dg.MetadataValue.path(str(path)),
         "languages": manifest["languages"],
         # What the training policy admitted (per licence) and left out (per reason), and the policy itself.

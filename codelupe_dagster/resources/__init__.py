@@ -84,7 +84,21 @@ def training_from_env(data_dir: str) -> TrainingResource:
         include_contaminated=settings.env_bool("TRAIN_INCLUDE_CONTAMINATED"),
         min_new_files=settings.env_int("MIN_NEW_FILES"),
         wandb_mode=settings.env_str("WANDB_MODE", "") or None,
+        checkpoint_every=settings.env_int("CHECKPOINT_EVERY"),
+        max_seconds=_train_max_seconds(),
     )
+
+
+def _train_max_seconds() -> float | None:
+    """TRAIN_MAX_SECONDS: unset (or empty) is no bound; anything else must be a positive number."""
+    if settings.env_str("TRAIN_MAX_SECONDS") is None:
+        return None
+    seconds = settings.env_float("TRAIN_MAX_SECONDS")
+    if not seconds > 0:
+        raise settings.ConfigurationError(
+            f"TRAIN_MAX_SECONDS must be a positive number of seconds, got {seconds}"
+        )
+    return seconds
 
 
 def forge_from_env(block_type: type[ForgeConfig]) -> ForgeConfig:

@@ -58,6 +58,23 @@ class TrainingResource(dg.ConfigurableResource):
         ),
     )
 
+    checkpoint_every: int = Field(
+        default=int(DEFAULTS["CHECKPOINT_EVERY"]),
+        ge=0,
+        description=(
+            "CHECKPOINT_EVERY: optimizer steps between mid-run checkpoints a re-run after a crash continues "
+            "from; 0: none."
+        ),
+    )
+    max_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "TRAIN_MAX_SECONDS: training time after which a run stops at the next optimizer step, then "
+            "evaluates and saves as usual; unset: no bound."
+        ),
+    )
+
     @field_validator("license_policy")
     @classmethod
     def _valid_license_policy(cls, value: str) -> str:

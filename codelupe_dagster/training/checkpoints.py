@@ -4,6 +4,9 @@
 A checkpoint only counts once its manifest exists: the writer fills a hidden temporary directory
 and renames it into place, so a crash mid-write never leaves a half checkpoint that the sensor or a
 resumed run would pick up. Pure (json + pathlib), so the sensor reads watermarks without torch.
+
+Mid-run state lives apart, in `DATA_DIR/checkpoints/partial/step-00000200/` (see `training/resume.py`):
+its name never matches a version, so neither `latest_checkpoint` nor the sensor can take it for a model.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +24,9 @@ MANIFEST = "manifest.json"
 CONTENT_IDS = "content_ids.bin"  # the trained-on content ids, sorted, raw
 ID_BYTES = 16
 _VERSION = re.compile(r"^v(\d{4,})$")
+PARTIAL = "partial"  # mid-run state, under checkpoints/
+PARTIAL_STATE = "state.json"  # written last: a partial directory without it is incomplete
+_PARTIAL_STEP = re.compile(r"^step-(\d{8,})$")
 
 
 @dataclass(frozen=True)
@@ -130,3 +137,64 @@ def publish(staging: Path, version: str, manifest: dict[str, Any]) -> Checkpoint
         raise FileExistsError(f"checkpoint {final} already exists; refusing to overwrite it")
     staging.rename(final)
     return Checkpoint(version, final, manifest)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Mid-run (partial) checkpoints: written every CHECKPOINT_EVERY steps, removed when the run finishes
+# ---------------------------------------------------------------------------------------------------------
+
+
+def partial_root(data_dir: Path) -> Path:
+    return checkpoints_dir(data_dir) / PARTIAL
+
+
+def partial_dirs(data_dir: Path) -> list[Path]:
+    """Published mid-run checkpoints, newest (highest step) first; whether each is readable is the
+    reader's business (`read_partial_state`)."""
+    return _newest_first(partial_root(data_dir))
+
+
+def _newest_first(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), child) for child in root.iterdir() if (m := _PARTIAL_STEP.match(child.name))]
+    return [path for _, path in sorted(found, key=lambda pair: pair[0], reverse=True)]
+
+
+def read_partial_state(path: Path) -> dict[str, Any]:
+    """The state.json of a mid-run checkpoint; ValueError when it is missing or unreadable."""
+    try:
+        state = json.loads((path / PARTIAL_STATE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"unreadable {PARTIAL_STATE}: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"{PARTIAL_STATE} is not an object")
+    return state
+
+
+def stage_partial(data_dir: Path, next_step: int) -> Path:
+    """An empty hidden directory to fill before `publish_partial` renames it into place; a leftover of a
+    run killed while writing is cleared first."""
+    staging = partial_root(data_dir) / f".step-{next_step:08d}.tmp"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def publish_partial(staging: Path, state: dict[str, Any], *, keep: int = 2) -> Path:
+    """Write state.json last, rename the directory into place, and keep only the newest `keep`: the
+    previous one stays so a checkpoint found corrupt still leaves one to resume from."""
+    (staging / PARTIAL_STATE).write_text(json.dumps(state, sort_keys=True))
+    final = staging.parent / staging.name.removeprefix(".").removesuffix(".tmp")
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    for old in _newest_first(staging.parent)[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def remove_partials(data_dir: Path) -> None:
+    """Every mid-run checkpoint (and half-written ones): the run they belong to is over or obsolete."""
+    shutil.rmtree(partial_root(data_dir), ignore_errors=True)

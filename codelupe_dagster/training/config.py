@@ -12,6 +12,25 @@ from typing import Any
 
 TINY_MODEL = "local:tiny-qwen2"
 
+# Knobs that change neither which tokens a step trains on nor the update it makes, so a run resumed from a
+# mid-run checkpoint may change them (say gradient checkpointing on after running out of memory).
+PLAN_INDEPENDENT = frozenset(
+    {
+        "data_dir",
+        "attn_implementation",
+        "compile",
+        "gradient_checkpointing",
+        "loss_chunk_tokens",
+        "use_liger",
+        "checkpoint_every",
+        "max_seconds",
+        "wandb_mode",
+        "wandb_project",
+        "log_every",
+        "extra",
+    }
+)
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -52,6 +71,8 @@ class TrainingConfig:
     wandb_mode: str | None = None  # None: online if WANDB_API_KEY is set, else offline
     wandb_project: str = "codelupe"
     log_every: int = 10
+    checkpoint_every: int = 200  # CHECKPOINT_EVERY: resumable mid-run state every N optimizer steps; 0: none
+    max_seconds: float | None = None  # TRAIN_MAX_SECONDS: stop at the first step boundary past this budget
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -71,12 +92,20 @@ class TrainingConfig:
             problems.append(f"max_documents must be positive, got {self.max_documents}")
         if self.lora_r < 1:
             problems.append(f"lora_r must be positive, got {self.lora_r}")
+        if self.checkpoint_every < 0:
+            problems.append(f"checkpoint_every must be 0 (off) or positive, got {self.checkpoint_every}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            problems.append(f"max_seconds must be positive (or unset), got {self.max_seconds}")
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
 
     @property
     def grad_accumulation(self) -> int:
         return max(1, self.tokens_per_step // (self.seq_len * self.micro_batch_rows))
+
+    def plan_settings(self) -> dict[str, Any]:
+        """The settings a mid-run checkpoint must share with the run that resumes it."""
+        return {k: v for k, v in self.to_manifest().items() if k not in PLAN_INDEPENDENT}
 
     def to_manifest(self) -> dict[str, Any]:
         values = asdict(self)

@@ -22,7 +22,9 @@ class LoopStats:
 
     trained_tokens: int
     step_losses: list[float]
-    seconds: float
+    seconds: float  # training time, across mid-run resumes
+    stopped_on: str = "completed"  # or "time_budget" (TRAIN_MAX_SECONDS)
+    resumed_at_steps: tuple[int, ...] = ()  # steps a re-run continued from mid-run checkpoints
 
     @property
     def tail_loss(self) -> float:
@@ -98,7 +100,7 @@ def build_manifest(
     selection: CorpusSelection,
     tokens: int,
     eval_tokens: int,
-    steps: int,
+    steps: int,  # planned; the loop may stop sooner on the time budget
     loop: LoopStats,
     evaluation: Evaluation,
     wall_seconds: float,
@@ -116,7 +118,10 @@ def build_manifest(
         "tokens": tokens,
         "eval_tokens": eval_tokens,
         "trained_tokens": loop.trained_tokens,
-        "steps": steps,
+        "steps": len(loop.step_losses),  # optimizer steps trained
+        "steps_planned": steps,
+        "stopped_on": loop.stopped_on,
+        "resumed_at_steps": list(loop.resumed_at_steps),
         "train_loss": loop.tail_loss,
         "train_loss_first_step": loop.step_losses[0],
         "eval_loss_before": evaluation.before,

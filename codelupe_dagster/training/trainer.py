@@ -5,8 +5,10 @@ on the same base model, and records the data watermark the training sensor count
 
 `run_training` reads as the list of its steps: seed, select the corpus, pick the starting point
 (base model, previous checkpoint, tokenizer), build the model with its adapter, pack the data into
-optimizer steps, evaluate, train, evaluate again, save the checkpoint with its manifest. torch is
-imported inside the functions, so importing this module costs nothing without the [train] extra.
+optimizer steps, continue from a mid-run checkpoint of the same plan or evaluate, train (saving
+mid-run state every `checkpoint_every` steps, stopping early on `max_seconds`), evaluate again, save
+the checkpoint with its manifest. torch is imported inside the functions, so importing this module
+costs nothing without the [train] extra.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,7 @@ import numpy as np
 
 from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.packing import PackedRow, pack_documents, stack_rows
-from codelupe_dagster.training import checkpoints
+from codelupe_dagster.training import checkpoints, resume
 from codelupe_dagster.training.config import TrainingConfig
 from codelupe_dagster.training.data import (
     CorpusSelection,
@@ -97,27 +100,54 @@ class PackedData:
 
 
 def run_training(
-    config: TrainingConfig, source: DocumentSource, *, log: Log = print
+    config: TrainingConfig, source: DocumentSource, *, log: Log = print, warn: Log | None = None
 ) -> checkpoints.Checkpoint:
-    """Train one adapter on the eligible documents of `source` and publish it as the next checkpoint."""
+    """Train one adapter on the eligible documents of `source` and publish it as the next checkpoint.
+
+    A run killed midway and started again on the same plan continues from its last mid-run checkpoint
+    (`resume.py`); `warn` (default: `log`) reports one that could not be read.
+    """
     started = time.perf_counter()
+    data_dir = Path(config.data_dir)
     seed_everything(config.seed)
     selection = select_training_corpus(config, source, log)
     start = starting_point(config, selection, log)
     trainable = build_model(config, start, log)
     data = pack_corpus(config, start.tokenizer, selection)
-
-    eval_before = evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
-    log(f"held-out loss before: {eval_before}")
     optimizer, scheduler = optimizer_and_schedule(config, trainable, len(data.steps))
+    previous = start.previous.version if start.previous else None
+    plan = resume.plan_id(config, selection, previous, data.steps, data.eval_batches)
     run = start_wandb(config, log)
-    loop = train(config, trainable, data.steps, optimizer, scheduler, run)
-    eval_after = evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
-    log(f"held-out loss after: {eval_after} ({len(data.steps)} steps, {loop.trained_tokens} tokens)")
-
-    checkpoint = save_checkpoint(
-        config, start, trainable, selection, data, loop, Evaluation(eval_before, eval_after), started
+    # Last before the loop: restoring the RNG states here makes the resumed steps draw what they would have.
+    progress = resume.restore(
+        data_dir, plan, trainable.model, optimizer, scheduler, log=log, warn=warn or log
     )
+    if progress is None:
+        progress = resume.Progress(
+            eval_before=evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
+        )
+        log(f"held-out loss before: {progress.eval_before}")
+    else:
+        log(
+            f"continuing at step {progress.next_step}/{len(data.steps)} "
+            f"from a mid-run checkpoint (plan {plan})"
+        )
+
+    def save_partial(now: resume.Progress) -> None:
+        path = resume.save(data_dir, plan, now, trainable.model, optimizer, scheduler)
+        log(f"mid-run checkpoint {path.name} ({now.next_step}/{len(data.steps)} steps)")
+
+    loop = train(config, trainable, data.steps, optimizer, scheduler, run, progress, save_partial)
+    eval_after = evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
+    budget = ", stopped on the time budget" if loop.stopped_on == "time_budget" else ""
+    log(
+        f"held-out loss after: {eval_after} ({len(loop.step_losses)}/{len(data.steps)} steps, "
+        f"{loop.trained_tokens} tokens{budget})"
+    )
+
+    evaluation = Evaluation(progress.eval_before, eval_after)
+    checkpoint = save_checkpoint(config, start, trainable, selection, data, loop, evaluation, started)
+    checkpoints.remove_partials(data_dir)  # the run is over: nothing to resume any more
     finish_wandb(run, checkpoint.manifest)
     log(f"wrote checkpoint {checkpoint.path}")
     return checkpoint
@@ -276,18 +306,24 @@ def train(
     optimizer: Any,
     scheduler: Any,
     run: Any,
+    progress: resume.Progress,
+    save_partial: Callable[[resume.Progress], None],
 ) -> LoopStats:
-    """Every optimizer step in order, logging to `run` every `log_every` steps and at the last one."""
+    """The optimizer steps from `progress.next_step` on, in order. Every `checkpoint_every` steps the
+    run's state goes to `save_partial`; past `max_seconds` of training (counting the time before a
+    resume) it stops at the next step boundary."""
     import torch
 
     device = trainable.device
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     trainable.model.train()
-    trained_tokens = 0
-    step_losses: list[float] = []
-    started = time.perf_counter()
-    for step_index, step in enumerate(steps):
+    trained_tokens = progress.trained_tokens
+    step_losses = list(progress.step_losses)
+    started = time.perf_counter() - progress.train_seconds
+    stopped_on = "completed"
+    for step_index in range(progress.next_step, len(steps)):
+        step = steps[step_index]
         step_losses.append(train_step(config, trainable, step))
         trained_tokens += sum(row_tokens(rows) for rows in step)
         torch.nn.utils.clip_grad_norm_(trainable.trainable, config.max_grad_norm)
@@ -295,19 +331,45 @@ def train(
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if run is not None and (step_index % config.log_every == 0 or step_index == len(steps) - 1):
-            elapsed = time.perf_counter() - started
-            run.log(
-                {
-                    "train/loss": step_losses[-1],
-                    "train/lr": scheduler.get_last_lr()[0],
-                    "train/tokens": trained_tokens,
-                    "train/tokens_per_second": trained_tokens / max(elapsed, 1e-9),
-                },
-                step=step_index,
+            log_step(
+                run, step_index, step_losses[-1], scheduler, trained_tokens, time.perf_counter() - started
+            )
+        done = step_index + 1
+        if done == len(steps):
+            break
+        if config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds:
+            stopped_on = "time_budget"
+            break
+        if config.checkpoint_every and done % config.checkpoint_every == 0:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            save_partial(
+                replace(
+                    progress,
+                    next_step=done,
+                    trained_tokens=trained_tokens,
+                    step_losses=tuple(step_losses),
+                    train_seconds=time.perf_counter() - started,
+                )
             )
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return LoopStats(trained_tokens, step_losses, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return LoopStats(trained_tokens, step_losses, seconds, stopped_on, progress.resumed_at_steps)
+
+
+def log_step(
+    run: Any, step_index: int, loss: float, scheduler: Any, trained_tokens: int, elapsed: float
+) -> None:
+    run.log(
+        {
+            "train/loss": loss,
+            "train/lr": scheduler.get_last_lr()[0],
+            "train/tokens": trained_tokens,
+            "train/tokens_per_second": trained_tokens / max(elapsed, 1e-9),
+        },
+        step=step_index,
+    )
 
 
 def train_step(config: TrainingConfig, trainable: TrainableModel, step: Step) -> float:

@@ -13,6 +13,8 @@ TRAINING_ENV = {
     "MAX_DATASET_SIZE": "1234",
     "MIN_NEW_FILES": "42",
     "WANDB_MODE": "disabled",
+    "CHECKPOINT_EVERY": "50",
+    "TRAIN_MAX_SECONDS": "120",
 }
 
 
@@ -29,6 +31,7 @@ def test_default_resources_fill_every_field_from_its_variable(
     assert training.max_documents == 1234
     assert training.min_new_files == 42
     assert training.wandb_mode == "disabled"
+    assert (training.checkpoint_every, training.max_seconds) == (50, 120.0)
     # One DATA_DIR for every resource.
     assert training.data_path() == data_dir.resolve()
     assert training.data_dir == resources["pipeline"].data_dir
@@ -43,6 +46,7 @@ def test_unset_variables_give_the_documented_defaults(
     assert training.base_model == "local:tiny-qwen2"
     assert (training.min_quality, training.max_documents, training.min_new_files) == (0.7, 100_000, 1000)
     assert training.wandb_mode is None  # the trainer then picks online with WANDB_API_KEY, else offline
+    assert (training.checkpoint_every, training.max_seconds) == (200, None)  # no time bound
 
 
 def test_a_resource_built_in_code_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,6 +70,8 @@ def test_every_field_names_its_variable() -> None:
         "wandb_mode": "WANDB_MODE",
         "license_policy": "LICENSE_POLICY",
         "include_contaminated": "TRAIN_INCLUDE_CONTAMINATED",
+        "checkpoint_every": "CHECKPOINT_EVERY",
+        "max_seconds": "TRAIN_MAX_SECONDS",
     }
     assert set(described) == set(variables)
     for name, variable in variables.items():
@@ -88,3 +94,34 @@ def test_training_policy_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LICENSE_POLICY", "permisive")
     with pytest.raises(ValueError, match="permissive, any or list"):
         training_from_env(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CHECKPOINT_EVERY", "-1", "CHECKPOINT_EVERY must be at least 0, got -1"),
+        ("CHECKPOINT_EVERY", "often", "CHECKPOINT_EVERY must be an integer, got 'often'"),
+        ("TRAIN_MAX_SECONDS", "0", "TRAIN_MAX_SECONDS must be a positive number of seconds, got 0.0"),
+        ("TRAIN_MAX_SECONDS", "2m", "TRAIN_MAX_SECONDS must be a number, got '2m'"),
+    ],
+)
+def test_resume_and_time_budget_settings_are_checked_when_read(
+    variable: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from codelupe_dagster.resources import training_from_env
+    from codelupe_dagster.settings import ConfigurationError
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        training_from_env(str(tmp_path))
+
+
+def test_checkpoints_can_be_turned_off_and_an_empty_budget_is_no_budget(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from codelupe_dagster.resources import training_from_env
+
+    monkeypatch.setenv("CHECKPOINT_EVERY", "0")
+    monkeypatch.setenv("TRAIN_MAX_SECONDS", "")  # compose files pass `X=` for unset
+    training = training_from_env(str(tmp_path))
+    assert (training.checkpoint_every, training.max_seconds) == (0, None)

@@ -63,6 +63,11 @@ def test_training_lowers_heldout_loss_then_reloads_generates_and_resumes(
     )  # low quality excluded
     assert manifest["data_watermark"] == max(d["indexed_at"] for d in first_docs)
     assert manifest["steps"] == 250 and manifest["tokens"] > 0
+    assert (manifest["steps_planned"], manifest["stopped_on"], manifest["resumed_at_steps"]) == (
+        250,
+        "completed",
+        [],
+    )
     assert manifest["eval_documents"] > 0 and manifest["data_checks"]["repos_in_both_splits"] == 0
     assert manifest["eval_loss_after"] < manifest["eval_loss_before"] - 0.1
     for key in ("train_loss", "tokens_per_second", "peak_memory_bytes", "git_commit", "base_model"):
@@ -97,3 +102,38 @@ def test_no_eligible_samples_is_a_clear_error(data_dir: Path) -> None:
     index = _code_index(data_dir, stdlib_docs(["json"], per_package=2, quality=0.2))
     with pytest.raises(NoEligibleSamples, match=r"quality_score >= 0.7"):
         run_training(_config(data_dir), index, log=lambda _: None)
+
+
+def test_time_budget_stops_at_a_step_boundary_then_evaluates_and_publishes(
+    data_dir: Path, with_tiny_model
+) -> None:
+    import dagster as dg
+
+    from codelupe_dagster.assets.train import _metadata
+    from codelupe_dagster.training import checkpoints
+    from codelupe_dagster.training.trainer import run_training
+
+    with_tiny_model(data_dir)
+    index = _code_index(data_dir, stdlib_docs(["json", "email", "http"], per_package=3, max_chars=2000))
+    lines: list[str] = []
+    # A budget every step overruns: the run stops after its first step, whatever the machine's speed.
+    config = _config(data_dir, max_steps=40, max_seconds=1e-6, checkpoint_every=1)
+    checkpoint = run_training(config, index, log=lines.append)
+    manifest = checkpoint.manifest
+    assert manifest["stopped_on"] == "time_budget"
+    assert (manifest["steps"], manifest["steps_planned"]) == (1, 40)
+    assert manifest["trained_tokens"] < manifest["tokens"]
+    assert manifest["eval_loss_after"] is not None and manifest["config"]["max_seconds"] == 1e-6
+    assert any("(1/40 steps" in line and "stopped on the time budget" in line for line in lines)
+    assert checkpoints.latest_checkpoint(data_dir).version == "v0001"  # a normal, finished checkpoint
+    assert not checkpoints.partial_root(
+        data_dir
+    ).exists()  # stopping inside the budget wrote no mid-run state
+
+    # The UI plots a loss curve from numeric metadata: these are floats and ints whatever JSON gave.
+    metadata = _metadata(checkpoint.path, {**manifest, "train_loss": 7, "eval_loss_after": 6})
+    for key in ("train_loss", "eval_loss_before", "eval_loss_after", "tokens_per_second"):
+        assert isinstance(metadata[key], dg.FloatMetadataValue), key
+    assert metadata["train_loss"].value == 7.0
+    assert isinstance(metadata["steps"], dg.IntMetadataValue) and metadata["steps"].value == 1
+    assert metadata["steps_planned"].value == 40 and metadata["stopped_on"] == "time_budget"
