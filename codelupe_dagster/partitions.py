@@ -3,4 +3,5 @@ repositories and files live in Redis and the index instead of becoming partition
 
 import dagster as dg
 
-repo_batches = dg.DynamicPartitionsDefinition(name="repo_batches")
+REPO_BATCHES = "repo_batches"
+repo_batches = dg.DynamicPartitionsDefinition(name=REPO_BATCHES)
