@@ -70,7 +70,8 @@ def form_batches(queue: RepoQueue, config: BatchingSettings, active_runs: int, n
     promoted = queue.promote_due(now)
     batches: list[BatchInfo] = []
     for _ in range(max(0, config.max_active_runs - active_runs)):
-        batch = queue.pop_batch(config.batch_size, now)
+        # A millisecond apart, so batch records sort by creation as their partitions do (housekeeping).
+        batch = queue.pop_batch(config.batch_size, now + len(batches) / 1000)
         if batch is None:
             break
         batches.append(batch)
@@ -199,7 +200,7 @@ def batch_sensor(
         context.log.warning(
             f"{len(tick.expired)} leases lapsed (their run died); repos returned: {tick.expired}"
         )
-    housekeeping = housekeep(context.instance, queue, pipeline.keep_batch_partitions)
+    housekeeping = housekeep(context.instance, queue, pipeline.keep_batch_partitions, limit=RETIRE_PER_TICK)
     if housekeeping.retired or housekeeping.records_dropped:
         context.log.info(
             f"retired {len(housekeeping.retired)} repo_batches partitions older than the newest "
