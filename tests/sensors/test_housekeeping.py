@@ -173,3 +173,39 @@ def test_a_retired_partition_cannot_be_run_again(instance, data_dir, redis_url, 
     ).resolve_job_def("batch_job")
     with pytest.raises(Exception, match=old):
         job.execute_in_process(instance=instance, partition_key=old)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/run.py's _run_tick applies every partition request as an add and only on ticks that "
+    "request runs; it must call partitions.apply_partition_requests on every tick",
+)
+def test_codelupe_run_retires_partitions_through_the_same_sensor(
+    data_dir, redis_url, redis_client, source_dir
+):
+    """`run_pipeline` (the code behind `codelupe run`) ticks the batch sensor itself: with one batch at a
+    time and KEEP=1, the three batches of the local source end as one partition, all three indexed."""
+    from rich.console import Console
+
+    from codelupe_dagster.cli.run import run_pipeline
+    from tests.cli.test_run import pipeline_defs
+
+    defs = pipeline_defs(data_dir, redis_url, batch_size=1)
+    resources = dict(defs.resources)
+    resources["pipeline"] = PipelineResource(
+        data_dir=str(data_dir), batch_size=1, batch_max_active_runs=1, keep_batch_partitions=1
+    )
+    defs = dg.Definitions(
+        assets=list(defs.assets or []),
+        asset_checks=list(defs.asset_checks or []),
+        jobs=list(defs.jobs or []),
+        sensors=list(defs.sensors or []),
+        schedules=list(defs.schedules or []),
+        resources=resources,
+    )
+    with dg.instance_for_test() as instance, open("/dev/null", "w") as sink:
+        summary = run_pipeline(defs, instance, str(source_dir), train=False, console=Console(file=sink))
+        assert summary.batches_succeeded == 3
+        assert len(instance.get_dynamic_partitions(REPO_BATCHES)) == 1
+    assert SearchIndexResource(data_dir=str(data_dir)).code_index().count() > 0
