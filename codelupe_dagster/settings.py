@@ -18,6 +18,8 @@ DEFAULTS: dict[str, str] = {
     "FILE_WORKERS": "8",
     "BATCH_SIZE": "16",
     "BATCH_MAX_ACTIVE_RUNS": "4",
+    # Settled repo_batches partitions kept for the UI; older ones are retired (docs/housekeeping.md).
+    "KEEP_BATCH_PARTITIONS": "1000",
     "MIN_QUALITY_THRESHOLD": "0.3",
     "TRAIN_MIN_QUALITY": "0.7",
     "PII_REDACT": "email,ip",
@@ -66,6 +68,7 @@ class ConfigurationError(ValueError):
 MINIMUMS: dict[str, int] = {
     "BATCH_SIZE": 1,
     "BATCH_MAX_ACTIVE_RUNS": 1,
+    "KEEP_BATCH_PARTITIONS": 1,
     "REPO_WORKERS": 1,
     "FILE_WORKERS": 1,
     "MAX_REPO_ATTEMPTS": 1,

@@ -172,6 +172,27 @@ return done
 """
 
 
+# KEYS: batches index, then (record, failures) per batch. ARGV: the batch ids. Drops a batch's record and
+# failure notes only when the record says how the batch ended (`status`), or is already gone.
+_DROP_SETTLED_SCRIPT = """
+local dropped = {}
+for i = 1, #ARGV do
+  local raw = redis.call('GET', KEYS[2 * i])
+  local settled = not raw
+  if raw then
+    local ok, record = pcall(cjson.decode, raw)
+    settled = ok and type(record) == 'table' and record.status ~= nil
+  end
+  if settled then
+    redis.call('DEL', KEYS[2 * i], KEYS[2 * i + 1])
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    dropped[#dropped + 1] = ARGV[i]
+  end
+end
+return dropped
+"""
+
+
 class RedisRepoQueue:
     """`RepoQueue` on Redis or Valkey: a ZSET queue, an in-flight hash with leases, Lua for atomic moves.
 
@@ -304,6 +325,28 @@ class RedisRepoQueue:
             RepoRecord.from_doc(json.loads(meta)) if meta else RepoRecord(name, clone_url="")
             for name, meta in zip(names, metas, strict=True)
         ]
+
+    def batch_records(self, batch_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        ids = list(batch_ids)
+        raws = self.client.mget([self.keys.batch(b) for b in ids]) if ids else []
+        return {b: json.loads(raw) for b, raw in zip(ids, raws, strict=True) if raw is not None}
+
+    def old_batches(self, keep: int, limit: int) -> list[str]:
+        """Oldest first by creation time (the index's score), so the newest ``keep`` are never named."""
+        surplus = min(int(self.client.zcard(self.keys.batches)) - max(0, keep), limit)
+        if surplus <= 0:
+            return []
+        return [_text(b) for b in cast("list[bytes]", self.client.zrange(self.keys.batches, 0, surplus - 1))]
+
+    def drop_batch_records(self, batch_ids: Sequence[str]) -> list[str]:
+        """One script, so a record is never dropped between a check and a settle that rewrites it."""
+        ids = list(batch_ids)
+        if not ids:
+            return []
+        keys = [self.keys.batches]
+        for batch_id in ids:
+            keys += [self.keys.batch(batch_id), self.keys.batch_failures(batch_id)]
+        return [_text(b) for b in self._eval(_DROP_SETTLED_SCRIPT, keys, ids)]
 
     def renew_leases(self, batch_id: str, now: float | None = None) -> int:
         """Extend the leases this batch still holds; returns how many it holds (0: nothing left to guard)."""

@@ -146,6 +146,19 @@ class RepoQueue(Protocol):
         """The batch's repos with the metadata recorded when they were enqueued, in priority order."""
         ...
 
+    def batch_records(self, batch_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The records of these batches, in one round trip; a batch without a record is left out."""
+        ...
+
+    def old_batches(self, keep: int, limit: int) -> list[str]:
+        """Up to ``limit`` batch ids, oldest first, of the batches older than the newest ``keep``."""
+        ...
+
+    def drop_batch_records(self, batch_ids: Sequence[str]) -> list[str]:
+        """Remove the records of these batches that are settled (their run ended and their repos were
+        acknowledged, re-queued or parked), with their failure notes; the ids whose record is gone."""
+        ...
+
     def renew_leases(self, batch_id: str, now: float | None = None) -> int:
         """Extend the leases the batch still holds; how many it holds."""
         ...

@@ -36,6 +36,7 @@ def pipeline_from_env(data_dir: str | None = None) -> PipelineResource:
         min_quality=settings.env_float("MIN_QUALITY_THRESHOLD"),
         batch_size=settings.env_int("BATCH_SIZE"),
         batch_max_active_runs=settings.env_int("BATCH_MAX_ACTIVE_RUNS"),
+        keep_batch_partitions=settings.env_int("KEEP_BATCH_PARTITIONS"),
         check_interval=settings.env_int("CHECK_INTERVAL"),
         crawler_mode=settings.env_str("CRAWLER_MODE") or settings.DEFAULTS["CRAWLER_MODE"],
         sync_interval=settings.env_int("SYNC_INTERVAL"),

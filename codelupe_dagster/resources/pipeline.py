@@ -49,6 +49,11 @@ class PipelineResource(dg.ConfigurableResource):
         default=_int_default("BATCH_MAX_ACTIVE_RUNS"),
         description="BATCH_MAX_ACTIVE_RUNS: queued and running batch runs the batch sensor allows at once.",
     )
+    keep_batch_partitions: int = Field(
+        default=_int_default("KEEP_BATCH_PARTITIONS"),
+        description="KEEP_BATCH_PARTITIONS: newest repo_batches partitions (and batch records) kept; the "
+        "batch sensor retires older ones once their batch is settled and indexed.",
+    )
     check_interval: int = Field(
         default=_int_default("CHECK_INTERVAL"),
         description="CHECK_INTERVAL: seconds between the training sensor's looks at the index.",

@@ -129,3 +129,24 @@ def test_hash_tagged_prefix_works(redis_client):
     batch = queue.pop_batch(1, now=NOW)
     assert batch.repos == ("a/x",)
     assert redis_client.exists(keys.batch(batch.batch_id))
+
+
+def test_old_batches_and_dropping_only_settled_records(redis_client):
+    """Housekeeping's view of batch records: the oldest beyond the newest `keep`; only settled ones go."""
+    queue = RedisRepoQueue(redis_client, KEYS)
+    enqueue(redis_client, {f"a/r{i}": float(10 - i) for i in range(4)})
+    ids = [queue.pop_batch(1, now=NOW + i).batch_id for i in range(4)]
+    assert queue.old_batches(keep=1, limit=10) == ids[:3]
+    assert queue.old_batches(keep=1, limit=2) == ids[:2] and queue.old_batches(keep=4, limit=10) == []
+    assert set(queue.batch_records([*ids[:2], "b-missing"])) == set(ids[:2])
+
+    queue.record_repo_failures(ids[0], {"a/r0": "clone failed"})
+    queue.settle(ids[0], succeeded=True, reason="")
+    queue.settle(ids[2], succeeded=False, reason="run failed")
+    # ids[1] is still in flight: its record stays, whatever the caller asks.
+    assert queue.drop_batch_records(ids[:3]) == [ids[0], ids[2]]
+    assert redis_client.get(KEYS.batch(ids[0])) is None
+    assert not redis_client.exists(KEYS.batch_failures(ids[0]))
+    assert [b.decode() for b in redis_client.zrange(KEYS.batches, 0, -1)] == [ids[1], ids[3]]
+    assert queue.batch_records([ids[1]])[ids[1]]["repos"] == ["a/r1"]
+    assert queue.state().batches == 2
