@@ -31,6 +31,7 @@ from codelupe_dagster.cli.errors import CommandError, WorkFailed
 from codelupe_dagster.cli.launch import execute_as_location_run
 from codelupe_dagster.core.filters import LOW_QUALITY
 from codelupe_dagster.core.masking import mask_secrets_in_text
+from codelupe_dagster.partitions import apply_partition_requests
 from codelupe_dagster.resources import default_resources
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.run_liveness import active_runs, process_tags, reap_dead_batch_runs
@@ -271,6 +272,9 @@ def _drain_queue(run: PipelineRun, max_failed_batches: int) -> None:
             )
             tick = sensor(context)
             cursor = tick.cursor
+            # Adds for the batches it popped and the retirements of old settled partitions, as the
+            # sensor daemon applies them (also on ticks that request no run).
+            apply_partition_requests(run.instance, list(tick.dynamic_partitions_requests or []))
             if not tick.run_requests:
                 state = run.queue.state()
                 if state.pending == 0:
@@ -286,8 +290,6 @@ def _drain_queue(run: PipelineRun, max_failed_batches: int) -> None:
 
 def _run_tick(run: PipelineRun, tick: dg.SensorResult, progress: Progress, task: Any) -> None:
     """Execute the runs one sensor tick requested, in order, holding the leases of those still waiting."""
-    for request in tick.dynamic_partitions_requests:
-        run.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     batch_job = run.defs.resolve_job_def(BATCH_JOB)
     with contextlib.ExitStack() as held:
         # Batches wait here for their turn: this process keeps their leases alive until then, and

@@ -176,11 +176,6 @@ def test_a_retired_partition_cannot_be_run_again(instance, data_dir, redis_url, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/run.py's _run_tick applies every partition request as an add and only on ticks that "
-    "request runs; it must call partitions.apply_partition_requests on every tick",
-)
 def test_codelupe_run_retires_partitions_through_the_same_sensor(
     data_dir, redis_url, redis_client, source_dir
 ):
