@@ -12,6 +12,20 @@ from typing import Any
 
 TINY_MODEL = "local:tiny-qwen2"
 
+# How a packed micro-batch reaches each attention implementation (training/model.py says why):
+# "rows" keeps [rows, seq_len] and lets transformers build a block-diagonal mask from the position-id
+# resets; "varlen" flattens the micro-batch into one row with explicit cu_seq_lens. Any other
+# implementation is refused: nothing shows it keeps packed documents apart.
+PACKED_ATTENTION = {
+    "sdpa": "rows",
+    "eager": "rows",
+    "flex_attention": "rows",
+    "flash_attention_2": "varlen",
+    "flash_attention_3": "varlen",
+}
+DEFAULT_ATTENTION = "sdpa"
+LOSS_IMPLEMENTATIONS = ("auto", "liger", "chunked")
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -42,10 +56,13 @@ class TrainingConfig:
     lora_dropout: float = 0.0
     lora_target_modules: tuple[str, ...] | str = "all-linear"
     # Speed
-    attn_implementation: str | None = None  # None: sdpa (packed via position ids); or flex_attention, ...
+    attn_implementation: str | None = None  # None: sdpa; one of PACKED_ATTENTION
     compile: bool = False
     gradient_checkpointing: bool = False
-    loss_chunk_tokens: int = 4096  # the lm_head + cross-entropy run this many tokens at a time
+    # auto: Liger's fused linear cross-entropy on CUDA when installed, else the own chunked loss
+    loss: str = "auto"
+    # The chunked loss runs this many tokens at a time; None sizes it from vocabulary and hidden size.
+    loss_chunk_tokens: int | None = None
     use_liger: bool = False
     # Continuity and logging
     resume: bool = True
@@ -71,8 +88,23 @@ class TrainingConfig:
             problems.append(f"max_documents must be positive, got {self.max_documents}")
         if self.lora_r < 1:
             problems.append(f"lora_r must be positive, got {self.lora_r}")
+        problems.extend(self._speed_problems())
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
+
+    def _speed_problems(self) -> list[str]:
+        problems = []
+        attention = self.attn_implementation or DEFAULT_ATTENTION
+        if attention not in PACKED_ATTENTION:
+            problems.append(
+                f"attn_implementation {attention!r} is not known to keep packed documents apart; "
+                f"use one of {', '.join(sorted(PACKED_ATTENTION))}"
+            )
+        if self.loss not in LOSS_IMPLEMENTATIONS:
+            problems.append(f"loss must be one of {', '.join(LOSS_IMPLEMENTATIONS)}, got {self.loss!r}")
+        if self.loss_chunk_tokens is not None and self.loss_chunk_tokens < 1:
+            problems.append(f"loss_chunk_tokens must be positive, got {self.loss_chunk_tokens}")
+        return problems
 
     @property
     def grad_accumulation(self) -> int:
