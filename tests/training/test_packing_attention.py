@@ -140,7 +140,7 @@ def _reference_flash_varlen(
 ):
     """flash_attn_varlen_func on [tokens, heads, dim]: each cu_seqlens segment attends only to itself."""
     assert torch.equal(cu_seqlens_q, cu_seqlens_k) and cu_seqlens_q.dtype == torch.int32
-    assert isinstance(max_seqlen_q, int) and max_seqlen_q == int(cu_seqlens_q.diff().max())
+    assert int(max_seqlen_q) == int(max_seqlen_k) == int(cu_seqlens_q.diff().max())
     bounds = cu_seqlens_q.tolist()
     assert bounds[0] == 0 and bounds[-1] == q.shape[0]
     pieces = [
@@ -204,6 +204,7 @@ def test_flattened_micro_batch_boundaries(packed_rows) -> None:
     assert batch["input_ids"].shape == (1, 4 * SEQ_LEN)
     assert batch["cu_seq_lens_q"].tolist() == np.concatenate([[0], np.cumsum(lengths)]).tolist()
     assert batch["max_length_q"] == batch["max_length_k"] == max(lengths)
+    assert isinstance(batch["max_length_q"], int)  # flash-attn's kernels take a Python int
     rows_batch = packed_inputs(packed_rows[:4], torch.device("cpu"), "sdpa")
     assert rows_batch["input_ids"].shape == (4, SEQ_LEN) and "cu_seq_lens_q" not in rows_batch
     with pytest.raises(ValueError, match="packed documents"):
