@@ -47,7 +47,8 @@ class QwenCheckpointConfig(dg.Config):
     gradient_checkpointing: bool = False
     attn_implementation: str | None = None
     use_liger: bool = False
-    loss_chunk_tokens: int = 4096
+    loss: str = "auto"  # auto: Liger's fused loss on CUDA when installed, else the chunked one
+    loss_chunk_tokens: int | None = None  # None: sized from the model's vocabulary and hidden size
     resume: bool = True
     seed: int = 0
 

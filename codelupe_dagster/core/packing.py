@@ -123,6 +123,25 @@ def stack_rows(rows: Sequence[PackedRow]) -> dict[str, np.ndarray]:
     }
 
 
+def flatten_rows(rows: Sequence[PackedRow]) -> dict[str, np.ndarray]:
+    """Lay a micro-batch's rows end to end as ONE row, for varlen attention (flash-attention).
+
+    `input_ids`, `position_ids` and `labels` are [1, total]; `cu_seqlens` [segments + 1] (int32)
+    holds every segment's offset in the flattened row, so a varlen kernel keeps each segment alone.
+    Rows may differ in length. The loss is unchanged: a row's first token opens a segment and is
+    labelled IGNORE_INDEX, so no prediction crosses from one row into the next.
+    """
+    if not rows:
+        raise ValueError("cannot flatten an empty micro-batch")
+    lengths = [length for row in rows for length in row.segment_lengths]
+    return {
+        "input_ids": np.concatenate([row.input_ids for row in rows])[None],
+        "position_ids": np.concatenate([row.position_ids for row in rows])[None],
+        "labels": np.concatenate([row.labels for row in rows])[None],
+        "cu_seqlens": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32),
+    }
+
+
 def block_diagonal_causal_mask(position_ids: np.ndarray) -> np.ndarray:
     """Boolean [n, n] mask, True where query i may attend key j: same segment and j <= i.
 

@@ -22,6 +22,7 @@ PLAN_INDEPENDENT = frozenset(
         "gradient_checkpointing",
         "loss_chunk_tokens",
         "use_liger",
+        "loss",
         "checkpoint_every",
         "max_seconds",
         "wandb_mode",
@@ -30,6 +31,20 @@ PLAN_INDEPENDENT = frozenset(
         "extra",
     }
 )
+
+# How a packed micro-batch reaches each attention implementation (training/model.py says why):
+# "rows" keeps [rows, seq_len] and lets transformers build a block-diagonal mask from the position-id
+# resets; "varlen" flattens the micro-batch into one row with explicit cu_seq_lens. Any other
+# implementation is refused: nothing shows it keeps packed documents apart.
+PACKED_ATTENTION = {
+    "sdpa": "rows",
+    "eager": "rows",
+    "flex_attention": "rows",
+    "flash_attention_2": "varlen",
+    "flash_attention_3": "varlen",
+}
+DEFAULT_ATTENTION = "sdpa"
+LOSS_IMPLEMENTATIONS = ("auto", "liger", "chunked")
 
 
 @dataclass(frozen=True)
@@ -61,10 +76,13 @@ class TrainingConfig:
     lora_dropout: float = 0.0
     lora_target_modules: tuple[str, ...] | str = "all-linear"
     # Speed
-    attn_implementation: str | None = None  # None: sdpa (packed via position ids); or flex_attention, ...
+    attn_implementation: str | None = None  # None: sdpa; one of PACKED_ATTENTION
     compile: bool = False
     gradient_checkpointing: bool = False
-    loss_chunk_tokens: int = 4096  # the lm_head + cross-entropy run this many tokens at a time
+    # auto: Liger's fused linear cross-entropy on CUDA when installed, else the own chunked loss
+    loss: str = "auto"
+    # The chunked loss runs this many tokens at a time; None sizes it from vocabulary and hidden size.
+    loss_chunk_tokens: int | None = None
     use_liger: bool = False
     # Continuity and logging
     resume: bool = True
@@ -96,8 +114,23 @@ class TrainingConfig:
             problems.append(f"checkpoint_every must be 0 (off) or positive, got {self.checkpoint_every}")
         if self.max_seconds is not None and not self.max_seconds > 0:
             problems.append(f"max_seconds must be positive (or unset), got {self.max_seconds}")
+        problems.extend(self._speed_problems())
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
+
+    def _speed_problems(self) -> list[str]:
+        problems = []
+        attention = self.attn_implementation or DEFAULT_ATTENTION
+        if attention not in PACKED_ATTENTION:
+            problems.append(
+                f"attn_implementation {attention!r} is not known to keep packed documents apart; "
+                f"use one of {', '.join(sorted(PACKED_ATTENTION))}"
+            )
+        if self.loss not in LOSS_IMPLEMENTATIONS:
+            problems.append(f"loss must be one of {', '.join(LOSS_IMPLEMENTATIONS)}, got {self.loss!r}")
+        if self.loss_chunk_tokens is not None and self.loss_chunk_tokens < 1:
+            problems.append(f"loss_chunk_tokens must be positive, got {self.loss_chunk_tokens}")
+        return problems
 
     @property
     def grad_accumulation(self) -> int:

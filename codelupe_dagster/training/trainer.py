@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codelupe_dagster.core.corpus_policy import ConsumerPolicy
-from codelupe_dagster.core.packing import PackedRow, pack_documents, stack_rows
+from codelupe_dagster.core.packing import PackedRow, pack_documents
 from codelupe_dagster.training import checkpoints, resume
 from codelupe_dagster.training.config import TrainingConfig
 from codelupe_dagster.training.data import (
@@ -70,6 +70,8 @@ class TrainableModel:
     device: torch.device
     dtype: torch.dtype
     liger: bool
+    attention: str | None = None  # the attn_implementation, which decides the micro-batch layout
+    loss: str = "auto"
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """bf16 autocast on a bf16 device; nothing on fp32."""
@@ -79,13 +81,13 @@ class TrainableModel:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def loss_sum(self, rows: MicroBatch, chunk_tokens: int) -> tuple[torch.Tensor, int]:
+    def loss_sum(self, rows: MicroBatch, chunk_tokens: int | None) -> tuple[torch.Tensor, int]:
         """Summed loss and scored-token count of one micro-batch (call inside `autocast`)."""
         from codelupe_dagster.training import model as modeling
 
-        batch = modeling.to_device_batch(stack_rows(rows), self.device)
+        batch = modeling.packed_inputs(rows, self.device, self.attention)
         return modeling.micro_batch_loss(
-            self.forward_backbone, self.head_weight, batch, chunk_tokens=chunk_tokens
+            self.forward_backbone, self.head_weight, batch, chunk_tokens=chunk_tokens, loss=self.loss
         )
 
 
@@ -237,6 +239,8 @@ def build_model(config: TrainingConfig, start: StartingPoint, log: Log) -> Train
         device=device,
         dtype=dtype,
         liger=liger,
+        attention=config.attn_implementation,
+        loss=config.loss,
     )
 
 

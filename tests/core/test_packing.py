@@ -6,6 +6,7 @@ import pytest
 from codelupe_dagster.core.packing import (
     IGNORE_INDEX,
     block_diagonal_causal_mask,
+    flatten_rows,
     pack_documents,
     stack_rows,
     with_eos,
@@ -100,3 +101,22 @@ def test_stack_rows_rejects_ragged_batches() -> None:
 def test_rejects_degenerate_lengths(seq_len: int) -> None:
     with pytest.raises(ValueError, match="seq_len"):
         list(pack_documents([[1, 2]], seq_len))
+
+
+def test_flatten_rows_keeps_every_segment_and_its_offsets() -> None:
+    rows = list(pack_documents(_documents([3, 4, 5, 2, 9]), 6))
+    flat = flatten_rows(rows)
+    assert flat["input_ids"].shape == flat["position_ids"].shape == flat["labels"].shape == (1, 23)
+    assert flat["input_ids"][0].tolist() == list(range(1, 24))
+    segments = [n for row in rows for n in row.segment_lengths]
+    assert flat["cu_seqlens"].dtype == np.int32
+    assert flat["cu_seqlens"].tolist() == np.concatenate([[0], np.cumsum(segments)]).tolist()
+    # Every cu_seqlens offset is a position reset and an unlabelled token, and there are no others.
+    starts = np.flatnonzero(flat["position_ids"][0] == 0)
+    assert starts.tolist() == flat["cu_seqlens"][:-1].tolist()
+    assert np.flatnonzero(flat["labels"][0] == IGNORE_INDEX).tolist() == starts.tolist()
+
+
+def test_flatten_rows_rejects_an_empty_micro_batch() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        flatten_rows([])

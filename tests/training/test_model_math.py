@@ -59,3 +59,90 @@ def test_chunked_cross_entropy_matches_reference(chunk: int) -> None:
     torch.testing.assert_close(loss, reference)
     torch.testing.assert_close(grad_hidden, hidden.grad)
     torch.testing.assert_close(grad_weight, weight.grad)
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 7, 16, None])
+def test_chunked_cross_entropy_matches_plain_cross_entropy_per_chunk_size(chunk: int | None) -> None:
+    """Float64 so the comparison is exact to 1e-6 whatever the chunking; None sizes the chunk itself."""
+    from codelupe_dagster.training.loss import IGNORE_INDEX, chunked_cross_entropy_sum
+
+    generator = torch.Generator().manual_seed(1)
+    hidden = torch.randn(3, 11, 8, generator=generator, dtype=torch.float64)
+    weight = torch.randn(40, 8, generator=generator, dtype=torch.float64)
+    labels = torch.randint(0, 40, (3, 11), generator=generator)
+    labels[:, 0] = IGNORE_INDEX
+    labels[2, 5] = IGNORE_INDEX
+    loss, count = chunked_cross_entropy_sum(hidden, weight, labels, chunk_tokens=chunk)
+    reference = torch.nn.functional.cross_entropy(
+        (hidden[:, :-1] @ weight.T).reshape(-1, 40),
+        labels[:, 1:].reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    assert count == 3 * 10 - 1
+    torch.testing.assert_close(loss.double(), reference, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("vocab", "hidden", "tokens"),
+    [
+        (152_064, 3_584, 384),  # Qwen2.5-7B: 431 fit in 256 MiB, rounded down to a multiple of 64
+        (151_936, 896, 384),  # Qwen2.5-0.5B
+        (1_024, 64, 61_632),  # the tiny model: a whole micro-batch in one chunk
+        (4_000_000, 8_192, 64),  # never below one tile, even past the budget
+    ],
+)
+def test_loss_chunk_is_sized_from_vocabulary_and_hidden_size(vocab: int, hidden: int, tokens: int) -> None:
+    from codelupe_dagster.training.loss import LOSS_CHUNK_BYTES, loss_chunk_tokens
+
+    assert loss_chunk_tokens(vocab, hidden) == tokens
+    if tokens > 64:
+        assert tokens * (vocab + hidden) * 4 <= LOSS_CHUNK_BYTES
+        assert (tokens + 64) * (vocab + hidden) * 4 > LOSS_CHUNK_BYTES
+
+
+def test_loss_chunk_defaults_to_the_sized_chunk_and_honours_a_user_setting(monkeypatch) -> None:
+    from codelupe_dagster.training import loss as loss_module
+
+    seen: list[int] = []
+    original = loss_module._ChunkedLinearCrossEntropy.apply
+    monkeypatch.setattr(
+        loss_module._ChunkedLinearCrossEntropy,
+        "apply",
+        lambda h, w, y, chunk: seen.append(chunk) or original(h, w, y, chunk),
+    )
+    hidden, weight = torch.randn(1, 5, 64), torch.randn(1_024, 64)
+    labels = torch.randint(0, 1_024, (1, 5))
+    loss_module.chunked_cross_entropy_sum(hidden, weight, labels)
+    loss_module.chunked_cross_entropy_sum(hidden, weight, labels, chunk_tokens=3)
+    assert seen == [61_632, 3]
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "installed", "chosen"),
+    [
+        ("auto", "cuda", True, "liger"),
+        ("auto", "cuda", False, "chunked"),
+        ("auto", "cpu", True, "chunked"),
+        ("auto", "cpu", False, "chunked"),
+        ("liger", "cuda", True, "liger"),
+        ("chunked", "cuda", True, "chunked"),
+        ("chunked", "cpu", False, "chunked"),
+    ],
+)
+def test_loss_selection(requested: str, device: str, installed: bool, chosen: str) -> None:
+    from codelupe_dagster.training.loss import choose_loss
+
+    assert choose_loss(requested, device, liger_installed=installed) == chosen
+
+
+@pytest.mark.parametrize(
+    ("device", "installed", "why"), [("cuda", False, "not installed"), ("cpu", True, "needs CUDA")]
+)
+def test_asking_for_liger_where_it_cannot_run_fails(device: str, installed: bool, why: str) -> None:
+    from codelupe_dagster.training.loss import choose_loss
+
+    with pytest.raises(RuntimeError, match=why):
+        choose_loss("liger", device, liger_installed=installed)
+    with pytest.raises(ValueError, match="unknown loss"):
+        choose_loss("fused", device, liger_installed=installed)
