@@ -217,3 +217,19 @@ def test_the_sensor_and_job_are_in_the_code_location() -> None:
     assert job.asset_layer.executable_asset_keys == {dg.AssetKey("corpus_stats")}
     sensor = defs.resolve_sensor_def("corpus_stats_sensor")
     assert sensor.description and sensor.job_name == CORPUS_STATS_JOB
+
+
+def test_the_job_runs_from_the_code_location_as_codelupe_run_launches_it(
+    data_dir, valkey_url: str, monkeypatch
+) -> None:
+    """What `codelupe run` does after its last batch: the real definitions' job, resources from the
+    environment, on the run's instance."""
+    from codelupe_dagster.definitions import defs
+
+    monkeypatch.setenv("REDIS_URL", valkey_url)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def(CORPUS_STATS_JOB).execute_in_process(instance=instance)
+        assert result.success
+        metadata = result.asset_materializations_for_node("corpus_stats")[0].metadata
+        assert metadata["documents"].value == 0 and "corpus" in metadata
+        assert instance.get_latest_materialization_event(dg.AssetKey("corpus_stats")) is not None
