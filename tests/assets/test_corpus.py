@@ -16,6 +16,7 @@ from codelupe_dagster.assets.corpus import (
     CORPUS_STATS_COOLDOWN_S,
     CORPUS_STATS_JOB,
     corpus_stats,
+    corpus_stats_sensor,
     corpus_table,
     next_corpus_request,
 )
@@ -208,6 +209,16 @@ def test_the_sensor_requests_one_run_per_cooldown_and_never_misses_the_last_batc
         busy, unchanged = next_corpus_request(instance, cursor2, now + 20 * CORPUS_STATS_COOLDOWN_S)
         assert isinstance(busy, dg.SkipReason) and "has not finished" in (busy.skip_message or "")
         assert unchanged is None
+
+
+def test_the_sensor_keeps_its_cursor_between_ticks() -> None:
+    with dg.instance_for_test() as instance:
+        _succeed(instance)
+        context = dg.build_sensor_context(instance=instance)
+        requested = corpus_stats_sensor(context)
+        assert isinstance(requested, dg.RunRequest) and context.cursor is not None
+        again = corpus_stats_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
+        assert isinstance(again, dg.SkipReason) and "cooldown" in (again.skip_message or "")
 
 
 def test_the_sensor_and_job_are_in_the_code_location() -> None:
