@@ -9,13 +9,15 @@ documents, so a sample never stores what the index would not.
 
 Files whose bytes are no text (binary, undecodable), too large to read, not readable (a missing object)
 or that killed a scoring worker get no excerpt. Files of forgotten repositories or paths are never
-sampled (the scorer does not hand them over).
+sampled: the scorer does not hand over those it drops as `forgotten`, and lets go of any other held file
+that the forget rules name (`discard`) before the samples are built.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pygit2
@@ -86,6 +88,16 @@ class DropSampler:
         if held is None:
             held = self._held[reason] = deque(maxlen=self.per_reason)
         held.append(DropCandidate(reason, repo, repo_path, commit, path, blob, detail))
+
+    def discard(self, forgotten: Callable[[str, str], bool]) -> int:
+        """Let go of held files for which `forgotten(repo, path)` is true (a repository or a path forgotten
+        while the batch ran, or a path glob that also names a file dropped for another reason); how many."""
+        dropped = 0
+        for reason, held in self._held.items():
+            kept = [candidate for candidate in held if not forgotten(candidate.repo, candidate.path)]
+            dropped += len(held) - len(kept)
+            self._held[reason] = deque(kept, maxlen=self.per_reason)
+        return dropped
 
     def held(self) -> dict[str, int]:
         return {reason: len(held) for reason, held in sorted(self._held.items())}

@@ -369,6 +369,8 @@ class BatchScorer:
         """A repository forgotten while the batch ran is neither marked processed nor given a generation
         (its files were dropped as they were claimed, see `_not_forgotten`)."""
         rules = self.ledger.forget_rules()
+        if rules and self.samples is not None:  # no sample of a forgotten file, whatever it was dropped for
+            self.samples.discard(rules.file_forgotten)
         gone = [repo for repo in counts.commits if rules.repo_forgotten(repo)]
         for repo in gone:
             counts.commits.pop(repo)

@@ -10,6 +10,7 @@ import redis
 
 from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.dropped_samples import DroppedSample, DroppedSamples
+from codelupe_dagster.backends.forget_registry import RedisForgetRegistry, parse_pattern
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.dropped_sampling import EXCERPT_CHARS, DropSampler
 from codelupe_dagster.stages.file_processing import ProcessingConfig
@@ -102,3 +103,18 @@ def test_a_batch_keeps_the_last_files_of_each_reason_and_a_rerun_does_not_grow_i
     listed = store.samples("minified")
     assert len(listed) == 3 == len(set(listed))
     assert all(isinstance(s, DroppedSample) and s.batch == BATCH for s in listed)
+
+
+def test_files_named_by_a_forget_rule_are_not_sampled(
+    data_dir: Path, junk_repo: tuple[str, Path, str], valkey_client: redis.Redis
+) -> None:
+    """A path forgotten before the batch ran is still dropped for what it is (here `minified`, which
+    the filters decide before any claim); its sample must not keep it."""
+    RedisForgetRegistry(valkey_client, KEYS).register(
+        parse_pattern("acme/junk/web/b.j[s]"), reason="", source="cli"
+    )
+    sampler = DropSampler()
+    score(data_dir, junk_repo, valkey_client, 0, sampler)
+    paths = {s.path for s in sampler.samples(BATCH)}
+    assert "web/a.js" in paths and "web/c.js" in paths
+    assert "web/b.js" not in paths
