@@ -17,7 +17,7 @@ JSON is deterministic (no clock), so a re-run of the same batch removes its iden
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
@@ -117,14 +117,15 @@ class DroppedSamples:
         raw: list[bytes] = self._client.lrange(samples_key(self._keys, reason), 0, end)  # type: ignore[assignment]
         return [DroppedSample.from_json(value) for value in raw]
 
-    def forget(self, repos: Sequence[str]) -> int:
-        """Remove every sample of the given repositories (they were forgotten); how many were removed."""
-        gone = set(repos)
+    def forget(self, forgotten: Callable[[str, str], bool]) -> int:
+        """Remove every sample for which `forgotten(repo, path)` is true (`codelupe forget`: a pattern's
+        `matches_repo`, or its `matches_file` for a glob); how many were removed."""
         removed = 0
         for reason in self.reasons():
             key = samples_key(self._keys, reason)
             raw: list[bytes] = self._client.lrange(key, 0, -1)  # type: ignore[assignment]
             for value in raw:
-                if DroppedSample.from_json(value).repo in gone:
+                sample = DroppedSample.from_json(value)
+                if forgotten(sample.repo, sample.path):
                     removed += int(self._client.lrem(key, 0, value))  # type: ignore[arg-type]
         return removed

@@ -65,9 +65,11 @@ def test_a_batch_larger_than_the_bound_keeps_its_last_files(redis_client: redis.
 def test_forgetting_a_repository_removes_its_samples(redis_client: redis.Redis) -> None:
     store = DroppedSamples(redis_client, KEYS)
     store.record([sample(1), sample(2, repo="acme/beta"), sample(3, reason="binary", repo="acme/beta")])
-    assert store.forget(["acme/beta"]) == 2
+    assert store.forget(lambda repo, _path: repo == "acme/beta") == 2
     assert store.reasons() == {"minified": 1}
     assert [s.repo for s in store.samples("minified")] == ["acme/alpha"]
+    assert store.forget(lambda _repo, path: path.endswith("f1.js")) == 1  # a path glob
+    assert store.reasons() == {}
 
 
 def test_known_reasons_name_the_scorers_own_codes() -> None:
