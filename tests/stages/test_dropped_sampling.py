@@ -13,7 +13,7 @@ from codelupe_dagster.backends.dropped_samples import DroppedSample, DroppedSamp
 from codelupe_dagster.backends.forget_registry import RedisForgetRegistry, parse_pattern
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.dropped_sampling import EXCERPT_CHARS, DropSampler
-from codelupe_dagster.stages.file_processing import ProcessingConfig
+from codelupe_dagster.stages.file_processing import TEST_CRASH_ENV, ProcessingConfig
 from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
 from codelupe_dagster.stages.score_batch import BatchScorer
 from tests.support.corpus import STDLIB, Submodule, Symlink, make_repo, write_cloned_manifest
@@ -118,3 +118,18 @@ def test_files_named_by_a_forget_rule_are_not_sampled(
     paths = {s.path for s in sampler.samples(BATCH)}
     assert "web/a.js" in paths and "web/c.js" in paths
     assert "web/b.js" not in paths
+
+
+def test_a_file_that_kills_its_worker_is_sampled_with_its_blob_and_no_excerpt(
+    data_dir: Path, junk_repo: tuple[str, Path, str], valkey_client: redis.Redis, monkeypatch
+) -> None:
+    """The pool splits the crashed task into one-file units: each result still pairs with its own entry."""
+    monkeypatch.setenv(TEST_CRASH_ENV, "web/c.js")  # its worker dies every time it reads it
+    sampler = DropSampler()
+    counts = score(data_dir, junk_repo, valkey_client, 2, sampler)
+    assert counts.dropped["worker_crash"] == 1 and counts.unaccounted == 0
+    by_path = {s.path: s for s in sampler.samples(BATCH)}
+    crash = by_path["web/c.js"]
+    assert crash.reason == "worker_crash" and crash.excerpt is None and crash.size == len(minified(3))
+    assert by_path["web/a.js"].size != crash.size and by_path["web/a.js"].reason == "minified"
+    assert by_path["tools/blob.py"].size == len(b"import os\n\x00\x01\x02binary\x00payload\n")
