@@ -4,8 +4,12 @@ count and column schema, and dropped files sampled by a real `scored_files` run.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -31,6 +35,8 @@ from codelupe_dagster.resources import SearchIndexResource
 from codelupe_dagster.stages.score_batch import BatchCounts
 from tests.assets.test_score_and_index import materialize
 from tests.support.planted import PlantedCorpus, indexed_python_record
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _doc(n: int, language: str, licence: str | None, quality: float) -> dict:
@@ -230,17 +236,23 @@ def test_the_sensor_and_job_are_in_the_code_location() -> None:
     assert sensor.description and sensor.job_name == CORPUS_STATS_JOB
 
 
-def test_the_job_runs_from_the_code_location_as_codelupe_run_launches_it(
-    data_dir, valkey_url: str, monkeypatch
-) -> None:
+def test_the_job_runs_from_the_code_location_as_codelupe_run_launches_it(data_dir, valkey_url: str) -> None:
     """What `codelupe run` does after its last batch: the real definitions' job, resources from the
-    environment, on the run's instance."""
-    from codelupe_dagster.definitions import defs
-
-    monkeypatch.setenv("REDIS_URL", valkey_url)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def(CORPUS_STATS_JOB).execute_in_process(instance=instance)
-        assert result.success
-        metadata = result.asset_materializations_for_node("corpus_stats")[0].metadata
-        assert metadata["documents"].value == 0 and "corpus" in metadata
-        assert instance.get_latest_materialization_event(dg.AssetKey("corpus_stats")) is not None
+    environment (a fresh process: the code location reads it at import), on the run's instance."""
+    script = (
+        "import dagster as dg\n"
+        "from codelupe_dagster.assets.corpus import CORPUS_STATS_JOB\n"
+        "from codelupe_dagster.definitions import defs\n"
+        "with dg.instance_for_test() as instance:\n"
+        "    result = defs.resolve_job_def(CORPUS_STATS_JOB).execute_in_process(instance=instance)\n"
+        "    metadata = result.asset_materializations_for_node('corpus_stats')[0].metadata\n"
+        "    event = instance.get_latest_materialization_event(dg.AssetKey('corpus_stats'))\n"
+        "    print(result.success, metadata['documents'].value, 'corpus' in metadata, event is not None)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k not in {"ELASTICSEARCH_URL", "DAGSTER_HOME"}}
+    environ.update(DATA_DIR=str(data_dir), REDIS_URL=valkey_url, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environ, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True", "0", "True", "True"]
