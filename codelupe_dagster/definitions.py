@@ -9,6 +9,7 @@ from codelupe_dagster import jobs as batch_jobs
 from codelupe_dagster import schedules as ingest_schedules
 from codelupe_dagster import settings
 from codelupe_dagster.assets import clone as clone_assets
+from codelupe_dagster.assets import corpus as corpus_assets
 from codelupe_dagster.assets import crawl as crawl_assets
 from codelupe_dagster.assets import index as index_assets
 from codelupe_dagster.assets import queue as queue_assets
@@ -33,6 +34,7 @@ _STAGES: list[dg.Definitions] = [
     ingest_schedules.defs,
     score_assets.defs,
     index_assets.defs,
+    corpus_assets.defs,
     train_assets.defs,
     training_sensors.defs,
 ]

@@ -8,7 +8,9 @@ from typing import Any
 
 import dagster as dg
 
+from codelupe_dagster.assets.corpus import table_metadata
 from codelupe_dagster.backends.search.base import SearchIndex
+from codelupe_dagster.core.documents import CODE_FIELDS
 from codelupe_dagster.core.filters import LOW_QUALITY
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
@@ -110,6 +112,7 @@ def es_code_index(
             mark_processed=queue.mark_processed,
         )
     checks = [_check_result(outcome) for outcome in batch_checks(index, ledger, result)]
+    documents = index.count()
     context.log.info(
         f"batch {batch_id}: indexed {result.indexed} documents, "
         f"{result.written.low_quality} below {threshold}"
@@ -130,6 +133,9 @@ def es_code_index(
             **license_metadata(index),
             # Documents of the whole index per evaluation set they overlap (DECONTAMINATE_SETS).
             "index_contaminated": dg.MetadataValue.json(contaminated_counts(index)),
+            # row_count: documents in the whole index after this batch; partition_row_count: documents this
+            # batch wrote (upserted at or above the threshold, the `indexed` above).
+            **table_metadata(documents, CODE_FIELDS, partition_row_count=result.indexed),
         },
         check_results=checks,
     )

@@ -10,13 +10,17 @@ from typing import Any
 import dagster as dg
 import pyarrow.parquet as pq
 
+from codelupe_dagster.assets.corpus import table_metadata
 from codelupe_dagster.backends.corpus_stats import CorpusStats
+from codelupe_dagster.backends.dropped_samples import DroppedSamples
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS
 from codelupe_dagster.backends.spool import PART_PREFIX
+from codelupe_dagster.core.documents import STORED_CODE_FIELDS
 from codelupe_dagster.partitions import repo_batches
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.search import SearchIndexResource
+from codelupe_dagster.stages.dropped_sampling import DropSampler
 from codelupe_dagster.stages.file_processing import ProcessingConfig
 from codelupe_dagster.stages.score_batch import BatchCounts, score_batch
 from codelupe_dagster.stages.stream_index import StreamIndexer
@@ -102,6 +106,7 @@ def scored_files(
     )
     queue = redis.queue()
     stream = StreamIndexer(search.code_index(), min_quality) if config.stream_index else None
+    sampler = DropSampler(pii_kinds=processing.pii_kinds, max_file_bytes=config.max_file_bytes)
     with queue.keep_leased(batch_id):
         counts, spool = score_batch(
             redis.ledger(),
@@ -111,9 +116,12 @@ def scored_files(
             workers=config.file_workers if config.file_workers is not None else pipeline.file_workers,
             keep_near_duplicates=config.keep_near_duplicates,
             stream=stream,
+            samples=sampler,
         )
-    # The spool is committed: keep the batch's counts for the corpus totals (a re-run overwrites them).
+    # The spool is committed: keep the batch's counts for the corpus totals (a re-run overwrites them),
+    # and its dropped-file samples (`codelupe dropped`; one round trip, bounded per reason).
     CorpusStats(redis.get_client(), redis.redis_keys).record(batch_id, counts.to_dict())
+    DroppedSamples(redis.get_client(), redis.redis_keys).record(sampler.samples(batch_id))
     # A repository that could not be read fails alone: settling the batch retries it, then parks it.
     failures = {repo: f"score: {reason}" for repo, reason in counts.failed_repos.items()}
     queue.record_repo_failures(batch_id, failures)
@@ -130,6 +138,8 @@ def scored_files(
         metadata[key] = dg.MetadataValue.json(value)
     metadata["min_quality"] = min_quality
     metadata["decontaminate_sets"] = processing.decontaminate_sets or "none"
+    # Rows of this batch's spool (the documents written; the spool is per batch, so both counts agree).
+    metadata.update(table_metadata(counts.kept, STORED_CODE_FIELDS, partition_row_count=counts.kept))
     return dg.MaterializeResult(metadata=metadata)
 
 

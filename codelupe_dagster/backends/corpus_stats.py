@@ -9,6 +9,9 @@ One Redis hash, batch id -> JSON counts. Recording a batch again (a re-run of it
 its entry, so totals never count a batch twice; they are summed on read, which is cheap (one entry per
 batch). Counts describe scoring: files later removed from the index (forget, repository updates) are
 not subtracted here; the export's own numbers describe what it holds.
+
+`corpus_numbers` joins these totals with what the code index holds now into one flat map of numbers with
+a bounded set of keys (the `corpus_stats` asset's metadata, which the Dagster UI plots over time).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Final
 
 import redis
 
+from codelupe_dagster.backends.search.base import QUALITY_BUCKETS, SearchIndex
 from codelupe_dagster.core.keys import RedisKeys
 
 # The BatchCounts.to_dict() entries that describe the corpus (the rest is per-run timing and bookkeeping).
@@ -84,3 +88,61 @@ class CorpusStats:
         """The sum over every recorded batch (`batches` = 0 and zeros when none was recorded)."""
         raw: Mapping[bytes, bytes] = self._client.hgetall(self._key)  # type: ignore[assignment]
         return sum_entries([json.loads(value) for _, value in sorted(raw.items())])
+
+
+# --------------------------------------------------------------------------- the corpus view
+
+TOP_VALUES: Final = 15  # languages, licences and drop reasons shown by name; the rest is `<group>/other`
+ALL_VALUES: Final = 10_000  # enough terms to count what has no licence exactly
+OTHER: Final = "other"
+NO_LICENCE: Final = "none"
+
+
+def top_with_other(counts: Mapping[str, int], top: int = TOP_VALUES) -> dict[str, int]:
+    """The `top` largest counts by name (ties by name) and the rest summed under ``other``."""
+    ranked = sorted(((int(n), str(name)) for name, n in counts.items() if n), key=lambda x: (-x[0], x[1]))
+    shown = {name: n for n, name in ranked[:top]}
+    rest = sum(n for n, _ in ranked[top:])
+    if rest:
+        shown[OTHER] = shown.get(OTHER, 0) + rest
+    return shown
+
+
+def corpus_numbers(index: SearchIndex, totals: Mapping[str, Any], top: int = TOP_VALUES) -> dict[str, int]:
+    """One number per key, flat names, at most `3 * (top + 1) + 13` keys whatever the corpus holds:
+
+    - from the index, now: ``documents``, ``index_size_bytes`` (the store on disk), ``language/<name>``,
+      ``licence/<spdx>`` (``licence/none``: no licence), ``quality/<bucket>``;
+    - from the scoring totals (`CorpusStats.totals()`, summed over batches): ``batches``, ``files_seen``,
+      ``bytes`` (of the files kept at scoring), ``exact_duplicates``, ``near_duplicates``,
+      ``dropped/<reason>`` and ``dropped`` (all reasons).
+    """
+    documents = index.count()
+    numbers: dict[str, int] = {
+        "documents": documents,
+        "bytes": int(totals.get("kept_bytes") or 0),
+        "index_size_bytes": index.size_bytes(),
+        "batches": int(totals.get("batches") or 0),
+        "files_seen": int(totals.get("seen") or 0),
+        "exact_duplicates": int(totals.get("exact_duplicates") or 0),
+        "near_duplicates": int(totals.get("near_duplicates") or 0),
+    }
+    languages = index.terms("language", size=top)  # the most frequent first
+    for name, n in languages.items():
+        numbers[f"language/{name}"] = n
+    if documents > sum(languages.values()):  # languages past the top (or a document without one)
+        numbers[f"language/{OTHER}"] = documents - sum(languages.values())
+    licences = index.terms("license", size=ALL_VALUES)
+    for name, n in top_with_other(licences, top).items():
+        numbers[f"licence/{name}"] = n
+    unlicensed = documents - sum(licences.values())
+    if unlicensed > 0:  # always by itself: how much of the corpus has no licence is worth seeing
+        numbers[f"licence/{NO_LICENCE}"] = unlicensed
+    histogram = index.quality_histogram()
+    for label, _, _ in QUALITY_BUCKETS:
+        numbers[f"quality/{label}"] = int(histogram.get(label, 0))
+    dropped: Mapping[str, int] = totals.get("dropped") or {}
+    numbers["dropped"] = sum(int(n) for n in dropped.values())
+    for reason, n in top_with_other(dropped, top).items():
+        numbers[f"dropped/{reason}"] = n
+    return numbers

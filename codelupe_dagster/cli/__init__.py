@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "services": ("codelupe_dagster.cli.services:services", "Show or stop this state directory's servers."),
     "ui": ("codelupe_dagster.cli.services:ui", "Open the Dagster UI on this state directory's instance."),
     "retry": ("codelupe_dagster.cli.retry:retry", "Re-queue parked (dead-letter) repositories."),
+    "dropped": ("codelupe_dagster.cli.dropped:dropped", "Files dropped per reason, and a sample of each."),
     "forget": ("codelupe_dagster.cli.forget:forget", "Forget repositories, owners or files everywhere."),
     "decontaminate": (
         "codelupe_dagster.cli.decontaminate:decontaminate",
@@ -41,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 # Commands that only read: they never create a state directory or start a server where there is none.
-READ_ONLY = frozenset({"status", "search", "export"})
+READ_ONLY = frozenset({"status", "search", "export", "dropped"})
 HELP_ONLY = "codelupe.help_only"
 
 

@@ -42,6 +42,7 @@ from codelupe_dagster.backends.spool import ShardWriter
 from codelupe_dagster.core.documents import CodeDocument
 from codelupe_dagster.core.pii import PiiKind
 from codelupe_dagster.core.redaction import redact_field
+from codelupe_dagster.stages.dropped_sampling import DropSampler
 from codelupe_dagster.stages.file_processing import (
     MISSING_OBJECT,
     Dropped,
@@ -174,8 +175,11 @@ class BatchScorer:
         claim_files: int = CLAIM_FILES,
         max_pool_rebuilds: int = MAX_REBUILDS,
         stream: StreamIndexer | None = None,
+        samples: DropSampler | None = None,
     ):
         self.ledger = ledger
+        # Dropped files are handed to it per reason (stages.dropped_sampling); None: only counted.
+        self.samples = samples
         # Kept documents also go to the index as they are spooled (stages.stream_index); None: only spooled.
         self.stream = stream
         self.config = config
@@ -224,13 +228,18 @@ class BatchScorer:
     ) -> None:
         """Collect the workers' results in task order and claim and write them a chunk at a time."""
         pending: _Pending = []
-        for repo_index, results in self._results(pool, tasks):
+        for (repo_index, results), (_, _, entries) in zip(self._results(pool, tasks), tasks, strict=True):
             origin = (self._batch.repos[repo_index], self._commits[repo_index])
-            for result in results:
+            # One result per entry, in order: a dropped file's blob id, for its sample.
+            blobs: list[str | None] = [entry.oid for entry in entries]
+            if len(blobs) != len(results):
+                blobs = [None] * len(results)
+            for result, blob in zip(results, blobs, strict=True):
                 if isinstance(result, ProcessedFile):
                     pending.append((origin, result))
                 else:
                     self._count_skip(result, origin[0], counts)
+                    self._sample(result, origin, blob)
             if len(pending) >= self.claim_files:
                 self._claim_and_write(pending, writer, counts)
                 pending = []
@@ -273,6 +282,7 @@ class BatchScorer:
                 counts.seen += 1
                 if isinstance(entry, git_files.SkippedEntry):
                     counts.dropped[entry.reason] += 1
+                    self._sample(entry, (repo, self._commits[index]), None)
                     continue
                 chunk.append(entry)
                 if len(chunk) >= self.task_files:
@@ -315,6 +325,19 @@ class BatchScorer:
             path = self._shown(result.path)
             log.error("dropped %s in %s: its scoring worker died on it twice", path, repo.repo)
 
+    def _sample(self, result: FileResult, origin: _Origin, blob: str | None) -> None:
+        """Hand a dropped file to the sampler, when there is one (it redacts what it keeps)."""
+        if self.samples is None:
+            return
+        repo, commit = origin
+        if isinstance(result, FileFailure):
+            reason, detail = PROCESSING_ERROR, result.error
+        elif isinstance(result, (Dropped, git_files.SkippedEntry)):
+            reason, detail = result.reason, None
+        else:
+            return
+        self.samples.add(reason, repo.repo, repo.path, commit, result.path, blob, detail)
+
     # ------------------------------------------------------------------ claims
 
     def _claim_and_write(self, pending: _Pending, writer: ShardWriter, counts: BatchCounts) -> None:
@@ -346,6 +369,8 @@ class BatchScorer:
         """A repository forgotten while the batch ran is neither marked processed nor given a generation
         (its files were dropped as they were claimed, see `_not_forgotten`)."""
         rules = self.ledger.forget_rules()
+        if rules and self.samples is not None:  # no sample of a forgotten file, whatever it was dropped for
+            self.samples.discard(rules.file_forgotten)
         gone = [repo for repo in counts.commits if rules.repo_forgotten(repo)]
         for repo in gone:
             counts.commits.pop(repo)
@@ -412,6 +437,8 @@ class BatchScorer:
             error = self._shown(f"{type(exc).__name__}: {exc}")
             log.warning("cannot write %s of %s: %s", processed.path, repo.repo, error)
             counts.dropped[PROCESSING_ERROR] += 1
+            if self.samples is not None:
+                self.samples.add(PROCESSING_ERROR, repo.repo, repo.path, commit, processed.path, None, error)
             return
         counts.count_kept(processed)
         if self.stream is not None:
@@ -426,14 +453,21 @@ def score_batch(
     workers: int,
     keep_near_duplicates: bool = False,
     stream: StreamIndexer | None = None,
+    samples: DropSampler | None = None,
 ) -> tuple[BatchCounts, Path]:
     """Score the batch `cloned_repos` handed over under `data_dir` into its spool; the counts and the
     spool's path. FileNotFoundError when cloning has not completed. With `stream`, kept documents are
-    indexed while the batch is scored (stages.stream_index)."""
+    indexed while the batch is scored (stages.stream_index); with `samples`, dropped files are sampled
+    per reason (stages.dropped_sampling)."""
     batch = load_cloned_batch(data_dir, batch_id)
     spool = spool_path(data_dir, batch_id)
     scorer = BatchScorer(
-        ledger, config, workers=workers, keep_near_duplicates=keep_near_duplicates, stream=stream
+        ledger,
+        config,
+        workers=workers,
+        keep_near_duplicates=keep_near_duplicates,
+        stream=stream,
+        samples=samples,
     )
     return scorer.run(batch, spool), spool
 
