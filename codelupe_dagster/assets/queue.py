@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from codelupe_dagster import settings
+from codelupe_dagster.backends.dropped_samples import DroppedSamples
 from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.backends.sources.records import redact_record
@@ -44,6 +45,7 @@ def forget_stores(
         repo_index=repo_index,
         data_dir=data_dir,
         progress=progress or (lambda line: None),
+        dropped=DroppedSamples(client, redis.redis_keys),
     )
 
 

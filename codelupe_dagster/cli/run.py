@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codelupe_dagster import settings
+from codelupe_dagster.assets.corpus import CORPUS_STATS_JOB
 from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
 from codelupe_dagster.backends.sources import forge_kinds
 from codelupe_dagster.cli.errors import CommandError, WorkFailed
@@ -314,12 +315,27 @@ def _finish(run: PipelineRun, train: bool) -> RunSummary:
     summary.parked = sorted(run.queue.dead_letters())
     if summary.stopped is None and final.pending:
         summary.stopped = f"{final.pending} repos still pending"
+    if summary.batches_succeeded:
+        _refresh_corpus_stats(run)
     summary.training = (
         maybe_train(run.defs, run.instance, train, run.tags, summary)
         if summary.stopped is None
         else "skipped (failures)"
     )
     return summary
+
+
+def _refresh_corpus_stats(run: PipelineRun) -> None:
+    """Materialize `corpus_stats` once after the batches, as its sensor does under the daemon; a failure
+    is reported and leaves the batches' work as it is."""
+    result = execute_as_location_run(
+        run.defs.resolve_job_def(CORPUS_STATS_JOB),
+        run.instance,
+        tags=run.tags,
+        run_config=console_config(),
+    )
+    if not result.success:
+        run.console.print(f"corpus_stats not refreshed: {_failure_message(result)}")
 
 
 def _run_batch(run: PipelineRun, batch_job: dg.JobDefinition, request: dg.RunRequest) -> int:

@@ -40,6 +40,7 @@ from typing import Any
 
 from codelupe_dagster.backends.dedup_ledger import DIGEST_BYTES, DedupLedger
 from codelupe_dagster.backends.document_spool import SpoolIncomplete
+from codelupe_dagster.backends.dropped_samples import DroppedSamples
 from codelupe_dagster.backends.forget_registry import ForgetPattern, RedisForgetRegistry, parse_pattern
 from codelupe_dagster.backends.repo_queue import RepoQueue
 from codelupe_dagster.backends.search.base import Filters, SearchIndex
@@ -66,6 +67,7 @@ class ForgetStores:
     repo_index: SearchIndex | None
     data_dir: Path
     progress: Callable[[str], None] = field(default=lambda line: None)
+    dropped: DroppedSamples | None = None  # samples of dropped files (`codelupe dropped`) name repos too
 
 
 @dataclass
@@ -179,6 +181,10 @@ def _forget_one(
         _forget_in_files(stores, report, lambda r, _p: r.lower() in gone, repos)
     elif targets:
         _forget_in_files(stores, report, lambda r, p: r in targets and pattern.matches_file(r, p), [])
+    if stores.dropped is not None:
+        report.removed["dropped_samples"] += stores.dropped.forget(
+            pattern.matches_file if targets is not None else lambda repo, _path: pattern.matches_repo(repo)
+        )
     _requeue_carriers(stores, sorted({d for digests in held.values() for d in digests}), report)
     for repo, digests in held.items():
         report.removed["claims_released"] += stores.ledger.release(repo, digests)

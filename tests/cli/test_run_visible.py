@@ -62,7 +62,12 @@ def test_codelupe_run_runs_are_listed_under_their_jobs_of_location_codelupe(
         assert summary.stopped is None and summary.batches_succeeded == 2  # 3 repos, batches of 2
 
         runs = instance.get_runs()
-        assert sorted(run.job_name for run in runs) == ["batch_job", "batch_job", "crawl_and_queue_job"]
+        assert sorted(run.job_name for run in runs) == [
+            "batch_job",
+            "batch_job",
+            "corpus_stats_job",
+            "crawl_and_queue_job",
+        ]
         for run in runs:
             _assert_location_run(run, run.job_name)
         # The hidden label the UI filters a location's runs by, stored from the origin.
@@ -72,6 +77,11 @@ def test_codelupe_run_runs_are_listed_under_their_jobs_of_location_codelupe(
         partitions = {run.tags["dagster/partition"] for run in batch_runs.values()}
         assert partitions == set(instance.get_dynamic_partitions("repo_batches"))
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        # The corpus view is refreshed once, after the batches, from the index they filled.
+        corpus = instance.get_latest_materialization_event(dg.AssetKey("corpus_stats"))
+        assert corpus is not None
+        documents = corpus.asset_materialization.metadata["documents"].value
+        assert documents == summary.totals["es_code_index"]["indexed"] > 0
         # The process tags that run_liveness reaps dead runs by are still on every run.
         assert all("codelupe/pid" in run.tags for run in runs)
 

@@ -7,6 +7,7 @@ handoffs, and B's re-queued batch (a full re-read) must index B's copies.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ import redis
 from codelupe_dagster.assets.index import es_code_index
 from codelupe_dagster.assets.score import scored_files
 from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
+from codelupe_dagster.backends.dropped_samples import DroppedSample, DroppedSamples
 from codelupe_dagster.backends.forget_registry import RedisForgetRegistry, parse_pattern
 from codelupe_dagster.backends.redis_dedup import HANDLE_BYTES
 from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
@@ -234,6 +236,29 @@ def test_a_path_glob_forgets_matching_files_only(
     assert target not in stack.docs(A).values() and len(stack.docs(A)) == 3
     run_popped(stack, corpus["repos"])
     assert "extra/copied.py" in stack.docs(B).values()
+
+
+def test_forget_removes_the_dropped_file_samples_it_names(
+    stacks: Callable[[str], Stack],  # noqa: F811
+) -> None:
+    """Samples of dropped files (`codelupe dropped`) name repositories and paths: forgotten ones go."""
+    stack = stacks("main")
+    dropped = DroppedSamples(stack.client, KEYS)
+    dropped.record(
+        [
+            DroppedSample("minified", "b1", A, "static/app.min.js"),
+            DroppedSample("minified", "b1", B, "static/app.min.js"),
+            DroppedSample("minified", "b1", B, "src/lib.min.js"),
+            DroppedSample("lock_file", "b1", A, "poetry.lock"),
+        ]
+    )
+    stores = dataclasses.replace(stores_of(stack), dropped=dropped)
+    [report] = forget([A], stores)
+    assert report.removed["dropped_samples"] == 2
+    [glob] = forget([f"{B}/static/*.js"], stores)
+    assert glob.removed["dropped_samples"] == 1
+    left = [(s.repo, s.path) for reason in dropped.reasons() for s in dropped.samples(reason)]
+    assert left == [(B, "src/lib.min.js")]
 
 
 def test_crash_midway_then_rerun_finishes(
