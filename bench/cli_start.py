@@ -3,7 +3,10 @@
 and `python -c "import dagster"` (what a command that imports Dagster pays on top), all measured in this
 one run on this machine.
 
-    python bench/cli_start.py [--runs 7]
+    python bench/cli_start.py [--runs 7] [--baseline DIR]
+
+With --baseline, the `codelupe` cases also run from DIR (another checkout, e.g. `git archive` of an older
+commit with the compiled extension beside it), in the same rounds, marked "(baseline)".
 
 The cases run in rounds (one of each per round), so a burst of load from elsewhere stretches every case
 alike; the load average is printed before and after. On a loaded machine quote the ratios, and the CPU
@@ -36,13 +39,16 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     subprocess.run(argv, env=env, capture_output=True, check=False)
     wall = time.perf_counter() - started
     after = os.times()
-    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    runs = parser.parse_args().runs
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout to compare with")
+    options = parser.parse_args()
+    runs = options.runs
     sys.path.insert(0, str(ROOT))
     from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
     from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
@@ -64,14 +70,20 @@ def main() -> None:
             "codelupe status --json": [*cli, "status", "--json"],
             "codelupe search": [*cli, "search", "parse json"],
         }
+        envs = {name: env for name in cases}
+        if options.baseline is not None:
+            for name, argv in list(cases.items()):
+                if name.startswith("codelupe"):
+                    cases[f"{name} (baseline)"] = argv
+                    envs[f"{name} (baseline)"] = {**env, "PYTHONPATH": str(options.baseline.resolve())}
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         try:
-            for argv in cases.values():
-                timed(argv, env)  # warm-up: writes bytecode, fills the page cache
+            for name, argv in cases.items():
+                timed(argv, envs[name])  # warm-up: writes bytecode, fills the page cache
             load_before = os.getloadavg()[0]
             for _ in range(runs):
                 for name, argv in cases.items():
-                    samples[name].append(timed(argv, env))
+                    samples[name].append(timed(argv, envs[name]))
             load_after = os.getloadavg()[0]
         finally:
             stop_embedded_valkey(data)
