@@ -6,18 +6,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import redis
 
 from codelupe_dagster import settings
-from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 from codelupe_dagster.backends.search import CODE_SCHEMA, REPO_SCHEMA
 from codelupe_dagster.cli import stores
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.masking import mask_url
 from codelupe_dagster.training.checkpoints import list_checkpoints, trained_content_ids, trained_repos
+
+if TYPE_CHECKING:
+    import redis
+
+    from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 
 
 def collect_status() -> dict[str, Any]:
@@ -26,7 +29,9 @@ def collect_status() -> dict[str, Any]:
     Opened through `cli.stores` (no Dagster import): `codelupe status` answers in a fraction of a second.
     """
     located = settings.locate_state_dir()
-    client = stores.read_redis(attempts=3)
+    client = stores.read_redis(attempts=3)  # first: it imports redis-py (see `stores.load_redis_py`)
+    from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
+
     keys = stores.redis_keys()
     redis_url = settings.env_str("REDIS_URL", "")
 

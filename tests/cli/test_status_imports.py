@@ -5,6 +5,7 @@ here instead of slowing every `status` silently (`bench/cli_start.py` has the ti
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -25,6 +26,7 @@ HEAVY = (
     "codelupe_dagster.core.dedup",  # numpy and a whitespace table built at import
     "codelupe_dagster.backends.redis_dedup",
     "codelupe_dagster.backends.dedup_ledger",
+    "opentelemetry.sdk",  # redis-py's optional metrics (`cli.stores.load_redis_py`)
 )
 
 PROBE = """
@@ -66,3 +68,23 @@ def test_the_probe_sees_a_heavy_import(tmp_path: Path, valkey_url: str) -> None:
     (tmp_path / "data").mkdir()
     verdict, _ = _probe(tmp_path / "data", "forget", "--dry-run", "some/repo", REDIS_URL=valkey_url)
     assert "codelupe_dagster.backends.dedup_ledger" in verdict["imported"], verdict
+
+
+LOAD_REDIS = """
+import sys
+from codelupe_dagster.cli import stores
+stores.load_redis_py()
+hidden = "redis" in sys.modules and "opentelemetry.sdk" not in sys.modules
+import opentelemetry.sdk.metrics  # what wandb does later in a training process
+print(hidden, sys.modules["opentelemetry.sdk.metrics"].MeterProvider.__name__)
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("opentelemetry.sdk") is None, reason="no OpenTelemetry SDK here")
+def test_redis_py_loads_without_the_telemetry_sdk_which_stays_importable() -> None:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_REDIS], capture_output=True, text=True, env=environ, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "MeterProvider"]
