@@ -32,11 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system) of one run of `argv`."""
+def timed(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run of `argv`.
+
+    Run outside the checkout: `python -m` puts the working directory first on sys.path, which would
+    shadow PYTHONPATH (and make a baseline run this checkout's code)."""
     before = os.times()
     started = time.perf_counter()
-    subprocess.run(argv, env=env, capture_output=True, check=False)
+    subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
     wall = time.perf_counter() - started
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
@@ -79,11 +82,11 @@ def main() -> None:
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         try:
             for name, argv in cases.items():
-                timed(argv, envs[name])  # warm-up: writes bytecode, fills the page cache
+                timed(argv, envs[name], tmp)  # warm-up: writes bytecode, fills the page cache
             load_before = os.getloadavg()[0]
             for _ in range(runs):
                 for name, argv in cases.items():
-                    samples[name].append(timed(argv, envs[name]))
+                    samples[name].append(timed(argv, envs[name], tmp))
             load_after = os.getloadavg()[0]
         finally:
             stop_embedded_valkey(data)

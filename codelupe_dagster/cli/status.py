@@ -89,7 +89,7 @@ def collect_status() -> dict[str, Any]:
 def exact_claims(client: redis.Redis, keys: RedisKeys) -> int:
     """The unique contents the exact dedup ledger holds, read without opening it.
 
-    `backends.dedup_ledger` imports numpy and the content normaliser (most of a second to start) and
+    `backends.dedup_ledger` imports numpy and builds the content normaliser (~0.25 s at import) and
     would record a ledger layout on a fresh server; a reader needs one counter. A ledger still in an
     older layout (layout 1's HASH, the v2 pipeline's SET) has no counter, so its size is read instead.
     """

@@ -1,5 +1,5 @@
 """`codelupe status` starts in a fraction of a second because it imports only what reading needs: not
-Dagster, and not the dedup machinery (numpy, the content normaliser) that once cost it most of a second.
+Dagster, and not the dedup machinery (numpy, the content normaliser) that once cost it a quarter second.
 Checked in a fresh interpreter through the real entry point, so a new import anywhere on the path fails
 here instead of slowing every `status` silently (`bench/cli_start.py` has the timings)."""
 
