@@ -1,11 +1,21 @@
-"""Start-up time of the CLI: median wall time of `codelupe --help`, `status` and `search` against
-`python -c pass` (the interpreter alone) and `python -c "import dagster"` (what a command that imports
-Dagster pays on top), all measured in this one run on this machine.
+"""Start-up time of the CLI: median wall and CPU time of `codelupe --help`, `status` and `search` against
+`python -c pass` (the interpreter alone), `python -c "import redis"` (what any command reading Redis pays)
+and `python -c "import dagster"` (what a command that imports Dagster pays on top), all measured in this
+one run on this machine.
 
-    python bench/cli_start.py [--runs 7]
+    python bench/cli_start.py [--runs 7] [--baseline DIR]
+
+With --baseline, the `codelupe` cases also run from DIR (another checkout, e.g. `git archive` of an older
+commit with the compiled extension beside it), in the same rounds, marked "(baseline)".
+
+The cases run in rounds (one of each per round), so a burst of load from elsewhere stretches every case
+alike; the load average is printed before and after. On a loaded machine quote the ratios, and the CPU
+times (user + system of the child), which waiting for a core does not inflate.
 
 `status` and `search` read a throwaway state directory (an embedded Valkey and an empty SQLite index),
-stopped and removed at the end.
+stopped and removed at the end. Each case runs once untimed first, with bytecode writing allowed, so the
+timed runs load compiled modules as an installed package does (PYTHONDONTWRITEBYTECODE in a developer's
+shell would otherwise add the compilation of every module to each run).
 """
 
 from __future__ import annotations
@@ -22,19 +32,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wall(argv: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(argv, env=env, capture_output=True, check=False)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def timed(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run of `argv`.
+
+    Run outside the checkout: `python -m` puts the working directory first on sys.path, which would
+    shadow PYTHONPATH (and make a baseline run this checkout's code)."""
+    before = os.times()
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
+    wall = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    runs = parser.parse_args().runs
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout to compare with")
+    options = parser.parse_args()
+    runs = options.runs
     sys.path.insert(0, str(ROOT))
     from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
     from codelupe_dagster.backends.search import CODE_SCHEMA, open_search_index
@@ -43,24 +60,49 @@ def main() -> None:
         data = Path(tmp) / "state"
         ensure_embedded_valkey(data)
         open_search_index(CODE_SCHEMA, data_dir=data).ensure()
-        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "ELASTICSEARCH_URL"}}
+        cleared = {"REDIS_URL", "ELASTICSEARCH_URL", "PYTHONDONTWRITEBYTECODE"}
+        env = {k: v for k, v in os.environ.items() if k not in cleared}
         env.update(DATA_DIR=str(data), PYTHONPATH=str(ROOT))
         cli = [sys.executable, "-m", "codelupe_dagster.cli"]
+        cases = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import redis'": [sys.executable, "-c", "import redis"],
+            "python -c 'import dagster'": [sys.executable, "-c", "import dagster"],
+            "codelupe --help": [*cli, "--help"],
+            "codelupe status": [*cli, "status"],
+            "codelupe status --json": [*cli, "status", "--json"],
+            "codelupe search": [*cli, "search", "parse json"],
+        }
+        envs = {name: env for name in cases}
+        if options.baseline is not None:
+            for name, argv in list(cases.items()):
+                if name.startswith("codelupe"):
+                    cases[f"{name} (baseline)"] = argv
+                    envs[f"{name} (baseline)"] = {**env, "PYTHONPATH": str(options.baseline.resolve())}
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         try:
-            cases = {
-                "python -c pass": [sys.executable, "-c", "pass"],
-                "python -c 'import dagster'": [sys.executable, "-c", "import dagster"],
-                "codelupe --help": [*cli, "--help"],
-                "codelupe status": [*cli, "status"],
-                "codelupe search": [*cli, "search", "parse json"],
-            }
-            medians = {name: wall(argv, env, runs) for name, argv in cases.items()}
+            for name, argv in cases.items():
+                timed(argv, envs[name], tmp)  # warm-up: writes bytecode, fills the page cache
+            load_before = os.getloadavg()[0]
+            for _ in range(runs):
+                for name, argv in cases.items():
+                    samples[name].append(timed(argv, envs[name], tmp))
+            load_after = os.getloadavg()[0]
         finally:
             stop_embedded_valkey(data)
-    base = medians["python -c pass"]
-    print(f"median of {runs} runs; ratio to `python -c pass`")
-    for name, seconds in medians.items():
-        print(f"  {name:28s} {seconds * 1000:8.0f} ms  {seconds / base:5.1f}x")
+    wall = {name: statistics.median(w for w, _ in runs_) for name, runs_ in samples.items()}
+    cpu = {name: statistics.median(c for _, c in runs_) for name, runs_ in samples.items()}
+    base_wall, base_cpu = wall["python -c pass"], cpu["python -c pass"]
+    print(
+        f"median of {runs} rounds; ratio to `python -c pass`; load average {load_before:.1f} before, "
+        f"{load_after:.1f} after, on {os.cpu_count()} CPUs"
+    )
+    print(f"  {'':28s} {'wall':>8s}  {'ratio':>6s}  {'cpu':>8s}  {'ratio':>6s}")
+    for name in cases:
+        print(
+            f"  {name:28s} {wall[name] * 1000:6.0f} ms  {wall[name] / base_wall:5.1f}x"
+            f"  {cpu[name] * 1000:6.0f} ms  {cpu[name] / base_cpu:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -662,6 +662,12 @@ class RedisRepoQueue:
             batches=batches,
         )
 
+    def batches_in_progress(self) -> set[str]:
+        """The batches holding leased repos now, read from the in-flight entries (bounded by the repos in
+        flight); the batch records themselves are kept for every batch ever started, so they only grow."""
+        held = cast("list[bytes]", self.client.hvals(self.keys.inflight))
+        return {str(json.loads(raw)["batch"]) for raw in held}
+
     def top(self, limit: int) -> list[tuple[str, float]]:
         rows = cast(
             "list[tuple[bytes, float]]", self.client.zrevrange(self.keys.repos, 0, limit - 1, withscores=True)

@@ -26,6 +26,7 @@ from codelupe_dagster.core.pii import DEFAULT_KINDS, PiiKind
 from codelupe_dagster.stages.dataset_export import (
     EXPORT_FIELDS,
     EXPORT_SCHEMA,
+    STATS_FILE,
     ExportOptions,
     ExportTargetError,
     export_dataset,
@@ -118,6 +119,12 @@ def _progress(written: int) -> None:
     default=False,
     help="Keep documents that overlap an evaluation set (left out by default).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    default=False,
+    help="Replace an earlier export in --out, whole (a folder that is not an export is never replaced).",
+)
 def export(
     out: str,
     min_quality: float | None,
@@ -125,9 +132,15 @@ def export(
     rows_per_shard: int,
     license_policy: str | None,
     include_contaminated: bool,
+    force: bool,
 ) -> None:
     """Export the code index as a Hugging Face dataset: data/<language>/train-*.parquet, a README.md
-    dataset card and stats.json, redacted again (secrets, and the personal data of PII_REDACT)."""
+    dataset card and stats.json, redacted again (secrets, and the personal data of PII_REDACT).
+
+    --out must be a new or empty folder; with --force it may hold an earlier export, which is replaced
+    once the new one is complete."""
+    if not force:
+        refuse_non_empty(Path(out))
     options = ExportOptions(
         min_quality=min_quality,
         language=language,
@@ -159,6 +172,24 @@ def export(
     )
     shards = sum(int(v["shards"]) for v in stats["languages"].values())
     click.echo(
-        f"exported {stats['documents']:,} documents ({stats['bytes']:,} bytes) in {len(stats['languages'])} "
-        f"languages, {shards} shards, to {result.path}"
+        f"exported {counted(stats['documents'], 'document')} ({counted(stats['bytes'], 'byte')}) in "
+        f"{counted(len(stats['languages']), 'language')}, {counted(shards, 'shard')}, to {result.path}"
     )
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 shard`, `2 shards`, `1,024 documents`."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def refuse_non_empty(out: Path) -> None:
+    """Nothing in a folder is overwritten by accident, an earlier export included (its card may have been
+    edited, the folder may be a clone of the Hub repository): replacing one takes --force."""
+    target = out.expanduser()
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        return
+    if not target.is_dir():
+        raise CommandError(f"{out} is a file; choose a new or empty folder", 2)
+    if (target / STATS_FILE).is_file():
+        raise CommandError(f"{out} holds an earlier export; --force replaces it", 2)
+    raise CommandError(f"{out} is not empty and not an export; choose a new or empty folder", 2)

@@ -6,17 +6,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from codelupe_dagster import settings
-from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
-from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 from codelupe_dagster.backends.search import CODE_SCHEMA, REPO_SCHEMA
 from codelupe_dagster.cli import stores
+from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.masking import mask_url
 from codelupe_dagster.training.checkpoints import list_checkpoints, trained_content_ids, trained_repos
+
+if TYPE_CHECKING:
+    import redis
+
+    from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 
 
 def collect_status() -> dict[str, Any]:
@@ -25,7 +29,9 @@ def collect_status() -> dict[str, Any]:
     Opened through `cli.stores` (no Dagster import): `codelupe status` answers in a fraction of a second.
     """
     located = settings.locate_state_dir()
-    client = stores.read_redis(attempts=3)
+    client = stores.read_redis(attempts=3)  # first: it imports redis-py (see `stores.load_redis_py`)
+    from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
+
     keys = stores.redis_keys()
     redis_url = settings.env_str("REDIS_URL", "")
 
@@ -40,17 +46,18 @@ def collect_status() -> dict[str, Any]:
     code.ensure()
     repos.ensure()
     registry = RedisForgetRegistry(client, keys)
-    ledger = RedisDedupLedger(client, keys)
     return {
         "state": {"data_dir": str(located.path), "origin": located.origin},
         "redis": {"url": mask_url(redis_url) if redis_url else "embedded", "prefix": keys.prefix},
         "queue": {
             keys.repos: state.queued,
             keys.inflight: state.in_flight,
-            keys.batches: state.batches,
             keys.delayed: state.delayed,
             keys.dead: len(parked),
         },
+        # Batch records are kept for every batch ever started (a re-materialized partition reads its
+        # record), so their count only grows: not work waiting, and outcomes would mean reading them all.
+        "batches": {"in_progress": len(queue.batches_in_progress()), keys.batches: state.batches},
         # Parked after MAX_REPO_ATTEMPTS failures (or MAX_REPO_CRASHES dead runs); `codelupe retry` re-queues.
         "dead_letters": {
             repo: {
@@ -62,7 +69,7 @@ def collect_status() -> dict[str, Any]:
         },
         "processed": {
             keys.processed_repos: queue.processed_count(),
-            keys.processed_files: ledger.exact_size(),
+            keys.processed_files: exact_claims(client, keys),
         },
         "index": {
             "backend": "elasticsearch" if stores.elasticsearch_url() else "sqlite",
@@ -77,6 +84,26 @@ def collect_status() -> dict[str, Any]:
         },
         "checkpoints_on_forgotten_data": checkpoints_on_forgotten_data(registry, settings.data_dir()),
     }
+
+
+def exact_claims(client: redis.Redis, keys: RedisKeys) -> int:
+    """The unique contents the exact dedup ledger holds, read without opening it.
+
+    `backends.dedup_ledger` imports numpy and builds the content normaliser (~0.25 s at import) and
+    would record a ledger layout on a fresh server; a reader needs one counter. A ledger still in an
+    older layout (layout 1's HASH, the v2 pipeline's SET) has no counter, so its size is read instead.
+    """
+    pipe = client.pipeline(transaction=False)
+    pipe.get(f"{keys.exact_shard_base}count")
+    pipe.type(keys.processed_files)
+    counter, kind = pipe.execute()
+    if counter is not None:
+        return int(counter)
+    if kind == b"hash":
+        return client.hlen(keys.processed_files)
+    if kind == b"set":
+        return client.scard(keys.processed_files)
+    return 0
 
 
 def checkpoints_on_forgotten_data(registry: RedisForgetRegistry, data_dir: Path) -> dict[str, dict[str, Any]]:
@@ -109,9 +136,14 @@ def _render(status: dict[str, Any]) -> None:
     table.add_column("key / bucket")
     table.add_column("count", justify="right")
     table.add_row("state", status["state"]["data_dir"], "")
-    for section in ("queue", "processed"):
-        for key, value in status[section].items():
-            table.add_row(section, key, f"{value:,}")
+    for key, value in status["queue"].items():
+        table.add_row("queue", key, f"{value:,}")
+    batches = dict(status["batches"])
+    table.add_row("batches", "in progress (holding leased repos)", f"{batches.pop('in_progress'):,}")
+    for key, value in batches.items():
+        table.add_row("batches", f"{key} (records of every batch started)", f"{value:,}")
+    for key, value in status["processed"].items():
+        table.add_row("processed", key, f"{value:,}")
     index = status["index"]
     for key, value in index.items():
         if isinstance(value, int):

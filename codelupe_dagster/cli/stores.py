@@ -8,13 +8,10 @@ a first, empty Valkey: with no REDIS_URL and no server ever started in DATA_DIR 
 
 from __future__ import annotations
 
-import redis
+import sys
+from typing import TYPE_CHECKING
 
 from codelupe_dagster import settings
-from codelupe_dagster.backends.embedded_valkey import has_embedded_valkey
-from codelupe_dagster.backends.redis_connect import connect_redis
-from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
-from codelupe_dagster.backends.repo_queue import RetryPolicy
 from codelupe_dagster.backends.search import (
     CODE_SCHEMA,
     DEFAULT_INDEX_NAMES,
@@ -26,6 +23,15 @@ from codelupe_dagster.backends.search import (
 from codelupe_dagster.cli.errors import NoState
 from codelupe_dagster.core.keys import DEFAULT_PREFIX, RedisKeys
 
+if TYPE_CHECKING:
+    import redis
+
+    from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
+
+# redis-py imports this package, when it is installed, for metrics it sends only once an application turns
+# them on (CodeLupe never does); wandb depends on it, so it usually is.
+OPENTELEMETRY_SDK = "opentelemetry.sdk"
+
 INDEX_NAME_VARIABLES = {CODE_SCHEMA.name: "ES_CODE_INDEX", REPO_SCHEMA.name: "ES_REPO_INDEX"}
 
 
@@ -33,8 +39,28 @@ def redis_keys() -> RedisKeys:
     return RedisKeys(settings.env_str("REDIS_KEY_PREFIX") or DEFAULT_PREFIX)
 
 
+def load_redis_py() -> None:
+    """Import redis-py without the OpenTelemetry SDK: the SDK is ~0.1 s of CPU, a quarter of what
+    `codelupe status` costs. It is hidden only while redis-py imports (which then keeps its optional
+    metrics off, as CodeLupe leaves them), so a later `import opentelemetry.sdk` (wandb's) works as usual.
+    Does nothing where redis-py or the SDK is already imported; this module imports redis-py only here,
+    so a reading command's first Redis connection comes through it."""
+    if "redis" in sys.modules or OPENTELEMETRY_SDK in sys.modules:
+        return
+    sys.modules[OPENTELEMETRY_SDK] = None  # type: ignore[assignment]  # "import halted": an ImportError
+    try:
+        import redis  # noqa: F401
+    finally:
+        if sys.modules.get(OPENTELEMETRY_SDK, False) is None:
+            del sys.modules[OPENTELEMETRY_SDK]
+
+
 def read_redis(attempts: int = 3) -> redis.Redis:
     """REDIS_URL's server, else DATA_DIR's embedded Valkey — restarted if stopped, never created."""
+    load_redis_py()
+    from codelupe_dagster.backends.embedded_valkey import has_embedded_valkey
+    from codelupe_dagster.backends.redis_connect import connect_redis
+
     url = settings.env_str("REDIS_URL", "")
     data_dir = settings.data_dir()
     if not url and not has_embedded_valkey(data_dir):
@@ -46,6 +72,9 @@ def read_redis(attempts: int = 3) -> redis.Redis:
 
 
 def repo_queue(client: redis.Redis) -> RedisRepoQueue:
+    from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
+    from codelupe_dagster.backends.repo_queue import RetryPolicy
+
     policy = RetryPolicy(
         lease_ttl_s=settings.env_float("LEASE_TTL"),
         max_attempts=settings.env_int("MAX_REPO_ATTEMPTS"),

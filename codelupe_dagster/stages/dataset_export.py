@@ -68,6 +68,7 @@ ROW_GROUP_ROWS = 1000
 ROW_GROUP_BYTES = 64 * 2**20  # files are up to MAX_FILE_BYTES each: bound a row group by content too
 
 STATS_FILE = "stats.json"
+EMPTY_SHARD = f"{SPLIT}-00000-of-00001.parquet"  # data/<this> in an export of no documents
 CARD_FILE = "README.md"
 REGISTRY_FILE = "exports.json"
 STATS_FORMAT = 1
@@ -262,7 +263,18 @@ class _DatasetWriter:
             sizes = shards.finish()
             if sizes["shards"]:
                 stats["languages"][language].update(sizes)
+        if not stats["languages"]:
+            self._write_empty_shard()
         return stats
+
+    def _write_empty_shard(self) -> None:
+        """An export of no documents is still a dataset: one shard with the schema and no row group (a
+        row group of 0 rows makes `datasets` fail with "BatchSize must be greater than 0"), directly under
+        `data/` since it belongs to no language. `datasets.load_dataset` reads it streaming, as 0 rows
+        with the columns; its non-streaming read refuses any empty split ("corresponds to no data")."""
+        directory = self.staging / DATA_DIR
+        directory.mkdir(parents=True, exist_ok=True)
+        pq.ParquetWriter(directory / EMPTY_SHARD, EXPORT_SCHEMA, compression="zstd").close()
 
 
 # ---- publishing ----------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from pathlib import Path
 import redis
 
 from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
+from codelupe_dagster.backends.redis_repo_queue import RedisRepoQueue
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.models import RepoRecord
 
 
 def _status(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -39,10 +41,10 @@ def test_fresh_data_dir_reports_zeros_as_json(
     assert status["queue"] == {
         "pipeline:repos": 0,
         "pipeline:repos:inflight": 0,
-        "pipeline:batches": 0,
         "pipeline:repos:delayed": 0,
         "pipeline:repos:dead": 0,
     }
+    assert status["batches"] == {"in_progress": 0, "pipeline:batches": 0}
     assert status["dead_letters"] == {}
     assert status["processed"] == {"pipeline:processed:repos": 0, "pipeline:processed:files": 0}
     assert status["index"]["backend"] == "sqlite"
@@ -63,6 +65,66 @@ def test_counts_follow_the_configured_redis(tmp_path: Path, redis_url: str) -> N
     status = json.loads(result.stdout)
     assert status["queue"]["pipeline:repos"] == 2
     assert status["processed"] == {"pipeline:processed:repos": 1, "pipeline:processed:files": 3}
+
+
+def test_batch_records_are_counted_apart_from_the_queue(
+    tmp_path: Path, valkey_client: redis.Redis, valkey_url: str
+) -> None:
+    """Batch records are kept for every batch ever started: they are no work waiting, so they are not a
+    queue line; the batches still holding leased repos are counted on their own."""
+    queue = RedisRepoQueue(valkey_client, RedisKeys())
+    queue.enqueue([(RepoRecord(f"o/r{i}", clone_url="u"), float(i)) for i in range(5)])
+    done = queue.pop_batch(2)
+    running = queue.pop_batch(2)
+    assert done is not None and running is not None
+    queue.settle(done.batch_id, succeeded=True, reason="")
+    (tmp_path / "data").mkdir()
+    result = _status(tmp_path / "data", "--json", REDIS_URL=valkey_url)
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["queue"] == {
+        "pipeline:repos": 1,
+        "pipeline:repos:inflight": 2,
+        "pipeline:repos:delayed": 0,
+        "pipeline:repos:dead": 0,
+    }
+    assert status["batches"] == {"in_progress": 1, "pipeline:batches": 2}
+
+    table = _status(tmp_path / "data", REDIS_URL=valkey_url, COLUMNS="200")
+    assert table.returncode == 0, table.stderr
+    rows = {" ".join(line.replace("│", " ").split()) for line in table.stdout.splitlines()}
+    assert "batches in progress (holding leased repos) 1" in rows
+    assert "batches pipeline:batches (records of every batch started) 2" in rows
+    assert not any(row.startswith("queue pipeline:batches") for row in rows)
+
+
+def test_status_reads_the_dedup_ledger_without_creating_it(
+    tmp_path: Path, valkey_client: redis.Redis, valkey_url: str
+) -> None:
+    """A reader never writes: status on a server with no ledger reports 0 and leaves no layout record."""
+    (tmp_path / "data").mkdir()
+    result = _status(tmp_path / "data", "--json", REDIS_URL=valkey_url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["processed"]["pipeline:processed:files"] == 0
+    assert valkey_client.keys("*") == []
+
+
+def test_an_older_ledger_layout_is_counted_by_its_size(
+    tmp_path: Path, valkey_client: redis.Redis, valkey_url: str
+) -> None:
+    """Before `codelupe migrate-ledger` (layout 1's HASH) or `codelupe migrate` (the v2 pipeline's SET),
+    `pipeline:processed:files` is counted as the old pipeline counted it, not shown as 0."""
+    (tmp_path / "data").mkdir()
+    valkey_client.sadd("pipeline:processed:files", "d1", "d2", "d3")
+    result = _status(tmp_path / "data", "--json", REDIS_URL=valkey_url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["processed"]["pipeline:processed:files"] == 3
+
+    valkey_client.delete("pipeline:processed:files")
+    valkey_client.hset("pipeline:processed:files", mapping={"d1": "a/b", "d2": "a/b"})
+    result = _status(tmp_path / "data", "--json", REDIS_URL=valkey_url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["processed"]["pipeline:processed:files"] == 2
 
 
 def test_wrong_redis_url_fails_with_one_masked_line(tmp_path: Path) -> None:

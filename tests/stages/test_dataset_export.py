@@ -207,6 +207,11 @@ def test_min_quality_and_an_empty_export(index: SearchIndex, tmp_path: Path) -> 
     empty = export_dataset(index, tmp_path / "none", ExportOptions(min_quality=2.0)).stats
     assert empty["documents"] == 0 and empty["languages"] == {}
     assert "configs" not in card_meta(tmp_path / "none")
+    # Still a dataset: one shard with the columns and no row group (what `datasets` can read).
+    assert [p.name for p in (tmp_path / "none" / "data").iterdir()] == ["train-00000-of-00001.parquet"]
+    shard = pq.ParquetFile(tmp_path / "none" / "data" / "train-00000-of-00001.parquet")
+    assert shard.schema_arrow == dataset_export.EXPORT_SCHEMA and shard.metadata.num_row_groups == 0
+    assert list(iter_export(tmp_path / "none")) == []
 
 
 def test_an_interrupted_export_leaves_the_previous_one_intact(
@@ -292,6 +297,19 @@ def test_forget_rewrites_every_registered_export(
         str(tmp_path / "a"): 0,
         str(tmp_path / "b"): 0,
     }
+
+
+def test_forgetting_every_document_of_an_export_leaves_a_dataset_of_zero_rows(
+    index: SearchIndex, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    export_dataset(index, tmp_path / "go", ExportOptions(language="go"), data_dir=data_dir)
+    assert read_stats(tmp_path / "go")["documents"] > 0
+    forget_in_exports(data_dir, lambda d: True)
+    assert read_stats(tmp_path / "go")["documents"] == 0
+    assert sorted(p.name for p in (tmp_path / "go" / "data").iterdir()) == ["train-00000-of-00001.parquet"]
+    shard = pq.ParquetFile(tmp_path / "go" / "data" / "train-00000-of-00001.parquet")
+    assert shard.schema_arrow == dataset_export.EXPORT_SCHEMA and shard.metadata.num_rows == 0
 
 
 def test_shards_stream_in_row_groups(
