@@ -16,6 +16,15 @@ functions by cumulative time, from one extra run: the profiler slows the parent'
 so timed runs are never profiled. `--runs N` repeats the whole measurement on a fresh ledger and index and
 reports the median.
 
+CPU seconds per batch are printed too (the parent's threads, the scoring workers as reaped by the
+forkserver, the forkserver itself): on a machine shared with other work they vary far less than wall time.
+
+`--base REV` compares the working tree with a revision instead: REV is exported (`git archive`) to a
+temporary folder (with this tree's compiled extension when REV's `native/` is the same), and every round
+runs one batch on each side, base first, each in a fresh process driven by this script with the side's
+package first on `PYTHONPATH` (a fresh process per batch, as Dagster's multiprocess executor runs a step).
+Prints the medians of files/s and CPU seconds per side and their ratios new / base.
+
 `--batches N` measures growth instead: the corpus is SPLIT into N parts (each repository's files dealt
 round-robin by path, so every part has the same mix of Python, Go and JavaScript and no file is in two
 parts; every part's repositories have their own names, so no batch removes another's files as stale),
@@ -27,7 +36,7 @@ duplicates of a file in an earlier part are still dropped as duplicates, so the 
 more files than the first; the per-batch table shows those counts.
 
     .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--runs 1] [--corpus issue|large]
-        [--files N] [--batches N] [--elasticsearch-url URL] [--no-profile]
+        [--files N] [--batches N] [--elasticsearch-url URL] [--no-profile] [--base REV]
 """
 
 from __future__ import annotations
@@ -311,6 +320,21 @@ def quiet_run_config(workers: int) -> dict[str, Any]:
     }
 
 
+def _forkserver_cpu() -> tuple[float, float]:
+    """(own, reaped workers') CPU seconds of this process's forkserver. The scoring workers are its
+    children, not the bench's, and it reaps them, so their CPU adds up in its children's times."""
+    import psutil
+
+    for child in psutil.Process().children():
+        try:
+            if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+                times = child.cpu_times()
+                return times.user + times.system, times.children_user + times.children_system
+        except psutil.Error:
+            continue
+    return 0.0, 0.0
+
+
 def run_batch(
     label: str,
     data_dir: Path,
@@ -329,6 +353,8 @@ def run_batch(
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("repo_batches", [batch_id])
     profiler = cProfile.Profile()
+    server_before, workers_before = _forkserver_cpu()
+    cpu_started = time.process_time()
     started = time.perf_counter()
     if profile:
         profiler.enable()
@@ -341,6 +367,14 @@ def run_batch(
     )
     profiler.disable()
     total = time.perf_counter() - started
+    parent_cpu = time.process_time() - cpu_started
+    server_after, workers_after = _forkserver_cpu()
+    cpu = {
+        "parent": round(parent_cpu, 2),
+        "workers": round(workers_after - workers_before, 2),
+        "forkserver": round(server_after - server_before, 2),
+    }
+    cpu["total"] = round(sum(cpu.values()), 2)
     assert result.success
     scored = result.asset_materializations_for_node("scored_files")[0].metadata
     indexed = result.asset_materializations_for_node("es_code_index")[0].metadata
@@ -366,6 +400,11 @@ def run_batch(
         "text_mb_per_s_end_to_end": round(size.text_bytes / 1e6 / total, 2),
         "mb_per_s_end_to_end": round(size.bytes / 1e6 / total, 2),
         "vs_old_pipeline": f"x{seen / total / OLD_PIPELINE_FILES_PER_S:.0f}",
+        # CPU seconds of the batch: the parent (all its threads), the scoring workers, the forkserver
+        # (its start, once per process: in a Dagster step process, once per batch). On a shared machine
+        # they vary far less than wall time.
+        "cpu_s": cpu,
+        "files_per_cpu_s": round(seen / cpu["total"], 1) if cpu["total"] else None,
         "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
         "profile": stats.getvalue(),
     }
@@ -404,10 +443,14 @@ def median_run(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def summary_line(label: str, reports: Sequence[dict[str, Any]], workers: int) -> str:
     median = median_run(reports)
     runs = ", ".join(str(r["files_per_s_end_to_end"]) for r in reports)
+    cpu = {part: statistics.median(r["cpu_s"][part] for r in reports) for part in reports[0]["cpu_s"]}
     return (
         f"{label}: {median['files_per_s_end_to_end']:.0f} files/s, "
         f"{median['text_mb_per_s_end_to_end']:.1f} MB/s of text end to end "
-        f"(median of {len(reports)} runs: {runs} files/s; {workers} workers; load {load_average()})"
+        f"(median of {len(reports)} runs: {runs} files/s; {workers} workers; load {load_average()}); "
+        f"CPU s per batch (medians): {cpu['total']:.2f} = parent {cpu['parent']:.2f} + "
+        f"workers {cpu['workers']:.2f} + forkserver {cpu['forkserver']:.2f}, "
+        f"{median_run(reports)['seen'] / cpu['total']:.0f} files per CPU-second"
     )
 
 
@@ -429,6 +472,8 @@ def measure_backend(
         )
     report = dict(median_run(reports))
     report.pop("profile")
+    if args.report_json:
+        Path(args.report_json).write_text(json.dumps(report))
     report["runs_files_per_s"] = [r["files_per_s_end_to_end"] for r in reports]
     report["load_average"] = load_average()
     details = [json.dumps(report, indent=1)]
@@ -525,7 +570,76 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="repeat and report the median")
     parser.add_argument("--batches", type=int, default=1, help="split the corpus into N batches in a row")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profiled run")
+    parser.add_argument("--base", default=None, help="compare with this revision, one process per batch")
+    parser.add_argument("--report-json", default=None, help=argparse.SUPPRESS)  # --base's child runs
     return parser.parse_args(argv)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def export_revision(revision: str, into: Path) -> None:
+    """`revision`'s tree in `into`, with this tree's compiled extension when `native/` is unchanged."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    same_native = (
+        subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", revision, "--", "native/"]).returncode == 0
+    )
+    built = sorted((ROOT / "codelupe_dagster").glob("_native*.so"))
+    if (into / "native").is_dir():
+        if not same_native or not built:
+            raise CorpusMissing(f"{revision}'s native/ differs from this tree's: build it to compare")
+        (into / "codelupe_dagster" / built[0].name).symlink_to(built[0].resolve())
+
+
+def compare_with_base(args: argparse.Namespace) -> int:
+    """One batch per side per round, base first, each in a fresh process; medians and ratios."""
+    sides: dict[str, list[dict[str, Any]]] = {"base": [], "new": []}
+    with tempfile.TemporaryDirectory(prefix="codelupe-e2e-base-") as scratch:
+        base = Path(scratch) / "tree"
+        base.mkdir()
+        export_revision(args.base, base)
+        trees = {"base": base, "new": ROOT}
+        child = [sys.executable, str(Path(__file__).resolve()), "--runs", "1", "--no-profile"]
+        child += ["--workers", str(args.workers), "--repos", str(args.repos), "--corpus", args.corpus]
+        child += ["--files", str(args.files)] if args.files is not None else []
+        for round_ in range(args.runs):
+            for side, tree in trees.items():
+                out = Path(scratch) / f"{side}-{round_}.json"
+                path = [str(tree), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+                ran = subprocess.run(
+                    [*child, "--report-json", str(out)], env=env, cwd=tree, capture_output=True, text=True
+                )
+                if ran.returncode != 0:
+                    raise RuntimeError(f"the {side} side failed:\n{ran.stdout[-2000:]}\n{ran.stderr[-4000:]}")
+                report = json.loads(out.read_text())
+                sides[side].append(report)
+                progress(
+                    f"round {round_ + 1} {side}: {report['files_per_s_end_to_end']} files/s, "
+                    f"{report['cpu_s']['total']} CPU s, load {load_average()}"
+                )
+    medians = {
+        side: {
+            "files_per_s": statistics.median(r["files_per_s_end_to_end"] for r in reports),
+            **{f"cpu_{k}": statistics.median(r["cpu_s"][k] for r in reports) for k in reports[0]["cpu_s"]},
+        }
+        for side, reports in sides.items()
+    }
+    old, new = medians["base"], medians["new"]
+    print(
+        f"sqlite, base {args.base} vs working tree, {args.runs} rounds, each batch in a fresh process: "
+        f"{old['files_per_s']:.0f} -> {new['files_per_s']:.0f} files/s "
+        f"({new['files_per_s'] / old['files_per_s']:.2f}x); "
+        f"CPU s per batch {old['cpu_total']:.2f} -> {new['cpu_total']:.2f} "
+        f"({old['cpu_total'] / new['cpu_total']:.2f}x less); load {load_average()}"
+    )
+    for side, m in medians.items():
+        print(f"  {side}: " + ", ".join(f"{k} {v:g}" for k, v in m.items()))
+        print(f"    runs files/s: {[r['files_per_s_end_to_end'] for r in sides[side]]}")
+    return 0
 
 
 def select_groups(args: argparse.Namespace) -> Groups:
@@ -536,6 +650,12 @@ def select_groups(args: argparse.Namespace) -> Groups:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.base is not None:
+        try:
+            return compare_with_base(args)
+        except CorpusMissing as exc:
+            print(f"end_to_end_files: {exc}", file=sys.stderr)
+            return 2
     try:
         groups = select_groups(args)
     except CorpusMissing as exc:

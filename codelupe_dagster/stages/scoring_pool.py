@@ -18,12 +18,16 @@ the same on every run, the first one in repository priority order.
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing import context as mp_context
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 
 from codelupe_dagster.backends import eval_sets, git_files
 from codelupe_dagster.core.redaction import redact_field
@@ -76,10 +80,62 @@ class _TaskResults:
         return [result for part in sorted(self.done) for result in self.done[part]]
 
 
+# What `spawn.get_preparation_data` tells a new process about the parent's main module.
+MAIN_MODULE_KEYS = ("init_main_from_name", "init_main_from_path")
+
+
+class _WorkerPopen(popen_forkserver.Popen):
+    """A forkserver child that does not import the parent's main module.
+
+    Every process multiprocessing starts (spawn or forkserver) first re-imports the parent's `__main__` as
+    `__mp_main__`, so that functions defined there unpickle. A scoring worker needs none of it: its
+    initializer, tasks and results are `codelupe_dagster` objects. But the parent is a Dagster step
+    (`dagster api execute_step`), `dagster dev`, `codelupe run` or a bench script, whose main module
+    imports all of Dagster: about a second of CPU in *every* worker of every batch, as much as scoring
+    the issue's 4,587-file corpus takes (preloading `__main__` in the forkserver never happens on CPython
+    3.11-3.13: `forkserver.ensure_running` filters for a `main_path` key that the preparation data does
+    not have).
+
+    `_launch` is `popen_forkserver.Popen._launch` of CPython 3.11-3.13 (identical in the three) with the
+    main module's keys removed from the preparation data; tests/stages/test_scoring_pool.py fails if a
+    worker imports the main module again.
+    """
+
+    def _launch(self, process_obj: multiprocessing.process.BaseProcess) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)  # type: ignore[attr-defined]
+        for key in MAIN_MODULE_KEYS:
+            prep_data.pop(key, None)
+        buf = io.BytesIO()
+        mp_context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            mp_context.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        # A duplicate of the data pipe's write end: the child's sentinel of its parent.
+        _parent_w = os.dup(w)
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))  # type: ignore[attr-defined]
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _WorkerProcess(mp_context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: multiprocessing.process.BaseProcess) -> _WorkerPopen:
+        return _WorkerPopen(process_obj)
+
+
+class _WorkerContext(mp_context.ForkServerContext):
+    Process = _WorkerProcess
+
+
 def _pool_context() -> multiprocessing.context.BaseContext:
     """forkserver: workers never inherit the parent's threads and locks (Dagster, gRPC, Redis), which a
-    plain fork of a multi-threaded process can deadlock on; the preloaded server makes each pool cheap."""
-    ctx = multiprocessing.get_context("forkserver")
+    plain fork of a multi-threaded process can deadlock on; the preloaded server makes each pool cheap,
+    and its workers skip the parent's main module (`_WorkerPopen`)."""
+    ctx = _WorkerContext()
     ctx.set_forkserver_preload([score_task.__module__])
     return ctx
 

@@ -1,0 +1,74 @@
+"""The scoring pool's workers start without the parent's main module (stages/scoring_pool._WorkerPopen)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.corpus import make_repo, stdlib_files
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The parent's main module: a worker that imports it (as `__mp_main__`) leaves its pid in MAIN_IMPORTED.
+PARENT_MAIN = """
+import os
+import sys
+
+if __name__ != "__main__":
+    with open(os.environ["MAIN_IMPORTED"], "a") as out:
+        out.write(f"{__name__} {os.getpid()}\\n")
+
+from codelupe_dagster.backends.git_files import TreeBlob, open_repository, walk_head
+from codelupe_dagster.stages.file_processing import ProcessedFile, ProcessingConfig
+from codelupe_dagster.stages.scoring_pool import ScoringPool
+
+if __name__ == "__main__":
+    repo = sys.argv[1]
+    entries = [e for e in walk_head(open_repository(repo)) if isinstance(e, TreeBlob)]
+    pool = ScoringPool(2, ProcessingConfig())
+    try:
+        results = [r for _, rs in pool.results([(0, repo, entries[:2]), (1, repo, entries[2:])]) for r in rs]
+    finally:
+        pool.close()
+    kept = sorted(r.path for r in results if isinstance(r, ProcessedFile))
+    print(len(entries), len(kept))
+"""
+
+
+def _run_parent(tmp_path: Path, as_module: bool) -> tuple[list[str], str]:
+    repo = tmp_path / "repo.git"
+    files = stdlib_files("json")
+    make_repo(repo, files)
+    (tmp_path / "parent_main.py").write_text(PARENT_MAIN)
+    marker = tmp_path / "main_imported.txt"
+    env = {
+        **os.environ,
+        "MAIN_IMPORTED": str(marker),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = ["-m", "parent_main"] if as_module else [str(tmp_path / "parent_main.py")]
+    out = subprocess.run(
+        [sys.executable, *command, str(repo)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen, kept = out.stdout.split()
+    assert int(seen) == len(files) and int(kept) == len(files), out.stdout  # every file was scored
+    imported = marker.read_text().splitlines() if marker.exists() else []
+    return imported, out.stdout
+
+
+@pytest.mark.parametrize("as_module", [False, True], ids=["script", "python-m"])
+def test_workers_do_not_import_the_parents_main_module(tmp_path: Path, as_module: bool) -> None:
+    """A Dagster step's main module is Dagster's CLI: importing it cost each worker about a second."""
+    imported, _ = _run_parent(tmp_path, as_module)  # and every file was scored
+    assert imported == []
