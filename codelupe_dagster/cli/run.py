@@ -14,6 +14,7 @@ import contextlib
 import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,9 +183,11 @@ def maybe_train(
     enabled: bool,
     tags: dict[str, str] | None = None,
     summary: RunSummary | None = None,
+    console: Console | None = None,
 ) -> str:
-    """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn;
-    why it failed (or that it was interrupted) goes to `summary.training_error`."""
+    """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn,
+    with a progress bar of its steps on `console`; why it failed (or that it was interrupted) goes to
+    `summary.training_error`."""
     if not enabled:
         return "skipped (--no-train)"
     try:
@@ -195,12 +198,47 @@ def maybe_train(
     if new == 0 and version:
         return f"up to date ({version}: no new samples)"
     # The training sensor's job, so the run is listed under qwen_training_job in the UI.
-    result = execute_as_location_run(job, instance, tags=tags or {}, run_config=console_config())
+    with training_progress(console):
+        result = execute_as_location_run(job, instance, tags=tags or {}, run_config=console_config())
     if result.success:
         return "succeeded"
     if summary is not None:
         summary.training_error = _failure_message(result)
     return "interrupted" if interrupted(result) else "failed"
+
+
+@contextlib.contextmanager
+def training_progress(console: Console | None) -> Iterator[None]:
+    """A bar of the optimizer steps done out of those planned, with tokens/s and the latest loss, fed by
+    the trainer's step reports (the asset runs in this process); nothing without a console."""
+    if console is None:
+        yield
+        return
+    from codelupe_dagster.training.progress import StepReport, listening
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[speed]}"),
+        TextColumn("{task.fields[loss]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("training (preparing)", total=None, speed="", loss="")
+
+        def show(report: StepReport) -> None:
+            bar.update(
+                task,
+                description="training steps",
+                total=report.planned,
+                completed=report.step,
+                speed=f"{report.tokens_per_second:,.0f} tokens/s",
+                loss=f"loss {report.loss:.4f}",
+            )
+
+        with listening(show):
+            yield
 
 
 @dataclass
@@ -315,7 +353,7 @@ def _finish(run: PipelineRun, train: bool) -> RunSummary:
     if summary.stopped is None and final.pending:
         summary.stopped = f"{final.pending} repos still pending"
     summary.training = (
-        maybe_train(run.defs, run.instance, train, run.tags, summary)
+        maybe_train(run.defs, run.instance, train, run.tags, summary, run.console)
         if summary.stopped is None
         else "skipped (failures)"
     )
