@@ -14,7 +14,6 @@ import contextlib
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
 from codelupe_dagster.backends.sources import forge_kinds
 from codelupe_dagster.cli.errors import CommandError, WorkFailed
 from codelupe_dagster.cli.launch import execute_as_location_run
+from codelupe_dagster.cli.training_progress import training_progress
 from codelupe_dagster.core.filters import LOW_QUALITY
 from codelupe_dagster.core.masking import mask_secrets_in_text
 from codelupe_dagster.partitions import apply_partition_requests
@@ -205,40 +205,6 @@ def maybe_train(
     if summary is not None:
         summary.training_error = _failure_message(result)
     return "interrupted" if interrupted(result) else "failed"
-
-
-@contextlib.contextmanager
-def training_progress(console: Console | None) -> Iterator[None]:
-    """A bar of the optimizer steps done out of those planned, with tokens/s and the latest loss, fed by
-    the trainer's step reports (the asset runs in this process); nothing without a console."""
-    if console is None:
-        yield
-        return
-    from codelupe_dagster.training.progress import StepReport, listening
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[speed]}"),
-        TextColumn("{task.fields[loss]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("training (preparing)", total=None, speed="", loss="")
-
-        def show(report: StepReport) -> None:
-            bar.update(
-                task,
-                description="training steps",
-                total=report.planned,
-                completed=report.step,
-                speed=f"{report.tokens_per_second:,.0f} tokens/s",
-                loss=f"loss {report.loss:.4f}",
-            )
-
-        with listening(show):
-            yield
 
 
 @dataclass

@@ -126,3 +126,24 @@ def test_the_trainer_reports_each_step_in_order_and_records_the_curve(data_dir: 
     assert all(math.isfinite(r.loss) and r.tokens_per_second > 0 for r in reports)
     assert manifest["loss_curve"] == [{"step": r.step, "loss": r.loss} for r in reports]
     assert manifest["loss_curve"][0]["loss"] == manifest["train_loss_first_step"]
+
+
+def test_the_run_bar_shows_steps_rate_and_loss_and_listens_only_while_open():
+    import io
+
+    from rich.console import Console
+
+    from codelupe_dagster.cli.training_progress import training_progress
+    from codelupe_dagster.training import progress
+
+    screen = io.StringIO()
+    with training_progress(Console(file=screen, force_terminal=True, width=160)):
+        assert len(progress._listeners) == 1
+        for step in (1, 2, 3):
+            report_step(step, 3, 4.0 - step, 1000 * step, float(step))
+    assert progress._listeners == []
+    shown = screen.getvalue()
+    assert "training steps" in shown and "3/3" in shown
+    assert "1,000 tokens/s" in shown and "loss 1.0000" in shown
+    with training_progress(None):  # no console (a caller that shows nothing): nobody listens
+        assert progress._listeners == []
