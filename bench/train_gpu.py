@@ -1,13 +1,27 @@
-"""Training throughput on one GPU: per-file padded batches (the old way) vs the project's trainer step.
+"""Training throughput: per-file padded batches vs the project's trainer step, on one GPU and on two.
 
 Self-contained for one run on an NVIDIA H200 with torch, transformers and peft installed and no
 network: the models are random-weight Qwen2 models with the Qwen2.5-Coder-0.5B and -7B shapes
-(written out below), the data are synthetic documents with a code-file-like length distribution.
-Every variant runs in the same process, is wrapped in try/except (one failure keeps the table) and
-respects a global `--timeout` budget. `--smoke` runs tiny shapes on CPU so the script is tested here.
+(written out below), LoRA r=16 on every linear projection, seq 2048; the data are synthetic documents
+with a code-file-like length distribution, packed by the project's packer and handed to the model by
+`training.model.packed_inputs` exactly as the trainer does (so FlashAttention 2 gets the varlen
+boundaries and never attends across documents).
 
-    python bench/train_gpu.py                 # full run, prints a markdown table
+Each variant runs in its own process under a time bound (`--variant-timeout`, and its share of the
+global `--timeout`): an error, an out-of-memory or a hang costs that row only, the CUDA context of the
+next variant starts clean, and Liger's patching of Qwen2 does not leak into the rows after it. One
+table at the end, with the targets beside the rows (0.5B >= 150k tokens/s, 7B >= 50% MFU on an H200).
+`--smoke` runs a tiny shape on the CPU so the script is tested here (tests/training/test_bench_smoke.py).
+
+    python bench/train_gpu.py --timeout 540   # full run, prints a markdown table
     python bench/train_gpu.py --smoke         # CPU, seconds
+
+Variants: padded (one file per row, padded, full logits + HF loss: the old way), packed (sdpa, the
+project's chunked loss), fa2 (flash_attention_2, varlen; when flash_attn imports), compile
+(torch.compile of the decoder), liger (Liger's RoPE/RMSNorm/SwiGLU kernels and fused linear
+cross-entropy; when liger_kernel is installed), ddp2 (packed on two processes, LoRA gradients averaged
+by all-reduce; when more than one GPU is visible, on gloo in the smoke run), flex (flex_attention, on
+request only).
 
 FLOPs (documented so MFU figures are comparable): per optimizer-visible token
     6 * N  +  attention
@@ -23,21 +37,26 @@ here overstates hardware utilisation by up to 1.5x and is reported because the t
 from __future__ import annotations
 
 import argparse
-import gc
+import importlib.util
+import json
 import math
+import os
+import signal
+import subprocess
 import sys
 import time
-import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from codelupe_dagster.core.packing import pack_documents, stack_rows
+from codelupe_dagster.core.packing import pack_documents  # noqa: E402
 
 H200_BF16_FLOPS = 989e12
+RESULT = "BENCH_RESULT "  # the line a variant's process hands its outcome back on
 
 SHAPES = {
     "0.5B": dict(
@@ -71,6 +90,17 @@ SHAPES = {
 # Rows of seq_len per micro-batch for the packed trainer, and files per padded micro-batch.
 PACKED_ROWS = {"0.5B": 16, "7B": 4, "smoke": 2}
 PADDED_FILES = {"0.5B": 16, "7B": 4, "smoke": 2}
+VARIANTS = {
+    "padded": "padded per-file (baseline)",
+    "packed": "packed sdpa",
+    "fa2": "packed flash_attention_2",
+    "compile": "packed sdpa + compile",
+    "liger": "packed sdpa + liger",
+    "ddp2": "packed sdpa, 2 processes",
+    "flex": "packed flex_attention",
+}
+# What each shape is held to on an H200: (what is measured, at least this much, as printed).
+TARGETS = {"0.5B": ("tokens_per_s", 150_000.0, ">= 150k tokens/s"), "7B": ("mfu", 0.5, ">= 50% MFU")}
 
 
 @dataclass
@@ -81,7 +111,237 @@ class Outcome:
     mfu: float = 0.0
     peak_gib: float = 0.0
     note: str = ""
-    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the parent: one process per variant
+
+
+def unavailable(variant: str, args: argparse.Namespace) -> str | None:
+    """Why a variant cannot run on this machine (its row says so), or None."""
+    if variant == "fa2" and importlib.util.find_spec("flash_attn") is None:
+        return "flash_attn is not installed"
+    if variant == "liger":
+        if importlib.util.find_spec("liger_kernel") is None:
+            return "liger_kernel is not installed"
+        if args.device == "cpu":
+            return "Liger needs CUDA"
+    if variant == "ddp2" and args.device == "cuda" and args.gpus < 2:
+        return f"{args.gpus} GPU visible"
+    return None
+
+
+def worker_command(shape: str, variant: str, args: argparse.Namespace, seconds: float) -> list[str]:
+    options = [
+        "--worker",
+        f"{shape}:{variant}",
+        f"--seq-len={args.seq_len}",
+        f"--steps={args.steps}",
+        f"--warmup={args.warmup}",
+        f"--bound={seconds}",
+        f"--device={args.device}",
+    ]
+    if args.loss_chunk is not None:
+        options.append(f"--loss-chunk={args.loss_chunk}")
+    script = str(Path(__file__).resolve())
+    if variant != "ddp2":
+        return [sys.executable, script, *options]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    return [*launcher, script, *options]
+
+
+def run_bounded(command: list[str], seconds: float) -> tuple[int | None, str, str]:
+    """Run `command` in its own process group; kill the whole group past `seconds` (rc None)."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # torchrun's ranks too
+            stdout, stderr = process.communicate()
+            return None, stdout, stderr
+        return process.returncode, stdout, stderr
+
+
+def run_variant(shape: str, variant: str, args: argparse.Namespace, seconds: float) -> Outcome:
+    name = VARIANTS[variant]
+    why = unavailable(variant, args)
+    if why:
+        return Outcome(shape, name, note=f"skipped: {why}")
+    rc, stdout, stderr = run_bounded(worker_command(shape, variant, args, seconds), seconds)
+    results = [line[len(RESULT) :] for line in stdout.splitlines() if line.startswith(RESULT)]
+    if results:
+        return Outcome(**json.loads(results[-1]))
+    sys.stderr.write(f"--- {shape} {name}: last lines of its output\n{stderr[-3000:]}\n")
+    if rc is None:
+        return Outcome(shape, name, note=f"timeout: over its {seconds:.0f}s bound")
+    errors = [line for line in stderr.splitlines() if "Error" in line or "error" in line]
+    return Outcome(shape, name, note=f"error (exit {rc}): {(errors or ['no output'])[-1].strip()[:160]}")
+
+
+def target_cell(outcome: Outcome) -> str:
+    target = TARGETS.get(outcome.model)
+    if target is None or not outcome.tokens_per_s:
+        return ""
+    measure, floor, label = target
+    value = getattr(outcome, measure)
+    if math.isnan(value):
+        return f"{label}: n/a"
+    return f"{label}: {'met' if value >= floor else 'missed'}"
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    print()
+    print("| model | variant | tokens/s | MFU (6N+attn) | peak GiB | vs padded | target | note |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
+    baselines = {
+        o.model: o.tokens_per_s for o in outcomes if o.variant == VARIANTS["padded"] and o.tokens_per_s
+    }
+    one_process = {o.model: o.tokens_per_s for o in outcomes if o.variant == VARIANTS["packed"]}
+    for o in outcomes:
+        measured = bool(o.tokens_per_s)
+        if o.variant == VARIANTS["ddp2"] and measured and one_process.get(o.model):
+            o.note = f"scaling {o.tokens_per_s / one_process[o.model]:.2f}x of one process {o.note}".strip()
+        ratio = f"{o.tokens_per_s / baselines[o.model]:.1f}x" if o.model in baselines and measured else ""
+        mfu = "n/a" if math.isnan(o.mfu) else f"{o.mfu:.1%}"
+        print(
+            f"| {o.model} | {o.variant} | {o.tokens_per_s:,.0f} | {mfu if measured else ''} "
+            f"| {'' if math.isnan(o.peak_gib) or not measured else f'{o.peak_gib:.1f}'} | {ratio} "
+            f"| {target_cell(o)} | {o.note} |",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    import torch
+
+    started = time.perf_counter()
+    args.gpus = torch.cuda.device_count()
+    if args.smoke:
+        args.models, args.seq_len, args.steps, args.warmup = "smoke", 128, 2, 1
+        # compile on a CPU costs minutes of C++ builds; the other variants show as skipped or run.
+        args.variants = args.variants or "padded,packed,fa2,liger,ddp2"
+    args.device = "cuda" if args.gpus and not args.smoke else "cpu"
+    default = "padded,packed,fa2,compile,liger" + (",ddp2" if args.gpus > 1 else "")
+    variants = (args.variants or default).split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    describe_machine(torch, args)
+    shapes = args.models.split(",")
+    outcomes: list[Outcome] = []
+    for index, shape in enumerate(shapes):
+        # Each shape runs until its share of the budget is spent (what one leaves, the next may use), so a
+        # slow first shape cannot starve the second.
+        shape_deadline = started + args.timeout * (index + 1) / len(shapes)
+        for variant in variants:
+            seconds = min(args.variant_timeout, shape_deadline - time.perf_counter())
+            if seconds < args.min_variant_seconds:
+                outcomes.append(Outcome(shape, VARIANTS[variant], note="skipped: --timeout budget spent"))
+                continue
+            outcome = run_variant(shape, variant, args, seconds)
+            outcomes.append(outcome)
+            print(
+                f"{shape} {outcome.variant}: {outcome.tokens_per_s:,.0f} tokens/s {outcome.note}", flush=True
+            )
+    print_table(outcomes)
+    return 0
+
+
+def describe_machine(torch, args: argparse.Namespace) -> None:
+    import transformers
+
+    versions = [f"torch {torch.__version__}", f"transformers {transformers.__version__}"]
+    for module in ("peft", "flash_attn", "liger_kernel"):
+        if importlib.util.find_spec(module) is not None:
+            versions.append(f"{module} {getattr(__import__(module), '__version__', '?')}")
+    names = [torch.cuda.get_device_name(i) for i in range(args.gpus)] if args.device == "cuda" else ["cpu"]
+    print(
+        f"{', '.join(versions)}; {args.gpus} GPUs: {', '.join(names)}; "
+        f"MFU against {H200_BF16_FLOPS / 1e12:.0f} TFLOP/s per GPU",
+        flush=True,
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a tiny shape on CPU, a few steps")
+    parser.add_argument("--models", default="0.5B,7B")
+    parser.add_argument("--variants", default=None, help=f"of {', '.join(VARIANTS)}; default: all but flex")
+    parser.add_argument("--seq-len", dest="seq_len", type=int, default=2048)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--loss-chunk", dest="loss_chunk", type=int, default=None, help="default: sized from the head's shape"
+    )
+    parser.add_argument("--timeout", type=float, default=540.0, help="seconds for the whole run")
+    parser.add_argument("--variant-timeout", dest="variant_timeout", type=float, default=180.0)
+    parser.add_argument("--min-variant-seconds", dest="min_variant_seconds", type=float, default=15.0)
+    # Set by the parent for the process of one variant.
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--bound", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------- one variant, in its own process
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    import torch
+
+    started = time.perf_counter()
+    shape, variant = args.worker.split(":")
+    distributed = variant == "ddp2"
+    if distributed:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.device == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    device = (
+        torch.device(args.device, torch.cuda.current_device())
+        if args.device == "cuda"
+        else torch.device("cpu")
+    )
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    torch.manual_seed(0)
+    # The variant's own soft limit: stop measuring short of the parent's hard kill, keep what was measured.
+    deadline = started + 0.85 * (args.bound or float("inf"))
+    docs = synthetic_docs(shape, args, world)
+    if variant == "padded":
+        outcome = run_padded(shape, args, device, dtype, docs, deadline)
+    else:
+        options = {
+            "packed": {},
+            "ddp2": {"world": world, "rank": rank},
+            "fa2": {"attn": "flash_attention_2"},
+            "flex": {"attn": "flex_attention"},
+            "compile": {"compile_": True},
+            "liger": {"liger": True},
+        }[variant]
+        outcome = run_packed(shape, args, device, dtype, docs, deadline, **options)
+    outcome.variant = VARIANTS[variant]
+    if rank == 0:
+        print(RESULT + json.dumps(asdict(outcome)), flush=True)
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+def synthetic_docs(shape: str, args: argparse.Namespace, world: int) -> list[np.ndarray]:
+    """The same documents for every variant of a shape: enough for warm-up and timed steps on every rank."""
+    vocab = SHAPES[shape]["vocab_size"]
+    rng = np.random.default_rng(0)
+    rows = max(PACKED_ROWS[shape], PADDED_FILES[shape])
+    needed = (args.warmup + args.steps + 2) * rows * args.seq_len * world
+    lengths = synthetic_lengths(rng, max(64, needed // 300), args.seq_len)
+    return [rng.integers(1, vocab, size=n).astype(np.int64) for n in lengths]
 
 
 def synthetic_lengths(rng: np.random.Generator, count: int, seq_len: int) -> list[int]:
@@ -123,7 +383,7 @@ def add_lora(model):
     return get_peft_model(model, lora_config(r=16, alpha=32, dropout=0.0))
 
 
-def run_padded(shape: str, args, device, dtype, docs: list[np.ndarray]) -> Outcome:
+def run_padded(shape: str, args, device, dtype, docs: list[np.ndarray], deadline: float) -> Outcome:
     """Naive baseline: one file per row, padded to the longest in the batch, full logits + HF loss."""
     import torch
 
@@ -147,49 +407,95 @@ def run_padded(shape: str, args, device, dtype, docs: list[np.ndarray]) -> Outco
     def step(batch) -> tuple[int, list[int]]:
         ids, mask, labels, lengths = batch
         tensors = [torch.from_numpy(x).to(device) for x in (ids, mask, labels)]
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            out = model(input_ids=tensors[0], attention_mask=tensors[1], labels=tensors[2], use_cache=False)
+        out = model(input_ids=tensors[0], attention_mask=tensors[1], labels=tensors[2], use_cache=False)
         out.loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return sum(lengths), lengths
 
-    return timed(shape, "padded per-file (baseline)", step, batches, args, device, n_matmul, cfg)
+    return timed(shape, step, batches, args, device, n_matmul, cfg, deadline)
 
 
-def run_packed(shape: str, args, device, dtype, docs, *, attn="sdpa", compile_=False, liger=False) -> Outcome:
-    """The project's trainer step: packed rows, position-id resets, chunked CE, fused AdamW."""
+def run_packed(
+    shape: str,
+    args,
+    device,
+    dtype,
+    docs,
+    deadline: float,
+    *,
+    attn: str = "sdpa",
+    compile_: bool = False,
+    liger: bool = False,
+    world: int = 1,
+    rank: int = 0,
+) -> Outcome:
+    """The project's trainer step: packed rows through `packed_inputs` (the layout `attn` needs), the
+    chunked loss (Liger's fused one for the liger row), fused AdamW; with `world` > 1 each process takes
+    every world-th micro-batch and the LoRA gradients are averaged before the update."""
     import torch
 
     from codelupe_dagster.training import model as modeling
 
-    if liger and not modeling.apply_liger():
+    if liger and not modeling.apply_liger():  # patches Qwen2's classes: before the model is built
         raise RuntimeError("liger-kernel is not installed")
     model = add_lora(build_model(shape, device, dtype, attn))
     n_matmul = matmul_params(model.get_base_model())
-    cfg = model.config
     backbone, head = modeling.backbone_and_head(model)
     forward = torch.compile(backbone) if compile_ else backbone
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-4, fused=device.type == "cuda")
     rows = list(pack_documents(docs, args.seq_len, drop_last_partial=True))
     per_batch = PACKED_ROWS[shape]
-    batches = [rows[i : i + per_batch] for i in range(0, len(rows) - per_batch + 1, per_batch)]
+    batches = [rows[i : i + per_batch] for i in range(0, len(rows) - per_batch + 1, per_batch)][rank::world]
+    loss = "liger" if liger else "chunked"
 
     def step(batch_rows) -> tuple[int, list[int]]:
-        batch = modeling.to_device_batch(stack_rows(batch_rows), device)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            loss_sum, count = modeling.micro_batch_loss(forward, head, batch, chunk_tokens=args.loss_chunk)
+        batch = modeling.packed_inputs(batch_rows, device, attn)
+        loss_sum, count = modeling.micro_batch_loss(
+            forward, head, batch, chunk_tokens=args.loss_chunk, loss=loss
+        )
         (loss_sum / max(count, 1)).backward()
+        if world > 1:
+            average_gradients(trainable, world)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return sum(len(r) for r in batch_rows), [s for r in batch_rows for s in r.segment_lengths]
 
-    name = f"packed {attn}" + (" + compile" if compile_ else "") + (" + liger" if liger else "")
-    return timed(shape, name, step, batches, args, device, n_matmul, cfg)
+    return timed(shape, step, batches, args, device, n_matmul, model.config, deadline, world=world)
 
 
-def timed(shape, name, step, batches, args, device, n_matmul, cfg) -> Outcome:
+def average_gradients(params, world: int) -> None:
+    """One all-reduce of every LoRA gradient, flattened (they are small: ~40 MB on 7B at r=16)."""
+    import torch
+    import torch.distributed as dist
+
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def out_of_time(deadline: float, device, world: int) -> bool:
+    """Past the variant's soft limit; with several processes, when any is (they must stop together,
+    or one would wait in an all-reduce the others never join)."""
+    late = time.perf_counter() > deadline
+    if world == 1:
+        return late
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([float(late)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
+def timed(shape, step, batches, args, device, n_matmul, cfg, deadline: float, world: int = 1) -> Outcome:
+    """Warm-up steps, then up to `args.steps` measured ones, fewer when the variant's time runs out."""
     import torch
 
     if len(batches) < args.warmup + args.steps:
@@ -199,101 +505,31 @@ def timed(shape, name, step, batches, args, device, n_matmul, cfg) -> Outcome:
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    tokens = 0
-    flops = 0.0
+    tokens, flops, measured = 0, 0.0, 0
     d_attn = cfg.num_attention_heads * (cfg.hidden_size // cfg.num_attention_heads)
     started = time.perf_counter()
     for batch in batches[args.warmup : args.warmup + args.steps]:
         n, segments = step(batch)
         tokens += n
         flops += 6.0 * n_matmul * n + attention_flops(cfg.num_hidden_layers, d_attn, segments)
+        measured += 1
+        if out_of_time(deadline, device, world):
+            break
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
+    if world > 1:  # every process's tokens over the slowest one's time
+        import torch.distributed as dist
+
+        totals = torch.tensor([float(tokens), flops], dtype=torch.float64, device=device)
+        dist.all_reduce(totals)
+        slowest = torch.tensor([seconds], dtype=torch.float64, device=device)
+        dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+        tokens, flops, seconds = int(totals[0]), float(totals[1]), float(slowest[0])
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
-    peak_flops = H200_BF16_FLOPS if device.type == "cuda" else float("nan")
-    return Outcome(shape, name, tokens / seconds, flops / seconds / peak_flops, peak)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny shapes on CPU, a few steps")
-    parser.add_argument("--models", default="0.5B,7B")
-    parser.add_argument("--variants", default=None, help="default: padded,packed,flex,compile,liger")
-    parser.add_argument("--seq-len", dest="seq_len", type=int, default=2048)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--loss-chunk", dest="loss_chunk", type=int, default=8192)
-    parser.add_argument("--timeout", type=float, default=540.0, help="seconds for the whole run")
-    args = parser.parse_args(argv)
-
-    import torch
-
-    started = time.perf_counter()
-    if args.smoke:
-        args.models, args.seq_len, args.steps, args.warmup = "smoke", 128, 2, 1
-        # flex-attention has no CPU backward and compiling dominates a CPU smoke run.
-        args.variants = args.variants or "padded,packed"
-    args.variants = args.variants or "padded,packed,flex,compile,liger"
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    print(
-        f"torch {torch.__version__}, device "
-        f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}"
-    )
-    torch.manual_seed(0)
-
-    outcomes: list[Outcome] = []
-    for shape in args.models.split(","):
-        vocab = SHAPES[shape]["vocab_size"]
-        rng = np.random.default_rng(0)
-        needed = (args.warmup + args.steps + 2) * max(PACKED_ROWS[shape], PADDED_FILES[shape]) * args.seq_len
-        lengths = synthetic_lengths(rng, max(64, needed // 300), args.seq_len)
-        docs = [rng.integers(1, vocab, size=n).astype(np.int64) for n in lengths]
-        for variant in args.variants.split(","):
-            if time.perf_counter() - started > args.timeout:
-                outcomes.append(Outcome(shape, variant, note="skipped: --timeout budget spent"))
-                continue
-            try:
-                if variant == "padded":
-                    outcome = run_padded(shape, args, device, dtype, docs)
-                elif variant == "packed":
-                    outcome = run_packed(shape, args, device, dtype, docs)
-                elif variant == "flex":
-                    outcome = run_packed(shape, args, device, dtype, docs, attn="flex_attention")
-                elif variant == "compile":
-                    outcome = run_packed(shape, args, device, dtype, docs, compile_=True)
-                elif variant == "liger":
-                    outcome = run_packed(shape, args, device, dtype, docs, liger=True)
-                else:
-                    raise ValueError(f"unknown variant {variant}")
-            except Exception as exc:  # one failing variant must not lose the table
-                traceback.print_exc()
-                outcome = Outcome(shape, variant, note=f"error: {type(exc).__name__}: {str(exc)[:120]}")
-            outcomes.append(outcome)
-            print(
-                f"{outcome.model} {outcome.variant}: {outcome.tokens_per_s:,.0f} tok/s {outcome.note}",
-                flush=True,
-            )
-            gc.collect()
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-
-    print()
-    print("| model | variant | tokens/s | MFU (6N+attn) | peak GiB | vs padded | note |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
-    baselines = {
-        o.model: o.tokens_per_s for o in outcomes if o.variant.startswith("padded") and o.tokens_per_s
-    }
-    for o in outcomes:
-        ratio = (
-            f"{o.tokens_per_s / baselines[o.model]:.1f}x" if o.model in baselines and o.tokens_per_s else ""
-        )
-        print(
-            f"| {o.model} | {o.variant} | {o.tokens_per_s:,.0f} | {o.mfu:.1%} | {o.peak_gib:.1f} "
-            f"| {ratio} | {o.note} |"
-        )
-    return 0
+    peak_flops = H200_BF16_FLOPS * world if device.type == "cuda" else float("nan")
+    note = f"{measured} of {args.steps} steps (time bound)" if measured < args.steps else ""
+    return Outcome(shape, "", tokens / seconds, flops / seconds / peak_flops, peak, note)
 
 
 if __name__ == "__main__":

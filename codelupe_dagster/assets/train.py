@@ -113,13 +113,15 @@ def qwen_checkpoint(
             )
         )
     from codelupe_dagster.training.data import NoEligibleSamples
+    from codelupe_dagster.training.progress import every, listening
     from codelupe_dagster.training.trainer import run_training
 
     samples = RedactedSamples(index, pipeline.pii_kinds())
+    settings = _training_config(config, training)
+    log_steps = every(settings.log_every, lambda step: context.log.info(step.line()))
     try:
-        checkpoint = run_training(
-            _training_config(config, training), samples, log=context.log.info, warn=context.log.warning
-        )
+        with listening(log_steps):
+            checkpoint = run_training(settings, samples, log=context.log.info, warn=context.log.warning)
     except NoEligibleSamples as exc:
         raise dg.Failure(description=f"No eligible training samples: {exc}") from exc
     context.log.info(samples.summary())
@@ -150,8 +152,9 @@ def _data_check(manifest: dict[str, Any]) -> dg.AssetCheckResult:
 
 
 def _metadata(path: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    # Every other number typed by its Python type, so no numeric key reaches the UI as text.
     scalars = {
-        key: value
+        key: _scalar(value)
         for key, value in manifest.items()
         if isinstance(value, int | float | str) and not isinstance(value, bool)
     }
@@ -171,6 +174,7 @@ def _metadata(path: Any, manifest: dict[str, Any]) -> dict[str, Any]:
         **scalars,
         **numbers,
         "resumed_at_steps": dg.MetadataValue.json(list(manifest.get("resumed_at_steps") or [])),
+        "loss_curve": _loss_curve_table(manifest.get("loss_curve") or []),
         "path": dg.MetadataValue.path(str(path)),
         "languages": manifest["languages"],
         # What the training policy admitted (per licence) and left out (per reason), and the policy itself.
@@ -178,6 +182,23 @@ def _metadata(path: Any, manifest: dict[str, Any]) -> dict[str, Any]:
         "excluded_by_policy": dg.MetadataValue.json(manifest.get("excluded", {})),
         "policy": dg.MetadataValue.json(manifest.get("policy", {})),
     }
+
+
+def _scalar(value: float | str) -> Any:
+    if isinstance(value, float):
+        return dg.MetadataValue.float(value)
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    return value
+
+
+LOSS_CURVE_SCHEMA = dg.TableSchema(columns=[dg.TableColumn("step", "int"), dg.TableColumn("loss", "float")])
+
+
+def _loss_curve_table(points: list[dict[str, Any]]) -> dg.TableMetadataValue:
+    """The manifest's loss curve (at most 200 points) as a typed table: step ints, loss floats."""
+    records = [dg.TableRecord({"step": int(p["step"]), "loss": float(p["loss"])}) for p in points]
+    return dg.MetadataValue.table(records, schema=LOSS_CURVE_SCHEMA)
 
 
 training_job = dg.define_asset_job("qwen_training_job", selection=[qwen_checkpoint])

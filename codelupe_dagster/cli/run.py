@@ -30,6 +30,7 @@ from codelupe_dagster.backends.repo_queue import QueueState, RepoQueue, Settled
 from codelupe_dagster.backends.sources import forge_kinds
 from codelupe_dagster.cli.errors import CommandError, WorkFailed
 from codelupe_dagster.cli.launch import execute_as_location_run
+from codelupe_dagster.cli.training_progress import training_progress
 from codelupe_dagster.core.filters import LOW_QUALITY
 from codelupe_dagster.core.masking import mask_secrets_in_text
 from codelupe_dagster.partitions import apply_partition_requests
@@ -183,9 +184,11 @@ def maybe_train(
     enabled: bool,
     tags: dict[str, str] | None = None,
     summary: RunSummary | None = None,
+    console: Console | None = None,
 ) -> str:
-    """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn;
-    why it failed (or that it was interrupted) goes to `summary.training_error`."""
+    """Materialize `qwen_checkpoint` when the code location defines it and there is new data to learn,
+    with a progress bar of its steps on `console`; why it failed (or that it was interrupted) goes to
+    `summary.training_error`."""
     if not enabled:
         return "skipped (--no-train)"
     try:
@@ -196,7 +199,8 @@ def maybe_train(
     if new == 0 and version:
         return f"up to date ({version}: no new samples)"
     # The training sensor's job, so the run is listed under qwen_training_job in the UI.
-    result = execute_as_location_run(job, instance, tags=tags or {}, run_config=console_config())
+    with training_progress(console):
+        result = execute_as_location_run(job, instance, tags=tags or {}, run_config=console_config())
     if result.success:
         return "succeeded"
     if summary is not None:
@@ -318,7 +322,7 @@ def _finish(run: PipelineRun, train: bool) -> RunSummary:
     if summary.batches_succeeded:
         _refresh_corpus_stats(run)
     summary.training = (
-        maybe_train(run.defs, run.instance, train, run.tags, summary)
+        maybe_train(run.defs, run.instance, train, run.tags, summary, run.console)
         if summary.stopped is None
         else "skipped (failures)"
     )

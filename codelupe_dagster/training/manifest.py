@@ -14,6 +14,7 @@ from typing import Any
 
 from codelupe_dagster.training.config import TrainingConfig
 from codelupe_dagster.training.data import CorpusSelection
+from codelupe_dagster.training.progress import loss_curve
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def build_manifest(
         "resumed_at_steps": list(loop.resumed_at_steps),
         "train_loss": loop.tail_loss,
         "train_loss_first_step": loop.step_losses[0],
+        "loss_curve": loss_curve(loop.step_losses),  # per step, averaged down to at most 200 points
         "eval_loss_before": evaluation.before,
         "eval_loss_after": evaluation.after,
         "tokens_per_second": loop.tokens_per_second,

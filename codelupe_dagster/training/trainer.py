@@ -34,6 +34,7 @@ from codelupe_dagster.training.data import (
     tokenize_documents,
 )
 from codelupe_dagster.training.manifest import Evaluation, LoopStats, build_manifest
+from codelupe_dagster.training.progress import report_step
 from codelupe_dagster.training.schedule import (
     MicroBatch,
     Step,
@@ -339,6 +340,7 @@ def train(
                 run, step_index, step_losses[-1], scheduler, trained_tokens, time.perf_counter() - started
             )
         done = step_index + 1
+        report_step(done, len(steps), step_losses[-1], trained_tokens, time.perf_counter() - started)
         if done == len(steps):
             break
         if config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds:
