@@ -19,6 +19,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from codelupe_dagster.training import checkpoints
 from codelupe_dagster.training.config import TINY_MODEL
@@ -130,7 +131,9 @@ def merge_checkpoint(
     return out
 
 
-def _merged_model(checkpoint: checkpoints.Checkpoint, base_path: str, dtype: str, log: Callable[[str], None]):  # type: ignore[no-untyped-def]
+def _merged_model(
+    checkpoint: checkpoints.Checkpoint, base_path: str, dtype: str, log: Callable[[str], None]
+) -> Any:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
