@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "codelupe_dagster.cli.migrate_ledger:migrate_ledger",
         "Migrate the dedup ledger to the current layout.",
     ),
+    "model": ("codelupe_dagster.cli.model:model", "List checkpoints; merge one into its base model."),
 }
 # Commands that only read: they never create a state directory or start a server where there is none.
 READ_ONLY = frozenset({"status", "search", "export", "dropped"})

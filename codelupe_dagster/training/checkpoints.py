@@ -1,5 +1,10 @@
-"""Checkpoint directories: `DATA_DIR/checkpoints/v0001/`, `v0002/`, … each with `adapter/`,
-`tokenizer/` and `manifest.json`.
+"""Checkpoint directories: `DATA_DIR/checkpoints/v0001/`, `v0002/`, … each with `adapter/` and
+`manifest.json`.
+
+`adapter/` is self-contained: the peft adapter, the tokenizer it was trained with and a model card
+(README.md, from the manifest), so `AutoTokenizer`, `AutoPeftModelForCausalLM` and the Hub take the
+directory as it is. Checkpoints written before that keep the tokenizer in a sibling `tokenizer/`;
+`Checkpoint.tokenizer_dir` finds either.
 
 A checkpoint only counts once its manifest exists: the writer fills a hidden temporary directory
 and renames it into place, so a crash mid-write never leaves a half checkpoint that the sensor or a
@@ -20,7 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from codelupe_dagster.training.model_card import model_card
+
 MANIFEST = "manifest.json"
+ADAPTER = "adapter"
+MODEL_CARD = "README.md"  # in the adapter directory, where the Hub and peft look for it
+LEGACY_TOKENIZER = "tokenizer"  # where checkpoints kept the tokenizer before it moved into `adapter/`
+TOKENIZER_CONFIG = "tokenizer_config.json"
 CONTENT_IDS = "content_ids.bin"  # the trained-on content ids, sorted, raw
 ID_BYTES = 16
 _VERSION = re.compile(r"^v(\d{4,})$")
@@ -37,11 +48,15 @@ class Checkpoint:
 
     @property
     def adapter_dir(self) -> Path:
-        return self.path / "adapter"
+        return self.path / ADAPTER
 
     @property
     def tokenizer_dir(self) -> Path:
-        return self.path / "tokenizer"
+        """The adapter directory, or the sibling `tokenizer/` of a checkpoint written before."""
+        legacy = self.path / LEGACY_TOKENIZER
+        if not (self.adapter_dir / TOKENIZER_CONFIG).is_file() and (legacy / TOKENIZER_CONFIG).is_file():
+            return legacy
+        return self.adapter_dir
 
     @property
     def watermark(self) -> datetime | None:
@@ -129,8 +144,11 @@ def trained_repos(checkpoint: Checkpoint) -> list[str]:
 
 
 def publish(staging: Path, version: str, manifest: dict[str, Any]) -> Checkpoint:
-    """Write the manifest last and rename the directory: the checkpoint appears atomically."""
+    """Write the model card over peft's template, the manifest last, and rename the directory: the
+    checkpoint appears atomically."""
     write_content_ids(staging, manifest)
+    if (staging / ADAPTER).is_dir():
+        (staging / ADAPTER / MODEL_CARD).write_text(model_card(manifest))
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     final = staging.parent / version
     if final.exists():

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any
 
 from codelupe_dagster.training.config import TrainingConfig
@@ -92,6 +93,14 @@ def trained_on(selection: CorpusSelection) -> dict[str, Any]:
     }
 
 
+def codelupe_version() -> str | None:
+    """The installed package's version (None from a bare checkout): the model card names it."""
+    try:
+        return metadata.version("codelupe-dagster")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def build_manifest(
     *,
     version: str,
@@ -133,5 +142,6 @@ def build_manifest(
         "wall_seconds": wall_seconds,
         **hardware,
         "git_commit": git_commit,
+        "codelupe_version": codelupe_version(),
         "config": config.to_manifest(),
     }

@@ -406,12 +406,13 @@ def save_checkpoint(
     evaluation: Evaluation,
     started: float,
 ) -> checkpoints.Checkpoint:
-    """Write adapter and tokenizer to a staging directory, then publish it with its manifest."""
+    """Write adapter and tokenizer to a staging directory, then publish it with its manifest and card."""
     data_dir = Path(config.data_dir)
     version = checkpoints.next_version(data_dir)
     staging = checkpoints.staging_dir(data_dir, version)
-    trainable.model.save_pretrained(str(staging / "adapter"))
-    start.tokenizer.save_pretrained(str(staging / "tokenizer"))
+    # The tokenizer beside the adapter, so the directory loads on its own; `publish` adds the model card.
+    trainable.model.save_pretrained(str(staging / checkpoints.ADAPTER))
+    start.tokenizer.save_pretrained(str(staging / checkpoints.ADAPTER))
     manifest = build_manifest(
         version=version,
         config=config,
