@@ -192,3 +192,58 @@ class _Unread:
 
     def iter_documents(self, *_: Any, **__: Any) -> Any:
         raise AssertionError("the corpus was read before the configuration was checked")
+
+
+def _asset_run(data_dir: Path, train_gpus: int, **config: Any) -> Any:
+    import dagster as dg
+
+    from codelupe_dagster.assets.train import QwenCheckpointConfig, qwen_checkpoint
+    from codelupe_dagster.resources.pipeline import PipelineResource
+    from codelupe_dagster.resources.training import TrainingResource
+
+    resources = {
+        "search": SearchIndexResource(data_dir=str(data_dir)),
+        "training": TrainingResource(data_dir=str(data_dir), wandb_mode="disabled", train_gpus=train_gpus),
+        "pipeline": PipelineResource(data_dir=str(data_dir)),
+    }
+    run_config = dg.RunConfig(ops={"qwen_checkpoint": QwenCheckpointConfig(**config)})
+    return dg.materialize([qwen_checkpoint], resources=resources, run_config=run_config, raise_on_error=False)
+
+
+def test_the_asset_launches_two_processes_and_reports_rank_0s_checkpoint(
+    data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.planted import GITHUB_TOKEN
+
+    with_tiny_model(data_dir)
+    index = SearchIndexResource(data_dir=str(data_dir)).code_index()
+    index.ensure()
+    docs = stdlib_docs(["json", "email", "http"], per_package=3, max_chars=2000)
+    docs[0]["content"] = f'TOKEN = "{GITHUB_TOKEN}"\n' + docs[0]["content"]
+    index.bulk_upsert(docs).raise_for_errors()
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the ranks import this checkout, as an install would
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    result = _asset_run(
+        data_dir, 2, seq_len=128, micro_batch_rows=1, tokens_per_step=256, max_steps=2, eval_fraction=0.3
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("qwen_checkpoint")
+    metadata = materialization.metadata
+    assert metadata["world_size"].value == 2 and metadata["steps"].value == 2
+    assert metadata["version"].value == "v0001" and metadata["eval_loss_after"].value > 0
+    # The launcher read (and redacted) the corpus once; the ranks trained on that copy.
+    assert metadata["secrets_redacted"].value == {"github_pat": 1}
+    assert [c.version for c in checkpoints.list_checkpoints(data_dir)] == ["v0001"]
+
+
+def test_the_asset_refuses_a_step_its_gpus_cannot_share_before_loading_anything(data_dir: Path) -> None:
+    import dagster as dg
+
+    index = SearchIndexResource(data_dir=str(data_dir)).code_index()
+    index.ensure()
+    index.bulk_upsert(stdlib_docs(["json"], per_package=2)).raise_for_errors()
+    result = _asset_run(data_dir, 2, seq_len=128, micro_batch_rows=1, tokens_per_step=384)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert "TRAIN_GPUS=2: tokens_per_step 384 makes 3 micro-batches" in str(failure.step_failure_data.error)
+    assert not (data_dir / "models").exists()  # no base model was built
