@@ -247,3 +247,47 @@ def test_the_asset_refuses_a_step_its_gpus_cannot_share_before_loading_anything(
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "TRAIN_GPUS=2: tokens_per_step 384 makes 3 micro-batches" in str(failure.step_failure_data.error)
     assert not (data_dir / "models").exists()  # no base model was built
+
+
+HANGING_WORKER = """
+import os, sys, time
+from pathlib import Path
+Path(sys.argv[-1], "pid-" + os.environ["RANK"]).write_text(str(os.getpid()))
+print("rank", os.environ["RANK"], "ready", flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited; nobody may be left to reap it here
+
+
+def test_cancelling_the_launch_stops_torchrun_and_every_rank(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from codelupe_dagster.training import distributed
+
+    script = tmp_path / "hang.py"
+    script.write_text(HANGING_WORKER)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    ready: list[str] = []
+
+    def log(line: str) -> None:
+        if line.endswith("ready"):
+            ready.append(line)
+        if len(ready) == 2:
+            raise KeyboardInterrupt  # what Ctrl-C (or Dagster's cancel) raises in the launching thread
+
+    with pytest.raises(KeyboardInterrupt):
+        distributed._run_torchrun(run_dir, 2, (str(script),), log)
+    pids = [int((run_dir / f"pid-{rank}").read_text()) for rank in (0, 1)]
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
