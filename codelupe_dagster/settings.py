@@ -38,6 +38,8 @@ DEFAULTS: dict[str, str] = {
     # Issue 14: mid-run checkpoints and a time budget for training (docs/training.md); TRAIN_MAX_SECONDS has
     # no default: unset, training is unbounded.
     "CHECKPOINT_EVERY": "200",
+    # Processes (one per GPU) a training run uses; auto: every visible CUDA device, 1 on a CPU-only machine.
+    "TRAIN_GPUS": "auto",
     "REDIS_KEY_PREFIX": DEFAULT_PREFIX,
     "WANDB_MODE": "offline",
     "CLONE_ALLOWED_SCHEMES": "https",
@@ -75,6 +77,7 @@ MINIMUMS: dict[str, int] = {
     "MAX_REPO_CRASHES": 1,
     "DEDUP_EXPECTED_FILES": 1,
     "CHECKPOINT_EVERY": 0,  # 0: no mid-run checkpoints
+    "TRAIN_GPUS": 1,
 }
 
 

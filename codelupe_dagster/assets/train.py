@@ -1,7 +1,9 @@
 """`qwen_checkpoint`: a LoRA adapter trained on the best indexed code, continuing from the last one.
 
 Thin on purpose: the trainer (codelupe_dagster.training) does the work and is imported inside the
-asset body, so the code location loads without torch.
+asset body, so the code location loads without torch. With TRAIN_GPUS above 1 (by default: every
+visible GPU) the asset launches one process per GPU under torchrun, forwards their log lines and reads
+rank 0's checkpoint and manifest back (`training/distributed.py`); with one it trains in process.
 """
 
 from typing import Any
@@ -25,7 +27,15 @@ FLOAT_METADATA = (
     "train_seconds",
     "wall_seconds",
 )
-INT_METADATA = ("steps", "steps_planned", "tokens", "trained_tokens", "eval_tokens", "documents")
+INT_METADATA = (
+    "steps",
+    "steps_planned",
+    "tokens",
+    "trained_tokens",
+    "eval_tokens",
+    "documents",
+    "world_size",
+)
 
 
 class QwenCheckpointConfig(dg.Config):
@@ -112,18 +122,34 @@ def qwen_checkpoint(
                 f"quality_score >= {min_quality}. Index some code first or lower TRAIN_MIN_QUALITY."
             )
         )
+    from codelupe_dagster.training import distributed
     from codelupe_dagster.training.data import NoEligibleSamples
     from codelupe_dagster.training.progress import every, listening
     from codelupe_dagster.training.trainer import run_training
 
     samples = RedactedSamples(index, pipeline.pii_kinds())
-    settings = _training_config(config, training)
-    log_steps = every(settings.log_every, lambda step: context.log.info(step.line()))
+    training_config = _training_config(config, training)
+    world_size = distributed.resolve_world_size(training.train_gpus)
     try:
-        with listening(log_steps):
-            checkpoint = run_training(settings, samples, log=context.log.info, warn=context.log.warning)
+        distributed.check_shardable(training_config, world_size)
+    except ValueError as exc:
+        raise dg.Failure(description=f"TRAIN_GPUS={world_size}: {exc}") from exc
+    # Step lines for the run's log: in this process when it trains here; several ranks forward theirs.
+    log_steps = every(training_config.log_every, lambda step: context.log.info(step.line()))
+    try:
+        if world_size > 1:
+            checkpoint = distributed.launch(
+                training_config, samples, world_size, log=context.log.info, warn=context.log.warning
+            )
+        else:
+            with listening(log_steps):
+                checkpoint = run_training(
+                    training_config, samples, log=context.log.info, warn=context.log.warning
+                )
     except NoEligibleSamples as exc:
         raise dg.Failure(description=f"No eligible training samples: {exc}") from exc
+    except distributed.DistributedTrainingFailed as exc:
+        raise dg.Failure(description=str(exc)) from exc
     context.log.info(samples.summary())
     metadata = _metadata(checkpoint.path, checkpoint.manifest)
     metadata["secrets_redacted"] = dg.MetadataValue.json(dict(sorted(samples.tally.secrets.items())))

@@ -87,7 +87,15 @@ def training_from_env(data_dir: str) -> TrainingResource:
         wandb_mode=settings.env_str("WANDB_MODE", "") or None,
         checkpoint_every=settings.env_int("CHECKPOINT_EVERY"),
         max_seconds=_train_max_seconds(),
+        train_gpus=_train_gpus(),
     )
+
+
+def _train_gpus() -> int | None:
+    """TRAIN_GPUS: 'auto' (the default) is None, resolved when a run starts; else a count of at least 1."""
+    if (settings.env_str("TRAIN_GPUS") or "auto").lower() == "auto":
+        return None
+    return settings.env_int("TRAIN_GPUS")
 
 
 def _train_max_seconds() -> float | None:

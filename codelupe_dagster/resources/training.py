@@ -74,6 +74,15 @@ class TrainingResource(dg.ConfigurableResource):
             "evaluates and saves as usual; unset: no bound."
         ),
     )
+    train_gpus: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "TRAIN_GPUS: processes (one per GPU) a training run uses, launched under torchrun when more than "
+            "one; unset or 'auto': every visible CUDA device, 1 on a CPU-only machine (N on a CPU: N gloo "
+            "processes)."
+        ),
+    )
 
     @field_validator("license_policy")
     @classmethod

@@ -9,6 +9,10 @@ optimizer steps, continue from a mid-run checkpoint of the same plan or evaluate
 mid-run state every `checkpoint_every` steps, stopping early on `max_seconds`), evaluate again, save
 the checkpoint with its manifest. torch is imported inside the functions, so importing this module
 costs nothing without the [train] extra.
+
+Rank-aware (`distributed.py`): in a launched run every rank builds the same plan, trains its share of
+each step's micro-batches and sums the gradients; only rank 0 logs, writes checkpoints and mid-run
+state, and talks to wandb. On a single process every collective is a no-op.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 
 from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.packing import PackedRow, pack_documents
-from codelupe_dagster.training import checkpoints, resume
+from codelupe_dagster.training import checkpoints, distributed, resume
 from codelupe_dagster.training.config import TrainingConfig
 from codelupe_dagster.training.data import (
     CorpusSelection,
@@ -112,6 +116,10 @@ def run_training(
     """
     started = time.perf_counter()
     data_dir = Path(config.data_dir)
+    ctx = distributed.current()
+    distributed.check_shardable(config, ctx.world_size)
+    if not ctx.is_main:
+        log = _quiet
     seed_everything(config.seed)
     selection = select_training_corpus(config, source, log)
     start = starting_point(config, selection, log)
@@ -120,11 +128,11 @@ def run_training(
     optimizer, scheduler = optimizer_and_schedule(config, trainable, len(data.steps))
     previous = start.previous.version if start.previous else None
     plan = resume.plan_id(config, selection, previous, data.steps, data.eval_batches)
-    run = start_wandb(config, log)
+    if distributed.from_main(plan, ctx) != plan:
+        raise RuntimeError(f"rank {ctx.rank} planned {plan}, unlike rank 0: the ranks saw different data")
+    run = start_wandb(config, log) if ctx.is_main else None
     # Last before the loop: restoring the RNG states here makes the resumed steps draw what they would have.
-    progress = resume.restore(
-        data_dir, plan, trainable.model, optimizer, scheduler, log=log, warn=warn or log
-    )
+    progress = restore_progress(data_dir, plan, trainable, optimizer, scheduler, ctx, log, warn or log)
     if progress is None:
         progress = resume.Progress(
             eval_before=evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
@@ -137,8 +145,10 @@ def run_training(
         )
 
     def save_partial(now: resume.Progress) -> None:
-        path = resume.save(data_dir, plan, now, trainable.model, optimizer, scheduler)
-        log(f"mid-run checkpoint {path.name} ({now.next_step}/{len(data.steps)} steps)")
+        if ctx.is_main:  # every rank holds the same adapter and optimizer state after a step
+            path = resume.save(data_dir, plan, now, trainable.model, optimizer, scheduler)
+            log(f"mid-run checkpoint {path.name} ({now.next_step}/{len(data.steps)} steps)")
+        distributed.barrier(ctx)
 
     loop = train(config, trainable, data.steps, optimizer, scheduler, run, progress, save_partial)
     eval_after = evaluate(trainable, data.eval_batches, config.loss_chunk_tokens)
@@ -149,11 +159,44 @@ def run_training(
     )
 
     evaluation = Evaluation(progress.eval_before, eval_after)
-    checkpoint = save_checkpoint(config, start, trainable, selection, data, loop, evaluation, started)
-    checkpoints.remove_partials(data_dir)  # the run is over: nothing to resume any more
-    finish_wandb(run, checkpoint.manifest)
-    log(f"wrote checkpoint {checkpoint.path}")
-    return checkpoint
+    checkpoint = None
+    if ctx.is_main:
+        checkpoint = save_checkpoint(config, start, trainable, selection, data, loop, evaluation, started)
+        checkpoints.remove_partials(data_dir)  # the run is over: nothing to resume any more
+        finish_wandb(run, checkpoint.manifest)
+        log(f"wrote checkpoint {checkpoint.path}")
+    published: checkpoints.Checkpoint = distributed.from_main(checkpoint, ctx)
+    return published
+
+
+def _quiet(message: str) -> None:
+    """The log of ranks other than 0: one voice per run."""
+
+
+def restore_progress(
+    data_dir: Path,
+    plan: str,
+    trainable: TrainableModel,
+    optimizer: Any,
+    scheduler: Any,
+    ctx: distributed.Context,
+    log: Log,
+    warn: Log,
+) -> resume.Progress | None:
+    """`resume.restore` on every rank, rank 0 first: it removes foreign or broken mid-run checkpoints,
+    so the others then load the very one it loaded. Then rank 0's adapter is every rank's."""
+    progress = None
+    for turn in (True, False):
+        if ctx.is_main == turn:
+            progress = resume.restore(
+                data_dir, plan, trainable.model, optimizer, scheduler, log=log, warn=warn
+            )
+        distributed.barrier(ctx)
+    step = progress.next_step if progress else None
+    if distributed.from_main(step, ctx) != step:
+        raise RuntimeError(f"rank {ctx.rank} would continue at step {step}, unlike rank 0")
+    distributed.broadcast_parameters(trainable.trainable, ctx)
+    return progress
 
 
 def seed_everything(seed: int) -> None:
@@ -205,13 +248,16 @@ def starting_point(config: TrainingConfig, selection: CorpusSelection, log: Log)
 
 
 def build_model(config: TrainingConfig, start: StartingPoint, log: Log) -> TrainableModel:
-    """The base model on the best device, with the previous adapter or a fresh LoRA adapter."""
+    """The base model on the best device (this rank's GPU in a launched run), with the previous adapter
+    or a fresh LoRA adapter."""
     import torch
     from peft import PeftModel, get_peft_model
 
     from codelupe_dagster.training import model as modeling
 
     device = modeling.pick_device()
+    if device.type == "cuda" and distributed.current().distributed:
+        device = torch.device("cuda", distributed.current().local_rank)
     dtype = modeling.pick_dtype(device)
     liger = modeling.apply_liger() if config.use_liger else False
     base = modeling.load_causal_lm(
@@ -269,20 +315,23 @@ def pack_corpus(config: TrainingConfig, tokenizer: Any, selection: CorpusSelecti
 
 
 def evaluate(trainable: TrainableModel, eval_batches: list[MicroBatch], chunk_tokens: int) -> float | None:
-    """Mean held-out loss per scored token; None without held-out rows. Leaves the model in train mode."""
+    """Mean held-out loss per scored token; None without held-out rows. Leaves the model in train mode.
+    Each rank scores its share of the batches; the sums are added up over the ranks."""
     import torch
 
     if not eval_batches:
         return None
+    ctx = distributed.current()
     trainable.model.eval()
     total, count = 0.0, 0
     with torch.no_grad(), trainable.autocast():
-        for rows in eval_batches:
+        for rows in distributed.shard(eval_batches, ctx):
             loss_sum, n = trainable.loss_sum(rows, chunk_tokens)
             total += float(loss_sum)
             count += n
     trainable.model.train()
-    return total / count if count else None
+    total, count_sum = distributed.sum_floats([total, float(count)], ctx, trainable.device)
+    return total / count_sum if count_sum else None
 
 
 def optimizer_and_schedule(
@@ -320,6 +369,7 @@ def train(
     import torch
 
     device = trainable.device
+    ctx = distributed.current()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     trainable.model.train()
@@ -343,7 +393,9 @@ def train(
         report_step(done, len(steps), step_losses[-1], trained_tokens, time.perf_counter() - started)
         if done == len(steps):
             break
-        if config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds:
+        if config.max_seconds is not None and distributed.any_rank(
+            time.perf_counter() - started >= config.max_seconds, ctx, device
+        ):
             stopped_on = "time_budget"
             break
         if config.checkpoint_every and done % config.checkpoint_every == 0:
@@ -382,17 +434,20 @@ def train_step(config: TrainingConfig, trainable: TrainableModel, step: Step) ->
     """Accumulate the gradients of one step's micro-batches; returns the step's loss per token.
 
     Each micro-batch's loss is divided by the whole step's token count, so every token weighs the
-    same however the tokens fall into micro-batches.
+    same however the tokens fall into micro-batches — or ranks: each rank runs its share of the
+    micro-batches and the gradients (and the loss) are summed over the ranks.
     """
     import torch
 
+    ctx = distributed.current()
     step_targets = sum(target_count(rows) for rows in step)
     step_loss = torch.zeros((), device=trainable.device)
-    for rows in step:
+    for rows in distributed.shard(step, ctx):
         with trainable.autocast():
             loss_sum, _ = trainable.loss_sum(rows, config.loss_chunk_tokens)
         (loss_sum / step_targets).backward()
         step_loss += loss_sum.detach() / step_targets
+    distributed.all_reduce_gradients(trainable.trainable, step_loss, ctx)
     return float(step_loss)
 
 
@@ -444,4 +499,5 @@ def hardware_facts(trainable: TrainableModel) -> dict[str, Any]:
         "dtype": str(trainable.dtype).removeprefix("torch."),
         "liger": trainable.liger,
         "trainable_parameters": sum(p.numel() for p in trainable.trainable),
+        "world_size": distributed.current().world_size,  # processes (GPUs) the run trained on
     }

@@ -15,6 +15,7 @@ TRAINING_ENV = {
     "WANDB_MODE": "disabled",
     "CHECKPOINT_EVERY": "50",
     "TRAIN_MAX_SECONDS": "120",
+    "TRAIN_GPUS": "2",
 }
 
 
@@ -32,6 +33,7 @@ def test_default_resources_fill_every_field_from_its_variable(
     assert training.min_new_files == 42
     assert training.wandb_mode == "disabled"
     assert (training.checkpoint_every, training.max_seconds) == (50, 120.0)
+    assert training.train_gpus == 2
     # One DATA_DIR for every resource.
     assert training.data_path() == data_dir.resolve()
     assert training.data_dir == resources["pipeline"].data_dir
@@ -47,6 +49,7 @@ def test_unset_variables_give_the_documented_defaults(
     assert (training.min_quality, training.max_documents, training.min_new_files) == (0.7, 100_000, 1000)
     assert training.wandb_mode is None  # the trainer then picks online with WANDB_API_KEY, else offline
     assert (training.checkpoint_every, training.max_seconds) == (200, None)  # no time bound
+    assert training.train_gpus is None  # auto: every visible GPU, resolved when a run starts
 
 
 def test_a_resource_built_in_code_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,6 +75,7 @@ def test_every_field_names_its_variable() -> None:
         "include_contaminated": "TRAIN_INCLUDE_CONTAMINATED",
         "checkpoint_every": "CHECKPOINT_EVERY",
         "max_seconds": "TRAIN_MAX_SECONDS",
+        "train_gpus": "TRAIN_GPUS",
     }
     assert set(described) == set(variables)
     for name, variable in variables.items():
@@ -103,6 +107,8 @@ def test_training_policy_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
         ("CHECKPOINT_EVERY", "often", "CHECKPOINT_EVERY must be an integer, got 'often'"),
         ("TRAIN_MAX_SECONDS", "0", "TRAIN_MAX_SECONDS must be a positive number of seconds, got 0.0"),
         ("TRAIN_MAX_SECONDS", "2m", "TRAIN_MAX_SECONDS must be a number, got '2m'"),
+        ("TRAIN_GPUS", "0", "TRAIN_GPUS must be at least 1, got 0"),
+        ("TRAIN_GPUS", "all", "TRAIN_GPUS must be an integer, got 'all'"),
     ],
 )
 def test_resume_and_time_budget_settings_are_checked_when_read(
@@ -125,3 +131,24 @@ def test_checkpoints_can_be_turned_off_and_an_empty_budget_is_no_budget(
     monkeypatch.setenv("TRAIN_MAX_SECONDS", "")  # compose files pass `X=` for unset
     training = training_from_env(str(tmp_path))
     assert (training.checkpoint_every, training.max_seconds) == (0, None)
+
+
+def test_train_gpus_auto_resolves_to_the_visible_gpus_and_one_on_a_cpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from codelupe_dagster.resources import training_from_env
+
+    torch = pytest.importorskip("torch")
+    from codelupe_dagster.training.distributed import resolve_world_size
+
+    for value in ("auto", "AUTO", ""):
+        monkeypatch.setenv("TRAIN_GPUS", value)
+        assert training_from_env(str(tmp_path)).train_gpus is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_world_size(None) == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert resolve_world_size(None) == 4
+    assert resolve_world_size(2) == 2  # an explicit count wins, on a CPU too (gloo processes)
+    with pytest.raises(ValueError, match="TRAIN_GPUS must be at least 1"):
+        resolve_world_size(0)
