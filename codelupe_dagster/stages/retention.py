@@ -62,9 +62,7 @@ class Verdict:
         return self.kept_because is None
 
 
-def judge(
-    batch_id: str, record: Mapping[str, Any] | None, *, indexed: bool, active: bool
-) -> Verdict:
+def judge(batch_id: str, record: Mapping[str, Any] | None, *, indexed: bool, active: bool) -> Verdict:
     """Whether one partition older than the newest ``keep`` may be retired, and if not, why."""
     if active:
         return Verdict(batch_id, "a run of it is queued or in flight")
