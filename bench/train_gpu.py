@@ -37,6 +37,7 @@ here overstates hardware utilisation by up to 1.5x and is reported because the t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -149,6 +150,34 @@ def worker_command(shape: str, variant: str, args: argparse.Namespace, seconds: 
     return [*launcher, script, *options]
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (torchrun starts each rank in a session of its own, out of reach
+    of a signal to torchrun's process group)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM first (torchrun stops its ranks), then SIGKILL to the group and to any rank still there."""
+    ranks = _children(process.pid)
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    for pid in ranks:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def run_bounded(command: list[str], seconds: float) -> tuple[int | None, str, str]:
     """Run `command` in its own process group; kill the whole group past `seconds` (rc None)."""
     with subprocess.Popen(
@@ -157,7 +186,7 @@ def run_bounded(command: list[str], seconds: float) -> tuple[int | None, str, st
         try:
             stdout, stderr = process.communicate(timeout=seconds)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # torchrun's ranks too
+            _stop(process)
             stdout, stderr = process.communicate()
             return None, stdout, stderr
         return process.returncode, stdout, stderr
