@@ -21,6 +21,7 @@ NOT_SETTINGS = {
     "PATH": "the executables' search path",
     "XDG_DATA_HOME": "the XDG base directory standard's; the DATA_DIR row names it as the default's root",
     "CODELUPE_TEST_CRASH_ON_PATH": "a fault-injection hook set by tests/faults only",
+    "LOCAL_RANK": "set by torch.distributed.run for each training rank (TRAIN_GPUS above 1)",
 }
 
 
