@@ -120,6 +120,8 @@ SUMMARY_KEYS: dict[str, dict[str, str]] = {
         "files_per_s": SKIP,
         "elapsed_s": SKIP,
         "min_quality": SKIP,
+        "dagster/row_count": SKIP,  # the same number as `kept`
+        "dagster/partition_row_count": SKIP,
     },
     "es_code_index": {
         "spooled": SUM,
@@ -130,6 +132,8 @@ SUMMARY_KEYS: dict[str, dict[str, str]] = {
         "index_size_bytes": LATEST,
         "docs_per_s": SKIP,
         "min_quality": SKIP,
+        "dagster/row_count": LATEST,  # documents in the whole index after the batch
+        "dagster/partition_row_count": SKIP,  # the same number as `indexed`
     },
 }
 
@@ -443,6 +447,7 @@ class WaitReporter:
 SUMMARY_LABELS = {
     BELOW_THRESHOLD: "below MIN_QUALITY_THRESHOLD, not indexed",
     "index_size_bytes": "index_size_bytes (after the last batch)",
+    "dagster/row_count": "documents in the index (after the last batch)",
 }
 
 

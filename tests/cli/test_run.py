@@ -63,8 +63,9 @@ def test_local_source_end_to_end_then_incremental(data_dir, redis_url, redis_cli
         scored, indexed = first.totals["scored_files"], first.totals["es_code_index"]
         assert scored["kept"] > 0
         assert scored["kept"] == indexed["indexed"] + indexed["below_threshold"] == indexed["spooled"]
-        size = defs.resources["search"].process_config_and_initialize().code_index().size_bytes()
-        assert indexed["index_size_bytes"] == size
+        index = defs.resources["search"].process_config_and_initialize().code_index()
+        assert indexed["index_size_bytes"] == index.size_bytes()
+        assert indexed["dagster/row_count"] == index.count() == indexed["indexed"]  # the index's, not a sum
         assert (
             kept_breakdown(first)
             == f"kept {scored['kept']} = indexed {indexed['indexed']} + 0 below the index threshold"
