@@ -71,8 +71,11 @@ def _sigterm_not_left_ignored(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test that leaves SIGTERM ignored is named, and the default action is put back.
 
     Processes this one spawns inherit an ignored SIGTERM, so `Pool.terminate()` can no longer stop an idle
-    worker and its join waits forever: one CI run hung 600 s that way, after some earlier test (never
-    identified) had left SIGTERM ignored in the pytest process.
+    worker and its join waits forever: one CI run hung 600 s that way. The cause: Dagster points SIGTERM at
+    SIGINT's handler around every run and leaves it there (`dagster._utils.interrupts`), and a pytest
+    started as a background job has SIGINT ignored, so every test that executes a Dagster run left SIGTERM
+    ignored. `codelupe run` (cli/launch.py) and the scoring workers guard against it themselves; this
+    guard keeps the tests independent of how pytest was started.
     """
     before = _sigterm_ignored()
     yield

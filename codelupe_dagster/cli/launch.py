@@ -17,8 +17,11 @@ be importable with the same environment; executing here keeps all of that.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -62,6 +65,22 @@ def job_code_origin(job_name: str) -> JobPythonOrigin:
         entry_point=get_python_environment_entry_point(sys.executable),
     )
     return repository.get_python_origin().get_job_origin(job_name)
+
+
+@contextlib.contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """Put SIGTERM's handler back after a run. Dagster points SIGTERM at SIGINT's handler around every run
+    (`dagster._utils.interrupts`) and leaves it there; in a process started with SIGINT ignored (`nohup
+    codelupe run &`, any shell's background job) SIGTERM would stay ignored, so `kill` could no longer stop
+    `codelupe run`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, handler)
 
 
 def execute_as_location_run(
@@ -113,23 +132,24 @@ def execute_as_location_run(
         job_code_origin=job_code_origin(job_def.name),
     )
     output_capture: dict[Any, Any] = {}
-    events = list(
-        ExecuteRunWithPlanIterable(
-            execution_plan=plan,
-            iterator=job_execution_iterator,
-            execution_context_manager=PlanOrchestrationContextManager(
-                context_event_generator=orchestration_context_event_generator,
-                job=job,
+    with _sigterm_kept():
+        events = list(
+            ExecuteRunWithPlanIterable(
                 execution_plan=plan,
-                dagster_run=run,
-                instance=instance,
-                run_config=run_config,
-                executor_defs=None,
-                output_capture=output_capture,
-                raise_on_error=raise_on_error,
-            ),
+                iterator=job_execution_iterator,
+                execution_context_manager=PlanOrchestrationContextManager(
+                    context_event_generator=orchestration_context_event_generator,
+                    job=job,
+                    execution_plan=plan,
+                    dagster_run=run,
+                    instance=instance,
+                    run_config=run_config,
+                    executor_defs=None,
+                    output_capture=output_capture,
+                    raise_on_error=raise_on_error,
+                ),
+            )
         )
-    )
     finished = instance.get_run_by_id(run.run_id)
     return dg.ExecuteInProcessResult(
         job_def=ephemeral, event_list=events, dagster_run=finished or run, output_capture=output_capture

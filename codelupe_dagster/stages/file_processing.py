@@ -190,6 +190,11 @@ def init_worker(config: ProcessingConfig, crash_marker: str | None = None) -> No
     global _worker_config, _worker_crash_marker
     # The parent owns Ctrl-C: it terminates the pool; workers must not die mid-pickle with tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # ... and stops them with SIGTERM, which a worker must never inherit ignored. Dagster points SIGTERM at
+    # SIGINT's handler around every run (dagster._utils.interrupts), so in a process started with SIGINT
+    # ignored (a background job of a shell, `nohup ... &`) SIGTERM ends up ignored too, and an idle worker
+    # would then outlive `Pool.terminate()`.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker_config = config
     _worker_crash_marker = crash_marker
 

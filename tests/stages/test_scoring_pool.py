@@ -72,3 +72,29 @@ def test_workers_do_not_import_the_parents_main_module(tmp_path: Path, as_module
     """A Dagster step's main module is Dagster's CLI: importing it cost each worker about a second."""
     imported, _ = _run_parent(tmp_path, as_module)  # and every file was scored
     assert imported == []
+
+
+WORKER_INIT = """
+import signal
+
+from codelupe_dagster.stages.file_processing import ProcessingConfig, init_worker
+
+# What Dagster leaves behind in a process started with SIGINT ignored (a shell's background job): it
+# points SIGTERM at SIGINT's handler around every run.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+init_worker(ProcessingConfig())
+with open("/proc/self/status") as status:
+    ignored = next(int(line.split()[1], 16) for line in status if line.startswith("SigIgn:"))
+print(bool(ignored & (1 << (signal.SIGTERM - 1))), bool(ignored & (1 << (signal.SIGINT - 1))))
+"""
+
+
+def test_a_worker_can_be_terminated_even_when_its_parent_ignores_sigterm() -> None:
+    """`Pool.terminate()` sends SIGTERM: a worker that inherited it ignored would never stop."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER_INIT], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["False", "True"]  # SIGTERM stops it; Ctrl-C stays the parent's
