@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass
 from functools import cached_property
 
-from codelupe_dagster.backends.search.base import IndexSchema
+from codelupe_dagster.backends.search.base import FieldKind, IndexSchema
 
 # Bump when the table layout or the tokenization changes; ensure() then rebuilds the index in place.
 LAYOUT_VERSION = 2
@@ -48,6 +48,8 @@ class SqliteLayout:
     text_fields: tuple[str, ...]
     code_fields: tuple[str, ...]
     typed_fields: tuple[str, ...]
+    # The kind of each typed field, in ``typed_fields`` order: looked up once, not per document.
+    typed_kinds: tuple[FieldKind | None, ...]
     sort_field: str | None
 
     @classmethod
@@ -56,10 +58,12 @@ class SqliteLayout:
             if not _FIELD.match(name):
                 raise ValueError(f"field name {name!r} of schema {schema.name!r} is not an identifier")
         sort_field = SORT_FIELD if schema.kind_of(SORT_FIELD) == "date" else None
+        typed_fields = tuple(n for n in schema.filterable() if n != sort_field)
         return cls(
             text_fields=schema.searched(),
             code_fields=schema.names("code"),
-            typed_fields=tuple(n for n in schema.filterable() if n != sort_field),
+            typed_fields=typed_fields,
+            typed_kinds=tuple(schema.kind_of(n) for n in typed_fields),
             sort_field=sort_field,
         )
 

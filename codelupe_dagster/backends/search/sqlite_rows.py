@@ -81,7 +81,8 @@ def prepare_row(
         if isinstance(rest[layout.sort_field], list | tuple):
             raise DocumentRejected(f"field {layout.sort_field!r}: expected one date, got a list")
         sort_at = typed_value(layout.sort_field, "date", rest, lenient) or ""
-    typed = [typed_value(n, schema.kind_of(n), rest, lenient) for n in layout.typed_fields]
+    kinds = zip(layout.typed_fields, layout.typed_kinds, strict=True)
+    typed = [typed_value(name, kind, rest, lenient) for name, kind in kinds]
     try:
         doc_json = json.dumps(rest, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
@@ -108,6 +109,15 @@ def typed_value(name: str, kind: FieldKind | None, rest: dict[str, Any], lenient
     value = rest.get(name)
     if value is None:
         return None
+    # The common cases first, stored as given: a keyword string, a whole number for an int field, a
+    # finite float for a float field (this runs for every typed field of every document written).
+    value_type = type(value)
+    if value_type is str and kind == "keyword":
+        return value
+    if kind == "int" and value_type is int and -(2**63) <= value < 2**63:
+        return value
+    if kind == "float" and value_type is float and math.isfinite(value):
+        return value
     try:
         if isinstance(value, list | tuple):
             return json.dumps(list(value), ensure_ascii=False, allow_nan=False).encode()
