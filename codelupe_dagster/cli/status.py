@@ -29,7 +29,7 @@ def collect_status() -> dict[str, Any]:
     Opened through `cli.stores` (no Dagster import): `codelupe status` answers in a fraction of a second.
     """
     located = settings.locate_state_dir()
-    client = stores.read_redis(attempts=3)  # first: it imports redis-py (see `stores.load_redis_py`)
+    client = stores.read_redis(attempts=3)
     from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 
     keys = stores.redis_keys()
