@@ -72,6 +72,7 @@ def main() -> None:
             "codelupe status": [*cli, "status"],
             "codelupe status --json": [*cli, "status", "--json"],
             "codelupe search": [*cli, "search", "parse json"],
+            "codelupe dropped": [*cli, "dropped"],
         }
         envs = {name: env for name in cases}
         if options.baseline is not None:
