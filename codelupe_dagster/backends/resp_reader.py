@@ -82,6 +82,15 @@ def _info(reply: bytes) -> dict[str, Any]:
     return found
 
 
+def _connect_failure(exc: OSError, where: str) -> str:
+    """Why connecting failed, worded as redis-py words it (operators search for these lines)."""
+    if isinstance(exc, TimeoutError):
+        return f"Timeout connecting to {where}."
+    if exc.errno is None:
+        return f"Error connecting to {where}. {exc}."
+    return f"Error {exc.errno} connecting to {where}. {exc.strerror}."
+
+
 class _Commands:
     """The read commands, each a RESP request and the conversion redis-py applies to its reply."""
 
@@ -171,15 +180,14 @@ class RespReader(_Commands):
                 sock.connect(unquote(parts.path))
             except OSError as exc:
                 sock.close()
-                raise OSError(exc.errno, f"Error {exc.errno} connecting to {parts.path}.") from exc
+                raise OSError(_connect_failure(exc, parts.path)) from exc
             db = "0"
         else:
             host, port = parts.hostname or "localhost", parts.port or 6379
             try:
                 sock = socket.create_connection((host, port), timeout=connect_timeout)
             except OSError as exc:
-                message = f"Error {exc.errno} connecting to {host}:{port}. {exc.strerror}."
-                raise OSError(exc.errno, message) from exc
+                raise OSError(_connect_failure(exc, f"{host}:{port}")) from exc
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if parts.scheme == "rediss":
                 import ssl  # only here: ~15 ms, and plain TCP needs none of it
