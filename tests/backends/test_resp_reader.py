@@ -166,7 +166,18 @@ def test_a_server_that_is_down_is_unavailable_with_the_password_masked() -> None
 def unix_socket_valkey(tmp_path: Path) -> Iterator[Path]:
     """A Valkey listening on a unix socket only, with a password."""
     path = tmp_path / "valkey.sock"
-    options = ["--port", "0", "--unixsocket", str(path), "--requirepass", "pw", "--save", "", "--dir", str(tmp_path)]
+    options = [
+        "--port",
+        "0",
+        "--unixsocket",
+        str(path),
+        "--requirepass",
+        "pw",
+        "--save",
+        "",
+        "--dir",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(
         [str(valkey_binary()), *options],
         stdout=subprocess.DEVNULL,
