@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
 from codelupe_dagster.backends.git import LFS_POINTER, SUBMODULE, SYMLINK
-from codelupe_dagster.core.filters import REASONS
+from codelupe_dagster.core.drop_reasons import REASONS
 from codelupe_dagster.core.keys import RedisKeys
 
 if TYPE_CHECKING:  # redis-py is only named: readers pass `resp_reader.RespReader`
