@@ -31,6 +31,7 @@ HEAVY = (
     "codelupe_dagster.backends.dedup_ledger",
     "opentelemetry.sdk",  # redis-py's optional metrics (`cli.stores.load_redis_py`)
     "redis",  # 0.25-0.5 s by itself: readers use `backends.resp_reader.RespReader`
+    "codelupe_dagster.core.filters",  # the native extension and language tables (`core.drop_reasons`)
     "pydantic",
 )
 
