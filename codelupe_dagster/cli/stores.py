@@ -75,22 +75,26 @@ def read_redis(attempts: int = 3) -> redis.Redis:
     that writes takes `redis_client`."""
     from codelupe_dagster.backends.resp_reader import RespReader, supports_url
 
+    target = _redis_target()
+    if not supports_url(target):
+        return _redis_py(target, attempts)
     try:
-        target = _redis_target()
-        if supports_url(target):
-            return cast("redis.Redis", RespReader.from_url(target, attempts=attempts))
-    except ValueError as exc:  # a URL that does not parse (a port that is not a number)
+        return cast("redis.Redis", RespReader.from_url(target, attempts=attempts))
+    except ValueError as exc:  # a part that does not parse (a port or database that is not a number)
         raise settings.ConfigurationError(f"REDIS_URL: {exc}") from exc
-    return redis_client(attempts)
 
 
 def redis_client(attempts: int = 3) -> redis.Redis:
     """A redis-py client of the same server as `read_redis`, for a command that writes (`retry`)."""
+    return _redis_py(_redis_target(), attempts)
+
+
+def _redis_py(target: str, attempts: int) -> redis.Redis:
     load_redis_py()
     from codelupe_dagster.backends.redis_connect import connect_redis
 
     try:
-        return connect_redis(_redis_target(), str(settings.data_dir()), attempts=attempts)
+        return connect_redis(target, str(settings.data_dir()), attempts=attempts)
     except ValueError as exc:  # redis-py's "Redis URL must specify one of the following schemes ..."
         raise settings.ConfigurationError(f"REDIS_URL: {exc}") from exc
 
