@@ -1,7 +1,8 @@
-"""Start-up time of the CLI: median wall and CPU time of `codelupe --help`, `status` and `search` against
-`python -c pass` (the interpreter alone), `python -c "import redis"` (what any command reading Redis pays)
-and `python -c "import dagster"` (what a command that imports Dagster pays on top), all measured in this
-one run on this machine.
+"""Start-up time of the CLI: median wall and CPU time of `codelupe --help`, `status`, `dropped`, `search`.
+
+Against `python -c pass` (the interpreter alone), `python -c "import redis"` (what a command reading Redis
+through redis-py would pay) and `python -c "import dagster"` (what a command that imports Dagster pays on
+top), all measured in this one run on this machine.
 
     python bench/cli_start.py [--runs 7] [--baseline DIR]
 
@@ -12,10 +13,14 @@ The cases run in rounds (one of each per round), so a burst of load from elsewhe
 alike; the load average is printed before and after. On a loaded machine quote the ratios, and the CPU
 times (user + system of the child), which waiting for a core does not inflate.
 
-`status` and `search` read a throwaway state directory (an embedded Valkey and an empty SQLite index),
-stopped and removed at the end. Each case runs once untimed first, with bytecode writing allowed, so the
-timed runs load compiled modules as an installed package does (PYTHONDONTWRITEBYTECODE in a developer's
-shell would otherwise add the compilation of every module to each run).
+`status`, `dropped` and `search` read a throwaway state directory (an embedded Valkey, and a SQLite index
+holding three small files, so `search` shows hits and pays for redacting them; "no hits" is the same
+search finding nothing), stopped and removed at the end. They read Redis through `backends.resp_reader`,
+so `import redis` is what they would pay on top with redis-py.
+
+Each case runs once untimed first, with bytecode writing allowed, so the timed runs load compiled modules
+as an installed package does (PYTHONDONTWRITEBYTECODE in a developer's shell would otherwise add the
+compilation of every module to each run).
 """
 
 from __future__ import annotations
@@ -46,6 +51,30 @@ def timed(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]
     return wall, cpu
 
 
+def _code_file(n: int) -> dict[str, object]:
+    """A small indexed Python file that `search "parse json"` finds."""
+    from codelupe_dagster.core.documents import CodeDocument
+
+    content = f"import json\n\n\ndef parse_{n}(text):\n    return json.loads(text)  # parse json\n"
+    return CodeDocument(
+        id=f"{n:032x}",
+        content=content,
+        path=f"lib/parse_{n}.py",
+        filename=f"parse_{n}.py",
+        extension="py",
+        language="python",
+        repo="acme/parsers",
+        repo_stars=3,
+        license="mit",
+        commit="c" * 40,
+        quality_score=0.8,
+        quality_signals={"lines": 5},
+        size_bytes=len(content),
+        lines=5,
+        batch="b-bench",
+    ).to_record()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -59,7 +88,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "state"
         ensure_embedded_valkey(data)
-        open_search_index(CODE_SCHEMA, data_dir=data).ensure()
+        index = open_search_index(CODE_SCHEMA, data_dir=data)
+        index.ensure()
+        index.bulk_upsert([_code_file(n) for n in range(3)]).raise_for_errors()
+        index.refresh()
         cleared = {"REDIS_URL", "ELASTICSEARCH_URL", "PYTHONDONTWRITEBYTECODE"}
         env = {k: v for k, v in os.environ.items() if k not in cleared}
         env.update(DATA_DIR=str(data), PYTHONPATH=str(ROOT))
@@ -72,6 +104,8 @@ def main() -> None:
             "codelupe status": [*cli, "status"],
             "codelupe status --json": [*cli, "status", "--json"],
             "codelupe search": [*cli, "search", "parse json"],
+            "codelupe search (no hits)": [*cli, "search", "nowhere"],
+            "codelupe dropped": [*cli, "dropped"],
         }
         envs = {name: env for name in cases}
         if options.baseline is not None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
-
-import redis
+from typing import TYPE_CHECKING, Any, Final
 
 from codelupe_dagster.backends.search.base import QUALITY_BUCKETS, SearchIndex
 from codelupe_dagster.core.keys import RedisKeys
+
+if TYPE_CHECKING:  # redis-py is only named: readers pass `resp_reader.RespReader`
+    import redis
 
 # The BatchCounts.to_dict() entries that describe the corpus (the rest is per-run timing and bookkeeping).
 SCALAR_COUNTS: Final[tuple[str, ...]] = (

@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Final
-
-import redis
+from typing import TYPE_CHECKING, Any, Final
 
 from codelupe_dagster.backends.git import LFS_POINTER, SUBMODULE, SYMLINK
-from codelupe_dagster.core.filters import REASONS
+from codelupe_dagster.core.drop_reasons import REASONS
 from codelupe_dagster.core.keys import RedisKeys
+
+if TYPE_CHECKING:  # redis-py is only named: readers pass `resp_reader.RespReader`
+    import redis
 
 SAMPLE_SIZE: Final = 50  # files kept per reason
 # Every reason scoring drops a file for, besides `error:<ExceptionType>` (see `known_reasons`): the filters',

@@ -28,9 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from codelupe_dagster.backends.private_files import PRIVATE_UMASK, ensure_private_dir
+from codelupe_dagster.backends.resp_reader import RedisUnavailable, RespError, RespReader
 
 STATE_FILE = "server.json"
 PASSWORD_FILE = "password"
@@ -88,6 +87,8 @@ def stop_embedded_valkey(data_dir: str | Path) -> bool:
     url = _live_url(home)
     if not url:
         return False
+    import redis  # here, not at the top: finding a live server (`_live_url`) must not import redis-py
+
     client = redis.Redis.from_url(url)
     # The server closes the connection as it exits, which the client reports as an error.
     with contextlib.suppress(redis.ConnectionError):
@@ -137,12 +138,14 @@ def _live_url(home: Path) -> str | None:
     if not state.get("url") or not password:
         return None
     url = _with_password(state["url"], password)
+    # `RespReader`, not redis-py: every reading command asks this first, and redis-py's import alone costs
+    # several times what `codelupe status` does otherwise.
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-        # The port may have been reused by another server after ours died; the run id tells them apart.
-        if client.info("server").get("run_id") != state.get("run_id"):
-            return None
-    except redis.RedisError:  # down, another password, or not Redis at all: not ours either way
+        with RespReader.from_url(url, connect_timeout=1, timeout=2, attempts=1) as client:
+            # The port may have been reused by another server after ours died; the run id tells them apart.
+            if client.info("server").get("run_id") != state.get("run_id"):
+                return None
+    except (RedisUnavailable, RespError, OSError, ValueError):  # down, another password, not Redis
         return None
     return url
 
@@ -156,6 +159,8 @@ def _retire_unprotected(home: Path) -> None:
     state = _read_state(home)
     if not state.get("url"):
         return
+    import redis
+
     client = redis.Redis.from_url(state["url"], socket_connect_timeout=1, socket_timeout=2)
     try:
         if client.info("server").get("run_id") != state.get("run_id"):
@@ -240,6 +245,8 @@ def _server_config(port: int, home: Path, pidfile: Path, logfile: Path, password
 
 def _wait_until_serving(url: str, port: int, logfile: Path) -> str:
     """The server's run id once it answers; its log's tail in the error when it never does."""
+    import redis
+
     deadline = time.monotonic() + START_TIMEOUT_S
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
     while True:

@@ -22,11 +22,12 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Literal
-
-import redis
+from typing import TYPE_CHECKING, Any, Literal
 
 from codelupe_dagster.core.keys import RedisKeys
+
+if TYPE_CHECKING:  # redis-py is only named: readers pass `resp_reader.RespReader`
+    import redis
 
 GLOB_CHARS = frozenset("*?[")
 PatternKind = Literal["prefix", "glob"]

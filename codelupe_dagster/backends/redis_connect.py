@@ -11,13 +11,10 @@ import time
 import redis
 
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey
+from codelupe_dagster.backends.resp_reader import CONNECT_ATTEMPTS, RedisUnavailable
 from codelupe_dagster.core.masking import mask_url
 
-CONNECT_ATTEMPTS = 5
-
-
-class RedisUnavailable(RuntimeError):
-    """Redis cannot be reached; the message names the URL with credentials masked."""
+__all__ = ["CONNECT_ATTEMPTS", "RedisUnavailable", "connect_redis"]
 
 
 def connect_redis(url: str | None, data_dir: str, attempts: int = CONNECT_ATTEMPTS) -> redis.Redis:

@@ -17,10 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
-
-import redis
-from redis.typing import EncodableT
+from typing import TYPE_CHECKING, Any, cast
 
 from codelupe_dagster.backends.forget_registry import ForgetRules
 from codelupe_dagster.backends.repo_queue import (
@@ -38,6 +35,10 @@ from codelupe_dagster.backends.repo_queue import (
     new_batch_id,
 )
 from codelupe_dagster.core.keys import RedisKeys
+
+if TYPE_CHECKING:  # imported where used: `codelupe status` reads through `resp_reader.RespReader`
+    import redis
+    from redis.typing import EncodableT
 from codelupe_dagster.core.models import RepoRecord
 from codelupe_dagster.core.repo_names import is_safe_name
 
@@ -388,6 +389,8 @@ class RedisRepoQueue:
         how a dead run gives its repos back. A renewal that fails (Redis restarting) is retried next beat;
         the lease outlives two missed beats.
         """
+        import redis
+
         stop = threading.Event()
 
         def beat() -> None:
@@ -566,6 +569,8 @@ class RedisRepoQueue:
     def _forget_in_batches(self, names: set[str]) -> int:
         """Batch records naming any of `names`, read with MGET in chunks (one scan for all the names),
         rewritten one by one under WATCH."""
+        import redis
+
         changed = 0
         batch_ids = [_text(b) for b in cast("list[bytes]", self.client.zrange(self.keys.batches, 0, -1))]
         naming: list[str] = []

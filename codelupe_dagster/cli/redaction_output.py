@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NoReturn
 
-from pydantic import ValidationError
-
 from codelupe_dagster import settings
 from codelupe_dagster.core.pii import PiiKind, parse_kinds
 
@@ -15,6 +13,8 @@ from codelupe_dagster.core.pii import PiiKind, parse_kinds
 def fail_on_setting(exc: ValueError) -> NoReturn:
     """A bad setting ends the command with exit 2 and the setting's own message
     (`PII_REDACT: unknown PII kind(s) ['phone'] ...`), before anything is read or written."""
+    from pydantic import ValidationError  # here: pydantic's import is a tenth of `codelupe search`
+
     message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
     raise settings.ConfigurationError(message) from None
 

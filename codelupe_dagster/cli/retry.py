@@ -21,7 +21,7 @@ def retry(repos: tuple[str, ...], everything: bool) -> None:
     """Re-queue parked (dead-letter) repositories: the named ones, or all with --all."""
     if not repos and not everything:
         raise click.UsageError("name the repositories to retry, or pass --all (see `codelupe status`)")
-    queue = stores.repo_queue(stores.read_redis(attempts=3))
+    queue = stores.repo_queue(stores.redis_client(attempts=3))
     unknown = sorted(set(repos) - set(queue.dead_letters()))
     done = queue.retry_dead(() if everything else repos)
     for repo in done:

@@ -15,7 +15,6 @@ from codelupe_dagster.backends.search import CODE_SCHEMA, REPO_SCHEMA
 from codelupe_dagster.cli import stores
 from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.core.masking import mask_url
-from codelupe_dagster.training.checkpoints import list_checkpoints, trained_content_ids, trained_repos
 
 if TYPE_CHECKING:
     import redis
@@ -29,7 +28,7 @@ def collect_status() -> dict[str, Any]:
     Opened through `cli.stores` (no Dagster import): `codelupe status` answers in a fraction of a second.
     """
     located = settings.locate_state_dir()
-    client = stores.read_redis(attempts=3)  # first: it imports redis-py (see `stores.load_redis_py`)
+    client = stores.read_redis(attempts=3)
     from codelupe_dagster.backends.forget_registry import RedisForgetRegistry
 
     keys = stores.redis_keys()
@@ -111,6 +110,9 @@ def checkpoints_on_forgotten_data(registry: RedisForgetRegistry, data_dir: Path)
     entries = registry.entries()
     if not entries:
         return {}
+    # Here: checkpoints brings the model and dataset cards, a tenth of what `status` costs otherwise.
+    from codelupe_dagster.training.checkpoints import list_checkpoints, trained_content_ids, trained_repos
+
     rules = registry.rules()
     forgotten_ids = registry.forgotten_ids()
     found: dict[str, dict[str, Any]] = {}

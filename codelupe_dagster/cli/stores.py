@@ -9,7 +9,7 @@ a first, empty Valkey: with no REDIS_URL and no server ever started in DATA_DIR 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends.search import (
@@ -55,18 +55,46 @@ def load_redis_py() -> None:
             del sys.modules[OPENTELEMETRY_SDK]
 
 
-def read_redis(attempts: int = 3) -> redis.Redis:
-    """REDIS_URL's server, else DATA_DIR's embedded Valkey — restarted if stopped, never created."""
-    load_redis_py()
-    from codelupe_dagster.backends.embedded_valkey import has_embedded_valkey
-    from codelupe_dagster.backends.redis_connect import connect_redis
+def _redis_target() -> str:
+    """REDIS_URL, else DATA_DIR's embedded Valkey's URL — restarted if stopped, never created."""
+    from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, has_embedded_valkey
 
     url = settings.env_str("REDIS_URL", "")
     data_dir = settings.data_dir()
     if not url and not has_embedded_valkey(data_dir):
         raise NoState(str(data_dir / "valkey"), "or set REDIS_URL")
+    return url or ensure_embedded_valkey(data_dir)
+
+
+def read_redis(attempts: int = 3) -> redis.Redis:
+    """A client for reading REDIS_URL's server, else DATA_DIR's embedded Valkey (never created).
+
+    A `RespReader` where the URL allows (plain, TLS or unix-socket URLs without query options): it answers
+    the read commands the reading stores call as redis-py does, without redis-py's import (most of what
+    `codelupe status` once cost). Other URLs get redis-py. Only for reading, hence the cast: a command
+    that writes takes `redis_client`."""
+    from codelupe_dagster.backends.resp_reader import RespReader, supports_url
+
+    target = _redis_target()
+    if not supports_url(target):
+        return _redis_py(target, attempts)
     try:
-        return connect_redis(url or None, str(data_dir), attempts=attempts)
+        return cast("redis.Redis", RespReader.from_url(target, attempts=attempts))
+    except ValueError as exc:  # a part that does not parse (a port or database that is not a number)
+        raise settings.ConfigurationError(f"REDIS_URL: {exc}") from exc
+
+
+def redis_client(attempts: int = 3) -> redis.Redis:
+    """A redis-py client of the same server as `read_redis`, for a command that writes (`retry`)."""
+    return _redis_py(_redis_target(), attempts)
+
+
+def _redis_py(target: str, attempts: int) -> redis.Redis:
+    load_redis_py()
+    from codelupe_dagster.backends.redis_connect import connect_redis
+
+    try:
+        return connect_redis(target, str(settings.data_dir()), attempts=attempts)
     except ValueError as exc:  # redis-py's "Redis URL must specify one of the following schemes ..."
         raise settings.ConfigurationError(f"REDIS_URL: {exc}") from exc
 

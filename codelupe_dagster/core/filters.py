@@ -18,29 +18,28 @@ from typing import Protocol
 from codelupe_dagster._native import content_stats as native_content_stats
 from codelupe_dagster._native import encoded_runs as native_encoded_runs
 from codelupe_dagster._native import text_stats as native_text_stats
+
+# The reason codes live in `core.drop_reasons`, where readers get them without the filters' imports; the
+# pipeline reads them all as `filters.NAME`, so the ones not used here are re-exported (`X as X`).
+from codelupe_dagster.core.drop_reasons import (
+    ALNUM_FRACTION,
+    BINARY,
+    DATA_AS_CODE,
+    EMPTY,
+    GENERATED,
+    LOCK_FILE,
+    MAX_LINE_LENGTH,
+    MEAN_LINE_LENGTH,
+    MINIFIED,
+    TOO_LARGE,
+    UNKNOWN_LANGUAGE,
+    VENDORED,
+)
+from codelupe_dagster.core.drop_reasons import LOW_QUALITY as LOW_QUALITY
+from codelupe_dagster.core.drop_reasons import REASONS as REASONS
+from codelupe_dagster.core.drop_reasons import UNDECODABLE as UNDECODABLE
 from codelupe_dagster.core.filter_thresholds import FilterThresholds
 from codelupe_dagster.core.language import may_be_code, thresholds_for
-
-# Reason codes: the exact strings stored in counters and metadata.
-BINARY = "binary"
-UNDECODABLE = "undecodable"
-EMPTY = "empty"
-TOO_LARGE = "too_large"
-VENDORED = "vendored"
-GENERATED = "generated"
-MINIFIED = "minified"
-LOCK_FILE = "lock_file"
-DATA_AS_CODE = "data_as_code"
-MAX_LINE_LENGTH = "max_line_length"
-MEAN_LINE_LENGTH = "mean_line_length"
-ALNUM_FRACTION = "alnum_fraction"
-UNKNOWN_LANGUAGE = "unknown_language"
-LOW_QUALITY = "low_quality"
-
-REASONS: tuple[str, ...] = (
-    BINARY, UNDECODABLE, EMPTY, TOO_LARGE, VENDORED, GENERATED, MINIFIED, LOCK_FILE, DATA_AS_CODE,
-    MAX_LINE_LENGTH, MEAN_LINE_LENGTH, ALNUM_FRACTION, UNKNOWN_LANGUAGE, LOW_QUALITY,
-)  # fmt: skip
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 BINARY_SNIFF_BYTES = 8192  # git's own heuristic: a NUL byte in the first 8 KB means binary

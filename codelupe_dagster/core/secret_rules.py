@@ -17,6 +17,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from codelupe_dagster.core.secret_checksums import crc32_base62, has_crc32_suffix
 
@@ -27,7 +28,6 @@ class SecretRule:
     service: str
     pattern: str  # group "value" is what gets replaced
     keywords: tuple[str, ...]  # lowercase; the rule runs only when one of them occurs
-    example: str
     min_entropy: float = 0.0
     checksum: Callable[[str], bool] | None = None
     distinctive: bool = True
@@ -42,6 +42,12 @@ class SecretRule:
     # For ASCII text, a Hyperscan regex used instead of the keywords to find the rule's places:
     # for short prefixes that are common in code (`pat` of `path`, `AC` of `ACCESS`).
     anchor_pattern: str = ""
+
+    @cached_property
+    def example(self) -> str:
+        """A synthetic value of this format, never a real key: made on first use, since making all
+        ~300 at import cost every process that redacts ~25 ms, and only tests and benches read them."""
+        return synthetic_example(self.template, self.id)
 
 
 _ALPHABETS = {
@@ -105,7 +111,6 @@ def token(
         pattern=f"{_BEFORE}(?P<value>{re.escape(prefix)}{body}){after}",
         keywords=keywords or (prefix,),
         anchor_case=not keywords,
-        example=synthetic_example(prefix + template, rule_id),
         min_entropy=min_entropy,
         checksum=checksum,
         # A token whose keyword is not its own prefix needs that keyword somewhere nearby.
@@ -127,13 +132,11 @@ def shaped(
     anchor_case: bool = True,
 ) -> SecretRule:
     """A self-identifying format whose regex is not just prefix + body."""
-    example = synthetic_example(template, rule_id)
     return SecretRule(
         rule_id,
         service,
         pattern,
         anchors,
-        example,
         min_entropy,
         template=template,
         anchor_case=anchor_case,
@@ -167,26 +170,24 @@ def keyed(
 ) -> SecretRule:
     """A format that is only a credential next to a telling name (32 hex next to `datadog`)."""
     pattern = f"(?i:{names}){_NAME_TO_VALUE}(?P<value>{value}){_AFTER}"
-    example = synthetic_example(template, rule_id)
     name = name or keywords[0].strip("-_.:$=?&") + "_key"
     return SecretRule(
         rule_id,
         service,
         pattern,
         keywords,
-        example,
         min_entropy,
-        None,
-        False,
-        name,
-        template,
-        False,
+        checksum=None,
+        distinctive=False,
+        name=name,
+        template=template,
+        anchor_case=False,
         # The regex starts with `names`, which is also the Hyperscan anchor (all text is scanned
         # as ASCII), so the regex is matched AT each anchor: a search over a window from every
         # `lob` of `global` cost more than the rest of the scan on JavaScript.
-        None,
-        forward,
-        names,
+        back=None,
+        forward=forward,
+        anchor_pattern=names,
     )
 
 

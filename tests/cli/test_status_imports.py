@@ -1,5 +1,6 @@
-"""`codelupe status` starts in a fraction of a second because it imports only what reading needs: not
-Dagster, and not the dedup machinery (numpy, the content normaliser) that once cost it a quarter second.
+"""`codelupe status`, `dropped` and `search` start in a fraction of a second because they import only what
+reading needs: not Dagster, not the dedup machinery (numpy, the content normaliser) that once cost status a
+quarter second, and not redis-py (they read through `backends.resp_reader`).
 Checked in a fresh interpreter through the real entry point, so a new import anywhere on the path fails
 here instead of slowing every `status` silently (`bench/cli_start.py` has the timings)."""
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # What `status` once imported and must not again: each costs from tens to thousands of milliseconds.
@@ -27,6 +30,9 @@ HEAVY = (
     "codelupe_dagster.backends.redis_dedup",
     "codelupe_dagster.backends.dedup_ledger",
     "opentelemetry.sdk",  # redis-py's optional metrics (`cli.stores.load_redis_py`)
+    "redis",  # 0.25-0.5 s by itself: readers use `backends.resp_reader.RespReader`
+    "codelupe_dagster.core.filters",  # the native extension and language tables (`core.drop_reasons`)
+    "pydantic",
 )
 
 PROBE = """
@@ -61,6 +67,38 @@ def test_status_imports_nothing_heavy(tmp_path: Path, valkey_url: str, args: tup
     verdict, stdout = _probe(tmp_path / "data", *args, REDIS_URL=valkey_url)
     assert verdict == {"code": 0, "imported": []}, verdict
     assert "pipeline:processed:files" in stdout  # it did read the dedup ledger's count
+
+
+@pytest.mark.parametrize("args", [("dropped",), ("dropped", "--json"), ("search", "parse json")])
+def test_dropped_and_search_import_nothing_heavy(
+    tmp_path: Path, valkey_url: str, args: tuple[str, ...]
+) -> None:
+    (tmp_path / "data").mkdir()
+    verdict, _ = _probe(tmp_path / "data", *args, REDIS_URL=valkey_url)
+    assert verdict == {"code": 0, "imported": []}, verdict
+
+
+def test_status_on_the_embedded_valkey_imports_nothing_heavy(tmp_path: Path) -> None:
+    """Without REDIS_URL: finding DATA_DIR's live server (`embedded_valkey._live_url`) reads through
+    `RespReader` too."""
+    data = tmp_path / "data"
+    ensure_embedded_valkey(data)
+    try:
+        verdict, stdout = _probe(data, "status", "--json")
+    finally:
+        stop_embedded_valkey(data)
+    assert verdict == {"code": 0, "imported": []}, verdict
+    assert '"url": "embedded"' in stdout
+
+
+def test_a_url_with_options_is_read_through_redis_py(tmp_path: Path, valkey_url: str) -> None:
+    """A query option (here a timeout) is redis-py's to interpret: the reader leaves such URLs to it."""
+    (tmp_path / "data").mkdir()
+    verdict, stdout = _probe(
+        tmp_path / "data", "status", "--json", REDIS_URL=f"{valkey_url}?socket_timeout=5"
+    )
+    assert verdict == {"code": 0, "imported": ["redis"]}, verdict
+    assert "pipeline:processed:files" in stdout
 
 
 def test_the_probe_sees_a_heavy_import(tmp_path: Path, valkey_url: str) -> None:
