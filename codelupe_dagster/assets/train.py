@@ -134,15 +134,15 @@ def qwen_checkpoint(
         distributed.check_shardable(training_config, world_size)
     except ValueError as exc:
         raise dg.Failure(description=f"TRAIN_GPUS={world_size}: {exc}") from exc
-    # Step lines for the run's log: in this process when it trains here; several ranks forward theirs.
+    # Step lines for the run's log, whether the trainer runs here or rank 0 of a launched run reports them.
     log_steps = every(training_config.log_every, lambda step: context.log.info(step.line()))
     try:
-        if world_size > 1:
-            checkpoint = distributed.launch(
-                training_config, samples, world_size, log=context.log.info, warn=context.log.warning
-            )
-        else:
-            with listening(log_steps):
+        with listening(log_steps):  # a launched run's steps are reported here by the launcher
+            if world_size > 1:
+                checkpoint = distributed.launch(
+                    training_config, samples, world_size, log=context.log.info, warn=context.log.warning
+                )
+            else:
                 checkpoint = run_training(
                     training_config, samples, log=context.log.info, warn=context.log.warning
                 )

@@ -1,6 +1,7 @@
-"""Training on two gloo processes (torchrun, on the CPU) equals training on one at the same global batch;
-rank 0 alone writes; a rank that crashes fails the run with its error, and a re-run continues from the
-mid-run checkpoint rank 0 wrote."""
+"""Training on two gloo processes (torchrun, on the CPU) equals training on one at the same global batch,
+with the base model replicated or sharded by FSDP2; rank 0 alone writes; a rank that crashes fails the run
+with its error, and a re-run continues from the mid-run checkpoint rank 0 wrote; rank 0's steps reach the
+launching process as step reports."""
 
 from __future__ import annotations
 
@@ -36,15 +37,21 @@ SETTINGS: dict[str, Any] = dict(
     wandb_mode="disabled",
     checkpoint_every=2,
 )
-# Per-step losses and adapter tensors of 2 ranks vs 1 differ only by the order gradients are summed in.
+# Per-step losses and adapter tensors of 2 ranks vs 1 differ only by the order gradients are summed in
+# (fp32 on the CPU: ~1e-7 relative per sum), whether by one all-reduce or FSDP's reduce-scatter; the losses
+# move by ~1e-1 over the steps, so a wrong reduction (an average instead of a sum, a rank's micro-batch
+# lost) is far outside this.
 LOSS_TOLERANCE = 1e-5
 ADAPTER_TOLERANCE = 1e-5
 # torchrun runs this script on every rank: it records rank 0's step losses (all-reduced: the whole
-# step's) to CODELUPE_TEST_LOSSES, and with CODELUPE_TEST_CRASH_AT=N rank 1 raises in its N-th step.
+# step's) and the norm of the summed gradients to CODELUPE_TEST_LOSSES, and with CODELUPE_TEST_CRASH_AT=N
+# rank 1 raises in its N-th step. The norm is what catches gradients averaged instead of summed: AdamW
+# all but ignores their scale, so the losses alone would not.
 WORKER = """
 import os, sys
 from pathlib import Path
 from codelupe_dagster.training import trainer, worker
+from tests.training.test_distributed import gradient_norm
 
 losses = Path(os.environ["CODELUPE_TEST_LOSSES"])
 crash_at = int(os.environ.get("CODELUPE_TEST_CRASH_AT", "0"))
@@ -55,9 +62,10 @@ def recording(*args):
     if rank == 1 and len(calls) == crash_at:
         raise RuntimeError("rank 1 crashed on purpose")
     loss = train_step(*args)
+    norm = gradient_norm(args[1])  # every rank: a collective under FSDP
     if rank == 0:
         with losses.open("a") as out:
-            out.write(repr(loss) + "\\n")
+            out.write(f"{loss!r} {norm!r}\\n")
     return loss
 
 trainer.train_step = recording
@@ -75,10 +83,10 @@ def _index(data_dir: Path, with_tiny_model) -> Any:
     return index
 
 
-def _config(data_dir: Path) -> Any:
+def _config(data_dir: Path, sharding: str = "auto") -> Any:
     from codelupe_dagster.training.config import TrainingConfig
 
-    return TrainingConfig(data_dir=data_dir, **SETTINGS)
+    return TrainingConfig(data_dir=data_dir, sharding=sharding, **SETTINGS)
 
 
 def _adapter(checkpoint: checkpoints.Checkpoint) -> dict[str, Any]:
@@ -87,20 +95,32 @@ def _adapter(checkpoint: checkpoints.Checkpoint) -> dict[str, Any]:
     return load_file(str(checkpoint.adapter_dir / "adapter_model.safetensors"))
 
 
-def _losses(path: Path) -> list[float]:
-    return [float(line) for line in path.read_text().split()] if path.exists() else []
+def gradient_norm(trainable: Any) -> float:
+    """The L2 norm of the adapter's gradients as the optimizer will see them (whole, under FSDP)."""
+    norm = torch.nn.utils.clip_grad_norm_(trainable.trainable, float("inf"))
+    return float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+
+
+def _losses(path: Path) -> list[tuple[float, float]]:
+    """(loss, gradient norm) per step, as the worker recorded them."""
+    if not path.exists():
+        return []
+    return [
+        (float(loss), float(norm)) for loss, norm in (line.split() for line in path.read_text().splitlines())
+    ]
 
 
 def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list]:
     from codelupe_dagster.training import trainer
 
     index = _index(data_dir, with_tiny_model)
-    losses: list[float] = []
+    losses: list[tuple[float, float]] = []
     train_step = trainer.train_step
 
     def recording(*args: Any) -> float:
-        losses.append(train_step(*args))
-        return losses[-1]
+        loss = train_step(*args)
+        losses.append((loss, gradient_norm(args[1])))
+        return loss
 
     monkeypatch.setattr(trainer, "train_step", recording)
     threads = torch.get_num_threads()
@@ -113,10 +133,12 @@ def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyP
     return checkpoint, losses
 
 
+@pytest.mark.parametrize("sharding", ["replicate", "fsdp"])
 def test_two_gloo_processes_train_like_one_and_a_crashed_rank_fails_then_resumes(
-    tmp_path: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch, sharding: str
 ) -> None:
     from codelupe_dagster.training import distributed
+    from codelupe_dagster.training.progress import StepReport, listening
 
     single, single_losses = _single_process(tmp_path / "one", with_tiny_model, monkeypatch)
     assert single.manifest["world_size"] == 1 and len(single_losses) == SETTINGS["max_steps"]
@@ -134,7 +156,7 @@ def test_two_gloo_processes_train_like_one_and_a_crashed_rank_fails_then_resumes
     monkeypatch.setenv("CODELUPE_TEST_LOSSES", str(tmp_path / "crashed.txt"))
     monkeypatch.setenv("CODELUPE_TEST_CRASH_AT", "3")
     with pytest.raises(distributed.DistributedTrainingFailed) as failed:
-        distributed.launch(_config(data_dir), index, 2, **launch)
+        distributed.launch(_config(data_dir, sharding), index, 2, **launch)
     assert "rank 1 crashed on purpose" in str(failed.value)
     assert "training on 2 processes failed" in str(failed.value)
     assert checkpoints.list_checkpoints(data_dir) == []
@@ -145,13 +167,30 @@ def test_two_gloo_processes_train_like_one_and_a_crashed_rank_fails_then_resumes
     monkeypatch.setenv("CODELUPE_TEST_LOSSES", str(tmp_path / "resumed.txt"))
     monkeypatch.delenv("CODELUPE_TEST_CRASH_AT")
     lines: list[str] = []
-    resumed = distributed.launch(_config(data_dir), index, 2, **{**launch, "log": lines.append})
+    reports: list[StepReport] = []
+    with listening(reports.append):
+        resumed = distributed.launch(_config(data_dir, sharding), index, 2, **{**launch, "log": lines.append})
     assert any("continuing at step 2/4" in line for line in lines)
+    assert any(f"base model sharding: {sharding} over 2 process(es)" in line for line in lines)
+    # Rank 0's steps 3 and 4 came back as reports here, with the run's losses, and not as log lines.
+    assert [(r.step, r.planned) for r in reports] == [(3, 4), (4, 4)]
+    assert [r.loss for r in reports] == pytest.approx(
+        [loss for loss, _ in single_losses[2:]], abs=LOSS_TOLERANCE
+    )
+    assert reports[-1].tokens == single.manifest["trained_tokens"]
+    assert not any(line.startswith(distributed.STEP_MARKER) for line in lines)
 
     losses = _losses(tmp_path / "crashed.txt") + _losses(tmp_path / "resumed.txt")
-    assert losses == pytest.approx(single_losses, abs=LOSS_TOLERANCE)
+    assert [loss for loss, _ in losses] == pytest.approx(
+        [loss for loss, _ in single_losses], abs=LOSS_TOLERANCE
+    )
+    # Summed, not averaged: the norms match the single process's (a mean over 2 ranks would halve them).
+    norms = [norm for _, norm in single_losses]
+    assert min(norms) > 1e3 * LOSS_TOLERANCE
+    assert [norm for _, norm in losses] == pytest.approx(norms, rel=1e-4)
     manifest = resumed.manifest
     assert manifest["world_size"] == 2 and manifest["resumed_at_steps"] == [2]
+    assert manifest["sharding"] == sharding and single.manifest["sharding"] == "replicate"
     assert manifest["steps"] == single.manifest["steps"] == SETTINGS["max_steps"]
     assert manifest["trained_tokens"] == single.manifest["trained_tokens"]
     assert manifest["eval_loss_before"] == pytest.approx(single.manifest["eval_loss_before"], abs=1e-6)
