@@ -81,6 +81,7 @@ def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -
         wandb_mode=training.wandb_mode,
         checkpoint_every=training.checkpoint_every,
         max_seconds=training.max_seconds,
+        sharding=training.sharding,
         lora_target_modules=tuple(config.lora_target_modules) or "all-linear",
         **sizes,
         **config.model_dump(exclude={"lora_target_modules", "seq_len", "tokens_per_step"}),
