@@ -233,7 +233,7 @@ class _Unread:
         raise AssertionError("the corpus was read before the configuration was checked")
 
 
-def _asset_run(data_dir: Path, train_gpus: int, **config: Any) -> Any:
+def _asset_run(data_dir: Path, train_gpus: int, instance: Any = None, **config: Any) -> Any:
     import dagster as dg
 
     from codelupe_dagster.assets.train import QwenCheckpointConfig, qwen_checkpoint
@@ -246,12 +246,16 @@ def _asset_run(data_dir: Path, train_gpus: int, **config: Any) -> Any:
         "pipeline": PipelineResource(data_dir=str(data_dir)),
     }
     run_config = dg.RunConfig(ops={"qwen_checkpoint": QwenCheckpointConfig(**config)})
-    return dg.materialize([qwen_checkpoint], resources=resources, run_config=run_config, raise_on_error=False)
+    return dg.materialize(
+        [qwen_checkpoint], resources=resources, run_config=run_config, raise_on_error=False, instance=instance
+    )
 
 
 def test_the_asset_launches_two_processes_and_reports_rank_0s_checkpoint(
     data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import dagster as dg
+
     from tests.support.planted import GITHUB_TOKEN
 
     with_tiny_model(data_dir)
@@ -262,10 +266,24 @@ def test_the_asset_launches_two_processes_and_reports_rank_0s_checkpoint(
     index.bulk_upsert(docs).raise_for_errors()
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the ranks import this checkout, as an install would
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    instance = dg.DagsterInstance.ephemeral()
     result = _asset_run(
-        data_dir, 2, seq_len=128, micro_batch_rows=1, tokens_per_step=256, max_steps=2, eval_fraction=0.3
+        data_dir,
+        2,
+        instance,
+        seq_len=128,
+        micro_batch_rows=1,
+        tokens_per_step=256,
+        max_steps=2,
+        eval_fraction=0.3,
     )
     assert result.success
+    # Rank 0's steps reached the asset as step reports: its log has the step line of the last step (the
+    # asset logs every log_every = 10 steps and the last), as for a run in its process, and no raw marker.
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert len([m for m in messages if m.startswith("step 2/2: loss ")]) == 1, messages
+    assert not any(m.startswith("step 1/2") for m in messages)
+    assert not any("@codelupe-step" in m for m in messages)
     (materialization,) = result.asset_materializations_for_node("qwen_checkpoint")
     metadata = materialization.metadata
     assert metadata["world_size"].value == 2 and metadata["steps"].value == 2
