@@ -20,20 +20,22 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 ROOT = Path(__file__).resolve().parents[2]
-# Four micro-batches of one 128-token row per step: two per rank. fp32 on the CPU, no dropout (each rank
-# draws its own dropout masks, so with dropout the runs would differ by design, not by a bug).
+# Four micro-batches of one 128-token row per step: two per rank. 0.38 epochs of the 39 training rows make
+# 15 micro-batches, so the last of the 4 steps has 3 and 3 held-out rows make 3 eval batches: one rank has
+# one micro-batch fewer than the other in both (FSDP pads it; the test checks the shapes). fp32 on the CPU,
+# no dropout (each rank draws its own dropout masks, so with dropout the runs would differ by design).
 SETTINGS: dict[str, Any] = dict(
     seq_len=128,
     micro_batch_rows=1,
     tokens_per_step=512,
-    epochs=20.0,
+    epochs=0.38,
     max_steps=4,
     learning_rate=5e-3,
     lora_r=4,
     lora_alpha=8,
     lora_dropout=0.0,
     eval_fraction=0.25,
-    max_eval_tokens=1024,
+    max_eval_tokens=384,
     wandb_mode="disabled",
     checkpoint_every=2,
 )
@@ -115,14 +117,21 @@ def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyP
 
     index = _index(data_dir, with_tiny_model)
     losses: list[tuple[float, float]] = []
-    train_step = trainer.train_step
+    train_step, evaluate = trainer.train_step, trainer.evaluate
+    shapes: dict[str, list[int]] = {"step_micro_batches": [], "eval_batches": []}
 
     def recording(*args: Any) -> float:
         loss = train_step(*args)
         losses.append((loss, gradient_norm(args[1])))
+        shapes["step_micro_batches"].append(len(args[2]))
         return loss
 
+    def counting(trainable: Any, eval_batches: list, *args: Any) -> Any:
+        shapes["eval_batches"].append(len(eval_batches))
+        return evaluate(trainable, eval_batches, *args)
+
     monkeypatch.setattr(trainer, "train_step", recording)
+    monkeypatch.setattr(trainer, "evaluate", counting)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -130,6 +139,8 @@ def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyP
     finally:
         torch.set_num_threads(threads)
         monkeypatch.undo()
+    # Odd counts, so two ranks share them unevenly (FSDP's padding runs): the plan is what the test says.
+    assert shapes == {"step_micro_batches": [4, 4, 4, 3], "eval_batches": [3, 3]}
     return checkpoint, losses
 
 
