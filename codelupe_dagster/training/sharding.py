@@ -111,7 +111,7 @@ def model_shape(path: str) -> ModelShape:
 
     config = AutoConfig.from_pretrained(path)
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
+        model = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
     return ModelShape(
         parameters=sum(p.numel() for p in model.parameters()),
         hidden_size=int(config.hidden_size),
