@@ -115,3 +115,10 @@ def load_adapter(model: Any, adapter: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for name, tensor in adapter.items():
             params[name].copy_(local_like(tensor, params[name]))
+
+
+def whole_state(model: Any, optimizer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """The adapter's tensors and (given an optimizer) its state, whole and on the CPU: a collective under
+    FSDP, a copy otherwise."""
+    state = full_optimizer_state(optimizer) if optimizer is not None else None
+    return full_adapter(model), state

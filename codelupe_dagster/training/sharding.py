@@ -32,9 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codelupe_dagster.training.config import SHARDING_MODES
+from codelupe_dagster.training.config import SHARDING_MODES, TrainingConfig
+
+if TYPE_CHECKING:
+    from codelupe_dagster.training.distributed import Context
 
 MODES = SHARDING_MODES
 # Of a GPU's memory, the share weights and activations may plan for: the rest is the CUDA context, the
@@ -125,3 +128,29 @@ def padded_share(items: Sequence[Any], rank: int, world_size: int) -> list[tuple
     mine = [(item, True) for item in items[rank::world_size]]
     rounds = -(-len(items) // world_size)
     return mine + [(items[0], False)] * (rounds - len(mine))
+
+
+def resolve(config: TrainingConfig, base_model_path: str, ctx: Context) -> Choice:
+    """TRAIN_SHARDING (`config.sharding`) resolved for this run from this machine's GPU and the base
+    model's shape. FSDP needs the process group of a launched run: a run in one process, not launched,
+    holds the whole model whatever the setting."""
+    import torch
+
+    from codelupe_dagster.training import distributed
+
+    if not distributed.in_process_group():
+        return Choice("replicate", "one process, not launched: nothing to shard over")
+    device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    shape, memory = None, None
+    if config.sharding == "auto" and device_type == "cuda" and ctx.world_size > 1:
+        shape = model_shape(base_model_path)
+        memory = torch.cuda.get_device_properties(ctx.local_rank).total_memory
+    return choose(
+        config.sharding,
+        device_type=device_type,
+        world_size=ctx.world_size,
+        shape=shape,
+        tokens=config.micro_batch_rows * config.seq_len,
+        gradient_checkpointing=config.gradient_checkpointing,
+        device_memory_bytes=memory,
+    )

@@ -148,7 +148,9 @@ def run_training(
     seed_everything(config.seed)
     selection = select_training_corpus(config, source, log)
     start = starting_point(config, selection, log)
-    choice = distributed.from_main(choose_sharding(config, start, ctx) if ctx.is_main else None, ctx)
+    choice = distributed.from_main(
+        sharding.resolve(config, start.base_model_path, ctx) if ctx.is_main else None, ctx
+    )
     log(f"base model sharding: {choice.mode} over {ctx.world_size} process(es) ({choice.reason})")
     trainable = build_model(config, start, log, fsdp=choice.mode == "fsdp")
     data = pack_corpus(config, start.tokenizer, selection)
@@ -172,10 +174,12 @@ def run_training(
         )
 
     def save_partial(now: resume.Progress) -> None:
+        from codelupe_dagster.training.fsdp import whole_state
+
         # Replicated, every rank holds the same adapter and optimizer state after a step and rank 0's is
         # taken; sharded, every rank gathers the whole of both (a collective) and rank 0 writes them.
         if ctx.is_main or trainable.sharded is not None:
-            adapter, optimizer_state = whole_state(trainable, optimizer)
+            adapter, optimizer_state = whole_state(trainable.model, optimizer)
             if ctx.is_main:
                 path = resume.save(data_dir, plan, now, adapter, optimizer_state, scheduler)
                 log(f"mid-run checkpoint {path.name} ({now.next_step}/{len(data.steps)} steps)")
@@ -190,8 +194,10 @@ def run_training(
     )
 
     evaluation = Evaluation(progress.eval_before, eval_after)
+    from codelupe_dagster.training.fsdp import whole_state
+
     # Sharded, the adapter is gathered whole on every rank (a collective) for rank 0 to save.
-    adapter = whole_state(trainable, None)[0] if trainable.sharded is not None else None
+    adapter = whole_state(trainable.model, None)[0] if trainable.sharded is not None else None
     checkpoint = None
     if ctx.is_main:
         checkpoint = save_checkpoint(
@@ -206,41 +212,6 @@ def run_training(
 
 def _quiet(message: str) -> None:
     """The log of ranks other than 0: one voice per run."""
-
-
-def choose_sharding(config: TrainingConfig, start: StartingPoint, ctx: distributed.Context) -> Any:
-    """TRAIN_SHARDING resolved for this run (`sharding.choose`). FSDP needs the process group of a
-    launched run: a run in this process holds the whole model whatever the setting."""
-    import torch
-
-    from codelupe_dagster.training import model as modeling
-
-    if not distributed.in_process_group():
-        return sharding.Choice("replicate", "one process, not launched: nothing to shard over")
-    device = modeling.pick_device()
-    shape = None
-    memory = None
-    if config.sharding == "auto" and device.type == "cuda":
-        shape = sharding.model_shape(start.base_model_path)
-        memory = torch.cuda.get_device_properties(ctx.local_rank).total_memory
-    return sharding.choose(
-        config.sharding,
-        device_type=device.type,
-        world_size=ctx.world_size,
-        shape=shape,
-        tokens=config.micro_batch_rows * config.seq_len,
-        gradient_checkpointing=config.gradient_checkpointing,
-        device_memory_bytes=memory,
-    )
-
-
-def whole_state(trainable: TrainableModel, optimizer: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The adapter's tensors and (given an optimizer) its state, whole and on the CPU; a collective
-    under FSDP, a copy otherwise."""
-    from codelupe_dagster.training import fsdp
-
-    state = fsdp.full_optimizer_state(optimizer) if optimizer is not None else None
-    return fsdp.full_adapter(trainable.model), state
 
 
 def restore_progress(
