@@ -20,8 +20,10 @@ Variants: padded (one file per row, padded, full logits + HF loss: the old way),
 project's chunked loss), fa2 (flash_attention_2, varlen; when flash_attn imports), compile
 (torch.compile of the decoder), liger (Liger's RoPE/RMSNorm/SwiGLU kernels and fused linear
 cross-entropy; when liger_kernel is installed), ddp2 (packed on two processes, LoRA gradients averaged
-by all-reduce; when more than one GPU is visible, on gloo in the smoke run), flex (flex_attention, on
-request only).
+by all-reduce; when more than one GPU is visible, on gloo in the smoke run), fsdp (packed with the base
+model sharded by FSDP2 as TRAIN_SHARDING=fsdp does, `training/fsdp.py`: on two GPUs when visible, on one
+otherwise, which shows it runs; the 7B shape only; two gloo processes in the smoke run), flex
+(flex_attention, on request only).
 
 FLOPs (documented so MFU figures are comparable): per optimizer-visible token
     6 * N  +  attention
@@ -98,6 +100,7 @@ VARIANTS = {
     "compile": "packed sdpa + compile",
     "liger": "packed sdpa + liger",
     "ddp2": "packed sdpa, 2 processes",
+    "fsdp": "packed sdpa, FSDP2",
     "flex": "packed flex_attention",
 }
 # What each shape is held to on an H200: (what is measured, at least this much, as printed).
@@ -117,8 +120,8 @@ class Outcome:
 # ---------------------------------------------------------------- the parent: one process per variant
 
 
-def unavailable(variant: str, args: argparse.Namespace) -> str | None:
-    """Why a variant cannot run on this machine (its row says so), or None."""
+def unavailable(variant: str, args: argparse.Namespace, shape: str = "7B") -> str | None:
+    """Why a variant cannot run on this machine, or for this shape (its row says so), or None."""
     if variant == "fa2" and importlib.util.find_spec("flash_attn") is None:
         return "flash_attn is not installed"
     if variant == "liger":
@@ -128,7 +131,16 @@ def unavailable(variant: str, args: argparse.Namespace) -> str | None:
             return "Liger needs CUDA"
     if variant == "ddp2" and args.device == "cuda" and args.gpus < 2:
         return f"{args.gpus} GPU visible"
+    if variant == "fsdp" and shape == "0.5B":
+        return "a 0.5B model fits every GPU whole: the FSDP row is the 7B one"
     return None
+
+
+def fsdp_processes(args: argparse.Namespace) -> int:
+    """Two gloo processes on a CPU; on GPUs two when visible, else one (world 1: it runs, shards nothing)."""
+    if args.device != "cuda":
+        return 2
+    return max(1, min(getattr(args, "gpus", 1), 2))
 
 
 def worker_command(shape: str, variant: str, args: argparse.Namespace, seconds: float) -> list[str]:
@@ -144,9 +156,16 @@ def worker_command(shape: str, variant: str, args: argparse.Namespace, seconds: 
     if args.loss_chunk is not None:
         options.append(f"--loss-chunk={args.loss_chunk}")
     script = str(Path(__file__).resolve())
-    if variant != "ddp2":
+    if variant not in ("ddp2", "fsdp"):
         return [sys.executable, script, *options]
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    processes = 2 if variant == "ddp2" else fsdp_processes(args)
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+    ]
     return [*launcher, script, *options]
 
 
@@ -194,7 +213,7 @@ def run_bounded(command: list[str], seconds: float) -> tuple[int | None, str, st
 
 def run_variant(shape: str, variant: str, args: argparse.Namespace, seconds: float) -> Outcome:
     name = VARIANTS[variant]
-    why = unavailable(variant, args)
+    why = unavailable(variant, args, shape)
     if why:
         return Outcome(shape, name, note=f"skipped: {why}")
     rc, stdout, stderr = run_bounded(worker_command(shape, variant, args, seconds), seconds)
@@ -252,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.models, args.seq_len, args.steps, args.warmup = "smoke", 128, 2, 1
         # compile on a CPU costs minutes of C++ builds; the other variants show as skipped or run.
-        args.variants = args.variants or "padded,packed,fa2,liger,ddp2"
+        args.variants = args.variants or "padded,packed,fa2,liger,ddp2,fsdp"
     args.device = "cuda" if args.gpus and not args.smoke else "cpu"
-    default = "padded,packed,fa2,compile,liger" + (",ddp2" if args.gpus > 1 else "")
+    default = "padded,packed,fa2,compile,liger" + (",ddp2" if args.gpus > 1 else "") + ",fsdp"
     variants = (args.variants or default).split(",")
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
@@ -324,7 +343,7 @@ def worker_main(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     shape, variant = args.worker.split(":")
-    distributed = variant == "ddp2"
+    distributed = variant in ("ddp2", "fsdp")
     if distributed:
         import torch.distributed as dist
 
@@ -349,6 +368,7 @@ def worker_main(args: argparse.Namespace) -> int:
         options = {
             "packed": {},
             "ddp2": {"world": world, "rank": rank},
+            "fsdp": {"world": world, "rank": rank, "fsdp": True},
             "fa2": {"attn": "flash_attention_2"},
             "flex": {"attn": "flex_attention"},
             "compile": {"compile_": True},
@@ -458,10 +478,12 @@ def run_packed(
     liger: bool = False,
     world: int = 1,
     rank: int = 0,
+    fsdp: bool = False,
 ) -> Outcome:
     """The project's trainer step: packed rows through `packed_inputs` (the layout `attn` needs), the
     chunked loss (Liger's fused one for the liger row), fused AdamW; with `world` > 1 each process takes
-    every world-th micro-batch and the LoRA gradients are averaged before the update."""
+    every world-th micro-batch and the LoRA gradients are averaged before the update, or, with `fsdp`,
+    the model is sharded as the trainer shards it and FSDP reduces the gradients."""
     import torch
 
     from codelupe_dagster.training import model as modeling
@@ -472,6 +494,11 @@ def run_packed(
     n_matmul = matmul_params(model.get_base_model())
     backbone, head = modeling.backbone_and_head(model)
     forward = torch.compile(backbone) if compile_ else backbone
+    sharded = None
+    if fsdp:
+        from codelupe_dagster.training import fsdp as fsdp_sharding
+
+        sharded = fsdp_sharding.shard_model(model, device, dtype, world)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-4, fused=device.type == "cuda")
     rows = list(pack_documents(docs, args.seq_len, drop_last_partial=True))
@@ -481,17 +508,23 @@ def run_packed(
 
     def step(batch_rows) -> tuple[int, list[int]]:
         batch = modeling.packed_inputs(batch_rows, device, attn)
-        loss_sum, count = modeling.micro_batch_loss(
-            forward, head, batch, chunk_tokens=args.loss_chunk, loss=loss
-        )
+        if sharded is not None:
+            loss_sum, count = sharded(batch, args.loss_chunk, loss)
+        else:
+            loss_sum, count = modeling.micro_batch_loss(
+                forward, head, batch, chunk_tokens=args.loss_chunk, loss=loss
+            )
         (loss_sum / max(count, 1)).backward()
-        if world > 1:
+        if world > 1 and sharded is None:
             average_gradients(trainable, world)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return sum(len(r) for r in batch_rows), [s for r in batch_rows for s in r.segment_lengths]
 
-    return timed(shape, step, batches, args, device, n_matmul, model.config, deadline, world=world)
+    outcome = timed(shape, step, batches, args, device, n_matmul, model.config, deadline, world=world)
+    if fsdp:
+        outcome.note = f"{world} process{'es' if world > 1 else ''} {outcome.note}".strip()
+    return outcome
 
 
 def average_gradients(params, world: int) -> None:

@@ -40,6 +40,9 @@ DEFAULTS: dict[str, str] = {
     "CHECKPOINT_EVERY": "200",
     # Processes (one per GPU) a training run uses; auto: every visible CUDA device, 1 on a CPU-only machine.
     "TRAIN_GPUS": "auto",
+    # How a launched run holds the base model: replicate, fsdp (FSDP2-sharded), or auto (fsdp when it would
+    # not fit one GPU); training/sharding.py.
+    "TRAIN_SHARDING": "auto",
     "REDIS_KEY_PREFIX": DEFAULT_PREFIX,
     "WANDB_MODE": "offline",
     "CLONE_ALLOWED_SCHEMES": "https",

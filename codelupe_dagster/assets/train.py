@@ -81,6 +81,7 @@ def _training_config(config: QwenCheckpointConfig, training: TrainingResource) -
         wandb_mode=training.wandb_mode,
         checkpoint_every=training.checkpoint_every,
         max_seconds=training.max_seconds,
+        sharding=training.sharding,
         lora_target_modules=tuple(config.lora_target_modules) or "all-linear",
         **sizes,
         **config.model_dump(exclude={"lora_target_modules", "seq_len", "tokens_per_step"}),
@@ -134,15 +135,15 @@ def qwen_checkpoint(
         distributed.check_shardable(training_config, world_size)
     except ValueError as exc:
         raise dg.Failure(description=f"TRAIN_GPUS={world_size}: {exc}") from exc
-    # Step lines for the run's log: in this process when it trains here; several ranks forward theirs.
+    # Step lines for the run's log, whether the trainer runs here or rank 0 of a launched run reports them.
     log_steps = every(training_config.log_every, lambda step: context.log.info(step.line()))
     try:
-        if world_size > 1:
-            checkpoint = distributed.launch(
-                training_config, samples, world_size, log=context.log.info, warn=context.log.warning
-            )
-        else:
-            with listening(log_steps):
+        with listening(log_steps):  # a launched run's steps are reported here by the launcher
+            if world_size > 1:
+                checkpoint = distributed.launch(
+                    training_config, samples, world_size, log=context.log.info, warn=context.log.warning
+                )
+            else:
                 checkpoint = run_training(
                     training_config, samples, log=context.log.info, warn=context.log.warning
                 )

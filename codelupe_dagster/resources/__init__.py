@@ -88,6 +88,7 @@ def training_from_env(data_dir: str) -> TrainingResource:
         checkpoint_every=settings.env_int("CHECKPOINT_EVERY"),
         max_seconds=_train_max_seconds(),
         train_gpus=_train_gpus(),
+        sharding=(settings.env_str("TRAIN_SHARDING") or "auto").lower(),
     )
 
 

@@ -84,6 +84,24 @@ class TrainingResource(dg.ConfigurableResource):
         ),
     )
 
+    sharding: str = Field(
+        default=DEFAULTS["TRAIN_SHARDING"],
+        description=(
+            "TRAIN_SHARDING: how a launched run (TRAIN_GPUS above 1) holds the base model: 'replicate' "
+            "(whole on every GPU), 'fsdp' (sharded with FSDP2), or 'auto': fsdp when its bf16 weights and "
+            "activations would not fit one GPU, else replicate (always on a CPU)."
+        ),
+    )
+
+    @field_validator("sharding")
+    @classmethod
+    def _valid_sharding(cls, value: str) -> str:
+        from codelupe_dagster.training.config import SHARDING_MODES
+
+        if value not in SHARDING_MODES:
+            raise ValueError(f"TRAIN_SHARDING must be one of {', '.join(SHARDING_MODES)}, got {value!r}")
+        return value
+
     @field_validator("license_policy")
     @classmethod
     def _valid_license_policy(cls, value: str) -> str:

@@ -19,6 +19,7 @@ PLAN_INDEPENDENT = frozenset(
         "data_dir",
         "attn_implementation",
         "compile",
+        "sharding",  # both modes sum the same gradients, and their mid-run checkpoints are alike
         "gradient_checkpointing",
         "loss_chunk_tokens",
         "use_liger",
@@ -45,6 +46,9 @@ PACKED_ATTENTION = {
 }
 DEFAULT_ATTENTION = "sdpa"
 LOSS_IMPLEMENTATIONS = ("auto", "liger", "chunked")
+# TRAIN_SHARDING (training/sharding.py): the base model replicated on every rank, sharded with FSDP2, or
+# auto: sharded when its weights and activations would not fit one GPU.
+SHARDING_MODES = ("auto", "replicate", "fsdp")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class TrainingConfig:
     # The chunked loss runs this many tokens at a time; None sizes it from vocabulary and hidden size.
     loss_chunk_tokens: int | None = None
     use_liger: bool = False
+    sharding: str = "auto"  # TRAIN_SHARDING: auto | replicate | fsdp (launched runs only)
     # Continuity and logging
     resume: bool = True
     wandb_mode: str | None = None  # None: online if WANDB_API_KEY is set, else offline
@@ -128,6 +133,8 @@ class TrainingConfig:
             )
         if self.loss not in LOSS_IMPLEMENTATIONS:
             problems.append(f"loss must be one of {', '.join(LOSS_IMPLEMENTATIONS)}, got {self.loss!r}")
+        if self.sharding not in SHARDING_MODES:
+            problems.append(f"sharding must be one of {', '.join(SHARDING_MODES)}, got {self.sharding!r}")
         if self.loss_chunk_tokens is not None and self.loss_chunk_tokens < 1:
             problems.append(f"loss_chunk_tokens must be positive, got {self.loss_chunk_tokens}")
         return problems

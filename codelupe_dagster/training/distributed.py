@@ -14,7 +14,10 @@ token count, and the gradients are summed, so the update is the single-process o
 selection the in-process trainer makes, recorded as it streams), writes it with the config to a private
 run directory, starts `python -m torch.distributed.run --nproc-per-node N -m
 codelupe_dagster.training.worker` in its own process group, forwards its lines, and reads rank 0's
-result back. torch is imported inside the functions, like the rest of training/.
+result back. Rank 0 prints each optimizer step as a `STEP_MARKER` line of JSON; the launcher turns those
+back into `progress.report_step` calls here, so whoever listens in the launching process (the asset's
+log, `codelupe run`'s bar) sees a launched run's steps as it would an in-process run's. torch is imported
+inside the functions, like the rest of training/.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 
 from codelupe_dagster.backends.private_files import ensure_private_dir
 from codelupe_dagster.backends.search.base import Filters
-from codelupe_dagster.training import checkpoints
+from codelupe_dagster.training import checkpoints, progress
 from codelupe_dagster.training.config import TrainingConfig
 from codelupe_dagster.training.data import DocumentSource
 from codelupe_dagster.training.tracking import Log
@@ -49,6 +52,8 @@ RESULT = "result.json"
 # exits) fails the run instead of hanging it.
 COLLECTIVE_TIMEOUT_S = 1800.0
 TAIL_LINES = 40
+# Prefixes rank 0's per-step report on its stdout (`step_line`); no log line starts like this.
+STEP_MARKER = "@codelupe-step "
 
 
 class DistributedTrainingFailed(RuntimeError):
@@ -70,6 +75,13 @@ class Context:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+
+def in_process_group() -> bool:
+    """Whether this process joined a process group (a launched run's rank, or the bench's worker)."""
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
 
 
 def current() -> Context:
@@ -155,6 +167,15 @@ def all_reduce_gradients(params: Sequence[Any], extra: Any, ctx: Context) -> Non
         param.grad = flat[offset : offset + count].view_as(grad).to(grad.dtype).clone()
         offset += count
     extra.copy_(flat[offset])
+
+
+def sum_tensor(tensor: Any, ctx: Context) -> None:
+    """`tensor` summed over the ranks, in place."""
+    if not ctx.distributed:
+        return
+    import torch.distributed as dist
+
+    dist.all_reduce(tensor)
 
 
 def sum_floats(values: Sequence[float], ctx: Context, device: Any) -> list[float]:
@@ -288,6 +309,35 @@ def config_from_json(values: dict[str, Any]) -> TrainingConfig:
     return TrainingConfig(**values)
 
 
+def step_line(report: progress.StepReport) -> str:
+    """One optimizer step as the line rank 0 prints for the launcher (`read_step_line` reads it)."""
+    fields = {
+        "step": report.step,
+        "planned": report.planned,
+        "loss": report.loss,
+        "tokens": report.tokens,
+        "seconds": report.seconds,
+    }
+    return STEP_MARKER + json.dumps(fields)
+
+
+def read_step_line(line: str) -> progress.StepReport | None:
+    """The step report a `step_line` holds; None for any other line (or a marked one that is not one)."""
+    if not line.startswith(STEP_MARKER):
+        return None
+    try:
+        fields = json.loads(line[len(STEP_MARKER) :])
+        return progress.StepReport(
+            step=int(fields["step"]),
+            planned=int(fields["planned"]),
+            loss=float(fields["loss"]),
+            tokens=int(fields["tokens"]),
+            seconds=float(fields["seconds"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def launch(
     config: TrainingConfig,
     source: DocumentSource,
@@ -304,6 +354,7 @@ def launch(
     The corpus is selected here, once (NoEligibleSamples surfaces before any process starts), and every
     rank replays it, so all build the same plan. A non-zero exit raises `DistributedTrainingFailed` with
     the last lines of output; an exception here (a cancelled run) terminates the process group first.
+    Rank 0's step lines are reported here (`progress.report_step`), not logged.
     `worker` is what torchrun runs (`-m module` or a script path); `threads` sets torch's threads per rank.
     """
     from codelupe_dagster.training.trainer import select_training_corpus
@@ -361,6 +412,10 @@ def _run_torchrun(run_dir: Path, world_size: int, worker: Sequence[str], log: Lo
         assert process.stdout is not None
         for line in process.stdout:
             line = line.rstrip("\n")
+            step = read_step_line(line)
+            if step is not None:  # rank 0's optimizer step, for this process's listeners
+                progress.report_step(step.step, step.planned, step.loss, step.tokens, step.seconds)
+                continue
             tail.append(line)
             log(line)
         returncode = process.wait()

@@ -87,18 +87,24 @@ def plan_id(
     return digest.hexdigest()
 
 
-def save(data_dir: Path, plan: str, progress: Progress, model: Any, optimizer: Any, scheduler: Any) -> Path:
-    """Write one mid-run checkpoint atomically (hidden directory, state.json last, rename)."""
+def save(
+    data_dir: Path,
+    plan: str,
+    progress: Progress,
+    adapter: dict[str, Any],
+    optimizer_state: dict[str, Any],
+    scheduler: Any,
+) -> Path:
+    """Write one mid-run checkpoint atomically (hidden directory, state.json last, rename). `adapter` (the
+    trainable tensors by name) and `optimizer_state` (`optimizer.state_dict()`) are whole tensors on the
+    CPU, gathered from the ranks first when the model is sharded (`fsdp.full_adapter`)."""
     import torch
 
     staging = checkpoints.stage_partial(data_dir, progress.next_step)
-    adapter = {
-        name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad
-    }
     torch.save(adapter, staging / ADAPTER)
     torch.save(
         {
-            "optimizer": optimizer.state_dict(),
+            "optimizer": optimizer_state,
             "scheduler": scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -142,8 +148,11 @@ def restore(
 
 
 def _load(path: Path, state: dict[str, Any], model: Any, optimizer: Any, scheduler: Any) -> Progress:
-    """Read and check everything first, then apply it: a bad file leaves the model as it was."""
+    """Read and check everything first, then apply it: a bad file leaves the model as it was. Under FSDP
+    each rank takes its shards of the whole tensors in the files, without communication."""
     import torch
+
+    from codelupe_dagster.training import fsdp
 
     if state.get("format") != FORMAT:
         raise ValueError(f"format {state.get('format')!r}, expected {FORMAT}")
@@ -180,11 +189,10 @@ def _load(path: Path, state: dict[str, Any], model: Any, optimizer: Any, schedul
     if len(python_internal) != len(random.getstate()[1]) or len(keys) != 624:
         raise ValueError("its python or numpy RNG state is not one")
     # Nothing below is expected to fail: a checkpoint is applied whole or not at all.
-    optimizer.load_state_dict(trainer["optimizer"])
+    ordered = [p for group in optimizer.param_groups for p in group["params"]]
+    optimizer.load_state_dict(fsdp.sharded_optimizer_state(trainer["optimizer"], ordered))
     scheduler.load_state_dict(trainer["scheduler"])
-    with torch.no_grad():
-        for key, tensor in adapter.items():
-            params[key].copy_(tensor)
+    fsdp.load_adapter(model, adapter)
     torch.set_rng_state(rng)
     if torch.cuda.is_available() and len(trainer["cuda_rng"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(trainer["cuda_rng"])

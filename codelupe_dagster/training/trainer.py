@@ -12,7 +12,8 @@ costs nothing without the [train] extra.
 
 Rank-aware (`distributed.py`): in a launched run every rank builds the same plan, trains its share of
 each step's micro-batches and sums the gradients; only rank 0 logs, writes checkpoints and mid-run
-state, and talks to wandb. On a single process every collective is a no-op.
+state, and talks to wandb. On a single process every collective is a no-op. The base model is replicated
+on every rank or, for one too large for a GPU, sharded with FSDP2 (`sharding.py`, TRAIN_SHARDING).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 from codelupe_dagster.core.corpus_policy import ConsumerPolicy
 from codelupe_dagster.core.packing import PackedRow, pack_documents
-from codelupe_dagster.training import checkpoints, distributed, resume
+from codelupe_dagster.training import checkpoints, distributed, resume, sharding
 from codelupe_dagster.training.config import TrainingConfig
 from codelupe_dagster.training.data import (
     CorpusSelection,
@@ -66,7 +67,10 @@ class StartingPoint:
 
 @dataclass(frozen=True)
 class TrainableModel:
-    """The peft-wrapped model and what the loss needs to run it: the decoder, the head, the device."""
+    """The peft-wrapped model and what the loss needs to run it: the decoder, the head, the device.
+
+    Under FSDP (`sharded`, the root `fsdp.ShardedLoss`) the loss runs through the root's forward, which
+    unshards the head weight while it is read; `head_weight` is then unused."""
 
     model: Any
     forward_backbone: Any  # the decoder stack, compiled when asked
@@ -77,6 +81,7 @@ class TrainableModel:
     liger: bool
     attention: str | None = None  # the attn_implementation, which decides the micro-batch layout
     loss: str = "auto"
+    sharded: Any = None
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """bf16 autocast on a bf16 device; nothing on fp32."""
@@ -91,9 +96,29 @@ class TrainableModel:
         from codelupe_dagster.training import model as modeling
 
         batch = modeling.packed_inputs(rows, self.device, self.attention)
+        if self.sharded is not None:
+            loss_sum, count = self.sharded(batch, chunk_tokens, self.loss)
+            return loss_sum, count
         return modeling.micro_batch_loss(
             self.forward_backbone, self.head_weight, batch, chunk_tokens=chunk_tokens, loss=self.loss
         )
+
+    @property
+    def sharding(self) -> str:
+        return "fsdp" if self.sharded is not None else "replicate"
+
+    def share(self, items: list[MicroBatch], ctx: distributed.Context) -> list[tuple[MicroBatch, bool]]:
+        """This rank's micro-batches of `items`, each with whether it counts. Under FSDP every rank runs
+        as many forwards as the others (each one all-gathers), padded with ones that do not count."""
+        if self.sharded is not None:
+            return sharding.padded_share(items, ctx.rank, ctx.world_size)
+        return [(rows, True) for rows in distributed.shard(items, ctx)]
+
+    def sync_gradients(self, sync: bool) -> None:
+        """Under FSDP: reduce-scatter the gradients after this backward (the step's last) or keep
+        accumulating them unsharded; the replicated path all-reduces once per step anyway."""
+        if self.sharded is not None:
+            self.sharded.set_requires_gradient_sync(sync)
 
 
 @dataclass(frozen=True)
@@ -123,7 +148,11 @@ def run_training(
     seed_everything(config.seed)
     selection = select_training_corpus(config, source, log)
     start = starting_point(config, selection, log)
-    trainable = build_model(config, start, log)
+    choice = distributed.from_main(
+        sharding.resolve(config, start.base_model_path, ctx) if ctx.is_main else None, ctx
+    )
+    log(f"base model sharding: {choice.mode} over {ctx.world_size} process(es) ({choice.reason})")
+    trainable = build_model(config, start, log, fsdp=choice.mode == "fsdp")
     data = pack_corpus(config, start.tokenizer, selection)
     optimizer, scheduler = optimizer_and_schedule(config, trainable, len(data.steps))
     previous = start.previous.version if start.previous else None
@@ -145,9 +174,15 @@ def run_training(
         )
 
     def save_partial(now: resume.Progress) -> None:
-        if ctx.is_main:  # every rank holds the same adapter and optimizer state after a step
-            path = resume.save(data_dir, plan, now, trainable.model, optimizer, scheduler)
-            log(f"mid-run checkpoint {path.name} ({now.next_step}/{len(data.steps)} steps)")
+        from codelupe_dagster.training.fsdp import whole_state
+
+        # Replicated, every rank holds the same adapter and optimizer state after a step and rank 0's is
+        # taken; sharded, every rank gathers the whole of both (a collective) and rank 0 writes them.
+        if ctx.is_main or trainable.sharded is not None:
+            adapter, optimizer_state = whole_state(trainable.model, optimizer)
+            if ctx.is_main:
+                path = resume.save(data_dir, plan, now, adapter, optimizer_state, scheduler)
+                log(f"mid-run checkpoint {path.name} ({now.next_step}/{len(data.steps)} steps)")
         distributed.barrier(ctx)
 
     loop = train(config, trainable, data.steps, optimizer, scheduler, run, progress, save_partial)
@@ -159,9 +194,15 @@ def run_training(
     )
 
     evaluation = Evaluation(progress.eval_before, eval_after)
+    from codelupe_dagster.training.fsdp import whole_state
+
+    # Sharded, the adapter is gathered whole on every rank (a collective) for rank 0 to save.
+    adapter = whole_state(trainable.model, None)[0] if trainable.sharded is not None else None
     checkpoint = None
     if ctx.is_main:
-        checkpoint = save_checkpoint(config, start, trainable, selection, data, loop, evaluation, started)
+        checkpoint = save_checkpoint(
+            config, start, trainable, selection, data, loop, evaluation, started, adapter
+        )
         checkpoints.remove_partials(data_dir)  # the run is over: nothing to resume any more
         finish_wandb(run, checkpoint.manifest)
         log(f"wrote checkpoint {checkpoint.path}")
@@ -184,7 +225,8 @@ def restore_progress(
     warn: Log,
 ) -> resume.Progress | None:
     """`resume.restore` on every rank, rank 0 first: it removes foreign or broken mid-run checkpoints,
-    so the others then load the very one it loaded. Then rank 0's adapter is every rank's."""
+    so the others then load the very one it loaded. Then rank 0's adapter is every rank's (replicated;
+    sharded, each rank took its shard of the same file, or of the same seeded initialisation)."""
     progress = None
     for turn in (True, False):
         if ctx.is_main == turn:
@@ -195,7 +237,8 @@ def restore_progress(
     step = progress.next_step if progress else None
     if distributed.from_main(step, ctx) != step:
         raise RuntimeError(f"rank {ctx.rank} would continue at step {step}, unlike rank 0")
-    distributed.broadcast_parameters(trainable.trainable, ctx)
+    if trainable.sharded is None:
+        distributed.broadcast_parameters(trainable.trainable, ctx)
     return progress
 
 
@@ -247,9 +290,10 @@ def starting_point(config: TrainingConfig, selection: CorpusSelection, log: Log)
     return StartingPoint(base_model_path=base_path, previous=previous, tokenizer=tokenizer)
 
 
-def build_model(config: TrainingConfig, start: StartingPoint, log: Log) -> TrainableModel:
+def build_model(config: TrainingConfig, start: StartingPoint, log: Log, fsdp: bool = False) -> TrainableModel:
     """The base model on the best device (this rank's GPU in a launched run), with the previous adapter
-    or a fresh LoRA adapter."""
+    or a fresh LoRA adapter; with `fsdp`, loaded on the CPU and sharded onto the device, so it is never
+    whole on a GPU."""
     import torch
     from peft import PeftModel, get_peft_model
 
@@ -261,7 +305,10 @@ def build_model(config: TrainingConfig, start: StartingPoint, log: Log) -> Train
     dtype = modeling.pick_dtype(device)
     liger = modeling.apply_liger() if config.use_liger else False
     base = modeling.load_causal_lm(
-        start.base_model_path, device=device, dtype=dtype, attn_implementation=config.attn_implementation
+        start.base_model_path,
+        device=torch.device("cpu") if fsdp else device,
+        dtype=dtype,
+        attn_implementation=config.attn_implementation,
     )
     if config.gradient_checkpointing:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -276,11 +323,19 @@ def build_model(config: TrainingConfig, start: StartingPoint, log: Log) -> Train
             target_modules=config.lora_target_modules,
         )
         model = get_peft_model(base, adapter)
-    model.to(device)
+    sharded = None
+    if fsdp:
+        from codelupe_dagster.training import fsdp as fsdp_sharding
+
+        if config.compile:
+            log("compile is not applied to a sharded model")
+        sharded = fsdp_sharding.shard_model(model, device, dtype, distributed.current().world_size)
+    else:
+        model.to(device)
     backbone, head_weight = modeling.backbone_and_head(model)
     return TrainableModel(
         model=model,
-        forward_backbone=torch.compile(backbone) if config.compile else backbone,
+        forward_backbone=torch.compile(backbone) if config.compile and not fsdp else backbone,
         head_weight=head_weight,
         trainable=[p for p in model.parameters() if p.requires_grad],
         device=device,
@@ -288,6 +343,7 @@ def build_model(config: TrainingConfig, start: StartingPoint, log: Log) -> Train
         liger=liger,
         attention=config.attn_implementation,
         loss=config.loss,
+        sharded=sharded,
     )
 
 
@@ -325,10 +381,11 @@ def evaluate(trainable: TrainableModel, eval_batches: list[MicroBatch], chunk_to
     trainable.model.eval()
     total, count = 0.0, 0
     with torch.no_grad(), trainable.autocast():
-        for rows in distributed.shard(eval_batches, ctx):
+        for rows, counts in trainable.share(eval_batches, ctx):
             loss_sum, n = trainable.loss_sum(rows, chunk_tokens)
-            total += float(loss_sum)
-            count += n
+            if counts:
+                total += float(loss_sum)
+                count += n
     trainable.model.train()
     total, count_sum = distributed.sum_floats([total, float(count)], ctx, trainable.device)
     return total / count_sum if count_sum else None
@@ -442,12 +499,19 @@ def train_step(config: TrainingConfig, trainable: TrainableModel, step: Step) ->
     ctx = distributed.current()
     step_targets = sum(target_count(rows) for rows in step)
     step_loss = torch.zeros((), device=trainable.device)
-    for rows in distributed.shard(step, ctx):
+    shares = trainable.share(step, ctx)
+    for index, (rows, counts) in enumerate(shares):
+        trainable.sync_gradients(index == len(shares) - 1)
         with trainable.autocast():
             loss_sum, _ = trainable.loss_sum(rows, config.loss_chunk_tokens)
+        if not counts:  # a pad under FSDP: it runs for the collectives and adds nothing
+            loss_sum = loss_sum * 0.0
         (loss_sum / step_targets).backward()
         step_loss += loss_sum.detach() / step_targets
-    distributed.all_reduce_gradients(trainable.trainable, step_loss, ctx)
+    if trainable.sharded is not None:  # FSDP summed the gradients in the last backward
+        distributed.sum_tensor(step_loss, ctx)
+    else:
+        distributed.all_reduce_gradients(trainable.trainable, step_loss, ctx)
     return float(step_loss)
 
 
@@ -460,13 +524,15 @@ def save_checkpoint(
     loop: LoopStats,
     evaluation: Evaluation,
     started: float,
+    adapter: dict[str, Any] | None = None,
 ) -> checkpoints.Checkpoint:
-    """Write adapter and tokenizer to a staging directory, then publish it with its manifest and card."""
+    """Write adapter and tokenizer to a staging directory, then publish it with its manifest and card.
+    `adapter`, the whole adapter tensors, stands in for the model's own when those are sharded."""
     data_dir = Path(config.data_dir)
     version = checkpoints.next_version(data_dir)
     staging = checkpoints.staging_dir(data_dir, version)
     # The tokenizer beside the adapter, so the directory loads on its own; `publish` adds the model card.
-    trainable.model.save_pretrained(str(staging / checkpoints.ADAPTER))
+    trainable.model.save_pretrained(str(staging / checkpoints.ADAPTER), state_dict=adapter)
     start.tokenizer.save_pretrained(str(staging / checkpoints.ADAPTER))
     manifest = build_manifest(
         version=version,
@@ -500,4 +566,5 @@ def hardware_facts(trainable: TrainableModel) -> dict[str, Any]:
         "liger": trainable.liger,
         "trainable_parameters": sum(p.numel() for p in trainable.trainable),
         "world_size": distributed.current().world_size,  # processes (GPUs) the run trained on
+        "sharding": trainable.sharding,  # replicate, or fsdp: the base model sharded over them
     }

@@ -4,7 +4,8 @@
 It reads `DIR/config.json` (the training config, the corpus watermark, threads and collective timeout),
 joins the process group, trains on the corpus replayed from `DIR/documents.jsonl`, and on rank 0 writes
 `DIR/result.json` (the published checkpoint's version, path and manifest). Rank 0 logs to stdout, which
-the launcher forwards; other ranks print only warnings and their tracebacks.
+the launcher forwards, and prints each optimizer step as a `distributed.STEP_MARKER` line, which the
+launcher reports as a step; other ranks print only warnings and their tracebacks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from codelupe_dagster.training import distributed
+from codelupe_dagster.training import distributed, progress
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         def warn(message: str) -> None:
             print(f"[rank {ctx.rank}] warning: {message}", file=sys.stderr, flush=True)
 
-        checkpoint = run_training(config, source, log=log, warn=warn)
+        def report(step: progress.StepReport) -> None:
+            print(distributed.step_line(step), flush=True)
+
+        with progress.listening(report if ctx.is_main else _ignore):
+            checkpoint = run_training(config, source, log=log, warn=warn)
         if ctx.is_main:
             result = {
                 "version": checkpoint.version,
@@ -57,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         distributed.teardown()
     return 0
+
+
+def _ignore(step: progress.StepReport) -> None:
+    """Ranks other than 0 report nothing: rank 0's steps are the run's."""
 
 
 def entry(argv: Sequence[str] | None = None) -> int:

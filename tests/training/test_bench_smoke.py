@@ -39,13 +39,20 @@ def test_gpu_bench_smoke_prints_one_table_with_a_row_per_variant() -> None:
         "packed flash_attention_2",
         "packed sdpa + liger",
         "packed sdpa, 2 processes",
+        "packed sdpa, FSDP2",
     ]
     # Measured rows carry a rate; on the CPU there is no MFU against an H200 and no target to meet.
-    for name in ("padded per-file (baseline)", "packed sdpa", "packed sdpa, 2 processes"):
+    for name in (
+        "padded per-file (baseline)",
+        "packed sdpa",
+        "packed sdpa, 2 processes",
+        "packed sdpa, FSDP2",
+    ):
         _model, _variant, rate, mfu, _peak, ratio, target, note = rows[name]
         assert float(rate.replace(",", "")) > 0 and mfu == "n/a" and ratio.endswith("x"), rows[name]
         assert target == "" and "error" not in note and "timeout" not in note, rows[name]
     assert rows["packed sdpa, 2 processes"][-1].startswith("scaling ")
+    assert rows["packed sdpa, FSDP2"][-1] == "2 processes"  # sharded over two gloo processes
     # What this machine lacks shows as a skipped row, not as an error or a missing row.
     if importlib.util.find_spec("flash_attn") is None:
         assert rows["packed flash_attention_2"][-1] == "skipped: flash_attn is not installed"
@@ -71,3 +78,9 @@ def test_the_loss_chunk_defaults_to_automatic_sizing(monkeypatch: pytest.MonkeyP
     # Two processes on two GPUs go through torch's own launcher, one variant process per rank.
     command = bench.worker_command("7B", "ddp2", bench.parse_args(["--device", "cuda"]), 60.0)
     assert "--nproc-per-node=2" in command and "--worker" in command and "7B:ddp2" in command
+    # The FSDP row shards over two GPUs where two are visible and runs on one where one is.
+    for gpus, processes in ((1, 1), (2, 2), (8, 2)):
+        args = bench.parse_args(["--device", "cuda"])
+        args.gpus = gpus
+        command = bench.worker_command("7B", "fsdp", args, 60.0)
+        assert f"--nproc-per-node={processes}" in command and "7B:fsdp" in command

@@ -1,6 +1,7 @@
-"""Training on two gloo processes (torchrun, on the CPU) equals training on one at the same global batch;
-rank 0 alone writes; a rank that crashes fails the run with its error, and a re-run continues from the
-mid-run checkpoint rank 0 wrote."""
+"""Training on two gloo processes (torchrun, on the CPU) equals training on one at the same global batch,
+with the base model replicated or sharded by FSDP2; rank 0 alone writes; a rank that crashes fails the run
+with its error, and a re-run continues from the mid-run checkpoint rank 0 wrote; rank 0's steps reach the
+launching process as step reports."""
 
 from __future__ import annotations
 
@@ -19,32 +20,40 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 ROOT = Path(__file__).resolve().parents[2]
-# Four micro-batches of one 128-token row per step: two per rank. fp32 on the CPU, no dropout (each rank
-# draws its own dropout masks, so with dropout the runs would differ by design, not by a bug).
+# Four micro-batches of one 128-token row per step: two per rank. 0.38 epochs of the 39 training rows make
+# 15 micro-batches, so the last of the 4 steps has 3 and 3 held-out rows make 3 eval batches: one rank has
+# one micro-batch fewer than the other in both (FSDP pads it; the test checks the shapes). fp32 on the CPU,
+# no dropout (each rank draws its own dropout masks, so with dropout the runs would differ by design).
 SETTINGS: dict[str, Any] = dict(
     seq_len=128,
     micro_batch_rows=1,
     tokens_per_step=512,
-    epochs=20.0,
+    epochs=0.38,
     max_steps=4,
     learning_rate=5e-3,
     lora_r=4,
     lora_alpha=8,
     lora_dropout=0.0,
     eval_fraction=0.25,
-    max_eval_tokens=1024,
+    max_eval_tokens=384,
     wandb_mode="disabled",
     checkpoint_every=2,
 )
-# Per-step losses and adapter tensors of 2 ranks vs 1 differ only by the order gradients are summed in.
+# Per-step losses and adapter tensors of 2 ranks vs 1 differ only by the order gradients are summed in
+# (fp32 on the CPU: ~1e-7 relative per sum), whether by one all-reduce or FSDP's reduce-scatter; the losses
+# move by ~1e-1 over the steps, so a wrong reduction (an average instead of a sum, a rank's micro-batch
+# lost) is far outside this.
 LOSS_TOLERANCE = 1e-5
 ADAPTER_TOLERANCE = 1e-5
 # torchrun runs this script on every rank: it records rank 0's step losses (all-reduced: the whole
-# step's) to CODELUPE_TEST_LOSSES, and with CODELUPE_TEST_CRASH_AT=N rank 1 raises in its N-th step.
+# step's) and the norm of the summed gradients to CODELUPE_TEST_LOSSES, and with CODELUPE_TEST_CRASH_AT=N
+# rank 1 raises in its N-th step. The norm is what catches gradients averaged instead of summed: AdamW
+# all but ignores their scale, so the losses alone would not.
 WORKER = """
 import os, sys
 from pathlib import Path
 from codelupe_dagster.training import trainer, worker
+from tests.training.test_distributed import gradient_norm
 
 losses = Path(os.environ["CODELUPE_TEST_LOSSES"])
 crash_at = int(os.environ.get("CODELUPE_TEST_CRASH_AT", "0"))
@@ -55,9 +64,10 @@ def recording(*args):
     if rank == 1 and len(calls) == crash_at:
         raise RuntimeError("rank 1 crashed on purpose")
     loss = train_step(*args)
+    norm = gradient_norm(args[1])  # every rank: a collective under FSDP
     if rank == 0:
         with losses.open("a") as out:
-            out.write(repr(loss) + "\\n")
+            out.write(f"{loss!r} {norm!r}\\n")
     return loss
 
 trainer.train_step = recording
@@ -75,10 +85,10 @@ def _index(data_dir: Path, with_tiny_model) -> Any:
     return index
 
 
-def _config(data_dir: Path) -> Any:
+def _config(data_dir: Path, sharding: str = "auto") -> Any:
     from codelupe_dagster.training.config import TrainingConfig
 
-    return TrainingConfig(data_dir=data_dir, **SETTINGS)
+    return TrainingConfig(data_dir=data_dir, sharding=sharding, **SETTINGS)
 
 
 def _adapter(checkpoint: checkpoints.Checkpoint) -> dict[str, Any]:
@@ -87,22 +97,41 @@ def _adapter(checkpoint: checkpoints.Checkpoint) -> dict[str, Any]:
     return load_file(str(checkpoint.adapter_dir / "adapter_model.safetensors"))
 
 
-def _losses(path: Path) -> list[float]:
-    return [float(line) for line in path.read_text().split()] if path.exists() else []
+def gradient_norm(trainable: Any) -> float:
+    """The L2 norm of the adapter's gradients as the optimizer will see them (whole, under FSDP)."""
+    norm = torch.nn.utils.clip_grad_norm_(trainable.trainable, float("inf"))
+    return float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+
+
+def _losses(path: Path) -> list[tuple[float, float]]:
+    """(loss, gradient norm) per step, as the worker recorded them."""
+    if not path.exists():
+        return []
+    return [
+        (float(loss), float(norm)) for loss, norm in (line.split() for line in path.read_text().splitlines())
+    ]
 
 
 def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list]:
     from codelupe_dagster.training import trainer
 
     index = _index(data_dir, with_tiny_model)
-    losses: list[float] = []
-    train_step = trainer.train_step
+    losses: list[tuple[float, float]] = []
+    train_step, evaluate = trainer.train_step, trainer.evaluate
+    shapes: dict[str, list[int]] = {"step_micro_batches": [], "eval_batches": []}
 
     def recording(*args: Any) -> float:
-        losses.append(train_step(*args))
-        return losses[-1]
+        loss = train_step(*args)
+        losses.append((loss, gradient_norm(args[1])))
+        shapes["step_micro_batches"].append(len(args[2]))
+        return loss
+
+    def counting(trainable: Any, eval_batches: list, *args: Any) -> Any:
+        shapes["eval_batches"].append(len(eval_batches))
+        return evaluate(trainable, eval_batches, *args)
 
     monkeypatch.setattr(trainer, "train_step", recording)
+    monkeypatch.setattr(trainer, "evaluate", counting)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -110,13 +139,17 @@ def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyP
     finally:
         torch.set_num_threads(threads)
         monkeypatch.undo()
+    # Odd counts, so two ranks share them unevenly (FSDP's padding runs): the plan is what the test says.
+    assert shapes == {"step_micro_batches": [4, 4, 4, 3], "eval_batches": [3, 3]}
     return checkpoint, losses
 
 
+@pytest.mark.parametrize("sharding", ["replicate", "fsdp"])
 def test_two_gloo_processes_train_like_one_and_a_crashed_rank_fails_then_resumes(
-    tmp_path: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch, sharding: str
 ) -> None:
     from codelupe_dagster.training import distributed
+    from codelupe_dagster.training.progress import StepReport, listening
 
     single, single_losses = _single_process(tmp_path / "one", with_tiny_model, monkeypatch)
     assert single.manifest["world_size"] == 1 and len(single_losses) == SETTINGS["max_steps"]
@@ -134,7 +167,7 @@ def test_two_gloo_processes_train_like_one_and_a_crashed_rank_fails_then_resumes
     monkeypatch.setenv("CODELUPE_TEST_LOSSES", str(tmp_path / "crashed.txt"))
     monkeypatch.setenv("CODELUPE_TEST_CRASH_AT", "3")
     with pytest.raises(distributed.DistributedTrainingFailed) as failed:
-        distributed.launch(_config(data_dir), index, 2, **launch)
+        distributed.launch(_config(data_dir, sharding), index, 2, **launch)
     assert "rank 1 crashed on purpose" in str(failed.value)
     assert "training on 2 processes failed" in str(failed.value)
     assert checkpoints.list_checkpoints(data_dir) == []
@@ -145,13 +178,30 @@ def test_two_gloo_processes_train_like_one_and_a_crashed_rank_fails_then_resumes
     monkeypatch.setenv("CODELUPE_TEST_LOSSES", str(tmp_path / "resumed.txt"))
     monkeypatch.delenv("CODELUPE_TEST_CRASH_AT")
     lines: list[str] = []
-    resumed = distributed.launch(_config(data_dir), index, 2, **{**launch, "log": lines.append})
+    reports: list[StepReport] = []
+    with listening(reports.append):
+        resumed = distributed.launch(_config(data_dir, sharding), index, 2, **{**launch, "log": lines.append})
     assert any("continuing at step 2/4" in line for line in lines)
+    assert any(f"base model sharding: {sharding} over 2 process(es)" in line for line in lines)
+    # Rank 0's steps 3 and 4 came back as reports here, with the run's losses, and not as log lines.
+    assert [(r.step, r.planned) for r in reports] == [(3, 4), (4, 4)]
+    assert [r.loss for r in reports] == pytest.approx(
+        [loss for loss, _ in single_losses[2:]], abs=LOSS_TOLERANCE
+    )
+    assert reports[-1].tokens == single.manifest["trained_tokens"]
+    assert not any(line.startswith(distributed.STEP_MARKER) for line in lines)
 
     losses = _losses(tmp_path / "crashed.txt") + _losses(tmp_path / "resumed.txt")
-    assert losses == pytest.approx(single_losses, abs=LOSS_TOLERANCE)
+    assert [loss for loss, _ in losses] == pytest.approx(
+        [loss for loss, _ in single_losses], abs=LOSS_TOLERANCE
+    )
+    # Summed, not averaged: the norms match the single process's (a mean over 2 ranks would halve them).
+    norms = [norm for _, norm in single_losses]
+    assert min(norms) > 1e3 * LOSS_TOLERANCE
+    assert [norm for _, norm in losses] == pytest.approx(norms, rel=1e-4)
     manifest = resumed.manifest
     assert manifest["world_size"] == 2 and manifest["resumed_at_steps"] == [2]
+    assert manifest["sharding"] == sharding and single.manifest["sharding"] == "replicate"
     assert manifest["steps"] == single.manifest["steps"] == SETTINGS["max_steps"]
     assert manifest["trained_tokens"] == single.manifest["trained_tokens"]
     assert manifest["eval_loss_before"] == pytest.approx(single.manifest["eval_loss_before"], abs=1e-6)
@@ -194,7 +244,7 @@ class _Unread:
         raise AssertionError("the corpus was read before the configuration was checked")
 
 
-def _asset_run(data_dir: Path, train_gpus: int, **config: Any) -> Any:
+def _asset_run(data_dir: Path, train_gpus: int, instance: Any = None, **config: Any) -> Any:
     import dagster as dg
 
     from codelupe_dagster.assets.train import QwenCheckpointConfig, qwen_checkpoint
@@ -207,12 +257,16 @@ def _asset_run(data_dir: Path, train_gpus: int, **config: Any) -> Any:
         "pipeline": PipelineResource(data_dir=str(data_dir)),
     }
     run_config = dg.RunConfig(ops={"qwen_checkpoint": QwenCheckpointConfig(**config)})
-    return dg.materialize([qwen_checkpoint], resources=resources, run_config=run_config, raise_on_error=False)
+    return dg.materialize(
+        [qwen_checkpoint], resources=resources, run_config=run_config, raise_on_error=False, instance=instance
+    )
 
 
 def test_the_asset_launches_two_processes_and_reports_rank_0s_checkpoint(
     data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import dagster as dg
+
     from tests.support.planted import GITHUB_TOKEN
 
     with_tiny_model(data_dir)
@@ -223,10 +277,24 @@ def test_the_asset_launches_two_processes_and_reports_rank_0s_checkpoint(
     index.bulk_upsert(docs).raise_for_errors()
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the ranks import this checkout, as an install would
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    instance = dg.DagsterInstance.ephemeral()
     result = _asset_run(
-        data_dir, 2, seq_len=128, micro_batch_rows=1, tokens_per_step=256, max_steps=2, eval_fraction=0.3
+        data_dir,
+        2,
+        instance,
+        seq_len=128,
+        micro_batch_rows=1,
+        tokens_per_step=256,
+        max_steps=2,
+        eval_fraction=0.3,
     )
     assert result.success
+    # Rank 0's steps reached the asset as step reports: its log has the step line of the last step (the
+    # asset logs every log_every = 10 steps and the last), as for a run in its process, and no raw marker.
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert len([m for m in messages if m.startswith("step 2/2: loss ")]) == 1, messages
+    assert not any(m.startswith("step 1/2") for m in messages)
+    assert not any("@codelupe-step" in m for m in messages)
     (materialization,) = result.asset_materializations_for_node("qwen_checkpoint")
     metadata = materialization.metadata
     assert metadata["world_size"].value == 2 and metadata["steps"].value == 2

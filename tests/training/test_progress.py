@@ -147,3 +147,18 @@ def test_the_run_bar_shows_steps_rate_and_loss_and_listens_only_while_open():
     assert "1,000 tokens/s" in shown and "loss 1.0000" in shown
     with training_progress(None):  # no console (a caller that shows nothing): nobody listens
         assert progress._listeners == []
+
+
+def test_a_launched_runs_step_line_reads_back_as_the_report_it_was() -> None:
+    """Rank 0 prints each step as a marked JSON line; the launcher reads exactly that report back, and
+    leaves every other line (a log line that merely mentions a step, a damaged marked line) to the log."""
+    from codelupe_dagster.training import distributed
+    from codelupe_dagster.training.progress import StepReport
+
+    report = StepReport(step=3, planned=10, loss=2.5, tokens=4096, seconds=1.25)
+    line = distributed.step_line(report)
+    assert line.startswith(distributed.STEP_MARKER)
+    assert distributed.read_step_line(line) == report
+    assert distributed.read_step_line(report.line()) is None
+    assert distributed.read_step_line(distributed.STEP_MARKER + '{"step": 3}') is None
+    assert distributed.read_step_line(distributed.STEP_MARKER + "not json") is None
