@@ -2,7 +2,8 @@
 
 Documents are CPython's ``Lib/**/*.py`` files with every code-schema field filled, as the index asset
 writes them. Printed per backend, as medians over ``--repeat`` runs: documents/s, MB/s of source text,
-and the ratio to a baseline that does only the unavoidable part:
+and the ratio to a baseline that does only the unavoidable part (then every run's seconds and the ratio of
+the best runs, the ones a shared machine's load slowed least):
 
 - SQLite: ``SqliteSearchIndex.bulk_upsert`` (FTS5 + camelCase column + typed columns), given the
   documents with the workers' sub-word hint (``backend``) and without it (``backend, no hint``), vs a
@@ -344,11 +345,15 @@ def report(title: str, times: dict[str, list[float]], docs: int, megabytes: floa
         f" median of {len(next(iter(times.values())))} runs"
     )
     base = statistics.median(times[baseline])
+    best_base = min(times[baseline])
     for label, samples in times.items():
         seconds = statistics.median(samples)
+        # Every run and the best one too: on a shared machine one run of the same variant has taken 2.4 s
+        # and 6.9 s, and the best run is the one least slowed by the neighbours.
         print(
             f"  {label:<16} {seconds:7.2f} s  {docs / seconds:9.0f} docs/s  {megabytes / seconds:6.1f} MB/s"
-            f"  {base / seconds:5.2f}x the {baseline} rate"
+            f"  {base / seconds:5.2f}x the {baseline} rate; runs {', '.join(f'{t:.2f}' for t in samples)} s,"
+            f" best {best_base / min(samples):.2f}x"
         )
 
 

@@ -9,7 +9,10 @@ distractors, and reports for several (bands, rows) choices:
   Jaccard >= the evaluation threshold (real corpora contain genuine near duplicates too);
 - the number of band keys per document (Redis memory grows with it).
 
-Usage: .venv/bin/python bench/near_dup_recall.py [--originals 400] [--distractors 1500]
+Corpus, found at run time as `end_to_end_files.py` finds it: CPython's `Lib` of the running interpreter
+(`sysconfig`) and Go's `src` (`go env GOROOT`); `--corpus` replaces both.
+
+Usage: .venv/bin/python bench/near_dup_recall.py [--originals 400] [--distractors 1500] [--corpus DIR]
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ import time
 from collections import defaultdict
 from itertools import combinations
 
+from end_to_end_files import CorpusMissing, go_root, stdlib_root
+
 from codelupe_dagster.core.minhash import LSHParams, band_keys, shingle_hashes, signature
 from codelupe_dagster.stages.file_processing import Dropped, ProcessingConfig, process_file
 
-DEFAULT_CORPORA = ("/root/.pyenv/versions/3.11.7/lib/python3.11", "/usr/local/go/src")
 EXTENSIONS = (".py", ".go", ".js", ".c", ".h")
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w{2,}")
 _COMMENT = re.compile(r"(#|//)\s*(.*)$")
@@ -58,6 +62,11 @@ CANDIDATE_PARAMS = (
     LSHParams(bands=14, rows=8),  # datatrove's default shape (112 of 128 permutations)
     LSHParams(bands=9, rows=13),  # BigCode near-dedup shape for threshold 0.85 (scaled to 128)
 )
+
+
+def default_corpora() -> list[str]:
+    """This machine's CPython `Lib` and Go `src`, never a hard-coded path (issue 12)."""
+    return [str(stdlib_root()), str(go_root() / "src")]
 
 
 def load_documents(corpora: list[str], limit: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -135,7 +144,11 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
-    documents = load_documents(args.corpus or list(DEFAULT_CORPORA), args.originals + args.distractors, rng)
+    try:
+        corpora = args.corpus or default_corpora()
+    except CorpusMissing as exc:
+        raise SystemExit(f"near_dup_recall: {exc} (or pass --corpus)") from exc
+    documents = load_documents(corpora, args.originals + args.distractors, rng)
     originals = documents[: args.originals]
     distractors = documents[args.originals :]
     pool = [line for _, text in distractors[:200] for line in text.split("\n") if line.strip()]
