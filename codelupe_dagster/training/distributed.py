@@ -357,7 +357,7 @@ def launch(
     Rank 0's step lines are reported here (`progress.report_step`), not logged.
     `worker` is what torchrun runs (`-m module` or a script path); `threads` sets torch's threads per rank.
     """
-    from codelupe_dagster.training.trainer import select_training_corpus
+    from codelupe_dagster.training.packed_corpus import select_training_corpus
 
     check_shardable(config, world_size)
     data_dir = Path(config.data_dir)

@@ -15,7 +15,8 @@ from rich.console import Console
 
 from codelupe_dagster import definitions
 from codelupe_dagster.assets import crawl
-from codelupe_dagster.cli.run import kept_breakdown, run_pipeline
+from codelupe_dagster.cli.batch_loop import run_pipeline
+from codelupe_dagster.cli.run_summary import kept_breakdown
 from codelupe_dagster.resources.pipeline import PipelineResource
 from codelupe_dagster.resources.redis import RedisResource
 from codelupe_dagster.resources.training import TrainingResource

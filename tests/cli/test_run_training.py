@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from codelupe_dagster.backends.sources.samples import build_sample_sources
-from codelupe_dagster.cli.run import run_pipeline
+from codelupe_dagster.cli.batch_loop import run_pipeline
 from codelupe_dagster.training.checkpoints import list_checkpoints
 from codelupe_dagster.training.progress import StepReport, listening
 from tests.cli.test_run import pipeline_defs

@@ -12,8 +12,9 @@ from dagster._core.workspace.load import location_origins_from_yaml_paths
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 from rich.console import Console
 
+from codelupe_dagster.cli.batch_loop import run_pipeline
 from codelupe_dagster.cli.launch import LOCATION_NAME, remote_job_origin
-from codelupe_dagster.cli.run import maybe_train, run_pipeline
+from codelupe_dagster.cli.run_training import maybe_train
 from tests.cli.test_run import pipeline_defs
 
 LABEL_TAG = ".dagster/repository"
@@ -106,7 +107,7 @@ def test_training_runs_as_qwen_training_job_of_location_codelupe(data_dir, valke
     """With nothing indexed the training run fails fast (before torch loads), still as the named job."""
     defs = pipeline_defs(data_dir, valkey_url)
     with dg.instance_for_test() as instance:
-        from codelupe_dagster.cli.run import RunSummary
+        from codelupe_dagster.cli.run_summary import RunSummary
 
         summary = RunSummary()
         outcome = maybe_train(defs, instance, True, {"codelupe/pid": "1"}, summary)

@@ -183,7 +183,7 @@ def test_codelupe_run_retires_partitions_through_the_same_sensor(
     time and KEEP=1, the three batches of the local source end as one partition, all three indexed."""
     from rich.console import Console
 
-    from codelupe_dagster.cli.run import run_pipeline
+    from codelupe_dagster.cli.batch_loop import run_pipeline
     from tests.cli.test_run import pipeline_defs
 
     defs = pipeline_defs(data_dir, redis_url, batch_size=1)

@@ -52,12 +52,12 @@ ADAPTER_TOLERANCE = 1e-5
 WORKER = """
 import os, sys
 from pathlib import Path
-from codelupe_dagster.training import trainer, worker
+from codelupe_dagster.training import optimization, worker
 from tests.training.test_distributed import gradient_norm
 
 losses = Path(os.environ["CODELUPE_TEST_LOSSES"])
 crash_at = int(os.environ.get("CODELUPE_TEST_CRASH_AT", "0"))
-rank, train_step, calls = int(os.environ["RANK"]), trainer.train_step, []
+rank, train_step, calls = int(os.environ["RANK"]), optimization.train_step, []
 
 def recording(*args):
     calls.append(1)
@@ -70,7 +70,7 @@ def recording(*args):
             out.write(f"{loss!r} {norm!r}\\n")
     return loss
 
-trainer.train_step = recording
+optimization.train_step = recording
 sys.exit(worker.entry())
 """
 
@@ -113,11 +113,11 @@ def _losses(path: Path) -> list[tuple[float, float]]:
 
 
 def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list]:
-    from codelupe_dagster.training import trainer
+    from codelupe_dagster.training import optimization, trainer
 
     index = _index(data_dir, with_tiny_model)
     losses: list[tuple[float, float]] = []
-    train_step, evaluate = trainer.train_step, trainer.evaluate
+    train_step, evaluate = optimization.train_step, trainer.evaluate
     shapes: dict[str, list[int]] = {"step_micro_batches": [], "eval_batches": []}
 
     def recording(*args: Any) -> float:
@@ -130,7 +130,7 @@ def _single_process(data_dir: Path, with_tiny_model, monkeypatch: pytest.MonkeyP
         shapes["eval_batches"].append(len(eval_batches))
         return evaluate(trainable, eval_batches, *args)
 
-    monkeypatch.setattr(trainer, "train_step", recording)
+    monkeypatch.setattr(optimization, "train_step", recording)
     monkeypatch.setattr(trainer, "evaluate", counting)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -46,12 +46,12 @@ import json, sys, time
 from pathlib import Path
 import torch
 from codelupe_dagster.resources.search import SearchIndexResource
-from codelupe_dagster.training import resume, trainer
+from codelupe_dagster.training import optimization, resume, trainer
 from codelupe_dagster.training.config import TrainingConfig
 
 data_dir, settings, marker = Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[4])
 torch.set_num_threads(int(sys.argv[3]))
-save, train_step, after = resume.save, trainer.train_step, []
+save, train_step, after = resume.save, optimization.train_step, []
 
 def save_and_mark(*args, **kwargs):
     path = save(*args, **kwargs)
@@ -66,7 +66,7 @@ def train_step_then_hang(*args):
             time.sleep(600)
     return train_step(*args)
 
-resume.save, trainer.train_step = save_and_mark, train_step_then_hang
+resume.save, optimization.train_step = save_and_mark, train_step_then_hang
 index = SearchIndexResource(data_dir=str(data_dir)).code_index()
 trainer.run_training(TrainingConfig(data_dir=data_dir, **settings), index, log=lambda _: None)
 """
@@ -173,10 +173,10 @@ def _crashed_run(
     data_dir: Path, index: Any, monkeypatch: pytest.MonkeyPatch, at_step: int, **overrides
 ) -> None:
     """A run that dies by an exception inside step `at_step` (0-based), after its mid-run checkpoints."""
-    from codelupe_dagster.training import trainer
+    from codelupe_dagster.training import optimization, trainer
 
     calls = []
-    real_step = trainer.train_step
+    real_step = optimization.train_step
 
     def failing_step(*args: Any) -> float:
         calls.append(1)
@@ -185,7 +185,7 @@ def _crashed_run(
         return real_step(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(trainer, "train_step", failing_step)
+        patch.setattr(optimization, "train_step", failing_step)
         with pytest.raises(Crash):
             trainer.run_training(_config(data_dir, **overrides), index, log=lambda _: None)
 
