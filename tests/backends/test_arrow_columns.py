@@ -1,10 +1,8 @@
-"""`table_from_rows` builds the table `pa.Table.from_pylist` builds, and does so without pandas."""
+"""`table_from_rows` builds the table `pa.Table.from_pylist` builds (tests/assets/test_score_spool_imports.py:
+without pandas)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -70,17 +68,3 @@ def test_table_equals_from_pylist_on_spool_rows() -> None:
     built = table_from_rows(rows, CODE_DOC_SCHEMA)
     built.validate(full=True)
     assert built.equals(pa.Table.from_pylist(rows, schema=CODE_DOC_SCHEMA))
-
-
-def test_writing_a_spool_does_not_import_pandas(tmp_path: Path) -> None:
-    script = (
-        "import sys\n"
-        "from codelupe_dagster.backends.spool import ShardWriter\n"
-        f"with ShardWriter({str(tmp_path)!r}) as writer:\n"
-        "    writer.write({'id': 'a', 'content': 'x = 1\\n', 'size_bytes': 6, 'quality_score': 0.5})\n"
-        "    writer.commit()\n"
-        "print('pandas' in sys.modules)\n"
-    )
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert ran.stdout.strip() == "False"
-    assert (tmp_path / "_SUCCESS").is_file()
