@@ -16,10 +16,11 @@ batch that has one.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 _INT32_MAX = 2**31 - 1
@@ -38,32 +39,33 @@ def column_array(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
     return built if built is not None else pa.array(values, type=arrow_type)
 
 
+def _only(values: list[Any], kind: type) -> bool:
+    """Every value is exactly `kind` (no subclass: a bool is not an int here) or None."""
+    return set(map(type, values)) <= {kind, type(None)}
+
+
 def _validity(values: list[Any]) -> tuple[pa.Buffer | None, int]:
-    """Arrow's validity bitmap (bit i set: value i is not null, least significant bit first) and the null
-    count; no bitmap when nothing is null, as Arrow allows."""
+    """Arrow's validity bitmap (bit i set: value i is not null) and the null count; no bitmap when
+    nothing is null, as Arrow allows."""
     nulls = values.count(None)
     if not nulls:
         return None, 0
-    return pa.py_buffer(_bitmap((value is not None for value in values), len(values))), nulls
+    return _bitmap([value is not None for value in values]), nulls
 
 
-def _bitmap(bits: Iterable[bool], length: int) -> bytes:
-    """Packs `length` booleans into bytes, least significant bit first (Arrow's bit order)."""
-    packed = bytearray((length + 7) // 8)
-    for index, bit in enumerate(bits):
-        if bit:
-            packed[index >> 3] |= 1 << (index & 7)
-    return bytes(packed)
+def _bitmap(bits: list[bool]) -> pa.Buffer:
+    """Booleans packed least significant bit first, Arrow's bit order."""
+    return pa.py_buffer(np.packbits(np.array(bits, dtype=np.bool_), bitorder="little"))
 
 
 def _strings(values: list[Any], arrow_type: pa.DataType) -> pa.Array | None:
-    if not all(type(value) is str or value is None for value in values):
+    if not _only(values, str):
         return None
     try:
         encoded = [b"" if value is None else value.encode("utf-8") for value in values]
     except UnicodeEncodeError:
         return None  # pa.array raises its own error for it
-    offsets = array("q", accumulate((len(item) for item in encoded), initial=0))
+    offsets = array("q", accumulate(map(len, encoded), initial=0))
     if arrow_type == pa.string():
         if offsets[-1] > _INT32_MAX:
             return None
@@ -75,25 +77,24 @@ def _strings(values: list[Any], arrow_type: pa.DataType) -> pa.Array | None:
 
 def _numbers(kind: type, typecode: str) -> Callable[[list[Any], pa.DataType], pa.Array | None]:
     def build(values: list[Any], arrow_type: pa.DataType) -> pa.Array | None:
-        if not all(type(value) is kind or value is None for value in values):
+        if not _only(values, kind):
             return None
         try:
-            data = array(typecode, (kind() if value is None else value for value in values))
+            data = array(typecode, [kind() if value is None else value for value in values])
         except OverflowError:
             return None
         validity, nulls = _validity(values)
-        return pa.Array.from_buffers(
-            arrow_type, len(values), [validity, pa.py_buffer(data)], null_count=nulls
-        )
+        buffers = [validity, pa.py_buffer(data)]
+        return pa.Array.from_buffers(arrow_type, len(values), buffers, null_count=nulls)
 
     return build
 
 
 def _booleans(values: list[Any], arrow_type: pa.DataType) -> pa.Array | None:
-    if not all(type(value) is bool or value is None for value in values):
+    if not _only(values, bool):
         return None
     validity, nulls = _validity(values)
-    data = pa.py_buffer(_bitmap((value is True for value in values), len(values)))
+    data = _bitmap([value is True for value in values])
     return pa.Array.from_buffers(arrow_type, len(values), [validity, data], null_count=nulls)
 
 
