@@ -13,8 +13,8 @@ scored_files + es_code_index) and MB/s of text end to end (text: the files that 
 index's own timers), the ratio to the old pipeline's ~3 files/s (DESIGN §10: 5,000-10,000 files/hour),
 the load average, and a cProfile top-15 of the parent (step) process, all its threads by their own CPU
 time, and the project's functions by cumulative time, from one extra run: the profiler slows the parent's
-Python work several-fold, so timed runs are never profiled. `--runs N` repeats the whole measurement on a fresh ledger and index and
-reports the median.
+Python work several-fold, so timed runs are never profiled. `--runs N` repeats the whole measurement on a
+fresh ledger and index and reports the median.
 
 CPU seconds per batch are printed too (the parent's threads, the scoring workers as reaped by the
 forkserver, the forkserver itself): on a machine shared with other work they vary far less than wall time.
