@@ -11,10 +11,10 @@ Prints a one-line summary per backend first, then the details: files/s (files se
 scored_files + es_code_index) and MB/s of text end to end (text: the files that decode as UTF-8 text,
 `core.filters.decode_text`), per-stage seconds (each Dagster step's duration, plus the scorer's own and the
 index's own timers), the ratio to the old pipeline's ~3 files/s (DESIGN §10: 5,000-10,000 files/hour),
-the load average, and a cProfile top-15 of the parent (step) process by own time and the project's
-functions by cumulative time, from one extra run: the profiler slows the parent's Python work several-fold,
-so timed runs are never profiled. `--runs N` repeats the whole measurement on a fresh ledger and index and
-reports the median.
+the load average, and a cProfile top-15 of the parent (step) process, all its threads by their own CPU
+time, and the project's functions by cumulative time, from one extra run: the profiler slows the parent's
+Python work several-fold, so timed runs are never profiled. `--runs N` repeats the whole measurement on a
+fresh ledger and index and reports the median.
 
 CPU seconds per batch are printed too (the parent's threads, the scoring workers as reaped by the
 forkserver, the forkserver itself): on a machine shared with other work they vary far less than wall time.
@@ -54,6 +54,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -336,6 +337,46 @@ def _forkserver_cpu() -> tuple[float, float]:
     return 0.0, 0.0
 
 
+class ThreadProfiles:
+    """cProfile on every thread of the parent, each timed by its own thread's CPU clock.
+
+    The step's work is spread over threads (the stream indexer, the scoring pool's result and feeder
+    threads), so a profile of the main thread alone misses it, and a wall-clock one counts the main
+    thread's waits on them as its cost. Threads started after `start` are profiled from their first call
+    (`threading.setprofile`), the calling thread from `start` on."""
+
+    def __init__(self) -> None:
+        self._profiles: list[tuple[str, cProfile.Profile]] = []
+        self._lock = threading.Lock()
+
+    def _profile_this_thread(self, *_: object) -> None:
+        profile = cProfile.Profile(time.thread_time)
+        with self._lock:
+            self._profiles.append((threading.current_thread().name, profile))
+        profile.enable()  # takes over from the setprofile hook for this thread
+
+    def start(self) -> None:
+        threading.setprofile(self._profile_this_thread)
+        self._profile_this_thread()
+
+    def disable(self) -> None:
+        threading.setprofile(None)
+        for _, profile in self._profiles:
+            profile.disable()
+
+    def stats(self, stream: io.StringIO) -> pstats.Stats:
+        first, *rest = (profile for _, profile in self._profiles)
+        return pstats.Stats(first, *rest, stream=stream)
+
+    def cpu_by_thread(self) -> str:
+        """Profiled CPU seconds per thread name (numbered names such as Thread-3 summed as Thread)."""
+        totals: dict[str, float] = {}
+        for name, profile in self._profiles:
+            key = name.split("-")[0] if name.split("-")[-1].split(" ")[0].isdigit() else name
+            totals[key] = totals.get(key, 0.0) + pstats.Stats(profile).total_tt
+        return "profiled CPU s by thread: " + ", ".join(f"{k} {v:.2f}" for k, v in totals.items())
+
+
 def run_batch(
     label: str,
     data_dir: Path,
@@ -345,20 +386,20 @@ def run_batch(
     size: CorpusSize,
     profile: bool = False,
 ) -> dict[str, Any]:
-    """One measured batch on the ledger and index as they are. With `profile`, the parent runs under
-    cProfile, which slows its Python work (claims, spool, index) several-fold: a profiled run explains
-    where time goes but is never timed."""
+    """One measured batch on the ledger and index as they are. With `profile`, every thread of the parent
+    runs under cProfile (`ThreadProfiles`), which slows its Python work (claims, spool, index) several-fold:
+    a profiled run explains where time goes but is never timed."""
     from codelupe_dagster.assets.index import es_code_index
     from codelupe_dagster.assets.score import scored_files
 
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("repo_batches", [batch_id])
-    profiler = cProfile.Profile()
+    profiler = ThreadProfiles()
     server_before, workers_before = _forkserver_cpu()
     cpu_started = time.process_time()
     started = time.perf_counter()
     if profile:
-        profiler.enable()
+        profiler.start()
     result = dg.materialize(
         [scored_files, es_code_index],
         partition_key=batch_id,
@@ -381,8 +422,9 @@ def run_batch(
     indexed = result.asset_materializations_for_node("es_code_index")[0].metadata
     stats = io.StringIO()
     if profile:
-        pstats.Stats(profiler, stream=stats).sort_stats("tottime").print_stats(15)
-        pstats.Stats(profiler, stream=stats).sort_stats("cumulative").print_stats("codelupe_dagster", 25)
+        stats.write(profiler.cpu_by_thread() + "\n")
+        profiler.stats(stats).sort_stats("tottime").print_stats(15)
+        profiler.stats(stats).sort_stats("cumulative").print_stats("codelupe_dagster", 25)
     seen = scored["seen"].value
     return {
         "backend": label,

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from codelupe_dagster.backends.arrow_columns import table_from_rows
+
 # The interface's types (backends/document_spool.py), re-exported here under their old home.
 from codelupe_dagster.backends.document_spool import (
     DocumentSpool,
@@ -165,7 +167,7 @@ class ShardWriter:
         name = f"{PART_PREFIX}{len(self._parts):05d}.parquet"
         final = self.directory / name
         tmp = self.directory / f".{name}.tmp-{os.getpid()}"
-        table = pa.Table.from_pylist(self._buffer, schema=self.schema)
+        table = table_from_rows(self._buffer, self.schema)
         pq.write_table(table, tmp, compression="zstd", compression_level=self._compression_level)
         os.replace(tmp, final)
         self._parts.append(name)

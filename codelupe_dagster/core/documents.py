@@ -21,6 +21,7 @@ Pure: no I/O, no clock; dates are ISO-8601 strings set by whoever indexes the do
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
@@ -122,9 +123,13 @@ class CodeDocument:
     def to_record(self) -> dict[str, Any]:
         """The plain dict every store takes: ``id`` first, then the fields in table order."""
         record: dict[str, Any] = {ID_FIELD: self.id}
-        for spec in CODE_FIELDS:
-            value = getattr(self, spec.name)
-            record[spec.name] = dict(value) if isinstance(value, Mapping) else value
+        record.update(zip(CODE_FIELD_NAMES, _field_values(self), strict=True))
+        # Only `object` fields hold mappings; asking every field would cost an ABC check each, per
+        # document of every batch (issue 12).
+        for name in _OBJECT_FIELD_NAMES:
+            value = record[name]
+            if isinstance(value, Mapping):
+                record[name] = dict(value)
         return record
 
     @classmethod
@@ -147,5 +152,9 @@ def _field_table() -> tuple[FieldSpec, ...]:
 CODE_FIELDS: Final[tuple[FieldSpec, ...]] = _field_table()
 CODE_FIELD_NAMES: Final[tuple[str, ...]] = tuple(spec.name for spec in CODE_FIELDS)
 _RECORD_KEYS: Final[frozenset[str]] = frozenset({ID_FIELD, *CODE_FIELD_NAMES})  # what from_record keeps
+_OBJECT_FIELD_NAMES: Final[tuple[str, ...]] = tuple(
+    spec.name for spec in CODE_FIELDS if spec.kind == "object"
+)
+_field_values: Final = operator.attrgetter(*CODE_FIELD_NAMES)  # one C call for every field's value
 # The columns of the spool and the export: the id, then every stored field.
 STORED_CODE_FIELDS: Final[tuple[FieldSpec, ...]] = tuple(spec for spec in CODE_FIELDS if spec.stored)
