@@ -121,6 +121,18 @@ def _db() -> hyperscan.Database:
     return built if built is not None else _BUILT.setdefault("anchors", _database(_ANCHORS))
 
 
+def prepare_scan() -> None:
+    """Build now what the first scan would build: the anchors' database and every rule's regex.
+
+    For a process that forks scanning processes (the scoring pool's forkserver, see
+    `stages.scoring_preload`): each worker then inherits them instead of building them on its first
+    files, pool after pool (`codelupe run` keeps one forkserver for all its batches). Lazy stays the
+    default so that a command redacting a few search hits pays only for the rules their anchors start."""
+    _db()
+    for compiled in _COMPILED:
+        compiled.regex  # noqa: B018  (a cached property: reading it compiles and keeps the regex)
+
+
 # Hyperscan's scratch space may not be shared by two scans at once. A context variable gives each
 # thread its own (every thread starts with an empty context) without core/ importing threading.
 _SCRATCH: ContextVar[hyperscan.Scratch | None] = ContextVar("secrets_scratch", default=None)

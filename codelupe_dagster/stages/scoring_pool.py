@@ -82,6 +82,8 @@ class _TaskResults:
 
 # What `spawn.get_preparation_data` tells a new process about the parent's main module.
 MAIN_MODULE_KEYS = ("init_main_from_name", "init_main_from_path")
+# What the forkserver imports before forking workers (the workers' module, the secret scan built).
+PRELOAD_MODULE = "codelupe_dagster.stages.scoring_preload"
 
 
 class _WorkerPopen(popen_forkserver.Popen):
@@ -136,7 +138,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     plain fork of a multi-threaded process can deadlock on; the preloaded server makes each pool cheap,
     and its workers skip the parent's main module (`_WorkerPopen`)."""
     ctx = _WorkerContext()
-    ctx.set_forkserver_preload([score_task.__module__])
+    ctx.set_forkserver_preload([PRELOAD_MODULE])
     return ctx
 
 

@@ -76,6 +76,7 @@ def test_every_field_names_its_variable() -> None:
         "checkpoint_every": "CHECKPOINT_EVERY",
         "max_seconds": "TRAIN_MAX_SECONDS",
         "train_gpus": "TRAIN_GPUS",
+        "sharding": "TRAIN_SHARDING",
     }
     assert set(described) == set(variables)
     for name, variable in variables.items():

@@ -98,3 +98,46 @@ def test_a_worker_can_be_terminated_even_when_its_parent_ignores_sigterm() -> No
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["False", "True"]  # SIGTERM stops it; Ctrl-C stays the parent's
+
+
+# Run in a fresh interpreter: the forkserver is one per process, started with the preload of whoever
+# started it first. `scan_state` runs in a worker before that worker has scanned anything.
+SCAN_STATE = """
+from codelupe_dagster.core import secrets
+
+def scan_state():
+    compiled = sum("regex" in vars(rule) for rule in secrets._COMPILED)
+    return "anchors" in secrets._BUILT, compiled, len(secrets._COMPILED)
+"""
+WORKER_SCAN_STATE = """
+from codelupe_dagster.core import secrets
+from codelupe_dagster.stages.scoring_pool import _pool_context
+from scan_state import scan_state
+
+assert not secrets._BUILT  # lazy in the parent: nothing built at import
+with _pool_context().Pool(1) as pool:
+    print(*pool.apply(scan_state))
+"""
+
+
+def test_workers_inherit_the_secret_scan_built_once_by_the_forkserver(tmp_path: Path) -> None:
+    """Built lazily, the anchors' database and ~270 regexes cost each worker's first task ~0.1-0.2 s,
+    every batch; the forkserver builds them once (stages/scoring_preload) and every worker inherits them."""
+    (tmp_path / "scan_state.py").write_text(SCAN_STATE)  # a module: workers do not import the main one
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER_SCAN_STATE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    built, compiled, rules = out.stdout.split()
+    assert built == "True"
+    assert int(compiled) == int(rules) > 200
