@@ -35,12 +35,12 @@ from codelupe_dagster.backends.repo_queue import (
     new_batch_id,
 )
 from codelupe_dagster.core.keys import RedisKeys
+from codelupe_dagster.core.models import RepoRecord
+from codelupe_dagster.core.repo_names import is_safe_name
 
 if TYPE_CHECKING:  # imported where used: `codelupe status` reads through `resp_reader.RespReader`
     import redis
     from redis.typing import EncodableT
-from codelupe_dagster.core.models import RepoRecord
-from codelupe_dagster.core.repo_names import is_safe_name
 
 # KEYS: queue, inflight, batches index, batch record, leases. ARGV: count, batch id, now, lease expiry.
 # Priorities are kept as the strings ZPOPMAX returned so a re-queue restores the exact score.

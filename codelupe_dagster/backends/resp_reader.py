@@ -34,8 +34,8 @@ _SCHEMES = frozenset({"redis", "rediss", "unix"})
 class RedisUnavailable(RuntimeError):
     """Redis cannot be reached or refuses us; the message names the URL with credentials masked.
 
-    The same name and message as `backends.redis_connect.RedisUnavailable` (which this module cannot
-    import without importing redis-py), so `cli.errors` maps both to exit 69."""
+    Defined here, where importing it costs no redis-py, and re-exported by `backends.redis_connect`: one
+    class for both clients, which `cli.errors` maps to exit 69."""
 
 
 class RespError(RuntimeError):
