@@ -76,6 +76,11 @@ class DecontaminationSearch:
 def camel_subwords(text: str) -> str:
     """`code_tokens.camel_subwords`: sub-words of each distinct case-changing identifier, one per line."""
 
+# --- index_words (native/src/index_words.rs)
+
+def index_word_runs(text: str) -> tuple[str, list[bytes]]:
+    """`elastic_mapping.index_words`' ASCII words (sorted, space-joined) and its non-ASCII runs."""
+
 # --- content_stats (native/src/content_stats.rs)
 
 def text_stats(text: str) -> tuple[int, int, int, int]:

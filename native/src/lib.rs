@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod content_stats;
 mod decontamination;
+mod index_words;
 mod minhash;
 mod quality;
 mod redaction;
@@ -20,6 +21,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     minhash::register(m)?;
     decontamination::register(m)?;
     subwords::register(m)?;
+    index_words::register(m)?;
     content_stats::register(m)?;
     redaction::register(m)?;
     Ok(())

@@ -35,10 +35,11 @@ fn at_least(x: u64, lo: u8) -> u64 {
 }
 
 /// The ASCII letters and digits of a 64-byte block as a bit mask (bit `j` for `block[j]`): the bytes
-/// the Python's translate table kept. Eight bytes at a time in a `u64` (SWAR): the classes are byte
-/// ranges, tested by lane-wise additions; a multiplication gathers the eight lane bits.
+/// the Python's translate table kept; with `KEEP_HIGH`, also every byte >= 0x80 (the UTF-8 of the
+/// non-ASCII characters). Eight bytes at a time in a `u64` (SWAR): the classes are byte ranges, tested
+/// by lane-wise additions; a multiplication gathers the eight lane bits.
 #[inline]
-fn alnum_mask(block: &[u8; 64]) -> u64 {
+fn word_mask<const KEEP_HIGH: bool>(block: &[u8; 64]) -> u64 {
     let mut mask = 0u64;
     for (j, word) in block.chunks_exact(8).enumerate() {
         let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
@@ -47,16 +48,17 @@ fn alnum_mask(block: &[u8; 64]) -> u64 {
         let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
         let folded = x | (LANES * 0x20); // 'A'..='Z' -> 'a'..='z'
         let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
-        let lanes = ((digit | letter) & ascii) >> 7;
+        let high = if KEEP_HIGH { w & HIGH } else { 0 };
+        let lanes = (((digit | letter) & ascii) | high) >> 7;
         mask |= (lanes.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * j);
     }
     mask
 }
 
-/// Calls `emit(start, end)` for each maximal run `text[start..end]` of ASCII letters and digits, in
-/// order (`text.translate(table).split()` of the Python). Works on 64-byte bit masks, so that the
-/// branches follow runs, not bytes.
-fn for_each_run(text: &[u8], mut emit: impl FnMut(usize, usize)) {
+/// Calls `emit(start, end)` for each maximal run `text[start..end]` of ASCII letters and digits (with
+/// `KEEP_HIGH`, also bytes >= 0x80), in order (`text.translate(table).split()` of the Python). Works on
+/// 64-byte bit masks, so that the branches follow runs, not bytes.
+pub(crate) fn for_each_run<const KEEP_HIGH: bool>(text: &[u8], mut emit: impl FnMut(usize, usize)) {
     let mut open: Option<usize> = None; // start of a run that reached the end of the last block
     let mut padded = [0u8; 64];
     for (number, chunk) in text.chunks(64).enumerate() {
@@ -69,7 +71,7 @@ fn for_each_run(text: &[u8], mut emit: impl FnMut(usize, usize)) {
                 &padded
             }
         };
-        let mask = alnum_mask(block);
+        let mask = word_mask::<KEEP_HIGH>(block);
         let mut at = 0usize; // bits below `at` are done
         while at < 64 {
             match open {
@@ -156,11 +158,11 @@ fn push_subwords(run: &[u8], out: &mut Vec<u8>) {
 /// The distinct runs of a text in order of first occurrence: an open-addressing table (linear probing,
 /// at most half full) of the runs' positions, keyed by a run's first 8 bytes and its length, so that
 /// runs up to 8 bytes (most identifiers) compare as two integers.
-struct Distinct<'a> {
+pub(crate) struct Distinct<'a> {
     text: &'a [u8],
     slots: Vec<Slot>,
     shift: u32,
-    runs: Vec<&'a [u8]>,
+    pub(crate) runs: Vec<&'a [u8]>,
 }
 
 /// One entry of `Distinct`'s table; `len == 0` marks an empty slot (runs are never empty).
@@ -174,7 +176,7 @@ struct Slot {
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl<'a> Distinct<'a> {
-    fn new(text: &'a [u8]) -> Self {
+    pub(crate) fn new(text: &'a [u8]) -> Self {
         // About one distinct run per 40 bytes of source code (CPython's Lib, Go's tree): start with
         // room for that many, so that most texts never grow the table.
         let bits = (text.len() / 16)
@@ -226,7 +228,7 @@ impl<'a> Distinct<'a> {
 
     /// Records `text[start..end]`; true when it was not seen before.
     #[inline(always)]
-    fn insert(&mut self, start: usize, end: usize) -> bool {
+    pub(crate) fn insert(&mut self, start: usize, end: usize) -> bool {
         let len = end - start;
         let head = self.head(start, len);
         let mask = self.slots.len() - 1;
@@ -272,7 +274,7 @@ impl<'a> Distinct<'a> {
 /// The string of `camel_subwords` for the UTF-8 (or surrogatepass) bytes of a text.
 fn subwords_of(text: &[u8]) -> String {
     let mut distinct = Distinct::new(text);
-    for_each_run(text, |start, end| {
+    for_each_run::<false>(text, |start, end| {
         distinct.insert(start, end);
     });
     let mut out = Vec::new();

@@ -34,6 +34,7 @@ from codelupe_dagster.backends.search.base import (
     IndexSchema,
     SearchIndex,
 )
+from codelupe_dagster.backends.search.elastic_json import FastJsonSerializer
 from codelupe_dagster.backends.search.elastic_mapping import document_source, index_mappings, index_words
 from codelupe_dagster.backends.search.query_syntax import ParsedQuery
 from codelupe_dagster.core.masking import mask_secrets_in_text, mask_url
@@ -146,6 +147,7 @@ class ElasticSearchIndex(SearchIndex):
             max_retries=2,
             # 429 is left to the bulk helper, which backs off; the transport would retry at once.
             retry_on_status=_RETRIABLE_STATUS,
+            serializers={"application/json": FastJsonSerializer()},
             **auth,
         )
         return cls(schema, client, name=name, display_url=mask_url(url), **options)

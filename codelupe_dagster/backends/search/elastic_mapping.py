@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from codelupe_dagster._native import index_word_runs as _compiled_index_word_runs
 from codelupe_dagster.backends.search.base import FieldKind, FieldSpec, IndexSchema
 from codelupe_dagster.backends.search.code_tokens import camel_subwords, subwords_hint_key
 
@@ -32,9 +33,6 @@ _SCALAR_TYPES: dict[FieldKind, str] = {
     "date": "date_nanos",
     "bool": "boolean",
 }
-_NON_ALNUM_ASCII = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
-# The same, but bytes >= 0x80 (the UTF-8 of every non-ASCII character) kept in their runs.
-_ASCII_SEPARATORS_TO_SPACE = bytes(c if c >= 0x80 or chr(c).isalnum() else 32 for c in range(256))
 _UNICODE_WORD = re.compile(r"[^\W_]+")
 
 
@@ -72,34 +70,25 @@ def index_words(text: str, subwords: str | None = None) -> list[str]:
 
     Separate array entries sit 100 positions apart, so a sub-word phrase never spans two identifiers.
     ``subwords`` is ``camel_subwords(text)`` when the caller has it already (the scoring workers' hint).
+
+    The first entry is the distinct ASCII alphanumeric runs (lowercased, sorted bytewise), then for a
+    text with non-ASCII characters, after a space, its distinct non-ASCII words (``[^\\W_]+`` runs that
+    are not pure ASCII, lowercased) sorted. The ASCII part and the cutting into runs are compiled
+    (``native/src/index_words.rs``, ~10x the bytes-level Python it replaced: this ran in the one
+    process that feeds the bulk requests); only the runs holding non-ASCII characters come back here,
+    where Python's own Unicode tables find their words. A word never spans an ASCII character that is
+    not alphanumeric, so scanning those runs finds the same words as scanning the whole text.
     """
-    encoded = text.encode("utf-8", "surrogatepass")
-    if text.isascii():
-        # Bytes all the way: translate + split + set run in C (~4x faster than decoding each run first).
-        words = b" ".join(sorted(set(encoded.translate(_NON_ALNUM_ASCII).lower().split()))).decode()
-    else:
-        words = _mixed_words(encoded)
+    words, foreign = _compiled_index_word_runs(text)
+    if foreign:
+        unicode_words: set[str] = set()
+        for run in foreign:
+            decoded = run.decode("utf-8", "surrogatepass")
+            unicode_words.update(w.lower() for w in _UNICODE_WORD.findall(decoded) if not w.isascii())
+        words += " " + " ".join(sorted(unicode_words))
     if subwords is None:
         subwords = camel_subwords(text)
     return [words, *subwords.split("\n")] if subwords else [words]
-
-
-def _mixed_words(encoded: bytes) -> str:
-    """``index_words``' first entry for a text with non-ASCII characters: the ASCII alphanumeric runs,
-    then, after a space, the distinct non-ASCII words (``[^\\W_]+`` runs that are not pure ASCII) whole.
-
-    Only the runs between ASCII separators that hold a non-ASCII byte are decoded and scanned: a word
-    never spans an ASCII character that is not alphanumeric, so scanning those runs finds the same words
-    as scanning the whole text, at a fraction of the cost.
-    """
-    runs = set(encoded.translate(_ASCII_SEPARATORS_TO_SPACE).lower().split())
-    ascii_runs = {run for run in runs if run.isascii()}
-    unicode_words: set[str] = set()
-    for run in runs - ascii_runs:
-        ascii_runs.update(run.translate(_NON_ALNUM_ASCII).split())
-        decoded = run.decode("utf-8", "surrogatepass")
-        unicode_words.update(w.lower() for w in _UNICODE_WORD.findall(decoded) if not w.isascii())
-    return b" ".join(sorted(ascii_runs)).decode() + " " + " ".join(sorted(unicode_words))
 
 
 def document_source(doc: Mapping[str, Any], searched: tuple[str, ...]) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """The sub-word hint (``content__subwords``, computed by the scoring workers) changes nothing the index
 holds or answers: both backends give the same stored documents and the same search results, ids and
-scores, with the hint as without it, and never store or return it. Also ``index_words`` against the
-implementation it replaced, on real files (CPython's stdlib, found at run time).
+scores, with the hint as without it, and never store or return it. Also ``index_words`` (its ASCII part
+and runs compiled in ``native/src/index_words.rs``) against the implementation it replaced, on real files
+(CPython's stdlib, found at run time) and on random texts built to break the compiled scanner (its 64-byte
+blocks, non-ASCII runs, lone surrogates, ASCII-only separators).
 """
 
 from __future__ import annotations
 
+import importlib
+import random
 import re
 import sysconfig
 from pathlib import Path
@@ -13,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from codelupe_dagster.backends.search import CODE_SCHEMA, IndexSchema
+from codelupe_dagster.backends.search import CODE_SCHEMA, IndexSchema, elastic_mapping
 from codelupe_dagster.backends.search.base import FieldSpec
 from codelupe_dagster.backends.search.code_tokens import camel_subwords, subwords_hint_key
 from codelupe_dagster.backends.search.elastic_mapping import WORDS_SUFFIX, document_source, index_words
@@ -100,8 +104,52 @@ def test_index_words_is_the_reference_on_every_non_ascii_stdlib_file() -> None:
 
 
 def test_index_words_is_the_reference_on_ascii_stdlib_files() -> None:
-    for path, text in stdlib_files(limit=300, non_ascii=False):
+    files = stdlib_files(non_ascii=False)
+    assert len(files) > 1000
+    for path, text in files:
         assert index_words(text) == reference_index_words(text), path
+
+
+def test_index_words_runs_on_the_compiled_scanner() -> None:
+    native = importlib.import_module("codelupe_dagster._native")
+    assert vars(elastic_mapping)["_compiled_index_word_runs"] is native.index_word_runs
+    words, foreign = native.index_word_runs("Foo_bar naïveX foo ÉTÉ")
+    # Runs are lowercased as bytes (ASCII only): the caller lowercases the Unicode words it finds in them.
+    assert words == "bar foo na t vex"
+    assert foreign == ["naïvex".encode(), "ÉtÉ".encode()]
+
+
+# Pieces that meet the compiled scanner's edge cases: ASCII letters of both cases and digits (runs), ASCII
+# separators, two- to four-byte UTF-8 letters, marks and digits (runs holding bytes >= 0x80), Unicode
+# separators that Python's \W takes but the ASCII split does not, NUL and lone surrogates.
+_PIECES = (
+    *"aZ09_-. \t\n(){}\x00\x7f",
+    "parseHttp",
+    "HTTPServer",
+    "ß",
+    "İ",
+    "Σ",
+    "é",
+    "\u0301",
+    "٣",
+    "漢字",
+    "🐍",
+    "\u200b",
+    "\u2028",
+    "\u00a0",
+    "\udc80",
+    "\ud800",
+    "x" * 70,
+    "Straße" * 12,
+)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_index_words_is_the_reference_on_random_texts(seed: int) -> None:
+    chooser = random.Random(seed)
+    for _ in range(250):
+        text = "".join(chooser.choice(_PIECES) for _ in range(chooser.randrange(0, 200)))
+        assert index_words(text) == reference_index_words(text), repr(text)
 
 
 # ---------------------------------------------------------------- the hint, pure
