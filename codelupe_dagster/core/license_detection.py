@@ -356,7 +356,10 @@ def _canonical_id(token: str, data: LicenseData) -> str:
     return known + ("+" if plus else "")
 
 
-def _head_lines(text: str, chars: int = 4096) -> list[str]:
+_PREFILTER_CHARS = 4096
+
+
+def _head_lines(text: str, chars: int = _PREFILTER_CHARS) -> list[str]:
     """`text.splitlines()[:HEADER_LINES]` without splitting the whole file: a prefix holding one line
     more than needed has the first HEADER_LINES lines complete (a line break cut in two, CR of CRLF at the
     cut, can only end the last line of the prefix)."""
@@ -370,6 +373,11 @@ def _head_lines(text: str, chars: int = 4096) -> list[str]:
 
 def license_header(text: str, data: LicenseData | None = None) -> str | None:
     """The file's own ``SPDX-License-Identifier:`` expression from its first lines, validated, or None."""
+    prefix = text[:_PREFILTER_CHARS]
+    if _SPDX_TAG.search(prefix) is None and (len(prefix) == len(text) or prefix.count("\n") > HEADER_LINES):
+        # No tag in a prefix holding the whole head: one scan instead of splitting it and one per line.
+        # Exact: a tag found in one of the head's lines is found in any text holding that line.
+        return None
     for line in _head_lines(text):
         found = _SPDX_TAG.search(line)
         if found:

@@ -102,15 +102,21 @@ def test_licence_headers_are_unchanged(corpus: list[str]) -> None:
 
 def test_licence_header_lines_cut_anywhere() -> None:
     """Long lines, CRLF and other line breaks around the 4096-character prefix the header is read from,
-    and the tag on the last line of the header or the first line past it."""
-    tag = "# SPDX-License-Identifier: MIT"
+    and the tag on the last line of the header or the first line past it (the one-scan prefilter of the
+    head must never hide a tag the line-by-line search finds), in any case the tag's pattern accepts."""
     texts = []
-    for width in (1, 60, 135, 136, 137, 4094, 4095, 5000):
-        for brk in ("\n", "\r\n", "\r", "\x0c", "\u2028"):
-            for at in (0, 29, 30):
-                lines = ["x" * width] * 40
-                lines[at] = tag
-                texts.append(brk.join(lines))
+    for tag in (
+        "# SPDX-License-Identifier: MIT",
+        "# spdx-license-identifier: MIT",
+        "# \u017fPDX-License-Identifier: MIT",  # the long s, which IGNORECASE matches to s
+    ):
+        for width in (1, 60, 135, 136, 137, 4094, 4095, 5000):
+            for brk in ("\n", "\r\n", "\r", "\x0c", "\u2028"):
+                for at in (0, 29, 30):
+                    lines = ["x" * width] * 40
+                    lines[at] = tag
+                    texts.append(brk.join(lines))
+                    texts.append(brk.join(lines[: at + 1]))  # the tag on the text's last line
     answers = [(ref.license_header(text), license_detection.license_header(text)) for text in texts]
     assert [pair for pair in answers if pair[0] != pair[1]] == []
     assert {answer for answer, _ in answers} == {"MIT", None}
