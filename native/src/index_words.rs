@@ -73,22 +73,3 @@ fn index_word_runs<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(index_word_runs, m)?)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::word_runs;
-
-    #[test]
-    fn ascii_words_are_distinct_lowercased_and_sorted() {
-        let (words, foreign) = word_runs(b"Foo_bar foo(BAR2) x-y\tfoo");
-        assert_eq!(words, "bar bar2 foo x y");
-        assert!(foreign.is_empty());
-    }
-
-    #[test]
-    fn non_ascii_runs_are_returned_whole_and_split_for_their_ascii_pieces() {
-        let (words, foreign) = word_runs("caf\u{e9}Latte na\u{ef}ve caf\u{e9}latte".as_bytes());
-        assert_eq!(words, "caf latte na ve");
-        assert_eq!(foreign, vec!["caf\u{e9}latte".as_bytes().to_vec(), "na\u{ef}ve".as_bytes().to_vec()]);
-    }
-}
