@@ -20,9 +20,10 @@ CPU seconds per batch are printed too (the parent's threads, the scoring workers
 forkserver, the forkserver itself): on a machine shared with other work they vary far less than wall time.
 
 `--base REV` compares the working tree with a revision instead: REV is exported (`git archive`) to a
-temporary folder (with this tree's compiled extension when REV's `native/` is the same), and every round
-runs one batch on each side, base first, each in a fresh process driven by this script with the side's
-package first on `PYTHONPATH` (a fresh process per batch, as Dagster's multiprocess executor runs a step).
+temporary folder (with this tree's compiled extension when REV's `native/` is the same, else REV's own,
+built there with cargo), and every round runs one batch on each side, base first, each in a fresh process
+driven by this script with the side's package first on `PYTHONPATH` (a fresh process per batch, as
+Dagster's multiprocess executor runs a step).
 Prints the medians of files/s and CPU seconds per side and their ratios new / base.
 
 `--batches N` measures growth instead: the corpus is SPLIT into N parts (each repository's files dealt
@@ -636,7 +637,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def export_revision(revision: str, into: Path) -> None:
-    """`revision`'s tree in `into`, with this tree's compiled extension when `native/` is unchanged."""
+    """`revision`'s tree in `into`, with this tree's compiled extension when `native/` is unchanged, else
+    with its own."""
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True
     ).stdout
@@ -645,10 +647,27 @@ def export_revision(revision: str, into: Path) -> None:
         subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", revision, "--", "native/"]).returncode == 0
     )
     built = sorted((ROOT / "codelupe_dagster").glob("_native*.so"))
-    if (into / "native").is_dir():
-        if not same_native or not built:
-            raise CorpusMissing(f"{revision}'s native/ differs from this tree's: build it to compare")
+    if not (into / "native").is_dir():
+        return
+    if same_native and built:
         (into / "codelupe_dagster" / built[0].name).symlink_to(built[0].resolve())
+        return
+    # REV's own extension, built as scripts/build_native.sh does (a minute or two: pyo3 and LTO).
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    progress(f"building {revision}'s native/ (it differs from this tree's)")
+    try:
+        subprocess.run(
+            [cargo, "build", "--release", "--quiet", "--manifest-path", str(into / "native" / "Cargo.toml")],
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise CorpusMissing(
+            f"{revision}'s native/ differs from this tree's and could not be built: {exc}"
+        ) from exc
+    shutil.copy(
+        into / "native" / "target" / "release" / "lib_native.so",
+        into / "codelupe_dagster" / "_native.abi3.so",
+    )
 
 
 def compare_with_base(args: argparse.Namespace) -> int:
