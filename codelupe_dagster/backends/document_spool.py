@@ -60,6 +60,10 @@ class SpoolWriter(Protocol):
 
     def write_many(self, docs: Iterable[Mapping[str, Any]]) -> None: ...
 
+    def flush(self) -> None:
+        """Store what is buffered now; the directory stays incomplete until `commit`."""
+        ...
+
     def commit(self, info: dict[str, Any] | None = None) -> SpoolManifest:
         """Store what is left and write the manifest: from here on the directory is complete."""
         ...

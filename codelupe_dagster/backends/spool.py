@@ -161,6 +161,11 @@ class ShardWriter:
         for doc in docs:
             self.write(doc)
 
+    def flush(self) -> None:
+        """Write the buffered documents as a part now (not complete until `commit`): a caller with other
+        work to wait for lets the part's compression run beside it instead of after it."""
+        self._flush()
+
     def _flush(self) -> None:
         if not self._buffer:
             return

@@ -211,6 +211,9 @@ class BatchScorer:
                 self._finish_counts(counts, pool, started)
                 self.ledger.discard_generation(batch.batch, counts.failed_repos)
                 info = {**counts.to_dict(), PII_KINDS_INFO: pii_kinds_info(self.config.pii_kinds)}
+                # The last part is compressed (Arrow, without the GIL) while the stream thread writes its
+                # last chunks (SQLite, without the GIL): both at once on a machine the workers have left.
+                writer.flush()
                 streamed = self.stream.finish() if self.stream is not None else None
                 if streamed is not None:
                     info[STREAMED_INFO] = streamed.to_info()

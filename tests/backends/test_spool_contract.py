@@ -78,6 +78,34 @@ def test_round_trip_with_manifest(spool: DocumentSpool, tmp_path: Path) -> None:
     assert [d for batch in batches for d in batch] == docs
 
 
+def test_flush_stores_without_completing_and_keeps_order_and_count(
+    spool: DocumentSpool, tmp_path: Path
+) -> None:
+    directory = tmp_path / "flushed"
+    docs = [doc(i) for i in range(5)]
+    with spool.writer(directory) as writer:
+        writer.write(docs[0])
+        writer.flush()  # a short part, then more documents after it
+        writer.flush()  # nothing buffered: nothing happens
+        writer.write_many(docs[1:])
+        writer.flush()
+        assert writer.rows == 5
+        assert not spool.is_complete(directory)
+        committed = writer.commit()
+    assert committed.rows == 5
+    assert read_all(spool, directory) == docs
+
+
+def test_flushed_documents_go_when_the_writer_aborts(spool: DocumentSpool, tmp_path: Path) -> None:
+    directory = tmp_path / "flushed-then-failed"
+    with pytest.raises(KeyboardInterrupt), spool.writer(directory) as writer:
+        writer.write_many(doc(i) for i in range(2))
+        writer.flush()
+        raise KeyboardInterrupt
+    assert not spool.is_complete(directory)
+    assert not any(directory.iterdir())
+
+
 def test_an_empty_batch_is_complete_and_reads_nothing(spool: DocumentSpool, tmp_path: Path) -> None:
     with spool.writer(tmp_path / "empty") as writer:
         manifest = writer.commit()
