@@ -198,7 +198,8 @@ def count_check(index: SearchIndex, ids: Sequence[str], batch_id: str) -> CheckO
     """Every id written is in the index as this batch's document."""
     found = 0
     for chunk in _chunks(ids):
-        found += sum(1 for doc in index.get(list(chunk)).values() if doc.get("batch") == batch_id)
+        docs = index.get(list(chunk), fields=("batch",)).values()
+        found += sum(1 for doc in docs if doc.get("batch") == batch_id)
     return CheckOutcome(
         INDEXED_COUNT_MATCHES_KEPT, found == len(ids), {"kept": len(ids), "indexed_for_batch": found}
     )

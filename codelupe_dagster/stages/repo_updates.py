@@ -50,7 +50,7 @@ def _delete_documents(index: SearchIndex, repo: str, ids: Sequence[str]) -> int:
     """Delete the documents among `ids` that the index says came from `repo`."""
     deleted = 0
     for start in range(0, len(ids), GET_CHUNK):
-        found = index.get(ids[start : start + GET_CHUNK])
+        found = index.get(ids[start : start + GET_CHUNK], fields=("repo",))
         mine = [doc_id for doc_id, doc in found.items() if doc.get("repo") == repo]
         if mine:
             deleted += index.delete_ids(mine)

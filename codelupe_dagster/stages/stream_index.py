@@ -76,7 +76,7 @@ class StreamedSpool:
 def upsert_keeping_indexed_at(index: SearchIndex, docs: list[dict[str, Any]]) -> None:
     """Upsert `docs` (mutated: `indexed_at` set), keeping the `indexed_at` of documents already indexed,
     so the training watermark never sees an old file as new. Raises on any rejected document."""
-    existing = index.get([doc["id"] for doc in docs])
+    existing = index.get([doc["id"] for doc in docs], fields=("indexed_at",))
     now = datetime.now(UTC).isoformat()
     for doc in docs:
         doc["indexed_at"] = (existing.get(doc["id"]) or {}).get("indexed_at") or now

@@ -198,7 +198,10 @@ class SearchIndex(abc.ABC):
         """Write documents keyed by ``doc["id"]``; writing the same id twice leaves one document."""
 
     @abc.abstractmethod
-    def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    def get(self, ids: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The stored documents of those ``ids`` that exist, by id. With ``fields``, each holds only those
+        fields it has, and ``id``: a caller after one small field (``indexed_at``, ``repo``) never reads
+        the code text."""
 
     @abc.abstractmethod
     def count(self, filters: Filters | None = None) -> int: ...

@@ -208,15 +208,18 @@ class SqliteSearchIndex(SearchIndex):
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get(self, ids: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        text_fields = self._layout.text_fields
+        wanted = None if fields is None else {*fields, "id"}
+        # Text fields live in their own columns: only the wanted ones are read.
+        text_fields = [n for n in self._layout.text_fields if wanted is None or n in wanted]
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), CHUNK_DOCS):
             batch = unique[start : start + CHUNK_DOCS]
             rows = self._file.read_or_empty(self._queries.by_ids(len(batch), text_fields), batch)
             for doc_id, doc_json, *texts in rows or ():
-                found[doc_id] = row_document(doc_id, doc_json, texts, text_fields)
+                doc = row_document(doc_id, doc_json, texts, text_fields)
+                found[doc_id] = doc if wanted is None else {k: v for k, v in doc.items() if k in wanted}
         return found
 
     def count(self, filters: Filters | None = None) -> int:

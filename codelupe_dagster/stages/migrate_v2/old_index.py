@@ -267,7 +267,7 @@ class _IndexMigration:
 
     def _upsert(self, docs: list[dict[str, Any]]) -> None:
         # A re-run keeps each document's first `indexed_at`, so the training watermark sees no "new" files.
-        existing = self.target.get([doc["id"] for doc in docs])
+        existing = self.target.get([doc["id"] for doc in docs], fields=("indexed_at",))
         stamp = datetime.now(UTC).isoformat()
         for doc in docs:
             doc["indexed_at"] = (existing.get(doc["id"]) or {}).get("indexed_at") or stamp

@@ -139,6 +139,17 @@ def test_get_returns_stored_documents_and_skips_unknown_ids(code_index, corpus):
             assert got[key] == doc[key], key
 
 
+def test_get_with_fields_returns_only_those_and_the_id(code_index, corpus):
+    wanted = [corpus[3]["id"], corpus[41]["id"], "f" * 32]
+    found = code_index.get(wanted, fields=("repo", "batch_missing_field"))
+    assert found == {doc["id"]: {"id": doc["id"], "repo": doc["repo"]} for doc in (corpus[3], corpus[41])}
+    # A text field comes from its own column on SQLite: asked for alone, it is all that comes back.
+    only_content = code_index.get([corpus[3]["id"]], fields=("content",))
+    assert only_content == {corpus[3]["id"]: {"id": corpus[3]["id"], "content": corpus[3]["content"]}}
+    assert code_index.get([corpus[3]["id"]], fields=()) == {corpus[3]["id"]: {"id": corpus[3]["id"]}}
+    assert code_index.get(["f" * 32], fields=("repo",)) == {}
+
+
 def test_a_document_without_id_is_reported_and_the_rest_are_indexed(code_index):
     docs = [code_doc(1), {k: v for k, v in code_doc(2).items() if k != "id"}, code_doc(3)]
     result = code_index.bulk_upsert(docs)
