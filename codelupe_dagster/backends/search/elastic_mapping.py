@@ -74,10 +74,11 @@ def index_words(text: str, subwords: str | None = None) -> list[str]:
     The first entry is the distinct ASCII alphanumeric runs (lowercased, sorted bytewise), then for a
     text with non-ASCII characters, after a space, its distinct non-ASCII words (``[^\\W_]+`` runs that
     are not pure ASCII, lowercased) sorted. The ASCII part and the cutting into runs are compiled
-    (``native/src/index_words.rs``, ~10x the bytes-level Python it replaced: this ran in the one
-    process that feeds the bulk requests); only the runs holding non-ASCII characters come back here,
-    where Python's own Unicode tables find their words. A word never spans an ASCII character that is
-    not alphanumeric, so scanning those runs finds the same words as scanning the whole text.
+    (``native/src/index_words.rs``; with the workers' sub-word hint the whole function is 4.4x faster
+    than the bytes-level Python it replaced, in the one process that feeds the bulk requests); only the
+    runs holding non-ASCII characters come back here, where Python's own Unicode tables find their
+    words. A word never spans an ASCII character that is not alphanumeric, so scanning those runs finds
+    the same words as scanning the whole text.
     """
     words, foreign = _compiled_index_word_runs(text)
     if foreign:
