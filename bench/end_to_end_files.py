@@ -652,22 +652,16 @@ def export_revision(revision: str, into: Path) -> None:
     if same_native and built:
         (into / "codelupe_dagster" / built[0].name).symlink_to(built[0].resolve())
         return
-    # REV's own extension, built as scripts/build_native.sh does (a minute or two: pyo3 and LTO).
-    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    # REV's own extension, by REV's own build script (a minute or two: pyo3 and LTO).
     progress(f"building {revision}'s native/ (it differs from this tree's)")
+    cargo_bin = str(Path.home() / ".cargo" / "bin")
+    env = {**os.environ, "PATH": os.pathsep.join([os.environ.get("PATH", ""), cargo_bin])}
     try:
-        subprocess.run(
-            [cargo, "build", "--release", "--quiet", "--manifest-path", str(into / "native" / "Cargo.toml")],
-            check=True,
-        )
+        subprocess.run(["bash", str(into / "scripts" / "build_native.sh")], env=env, check=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         raise CorpusMissing(
             f"{revision}'s native/ differs from this tree's and could not be built: {exc}"
         ) from exc
-    shutil.copy(
-        into / "native" / "target" / "release" / "lib_native.so",
-        into / "codelupe_dagster" / "_native.abi3.so",
-    )
 
 
 def compare_with_base(args: argparse.Namespace) -> int:

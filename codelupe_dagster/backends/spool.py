@@ -155,7 +155,7 @@ class ShardWriter:
         """Buffer one document; raises `UnwritableDocument` (nothing buffered) when it cannot be stored."""
         self._buffer.append(to_row(doc, self._columns))
         if len(self._buffer) >= self._rows_per_part:
-            self._flush()
+            self.flush()
 
     def write_many(self, docs: Iterable[Mapping[str, Any]]) -> None:
         for doc in docs:
@@ -164,9 +164,6 @@ class ShardWriter:
     def flush(self) -> None:
         """Write the buffered documents as a part now (not complete until `commit`): a caller with other
         work to wait for lets the part's compression run beside it instead of after it."""
-        self._flush()
-
-    def _flush(self) -> None:
         if not self._buffer:
             return
         name = f"{PART_PREFIX}{len(self._parts):05d}.parquet"
@@ -181,7 +178,7 @@ class ShardWriter:
 
     def commit(self, info: dict[str, Any] | None = None) -> SpoolManifest:
         """Flush the last part and write the marker: from here on the directory is complete."""
-        self._flush()
+        self.flush()
         manifest = {"parts": self._parts, "rows": self._rows, "info": info or {}}
         _atomic_write_bytes(self.directory / self.marker, json.dumps(manifest, sort_keys=True).encode())
         self._closed = True

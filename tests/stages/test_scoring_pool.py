@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,31 @@ import pytest
 from tests.support.corpus import make_repo, stdlib_files
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    path: Sequence[Path] = (),
+    env: dict[str, str] | None = None,
+    timeout: int,
+) -> str:
+    """Run this interpreter with `args`, `path` and the project first on PYTHONPATH; its stdout, once it
+    exited 0 (else the test fails with its stderr's tail)."""
+    pythonpath = os.pathsep.join([*map(str, path), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {}), "PYTHONPATH": pythonpath},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
 
 # The parent's main module: a worker that imports it (as `__mp_main__`) leaves its pid in MAIN_IMPORTED.
 PARENT_MAIN = """
@@ -45,26 +71,14 @@ def _run_parent(tmp_path: Path, as_module: bool) -> tuple[list[str], str]:
     make_repo(repo, files)
     (tmp_path / "parent_main.py").write_text(PARENT_MAIN)
     marker = tmp_path / "main_imported.txt"
-    env = {
-        **os.environ,
-        "MAIN_IMPORTED": str(marker),
-        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
     command = ["-m", "parent_main"] if as_module else [str(tmp_path / "parent_main.py")]
-    out = subprocess.run(
-        [sys.executable, *command, str(repo)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    stdout = run_python(
+        [*command, str(repo)], cwd=tmp_path, path=[tmp_path], env={"MAIN_IMPORTED": str(marker)}, timeout=300
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    seen, kept = out.stdout.split()
-    assert int(seen) == len(files) and int(kept) == len(files), out.stdout  # every file was scored
+    seen, kept = stdout.split()
+    assert int(seen) == len(files) and int(kept) == len(files), stdout  # every file was scored
     imported = marker.read_text().splitlines() if marker.exists() else []
-    return imported, out.stdout
+    return imported, stdout
 
 
 @pytest.mark.parametrize("as_module", [False, True], ids=["script", "python-m"])
@@ -92,12 +106,8 @@ print(bool(ignored & (1 << (signal.SIGTERM - 1))), bool(ignored & (1 << (signal.
 
 def test_a_worker_can_be_terminated_even_when_its_parent_ignores_sigterm() -> None:
     """`Pool.terminate()` sends SIGTERM: a worker that inherited it ignored would never stop."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run(
-        [sys.executable, "-c", WORKER_INIT], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["False", "True"]  # SIGTERM stops it; Ctrl-C stays the parent's
+    stdout = run_python(["-c", WORKER_INIT], timeout=120)
+    assert stdout.split() == ["False", "True"]  # SIGTERM stops it; Ctrl-C stays the parent's
 
 
 # Run in a fresh interpreter: the forkserver is one per process, started with the preload of whoever
@@ -124,20 +134,7 @@ def test_workers_inherit_the_secret_scan_built_once_by_the_forkserver(tmp_path: 
     """Built lazily, the anchors' database and ~270 regexes cost each worker's first task ~0.1-0.2 s,
     every batch; the forkserver builds them once (stages/scoring_preload) and every worker inherits them."""
     (tmp_path / "scan_state.py").write_text(SCAN_STATE)  # a module: workers do not import the main one
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", WORKER_SCAN_STATE],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    built, compiled, rules = out.stdout.split()
+    stdout = run_python(["-c", WORKER_SCAN_STATE], cwd=tmp_path, path=[tmp_path], timeout=120)
+    built, compiled, rules = stdout.split()
     assert built == "True"
     assert int(compiled) == int(rules) > 200
