@@ -49,8 +49,23 @@ _LFS_PREFIX = b"version https://git-lfs"
 _LFS_POINTER_MAX_BYTES = 1024
 
 
+def _read_without_rehashing() -> None:
+    """Stop libgit2 from hashing every object it reads again (its strict hash verification, on by default).
+
+    Every object of a clone was hashed once already, when the fetch indexed its pack (that is how the
+    object got its name), so hashing it again on each read checks nothing new, and it cost half of a blob
+    read (collision-detecting SHA-1 runs at a third of zlib's speed: issue 12 measured 0.84 -> 0.43 s of
+    CPU for 4,029 blobs, 122 MB). Damage on disk is still caught: zlib checks every object's inflated
+    bytes (Adler-32), and a blob that fails it or is missing fails its file or repository as before."""
+    pygit2.settings.enable_strict_hash_verification(False)
+
+
 def open_repository(path: str) -> pygit2.Repository:
-    """The repository at `path` (bare or not); raises pygit2.GitError with the path when it is broken."""
+    """The repository at `path` (bare or not); raises pygit2.GitError with the path when it is broken.
+
+    Reads through it skip libgit2's SHA-1 check of every object read (for the whole process; see
+    `_read_without_rehashing`)."""
+    _read_without_rehashing()
     try:
         return pygit2.Repository(path)
     except (pygit2.GitError, KeyError) as exc:

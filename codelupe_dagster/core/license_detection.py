@@ -371,10 +371,23 @@ def _head_lines(text: str, chars: int = _PREFILTER_CHARS) -> list[str]:
     return text.splitlines()[:HEADER_LINES]
 
 
+_TAG_LOWER = "spdx-license-identifier:"
+
+
+def _may_hold_tag(text: str) -> bool:
+    """False only when `_SPDX_TAG` cannot match `text`. For ASCII text (most files) a substring test of
+    its lower case: exact there, as case-insensitive matching folds an ASCII letter only to its other
+    ASCII case (the folds beyond ASCII, long s and the like, need a character beyond ASCII in the text),
+    and ~10x cheaper than the case-insensitive regex, which tries every position (~4% of a worker's CPU)."""
+    if text.isascii():
+        return _TAG_LOWER in text.lower()
+    return _SPDX_TAG.search(text) is not None
+
+
 def license_header(text: str, data: LicenseData | None = None) -> str | None:
     """The file's own ``SPDX-License-Identifier:`` expression from its first lines, validated, or None."""
     prefix = text[:_PREFILTER_CHARS]
-    if _SPDX_TAG.search(prefix) is None and (len(prefix) == len(text) or prefix.count("\n") > HEADER_LINES):
+    if not _may_hold_tag(prefix) and (len(prefix) == len(text) or prefix.count("\n") > HEADER_LINES):
         # No tag in a prefix holding the whole head: one scan instead of splitting it and one per line.
         # Exact: a tag found in one of the head's lines is found in any text holding that line.
         return None

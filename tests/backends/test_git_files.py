@@ -64,3 +64,38 @@ def test_broken_repository_names_its_path(tmp_path: Path) -> None:
     (tmp_path / "nothing").mkdir()
     with pytest.raises(pygit2.GitError, match="nothing"):
         git_files.open_repository(str(tmp_path / "nothing"))
+
+
+def _loose_object(repo_path: Path, oid: str) -> Path:
+    return repo_path / "objects" / oid[:2] / oid[2:]
+
+
+def test_an_object_read_is_not_hashed_again(tmp_path: Path) -> None:
+    """Reads trust the object's name (the clone's fetch hashed every object once): a loose object whose
+    bytes belong to another blob is read as stored. libgit2's default would refuse it as a hash mismatch;
+    this test fails if the reader goes back to re-hashing every read (issue 12: half of a blob read's CPU)."""
+    make_repo(tmp_path / "r.git", {"a.py": b"a = 1\n", "b.py": b"b = 2\n"})
+    repo = git_files.open_repository(str(tmp_path / "r.git"))
+    blobs = {e.path: e for e in git_files.walk_head(repo) if isinstance(e, git_files.TreeBlob)}
+    a, b = (_loose_object(tmp_path / "r.git", blobs[name].oid) for name in ("a.py", "b.py"))
+    a.chmod(0o644)
+    a.write_bytes(b.read_bytes())
+    reopened = git_files.open_repository(str(tmp_path / "r.git"))
+    assert git_files.read_blob(reopened, blobs["a.py"], max_bytes=None) == b"b = 2\n"
+
+
+def test_damaged_object_fails_its_read(tmp_path: Path) -> None:
+    """Without the re-hash, zlib still checks every object's bytes: damage on disk is an error (the scorer
+    counts the file as failed), never content read wrong."""
+    make_repo(tmp_path / "r.git", {"a.py": b"def f():\n    return 'x' * 40\n" * 50})
+    repo = git_files.open_repository(str(tmp_path / "r.git"))
+    blob = next(e for e in git_files.walk_head(repo) if isinstance(e, git_files.TreeBlob))
+    loose = _loose_object(tmp_path / "r.git", blob.oid)
+    stored = loose.read_bytes()
+    loose.chmod(0o644)
+    # zlib's trailer is the Adler-32 of the inflated bytes: flipping it leaves a stream that inflates
+    # completely, to the right bytes, and is refused only by its checksum.
+    loose.write_bytes(stored[:-1] + bytes([stored[-1] ^ 0xFF]))
+    reopened = git_files.open_repository(str(tmp_path / "r.git"))
+    with pytest.raises(pygit2.GitError, match="incorrect data check"):
+        git_files.read_blob(reopened, blob, max_bytes=None)

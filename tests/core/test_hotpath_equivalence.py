@@ -108,6 +108,7 @@ def test_licence_header_lines_cut_anywhere() -> None:
     for tag in (
         "# SPDX-License-Identifier: MIT",
         "# spdx-license-identifier: MIT",
+        "# Spdx-LICENSE-identifier: MIT",  # mixed case: the ASCII prefilter lowers the whole prefix
         "# \u017fPDX-License-Identifier: MIT",  # the long s, which IGNORECASE matches to s
     ):
         for width in (1, 60, 135, 136, 137, 4094, 4095, 5000):
