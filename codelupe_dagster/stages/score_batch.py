@@ -198,9 +198,11 @@ class BatchScorer:
         # Digests this run's repositories claimed (new or own): the in-batch exact dedup, and the owners
         # that are current files of their repository for the near-dup takeover rule.
         self._claimed: set[bytes] = set()
+        pool = ScoringPool(self.workers, self.config, self.max_pool_rebuilds) if self.workers > 0 else None
+        if pool is not None:
+            pool.prepare()  # the workers' server starts up while the ledger opens and the trees are walked
         self.ledger.begin_generation(batch.batch, [repo.repo for repo in batch.repos])
         tasks = list(self._tasks(batch, counts))
-        pool = ScoringPool(self.workers, self.config, self.max_pool_rebuilds) if self.workers > 0 else None
         finished = False
         if self.stream is not None:
             self.stream.start()

@@ -138,3 +138,54 @@ def test_workers_inherit_the_secret_scan_built_once_by_the_forkserver(tmp_path: 
     built, compiled, rules = stdout.split()
     assert built == "True"
     assert int(compiled) == int(rules) > 200
+
+
+PRELOAD_STATE = """
+from codelupe_dagster.backends import eval_sets
+from codelupe_dagster.core import license_detection
+
+def preload_state():
+    return license_detection.license_data.cache_info().currsize, eval_sets.index_for.cache_info().currsize
+"""
+WORKER_PRELOAD_STATE = """
+from codelupe_dagster.backends import eval_sets
+from codelupe_dagster.core import license_detection
+from codelupe_dagster.stages.scoring_pool import _pool_context
+from preload_state import preload_state
+
+assert preload_state() == (0, 0)  # lazy in the parent
+with _pool_context().Pool(1) as pool:
+    print(*pool.apply(preload_state))
+"""
+
+
+@pytest.mark.parametrize(("sets", "index_built"), [("humaneval", 1), ("none", 0), ("no-such-set", 0)])
+def test_workers_inherit_the_licence_list_and_the_environments_sets_index(
+    tmp_path: Path, sets: str, index_built: int
+) -> None:
+    """The SPDX list (~60 ms) and DECONTAMINATE_SETS's index (~0.1 s) are built once, by the forkserver,
+    not by every worker of every batch. A malformed value must not break the server (every pool would
+    fail): the worker initialiser reports it instead."""
+    (tmp_path / "preload_state.py").write_text(PRELOAD_STATE)
+    env = {"DECONTAMINATE_SETS": sets}
+    stdout = run_python(["-c", WORKER_PRELOAD_STATE], cwd=tmp_path, path=[tmp_path], env=env, timeout=120)
+    assert stdout.split() == ["1", str(index_built)]
+
+
+PREPARED_POOL = """
+from multiprocessing import forkserver
+from codelupe_dagster.stages.file_processing import ProcessingConfig
+from codelupe_dagster.stages.scoring_pool import ScoringPool
+
+pool = ScoringPool(1, ProcessingConfig())
+assert forkserver._forkserver._forkserver_pid is None
+pool.prepare()
+started = forkserver._forkserver._forkserver_pid
+assert started is not None  # running before any task was submitted
+pool.prepare()  # once per process
+assert forkserver._forkserver._forkserver_pid == started
+"""
+
+
+def test_prepare_starts_the_workers_server_once_before_any_task() -> None:
+    run_python(["-c", PREPARED_POOL], timeout=120)
