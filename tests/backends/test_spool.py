@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from codelupe_dagster.backends.spool import (
@@ -48,6 +49,22 @@ def test_round_trip_in_parts(tmp_path: Path) -> None:
     assert read_manifest(tmp_path / "s").info == {"seen": 9}
     rows = [d for batch in iter_documents(tmp_path / "s", batch_size=2) for d in batch]
     assert rows == [doc(i) for i in range(7)]
+
+
+def test_a_part_also_ends_at_its_character_bound(tmp_path: Path) -> None:
+    """Parts end at a size in text too, so that a batch's parts are written while it is scored and only
+    a small last one after it: one big file (or many small ones) must not make one big part."""
+    docs = [doc(i) for i in range(7)]
+    docs[2]["content"] = "x = 1\n" * 200  # 1,200 characters: this row ends a part on its own count
+    with ShardWriter(tmp_path / "s", rows_per_part=100, chars_per_part=1000) as writer:
+        for d in docs:
+            writer.write(d)
+        parts_before_commit = len(list((tmp_path / "s").glob("part-*.parquet")))
+        manifest = writer.commit()
+    assert parts_before_commit == 1  # written as soon as it filled, not at the commit
+    assert [pq.ParquetFile(tmp_path / "s" / part).metadata.num_rows for part in manifest.parts] == [3, 4]
+    assert [d for batch in iter_documents(tmp_path / "s") for d in batch] == docs
+
 
 
 def test_unfinished_writer_leaves_no_marker_and_no_parts(tmp_path: Path) -> None:
