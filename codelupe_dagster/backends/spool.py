@@ -327,7 +327,12 @@ class ParquetSpool:
 
     def writer(self, directory: str | Path) -> ShardWriter:
         return ShardWriter(
-            directory, self.rows_per_part, self.compression_level, self.marker, self.schema, self.chars_per_part
+            directory,
+            self.rows_per_part,
+            self.compression_level,
+            self.marker,
+            self.schema,
+            chars_per_part=self.chars_per_part,
         )
 
     def manifest(self, directory: str | Path) -> SpoolManifest:

@@ -175,8 +175,16 @@ MISSING_OBJECT = "missing_object"
 # the workers; the in-process path (FILE_WORKERS=0) ignores it. Never set it in a deployment.
 TEST_CRASH_ENV = "CODELUPE_TEST_CRASH_ON_PATH"
 
+# A file that takes longer than this in a pool worker ends the worker (SIGALRM, whose default action is to
+# terminate the process). A file stuck inside native code, where no Python exception can reach it, becomes a
+# worker crash, which the pool recovers from (`scoring_pool`: the file is found and dropped as worker_crash),
+# instead of a batch that never ends. Seen: libgit2 spins for ever reading a truncated loose object. The
+# slowest real file takes well under a second (max_file_bytes bounds what is read).
+FILE_TIMEOUT_S = 60
+
 _worker_config: ProcessingConfig | None = None
 _worker_crash_marker: str | None = None
+_worker_file_timeout_s = 0  # 0: no alarm (the in-process path, FILE_WORKERS=0, never arms one)
 _worker_repos: dict[str, pygit2.Repository] = {}
 _MAX_OPEN_REPOS = 8
 
@@ -186,8 +194,10 @@ def crash_hook_path() -> str | None:
     return os.environ.get(TEST_CRASH_ENV) or None
 
 
-def init_worker(config: ProcessingConfig, crash_marker: str | None = None) -> None:
-    global _worker_config, _worker_crash_marker
+def init_worker(
+    config: ProcessingConfig, crash_marker: str | None = None, file_timeout_s: int = FILE_TIMEOUT_S
+) -> None:
+    global _worker_config, _worker_crash_marker, _worker_file_timeout_s
     # The parent owns Ctrl-C: it terminates the pool; workers must not die mid-pickle with tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # ... and stops them with SIGTERM, which a worker must never inherit ignored. Dagster points SIGTERM at
@@ -195,8 +205,10 @@ def init_worker(config: ProcessingConfig, crash_marker: str | None = None) -> No
     # ignored (a background job of a shell, `nohup ... &`) SIGTERM ends up ignored too, and an idle worker
     # would then outlive `Pool.terminate()`.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # FILE_TIMEOUT_S: the alarm ends this worker
     _worker_config = config
     _worker_crash_marker = crash_marker
+    _worker_file_timeout_s = file_timeout_s
 
 
 def _repository(path: str) -> pygit2.Repository:
@@ -214,16 +226,22 @@ def score_entries(
     """Read and process a chunk of one repository's blobs; one result per entry, in order."""
     repo = _repository(repo_path)
     results: list[FileResult] = []
-    for entry in entries:
-        if _worker_crash_marker is not None and _worker_crash_marker in entry.path:
-            os._exit(137)  # TEST-ONLY: see TEST_CRASH_ENV
-        try:
-            results.append(_score_entry(repo, entry, config))
-        except KeyError:
-            # pygit2's NotFoundError is a KeyError: the blob is missing from the object database.
-            results.append(Dropped(entry.path, MISSING_OBJECT))
-        except Exception as exc:  # one bad blob must not fail the batch; counted as processing_error
-            results.append(FileFailure(entry.path, f"{type(exc).__name__}: {exc}"))
+    try:
+        for entry in entries:
+            if _worker_crash_marker is not None and _worker_crash_marker in entry.path:
+                os._exit(137)  # TEST-ONLY: see TEST_CRASH_ENV
+            if _worker_file_timeout_s:
+                signal.alarm(_worker_file_timeout_s)  # each file gets its own FILE_TIMEOUT_S
+            try:
+                results.append(_score_entry(repo, entry, config))
+            except KeyError:
+                # pygit2's NotFoundError is a KeyError: the blob is missing from the object database.
+                results.append(Dropped(entry.path, MISSING_OBJECT))
+            except Exception as exc:  # one bad blob must not fail the batch; counted as processing_error
+                results.append(FileFailure(entry.path, f"{type(exc).__name__}: {exc}"))
+    finally:
+        if _worker_file_timeout_s:
+            signal.alarm(0)
     return results
 
 

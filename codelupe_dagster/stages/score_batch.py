@@ -44,6 +44,7 @@ from codelupe_dagster.core.pii import PiiKind
 from codelupe_dagster.core.redaction import redact_field
 from codelupe_dagster.stages.dropped_sampling import DropSampler
 from codelupe_dagster.stages.file_processing import (
+    FILE_TIMEOUT_S,
     MISSING_OBJECT,
     Dropped,
     FileFailure,
@@ -176,6 +177,7 @@ class BatchScorer:
         max_pool_rebuilds: int = MAX_REBUILDS,
         stream: StreamIndexer | None = None,
         samples: DropSampler | None = None,
+        file_timeout_s: int = FILE_TIMEOUT_S,
     ):
         self.ledger = ledger
         # Dropped files are handed to it per reason (stages.dropped_sampling); None: only counted.
@@ -188,6 +190,7 @@ class BatchScorer:
         self.task_files = task_files
         self.claim_files = claim_files
         self.max_pool_rebuilds = max_pool_rebuilds
+        self.file_timeout_s = file_timeout_s  # a pool worker stuck longer on one file is ended (a crash)
 
     def run(self, batch: ClonedBatch, spool_dir: str | Path) -> BatchCounts:
         """Score every repo; the spool gets `_SUCCESS` only if the whole batch went through."""
@@ -198,7 +201,11 @@ class BatchScorer:
         # Digests this run's repositories claimed (new or own): the in-batch exact dedup, and the owners
         # that are current files of their repository for the near-dup takeover rule.
         self._claimed: set[bytes] = set()
-        pool = ScoringPool(self.workers, self.config, self.max_pool_rebuilds) if self.workers > 0 else None
+        pool = (
+            ScoringPool(self.workers, self.config, self.max_pool_rebuilds, self.file_timeout_s)
+            if self.workers > 0
+            else None
+        )
         if pool is not None:
             pool.prepare()  # the workers' server starts up while the ledger opens and the trees are walked
         self.ledger.begin_generation(batch.batch, [repo.repo for repo in batch.repos])

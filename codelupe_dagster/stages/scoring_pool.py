@@ -8,6 +8,7 @@ pending future with `BrokenProcessPool`, which this pool turns into recovery:
 - a suspect runs alone (nothing else in flight), so if the pool breaks again the culprit is known;
 - a convicted multi-file task is split into one-file units (suspects again), so only the file that kills
   its worker is lost: it comes back as `Dropped(path, "worker_crash")`, counted and logged by the caller;
+- a file that runs past `FILE_TIMEOUT_S` (stuck in native code) ends its worker, and so is a crash too;
 - rebuilds are bounded (`max_rebuilds` per batch): a pool that cannot stay up — workers that cannot start,
   a machine out of memory — ends the batch with `WorkerPoolError` instead of crawling file by file.
 
@@ -32,6 +33,7 @@ from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from codelupe_dagster.backends import eval_sets, git_files
 from codelupe_dagster.core.redaction import redact_field
 from codelupe_dagster.stages.file_processing import (
+    FILE_TIMEOUT_S,
     TEST_CRASH_ENV,
     Dropped,
     FileResult,
@@ -142,10 +144,10 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def _init_scoring_worker(config: ProcessingConfig, crash_marker: str | None) -> None:
-    """Each worker builds the evaluation sets' index once, before its first task (DECONTAMINATE_SETS):
-    a few hundred milliseconds per worker for HumanEval, instead of inside some file's scoring."""
-    init_worker(config, crash_marker)
+def _init_scoring_worker(config: ProcessingConfig, crash_marker: str | None, file_timeout_s: int) -> None:
+    """Each worker builds the evaluation sets' index once, before its first task (DECONTAMINATE_SETS),
+    unless the forkserver built it already (`scoring_preload`)."""
+    init_worker(config, crash_marker, file_timeout_s)
     if config.decontaminate_sets:
         eval_sets.index_for(config.decontaminate_sets)
 
@@ -153,12 +155,19 @@ def _init_scoring_worker(config: ProcessingConfig, crash_marker: str | None) -> 
 class ScoringPool:
     """`results(tasks)` scores tasks on `workers` processes and yields `(repo index, results)` in order."""
 
-    def __init__(self, workers: int, config: ProcessingConfig, max_rebuilds: int = MAX_REBUILDS):
+    def __init__(
+        self,
+        workers: int,
+        config: ProcessingConfig,
+        max_rebuilds: int = MAX_REBUILDS,
+        file_timeout_s: int = FILE_TIMEOUT_S,
+    ):
         if workers < 1:
             raise ValueError("a scoring pool needs at least one worker")
         self.workers = workers
         self.config = config
         self.max_rebuilds = max_rebuilds
+        self.file_timeout_s = file_timeout_s  # a file stuck longer ends its worker: a crash, recovered
         self.rebuilds = 0
         self.in_flight_limit = 2 * workers + 1  # keeps workers busy while the parent claims and writes
         self.ahead_limit = 8 * workers + 8  # bounds results held back for ordering
@@ -181,7 +190,7 @@ class ScoringPool:
                 self.workers,
                 mp_context=_pool_context(),
                 initializer=_init_scoring_worker,
-                initargs=(self.config, self._crash_marker),
+                initargs=(self.config, self._crash_marker, self.file_timeout_s),
             )
         return self._executor
 

@@ -66,7 +66,6 @@ def test_a_part_also_ends_at_its_character_bound(tmp_path: Path) -> None:
     assert [d for batch in iter_documents(tmp_path / "s") for d in batch] == docs
 
 
-
 def test_unfinished_writer_leaves_no_marker_and_no_parts(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt), ShardWriter(tmp_path / "s", rows_per_part=2) as writer:
         writer.write_many(doc(i) for i in range(5))

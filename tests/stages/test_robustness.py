@@ -113,6 +113,32 @@ def test_a_pool_that_keeps_dying_fails_the_batch_clearly(
     assert pool_workers() == []
 
 
+def test_a_file_stuck_in_native_code_is_dropped_as_worker_crash(
+    data_dir: Path, valkey_client: redis.Redis, tmp_path: Path
+) -> None:
+    """libgit2 spins for ever on a truncated loose object (no exception can reach it): the file's alarm
+    ends its worker, the pool finds the file as for any crash, and the batch completes."""
+    files = stdlib_files("json", prefix="pkg/")
+    head = make_repo(tmp_path / "cut.git", files)
+    repo = pygit2.Repository(str(tmp_path / "cut.git"))
+    pkg = repo[repo.head.peel(pygit2.Commit).tree["pkg"].id]
+    loose = _loose_object(tmp_path / "cut.git", str(pkg["decoder.py"].id))
+    stored = loose.read_bytes()
+    loose.chmod(0o644)
+    loose.write_bytes(stored[: len(stored) // 2])  # cut short, as a crash mid-write leaves it
+    write_cloned_manifest(data_dir, "b-stuck", [("acme/cut", tmp_path / "cut.git", head)])
+    ledger = RedisDedupLedger(valkey_client, KEYS)
+    scorer = BatchScorer(ledger, ProcessingConfig(), workers=2, file_timeout_s=2)
+    counts, docs = score(data_dir, "b-stuck", valkey_client, scorer)
+
+    assert counts.dropped["worker_crash"] == 1
+    assert ("acme/cut", "pkg/decoder.py") not in paths(docs)
+    assert ("acme/cut", "pkg/encoder.py") in paths(docs)  # its task-mates are kept
+    assert counts.unaccounted == 0 and 1 <= counts.pool_rebuilds <= 3
+    assert is_complete(spool_path(data_dir, "b-stuck"))
+    assert pool_workers() == []  # no worker left spinning
+
+
 # ------------------------------------------------------------------ D: odd names, broken clones, accounting
 
 
