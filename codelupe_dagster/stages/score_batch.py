@@ -54,6 +54,7 @@ from codelupe_dagster.stages.file_processing import (
     score_entries,
 )
 from codelupe_dagster.stages.handoff import ClonedBatch, ClonedRepo, load_cloned_batch, spool_path
+from codelupe_dagster.stages.heap import frozen_heap
 from codelupe_dagster.stages.scoring_pool import MAX_REBUILDS, WORKER_CRASH, ScoringPool
 from codelupe_dagster.stages.stream_index import STREAMED_INFO, StreamIndexer
 
@@ -194,6 +195,10 @@ class BatchScorer:
 
     def run(self, batch: ClonedBatch, spool_dir: str | Path) -> BatchCounts:
         """Score every repo; the spool gets `_SUCCESS` only if the whole batch went through."""
+        with frozen_heap():  # collections skip the process's long-lived heap (stages.heap)
+            return self._run(batch, spool_dir)
+
+    def _run(self, batch: ClonedBatch, spool_dir: str | Path) -> BatchCounts:
         started = time.perf_counter()
         counts = BatchCounts(repos=len(batch.repos))
         self._batch = batch

@@ -13,11 +13,14 @@ Built here, in the order a worker would need them:
   sets builds their index in each worker's initialiser, as before; so does one whose environment's value
   is malformed, and the initialiser's error is the one the batch reports (a forkserver that failed here
   would break every pool instead).
+
+Then the heap is frozen (`gc.freeze`): workers inherit it out of their collections' reach.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 
 from codelupe_dagster import settings
 from codelupe_dagster.backends import eval_sets
@@ -42,3 +45,6 @@ def _build_environment_sets() -> None:
 secrets.prepare_scan()
 license_detection.license_data()
 _build_environment_sets()
+# Last: the workers' collections skip everything built above (forked, they inherit it frozen), and never
+# write to those objects' headers, which keeps their pages shared with the server.
+gc.freeze()

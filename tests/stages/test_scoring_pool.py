@@ -141,11 +141,13 @@ def test_workers_inherit_the_secret_scan_built_once_by_the_forkserver(tmp_path: 
 
 
 PRELOAD_STATE = """
+import gc
 from codelupe_dagster.backends import eval_sets
 from codelupe_dagster.core import license_detection
 
 def preload_state():
-    return license_detection.license_data.cache_info().currsize, eval_sets.index_for.cache_info().currsize
+    sizes = license_detection.license_data.cache_info().currsize, eval_sets.index_for.cache_info().currsize
+    return (*sizes, gc.get_freeze_count() > 0)
 """
 WORKER_PRELOAD_STATE = """
 from codelupe_dagster.backends import eval_sets
@@ -153,7 +155,7 @@ from codelupe_dagster.core import license_detection
 from codelupe_dagster.stages.scoring_pool import _pool_context
 from preload_state import preload_state
 
-assert preload_state() == (0, 0)  # lazy in the parent
+assert preload_state() == (0, 0, False)  # lazy in the parent, nothing frozen
 with _pool_context().Pool(1) as pool:
     print(*pool.apply(preload_state))
 """
@@ -164,12 +166,12 @@ def test_workers_inherit_the_licence_list_and_the_environments_sets_index(
     tmp_path: Path, sets: str, index_built: int
 ) -> None:
     """The SPDX list (~60 ms) and DECONTAMINATE_SETS's index (~0.1 s) are built once, by the forkserver,
-    not by every worker of every batch. A malformed value must not break the server (every pool would
-    fail): the worker initialiser reports it instead."""
+    not by every worker of every batch, and frozen out of the workers' collections. A malformed value must
+    not break the server (every pool would fail): the worker initialiser reports it instead."""
     (tmp_path / "preload_state.py").write_text(PRELOAD_STATE)
     env = {"DECONTAMINATE_SETS": sets}
     stdout = run_python(["-c", WORKER_PRELOAD_STATE], cwd=tmp_path, path=[tmp_path], env=env, timeout=120)
-    assert stdout.split() == ["1", str(index_built)]
+    assert stdout.split() == ["1", str(index_built), "True"]
 
 
 PREPARED_POOL = """
