@@ -227,6 +227,9 @@ class DecontaminationIndex:
         self.min_matches = min_matches
         self.max_records = max_records
         self._vocab: dict[str, int] = {}
+        # `_has_letter` of each distinct word, learned with the vocabulary: a set's ~55k words are a few
+        # thousand distinct ones, and the index is built on the scoring workers' start-up path.
+        self._lettered: dict[str, bool] = {}
         self._record_offsets: list[int] = []  # global record number of each set's first record
         self._record_set: list[int] = []  # the set of each global record number
         # Every (n-gram, record) pair, sorted by n-gram: only `overlaps` reads them, to name records.
@@ -263,7 +266,11 @@ class DecontaminationIndex:
             hashes = _window_hashes(self._values(toks, learn=True), self.ngram)
             if not len(hashes):
                 continue
-            lettered = np.fromiter(map(_has_letter, toks), dtype=np.int64, count=len(toks))
+            known = self._lettered
+            for token in toks:
+                if token not in known:
+                    known[token] = _has_letter(token)
+            lettered = np.fromiter(map(known.__getitem__, toks), dtype=np.int64, count=len(toks))
             in_window = np.convolve(lettered, np.ones(self.ngram, dtype=np.int64), mode="valid")
             parts.append(hashes[2 * in_window >= self.ngram])
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
