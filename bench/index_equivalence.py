@@ -199,7 +199,10 @@ def side_process(
         str(args.workers),
         *backends,
     ]
-    out = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    # cwd: the scoring pool's forkserver starts with the working directory first on its sys.path (CPython
+    # 3.11-3.13 ignore the parent's sys.path there), so from this repository's root a base side's workers
+    # would import this tree's package instead of `code_root`'s.
+    out = subprocess.run(command, env=env, cwd=code_root, stdout=subprocess.PIPE, text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"the pipeline failed with the code at {code_root} (exit {out.returncode})")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
