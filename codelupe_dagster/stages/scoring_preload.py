@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 
-from codelupe_dagster import settings
 from codelupe_dagster.backends import eval_sets
 from codelupe_dagster.core import license_detection, secrets
 from codelupe_dagster.stages import file_processing  # noqa: F401  (the workers' initializer and task)
 
 
 def environment_sets_spec() -> str:
-    """DECONTAMINATE_SETS as the pipeline's resources read it from the environment, in canonical form."""
-    return eval_sets.resolve_spec(
-        settings.env_str("DECONTAMINATE_SETS") or settings.DEFAULTS["DECONTAMINATE_SETS"]
-    )
+    """DECONTAMINATE_SETS as the pipeline's resources read it from the environment (unset or blank: its
+    default, `auto`), in canonical form. Read here directly: the stage layer does not import `settings`."""
+    value = (os.environ.get("DECONTAMINATE_SETS") or "").strip()
+    return eval_sets.resolve_spec(value or eval_sets.AUTO)
 
 
 def _build_environment_sets() -> None:

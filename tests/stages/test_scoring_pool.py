@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from codelupe_dagster import settings
+from codelupe_dagster.backends import eval_sets
 from tests.support.corpus import make_repo, stdlib_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,3 +193,14 @@ assert forkserver._forkserver._forkserver_pid == started
 
 def test_prepare_starts_the_workers_server_once_before_any_task() -> None:
     run_python(["-c", PREPARED_POOL], timeout=120)
+
+
+def test_the_preloads_default_sets_are_the_pipelines() -> None:
+    """The forkserver reads DECONTAMINATE_SETS itself (the stage layer does not import settings): with the
+    variable blank (unset) it must build the index the resources would ask for. In a fresh interpreter:
+    importing the preload freezes the importer's heap."""
+    script = (
+        "from codelupe_dagster.stages import scoring_preload; print(scoring_preload.environment_sets_spec())"
+    )
+    stdout = run_python(["-c", script], env={"DECONTAMINATE_SETS": " "}, timeout=120)
+    assert stdout.strip() == eval_sets.resolve_spec(settings.DEFAULTS["DECONTAMINATE_SETS"]) != ""
