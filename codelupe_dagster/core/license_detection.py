@@ -378,8 +378,8 @@ def _may_hold_tag(text: str) -> bool:
     """False only when `_SPDX_TAG` cannot match `text`. For ASCII text (most files) a substring test of
     its lower case: exact there, as case-insensitive matching folds an ASCII letter only to its other
     ASCII case (the folds beyond ASCII, long s and the like, need a character beyond ASCII in the text),
-    and ~10x cheaper than the case-insensitive regex, which tries every position (~6% of a worker's
-    CPU samples)."""
+    and ~20x cheaper (3.5 against 72 us on 4 KB) than the case-insensitive regex, which tries every
+    position (~6% of a worker's CPU samples)."""
     if text.isascii():
         return _TAG_LOWER in text.lower()
     return _SPDX_TAG.search(text) is not None
