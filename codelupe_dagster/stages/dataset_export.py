@@ -48,7 +48,13 @@ import pyarrow.parquet as pq
 
 from codelupe_dagster.backends.document_spool import UnwritableDocument
 from codelupe_dagster.backends.search import Filters, SearchIndex
-from codelupe_dagster.backends.spool import EXPORT_COMPRESSION_LEVEL, EXPORT_MARKER, arrow_schema, from_row
+from codelupe_dagster.backends.spool import (
+    EXPORT_COMPRESSION_LEVEL,
+    EXPORT_MARKER,
+    arrow_schema,
+    dictionary_columns,
+    from_row,
+)
 from codelupe_dagster.backends.spool import to_row as spool_row  # the spool's row encoding, shared
 from codelupe_dagster.core.corpus_policy import CONTAMINATED_REASON, ConsumerPolicy
 from codelupe_dagster.core.dataset_card import DATA_DIR, NO_LICENSE_KEY, SPLIT, render_card
@@ -152,7 +158,11 @@ class _LanguageShards:
         if self._writer is None:
             part = self.directory / f".part-{len(self._parts):05d}.parquet"
             self._writer = pq.ParquetWriter(
-                part, EXPORT_SCHEMA, compression="zstd", compression_level=EXPORT_COMPRESSION_LEVEL
+                part,
+                EXPORT_SCHEMA,
+                compression="zstd",
+                compression_level=EXPORT_COMPRESSION_LEVEL,
+                use_dictionary=dictionary_columns(EXPORT_SCHEMA),
             )
             self._parts.append(part)
         self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=EXPORT_SCHEMA))

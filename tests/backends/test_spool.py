@@ -51,6 +51,21 @@ def test_round_trip_in_parts(tmp_path: Path) -> None:
     assert rows == [doc(i) for i in range(7)]
 
 
+def test_texts_are_stored_without_a_dictionary(tmp_path: Path) -> None:
+    """Code and other large texts are written plain (a dictionary of whole files only costs CPU), the
+    small keyword columns dictionary-encoded, and both read back as written."""
+    with ShardWriter(tmp_path / "s") as writer:
+        writer.write_many(doc(i) for i in range(20))
+        manifest = writer.commit()
+    meta = pq.ParquetFile(tmp_path / "s" / manifest.parts[0]).metadata.row_group(0)
+    encodings = {meta.column(k).path_in_schema: meta.column(k).encodings for k in range(meta.num_columns)}
+    assert not any("DICTIONARY" in e for e in encodings["content"])
+    assert any("DICTIONARY" in e for e in encodings["repo"])
+    assert any("DICTIONARY" in e for e in encodings["language"])
+    rows = [d for batch in iter_documents(tmp_path / "s") for d in batch]
+    assert rows == [doc(i) for i in range(20)]
+
+
 def test_a_part_also_ends_at_its_character_bound(tmp_path: Path) -> None:
     """Parts end at a size in text too, so that a batch's parts are written while it is scored and only
     a small last one after it: one big file (or many small ones) must not make one big part."""
