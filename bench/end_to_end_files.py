@@ -17,7 +17,8 @@ Python work several-fold, so timed runs are never profiled. `--runs N` repeats t
 fresh ledger and index and reports the median.
 
 CPU seconds per batch are printed too (the parent's threads, the scoring workers as reaped by the
-forkserver, the forkserver itself): on a machine shared with other work they vary far less than wall time.
+forkserver, the forkserver itself, and the embedded Valkey server, which runs the ledger's claim scripts on
+the same cores): on a machine shared with other work they vary far less than wall time.
 
 `--base REV` compares the working tree with a revision instead: REV is exported (`git archive`) to a
 temporary folder (with this tree's compiled extension when REV's `native/` is the same, else REV's own,
@@ -338,6 +339,24 @@ def _forkserver_cpu() -> tuple[float, float]:
     return 0.0, 0.0
 
 
+def _valkey_cpu(data_dir: Path) -> float:
+    """CPU seconds so far of the embedded Valkey server of `data_dir` (0 when there is none). It runs the
+    ledger's claim scripts on the same two cores as the batch: about 0.3 s per batch of the issue's corpus
+    (32 bands of every file), which the batch's CPU must include."""
+    import psutil
+
+    from codelupe_dagster.backends.embedded_valkey import embedded_valkey_state
+
+    pid = embedded_valkey_state(data_dir).get("pid")
+    if not pid:
+        return 0.0
+    try:
+        times = psutil.Process(int(pid)).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
+
+
 class ThreadProfiles:
     """cProfile on every thread of the parent, each timed by its own thread's CPU clock.
 
@@ -397,6 +416,7 @@ def run_batch(
     instance.add_dynamic_partitions("repo_batches", [batch_id])
     profiler = ThreadProfiles()
     server_before, workers_before = _forkserver_cpu()
+    valkey_before = _valkey_cpu(data_dir)
     cpu_started = time.process_time()
     started = time.perf_counter()
     if profile:
@@ -416,6 +436,7 @@ def run_batch(
         "parent": round(parent_cpu, 2),
         "workers": round(workers_after - workers_before, 2),
         "forkserver": round(server_after - server_before, 2),
+        "valkey": round(_valkey_cpu(data_dir) - valkey_before, 2),
     }
     cpu["total"] = round(sum(cpu.values()), 2)
     assert result.success
@@ -493,7 +514,7 @@ def summary_line(label: str, reports: Sequence[dict[str, Any]], workers: int) ->
         f"{median['text_mb_per_s_end_to_end']:.1f} MB/s of text end to end "
         f"(median of {len(reports)} runs: {runs} files/s; {workers} workers; load {load_average()}); "
         f"CPU s per batch (medians): {cpu['total']:.2f} = parent {cpu['parent']:.2f} + "
-        f"workers {cpu['workers']:.2f} + forkserver {cpu['forkserver']:.2f}, "
+        f"workers {cpu['workers']:.2f} + forkserver {cpu['forkserver']:.2f} + valkey {cpu['valkey']:.2f}, "
         f"{median_run(reports)['seen'] / cpu['total']:.0f} files per CPU-second"
     )
 
