@@ -357,6 +357,18 @@ def _valkey_cpu(data_dir: Path) -> float:
     return times.user + times.system
 
 
+def _elasticsearch_cpu(es_url: str | None) -> float:
+    """CPU seconds so far of the Elasticsearch node(s) at `es_url` (`_nodes/stats/process`; 0 without
+    one). A node on this machine shares the batch's two cores; one elsewhere does not, but its CPU per
+    batch still tells what indexing costs."""
+    if not es_url:
+        return 0.0
+    from elasticsearch import Elasticsearch
+
+    stats = Elasticsearch(es_url, request_timeout=30).nodes.stats(metric="process")
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in stats["nodes"].values()) / 1000
+
+
 class ThreadProfiles:
     """cProfile on every thread of the parent, each timed by its own thread's CPU clock.
 
@@ -417,6 +429,7 @@ def run_batch(
     profiler = ThreadProfiles()
     server_before, workers_before = _forkserver_cpu()
     valkey_before = _valkey_cpu(data_dir)
+    node_before = _elasticsearch_cpu(es_url)
     cpu_started = time.process_time()
     started = time.perf_counter()
     if profile:
@@ -439,6 +452,9 @@ def run_batch(
         "valkey": round(_valkey_cpu(data_dir) - valkey_before, 2),
     }
     cpu["total"] = round(sum(cpu.values()), 2)
+    # Apart from the total: a node may run on other machines (scale-out), where it takes none of the
+    # batch's cores. On this machine, add it to read what the two cores did.
+    cpu["elasticsearch_node"] = round(_elasticsearch_cpu(es_url) - node_before, 2)
     assert result.success
     scored = result.asset_materializations_for_node("scored_files")[0].metadata
     indexed = result.asset_materializations_for_node("es_code_index")[0].metadata
@@ -514,7 +530,13 @@ def summary_line(label: str, reports: Sequence[dict[str, Any]], workers: int) ->
         f"{median['text_mb_per_s_end_to_end']:.1f} MB/s of text end to end "
         f"(median of {len(reports)} runs: {runs} files/s; {workers} workers; load {load_average()}); "
         f"CPU s per batch (medians): {cpu['total']:.2f} = parent {cpu['parent']:.2f} + "
-        f"workers {cpu['workers']:.2f} + forkserver {cpu['forkserver']:.2f} + valkey {cpu['valkey']:.2f}, "
+        f"workers {cpu['workers']:.2f} + forkserver {cpu['forkserver']:.2f} + valkey {cpu['valkey']:.2f}"
+        + (
+            f" (and the Elasticsearch node {cpu['elasticsearch_node']:.2f})"
+            if cpu["elasticsearch_node"]
+            else ""
+        )
+        + ", "
         f"{median_run(reports)['seen'] / cpu['total']:.0f} files per CPU-second"
     )
 
