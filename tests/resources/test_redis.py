@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import time
 from pathlib import Path
@@ -186,3 +187,84 @@ def test_a_server_started_before_passwords_is_retired_without_losing_data(tmp_pa
         assert redis.Redis.from_url(url).zscore("pipeline:repos", "a/b") == 2.0
     finally:
         stop_embedded_valkey(tmp_path / "data")
+
+
+def _server_pids(home: Path) -> set[int]:
+    """valkey-server processes working in `home` (the test started them all)."""
+    import os
+
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            exe = os.readlink(f"/proc/{entry}/exe")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if Path(exe).name.startswith("valkey-server") and Path(cwd) == home.resolve():
+            pids.add(int(entry))
+    return pids
+
+
+def _starter_killed_before_recording(tmp_path: Path) -> str:
+    """Start this DATA_DIR's server the way a starter SIGKILLed between the server's start and its record
+    leaves it: running, with no `server.json`. A key is written to it first; its password URL is returned."""
+    url = ensure_embedded_valkey(tmp_path)
+    redis.Redis.from_url(url).set("kept", "yes")
+    (tmp_path / "valkey" / "server.json").unlink()
+    return url
+
+
+def test_a_server_whose_starter_died_before_recording_it_is_adopted(tmp_path: Path) -> None:
+    """Two servers on one append-only file would interleave their writes: the next start adopts the
+    unrecorded one instead of starting a second."""
+    import json
+
+    home = tmp_path / "valkey"
+    _starter_killed_before_recording(tmp_path)
+    (orphan,) = _server_pids(home)
+    try:
+        url = ensure_embedded_valkey(tmp_path)
+        assert _server_pids(home) == {orphan}
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+        assert json.loads((home / "server.json").read_text())["pid"] == orphan
+    finally:
+        stop_embedded_valkey(tmp_path)
+    assert _server_pids(home) == set()
+
+
+def test_an_unrecorded_server_that_does_not_answer_is_shut_down_before_a_new_one_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped (or hung) server cannot be adopted: it is killed, then a new one starts on the same files
+    and finds the data the old one acknowledged."""
+    import os
+    import signal
+
+    from codelupe_dagster.backends import embedded_valkey
+
+    home = tmp_path / "valkey"
+    _starter_killed_before_recording(tmp_path)
+    (orphan,) = _server_pids(home)
+    os.kill(orphan, signal.SIGSTOP)  # it neither answers nor acts on SIGTERM
+    monkeypatch.setattr(embedded_valkey, "START_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(embedded_valkey, "SHUTDOWN_TIMEOUT_S", 1.0)
+    try:
+        url = ensure_embedded_valkey(tmp_path)
+        (server,) = _server_pids(home)
+        assert server != orphan
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(orphan, signal.SIGKILL)
+        stop_embedded_valkey(tmp_path)
+    assert _server_pids(home) == set()
+
+
+def test_stop_also_stops_an_unrecorded_server(tmp_path: Path) -> None:
+    home = tmp_path / "valkey"
+    _starter_killed_before_recording(tmp_path)
+    assert len(_server_pids(home)) == 1
+    assert stop_embedded_valkey(tmp_path)
+    assert _server_pids(home) == set()
