@@ -73,6 +73,9 @@ class DropSampler:
         self.pii_kinds = pii_kinds
         self.max_file_bytes = max_file_bytes
         self._held: dict[str, deque[DropCandidate]] = {}
+        # The samples built, by batch: the scorer builds them while its index stream finishes, the asset
+        # records them after. Anything added or discarded since makes them stale.
+        self._built: tuple[str, list[DroppedSample]] | None = None
 
     def add(
         self,
@@ -88,6 +91,7 @@ class DropSampler:
         if held is None:
             held = self._held[reason] = deque(maxlen=self.per_reason)
         held.append(DropCandidate(reason, repo, repo_path, commit, path, blob, detail))
+        self._built = None
 
     def discard(self, forgotten: Callable[[str, str], bool]) -> int:
         """Let go of held files for which `forgotten(repo, path)` is true (a repository or a path forgotten
@@ -97,19 +101,25 @@ class DropSampler:
             kept = [candidate for candidate in held if not forgotten(candidate.repo, candidate.path)]
             dropped += len(held) - len(kept)
             self._held[reason] = deque(kept, maxlen=self.per_reason)
+        if dropped:
+            self._built = None
         return dropped
 
     def held(self) -> dict[str, int]:
         return {reason: len(held) for reason, held in sorted(self._held.items())}
 
     def samples(self, batch_id: str) -> list[DroppedSample]:
-        """The held files as redacted samples, oldest first per reason; blobs are read here, once."""
+        """The held files as redacted samples, oldest first per reason; blobs are read here, once (a second
+        call with nothing added or discarded since returns the same samples)."""
+        if self._built is not None and self._built[0] == batch_id:
+            return list(self._built[1])
         repos: dict[str, pygit2.Repository | None] = {}
         samples: list[DroppedSample] = []
         for _, held in sorted(self._held.items()):
             for candidate in held:
                 samples.append(self._sample(batch_id, candidate, repos))
-        return samples
+        self._built = (batch_id, samples)
+        return list(samples)
 
     def _sample(
         self, batch_id: str, candidate: DropCandidate, repos: dict[str, pygit2.Repository | None]

@@ -162,6 +162,19 @@ _Pending = list[tuple[_Origin, ProcessedFile]]
 _Task = tuple[int, str, list[git_files.TreeBlob]]  # (repo index, repo path, entries)
 
 
+def claim_chunk(claim_files: int, task_files: int, claimed: int, remaining: int) -> int:
+    """Files to claim (and hand to the index stream) at once, when `claimed` files were claimed so far
+    and `remaining` are still to come from the workers.
+
+    Full chunks in the middle of a batch (one ledger round trip and one index transaction per
+    `claim_files`); smaller ones at both ends, growing from a task's worth and shrinking back to it
+    geometrically: the stream thread starts indexing after the first task instead of after a whole chunk,
+    and what is claimed and indexed after the last result is a task's files, not a chunk's that the
+    parent would then write alone on a machine the workers have left.
+    """
+    return min(claim_files, max(task_files, min(claimed, remaining)))
+
+
 class BatchScorer:
     """Scores a `ClonedBatch` into a spool directory, claiming each kept file in `ledger` under the
     repository it was read from. The ledger is the only dedup state the scorer touches: another dedup
@@ -225,9 +238,14 @@ class BatchScorer:
                 self._finish_counts(counts, pool, started)
                 self.ledger.discard_generation(batch.batch, counts.failed_repos)
                 info = {**counts.to_dict(), PII_KINDS_INFO: pii_kinds_info(self.config.pii_kinds)}
-                # The last part is compressed (Arrow, without the GIL) while the stream thread writes its
-                # last chunks (SQLite, without the GIL): both at once on a machine the workers have left.
+                # The batch's tail, while the stream thread writes its last chunks (SQLite, mostly without
+                # the GIL) on a machine the workers have left: the last spool part is compressed (Arrow,
+                # without the GIL) and the dropped-file samples are read and redacted.
+                if self.stream is not None:
+                    self.stream.hand_over()
                 writer.flush()
+                if self.samples is not None:
+                    self.samples.samples(batch.batch)
                 streamed = self.stream.finish() if self.stream is not None else None
                 if streamed is not None:
                     info[STREAMED_INFO] = streamed.to_info()
@@ -245,7 +263,10 @@ class BatchScorer:
     ) -> None:
         """Collect the workers' results in task order and claim and write them a chunk at a time."""
         pending: _Pending = []
+        remaining = sum(len(entries) for _, _, entries in tasks)  # files whose results are still to come
+        claimed = 0
         for (repo_index, results), (_, _, entries) in zip(self._results(pool, tasks), tasks, strict=True):
+            remaining -= len(entries)
             origin = (self._batch.repos[repo_index], self._commits[repo_index])
             # One result per entry, in order: a dropped file's blob id, for its sample.
             blobs: list[str | None] = [entry.oid for entry in entries]
@@ -257,9 +278,12 @@ class BatchScorer:
                 else:
                     self._count_skip(result, origin[0], counts)
                     self._sample(result, origin, blob)
-            if len(pending) >= self.claim_files:
+            if len(pending) >= claim_chunk(self.claim_files, self.task_files, claimed, remaining):
                 self._claim_and_write(pending, writer, counts)
+                claimed += len(pending)
                 pending = []
+                if self.stream is not None:
+                    self.stream.hand_over()
         self._claim_and_write(pending, writer, counts)
 
     def _finish_counts(self, counts: BatchCounts, pool: ScoringPool | None, started: float) -> None:

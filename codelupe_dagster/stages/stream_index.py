@@ -116,9 +116,12 @@ class StreamIndexer:
             return
         self._buffer.append(doc)
         if len(self._buffer) >= self.chunk_size:
-            self._hand_over()
+            self.hand_over()
 
-    def _hand_over(self) -> None:
+    def hand_over(self) -> None:
+        """Queue what is buffered now, even short of a chunk. The scorer hands over each chunk it has
+        claimed and spooled, so the thread's writes follow its claims: small at a batch's start (the
+        thread starts early) and at its end (its last write after scoring is small)."""
         chunk, self._buffer = self._buffer, []
         if chunk and self.error is None:
             self._queue.put(chunk)
@@ -128,7 +131,7 @@ class StreamIndexer:
         by `es_code_index` as usual)."""
         if not self._started:
             return None
-        self._hand_over()
+        self.hand_over()
         self._queue.put(None)
         self._thread.join()
         if self.error is not None:

@@ -3,6 +3,7 @@ scorer, in-process and with a worker pool), and nothing secret or personal is ke
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,24 @@ def test_a_batch_keeps_the_last_files_of_each_reason_and_a_rerun_does_not_grow_i
     listed = store.samples("minified")
     assert len(listed) == 3 == len(set(listed))
     assert all(isinstance(s, DroppedSample) and s.batch == BATCH for s in listed)
+
+
+def test_the_scorer_builds_the_samples_once_and_a_later_drop_rebuilds_them(
+    data_dir: Path, junk_repo: tuple[str, Path, str], valkey_client: redis.Redis
+) -> None:
+    """The scorer reads and redacts the samples while its index stream finishes; the asset then records
+    those very samples, without reading the clone again."""
+    sampler = DropSampler()
+    score(data_dir, junk_repo, valkey_client, 0, sampler)
+    shutil.rmtree(junk_repo[1])  # what the scorer built no longer needs the clone
+    built = sampler.samples(BATCH)
+    assert any(s.excerpt for s in built) and sampler.samples(BATCH) == built
+
+    sampler.add("too_large", "acme/junk", str(junk_repo[1]), junk_repo[2], "big.bin")
+    rebuilt = sampler.samples(BATCH)  # a file dropped since: built again (the gone clone: no excerpts)
+    assert sorted(s.path for s in rebuilt) == sorted([*(s.path for s in built), "big.bin"])
+    assert not any(s.excerpt for s in rebuilt)
+    assert sampler.samples("b20261203T000000-other0")[0].batch == "b20261203T000000-other0"
 
 
 def test_files_named_by_a_forget_rule_are_not_sampled(

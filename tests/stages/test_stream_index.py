@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
 import redis
 from elasticsearch import Elasticsearch
 
@@ -19,8 +20,9 @@ from codelupe_dagster.core.keys import RedisKeys
 from codelupe_dagster.stages.file_processing import ProcessingConfig
 from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
 from codelupe_dagster.stages.index_spool import index_batch
-from codelupe_dagster.stages.score_batch import BatchScorer
+from codelupe_dagster.stages.score_batch import BatchScorer, claim_chunk
 from codelupe_dagster.stages.stream_index import STREAMED_INFO, StreamIndexer
+from tests.support.corpus import make_repo, stdlib_files, write_cloned_manifest
 from tests.support.planted import PlantedCorpus
 
 KEYS = RedisKeys("pipeline:")
@@ -129,3 +131,81 @@ def test_abandoned_stream_writes_no_queued_chunk(tmp_path: Path) -> None:
     assert stream.finish() is None
     target.ensure()
     assert target.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("claimed", "remaining", "expected"),
+    [
+        (0, 5000, 32),  # the batch's first claim: a task's files
+        (100, 5000, 100),  # growing: no more than claimed so far
+        (10_000, 5000, 512),  # the middle: full chunks
+        (10_000, 300, 300),  # near the end: no more than what is still to come
+        (10_000, 0, 32),  # never below a task's files
+    ],
+)
+def test_claim_chunks_grow_at_a_batch_start_and_shrink_at_its_end(
+    claimed: int, remaining: int, expected: int
+) -> None:
+    assert claim_chunk(512, 32, claimed, remaining) == expected
+
+
+class _RecordingScorer(BatchScorer):
+    """The real scorer, recording the size of each chunk it claims (the ledger itself is real)."""
+
+    claims: list[int]
+
+    def _claim_and_write(self, pending, writer, counts) -> None:
+        self.claims.append(len(pending))
+        super()._claim_and_write(pending, writer, counts)
+
+
+class _RecordingIndex(SqliteSearchIndex):
+    """A real SQLite index, recording the size of each chunk the stream thread writes."""
+
+    chunks: list[int]
+
+    def bulk_upsert(self, docs, **kwargs):
+        docs = list(docs)
+        self.chunks.append(len(docs))
+        return super().bulk_upsert(docs, **kwargs)
+
+
+def test_claims_and_stream_chunks_are_small_at_both_ends_of_a_batch(
+    data_dir: Path, valkey_client: redis.Redis, tmp_path: Path
+) -> None:
+    """The stream thread starts after the first task, not after a whole chunk, and what is claimed and
+    indexed after the last result is about a task's files: the batch's serial tail stays short."""
+    files = {
+        **stdlib_files("email", "email/"),
+        **stdlib_files("asyncio", "asyncio/"),
+        **stdlib_files("xml", "xml/"),
+        **stdlib_files("multiprocessing", "multiprocessing/"),
+    }
+    write_cloned_manifest(data_dir, "b20261203T000000-tail00", [("acme/mail", *_repo(tmp_path, files))])
+    batch = ClonedBatch.load(cloned_manifest_path(data_dir, "b20261203T000000-tail00"))
+    target = _RecordingIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    target.chunks = []
+    scorer = _RecordingScorer(
+        RedisDedupLedger(valkey_client, KEYS),
+        ProcessingConfig(min_quality=THRESHOLD),
+        workers=0,
+        task_files=2,
+        claim_files=16,
+        stream=StreamIndexer(target, THRESHOLD, chunk_size=1000),
+    )
+    scorer.claims = []
+    spool = spool_path(data_dir, "b20261203T000000-tail00")
+    scorer.run(batch, spool)
+
+    claims = [n for n in scorer.claims if n]
+    assert sum(claims) >= 60 and max(claims) >= 16  # full chunks in the middle
+    assert claims[0] <= 2 and claims[-1] <= 2  # a task's files (or fewer kept) at both ends
+    # Each claimed chunk went to the index as it was written, though the stream's chunk size is larger.
+    assert len(target.chunks) >= 6 and target.chunks[-1] <= 2
+    assert sum(target.chunks) == read_manifest(spool).info[STREAMED_INFO]["documents"]
+    assert set(stored(target)) == spooled(spool)
+
+
+def _repo(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, str]:
+    path = tmp_path / "acme__mail"
+    return path, make_repo(path, files)
