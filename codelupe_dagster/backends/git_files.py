@@ -18,6 +18,8 @@ reader of the `GitRepos` interface (`backends/git.py`).
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections.abc import Callable, Iterator
 
 import pygit2
@@ -32,12 +34,16 @@ __all__ = [
     "TOO_LARGE",
     "SkippedEntry",
     "TreeBlob",
+    "TruncatedObject",
     "blob_size",
+    "check_loose_object",
+    "commit_tree",
     "entry_name",
     "head_commit",
     "iter_head_files",
     "open_repository",
     "read_blob",
+    "read_object",
     "read_root_texts",
     "walk_head",
     "walk_tree",
@@ -72,8 +78,56 @@ def open_repository(path: str) -> pygit2.Repository:
         raise pygit2.GitError(f"not a readable git repository: {path} ({exc})") from exc
 
 
+class TruncatedObject(pygit2.GitError):
+    """A loose object whose compressed stream ends early: what a crash or a full disk mid-write leaves."""
+
+
+_INFLATE_STEP = 1 << 20  # bytes inflated at a time while checking a loose object (and then dropped)
+
+
+def check_loose_object(repo: pygit2.Repository, oid: str | pygit2.Oid) -> None:
+    """Raise `TruncatedObject` when `oid` is stored as a loose object whose zlib stream is cut short.
+
+    libgit2 (1.9, pygit2 1.21's) loops for ever at 100% CPU when it inflates such an object: no error,
+    and no Python exception or timeout can reach it in native code. A flipped byte, a missing object and
+    a damaged pack are all reported by libgit2 itself. Scoring workers read blobs under an alarm
+    (`FILE_TIMEOUT_S`); the other processes (the scorer's parent walking trees, the dropped-file sampler,
+    the crawler of local repositories) call this before libgit2 reads a tree, a commit or a blob, so a
+    cut-short object fails its repository with this error instead of hanging the batch for good.
+    An object that is not loose costs one failed `open`. A cut-short loose copy of an object that a pack
+    also holds is reported too (libgit2 would read the pack's): the repository needs `git fsck` all the same.
+    """
+    name = str(oid)
+    try:
+        with open(os.path.join(repo.path, "objects", name[:2], name[2:]), "rb") as handle:
+            stored = handle.read()
+    except OSError:
+        return  # not loose (packed, or absent), or unreadable: libgit2 reports those itself
+    inflater = zlib.decompressobj()
+    try:
+        while stored and not inflater.eof:
+            inflater.decompress(stored, _INFLATE_STEP)
+            stored = inflater.unconsumed_tail
+    except zlib.error:
+        return  # damaged, not cut short: libgit2 fails on it with its own error
+    if not inflater.eof:
+        raise TruncatedObject(f"object {name} is cut short (a truncated loose object; run git fsck)")
+
+
+def read_object(repo: pygit2.Repository, oid: str | pygit2.Oid) -> pygit2.Object:
+    """`repo[oid]`, after `check_loose_object`."""
+    check_loose_object(repo, oid)
+    return repo[oid]
+
+
 def head_commit(repo: pygit2.Repository) -> pygit2.Commit:
-    return repo.head.peel(pygit2.Commit)
+    """The commit HEAD names (its loose copy checked first, see `check_loose_object`)."""
+    return read_object(repo, repo.head.target).peel(pygit2.Commit)
+
+
+def commit_tree(repo: pygit2.Repository, commit: pygit2.Commit) -> pygit2.Tree:
+    """`commit.tree`, its loose copy checked first (see `check_loose_object`)."""
+    return read_object(repo, commit.tree_id).peel(pygit2.Tree)
 
 
 def entry_name(entry: pygit2.Object) -> str:
@@ -98,7 +152,7 @@ def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> Iterator[TreeBlob |
             path = f"{prefix}{entry_name(entry)}"
             mode = entry.filemode
             if mode == pygit2.enums.FileMode.TREE:
-                stack.append((f"{path}/", repo[entry.id].peel(pygit2.Tree)))
+                stack.append((f"{path}/", read_object(repo, entry.id).peel(pygit2.Tree)))
             elif mode == pygit2.enums.FileMode.COMMIT:
                 yield SkippedEntry(path, SUBMODULE)
             elif mode == pygit2.enums.FileMode.LINK:
@@ -108,7 +162,7 @@ def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> Iterator[TreeBlob |
 
 
 def walk_head(repo: pygit2.Repository) -> Iterator[TreeBlob | SkippedEntry]:
-    return walk_tree(repo, head_commit(repo).tree)
+    return walk_tree(repo, commit_tree(repo, head_commit(repo)))
 
 
 def blob_size(repo: pygit2.Repository, oid: str) -> int:
@@ -165,6 +219,7 @@ def read_root_texts(
             continue
         if not wanted(name):
             continue
+        check_loose_object(repo, entry.id)  # read in this process, with no alarm to end a hang
         data = read_blob(repo, TreeBlob(name, str(entry.id), entry.filemode), max_bytes)
         if isinstance(data, bytes):
             texts[name] = data.decode("utf-8", "replace")

@@ -48,24 +48,39 @@ class Pygit2RepoFiles:
 
     def tree(self, commit: str | None = None) -> CommitTree:
         resolved = self._commit(commit)
-        return CommitTree(str(resolved.id), tuple(git_files.walk_tree(self._repo, resolved.tree)))
+        try:
+            entries = tuple(git_files.walk_tree(self._repo, git_files.commit_tree(self._repo, resolved)))
+        except git_files.TruncatedObject as exc:
+            raise RepositoryUnreadable(f"{self._path}: {exc}") from exc
+        return CommitTree(str(resolved.id), entries)
 
     def _commit(self, commit: str | None) -> pygit2.Commit:
-        if commit is None:
-            try:
-                return git_files.head_commit(self._repo)
-            except (pygit2.GitError, KeyError) as exc:  # an unborn HEAD: nothing was ever committed
-                raise RepositoryUnreadable(f"{self._path} has no HEAD commit ({exc})") from exc
         try:
-            return self._repo[commit].peel(pygit2.Commit)
+            if commit is None:
+                return self._head()
+            return git_files.read_object(self._repo, commit).peel(pygit2.Commit)
+        except git_files.TruncatedObject as exc:  # the object is there, damaged: so is the repository
+            raise RepositoryUnreadable(f"{self._path}: {exc}") from exc
         except (KeyError, ValueError) as exc:  # not found, or not an object id at all
             raise MissingObject(f"commit {commit!r} is not in {self._path}") from exc
         except pygit2.GitError as exc:
             raise MissingObject(f"{commit!r} in {self._path} is not a commit ({exc})") from exc
 
+    def _head(self) -> pygit2.Commit:
+        try:
+            return git_files.head_commit(self._repo)
+        except git_files.TruncatedObject:
+            raise
+        except (pygit2.GitError, KeyError) as exc:  # an unborn HEAD: nothing was ever committed
+            raise RepositoryUnreadable(f"{self._path} has no HEAD commit ({exc})") from exc
+
     def root_texts(self, commit: str | None, wanted: Callable[[str], bool]) -> dict[str, str]:
         """Texts of the root files at ``commit`` (HEAD when None) whose names ``wanted`` accepts."""
-        return git_files.read_root_texts(self._repo, self._commit(commit).tree, wanted)
+        resolved = self._commit(commit)
+        try:
+            return git_files.read_root_texts(self._repo, git_files.commit_tree(self._repo, resolved), wanted)
+        except git_files.TruncatedObject as exc:
+            raise RepositoryUnreadable(f"{self._path}: {exc}") from exc
 
     def blob_size(self, oid: str) -> int:
         try:
@@ -75,7 +90,10 @@ class Pygit2RepoFiles:
 
     def read_blob(self, blob: TreeBlob, max_bytes: int | None) -> bytes | SkippedEntry:
         try:
+            git_files.check_loose_object(self._repo, blob.oid)  # a reader never hangs on a cut-short blob
             return git_files.read_blob(self._repo, blob, max_bytes)
+        except git_files.TruncatedObject as exc:
+            raise RepositoryUnreadable(f"{self._path}: {exc}") from exc
         except (KeyError, ValueError) as exc:
             raise MissingObject(f"blob {blob.oid} ({blob.path}) is not in {self._path}") from exc
 

@@ -151,12 +151,16 @@ class DropSampler:
         if repository is None or candidate.blob is None:
             return None, None
         try:
-            size = git_files.blob_size(repository, candidate.blob)
-            if candidate.reason in NO_EXCERPT or size > self.max_file_bytes:
-                return size, None
-            data = repository.odb.read(pygit2.Oid(hex=candidate.blob))[1][:REDACT_HEAD_BYTES]
+            size = git_files.blob_size(repository, candidate.blob)  # the header: read even when cut short
         except (KeyError, ValueError, pygit2.GitError):
             return None, None
+        if candidate.reason in NO_EXCERPT or size > self.max_file_bytes:
+            return size, None
+        try:
+            git_files.check_loose_object(repository, candidate.blob)  # no alarm ends a hang here
+            data = repository.odb.read(pygit2.Oid(hex=candidate.blob))[1][:REDACT_HEAD_BYTES]
+        except (KeyError, ValueError, pygit2.GitError):  # git_files.TruncatedObject included
+            return size, None
         return size, self._redacted(data.decode("utf-8", "replace"), EXCERPT_CHARS)
 
     def _redacted(self, text: str | None, limit: int) -> str | None:

@@ -340,8 +340,13 @@ class BatchScorer:
         """The commit read and its file entries. The commit is the one cloned_repos recorded, so the
         `commit` of every document matches the content read even if the clone has been fetched since."""
         repository = git_files.open_repository(repo.path)
-        commit = repository[repo.head].peel(pygit2.Commit) if repo.head else git_files.head_commit(repository)
-        return str(commit.id), list(git_files.walk_tree(repository, commit.tree))
+        if repo.head:
+            commit = git_files.read_object(repository, repo.head).peel(pygit2.Commit)
+        else:
+            commit = git_files.head_commit(repository)
+        return str(commit.id), list(
+            git_files.walk_tree(repository, git_files.commit_tree(repository, commit))
+        )
 
     def _results(
         self, pool: ScoringPool | None, tasks: list[_Task]

@@ -30,7 +30,7 @@ from codelupe_dagster.backends.git import (
 )
 from codelupe_dagster.backends.pygit2_repos import Pygit2Repos
 from codelupe_dagster.core.models import RepoRecord
-from tests.support.corpus import Submodule, Symlink, make_repo, stdlib_files
+from tests.support.corpus import Submodule, Symlink, cut_loose_object, make_repo, stdlib_files
 from tests.support.ingest_fixtures import STDLIB, commit_change, git, make_work_repo
 
 IMPLEMENTATIONS: dict[str, Callable[[ClonePolicy], GitRepos]] = {"pygit2": Pygit2Repos}
@@ -245,3 +245,29 @@ def test_unreadable_repositories_and_missing_objects(repos: GitRepos, tmp_path: 
         reader.blob_size(ghost.oid)
     with pytest.raises(MissingObject):
         reader.read_blob(ghost, None)
+
+
+@pytest.mark.timeout(120, method="thread")  # on a reader that hangs: end the run, with every thread's stack
+@pytest.mark.parametrize("cut", ["commit", "tree", "blob"])
+def test_a_cut_short_object_makes_the_repository_unreadable(
+    repos: GitRepos, tmp_path: Path, cut: str
+) -> None:
+    """A loose object truncated mid-write (libgit2 would spin on it for ever) is reported, never waited on."""
+    head = make_repo(tmp_path / "r.git", {"pkg/a.py": b"a = 1\n" * 40, "LICENSE": b"MIT\n" * 40})
+    reader = repos.open(str(tmp_path / "r.git"))
+    tree = reader.tree(head)
+    oids = {"commit": head, "tree": _tree_id(tmp_path / "r.git", head), "blob": blobs(tree)["pkg/a.py"].oid}
+    cut_loose_object(tmp_path / "r.git", oids[cut])
+    reader = repos.open(str(tmp_path / "r.git"))
+    with pytest.raises(RepositoryUnreadable, match=f"object {oids[cut]} is cut short"):
+        if cut == "blob":
+            reader.read_blob(blobs(tree)["pkg/a.py"], None)
+        else:
+            reader.tree(head)
+    if cut != "blob":
+        with pytest.raises(RepositoryUnreadable, match="cut short"):
+            reader.root_texts(None, lambda name: name == "LICENSE")
+
+
+def _tree_id(repo: Path, commit: str) -> str:
+    return git(repo, "rev-parse", f"{commit}^{{tree}}")

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pygit2
 import pytest
 
 from codelupe_dagster.backends import git_files
-from tests.support.corpus import Submodule, Symlink, make_repo, stdlib_files
+from tests.support.corpus import Submodule, Symlink, cut_loose_object, make_repo, stdlib_files
 
 LFS_POINTER = (
     b"version https://git-lfs.github.com/spec/v1\n"
@@ -99,3 +101,65 @@ def test_damaged_object_fails_its_read(tmp_path: Path) -> None:
     reopened = git_files.open_repository(str(tmp_path / "r.git"))
     with pytest.raises(pygit2.GitError, match="incorrect data check"):
         git_files.read_blob(reopened, blob, max_bytes=None)
+
+
+# A child process reads the repository, so that on a reader that hangs (libgit2 spinning on a cut-short
+# object, where no Python timeout reaches) only this test fails, after CHILD_TIMEOUT_S, not the whole run.
+CHILD_TIMEOUT_S = 60
+_READ_IN_CHILD = """
+import sys
+from codelupe_dagster.backends import git_files
+repo = git_files.open_repository(sys.argv[1])
+try:
+    if sys.argv[2] == "walk":
+        list(git_files.walk_head(repo))
+    else:
+        git_files.read_root_texts(repo, git_files.commit_tree(repo, git_files.head_commit(repo)), str.isupper)
+except git_files.TruncatedObject as exc:
+    print("TruncatedObject:", exc)
+"""
+
+
+def _read_in_child(repo: Path, how: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_IN_CHILD, str(repo), how],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        check=True,
+    )
+    return done.stdout
+
+
+@pytest.mark.parametrize("cut", ["subtree", "root tree", "commit", "root text"])
+def test_a_cut_short_loose_object_is_an_error_not_a_hang(tmp_path: Path, cut: str) -> None:
+    """libgit2 spins for ever inflating a truncated loose object; the readers that run outside the scoring
+    workers' alarm (the scorer's walk, root texts, the local crawler) check a loose object first."""
+    head = make_repo(tmp_path / "r.git", {**stdlib_files("json", prefix="pkg/"), "LICENSE": b"MIT\n" * 50})
+    repo = pygit2.Repository(str(tmp_path / "r.git"))
+    commit = repo[head].peel(pygit2.Commit)
+    oid = {
+        "subtree": commit.tree["pkg"].id,
+        "root tree": commit.tree_id,
+        "commit": commit.id,
+        "root text": commit.tree["LICENSE"].id,
+    }[cut]
+    cut_loose_object(tmp_path / "r.git", str(oid))
+
+    out = _read_in_child(tmp_path / "r.git", "texts" if cut == "root text" else "walk")
+    assert out.startswith("TruncatedObject:") and f"object {oid} is cut short" in out
+
+
+def test_healthy_and_packed_objects_pass_the_check(tmp_path: Path) -> None:
+    head = make_repo(tmp_path / "r.git", stdlib_files("json", prefix="pkg/"))
+    repo = git_files.open_repository(str(tmp_path / "r.git"))
+    loose = [e.oid for e in git_files.walk_head(repo) if isinstance(e, git_files.TreeBlob)]
+    for oid in [head, *loose]:
+        git_files.check_loose_object(repo, oid)  # complete loose objects: no error
+    subprocess.run(["git", "-C", str(tmp_path / "r.git"), "repack", "-adq"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path / "r.git"), "prune-packed"], check=True)
+    packed = git_files.open_repository(str(tmp_path / "r.git"))
+    assert not any((tmp_path / "r.git" / "objects" / oid[:2] / oid[2:]).exists() for oid in loose)
+    for oid in [head, *loose]:
+        git_files.check_loose_object(packed, oid)
+    assert len(list(git_files.walk_head(packed))) == len(loose)

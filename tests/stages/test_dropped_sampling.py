@@ -3,9 +3,11 @@ scorer, in-process and with a worker pool), and nothing secret or personal is ke
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pygit2
 import pytest
 import redis
 
@@ -17,7 +19,14 @@ from codelupe_dagster.stages.dropped_sampling import EXCERPT_CHARS, DropSampler
 from codelupe_dagster.stages.file_processing import TEST_CRASH_ENV, ProcessingConfig
 from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
 from codelupe_dagster.stages.score_batch import BatchScorer
-from tests.support.corpus import STDLIB, Submodule, Symlink, make_repo, write_cloned_manifest
+from tests.support.corpus import (
+    STDLIB,
+    Submodule,
+    Symlink,
+    cut_loose_object,
+    make_repo,
+    write_cloned_manifest,
+)
 from tests.support.planted import GITHUB_TOKEN
 
 KEYS = RedisKeys("pipeline:")
@@ -122,6 +131,29 @@ def test_the_scorer_builds_the_samples_once_and_a_later_drop_rebuilds_them(
     assert sorted(s.path for s in rebuilt) == sorted([*(s.path for s in built), "big.bin"])
     assert not any(s.excerpt for s in rebuilt)
     assert sampler.samples("b20261203T000000-other0")[0].batch == "b20261203T000000-other0"
+
+
+@pytest.mark.timeout(300, method="thread")  # on a read that hangs: end the run, with every thread's stack
+def test_a_cut_short_blob_dropped_by_its_path_is_sampled_without_its_bytes(
+    data_dir: Path, tmp_path: Path, valkey_client: redis.Redis
+) -> None:
+    """A path rule drops a file before any worker reads it; its sample is built in the scorer's process,
+    where no alarm ends libgit2's endless inflate of a truncated loose blob: the blob is checked first."""
+    lock = json.dumps({"lockfileVersion": 3, "packages": {f"p{i}": {"version": "1.0.0"} for i in range(300)}})
+    files = {
+        "json/decoder.py": (STDLIB / "json" / "decoder.py").read_bytes(),
+        "package-lock.json": lock.encode(),
+    }
+    path = tmp_path / "acme__locked"
+    head = make_repo(path, files)
+    tree = pygit2.Repository(str(path)).head.peel(pygit2.Commit).tree
+    cut_loose_object(path, str(tree["package-lock.json"].id))
+    sampler = DropSampler()
+    counts = score(data_dir, ("acme/locked", path, head), valkey_client, 2, sampler)
+
+    assert counts.kept == 1 and counts.unaccounted == 0
+    [sample] = [s for s in sampler.samples(BATCH) if s.path == "package-lock.json"]
+    assert sample.excerpt is None and sample.size == len(lock)
 
 
 def test_files_named_by_a_forget_rule_are_not_sampled(

@@ -21,7 +21,7 @@ from codelupe_dagster.stages.file_processing import TEST_CRASH_ENV, ProcessingCo
 from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, spool_path
 from codelupe_dagster.stages.score_batch import BatchScorer
 from codelupe_dagster.stages.scoring_pool import ScoringPool, WorkerPoolError
-from tests.support.corpus import STDLIB, make_repo, stdlib_files, write_cloned_manifest
+from tests.support.corpus import STDLIB, cut_loose_object, make_repo, stdlib_files, write_cloned_manifest
 from tests.support.planted import PlantedCorpus
 
 KEYS = RedisKeys("pipeline:")
@@ -122,10 +122,7 @@ def test_a_file_stuck_in_native_code_is_dropped_as_worker_crash(
     head = make_repo(tmp_path / "cut.git", files)
     repo = pygit2.Repository(str(tmp_path / "cut.git"))
     pkg = repo[repo.head.peel(pygit2.Commit).tree["pkg"].id]
-    loose = _loose_object(tmp_path / "cut.git", str(pkg["decoder.py"].id))
-    stored = loose.read_bytes()
-    loose.chmod(0o644)
-    loose.write_bytes(stored[: len(stored) // 2])  # cut short, as a crash mid-write leaves it
+    cut_loose_object(tmp_path / "cut.git", str(pkg["decoder.py"].id))
     write_cloned_manifest(data_dir, "b-stuck", [("acme/cut", tmp_path / "cut.git", head)])
     ledger = RedisDedupLedger(valkey_client, KEYS)
     scorer = BatchScorer(ledger, ProcessingConfig(), workers=2, file_timeout_s=2)
@@ -254,6 +251,26 @@ def test_missing_objects_fail_their_repository_by_name(
     # Their next claim generation is dropped: nothing of theirs is swapped at index time.
     assert not valkey_client.exists(KEYS.repo_claims_next("acme/blob", "b-holes"))
     assert valkey_client.exists(KEYS.repo_claims_next("acme/ok", "b-holes"))
+
+
+@pytest.mark.timeout(300, method="thread")  # on a walk that hangs: end the run, with every thread's stack
+def test_a_cut_short_tree_fails_its_repository_instead_of_hanging_the_batch(
+    data_dir: Path, valkey_client: redis.Redis, tmp_path: Path
+) -> None:
+    """The scorer's parent walks the trees, where no file alarm runs: a truncated loose tree (libgit2 spins
+    on it for ever) fails its repository by name, and the batch goes on with the others."""
+    cut, healthy = tmp_path / "cut.git", tmp_path / "ok.git"
+    heads = [make_repo(cut, stdlib_files("json", prefix="pkg/")), make_repo(healthy, stdlib_files("wsgiref"))]
+    tree = pygit2.Repository(str(cut)).head.peel(pygit2.Commit).tree["pkg"].id
+    cut_loose_object(cut, str(tree))
+    write_cloned_manifest(data_dir, "b-cut", [("acme/cut", cut, heads[0]), ("acme/ok", healthy, heads[1])])
+    counts, docs = score(data_dir, "b-cut", valkey_client, workers=2)
+
+    assert set(counts.failed_repos) == {"acme/cut"}
+    assert f"object {tree} is cut short" in counts.failed_repos["acme/cut"]
+    assert counts.seen == len(stdlib_files("wsgiref")) and counts.unaccounted == 0
+    assert {repo for repo, _ in paths(docs)} == {"acme/ok"}
+    assert is_complete(spool_path(data_dir, "b-cut"))
 
 
 def test_every_file_of_a_real_corpus_is_accounted_for(

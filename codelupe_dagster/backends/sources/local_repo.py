@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pygit2
 
+from codelupe_dagster.backends import git_files
 from codelupe_dagster.backends.git_clone import directory_bytes
 from codelupe_dagster.backends.sources.base import SkippedEntry, SourceStats
 from codelupe_dagster.core.language import EXTENSIONS, LANGUAGES
@@ -158,14 +159,15 @@ def repo_record_from_path(path: Path, full_name: str) -> RepoRecord:
     if repo.head_is_unborn:
         raise NotARepository("empty_repository", "HEAD has no commit yet")
     try:
-        commit = repo.head.peel(pygit2.Commit)
+        commit = git_files.head_commit(repo)  # a cut-short commit raises git_files.TruncatedObject here
     except (pygit2.GitError, KeyError, ValueError) as exc:
         raise NotARepository("unreadable_repository", f"HEAD: {exc}") from exc
     pushed_at = datetime.fromtimestamp(commit.commit_time, UTC).isoformat()
     return RepoRecord(
         full_name=full_name,
         clone_url=str(path.resolve()),
-        language=guess_language(repo, commit.tree),
+        # A missing or cut-short tree raises: the caller skips the repository as unreadable, by name.
+        language=guess_language(repo, git_files.commit_tree(repo, commit)),
         size_kb=_git_dir_size_kb(Path(repo.path)),
         pushed_at=pushed_at,
         default_branch=None if repo.head_is_detached else repo.head.shorthand,
@@ -182,7 +184,7 @@ def guess_language(repo: pygit2.Repository, tree: pygit2.Tree) -> str | None:
     while stack and seen < LANGUAGE_SAMPLE_FILES:
         for entry in stack.pop():
             if entry.type_str == "tree":
-                stack.append(repo[entry.id].peel(pygit2.Tree))
+                stack.append(git_files.read_object(repo, entry.id).peel(pygit2.Tree))
             elif entry.type_str == "blob":
                 seen += 1
                 language = EXTENSIONS.get(os.path.splitext(entry.name or "")[1].lower())

@@ -157,6 +157,20 @@ def test_a_corrupt_repository_is_a_counted_skip_not_a_crash(source_root):
     assert Path(broken.entry).name == "beta" and "local/beta" in broken.detail
 
 
+@pytest.mark.timeout(120, method="thread")  # on a crawl that hangs: end the run, with every thread's stack
+def test_a_cut_short_tree_is_a_counted_skip_not_a_hang(source_root):
+    """libgit2 spins for ever on a truncated loose object: the crawler checks a loose tree first."""
+    root, heads = source_root
+    stored = _tree_object_file(root / "beta")
+    data = stored.read_bytes()
+    stored.chmod(0o644)
+    stored.write_bytes(data[: len(data) // 2])
+    scan = load_local_source(root)
+    assert {record.full_name for record in scan.records} == set(heads) - {"local/beta"}
+    [broken] = [entry for entry in scan.skipped if entry.reason == "unreadable_repository"]
+    assert Path(broken.entry).name == "beta" and "cut short" in broken.detail
+
+
 def test_detached_head_is_read(tmp_path):
     path = tmp_path / "source" / "det"
     make_repo(path, ["colorsys.py"], commits=2)
