@@ -28,6 +28,7 @@ from tests.support.corpus import (
     write_cloned_manifest,
 )
 from tests.support.planted import GITHUB_TOKEN
+from tests.support.stuck import exit_if_stuck
 
 KEYS = RedisKeys("pipeline:")
 BATCH = "b20261202T080000-dddddd"
@@ -133,7 +134,6 @@ def test_the_scorer_builds_the_samples_once_and_a_later_drop_rebuilds_them(
     assert sampler.samples("b20261203T000000-other0")[0].batch == "b20261203T000000-other0"
 
 
-@pytest.mark.timeout(300, method="thread")  # on a read that hangs: end the run, with every thread's stack
 def test_a_cut_short_blob_dropped_by_its_path_is_sampled_without_its_bytes(
     data_dir: Path, tmp_path: Path, valkey_client: redis.Redis
 ) -> None:
@@ -149,7 +149,8 @@ def test_a_cut_short_blob_dropped_by_its_path_is_sampled_without_its_bytes(
     tree = pygit2.Repository(str(path)).head.peel(pygit2.Commit).tree
     cut_loose_object(path, str(tree["package-lock.json"].id))
     sampler = DropSampler()
-    counts = score(data_dir, ("acme/locked", path, head), valkey_client, 2, sampler)
+    with exit_if_stuck(300):
+        counts = score(data_dir, ("acme/locked", path, head), valkey_client, 2, sampler)
 
     assert counts.kept == 1 and counts.unaccounted == 0
     [sample] = [s for s in sampler.samples(BATCH) if s.path == "package-lock.json"]
