@@ -55,24 +55,21 @@ class Pygit2RepoFiles:
         return CommitTree(str(resolved.id), entries)
 
     def _commit(self, commit: str | None) -> pygit2.Commit:
+        if commit is None:
+            try:
+                return git_files.head_commit(self._repo)
+            except git_files.TruncatedObject as exc:  # the commit is there, damaged: so is the repository
+                raise RepositoryUnreadable(f"{self._path}: {exc}") from exc
+            except (pygit2.GitError, KeyError) as exc:  # an unborn HEAD: nothing was ever committed
+                raise RepositoryUnreadable(f"{self._path} has no HEAD commit ({exc})") from exc
         try:
-            if commit is None:
-                return self._head()
             return git_files.read_object(self._repo, commit).peel(pygit2.Commit)
-        except git_files.TruncatedObject as exc:  # the object is there, damaged: so is the repository
+        except git_files.TruncatedObject as exc:
             raise RepositoryUnreadable(f"{self._path}: {exc}") from exc
         except (KeyError, ValueError) as exc:  # not found, or not an object id at all
             raise MissingObject(f"commit {commit!r} is not in {self._path}") from exc
         except pygit2.GitError as exc:
             raise MissingObject(f"{commit!r} in {self._path} is not a commit ({exc})") from exc
-
-    def _head(self) -> pygit2.Commit:
-        try:
-            return git_files.head_commit(self._repo)
-        except git_files.TruncatedObject:
-            raise
-        except (pygit2.GitError, KeyError) as exc:  # an unborn HEAD: nothing was ever committed
-            raise RepositoryUnreadable(f"{self._path} has no HEAD commit ({exc})") from exc
 
     def root_texts(self, commit: str | None, wanted: Callable[[str], bool]) -> dict[str, str]:
         """Texts of the root files at ``commit`` (HEAD when None) whose names ``wanted`` accepts."""
