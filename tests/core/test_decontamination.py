@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 import sys
 
+import numpy as np
 import pytest
 
 from codelupe_dagster.core.decontamination import (
@@ -14,6 +15,7 @@ from codelupe_dagster.core.decontamination import (
     DEFAULT_NGRAM,
     DecontaminationIndex,
     EvalSet,
+    _run_starts,
     token_bytes,
     tokens,
 )
@@ -197,3 +199,15 @@ def test_word_bytes_separate_exactly_what_tokens_separates() -> None:
     assert {ord(space.decode()) for space in _UNICODE_SPACES} == beyond_ascii
     separator_chars = set(map(chr, separators))
     assert [c for c in range(0x80, sys.maxunicode + 1) if set(chr(c).lower()) & separator_chars] == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 1000])
+def test_run_starts_are_numpys_unique_of_a_sorted_array(size: int) -> None:
+    """The index's distinct keys, where each starts and how many records hold it: as `np.unique` gives
+    them (which the index no longer calls: its first call imports numpy.ma in every scoring forkserver)."""
+    rng = np.random.default_rng(size)
+    ordered = np.sort(rng.integers(0, max(1, size // 3), size=size, dtype=np.uint64) * np.uint64(2**61))
+    starts = _run_starts(ordered)
+    unique, first, counts = np.unique(ordered, return_index=True, return_counts=True)
+    assert np.array_equal(ordered[starts], unique) and np.array_equal(starts, first)
+    assert np.array_equal(np.diff(starts, append=len(ordered)), counts)
