@@ -41,6 +41,7 @@ __all__ = [
     "entry_name",
     "head_commit",
     "iter_head_files",
+    "loose_fanout",
     "open_repository",
     "read_blob",
     "read_object",
@@ -85,7 +86,19 @@ class TruncatedObject(pygit2.GitError):
 _INFLATE_STEP = 1 << 20  # bytes inflated at a time while checking a loose object (and then dropped)
 
 
-def check_loose_object(repo: pygit2.Repository, oid: str | pygit2.Oid) -> None:
+def loose_fanout(repo: pygit2.Repository) -> frozenset[str]:
+    """The `objects/xx` folders that hold loose objects now: none in a freshly fetched clone (all packed),
+    so a walk of its trees checks nothing, where each check would cost a failed `open`."""
+    try:
+        names = os.listdir(os.path.join(repo.path, "objects"))
+    except OSError:
+        return frozenset()
+    return frozenset(name for name in names if len(name) == 2)
+
+
+def check_loose_object(
+    repo: pygit2.Repository, oid: str | pygit2.Oid, fanout: frozenset[str] | None = None
+) -> None:
     """Raise `TruncatedObject` when `oid` is stored as a loose object whose zlib stream is cut short.
 
     libgit2 (1.9, pygit2 1.21's) loops for ever at 100% CPU when it inflates such an object: no error,
@@ -96,8 +109,11 @@ def check_loose_object(repo: pygit2.Repository, oid: str | pygit2.Oid) -> None:
     cut-short object fails its repository with this error instead of hanging the batch for good.
     An object that is not loose costs one failed `open`. A cut-short loose copy of an object that a pack
     also holds is reported too (libgit2 would read the pack's): the repository needs `git fsck` all the same.
+    `fanout` (`loose_fanout`, read before the objects were): an object outside those folders is not loose.
     """
     name = str(oid)
+    if fanout is not None and name[:2] not in fanout:
+        return
     try:
         with open(os.path.join(repo.path, "objects", name[:2], name[2:]), "rb") as handle:
             stored = handle.read()
@@ -114,9 +130,11 @@ def check_loose_object(repo: pygit2.Repository, oid: str | pygit2.Oid) -> None:
         raise TruncatedObject(f"object {name} is cut short (a truncated loose object; run git fsck)")
 
 
-def read_object(repo: pygit2.Repository, oid: str | pygit2.Oid) -> pygit2.Object:
+def read_object(
+    repo: pygit2.Repository, oid: str | pygit2.Oid, fanout: frozenset[str] | None = None
+) -> pygit2.Object:
     """`repo[oid]`, after `check_loose_object`."""
-    check_loose_object(repo, oid)
+    check_loose_object(repo, oid, fanout)
     return repo[oid]
 
 
@@ -146,13 +164,14 @@ def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> Iterator[TreeBlob |
     repository and a symlink's target is not code of this path.
     """
     stack: list[tuple[str, pygit2.Tree]] = [("", tree)]
+    fanout = loose_fanout(repo)
     while stack:
         prefix, current = stack.pop()
         for entry in current:
             path = f"{prefix}{entry_name(entry)}"
             mode = entry.filemode
             if mode == pygit2.enums.FileMode.TREE:
-                stack.append((f"{path}/", read_object(repo, entry.id).peel(pygit2.Tree)))
+                stack.append((f"{path}/", read_object(repo, entry.id, fanout).peel(pygit2.Tree)))
             elif mode == pygit2.enums.FileMode.COMMIT:
                 yield SkippedEntry(path, SUBMODULE)
             elif mode == pygit2.enums.FileMode.LINK:

@@ -160,6 +160,7 @@ def test_healthy_and_packed_objects_pass_the_check(tmp_path: Path) -> None:
     subprocess.run(["git", "-C", str(tmp_path / "r.git"), "prune-packed"], check=True)
     packed = git_files.open_repository(str(tmp_path / "r.git"))
     assert not any((tmp_path / "r.git" / "objects" / oid[:2] / oid[2:]).exists() for oid in loose)
+    assert git_files.loose_fanout(packed) == frozenset()  # a walk of a packed clone checks nothing
     for oid in [head, *loose]:
         git_files.check_loose_object(packed, oid)
     assert len(list(git_files.walk_head(packed))) == len(loose)
