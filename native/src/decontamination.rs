@@ -18,7 +18,13 @@
 //!   UTF-8 of single characters cannot overlap, so the order of the replacements is immaterial);
 //! - a word's value is the vocabulary's value of its bytes (63 bits, computed by Python), or `_UNKNOWN`;
 //!   a value equal to `_UNKNOWN` counts as unknown, as in `values == _UNKNOWN`. The vocabulary is an
-//!   open-addressing table whose lookups compare the bytes (exact);
+//!   open-addressing table whose lookups compare the words (exact: a word of up to eight bytes is its
+//!   hash, a longer one's bytes are compared);
+//! - the text's own bytes (an ASCII text, or one beyond ASCII read without `lower()`) are split from a
+//!   bitmap of word bytes and each ASCII word hashed from eight-byte loads lowered together
+//!   (`Splitter::for_each_fast_word`), when the table lowers ASCII word bytes as `_WORD_BYTES` does;
+//!   `text.lower()`'s bytes, and any other table, are read a byte at a time (`Splitter::for_each_word`):
+//!   the same words and hashes;
 //! - `DecontaminationSearch` reads a text beyond ASCII from its own UTF-8, without `text.lower()`, when
 //!   Python passed `lower_first` (see `values_unlowered`): the running Python's case mappings, checked
 //!   by `decontamination._lowerings`, make the words and their values the same; a text with a word that
@@ -48,12 +54,111 @@ const SEPARATOR: u8 = 1;
 /// The first byte of some sequence of `wide_spaces` (otherwise read by `separator`).
 const WIDE_LEAD: u8 = 2;
 
-/// The running hash of a word's translated bytes, computed while the word is scanned: its first eight
-/// bytes packed (longer words fold onto them), one rotate and one xor per byte. `Vocabulary` mixes it
-/// with the length before it picks a slot, and compares the bytes.
-#[inline]
-fn hash_step(hash: u64, byte: u8) -> u64 {
-    hash.rotate_left(8) ^ u64::from(byte)
+/// The hash of a word's translated bytes: the bytes as little-endian u64 chunks (the last one padded
+/// with zeros), folded. A word of up to eight bytes is its one chunk, so an ASCII text's words are hashed
+/// from one unaligned load each (`AsciiWords`). `Vocabulary` mixes the hash with the length before it
+/// picks a slot, and compares the bytes, so collisions cost a comparison, never an answer.
+#[inline(always)]
+fn fold(hash: u64, chunk: u64) -> u64 {
+    hash.rotate_left(23) ^ chunk
+}
+
+/// `fold` over a word's translated bytes fed one at a time (the scan of texts beyond ASCII).
+#[derive(Default)]
+struct WordHasher {
+    hash: u64,
+    chunk: u64,
+    shift: u32,
+}
+
+impl WordHasher {
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        self.chunk |= u64::from(byte) << self.shift;
+        self.shift += 8;
+        if self.shift == 64 {
+            self.hash = fold(self.hash, self.chunk);
+            self.chunk = 0;
+            self.shift = 0;
+        }
+    }
+
+    #[inline(always)]
+    fn finish(&self) -> u64 {
+        if self.shift > 0 {
+            fold(self.hash, self.chunk)
+        } else {
+            self.hash
+        }
+    }
+}
+
+/// ASCII upper case to lower case in each byte of `x`, all of whose bytes are below 0x80 (no sum below
+/// carries into the next byte): a byte gets 0x20 when it is at least `A` and not above `Z`.
+#[inline(always)]
+fn ascii_lower_bytes(x: u64) -> u64 {
+    let at_least_a = x.wrapping_add(0x3F3F_3F3F_3F3F_3F3F); // high bit set iff byte >= 0x41
+    let above_z = x.wrapping_add(0x2525_2525_2525_2525); // high bit set iff byte >= 0x5B
+    x | ((at_least_a & !above_z & 0x8080_8080_8080_8080) >> 2)
+}
+
+/// The `len` (1..=8) bytes of `data` at `at` as a little-endian u64, zero-padded.
+#[inline(always)]
+fn load_chunk(data: &[u8], at: usize, len: usize) -> u64 {
+    let chunk = if at + 8 <= data.len() {
+        u64::from_le_bytes(data[at..at + 8].try_into().unwrap_or([0; 8]))
+    } else {
+        data[at..]
+            .iter()
+            .take(8)
+            .rev()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+    };
+    if len >= 8 {
+        chunk
+    } else {
+        chunk & ((1u64 << (8 * len)) - 1)
+    }
+}
+
+/// The next set bit at or after `from` in `bits`, or `usize::MAX`.
+#[inline(always)]
+fn next_set(bits: &[u64], from: usize) -> usize {
+    let mut i = from / 64;
+    if i >= bits.len() {
+        return usize::MAX;
+    }
+    let mut word = bits[i] & (!0u64 << (from % 64));
+    loop {
+        if word != 0 {
+            return i * 64 + word.trailing_zeros() as usize;
+        }
+        i += 1;
+        if i == bits.len() {
+            return usize::MAX;
+        }
+        word = bits[i];
+    }
+}
+
+/// The next clear bit at or after `from` in `bits`, or `usize::MAX` (bits past the text are clear).
+#[inline(always)]
+fn next_clear(bits: &[u64], from: usize) -> usize {
+    let mut i = from / 64;
+    if i >= bits.len() {
+        return usize::MAX;
+    }
+    let mut word = !bits[i] & (!0u64 << (from % 64));
+    loop {
+        if word != 0 {
+            return i * 64 + word.trailing_zeros() as usize;
+        }
+        i += 1;
+        if i == bits.len() {
+            return usize::MAX;
+        }
+        word = !bits[i];
+    }
 }
 
 /// How `token_bytes` reads a text: the translate table and the non-ASCII spaces.
@@ -64,6 +169,12 @@ struct Splitter {
     separator: [bool; 256],
     class: [u8; 256],
     wide_spaces: Vec<Vec<u8>>,
+    /// 1 for a byte that is part of a word unless a wide space starts there (`class` WORD, or WIDE_LEAD
+    /// and not a separator by itself), else 0: the word bitmap of `for_each_fast_word`.
+    word_bit: [u8; 256],
+    /// Whether every ASCII word byte translates to its ASCII lower case (as `_WORD_BYTES` does): then
+    /// ASCII words are hashed eight bytes at a time (`for_each_fast_word`).
+    ascii_lowers: bool,
 }
 
 impl Splitter {
@@ -89,12 +200,87 @@ impl Splitter {
             }
             class[usize::from(space[0])] = WIDE_LEAD;
         }
+        let mut word_bit = [0u8; 256];
+        for b in 0..256 {
+            word_bit[b] = u8::from(class[b] == WORD || (class[b] == WIDE_LEAD && !separator[b]));
+        }
+        let ascii_lowers = (0..128u8)
+            .filter(|&b| class[usize::from(b)] == WORD)
+            .all(|b| table[usize::from(b)] == b.to_ascii_lowercase());
         Ok(Splitter {
             table,
             separator,
             class,
             wide_spaces,
+            word_bit,
+            ascii_lowers,
         })
+    }
+
+    /// Calls `word(start, end, hash)` with each word of `data` (a text's own UTF-8, when `ascii_lowers`;
+    /// the caller checks): the same words as `for_each_word`, and for a word made only of ASCII the same
+    /// hash (`None` for a word with a byte beyond ASCII, which the caller does not look up). The words
+    /// come from a bitmap of word bytes (wide spaces cleared), found by counting trailing zeros, and are
+    /// hashed from unaligned eight-byte loads lowered together: neither the bytes nor the word
+    /// boundaries take a branch each.
+    #[inline]
+    fn for_each_fast_word(&self, data: &[u8], mut word: impl FnMut(usize, usize, Option<u64>)) {
+        let n = data.len();
+        let mut bits = vec![0u64; n.div_ceil(64)];
+        for (block, bytes) in bits.iter_mut().zip(data.chunks(64)) {
+            let mut mask = 0u64;
+            for (j, &b) in bytes.iter().enumerate() {
+                mask |= u64::from(self.word_bit[usize::from(b)]) << j;
+            }
+            *block = mask;
+        }
+        if !data.is_ascii() {
+            self.clear_wide_spaces(data, &mut bits);
+        }
+        let mut at = 0;
+        loop {
+            let start = next_set(&bits, at);
+            if start >= n {
+                return;
+            }
+            let end = next_clear(&bits, start).min(n);
+            let mut hash = 0u64;
+            let mut high = 0u64;
+            let mut k = start;
+            while end - k > 8 {
+                let chunk = load_chunk(data, k, 8);
+                high |= chunk;
+                hash = fold(hash, ascii_lower_bytes(chunk));
+                k += 8;
+            }
+            let chunk = load_chunk(data, k, end - k);
+            high |= chunk;
+            hash = fold(hash, ascii_lower_bytes(chunk));
+            word(
+                start,
+                end,
+                (high & 0x8080_8080_8080_8080 == 0).then_some(hash),
+            );
+            at = end;
+        }
+    }
+
+    /// Clears the bits of every wide space in `data`: they separate words (`wide_separator`).
+    #[cold]
+    fn clear_wide_spaces(&self, data: &[u8], bits: &mut [u64]) {
+        let mut i = 0;
+        while i < data.len() {
+            if self.class[usize::from(data[i])] == WIDE_LEAD
+                && let Some(space) = self.wide_spaces.iter().find(|s| data[i..].starts_with(s))
+            {
+                for k in i..i + space.len() {
+                    bits[k / 64] &= !(1u64 << (k % 64));
+                }
+                i += space.len();
+                continue;
+            }
+            i += 1;
+        }
     }
 
     /// The length of the separator that the byte at `data[i]`, a `WIDE_LEAD`, begins, if any: a wide
@@ -109,7 +295,7 @@ impl Splitter {
     }
 
     /// Calls `word(raw, hash, beyond_ascii)` with each word of `data` (the prepared bytes of a text): its
-    /// untranslated bytes, the `hash_step` hash of its translated bytes and whether it holds a byte
+    /// untranslated bytes, the `fold` hash of its translated bytes and whether it holds a byte
     /// >= 0x80.
     #[inline]
     fn for_each_word(&self, data: &[u8], mut word: impl FnMut(&[u8], u64, bool)) {
@@ -132,12 +318,12 @@ impl Splitter {
                 }
             }
             let start = i;
-            let mut hash = 0u64;
+            let mut hash = WordHasher::default();
             let mut bits = 0u8;
             loop {
                 let b = data[i];
                 bits |= b;
-                hash = hash_step(hash, table[usize::from(b)]);
+                hash.push(table[usize::from(b)]);
                 i += 1;
                 if i == n {
                     break;
@@ -152,7 +338,7 @@ impl Splitter {
                     }
                 }
             }
-            word(&data[start..i], hash, bits >= 0x80);
+            word(&data[start..i], hash.finish(), bits >= 0x80);
         }
     }
 
@@ -209,7 +395,7 @@ impl WordSplitter {
     }
 }
 
-/// murmur3's 64-bit finaliser over a word's `hash_step` hash and length: every bit reaches the low bits
+/// murmur3's 64-bit finaliser over a word's `fold` hash and length: every bit reaches the low bits
 /// that pick its slot and the high bits of its tag.
 fn mix(hash: u64, len: usize) -> u64 {
     let mut h = hash ^ (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -229,6 +415,9 @@ fn tag(mixed: u64) -> u32 {
 #[derive(Clone, Copy, Default)]
 struct Entry {
     value: u64,
+    /// The word's `fold` hash: for a word of up to eight bytes, its translated bytes themselves, so
+    /// that equal hashes and lengths are equal words without reading `Vocabulary::words`.
+    hash: u64,
     start: u32,
     len: u32,
 }
@@ -246,7 +435,7 @@ struct Vocabulary {
 }
 
 impl Vocabulary {
-    fn new(entries: Vec<(Vec<u8>, u64)>, table: &[u8; 256]) -> PyResult<Self> {
+    fn new(entries: Vec<(Vec<u8>, u64)>) -> PyResult<Self> {
         let size = (2 * entries.len()).max(16).next_power_of_two();
         let mut vocabulary = Vocabulary {
             tags: vec![0; size],
@@ -257,13 +446,15 @@ impl Vocabulary {
         };
         let too_long = || PyValueError::new_err("the vocabulary is limited to 4 GiB of words");
         for (word, value) in entries {
-            // The hash a text's word gets: that of its translated bytes (a vocabulary word is its own
-            // translation when it is a word of `tokens`; one that is not can never be found, as before).
-            let mixed = mix(
-                word.iter()
-                    .fold(0, |h, &b| hash_step(h, table[usize::from(b)])),
-                word.len(),
-            );
+            // A text's word is this one when its translated bytes are this word's bytes (`get`), so the
+            // slot and the stored hash come from the word's bytes as they are. A vocabulary word of
+            // `tokens` is its own translation; one that is not cannot be found, as before.
+            let mut hasher = WordHasher::default();
+            for &b in &word {
+                hasher.push(b);
+            }
+            let hash = hasher.finish();
+            let mixed = mix(hash, word.len());
             let mut i = mixed as usize & vocabulary.mask;
             while vocabulary.tags[i] != 0 {
                 i = (i + 1) & vocabulary.mask;
@@ -271,6 +462,7 @@ impl Vocabulary {
             vocabulary.tags[i] = tag(mixed);
             vocabulary.entries[i] = Entry {
                 value,
+                hash,
                 start: u32::try_from(vocabulary.words.len()).map_err(|_| too_long())?,
                 len: u32::try_from(word.len()).map_err(|_| too_long())?,
             };
@@ -280,7 +472,9 @@ impl Vocabulary {
         Ok(vocabulary)
     }
 
-    /// The value of the word whose untranslated bytes are `raw` and translated hash `hash`.
+    /// The value of the word whose untranslated bytes are `raw` and translated hash `hash`: the entry
+    /// whose stored word is `raw` translated. Equal hashes and lengths are equal words up to eight bytes
+    /// (the hash is the bytes); a longer word's bytes are compared.
     #[inline(always)]
     fn get(&self, raw: &[u8], hash: u64, table: &[u8; 256]) -> Option<u64> {
         if raw.len() > self.longest {
@@ -296,7 +490,10 @@ impl Vocabulary {
             }
             if found == wanted {
                 let entry = &self.entries[i];
-                if entry.len as usize == raw.len() {
+                if entry.len as usize == raw.len() && entry.hash == hash {
+                    if raw.len() <= 8 {
+                        return Some(entry.value);
+                    }
                     let start = entry.start as usize;
                     let stored = &self.words[start..start + raw.len()];
                     if stored
@@ -374,7 +571,7 @@ impl DecontaminationSearch {
                 value.extract::<u64>()?,
             ));
         }
-        let vocabulary = Vocabulary::new(entries, &splitter.splitter.table)?;
+        let vocabulary = Vocabulary::new(entries)?;
         if let Some(chars) = &lower_first
             && chars.iter().any(|c| {
                 c.first()
@@ -410,7 +607,9 @@ impl DecontaminationSearch {
             return Ok(Vec::new());
         }
         let py = text.py();
-        let values = if self.unlowered && !text.call_method0(intern!(py, "isascii"))?.is_truthy()? {
+        let values = if text.call_method0(intern!(py, "isascii"))?.is_truthy()? {
+            self.values_ascii(text.to_str()?.as_bytes())
+        } else if self.unlowered {
             let encoded = text.call_method1(intern!(py, "encode"), ("utf-8", "surrogatepass"))?;
             match self.values_unlowered(encoded.cast::<PyBytes>()?.as_bytes()) {
                 Some(values) => values,
@@ -436,20 +635,43 @@ impl DecontaminationSearch {
     /// known (`_has_known_run` false, which includes fewer than `ngram` words).
     fn values(&self, data: &[u8]) -> Option<Vec<u64>> {
         let mut values = Vec::new();
-        let mut run = 0usize;
-        let mut known_run = false;
+        let mut known = KnownRun::new(self.ngram);
         let table = &self.splitter.table;
         self.splitter.for_each_word(data, |raw, hash, _| {
             let value = self.vocabulary.get(raw, hash, table).unwrap_or(UNKNOWN);
-            if value == UNKNOWN {
-                run = 0;
-            } else {
-                run += 1;
-                known_run |= run >= self.ngram;
-            }
+            known.push(value);
             values.push(value);
         });
-        known_run.then_some(values)
+        known.found.then_some(values)
+    }
+
+    /// `values` of an all-ASCII text (its own bytes, which `token_bytes` reads as they are).
+    fn values_ascii(&self, data: &[u8]) -> Option<Vec<u64>> {
+        if !self.splitter.ascii_lowers {
+            return self.values(data);
+        }
+        let mut values = Vec::with_capacity(data.len() / 4);
+        let mut known = KnownRun::new(self.ngram);
+        self.splitter.for_each_fast_word(data, |start, end, hash| {
+            let value = match hash {
+                Some(hash) => self.value(&data[start..end], hash),
+                None => UNKNOWN, // not reached: the text is ASCII
+            };
+            known.push(value);
+            values.push(value);
+        });
+        known.found.then_some(values)
+    }
+
+    /// The vocabulary's value of a word made only of ASCII, or `UNKNOWN`.
+    #[inline(always)]
+    fn value(&self, raw: &[u8], hash: u64) -> u64 {
+        if raw.len() > self.vocabulary.longest {
+            return UNKNOWN;
+        }
+        self.vocabulary
+            .get(raw, hash, &self.splitter.table)
+            .unwrap_or(UNKNOWN)
     }
 
     /// `values` of a text beyond ASCII read from its own UTF-8 (surrogatepass), not from its `lower()`;
@@ -460,28 +682,30 @@ impl DecontaminationSearch {
     /// character beyond ASCII outside `lower_first` lowers to a word holding a character (beyond ASCII)
     /// that no vocabulary word holds, so its value is `_UNKNOWN`.
     fn values_unlowered(&self, data: &[u8]) -> Option<Option<Vec<u64>>> {
-        let mut values = Vec::new();
-        let mut run = 0usize;
-        let mut known_run = false;
+        let mut values = Vec::with_capacity(data.len() / 4);
+        let mut known = KnownRun::new(self.ngram);
         let mut needs_lower = false;
-        let table = &self.splitter.table;
-        self.splitter
-            .for_each_word(data, |raw, hash, beyond_ascii| {
-                let value = if !beyond_ascii {
-                    self.vocabulary.get(raw, hash, table).unwrap_or(UNKNOWN)
-                } else {
+        let mut value_of = |raw: &[u8], hash: Option<u64>| {
+            let value = match hash {
+                Some(hash) => self.value(raw, hash),
+                None => {
                     needs_lower = needs_lower || self.only_lower_first(raw);
                     UNKNOWN
-                };
-                if value == UNKNOWN {
-                    run = 0;
-                } else {
-                    run += 1;
-                    known_run |= run >= self.ngram;
                 }
-                values.push(value);
-            });
-        (!needs_lower).then(|| known_run.then_some(values))
+            };
+            known.push(value);
+            values.push(value);
+        };
+        if self.splitter.ascii_lowers {
+            self.splitter
+                .for_each_fast_word(data, |start, end, hash| value_of(&data[start..end], hash));
+        } else {
+            self.splitter
+                .for_each_word(data, |raw, hash, beyond_ascii| {
+                    value_of(raw, (!beyond_ascii).then_some(hash));
+                });
+        }
+        (!needs_lower).then(|| known.found.then_some(values))
     }
 
     /// Whether every character beyond ASCII of the word is one of `lower_first`.
@@ -535,6 +759,33 @@ impl DecontaminationSearch {
         found.sort_unstable();
         found.dedup();
         found
+    }
+}
+
+/// Whether `ngram` consecutive values were known (`_has_known_run`), fed one value at a time.
+struct KnownRun {
+    ngram: usize,
+    run: usize,
+    found: bool,
+}
+
+impl KnownRun {
+    fn new(ngram: usize) -> Self {
+        KnownRun {
+            ngram,
+            run: 0,
+            found: false,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, value: u64) {
+        if value == UNKNOWN {
+            self.run = 0;
+        } else {
+            self.run += 1;
+            self.found |= self.run >= self.ngram;
+        }
     }
 }
 

@@ -219,6 +219,42 @@ def test_random_texts_match_the_reference(humaneval: list[EvalSet], ngram: int) 
     assert hits > 100
 
 
+def _long_words(rng: random.Random) -> list[str]:
+    """Words of 1 to 24 characters, in pairs that share their first 8 or 16 characters."""
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789_"
+    words = ["".join(rng.choice(letters) for _ in range(length)) for length in range(1, 25)]
+    for stem in (words[7], words[15], words[23][:16]):
+        words += [stem + "q", stem + "qq", stem[:-1]]
+    return words
+
+
+@pytest.mark.parametrize("ngram", [2, 3])
+def test_words_of_every_length_in_every_case_and_position(ngram: int) -> None:
+    """The search hashes an ASCII word eight bytes at a time, lowered together, from a bitmap of word
+    bytes: words of every length around 8 and 16 bytes, in any case, at every distance from the text's
+    end, between every kind of separator, also in texts beyond ASCII (read without `lower()`)."""
+    rng = random.Random(ngram)
+    words = _long_words(rng)
+    sets = [EvalSet("long", tuple((" ".join(rng.sample(words, 12)),) for _ in range(20)))]
+    new = DecontaminationIndex(sets, ngram=ngram, min_matches=1, max_records=2)
+    old = ref.ReferenceDecontaminationIndex(sets, ngram=ngram, min_matches=1, max_records=2)
+    assert new._search.unlowered
+    separators = [" ", "\t", "\r\n", ".", "(", ", ", "\x1c", "\u2028", "\u3000", "\xa0", "\x85"]
+    hits = 0
+    for case in range(300):
+        record = rng.choice(sets[0].records)[0].split()
+        start = rng.randrange(len(record))
+        run = record[start : start + rng.randint(1, 8)] if case % 4 else rng.sample(words, 5)
+        run = ["".join(c.upper() if rng.random() < 0.3 else c for c in word) for word in run]
+        text = "".join(word + rng.choice(separators) for word in run)
+        if case % 3 == 0:
+            text = rng.choice(["é ", "\x00", "变量 "]) + text
+        for cut in range(len(text), max(-1, len(text) - 20), -1):
+            _same(new, old, text[:cut])
+        hits += bool(new._hits(text))
+    assert hits > 100
+
+
 # ----------------------------------------------------------------------------- tables made for the test
 
 
@@ -262,6 +298,25 @@ def test_false_positive_behaviour_is_unchanged() -> None:
         # The window holding the unknown first word is a key; it hits only beside a known run.
         position = int(np.searchsorted(sorted_keys, unknown_window[0]))
         assert position in new.hits(texts[-3]) and new.hits(texts[-2]) == []
+
+
+def test_long_words_with_the_same_hash_are_told_apart() -> None:
+    """A word of more than eight bytes is compared byte by byte after its hash matches: two nine-byte
+    words made to have the same hash (the search folds a word's eight-byte chunks with a rotation by 23
+    bits) are different words, in any case."""
+    vocab = {b"abcdefghi": 11, b"x": 12, b"abcdebghk2": 13}
+    # "abcdebghk" flips bit 2 of byte 5 and bit 1 of byte 8 of "abcdefghi": after the rotation both
+    # flips land on bit 1, so the two hashes are equal.
+    ngram = 2
+    keys = np.array(sorted(_windows([11, 12], ngram) + _windows([13, 12], ngram)), dtype=np.uint64)
+    old = frozen.Tables(vocab, keys, ngram)
+    new = _native.DecontaminationSearch(
+        decontamination._SPLITTER, vocabulary=vocab, keys=keys.astype("<u8").tobytes(), ngram=ngram
+    )
+    for text in ("abcdefghi x", "ABCDEFGHI X", "abcdebghk x", "ABCDEBGHK x", "abcdebghk2 x", "é abcdebghk x"):
+        assert new.hits(text) == old._hits(text).tolist(), text
+    assert new.hits("AbcDefghi x") and new.hits("abcdebghk2 x")
+    assert new.hits("abcdebghk x") == [] and new.hits("é abcdebghk x") == []
 
 
 # ----------------------------------------------------------------------------- texts read without lower()
