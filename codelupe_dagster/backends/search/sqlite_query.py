@@ -76,6 +76,12 @@ class SqliteQueries:
             f" WHERE d.id IN ({', '.join('?' * count)})"
         )
 
+    def typed_by_ids(self, count: int, names: Sequence[str]) -> str:
+        """id, doc JSON and the typed columns of ``names`` of ``count`` ids."""
+        columns = "".join(f", d.{quote('f_' + n)}" for n in names)
+        marks = ", ".join("?" * count)
+        return f"SELECT d.id, d.doc{columns} FROM {self.tables.table} d WHERE d.id IN ({marks})"
+
     def search(self, where: str, tiers: int, exclude: bool) -> str:
         """Rows matching ``MATCH ?`` and ``where``, then ``LIMIT ?``: id, doc, the text columns and the
         bm25 score (lower is better). Parameters: the MATCH expression, the filters', with ``exclude``

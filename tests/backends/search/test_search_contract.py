@@ -150,6 +150,29 @@ def test_get_with_fields_returns_only_those_and_the_id(code_index, corpus):
     assert code_index.get(["f" * 32], fields=("repo",)) == {}
 
 
+def test_get_of_keyword_fields_gives_the_stored_values_whatever_they_are(code_index):
+    """Keyword fields asked for alone (a batch's count check reads every document's ``batch``): a
+    string, no value, null, a number or a list comes back as stored (SQLite reads strings from the typed
+    column and anything else from the document)."""
+    docs = [
+        code_doc(1, batch="b1"),
+        code_doc(2),
+        code_doc(3, batch=None),
+        code_doc(4, batch=7),
+        code_doc(5, batch=["b1", "b2"]),
+        code_doc(6, batch='b\u00e9 "2"'),
+    ]
+    docs[1].pop("batch", None)
+    assert code_index.bulk_upsert(docs).errors == []
+    code_index.refresh()
+    ids = [doc["id"] for doc in docs] + ["f" * 32]
+    for fields in (("batch",), ("batch", "repo")):
+        expected = {doc["id"]: {"id": doc["id"]} for doc in docs}
+        for doc in docs:
+            expected[doc["id"]].update({name: doc[name] for name in fields if name in doc})
+        assert code_index.get(ids, fields=fields) == expected, fields
+
+
 def test_a_document_without_id_is_reported_and_the_rest_are_indexed(code_index):
     docs = [code_doc(1), {k: v for k, v in code_doc(2).items() if k != "id"}, code_doc(3)]
     result = code_index.bulk_upsert(docs)
