@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,9 +162,10 @@ _Pending = list[tuple[_Origin, ProcessedFile]]
 _Task = tuple[int, str, list[git_files.TreeBlob]]  # (repo index, repo path, entries)
 
 
-def claim_chunk(claim_files: int, task_files: int, claimed: int, remaining: int) -> int:
+def claim_chunk(claim_files: int, task_files: int, claimed: int, remaining: int | None) -> int:
     """Files to claim (and hand to the index stream) at once, when `claimed` files were claimed so far
-    and `remaining` are still to come from the workers.
+    and `remaining` are still to come from the workers (None: not known yet, the trees are still being
+    walked).
 
     Full chunks in the middle of a batch (one ledger round trip and one index transaction per
     `claim_files`); smaller ones at both ends, growing from a quarter chunk and shrinking back to it: the
@@ -175,7 +176,25 @@ def claim_chunk(claim_files: int, task_files: int, claimed: int, remaining: int)
     tenth more CPU than they saved at the ends (issue 12).
     """
     floor = max(task_files, claim_files // 4)
-    return min(claim_files, max(floor, min(claimed, remaining)))
+    return min(claim_files, max(floor, claimed if remaining is None else min(claimed, remaining)))
+
+
+class _Listing:
+    """The batch's tasks as they are listed (the trees walked): `listed` so far, their `files`, and
+    whether the listing is `complete`. Iterating it lists the next tasks."""
+
+    def __init__(self, tasks: Iterator[_Task]):
+        self._tasks = tasks
+        self.listed: list[_Task] = []
+        self.files = 0
+        self.complete = False
+
+    def __iter__(self) -> Iterator[_Task]:
+        for task in self._tasks:
+            self.listed.append(task)
+            self.files += len(task[2])
+            yield task
+        self.complete = True
 
 
 class BatchScorer:
@@ -230,7 +249,9 @@ class BatchScorer:
         if pool is not None:
             pool.prepare()  # the workers' server starts up while the ledger opens and the trees are walked
         self.ledger.begin_generation(batch.batch, [repo.repo for repo in batch.repos])
-        tasks = list(self._tasks(batch, counts))
+        # Listed lazily: the pool takes a task whenever it has room, so the first repositories are scored
+        # while the parent still walks the others' trees.
+        tasks = _Listing(self._tasks(batch, counts))
         finished = False
         if self.stream is not None:
             self.stream.start()
@@ -262,14 +283,15 @@ class BatchScorer:
         return counts
 
     def _score_into(
-        self, writer: ShardWriter, pool: ScoringPool | None, tasks: list[_Task], counts: BatchCounts
+        self, writer: ShardWriter, pool: ScoringPool | None, tasks: _Listing, counts: BatchCounts
     ) -> None:
         """Collect the workers' results in task order and claim and write them a chunk at a time."""
         pending: _Pending = []
-        remaining = sum(len(entries) for _, _, entries in tasks)  # files whose results are still to come
-        claimed = 0
-        for (repo_index, results), (_, _, entries) in zip(self._results(pool, tasks), tasks, strict=True):
-            remaining -= len(entries)
+        claimed = scored = 0
+        for number, (repo_index, results) in enumerate(self._results(pool, tasks)):
+            entries = tasks.listed[number][2]
+            scored += len(entries)
+            remaining = tasks.files - scored if tasks.complete else None  # results still to come
             origin = (self._batch.repos[repo_index], self._commits[repo_index])
             # One result per entry, in order: a dropped file's blob id, for its sample.
             blobs: list[str | None] = [entry.oid for entry in entries]
@@ -349,7 +371,7 @@ class BatchScorer:
         )
 
     def _results(
-        self, pool: ScoringPool | None, tasks: list[_Task]
+        self, pool: ScoringPool | None, tasks: Iterable[_Task]
     ) -> Iterator[tuple[int, list[FileResult]]]:
         if pool is None:
             for repo_index, repo_path, entries in tasks:

@@ -24,7 +24,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import context as mp_context
@@ -239,20 +239,30 @@ class ScoringPool:
 
     # ----------------------------------------------------------------- scheduling
 
-    def results(self, tasks: Sequence[Task]) -> Iterator[tuple[int, list[FileResult]]]:
-        todo: list[_Unit] = [_Unit(i, 0, list(entries)) for i, (_, _, entries) in enumerate(tasks)]
-        todo.reverse()  # a stack: pop() takes the lowest (task, part) next
-        pending = [_TaskResults() for _ in tasks]
+    def results(self, tasks: Iterable[Task]) -> Iterator[tuple[int, list[FileResult]]]:
+        """`(repo index, results)` of each task, in task order. `tasks` is read lazily, a task whenever
+        the pool has room for one: a caller that lists them as it walks its repositories' trees has the
+        first ones scored meanwhile, instead of leaving the workers idle until the last tree is read."""
+        source = iter(tasks)
+        listed: list[Task] = []
+        # Units to run before any task not yet listed: a stack (pop() takes the lowest (task, part)),
+        # filled from `source` when empty and by recovery after a break.
+        todo: list[_Unit] = []
+        pending: list[_TaskResults] = []
         running: dict[concurrent.futures.Future, _Unit] = {}
         emitted = 0
-        while emitted < len(tasks):
-            while emitted < len(tasks) and pending[emitted].complete():
-                yield tasks[emitted][0], pending[emitted].results()
+        while True:
+            while emitted < len(listed) and pending[emitted].complete():
+                yield listed[emitted][0], pending[emitted].results()
                 pending[emitted] = _TaskResults()  # release the results
                 emitted += 1
-            if emitted >= len(tasks):
-                break
-            self._submit(tasks, todo, running, emitted)
+            more = self._submit(source, listed, pending, todo, running, emitted)
+            if not running:
+                if more:
+                    continue  # a broken pool was rebuilt before anything could be submitted
+                if emitted == len(listed):
+                    return  # every task listed, scored and emitted
+                raise RuntimeError(f"task {emitted} is neither running, queued nor done")  # a bug here
             finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
             broken: list[_Unit] = []
             for future in finished:
@@ -264,20 +274,37 @@ class ScoringPool:
                     continue
                 pending[unit.task].done[unit.part] = results
             if broken:
-                self._recover(tasks, todo, running, broken, pending)
+                self._recover(listed, todo, running, broken, pending)
 
-    def _submit(self, tasks: Sequence[Task], todo: list[_Unit], running: dict, emitted: int) -> None:
-        """Fill the pool: healthy units up to the in-flight limit, a suspect only into an empty pool."""
+    def _submit(
+        self,
+        source: Iterator[Task],
+        listed: list[Task],
+        pending: list[_TaskResults],
+        todo: list[_Unit],
+        running: dict,
+        emitted: int,
+    ) -> bool:
+        """Fill the pool: healthy units up to the in-flight limit, a suspect only into an empty pool; a
+        task is listed from `source` when `todo` is empty. False once `source` is exhausted and nothing
+        is left to submit."""
         if any(unit.suspect for unit in running.values()):
-            return
+            return True
         executor = self._start()
-        while todo and len(running) < self.in_flight_limit:
+        while len(running) < self.in_flight_limit:
+            if not todo:
+                task = next(source, None)
+                if task is None:
+                    return bool(running)
+                listed.append(task)
+                pending.append(_TaskResults())
+                todo.append(_Unit(len(listed) - 1, 0, list(task[2])))
             unit = todo[-1]
             if unit.task >= emitted + self.ahead_limit and running:
-                return
+                return True
             if unit.suspect and running:
-                return
-            repo_index, repo_path, _ = tasks[unit.task]
+                return True
+            repo_index, repo_path, _ = listed[unit.task]
             try:
                 future = executor.submit(score_task, (repo_index, repo_path, unit.entries))
             except BrokenProcessPool:
@@ -285,11 +312,12 @@ class ScoringPool:
                 # futures report it; with none running, rebuild here or the wait would return at once.
                 if not running:
                     self._rebuild("the pool was broken before a task was submitted")
-                return
+                return True
             todo.pop()
             running[future] = unit
             if unit.suspect:
-                return
+                return True
+        return True
 
     def _recover(
         self,

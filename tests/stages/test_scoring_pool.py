@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -204,3 +204,35 @@ def test_the_preloads_default_sets_are_the_pipelines() -> None:
     )
     stdout = run_python(["-c", script], env={"DECONTAMINATE_SETS": " "}, timeout=120)
     assert stdout.strip() == eval_sets.resolve_spec(settings.DEFAULTS["DECONTAMINATE_SETS"]) != ""
+
+
+def test_tasks_are_listed_as_the_pool_has_room_for_them(tmp_path: Path) -> None:
+    """The pool reads its tasks lazily (the scorer lists them as it walks its repositories' trees): the
+    first result comes while most tasks are still unlisted, and every result comes, in task order."""
+    from codelupe_dagster.backends.git_files import TreeBlob, open_repository, walk_head
+    from codelupe_dagster.stages.file_processing import ProcessingConfig
+    from codelupe_dagster.stages.scoring_pool import ScoringPool
+
+    repo = tmp_path / "email.git"
+    make_repo(repo, stdlib_files("email"))
+    entries = [e for e in walk_head(open_repository(str(repo))) if isinstance(e, TreeBlob)]
+    listed: list[int] = []
+
+    def tasks() -> Iterator[tuple[int, str, list[TreeBlob]]]:
+        for index, entry in enumerate(entries):
+            listed.append(index)
+            yield index, str(repo), [entry]
+
+    pool = ScoringPool(2, ProcessingConfig())
+    listed_at_first_result = None
+    order = []
+    try:
+        for index, results in pool.results(tasks()):
+            if listed_at_first_result is None:
+                listed_at_first_result = len(listed)
+            assert [result.path for result in results] == [entries[index].path]
+            order.append(index)
+    finally:
+        pool.close()
+    assert order == list(range(len(entries))) and len(entries) > 20
+    assert listed_at_first_result is not None and listed_at_first_result <= pool.in_flight_limit + 1

@@ -148,6 +148,8 @@ def test_claim_chunks_grow_at_a_batch_start_and_shrink_at_its_end(
 ) -> None:
     assert claim_chunk(512, 32, claimed, remaining) == expected
     assert claim_chunk(64, 32, 0, 5000) == 32  # or a task's files, when that is more
+    # While the trees are still walked, what is still to come is not known: chunks only grow.
+    assert claim_chunk(512, 32, claimed, None) == min(512, max(128, claimed))
 
 
 class _RecordingScorer(BatchScorer):
