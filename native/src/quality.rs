@@ -28,8 +28,7 @@ struct Tables {
     doc_block_starts: Vec<Bytes>,
     doc_line_prefixes: Vec<Bytes>,
     python_docstrings: bool,
-    keywords: Vec<Bytes>,
-    keywords_ignore_case: bool,
+    keywords: KeywordSet,
     definition: Vec<Bytes>,
     pragma_starts: Vec<Bytes>,
     code_starts: Vec<Bytes>,
@@ -146,8 +145,7 @@ impl Scanner {
                 doc_block_starts: to_bytes_list(doc_block_starts)?,
                 doc_line_prefixes: to_bytes_list(doc_line_prefixes)?,
                 python_docstrings,
-                keywords: to_bytes_list(keywords)?,
-                keywords_ignore_case,
+                keywords: KeywordSet::new(to_bytes_list(keywords)?, keywords_ignore_case),
                 definition: to_bytes_list(definition)?,
                 pragma_starts: to_bytes_list(pragma_starts)?,
                 code_starts: to_bytes_list(code_starts)?,
@@ -403,32 +401,103 @@ impl Scanner {
 
     /// Whether a whole word of the raw line is a branch or loop keyword (`quality._word_lines`).
     fn has_keyword(&self, raw: &[u8]) -> bool {
-        let t = &self.tables;
-        let mut word: Vec<u8> = Vec::new();
+        let n = raw.len();
         let mut i = 0;
-        while i < raw.len() {
-            if !is_word_byte(raw[i]) {
+        while i < n {
+            if !WORD_BYTES[usize::from(raw[i])] {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < raw.len() && is_word_byte(raw[i]) {
+            while i < n && WORD_BYTES[usize::from(raw[i])] {
                 i += 1;
             }
-            let w = &raw[start..i];
-            let found = if t.keywords_ignore_case {
-                word.clear();
-                word.extend(w.iter().map(u8::to_ascii_lowercase));
-                t.keywords.iter().any(|k| k.as_slice() == word.as_slice())
-            } else {
-                t.keywords.iter().any(|k| k.as_slice() == w)
-            };
-            if found {
+            if self.tables.keywords.holds(&raw[start..i]) {
                 return true;
             }
         }
         false
     }
+}
+
+/// A language's branch and loop keywords by length, with the bytes they start with: most words of a
+/// line are told apart by their length or first byte, and the others by comparing eight bytes at once
+/// (the scanner's largest cost was comparing every word of every code line with every keyword, a
+/// library call each).
+struct KeywordSet {
+    /// The keywords of each length (index: length in bytes), little-endian packed when they have at
+    /// most eight bytes.
+    packed: Vec<Vec<u64>>,
+    /// The longer keywords of each length.
+    long: Vec<Vec<Bytes>>,
+    first: [bool; 256],
+    /// Words are lowered (ASCII) before they are compared: a keyword with an upper-case letter is
+    /// then never found, as before.
+    ignore_case: bool,
+}
+
+impl KeywordSet {
+    fn new(keywords: Vec<Bytes>, ignore_case: bool) -> Self {
+        let longest = keywords.iter().map(Vec::len).max().unwrap_or(0);
+        let mut packed = vec![Vec::new(); longest + 1];
+        let mut long = vec![Vec::new(); longest + 1];
+        let mut first = [false; 256];
+        for keyword in keywords {
+            if let Some(&lead) = keyword.first() {
+                first[usize::from(lead)] = true;
+            }
+            if keyword.len() <= 8 {
+                packed[keyword.len()].push(pack(&keyword, false));
+            } else {
+                long[keyword.len()].push(keyword);
+            }
+        }
+        KeywordSet {
+            packed,
+            long,
+            first,
+            ignore_case,
+        }
+    }
+
+    /// Whether `word` (never empty) is one of the keywords.
+    #[inline]
+    fn holds(&self, word: &[u8]) -> bool {
+        let n = word.len();
+        if n >= self.packed.len() {
+            return false;
+        }
+        let lead = if self.ignore_case {
+            word[0].to_ascii_lowercase()
+        } else {
+            word[0]
+        };
+        if !self.first[usize::from(lead)] {
+            return false;
+        }
+        if n <= 8 {
+            let candidates = &self.packed[n];
+            return !candidates.is_empty() && candidates.contains(&pack(word, self.ignore_case));
+        }
+        self.long[n].iter().any(|k| {
+            k.iter().zip(word).all(|(&a, &b)| {
+                a == if self.ignore_case {
+                    b.to_ascii_lowercase()
+                } else {
+                    b
+                }
+            })
+        })
+    }
+}
+
+/// Up to eight bytes as a little-endian u64 (ASCII-lowered with `lower`).
+#[inline]
+fn pack(bytes: &[u8], lower: bool) -> u64 {
+    bytes.iter().enumerate().fold(0u64, |acc, (i, &b)| {
+        let b = if lower { b.to_ascii_lowercase() } else { b };
+        acc | u64::from(b) << (8 * i)
+    })
 }
 
 fn doc_comment(c: &mut Counts, opens_unit: bool) {
@@ -449,19 +518,38 @@ fn to_py_str<'py>(py: Python<'py>, s: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
-}
+/// The bytes of a word (`quality._word_lines`): ASCII letters and digits, `_`, `$` and every byte of a
+/// character beyond ASCII.
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+        i += 1;
+    }
+    table
+};
 
 fn starts_with_any(s: &[u8], prefixes: &[Bytes]) -> bool {
-    prefixes.iter().any(|p| s.starts_with(p))
+    // The first bytes first: a line is read against several prefixes, and a comparison is a library
+    // call each.
+    prefixes
+        .iter()
+        .any(|p| p.first().is_none_or(|lead| s.first() == Some(lead)) && s.starts_with(p))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() {
+    let Some((&lead, rest)) = needle.split_first() else {
         return true;
-    }
-    haystack.windows(needle.len()).any(|w| w == needle)
+    };
+    // The needle's first byte is looked for, and the rest compared only there: a comparison at every
+    // byte (one library call each) was most of the cost of reading a Python line for `"""`.
+    let last = haystack.len().saturating_sub(rest.len());
+    haystack[..last]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == lead && haystack[i + 1..].starts_with(rest))
 }
 
 /// `str.count`: non-overlapping occurrences, left to right.

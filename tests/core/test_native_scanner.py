@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 from codelupe_dagster.core import quality
 from codelupe_dagster.core.languages import REGISTRY
+from codelupe_dagster.core.syntax import Syntax, keywords
 from tests.support import quality_reference as reference
 
 
@@ -89,3 +90,35 @@ def test_license_and_commented_code_decisions_on_unicode() -> None:
         text = f"y = 0\n# {body}\n"
         assert quality._scan(text, syntax).commented_code == expected, body
         assert reference._scan(text, syntax).commented_code == expected, body
+
+
+def _near_misses(word: str) -> list[str]:
+    """Words a keyword test must tell from `word`: longer, shorter, one letter changed, glued to a
+    character beyond ASCII or to `$`."""
+    return [word + "x", "x" + word, word[:-1], word[:-1] + "Q", word + "\u00e9", "$" + word, word + "_"]
+
+
+def test_keywords_of_every_language_in_any_case_equal_reference() -> None:
+    """Keyword lines are counted as the Python scanner counted them: every language's keywords in random
+    case, among near misses, in languages that ignore case and in those that do not, and keywords of more
+    than eight bytes (compared another way) in syntaxes made for the test."""
+    rng = random.Random(11)
+    syntaxes = [REGISTRY.syntax_for(language) for language in sorted(REGISTRY.by_name)]
+    for ignore_case in (False, True):
+        long_words = keywords("if", "otherwise", "endforeach", "elseif_thenelse")
+        syntaxes.append(Syntax(("#",), keywords=long_words, keywords_ignore_case=ignore_case))
+    for syntax in syntaxes:
+        names = [k.decode() for k in sorted(syntax.keywords)] or ["if"]
+        words = [w for k in names for w in (k, *_near_misses(k))]
+        for _ in range(60):
+            lines = []
+            for _ in range(rng.randint(1, 6)):
+                picked = ["".join(c.upper() if rng.random() < 0.3 else c for c in rng.choice(words))]
+                picked += [rng.choice(_FRAGMENTS) for _ in range(rng.randint(0, 3))]
+                rng.shuffle(picked)
+                glue = rng.choice((" ", "(", "\t", "."))
+                lines.append(rng.choice(("", "  ", "x = ")) + glue.join(picked))
+            text = "\n".join(lines)
+            found = quality._scan(text, syntax).keyword
+            assert found == reference._scan(text, syntax).keyword, (syntax, text)
+    assert len(syntaxes) > 20
