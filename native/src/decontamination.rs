@@ -121,14 +121,15 @@ fn load_chunk(data: &[u8], at: usize, len: usize) -> u64 {
     }
 }
 
-/// The next set bit at or after `from` in `bits`, or `usize::MAX`.
+/// The next bit at or after `from` in `bits` that is set (`flip` 0) or clear (`flip` all ones), or
+/// `usize::MAX` (bits past the text are clear).
 #[inline(always)]
-fn next_set(bits: &[u64], from: usize) -> usize {
+fn next_bit(bits: &[u64], from: usize, flip: u64) -> usize {
     let mut i = from / 64;
     if i >= bits.len() {
         return usize::MAX;
     }
-    let mut word = bits[i] & (!0u64 << (from % 64));
+    let mut word = (bits[i] ^ flip) & (!0u64 << (from % 64));
     loop {
         if word != 0 {
             return i * 64 + word.trailing_zeros() as usize;
@@ -137,27 +138,7 @@ fn next_set(bits: &[u64], from: usize) -> usize {
         if i == bits.len() {
             return usize::MAX;
         }
-        word = bits[i];
-    }
-}
-
-/// The next clear bit at or after `from` in `bits`, or `usize::MAX` (bits past the text are clear).
-#[inline(always)]
-fn next_clear(bits: &[u64], from: usize) -> usize {
-    let mut i = from / 64;
-    if i >= bits.len() {
-        return usize::MAX;
-    }
-    let mut word = !bits[i] & (!0u64 << (from % 64));
-    loop {
-        if word != 0 {
-            return i * 64 + word.trailing_zeros() as usize;
-        }
-        i += 1;
-        if i == bits.len() {
-            return usize::MAX;
-        }
-        word = !bits[i];
+        word = bits[i] ^ flip;
     }
 }
 
@@ -239,11 +220,11 @@ impl Splitter {
         }
         let mut at = 0;
         loop {
-            let start = next_set(&bits, at);
+            let start = next_bit(&bits, at, 0);
             if start >= n {
                 return;
             }
-            let end = next_clear(&bits, start).min(n);
+            let end = next_bit(&bits, start, !0).min(n);
             let mut hash = 0u64;
             let mut high = 0u64;
             let mut k = start;
