@@ -345,8 +345,10 @@ def _valkey_cpu(data_dir: Path) -> float:
     (32 bands of every file), which the batch's CPU must include."""
     import psutil
 
-    from codelupe_dagster.backends.embedded_valkey import embedded_valkey_state
-
+    try:
+        from codelupe_dagster.backends.embedded_valkey import embedded_valkey_state
+    except ImportError:  # a base revision older than the function (index_equivalence.py --base 4d5b659)
+        return 0.0
     pid = embedded_valkey_state(data_dir).get("pid")
     if not pid:
         return 0.0
