@@ -617,9 +617,8 @@ impl DecontaminationSearch {
     fn values(&self, data: &[u8]) -> Option<Vec<u64>> {
         let mut values = Vec::new();
         let mut known = KnownRun::new(self.ngram);
-        let table = &self.splitter.table;
         self.splitter.for_each_word(data, |raw, hash, _| {
-            let value = self.vocabulary.get(raw, hash, table).unwrap_or(UNKNOWN);
+            let value = self.value(raw, hash);
             known.push(value);
             values.push(value);
         });
@@ -634,22 +633,17 @@ impl DecontaminationSearch {
         let mut values = Vec::with_capacity(data.len() / 4);
         let mut known = KnownRun::new(self.ngram);
         self.splitter.for_each_fast_word(data, |start, end, hash| {
-            let value = match hash {
-                Some(hash) => self.value(&data[start..end], hash),
-                None => UNKNOWN, // not reached: the text is ASCII
-            };
+            let value = hash.map_or(UNKNOWN, |hash| self.value(&data[start..end], hash)); // always Some: ASCII
             known.push(value);
             values.push(value);
         });
         known.found.then_some(values)
     }
 
-    /// The vocabulary's value of a word made only of ASCII, or `UNKNOWN`.
+    /// The vocabulary's value of the word with untranslated bytes `raw` and translated hash `hash`, or
+    /// `UNKNOWN`.
     #[inline(always)]
     fn value(&self, raw: &[u8], hash: u64) -> u64 {
-        if raw.len() > self.vocabulary.longest {
-            return UNKNOWN;
-        }
         self.vocabulary
             .get(raw, hash, &self.splitter.table)
             .unwrap_or(UNKNOWN)
