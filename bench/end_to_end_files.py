@@ -25,7 +25,9 @@ temporary folder (with this tree's compiled extension when REV's `native/` is th
 built there with cargo), and every round runs one batch on each side, base first, each in a fresh process
 driven by this script with the side's package first on `PYTHONPATH` (a fresh process per batch, as
 Dagster's multiprocess executor runs a step).
-Prints the medians of files/s and CPU seconds per side and their ratios new / base.
+Prints the medians of files/s and CPU seconds per side and their ratios new / base. With
+--elasticsearch-url, the two sides are compared on Elasticsearch only (the node stays up, each batch
+writes a fresh index); `--skip-sqlite` alone measures Elasticsearch without the SQLite runs.
 
 `--batches N` measures growth instead: the corpus is SPLIT into N parts (each repository's files dealt
 round-robin by path, so every part has the same mix of Python, Go and JavaScript and no file is in two
@@ -39,7 +41,7 @@ time. Files that are duplicates of a file in an earlier part are still dropped a
 batches drop a few more files than the first; the per-batch table shows those counts.
 
     .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--runs 1] [--corpus issue|large]
-        [--files N] [--batches N] [--elasticsearch-url URL] [--no-profile] [--base REV]
+        [--files N] [--batches N] [--elasticsearch-url URL [--skip-sqlite]] [--no-profile] [--base REV]
 """
 
 from __future__ import annotations
@@ -670,6 +672,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--corpus", choices=("issue", "large"), default="issue")
     parser.add_argument("--files", type=int, default=None, help="only the corpus's first N files")
     parser.add_argument("--elasticsearch-url", default=None)
+    parser.add_argument(
+        "--skip-sqlite",
+        action="store_true",
+        help="with --elasticsearch-url, measure Elasticsearch only (--base then compares on it)",
+    )
     parser.add_argument("--runs", type=int, default=1, help="repeat and report the median")
     parser.add_argument("--batches", type=int, default=1, help="split the corpus into N batches in a row")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profiled run")
@@ -720,6 +727,8 @@ def compare_with_base(args: argparse.Namespace) -> int:
         child = [sys.executable, str(Path(__file__).resolve()), "--runs", "1", "--no-profile"]
         child += ["--workers", str(args.workers), "--repos", str(args.repos), "--corpus", args.corpus]
         child += ["--files", str(args.files)] if args.files is not None else []
+        if args.elasticsearch_url:  # the base's own mapping: every batch starts from a fresh index
+            child += ["--elasticsearch-url", args.elasticsearch_url, "--skip-sqlite"]
         for round_ in range(args.runs):
             for side, tree in trees.items():
                 out = Path(scratch) / f"{side}-{round_}.json"
@@ -744,8 +753,9 @@ def compare_with_base(args: argparse.Namespace) -> int:
         for side, reports in sides.items()
     }
     old, new = medians["base"], medians["new"]
+    backend = "elasticsearch" if args.elasticsearch_url else "sqlite"
     print(
-        f"sqlite, base {args.base} vs working tree, {args.runs} rounds, each batch in a fresh process: "
+        f"{backend}, base {args.base} vs working tree, {args.runs} rounds, each batch in a fresh process: "
         f"{old['files_per_s']:.0f} -> {new['files_per_s']:.0f} files/s "
         f"({new['files_per_s'] / old['files_per_s']:.2f}x); "
         f"CPU s per batch {old['cpu_total']:.2f} -> {new['cpu_total']:.2f} "
@@ -776,7 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CorpusMissing as exc:
         print(f"end_to_end_files: {exc}", file=sys.stderr)
         return 2
-    backends = [("sqlite", None)] + (
+    backends = ([] if args.skip_sqlite else [("sqlite", None)]) + (
         [("elasticsearch", args.elasticsearch_url)] if args.elasticsearch_url else []
     )
     summaries: list[str] = []

@@ -13,8 +13,15 @@ Safety, the same as a re-run of `es_code_index`:
 - a failure of the index while scoring (Elasticsearch down, a full disk) never fails the scoring: the
   stream stops, the error is logged and counted, the spool does not claim to be streamed, and
   `es_code_index` indexes the spool as it always did (and fails there if the index is still down);
-- the thread is bounded: at most `MAX_PENDING` chunks wait, so a slow index slows the scorer down instead
-  of holding a batch of documents in memory.
+- the threads are bounded: at most `MAX_PENDING` chunks wait, so a slow index slows the scorer down
+  instead of holding a batch of documents in memory.
+
+As many threads write as the index takes writes at once (`SearchIndex.concurrent_writes`): one for an
+SQLite file, `bulk_threads` for Elasticsearch. The scorer's workers outpace one bulk request at a time, so
+a batch's last chunks used to queue up and be written one after another on one of the node's cores after
+scoring had ended; two requests in flight use both (issue 12: 1.15x files/s end to end on Elasticsearch,
+`bench/end_to_end_files.py`). Concurrent chunks never share a document: a batch's documents are unique by
+content id, as the ledger dropped exact duplicates before they were spooled.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ class StreamedSpool:
     threshold: float  # documents below it were not streamed
     documents: int
     low_quality: int
-    elapsed_s: float  # seconds the index thread spent writing
+    elapsed_s: float  # seconds during which the index threads were writing
 
     def to_info(self) -> dict[str, Any]:
         return {
@@ -84,10 +91,10 @@ def upsert_keeping_indexed_at(index: SearchIndex, docs: list[dict[str, Any]]) ->
 
 
 class StreamIndexer:
-    """A thread that upserts chunks of spooled documents into `index` as the scorer hands them over.
+    """Threads that upsert chunks of spooled documents into `index` as the scorer hands them over.
 
-    `submit` and `finish` are called from the scorer's thread only. After an index error the stream is
-    *broken*: later chunks are dropped (the spool has them) and `finish` returns None.
+    `add`, `hand_over`, `finish` and `abandon` are called from the scorer's thread only. After an index
+    error the stream is *broken*: later chunks are dropped (the spool has them) and `finish` returns None.
     """
 
     def __init__(self, index: SearchIndex, threshold: float, chunk_size: int = 500):
@@ -96,15 +103,28 @@ class StreamIndexer:
         self.chunk_size = chunk_size
         self._buffer: list[dict[str, Any]] = []
         self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=MAX_PENDING)
-        self._documents = 0
         self._low_quality = 0
-        self._busy_s = 0.0
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="codelupe-stream-index", daemon=True)
+        # Written by the writer threads, under the lock.
+        self._lock = threading.Lock()
+        self._documents = 0
+        self._busy_s = 0.0  # seconds during which at least one write ran
+        self._writing = 0
+        self._busy_since = 0.0
+        self._ensured = threading.Event()  # the first thread ensures the index before any thread writes
+        self._threads = [
+            threading.Thread(target=self._run, args=(n == 0,), name=f"codelupe-stream-index-{n}", daemon=True)
+            for n in range(max(1, index.concurrent_writes))
+        ]
         self._started = False
 
+    @property
+    def writers(self) -> int:
+        return len(self._threads)
+
     def start(self) -> StreamIndexer:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         self._started = True
         return self
 
@@ -132,8 +152,7 @@ class StreamIndexer:
         if not self._started:
             return None
         self.hand_over()
-        self._queue.put(None)
-        self._thread.join()
+        self._stop_threads()
         if self.error is not None:
             return None
         return StreamedSpool(
@@ -146,27 +165,52 @@ class StreamIndexer:
             return
         self.error = self.error or "abandoned"
         self._buffer = []
-        while True:  # make room for the sentinel: queued chunks are dropped, not written
+        while True:  # make room for the sentinels: queued chunks are dropped, not written
             try:
                 self._queue.get_nowait()
             except queue.Empty:
                 break
-        self._queue.put(None)
-        self._thread.join()
+        self._stop_threads()
 
-    def _run(self) -> None:
-        # In the thread: an index that is down costs its retry window here, not in the scorer's thread.
-        self._guarded(self.index.ensure)
+    def _stop_threads(self) -> None:
+        """One sentinel per thread after the queued chunks, then wait for all of them."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self, lead: bool) -> None:
+        # In a thread: an index that is down costs its retry window here, not in the scorer's thread.
+        if lead:
+            try:
+                self._guarded(self.index.ensure)
+            finally:
+                self._ensured.set()
+        else:
+            self._ensured.wait()
         while True:
             chunk = self._queue.get()
             if chunk is None:
                 return
             if self.error is not None:
                 continue  # broken or abandoned: drain until the sentinel
-            started = time.perf_counter()
-            if self._guarded(functools.partial(upsert_keeping_indexed_at, self.index, chunk)):
-                self._documents += len(chunk)
-                self._busy_s += time.perf_counter() - started
+            self._write(chunk)
+
+    def _write(self, chunk: list[dict[str, Any]]) -> None:
+        with self._lock:
+            if self._writing == 0:
+                self._busy_since = time.perf_counter()
+            self._writing += 1
+        written = False
+        try:
+            written = self._guarded(functools.partial(upsert_keeping_indexed_at, self.index, chunk))
+        finally:
+            with self._lock:
+                self._writing -= 1
+                if self._writing == 0:
+                    self._busy_s += time.perf_counter() - self._busy_since
+                if written:
+                    self._documents += len(chunk)
 
     def _guarded(self, write: Callable[[], None]) -> bool:
         """Run one index write; False (and the stream broken) when it raised."""
@@ -175,12 +219,17 @@ class StreamIndexer:
         try:
             write()
         except Exception as exc:  # the index failing must not fail scoring: es_code_index retries
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.warning(
-                "streaming documents into %s stopped (%s); es_code_index will index the spool",
-                self.index.name,
-                self.error[:500],
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                first = self.error is None
+                if first:
+                    self.error = error
+            if first:  # another thread's failure at the same time is the same outage: logged once
+                log.warning(
+                    "streaming documents into %s stopped (%s); es_code_index will index the spool",
+                    self.index.name,
+                    error[:500],
+                )
             return False
         return True
 

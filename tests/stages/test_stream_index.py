@@ -5,7 +5,10 @@ fails the scoring (the spool is then indexed as before)."""
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -13,6 +16,7 @@ from elasticsearch import Elasticsearch
 
 from codelupe_dagster.backends.dedup_ledger import RedisDedupLedger
 from codelupe_dagster.backends.search import CODE_SCHEMA, SearchIndex
+from codelupe_dagster.backends.search.base import BackendUnavailable
 from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex
 from codelupe_dagster.backends.search.sqlite_index import SqliteSearchIndex
 from codelupe_dagster.backends.spool import iter_documents, read_manifest
@@ -131,6 +135,88 @@ def test_abandoned_stream_writes_no_queued_chunk(tmp_path: Path) -> None:
     assert stream.finish() is None
     target.ensure()
     assert target.count() == 0
+
+
+def _doc(n: int) -> dict[str, Any]:
+    return {"id": f"{n:032x}", "quality_score": 0.9, "content": f"x = {n}\n", "repo": "o/r", "path": "x.py"}
+
+
+class _MeetingIndex(SqliteSearchIndex):
+    """A real SQLite index that claims to take two writers at once, and whose first two writes wait for
+    each other (bounded): they can only both go on when two threads write at the same time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meeting = threading.Barrier(2, timeout=20)
+        self.writes = 0
+        self.count_lock = threading.Lock()
+
+    @property
+    def concurrent_writes(self) -> int:
+        return 2
+
+    def bulk_upsert(self, docs, **kwargs):
+        with self.count_lock:
+            self.writes += 1
+            first_two = self.writes <= 2
+        if first_two:
+            self.meeting.wait()  # BrokenBarrierError after the timeout when writes run one at a time
+        return super().bulk_upsert(docs, **kwargs)
+
+
+def test_an_index_that_takes_two_writers_gets_two_chunks_at_once(tmp_path: Path) -> None:
+    target = _MeetingIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    stream = StreamIndexer(target, THRESHOLD, chunk_size=2)
+    assert stream.writers == 2
+    stream.start()
+    for n in range(7):
+        stream.add(_doc(n))
+    streamed = stream.finish()
+    assert stream.error is None and streamed is not None
+    assert target.writes == 4 and streamed.documents == 7 and streamed.elapsed_s > 0
+    assert set(stored(target)) == {_doc(n)["id"] for n in range(7)}
+
+
+class _FailingIndex(SqliteSearchIndex):
+    """A real SQLite index whose second write fails, as a server that goes away mid-batch."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes = 0
+        self.count_lock = threading.Lock()
+
+    @property
+    def concurrent_writes(self) -> int:
+        return 2
+
+    def bulk_upsert(self, docs, **kwargs):
+        with self.count_lock:
+            self.writes += 1
+            failing = self.writes == 2
+        if failing:
+            raise BackendUnavailable("gone")
+        return super().bulk_upsert(docs, **kwargs)
+
+
+def test_a_failed_write_among_several_writers_breaks_the_stream(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = _FailingIndex(CODE_SCHEMA, tmp_path / "code.db", name="code")
+    stream = StreamIndexer(target, THRESHOLD, chunk_size=1).start()
+    for n in range(20):
+        stream.add(_doc(n))
+    assert stream.finish() is None  # es_code_index indexes the spool instead
+    assert stream.error == "BackendUnavailable: gone"
+    assert sum("streaming documents into code stopped" in r.getMessage() for r in caplog.records) == 1
+    # Chunks queued after the failure are dropped (only a write already starting may still go through).
+    target.refresh()
+    assert target.writes < 10 and target.count() == target.writes - 1
+
+
+def test_the_backends_say_how_many_writers_they_take(search_backend: Callable[..., SearchIndex]) -> None:
+    target = search_backend(CODE_SCHEMA)
+    expected = target.bulk_threads if isinstance(target, ElasticSearchIndex) else 1
+    assert target.concurrent_writes == expected and StreamIndexer(target, THRESHOLD).writers == expected
 
 
 @pytest.mark.parametrize(

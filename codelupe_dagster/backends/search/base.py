@@ -197,6 +197,13 @@ class SearchIndex(abc.ABC):
     def bulk_upsert(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
         """Write documents keyed by ``doc["id"]``; writing the same id twice leaves one document."""
 
+    @property
+    def concurrent_writes(self) -> int:
+        """How many ``bulk_upsert`` calls of disjoint documents are worth running at once, from different
+        threads: a server indexes concurrent requests on several cores, while one SQLite file takes one
+        writer at a time (a second would only wait for the lock)."""
+        return 1
+
     @abc.abstractmethod
     def get(self, ids: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """The stored documents of those ``ids`` that exist, by id. With ``fields``, each holds only those

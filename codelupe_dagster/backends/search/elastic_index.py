@@ -324,6 +324,10 @@ class ElasticSearchIndex(SearchIndex):
             self._send_concurrently(itertools.chain((first, second), batches), result)
         return result
 
+    @property
+    def concurrent_writes(self) -> int:
+        return self.bulk_threads
+
     def _send_concurrently(self, batches: Iterator[_Batch], result: BulkResult) -> None:
         """Send batches on ``bulk_threads`` threads while this thread prepares the next ones, holding at
         most ``bulk_inflight_bytes`` of them (but always at least one); outcomes are merged in batch
