@@ -195,11 +195,13 @@ def index_batch(
 
 
 def count_check(index: SearchIndex, ids: Sequence[str], batch_id: str) -> CheckOutcome:
-    """Every id written is in the index as this batch's document."""
-    found = 0
-    for chunk in _chunks(ids):
-        docs = index.get(list(chunk), fields=("batch",)).values()
-        found += sum(1 for doc in docs if doc.get("batch") == batch_id)
+    """Every id written is in the index as this batch's document.
+
+    Counted by the index, as of `index_batch`'s refresh, so no document is read: reading each one's
+    ``batch`` through ``get`` made Elasticsearch decompress and parse every document's source (0.24 s of
+    a 2,600-document batch, issue 12)."""
+    batches = (batch_id,)
+    found = sum(index.count(Filters(ids=tuple(chunk), batches=batches)) for chunk in _chunks(ids))
     return CheckOutcome(
         INDEXED_COUNT_MATCHES_KEPT, found == len(ids), {"kept": len(ids), "indexed_for_batch": found}
     )

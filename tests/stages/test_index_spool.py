@@ -220,6 +220,23 @@ def test_checks_fail_on_the_faults_they_guard(index: SearchIndex, ledger: RedisD
     assert not count_check(index, ids, "b-other").passed  # the documents are another batch's
 
 
+def test_the_count_check_counts_the_batch_documents_on_both_backends(
+    search_backend: Callable[..., SearchIndex],
+) -> None:
+    """More ids than one counted chunk: every one present as this batch's document passes; one written by
+    another batch, or one missing, is not counted."""
+    index = search_backend(CODE_SCHEMA)
+    docs = [document(n, "acme/a", "b1") for n in range(1, 1201)]
+    docs[700] = document(701, "acme/a", "b0")  # e.g. a batch that was never re-indexed
+    assert index.bulk_upsert(docs).errors == []
+    index.refresh()
+    ids = [d["id"] for d in docs]
+    assert count_check(index, ids[:700], "b1").passed
+    failed = count_check(index, [*ids, digest(5000).hex()], "b1")
+    assert not failed.passed and failed.metadata == {"kept": 1201, "indexed_for_batch": 1199}
+    assert count_check(index, [ids[700]], "b0").passed and count_check(index, [], "b1").passed
+
+
 # ------------------------------------------------------------------ PII in the sample check
 
 ADDRESS = "alice.smith@corp-mail.com"

@@ -97,7 +97,8 @@ class Filters:
 
     ``max_quality`` and ``indexed_after`` are exclusive so that adjacent buckets and watermarks never
     count a document twice. Within one field the values are alternatives: ``languages`` (any case),
-    ``repos`` (exact), ``paths`` (the path contains one of them, any case).
+    ``repos`` (exact), ``paths`` (the path contains one of them, any case), ``ids`` (exact document ids)
+    and ``batches`` (the code index's ``batch``, exact).
     """
 
     min_quality: float | None = None
@@ -107,6 +108,8 @@ class Filters:
     indexed_after: datetime | None = None
     indexed_before: datetime | None = None
     paths: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    batches: tuple[str, ...] = ()
 
     def narrowed(self, query: ParsedQuery) -> Filters | None:
         """These filters and the query's ``lang:``/``repo:``/``path:``; ``None`` when the two leave

@@ -47,6 +47,10 @@ def filter_clauses(schema: IndexSchema, filters: Filters | None) -> list[Query]:
     if filters.repos:
         repo_field = "repo" if schema.kind_of("repo") else "full_name"
         clauses.append({"terms": {repo_field: list(filters.repos)}})
+    if filters.ids:
+        clauses.append({"ids": {"values": list(filters.ids)}})
+    if filters.batches:
+        clauses.append({"terms": {"batch": list(filters.batches)}})
     window: dict[str, str] = {}
     if filters.indexed_after is not None:
         window["gt"] = iso(filters.indexed_after)

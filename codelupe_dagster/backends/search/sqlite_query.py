@@ -54,6 +54,12 @@ class SqliteQueries:
         if filters.repos:
             clauses.append(f"{self.column('repo')} IN ({', '.join('?' * len(filters.repos))})")
             params.extend(filters.repos)
+        if filters.ids:
+            clauses.append(f"d.id IN ({', '.join('?' * len(filters.ids))})")
+            params.extend(filters.ids)
+        if filters.batches:
+            clauses.append(f"{self.column('batch')} IN ({', '.join('?' * len(filters.batches))})")
+            params.extend(filters.batches)
         if filters.paths:
             column = self.column("path")
             clauses.append("(" + " OR ".join([f"instr(lower({column}), ?) > 0"] * len(filters.paths)) + ")")

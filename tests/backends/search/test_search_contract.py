@@ -205,6 +205,11 @@ FILTER_CASES = {
     "language": (Filters(languages=("Go",)), lambda d: d["language"] == "Go"),
     "two languages": (Filters(languages=("Go", "Python")), lambda d: d["language"] in ("Go", "Python")),
     "repos": (Filters(repos=("octo/beta", "acme/delta")), lambda d: d["repo"] in ("octo/beta", "acme/delta")),
+    "ids": (Filters(ids=(f"{3:032x}", f"{40:032x}", "f" * 32)), lambda d: d["i"] in (3, 40)),
+    "ids of a batch": (
+        Filters(ids=(f"{3:032x}", f"{40:032x}"), batches=("b20261128T170000-000001", "b-other")),
+        lambda d: d["i"] in (3, 40),
+    ),
     "indexed after, exclusive": (Filters(indexed_after=T0 + timedelta(seconds=20)), lambda d: d["i"] > 20),
     "indexed before, inclusive": (Filters(indexed_before=T0 + timedelta(seconds=20)), lambda d: d["i"] <= 20),
     "window and quality and language": (
@@ -226,6 +231,21 @@ def test_count_with_filters(code_index, corpus, case):
     assert 0 < expected < len(corpus), "the case must separate documents"
     assert code_index.count(filters) == expected
     assert code_index.count() == len(corpus)
+
+
+def test_batches_and_ids_filter_by_exact_value(code_index):
+    docs = [code_doc(1, batch="b1"), code_doc(2, batch="b2"), code_doc(3, batch="B1")]
+    docs.append(code_doc(4, batch=None))
+    docs.append({k: v for k, v in code_doc(5).items() if k != "batch"})
+    assert code_index.bulk_upsert(docs).errors == []
+    code_index.refresh()
+    ids = [doc["id"] for doc in docs]
+    assert code_index.count(Filters(batches=("b1",))) == 1  # exact: not "B1"
+    assert code_index.count(Filters(batches=("b1", "b2", ""))) == 2  # no batch matches no value
+    assert code_index.count(Filters(ids=(*ids[:3], "f" * 32), batches=("b1", "B1"))) == 2
+    assert code_index.count(Filters(ids=(ids[3], ids[4]))) == 2
+    assert ids_of(code_index.search("", Filters(batches=("b2",)))) == {ids[1]}
+    assert {d["id"] for d in code_index.iter_documents(Filters(ids=(ids[0], ids[4])))} == {ids[0], ids[4]}
 
 
 def test_naive_datetimes_in_filters_are_utc(code_index, corpus):
