@@ -24,7 +24,7 @@ class CodeIndexConfig(dg.Config):
     # None: the pipeline resource's min_quality (MIN_QUALITY_THRESHOLD, 0.3, the old pipeline's filter).
     min_quality: float | None = None
     # Documents per bulk_upsert call when es_code_index indexes the spool itself: several requests per call
-    # let Elasticsearch take them on parallel streams with refresh paused (backends/search/elastic_index.py).
+    # let Elasticsearch take them on parallel streams (backends/search/elastic_index.py).
     bulk_size: int = 2000
 
 

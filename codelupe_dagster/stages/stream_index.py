@@ -19,9 +19,9 @@ Safety, the same as a re-run of `es_code_index`:
 As many threads write as the index takes writes at once (`SearchIndex.concurrent_writes`): one for an
 SQLite file, `bulk_threads` for Elasticsearch. The scorer's workers outpace one bulk request at a time, so
 a batch's last chunks used to queue up and be written one after another on one of the node's cores after
-scoring had ended; two requests in flight use both (issue 12: 1.15x files/s end to end on Elasticsearch,
-`bench/end_to_end_files.py`). Concurrent chunks never share a document: a batch's documents are unique by
-content id, as the ledger dropped exact duplicates before they were spooled.
+scoring had ended; two requests in flight use both (issue 12: 1.10x files/s end to end on
+Elasticsearch, `bench/end_to_end_files.py --base`). Concurrent chunks never share a document: a batch's
+documents are unique by content id, as the ledger dropped exact duplicates before they were spooled.
 """
 
 from __future__ import annotations
