@@ -141,13 +141,12 @@ def _doc(n: int) -> dict[str, Any]:
     return {"id": f"{n:032x}", "quality_score": 0.9, "content": f"x = {n}\n", "repo": "o/r", "path": "x.py"}
 
 
-class _MeetingIndex(SqliteSearchIndex):
-    """A real SQLite index that claims to take two writers at once, and whose first two writes wait for
-    each other (bounded): they can only both go on when two threads write at the same time."""
+class _TwoWriterIndex(SqliteSearchIndex):
+    """A real SQLite index that claims to take two writers at once and numbers its writes; a subclass
+    acts on write number n in `before_write`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.meeting = threading.Barrier(2, timeout=20)
         self.writes = 0
         self.count_lock = threading.Lock()
 
@@ -155,13 +154,28 @@ class _MeetingIndex(SqliteSearchIndex):
     def concurrent_writes(self) -> int:
         return 2
 
+    def before_write(self, n: int) -> None:
+        raise NotImplementedError
+
     def bulk_upsert(self, docs, **kwargs):
         with self.count_lock:
             self.writes += 1
-            first_two = self.writes <= 2
-        if first_two:
-            self.meeting.wait()  # BrokenBarrierError after the timeout when writes run one at a time
+            n = self.writes
+        self.before_write(n)
         return super().bulk_upsert(docs, **kwargs)
+
+
+class _MeetingIndex(_TwoWriterIndex):
+    """The first two writes wait for each other (bounded): they only both go on when two threads write
+    at the same time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meeting = threading.Barrier(2, timeout=20)
+
+    def before_write(self, n: int) -> None:
+        if n <= 2:
+            self.meeting.wait()  # BrokenBarrierError after the timeout when writes run one at a time
 
 
 def test_an_index_that_takes_two_writers_gets_two_chunks_at_once(tmp_path: Path) -> None:
@@ -177,25 +191,12 @@ def test_an_index_that_takes_two_writers_gets_two_chunks_at_once(tmp_path: Path)
     assert set(stored(target)) == {_doc(n)["id"] for n in range(7)}
 
 
-class _FailingIndex(SqliteSearchIndex):
-    """A real SQLite index whose second write fails, as a server that goes away mid-batch."""
+class _FailingIndex(_TwoWriterIndex):
+    """The second write fails, as a server that goes away mid-batch."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.writes = 0
-        self.count_lock = threading.Lock()
-
-    @property
-    def concurrent_writes(self) -> int:
-        return 2
-
-    def bulk_upsert(self, docs, **kwargs):
-        with self.count_lock:
-            self.writes += 1
-            failing = self.writes == 2
-        if failing:
+    def before_write(self, n: int) -> None:
+        if n == 2:
             raise BackendUnavailable("gone")
-        return super().bulk_upsert(docs, **kwargs)
 
 
 def test_a_failed_write_among_several_writers_breaks_the_stream(
