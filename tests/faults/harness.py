@@ -216,6 +216,9 @@ class Workspace:
                 "MAX_REPO_ATTEMPTS": "3",
                 "REPO_RETRY_BACKOFF": "0",
                 "PYTHONUNBUFFERED": "1",
+                # A run that hangs is sent SIGABRT before it is killed (`wait_run`): every thread's
+                # Python stack goes to its log, so the failure says where it waited.
+                "PYTHONFAULTHANDLER": "1",
                 "NO_COLOR": "1",
                 "COLUMNS": "160",
                 "PYTHONPATH": str(ROOT),
@@ -256,6 +259,7 @@ class Workspace:
             proc.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
         except subprocess.TimeoutExpired:
             timed_out = True
+            dump_stacks(proc)
             kill_group(proc)
         seconds = time.monotonic() - started
         killed = getattr(proc, "_harness_killed", False)
@@ -329,6 +333,15 @@ class Workspace:
             with contextlib.suppress(Exception):
                 cleanup()
         self.stop_valkey()
+
+
+def dump_stacks(proc: subprocess.Popen, wait_s: float = 5.0) -> None:
+    """SIGABRT the run's own process: its faulthandler (PYTHONFAULTHANDLER) writes every thread's stack
+    to the run's log before the process dies. Bounded: the group is killed afterwards anyway."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(proc.pid, signal.SIGABRT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=wait_s)
 
 
 def kill_group(proc: subprocess.Popen) -> None:

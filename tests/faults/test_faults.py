@@ -218,3 +218,14 @@ def test_poison_repos_are_parked_and_the_rest_indexed(workspace: Workspace, base
     assert set(after["dead"]) == set(poison.names) and sorted(after["ids"]) == sorted(state["ids"]), (
         f"a later run ({time.monotonic() - started:.0f}s) changed the parked set or the index"
     )
+
+
+def test_a_run_past_its_deadline_leaves_its_stacks_in_its_output(workspace: Workspace, baseline: Baseline):
+    """The harness's own diagnosis of a hang: a run still going at its deadline is sent SIGABRT before it is
+    killed, so the failure shows where each of its threads waited. A run of the corpus takes seconds
+    (Dagster's imports alone more than one), so it is still going after one second."""
+    source = copy_corpus(baseline.corpus, workspace.root / "source")
+    result = workspace.wait_run(workspace.start_run(source), timeout=1.0)
+    assert result.timed_out and result.returncode is None
+    assert "Fatal Python error: Aborted" in result.output
+    assert "most recent call first" in result.output
