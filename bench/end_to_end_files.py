@@ -682,7 +682,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profiled run")
     parser.add_argument("--base", default=None, help="compare with this revision, one process per batch")
     parser.add_argument("--report-json", default=None, help=argparse.SUPPRESS)  # --base's child runs
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.skip_sqlite and not args.elasticsearch_url:
+        parser.error("--skip-sqlite needs --elasticsearch-url: there would be nothing to measure")
+    return args
 
 
 ROOT = Path(__file__).resolve().parents[1]
