@@ -10,7 +10,10 @@ pending future with `BrokenProcessPool`, which this pool turns into recovery:
   its worker is lost: it comes back as `Dropped(path, "worker_crash")`, counted and logged by the caller;
 - a file that runs past `FILE_TIMEOUT_S` (stuck in native code) ends its worker, and so is a crash too;
 - rebuilds are bounded (`max_rebuilds` per batch): a pool that cannot stay up — workers that cannot start,
-  a machine out of memory — ends the batch with `WorkerPoolError` instead of crawling file by file.
+  a machine out of memory — ends the batch with `WorkerPoolError` instead of crawling file by file;
+- a worker killed while it was writing its result leaves the executor reading half a message for ever
+  (CPython 3.11: its manager thread blocks in `recv`, and neither sees the death); a pool whose dead worker
+  went unnoticed for `STALL_GRACE_S` is unstuck by hand, and recovers as from any other break.
 
 Results are yielded in task order whatever the completion order, so which copy of a duplicate survives is
 the same on every run, the first one in repository priority order.
@@ -22,9 +25,10 @@ import concurrent.futures
 import io
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import context as mp_context
@@ -48,6 +52,9 @@ log = logging.getLogger(__name__)
 WORKER_CRASH = "worker_crash"
 MAX_REBUILDS = 8  # a poison file costs up to 3 (shared break, its task alone, the file alone)
 EXIT_GRACE_S = 5.0  # a clean pool's workers exit in milliseconds; past this one is stuck
+STALL_CHECK_S = 1.0  # how often a pool with nothing finished looks for a worker that died unnoticed
+STALL_GRACE_S = 5.0  # the executor notices a death in milliseconds; past this it never will
+UNSTICK_DEADLINE_S = 30.0  # an unstuck pool reports its break within this, or the batch fails
 
 Task = tuple[int, str, list[git_files.TreeBlob]]  # (repo index, repo path, entries)
 
@@ -184,13 +191,15 @@ class ScoringPool:
         _pool_context()  # sets the server's preload
         forkserver.ensure_running()
 
+    def _worker_initializer(self) -> tuple[Callable[..., None], tuple]:
+        """What each worker runs before its first task, and with what."""
+        return _init_scoring_worker, (self.config, self._crash_marker, self.file_timeout_s)
+
     def _start(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:
+            initializer, initargs = self._worker_initializer()
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.workers,
-                mp_context=_pool_context(),
-                initializer=_init_scoring_worker,
-                initargs=(self.config, self._crash_marker, self.file_timeout_s),
+                self.workers, mp_context=_pool_context(), initializer=initializer, initargs=initargs
             )
         return self._executor
 
@@ -217,8 +226,7 @@ class ScoringPool:
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        # No public handle on the workers; _processes is stable across CPython 3.8-3.13.
-        processes = list((getattr(executor, "_processes", None) or {}).values())
+        processes = _workers(executor)
         executor.shutdown(wait=False, cancel_futures=cancel)
         deadline = time.monotonic() + (0.0 if cancel else EXIT_GRACE_S)
         for process in processes:
@@ -263,7 +271,7 @@ class ScoringPool:
                 if emitted == len(listed):
                     return  # every task listed, scored and emitted
                 raise RuntimeError(f"task {emitted} is neither running, queued nor done")  # a bug here
-            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            finished = self._wait(running)
             broken: list[_Unit] = []
             for future in finished:
                 unit = running.pop(future)
@@ -275,6 +283,46 @@ class ScoringPool:
                 pending[unit.task].done[unit.part] = results
             if broken:
                 self._recover(listed, todo, running, broken, pending)
+
+    def _wait(self, running: dict) -> set[concurrent.futures.Future]:
+        """Wait for a future to finish, and never for ever.
+
+        A worker SIGKILLed while it wrote its result to the pool's result pipe leaves part of a message
+        there. The executor's manager thread, woken by those bytes, blocks reading the rest (the parent's
+        own copy of the pipe's write end keeps it from ever seeing end-of-file), so it never looks at its
+        workers' sentinels again: no future is ever failed, and the batch would wait for ever (seen in the
+        fault tests, one run in a few). A pool with nothing finished is checked every `STALL_CHECK_S`; a
+        worker dead for `STALL_GRACE_S` with no break reported is unstuck here (`_unstick`), after which
+        the executor fails every pending future as after any crash, and recovery takes over."""
+        dead_since: float | None = None
+        unstuck_at: float | None = None
+        while True:
+            finished, _ = concurrent.futures.wait(
+                running, timeout=STALL_CHECK_S, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            if finished:
+                return finished
+            executor = self._executor
+            if executor is None:  # never while futures run; a bug if so
+                raise RuntimeError("futures are running on a pool that was closed")
+            now = time.monotonic()
+            if unstuck_at is not None:
+                if now - unstuck_at > UNSTICK_DEADLINE_S:
+                    self.close(cancel=True)
+                    raise WorkerPoolError(
+                        f"a scoring worker died unnoticed and the pool did not report its break within "
+                        f"{UNSTICK_DEADLINE_S:.0f}s of being unstuck"
+                    )
+                continue
+            dead = _dead_workers(executor)
+            if not dead:
+                dead_since = None
+                continue
+            if dead_since is None:
+                dead_since = now
+            elif now - dead_since >= STALL_GRACE_S:
+                _unstick(executor, dead)
+                unstuck_at = now
 
     def _submit(
         self,
@@ -364,6 +412,40 @@ class ScoringPool:
         shown = redact_field(entry.path, self.config.pii_kinds).text
         log.error("scoring worker died twice on %s in %s: dropped as %s", shown, repo_path, WORKER_CRASH)
         pending[unit.task].done[unit.part] = [Dropped(entry.path, WORKER_CRASH)]
+
+
+def _workers(executor: concurrent.futures.ProcessPoolExecutor) -> list[multiprocessing.Process]:
+    # No public handle on the workers; _processes is stable across CPython 3.8-3.13.
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def _dead_workers(executor: concurrent.futures.ProcessPoolExecutor) -> list[multiprocessing.Process]:
+    """The executor's workers that have ended, found from their sentinels without reading them: the
+    executor's own threads read a worker's exit status, and must still find it there."""
+    workers = _workers(executor)
+    ended = set(multiprocessing.connection.wait([process.sentinel for process in workers], timeout=0))
+    return [process for process in workers if process.sentinel in ended]
+
+
+def _unstick(executor: concurrent.futures.ProcessPoolExecutor, dead: list[multiprocessing.Process]) -> None:
+    """Let a manager thread stuck on half a result see end-of-file, so that it breaks the pool.
+
+    The result pipe's write ends are held by the workers and by this process: the workers are killed (their
+    results are lost either way: a broken pool fails every pending future) and this process's copy is
+    closed. The forkserver holds none; it closes its copies of a worker's descriptors once it has forked."""
+    log.warning(
+        "scoring worker(s) %s died %.0fs ago and the pool has not noticed (killed while writing a result?); "
+        "killing its other workers so that it breaks",
+        ", ".join(str(process.pid) for process in dead),
+        STALL_GRACE_S,
+    )
+    for process in _workers(executor):
+        if process not in dead:  # a dead worker's pid may already be another process's
+            process.kill()
+    result_queue = getattr(executor, "_result_queue", None)
+    writer = getattr(result_queue, "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 __all__ = ["MAX_REBUILDS", "TEST_CRASH_ENV", "WORKER_CRASH", "ScoringPool", "WorkerPoolError"]

@@ -23,6 +23,7 @@ from codelupe_dagster.stages.score_batch import BatchScorer
 from codelupe_dagster.stages.scoring_pool import ScoringPool, WorkerPoolError
 from tests.support.corpus import STDLIB, cut_loose_object, make_repo, stdlib_files, write_cloned_manifest
 from tests.support.planted import PlantedCorpus
+from tests.support.result_crash import die_while_writing_first_result
 from tests.support.stuck import exit_if_stuck
 
 KEYS = RedisKeys("pipeline:")
@@ -171,16 +172,54 @@ def repo_with_latin1_name(path: Path) -> str:
     return commit
 
 
+class _DiesWhileWritingAResult(ScoringPool):
+    def __init__(self, *args, claim: Path, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.claim = claim
+
+    def _worker_initializer(self):
+        initializer, initargs = super()._worker_initializer()
+        return die_while_writing_first_result, (str(self.claim), initializer, initargs)
+
+
+def json_tasks(tmp_path: Path, per_task: int = 2) -> tuple[list[TreeBlob], list]:
+    repo = tmp_path / "json.git"
+    make_repo(repo, stdlib_files("json"))
+    entries = [e for e in walk_head(pygit2.Repository(str(repo))) if isinstance(e, TreeBlob)]
+    tasks = [(0, str(repo), entries[i : i + per_task]) for i in range(0, len(entries), per_task)]
+    return entries, tasks
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_killed_while_writing_its_result_never_hangs_the_batch(tmp_path: Path):
+    """Killed mid-result, a worker leaves half a message in the result pipe, and the executor's manager
+    thread waits for the rest for ever without looking at its workers again (seen in the fault tests:
+    one run in a few hung until its deadline). The pool must notice, break and recover: every file
+    scored as by a healthy pool."""
+    _, tasks = json_tasks(tmp_path)
+    healthy = ScoringPool(2, ProcessingConfig())
+    expected = list(healthy.results(tasks))
+    healthy.close()
+
+    claim = tmp_path / "died"
+    pool = _DiesWhileWritingAResult(2, ProcessingConfig(), claim=claim)
+    try:
+        got = list(pool.results(tasks))
+    finally:
+        pool.close()
+    assert claim.exists(), "no worker died while writing a result"
+    assert pool.rebuilds >= 1
+    assert got == expected
+    assert pool_workers() == []
+
+
 @pytest.mark.timeout(120)
 def test_closing_a_pool_whose_worker_cannot_exit_never_hangs(tmp_path: Path):
     """A worker SIGKILLed while it held the task queue's lock leaves a sibling that can never read its stop
     sentinel, and `ProcessPoolExecutor.shutdown(wait=True)` then waits for ever (reproduced on CPython 3.11
     by killing a worker as the last result came in). A stopped worker is the same for `close`: it must
     still return, with every worker gone."""
-    repo = tmp_path / "json.git"
-    make_repo(repo, stdlib_files("json"))
-    entries = [e for e in walk_head(pygit2.Repository(str(repo))) if isinstance(e, TreeBlob)]
-    tasks = [(0, str(repo), entries[i : i + 2]) for i in range(0, len(entries), 2)]
+    entries, tasks = json_tasks(tmp_path)
     pool = ScoringPool(2, ProcessingConfig())
     assert sum(len(results) for _, results in pool.results(tasks)) == len(entries)
     workers = pool_workers()
