@@ -35,7 +35,12 @@ from codelupe_dagster.backends.search.base import (
     SearchIndex,
 )
 from codelupe_dagster.backends.search.elastic_json import FastJsonSerializer
-from codelupe_dagster.backends.search.elastic_mapping import document_source, index_mappings, index_words
+from codelupe_dagster.backends.search.elastic_mapping import (
+    document_source,
+    index_mappings,
+    index_words,
+    words_fields,
+)
 from codelupe_dagster.backends.search.query_syntax import ParsedQuery
 from codelupe_dagster.core.masking import mask_secrets_in_text, mask_url
 
@@ -117,6 +122,7 @@ class ElasticSearchIndex(SearchIndex):
         self.bulk_threads = max(1, bulk_threads)
         self.bulk_inflight_bytes = bulk_inflight_bytes
         self._text_fields = schema.searched()
+        self._words_fields = words_fields(schema)  # never returned by a read
 
     @classmethod
     def connect(
@@ -399,7 +405,12 @@ class ElasticSearchIndex(SearchIndex):
             sort = elastic_query.listing_sort(self.schema)
         response = self._read(
             lambda: self.client.search(
-                index=self.name, query=body, size=size, track_total_hits=False, sort=sort
+                index=self.name,
+                query=body,
+                size=size,
+                track_total_hits=False,
+                sort=sort,
+                source_excludes=self._words_fields,
             ),
             "search",
         )
@@ -473,7 +484,11 @@ class ElasticSearchIndex(SearchIndex):
         unique = list(dict.fromkeys(str(i) for i in ids))
         found: dict[str, dict[str, Any]] = {}
         # With fields, the node filters each _source before sending it: the code text never travels.
-        source: dict[str, Any] = {} if fields is None else {"source_includes": [*fields] or ["id"]}
+        source: dict[str, Any] = (
+            {"source_excludes": self._words_fields}
+            if fields is None
+            else {"source_includes": [*fields] or ["id"]}
+        )
         for start in range(0, len(unique), 1000):
             chunk = unique[start : start + 1000]
             # mget is real-time (it reads the translog), so it sees writes before any refresh; on a
@@ -505,7 +520,7 @@ class ElasticSearchIndex(SearchIndex):
         pages = _Pages(
             query=elastic_query.filtered(self.schema, filters),
             sort=elastic_query.page_sort(newest_first),
-            source=True if fields is None else ["id", *fields],
+            source={"excludes": self._words_fields} if fields is None else ["id", *fields],
             pit_id=pit["id"],
         )
         remaining = limit

@@ -5,10 +5,17 @@ without that module) has only the ``standard`` tokenizer and the ``lowercase`` f
 tokenizer, no word_delimiter_graph. So every searched field ``f`` is indexed twice over:
 
 - ``f`` itself with the standard analyzer: relevance (BM25) and highlighting;
-- ``f__words``, index-only (excluded from ``_source``): the distinct alphanumeric runs of the text
-  (split on ``_`` and every non-word character), plus one entry per camelCase identifier holding its
-  sub-words. This is the same split the SQLite backend makes (``code_tokens``), computed client side, so
-  both backends match the same words.
+- ``f__words``, for matching only: the distinct alphanumeric runs of the text (split on ``_`` and every
+  non-word character), plus one entry per camelCase identifier holding its sub-words. This is the same
+  split the SQLite backend makes (``code_tokens``), computed client side, so both backends match the
+  same words. It stays in the stored ``_source``, and every read leaves it out (``words_fields``).
+
+Why not ``_source.excludes``, as indexes made before 2026-12 have it (they keep it, and read the same): a
+node that filters a document's source re-serializes every document, and keeps the whole original as
+``_recovery_source`` beside the filtered one until merges prune it. Measured with
+``bench/es_mapping_cost.py`` (CPython's ``Lib``, 5 rounds): words kept in ``_source``, against excluded,
+take 0.96x the node's CPU, 0.82x its wall time, and 0.68x the disk once indexed; once every recovery
+source is pruned, the kept words cost about a fifth more ``_source`` (16.2 against 13.3 MB there).
 
 Dates are ``date_nanos`` and floats ``double`` so that microsecond watermarks and bucket edges such as
 ``quality_score >= 0.7`` compare exactly as the Python values that were written.
@@ -59,10 +66,14 @@ def index_mappings(schema: IndexSchema) -> dict[str, Any]:
     return {
         # Unknown fields are kept in _source (as on SQLite) but not indexed, so they cannot fail a write.
         "dynamic": False,
-        "_source": {"excludes": [f + WORDS_SUFFIX for f in schema.searched()]},
         "_meta": {"codelupe_schema": schema.name, "schema_version": schema.version},
         "properties": properties,
     }
+
+
+def words_fields(schema: IndexSchema) -> list[str]:
+    """The match-only fields a read leaves out of every document's ``_source``."""
+    return [name + WORDS_SUFFIX for name in schema.searched()]
 
 
 def index_words(text: str, subwords: str | None = None) -> list[str]:

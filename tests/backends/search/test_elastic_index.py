@@ -27,6 +27,7 @@ from elasticsearch import Elasticsearch
 from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters
 from codelupe_dagster.backends.search.base import FieldSpec
 from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex, index_words
+from codelupe_dagster.backends.search.elastic_mapping import WORDS_SUFFIX, index_mappings, words_fields
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -504,14 +505,37 @@ def test_ensure_adds_fields_of_a_newer_schema_version_and_keeps_documents(elasti
     assert newer.terms("reviewer") == {"ada": 1}
 
 
-def test_stored_documents_do_not_carry_the_index_only_words(elasticsearch_url, index_name):
+def create_with_source_excludes(client: Elasticsearch, name: str) -> None:
+    """An index as `ensure` made it before 2026-12: the match-only words cut out of `_source`."""
+    mappings = index_mappings(CODE_SCHEMA)
+    mappings["_source"] = {"excludes": words_fields(CODE_SCHEMA)}
+    client.indices.create(index=name, settings={"number_of_shards": 1}, mappings=mappings)
+
+
+@pytest.mark.parametrize("made", ["now", "before 2026-12"])
+def test_reads_never_return_the_match_only_words(elasticsearch_url, index_name, made):
+    """The words are stored with a document now (cutting them out of `_source` costs the node more CPU
+    and disk: elastic_mapping's docstring); every read leaves them out, on such an index and on one made
+    with `_source.excludes`, which keeps working as it did."""
     index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
+    if made != "now":
+        create_with_source_excludes(index.client, index_name)
     index.ensure()
-    index.bulk_upsert([doc(1)])
+    index.bulk_upsert([doc(1), doc(2, content="class PlainText:\n    pass\n")])
     index.refresh()
-    stored = index.get([doc(1)["id"]])[doc(1)["id"]]
-    assert stored == doc(1)
+
+    raw = index.client.get(index=index_name, id=doc(1)["id"])["_source"]
+    assert ("content" + WORDS_SUFFIX in raw) == (made == "now")
+    assert index.get([doc(1)["id"]]) == {doc(1)["id"]: doc(1)}
     assert [h.doc for h in index.search("handle")] == [doc(1)]
+    assert [h.doc for h in index.search("plain")] == [doc(2, content="class PlainText:\n    pass\n")]
+    assert sorted(index.iter_documents(), key=lambda d: d["id"]) == [
+        doc(1),
+        doc(2, content="class PlainText:\n    pass\n"),
+    ]
+    assert list(index.iter_documents(fields=["repo"], limit=1)) == [
+        {"id": doc(1)["id"], "repo": "octo/alpha"}
+    ]
 
 
 def test_iteration_closes_its_point_in_time_when_abandoned(elasticsearch_url, index_name):
