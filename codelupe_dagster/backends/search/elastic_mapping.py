@@ -13,9 +13,10 @@ tokenizer, no word_delimiter_graph. So every searched field ``f`` is indexed twi
 Why not ``_source.excludes``, as indexes made before 2026-12 have it (they keep it, and read the same): a
 node that filters a document's source re-serializes every document, and keeps the whole original as
 ``_recovery_source`` beside the filtered one until merges prune it. Measured with
-``bench/es_mapping_cost.py`` (CPython's ``Lib``, 5 rounds): words kept in ``_source``, against excluded,
-take 0.96x the node's CPU, 0.82x its wall time, and 0.68x the disk once indexed; once every recovery
-source is pruned, the kept words cost about a fifth more ``_source`` (16.2 against 13.3 MB there).
+``bench/es_mapping_cost.py`` (CPython's ``Lib``, 5 rounds, three runs): words kept in ``_source``, against
+cut out, take 0.83-0.96x the node's CPU, 0.82-0.83x its wall time, and 0.68x the disk once indexed; once
+every recovery source is pruned, the kept words cost about a fifth more ``_source`` (16.2 against
+13.3 MB there).
 
 Dates are ``date_nanos`` and floats ``double`` so that microsecond watermarks and bucket edges such as
 ``quality_score >= 0.7`` compare exactly as the Python values that were written.
