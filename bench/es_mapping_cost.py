@@ -32,6 +32,7 @@ import statistics
 import sys
 import sysconfig
 import time
+import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,11 @@ def node_cpu_s(es: _Es) -> float:
     return sum(node["process"]["cpu"]["total_in_millis"] for node in stats["nodes"].values()) / 1000
 
 
-def run_variant(es: _Es, mappings: dict[str, Any], bodies: list[bytes]) -> tuple[float, float, int]:
-    """(node CPU s, wall s, store bytes) of indexing `bodies` into a fresh index."""
+def run_variant(
+    es: _Es, idle_rate: float, mappings: dict[str, Any], bodies: list[bytes]
+) -> tuple[float, float, int]:
+    """(node CPU s, wall s, store bytes) of indexing `bodies` into a fresh index; `idle_rate` is the
+    node's CPU per second of its own housekeeping, taken off the settling pause."""
     delete_index(es)
     settings = {"number_of_shards": 1, "number_of_replicas": 0}
     es.call("PUT", f"/{INDEX}", json.dumps({"settings": settings, "mappings": mappings}).encode())
@@ -114,30 +118,24 @@ def run_variant(es: _Es, mappings: dict[str, Any], bodies: list[bytes]) -> tuple
     es.call("POST", f"/{INDEX}/_refresh")
     wall = time.perf_counter() - start
     time.sleep(SETTLE_S)
-    cpu = node_cpu_s(es) - cpu_before - node_cpu_per_s(es) * SETTLE_S
+    cpu = node_cpu_s(es) - cpu_before - idle_rate * SETTLE_S
     es.call("POST", f"/{INDEX}/_forcemerge?max_num_segments=1")
     store = es.call("GET", f"/{INDEX}/_stats/store")["_all"]["primaries"]["store"]["size_in_bytes"]
     return cpu, wall, store
 
 
-_idle_rate: float | None = None
-
-
-def node_cpu_per_s(es: _Es) -> float:
-    """The node's CPU per second while idle (its own housekeeping), measured once and subtracted."""
-    global _idle_rate
-    if _idle_rate is None:
-        before = node_cpu_s(es)
-        time.sleep(3.0)
-        _idle_rate = max(0.0, (node_cpu_s(es) - before) / 3.0)
-    return _idle_rate
+def idle_cpu_per_s(es: _Es, seconds: float = 3.0) -> float:
+    """The node's CPU per second while nothing is sent (its own housekeeping)."""
+    before = node_cpu_s(es)
+    time.sleep(seconds)
+    return max(0.0, (node_cpu_s(es) - before) / seconds)
 
 
 def delete_index(es: _Es) -> None:
     try:
         es.call("DELETE", f"/{INDEX}")
-    except Exception as exc:  # the index is absent: nothing to delete
-        if "404" not in str(exc):
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:  # 404: the index is absent, nothing to delete
             raise
 
 
@@ -160,9 +158,10 @@ def main() -> None:
     base = index_mappings(CODE_SCHEMA)
     prepared = {name: variant(base, sources) for name, variant in VARIANTS.items()}
     bodies = {name: (mappings, bulk_bodies(docs_)) for name, (mappings, docs_) in prepared.items()}
+    idle_rate = idle_cpu_per_s(es)
     print(
         f"{len(docs)} documents, {megabytes:.1f} MB of content, {args.repeat} rounds; idle node "
-        f"{node_cpu_per_s(es):.3f} CPU-s/s subtracted",
+        f"{idle_rate:.3f} CPU-s/s subtracted",
         flush=True,
     )
 
@@ -171,7 +170,7 @@ def main() -> None:
     try:
         for round_ in range(args.repeat):
             for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-                results[name].append(run_variant(es, *bodies[name]))
+                results[name].append(run_variant(es, idle_rate, *bodies[name]))
     finally:
         delete_index(es)
 
