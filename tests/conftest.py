@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,8 @@ import pytest
 import redis
 
 from codelupe_dagster.backends.embedded_valkey import ensure_embedded_valkey, stop_embedded_valkey
-from codelupe_dagster.backends.search import IndexSchema, SearchIndex, open_search_index
+from codelupe_dagster.backends.search import open_search_index
+from tests.support.search_backends import IndexFactory, backend_factory, factory
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -250,39 +250,12 @@ def elasticsearch_url() -> Iterator[str]:
         stop()
 
 
-IndexFactory = Callable[..., SearchIndex]
-
-
-def _factory(open_index: Callable[[IndexSchema, str], SearchIndex]) -> Iterator[IndexFactory]:
-    created: list[SearchIndex] = []
-
-    def make(schema: IndexSchema, name: str | None = None) -> SearchIndex:
-        index = open_index(schema, name or f"test-{schema.name}-{uuid.uuid4().hex[:10]}")
-        index.ensure()
-        created.append(index)
-        return index
-
-    yield make
-    for index in created:
-        index.delete()
-
-
 @pytest.fixture
 def sqlite_index_factory(tmp_path: Path) -> Iterator[IndexFactory]:
-    yield from _factory(lambda schema, name: open_search_index(schema, data_dir=tmp_path, index_name=name))
+    yield from factory(lambda schema, name: open_search_index(schema, data_dir=tmp_path, index_name=name))
 
 
 @pytest.fixture(params=["sqlite", "elasticsearch"])
 def search_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
     """A factory of fresh indexes on each backend: `make(CODE_SCHEMA)`; indexes are deleted afterwards."""
-    if request.param == "sqlite":
-        yield from _factory(
-            lambda schema, name: open_search_index(schema, data_dir=tmp_path, index_name=name)
-        )
-    else:
-        url = request.getfixturevalue("elasticsearch_url")
-        yield from _factory(
-            lambda schema, name: open_search_index(
-                schema, data_dir=tmp_path, elasticsearch_url=url, index_name=name
-            )
-        )
+    yield from backend_factory(request, tmp_path, request.param)

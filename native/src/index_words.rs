@@ -69,7 +69,78 @@ fn index_word_runs<'py>(
     Ok((words, foreign))
 }
 
+/// Every word of an ASCII text in order, lowercased and joined by single spaces: the runs of ASCII
+/// letters and digits, which for an ASCII text are exactly Python's `[^\W_]+` runs of `text.lower()`.
+fn ascii_word_text(text: &[u8]) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    for_each_run::<false>(text, |start, end| {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend(text[start..end].iter().map(u8::to_ascii_lowercase));
+    });
+    // Only ASCII letters, digits and spaces were written.
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// `" ".join(re.findall(r"[^\W_]+", text.lower()))` for an ASCII `text`; `None` for any other text,
+/// whose words need Python's own Unicode tables (`elastic_mapping.ordered_words`).
+#[pyfunction]
+fn ascii_ordered_words(text: &Bound<'_, PyString>) -> Option<String> {
+    let s = text.to_str().ok()?;
+    s.is_ascii().then(|| ascii_word_text(s.as_bytes()))
+}
+
+/// The capital sigma's UTF-8: its lower case depends on the letters around it (Final_Sigma), so a text
+/// holding it cannot be lowercased run by run.
+const CAPITAL_SIGMA: [u8; 2] = [0xCE, 0xA3];
+
+/// `(parts, foreign)` of a text's words in order: the text is cut into runs at every ASCII byte that
+/// is not a letter or digit; `foreign` is the runs holding a byte >= 0x80, in order, and `parts` the
+/// lowercased ASCII runs before, between and after them, each space-joined (`parts.len()` is
+/// `foreign.len() + 1`).
+fn ordered_runs(text: &[u8]) -> (Vec<String>, Vec<&[u8]>) {
+    let mut parts = Vec::new();
+    let mut foreign = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    for_each_run::<true>(text, |start, end| {
+        let run = &text[start..end];
+        if run.is_ascii() {
+            if !current.is_empty() {
+                current.push(b' ');
+            }
+            current.extend(run.iter().map(u8::to_ascii_lowercase));
+        } else {
+            // Only ASCII letters, digits and spaces were written.
+            parts.push(String::from_utf8(std::mem::take(&mut current)).expect("ASCII"));
+            foreign.push(run);
+        }
+    });
+    parts.push(String::from_utf8(current).expect("ASCII"));
+    (parts, foreign)
+}
+
+/// `(parts, foreign)` for `elastic_mapping.ordered_words` (see `ordered_runs`); `None` for a text with
+/// lone surrogates or a capital sigma, which Python reads whole.
+#[pyfunction]
+fn ordered_word_runs<'py>(
+    py: Python<'py>,
+    text: &Bound<'py, PyString>,
+) -> Option<(Vec<String>, Vec<Bound<'py, PyBytes>>)> {
+    let bytes = text.to_str().ok()?.as_bytes();
+    if bytes.windows(2).any(|pair| pair == CAPITAL_SIGMA) {
+        return None;
+    }
+    let (parts, foreign) = ordered_runs(bytes);
+    Some((
+        parts,
+        foreign.iter().map(|run| PyBytes::new(py, run)).collect(),
+    ))
+}
+
 /// Adds this file's functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(index_word_runs, m)?)
+    m.add_function(wrap_pyfunction!(index_word_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(ascii_ordered_words, m)?)?;
+    m.add_function(wrap_pyfunction!(ordered_word_runs, m)?)
 }

@@ -37,6 +37,7 @@ from codelupe_dagster.backends.search.base import (
 from codelupe_dagster.backends.search.elastic_json import FastJsonSerializer
 from codelupe_dagster.backends.search.elastic_mapping import (
     document_source,
+    has_ordered_words,
     index_mappings,
     index_words,
     words_fields,
@@ -123,6 +124,8 @@ class ElasticSearchIndex(SearchIndex):
         self.bulk_inflight_bytes = bulk_inflight_bytes
         self._text_fields = schema.searched()
         self._words_fields = words_fields(schema)  # never returned by a read
+        # Whether the index holds every word in order (made from 2026-12-03), once read from its mapping.
+        self._ordered: bool | None = None
 
     @classmethod
     def connect(
@@ -210,8 +213,24 @@ class ElasticSearchIndex(SearchIndex):
     def mappings(self) -> dict[str, Any]:
         return index_mappings(self.schema)
 
+    def _existing_mappings(self) -> dict[str, Any] | None:
+        """The index's mapping as the node holds it, ``None`` when there is no index."""
+        current = self._read(lambda: self.client.indices.get_mapping(index=self.name), "get mapping")
+        return None if current is None else dict(next(iter(current.values()))["mappings"])
+
+    def _has_ordered_words(self) -> bool:
+        """How the index holds its words (``elastic_mapping``), read once. An index that is not there
+        yet is written and searched as ``ensure`` would make it."""
+        if self._ordered is None:
+            existing = self._existing_mappings()
+            if existing is None:
+                return True
+            self._ordered = has_ordered_words(existing)
+        return self._ordered
+
     def ensure(self) -> None:
-        """Create the index, or add new fields and bump ``_meta`` when the schema version grew."""
+        """Create the index, or add new fields and bump ``_meta`` when the schema version grew. An
+        index made before 2026-12-03 keeps how it holds its words (``elastic_mapping``)."""
         mappings = self.mappings()
         try:
             self._call(
@@ -223,12 +242,17 @@ class ElasticSearchIndex(SearchIndex):
                 ),
                 "create index",
             )
+            self._ordered = True
             return
         except ApiError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
-        current = self._request(lambda: self.client.indices.get_mapping(index=self.name), "get mapping")
-        existing = next(iter(current.values()))["mappings"]
+        existing = self._existing_mappings()
+        if existing is None:  # deleted between the two requests: make it afresh
+            self.ensure()
+            return
+        self._ordered = has_ordered_words(existing)
+        mappings = index_mappings(self.schema, ordered=self._ordered)
         meta = existing.get("_meta", {})
         missing = set(mappings["properties"]) - set(existing.get("properties", {}))
         if meta.get("schema_version", 0) >= self.schema.version and not missing:
@@ -246,8 +270,8 @@ class ElasticSearchIndex(SearchIndex):
 
     # ------------------------------------------------------------------ writes
 
-    def _action(self, doc: dict[str, Any]) -> dict[str, Any]:
-        source = document_source(doc, self._text_fields)
+    def _action(self, doc: dict[str, Any], ordered: bool) -> dict[str, Any]:
+        source = document_source(doc, self._text_fields, ordered)
         return {"_op_type": "index", "_index": self.name, "_id": source["id"], "_source": source}
 
     def _batches(
@@ -257,6 +281,7 @@ class ElasticSearchIndex(SearchIndex):
         documents without an id are reported here."""
         batch: list[dict[str, Any]] = []
         size = 0
+        ordered = self._has_ordered_words()
         for position, doc in enumerate(docs):
             if not isinstance(doc, dict) or doc.get("id") in (None, ""):
                 shown = doc.get("id") if isinstance(doc, dict) else None
@@ -266,7 +291,7 @@ class ElasticSearchIndex(SearchIndex):
                 # Elasticsearch would refuse the whole bulk request for one such id, failing its neighbours.
                 result.errors.append(DocError(str(doc["id"]), f"id longer than {MAX_ID_BYTES} bytes"))
                 continue
-            batch.append(self._action(doc))
+            batch.append(self._action(doc, ordered))
             size += sum(len(v) for v in doc.values() if isinstance(v, str)) * 2
             if len(batch) >= self.bulk_chunk_docs or size >= self.bulk_chunk_bytes:
                 yield batch, size
@@ -397,11 +422,12 @@ class ElasticSearchIndex(SearchIndex):
     def _candidates(self, query: ParsedQuery, filters: Filters, size: int, match_all: bool) -> list[Hit]:
         """One search; the text only ever reaches match queries, so query syntax is just text. The
         reported score is the BM25 part (``elastic_query.TIER_BOOST`` per term held taken off)."""
+        ordered = self._has_ordered_words()
         if query.terms:
-            body = elastic_query.search_query(self.schema, query, filters, match_all)
+            body = elastic_query.search_query(self.schema, query, filters, match_all, ordered)
             sort = None
         else:
-            body = elastic_query.listing_query(self.schema, query, filters)
+            body = elastic_query.listing_query(self.schema, query, filters, ordered)
             sort = elastic_query.listing_sort(self.schema)
         response = self._read(
             lambda: self.client.search(
@@ -552,6 +578,7 @@ class ElasticSearchIndex(SearchIndex):
         return 0 if stats is None else int(stats["_all"]["total"]["store"]["size_in_bytes"])
 
     def delete(self) -> None:
+        self._ordered = None
         with contextlib.suppress(NotFoundError):
             self._call(lambda: self.client.indices.delete(index=self.name), "delete index")
 

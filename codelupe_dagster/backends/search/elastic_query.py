@@ -79,68 +79,90 @@ def _path_contains(value: str) -> Query:
     return {"wildcard": {"path": {"value": f"*{escaped}*", "case_insensitive": True}}}
 
 
-def term_clause(term: Term, text_fields: tuple[str, ...]) -> Query:
-    """Documents holding ``term`` in some text field's ``__words``: a word, or a camelCase word's
-    sub-words (one ``__words`` entry per identifier, so as a phrase); a phrase's words anywhere (its
-    order is checked on the text by ``SearchIndex.search``, the standard analyzer of the text field
-    keeping ``foo.bar`` and ``foo_bar`` whole)."""
+def term_clause(term: Term, text_fields: tuple[str, ...], ordered: bool = True) -> Query:
+    """Documents holding ``term`` in some text field's ``__words``: a word, or a phrase of words (the
+    text's words in order, or a camelCase word's sub-words in one identifier's entry).
+
+    With ``ordered`` (indexes made from 2026-12-03) this is exactly the text check of ``matching``:
+    ``__words`` holds the text's words in order. On an older index ``__words`` holds each word once, so
+    a word sequence is only required to be there (or, for sub-words, as a phrase), and the text check
+    decides."""
     options: list[Query] = []
     for name in text_fields:
         words_field = name + WORDS_SUFFIX
         for index, words in enumerate(term.alternatives):
             if len(words) == 1:
                 options.append({"match": {words_field: {"query": words[0]}}})
-            elif index == 0:
+            elif index == 0 and not ordered:
                 options.append({"match": {words_field: {"query": " ".join(words), "operator": "and"}}})
             else:
                 options.append({"match_phrase": {words_field: " ".join(words)}})
     return _any_of(options)
 
 
-def search_query(schema: IndexSchema, query: ParsedQuery, filters: Filters, match_all: bool) -> Query:
+def _phrase(term: Term, name: str, ordered: bool) -> Query:
+    """``term`` as a phrase of a text field: of its words on an ordered index, else of its text as the
+    standard analyzer cuts it (``foo.bar`` and ``foo_bar`` whole)."""
+    if ordered:
+        return {"match_phrase": {name + WORDS_SUFFIX: {"query": " ".join(term.words)}}}
+    return {"match_phrase": {name: {"query": term.text}}}
+
+
+def search_query(
+    schema: IndexSchema, query: ParsedQuery, filters: Filters, match_all: bool, ordered: bool = True
+) -> Query:
     """Terms as named ``constant_score`` clauses worth ``TIER_BOOST`` each, so documents holding more
-    terms rank first; BM25 of the text fields (and the phrases as phrases) orders each tier."""
+    terms rank first; BM25 of the text fields (and the phrases as phrases) orders each tier: of the
+    ``__words`` on an ordered index (the query's words, as they were cut for it), else of the text by
+    the standard analyzer."""
     text_fields = schema.searched()
     named = [
-        {"constant_score": {"filter": term_clause(term, text_fields), "boost": TIER_BOOST, "_name": f"t{i}"}}
+        {
+            "constant_score": {
+                "filter": term_clause(term, text_fields, ordered),
+                "boost": TIER_BOOST,
+                "_name": f"t{i}",
+            }
+        }
         for i, term in enumerate(query.terms)
     ]
-    text = " ".join(term.text for term in query.terms)
-    relevance: list[Query] = [{"match": {name: {"query": text}}} for name in text_fields]
+    if ordered:
+        words = " ".join(word for term in query.terms for word in term.words)
+        relevance: list[Query] = [{"match": {name + WORDS_SUFFIX: {"query": words}}} for name in text_fields]
+    else:
+        text = " ".join(term.text for term in query.terms)
+        relevance = [{"match": {name: {"query": text}}} for name in text_fields]
     relevance += [
-        {"match_phrase": {name: {"query": term.text}}}
-        for term in query.terms
-        if term.is_phrase
-        for name in text_fields
+        _phrase(term, name, ordered) for term in query.terms if term.is_phrase for name in text_fields
     ]
     must = named if match_all else [_any_of(named)]
     return {
         "bool": {
             "must": must,
             "should": relevance,
-            "must_not": excluded_clauses(query, text_fields),
+            "must_not": excluded_clauses(query, text_fields, ordered),
             "filter": filter_clauses(schema, filters),
         }
     }
 
 
-def excluded_clauses(query: ParsedQuery, text_fields: tuple[str, ...]) -> list[Query]:
-    """A word is excluded exactly; a phrase as the standard analyzer sees it (the text check does
-    the rest)."""
+def excluded_clauses(query: ParsedQuery, text_fields: tuple[str, ...], ordered: bool = True) -> list[Query]:
+    """A word is excluded exactly; a phrase exactly on an ordered index, else as the standard analyzer
+    sees it (the text check does the rest)."""
     clauses = []
     for term in query.excluded:
         if term.is_phrase:
-            clauses += [{"match_phrase": {name: {"query": term.text}}} for name in text_fields]
+            clauses += [_phrase(term, name, ordered) for name in text_fields]
         else:
-            clauses.append(term_clause(term, text_fields))
+            clauses.append(term_clause(term, text_fields, ordered))
     return clauses
 
 
-def listing_query(schema: IndexSchema, query: ParsedQuery, filters: Filters) -> Query:
+def listing_query(schema: IndexSchema, query: ParsedQuery, filters: Filters, ordered: bool = True) -> Query:
     """Documents the filters admit, holding no excluded term."""
     return {
         "bool": {
-            "must_not": excluded_clauses(query, schema.searched()),
+            "must_not": excluded_clauses(query, schema.searched(), ordered),
             "filter": filter_clauses(schema, filters),
         }
     }

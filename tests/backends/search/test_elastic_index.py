@@ -28,6 +28,10 @@ from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Fi
 from codelupe_dagster.backends.search.base import FieldSpec
 from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex, index_words
 from codelupe_dagster.backends.search.elastic_mapping import WORDS_SUFFIX, index_mappings, words_fields
+from codelupe_dagster.backends.search.elastic_query import term_clause
+from codelupe_dagster.backends.search.matching import TextWords
+from codelupe_dagster.backends.search.query_syntax import parse_query
+from tests.backends.search.test_index_hints import stdlib_files
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -505,9 +509,126 @@ def test_ensure_adds_fields_of_a_newer_schema_version_and_keeps_documents(elasti
     assert newer.terms("reviewer") == {"ada": 1}
 
 
+def test_a_new_index_searches_the_words_in_order_and_leaves_the_text_unanalyzed(
+    elasticsearch_url, index_name
+):
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
+    index.ensure()
+    text = "def parseHTTPRequest(raw_bytes):\n    return os.path.join(raw_bytes, Naïve)\n"
+    index.bulk_upsert([doc(1, content=text), doc(2, content="join(os, path)\n")])
+    index.refresh()
+
+    mapping = index.client.indices.get_mapping(index=index_name)[index_name]["mappings"]
+    assert mapping["properties"]["content"] == {"type": "text", "index": False}
+    assert mapping["properties"]["content" + WORDS_SUFFIX] == {"type": "text", "analyzer": "whitespace"}
+    assert mapping["_meta"]["codelupe_words"] == "ordered"
+    raw = index.client.get(index=index_name, id=doc(1)["id"])["_source"]
+    assert raw["content" + WORDS_SUFFIX] == [
+        "def parsehttprequest raw bytes return os path join raw bytes naïve",
+        "parse http request",
+    ]
+    # The text's words are one phrase across punctuation; the camelCase entry is a phrase of its own.
+    phrase = {"match_phrase": {"content" + WORDS_SUFFIX: "os path join"}}
+    found = index.client.search(index=index_name, query=phrase)["hits"]["hits"]
+    assert [hit["_id"] for hit in found] == [doc(1)["id"]]
+    assert [h.id for h in index.search("os.path.join")] == [doc(1)["id"]]
+    assert [h.id for h in index.search("http request")] == [doc(1)["id"]]
+    assert {h.id for h in index.search("naïve path")} == {doc(1)["id"], doc(2)["id"]}
+
+
+def test_an_index_made_before_2026_12_03_keeps_its_words_through_ensure(elasticsearch_url, index_name):
+    """An index made with each word once and the text by the standard analyzer is ensured, extended,
+    written and searched in its own layout: `ensure` never sends it today's mapping, which the node
+    would refuse (a field's analyzer cannot change)."""
+    client = Elasticsearch(elasticsearch_url)
+    client.indices.create(
+        index=index_name,
+        settings={"number_of_shards": 1},
+        mappings=index_mappings(CODE_SCHEMA, ordered=False),
+    )
+    newer_schema = replace(
+        CODE_SCHEMA,
+        fields=(*CODE_SCHEMA.fields, FieldSpec("reviewer", "keyword")),
+        version=CODE_SCHEMA.version + 1,
+    )
+    index = ElasticSearchIndex.connect(newer_schema, url=elasticsearch_url, name=index_name)
+    index.ensure()
+    index.bulk_upsert([doc(1, reviewer="ada"), doc(2, content="class PlainText:\n    pass  # handle\n")])
+    index.refresh()
+
+    mapping = client.indices.get_mapping(index=index_name)[index_name]["mappings"]
+    assert mapping["properties"]["content"] == {"type": "text", "analyzer": "standard"}
+    assert mapping["properties"]["reviewer"] == {"type": "keyword"}
+    assert "codelupe_words" not in mapping["_meta"]
+    assert mapping["_meta"]["schema_version"] == newer_schema.version
+    raw = client.get(index=index_name, id=doc(1)["id"])["_source"]
+    assert raw["content" + WORDS_SUFFIX] == index_words(doc(1)["content"])
+    assert [h.id for h in index.search("handleRequest1")] == [doc(1)["id"]]
+    assert {h.id for h in index.search("handle")} == {doc(1)["id"], doc(2)["id"]}
+    assert index.terms("reviewer") == {"ada": 1}
+    # Another process opening it later reads its layout from the mapping.
+    again = ElasticSearchIndex.connect(newer_schema, url=elasticsearch_url, name=index_name)
+    assert [h.id for h in again.search("raw_bytes")] == [doc(1)["id"]]
+
+
+# Terms a stdlib sample holds in some files and not in others: words, dotted names and snake_case (a
+# phrase of their words), camelCase (the word, or its sub-words inside one identifier), quoted phrases.
+EXACT_QUERIES = (
+    "self",
+    "isinstance",
+    "os.path.join",
+    "sys.exit",
+    "__init__",
+    "raise_error",
+    "TestCase",
+    "assertEqual",
+    "HTTPServer",
+    "getLogger",
+    "utf-8",
+    '"return self"',
+    '"raise ValueError"',
+    '"import os"',
+    '"if not"',
+    "Häring",
+    "µ",
+)
+
+
+@pytest.mark.parametrize("ordered", [True, False], ids=["ordered words", "words before 2026-12-03"])
+def test_the_words_find_the_documents_the_text_check_finds(elasticsearch_url, index_name, ordered):
+    """On an index made now, a term's query finds exactly the documents that `matching` (the text check
+    both backends share) says hold it, so ranking and `--all` see every holder before the check; on an
+    older index, a superset, which the text check narrows."""
+    client = Elasticsearch(elasticsearch_url)
+    if not ordered:
+        client.indices.create(
+            index=index_name,
+            settings={"number_of_shards": 1},
+            mappings=index_mappings(CODE_SCHEMA, ordered=False),
+        )
+    index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
+    index.ensure()
+    files = stdlib_files(limit=250) + stdlib_files(limit=30, non_ascii=True)
+    docs = [doc(i, content=text, path=path) for i, (path, text) in enumerate(files)]
+    assert index.bulk_upsert(docs).errors == []
+    index.refresh()
+
+    for query in EXACT_QUERIES:
+        for term in parse_query(query).terms:
+            body = {"bool": {"filter": [term_clause(term, CODE_SCHEMA.searched(), ordered)]}}
+            hits = client.search(index=index_name, query=body, size=len(docs), source=False)["hits"]["hits"]
+            found = {hit["_id"] for hit in hits}
+            holders = {d["id"] for d in docs if TextWords(d["content"]).has(term)}
+            assert 0 < len(holders) < len(docs), f"{query!r} should split the sample"
+            if ordered:
+                assert found == holders, query
+            else:
+                assert found >= holders, query
+
+
 def create_with_source_excludes(client: Elasticsearch, name: str) -> None:
     """An index as `ensure` made it before 2026-12: the match-only words cut out of `_source`."""
-    mappings = index_mappings(CODE_SCHEMA)
+    mappings = index_mappings(CODE_SCHEMA, ordered=False)
     mappings["_source"] = {"excludes": words_fields(CODE_SCHEMA)}
     client.indices.create(index=name, settings={"number_of_shards": 1}, mappings=mappings)
 

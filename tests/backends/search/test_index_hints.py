@@ -152,6 +152,80 @@ def test_index_words_is_the_reference_on_random_texts(seed: int) -> None:
         assert index_words(text) == reference_index_words(text), repr(text)
 
 
+# ---------------------------------------------------------------- ordered_words (indexes from 2026-12-03)
+
+
+def reference_ordered_words(text: str) -> str:
+    """What ``matching.TextWords`` checks a text's words with: every word of the lowercased text, in order."""
+    return " ".join(_REFERENCE_UNICODE_WORD.findall(text.lower()))
+
+
+_CRAFTED = (
+    "",
+    "plain ascii words_and_Snake parseHttpRequest os.path.join(a, b)",
+    "def naïveParse(x): return x  # naïve, NAÏVE, Straße",
+    "ΟΔΟΣ καλός ΣΟΦΟΣ.upper()",
+    # Capital alpha, sigma, beta: a capital sigma's lower case depends on its neighbours.
+    "\u0391\u03a3.\u0392 and \u0391\u03a3'\u0392 and \u03a3:x and .\u03a3. and \u0391\u03a3",
+    "İstanbul ǅemal ﬁle — «quoted» x\u200by K\u212a",
+    "emoji 🐍snake🐍 and CJK 漢字テスト mixedCase漢字",
+    "lone \udc80 surrogate and \ud800 high",
+    "digits٣٤ and ½ and a²b",
+    "only — punctuation …",
+)
+
+
+@pytest.mark.parametrize("text", _CRAFTED)
+def test_ordered_words_is_the_reference_on_crafted_text(text: str) -> None:
+    assert elastic_mapping.ordered_words(text) == reference_ordered_words(text)
+
+
+def test_a_capital_sigma_is_lowercased_with_its_neighbours() -> None:
+    # Capital alpha, sigma, beta. Run by run, alpha-sigma alone would end in a final sigma; in the text the
+    # sigma is followed by ".", then a letter, so Python lowercases it as a medial one, and so must the index.
+    medial, final = "\u03c3", "\u03c2"
+    assert elastic_mapping.ordered_words("\u0391\u03a3.\u0392") == f"\u03b1{medial} \u03b2"
+    assert elastic_mapping.ordered_words("x\u0391\u03a3") == f"x\u03b1{final}"
+
+
+def test_ordered_words_is_the_reference_on_every_stdlib_file() -> None:
+    files = stdlib_files()
+    assert sum(not text.isascii() for _, text in files) > 20, "the stdlib should hold non-ASCII sources"
+    for path, text in files:
+        assert elastic_mapping.ordered_words(text) == reference_ordered_words(text), path
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_ordered_words_is_the_reference_on_random_texts(seed: int) -> None:
+    chooser = random.Random(seed)
+    for _ in range(250):
+        text = "".join(chooser.choice(_PIECES) for _ in range(chooser.randrange(0, 200)))
+        assert elastic_mapping.ordered_words(text) == reference_ordered_words(text), repr(text)
+
+
+def test_ordered_words_run_on_the_compiled_scanner() -> None:
+    native = importlib.import_module("codelupe_dagster._native")
+    assert vars(elastic_mapping)["_compiled_ascii_ordered_words"] is native.ascii_ordered_words
+    assert vars(elastic_mapping)["_compiled_ordered_word_runs"] is native.ordered_word_runs
+    assert native.ascii_ordered_words("Foo_bar(x2, Y)") == "foo bar x2 y"
+    assert native.ascii_ordered_words("naïve") is None
+    # Around the runs holding non-ASCII characters (which Python reads), the ASCII runs come lowercased.
+    assert native.ordered_word_runs("A_b naïveX c.D ÉTÉ") == (
+        ["a b", "c d", ""],
+        ["naïveX".encode(), "ÉTÉ".encode()],
+    )
+    assert native.ordered_word_runs("\u0391\u03a3.\u0392") is None
+    assert native.ordered_word_runs("x\udc80") is None
+
+
+def test_ordered_index_words_are_the_words_then_each_identifiers_sub_words_lowercased() -> None:
+    text = "def parseHTTPRequest(raw_bytes):\n    return os.path.join(raw_bytes, Naïve)\n"
+    assert elastic_mapping.ordered_index_words(text) == [
+        "def parsehttprequest raw bytes return os path join raw bytes naïve",
+        "parse http request",
+    ]
+
+
 # ---------------------------------------------------------------- the hint, pure
 
 
@@ -159,17 +233,21 @@ def hinted(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, HINT: camel_subwords(doc["content"])}
 
 
-def test_elasticsearch_sends_the_same_source_with_the_hint_and_never_the_hint() -> None:
+@pytest.mark.parametrize("ordered", [True, False], ids=["ordered words", "words before 2026-12-03"])
+def test_elasticsearch_sends_the_same_source_with_the_hint_and_never_the_hint(ordered: bool) -> None:
     for path, text in stdlib_files(limit=200):
         doc = {"id": path, "content": text, "path": path}
-        with_hint = document_source(hinted(doc), CODE_SCHEMA.searched())
+        with_hint = document_source(hinted(doc), CODE_SCHEMA.searched(), ordered)
         assert HINT not in with_hint
-        assert with_hint == document_source(doc, CODE_SCHEMA.searched()), path
+        assert with_hint == document_source(doc, CODE_SCHEMA.searched(), ordered), path
 
 
-def test_elasticsearch_words_come_from_the_hint_when_present() -> None:
+@pytest.mark.parametrize(
+    ("ordered", "entries"), [(True, ["made up"]), (False, ["made Up"])], ids=["ordered", "before 2026-12-03"]
+)
+def test_elasticsearch_words_come_from_the_hint_when_present(ordered: bool, entries: list[str]) -> None:
     doc = {"id": "1", "content": "def parseHttpRequest(): pass", HINT: "made Up"}
-    assert document_source(doc, ("content",))["content" + WORDS_SUFFIX][1:] == ["made Up"]
+    assert document_source(doc, ("content",), ordered)["content" + WORDS_SUFFIX][1:] == entries
 
 
 def test_sqlite_rows_are_the_same_with_the_hint_and_never_store_it() -> None:

@@ -25,6 +25,7 @@ from codelupe_dagster.backends.search import (
     open_search_index,
 )
 from codelupe_dagster.core.models import RepoRecord
+from tests.support.search_backends import ES_DISTINCT_WORDS, IndexFactory, backend_factory
 
 T0 = datetime(2026, 11, 28, 17, 0, 0, tzinfo=UTC)
 LANGUAGES = ("Python", "Go", "JavaScript")
@@ -67,6 +68,13 @@ def code_doc(i: int, **overrides: Any) -> dict[str, Any]:
     }
     doc.update(overrides)
     return doc
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch", ES_DISTINCT_WORDS])
+def search_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
+    """The project's ``search_backend``, and here also an Elasticsearch index made before 2026-12-03
+    (``elastic_mapping``): the contract holds for every index a deployment may hold."""
+    yield from backend_factory(request, tmp_path, request.param)
 
 
 @pytest.fixture
