@@ -1,23 +1,27 @@
 """What the code index's mapping costs the Elasticsearch node, part by part, on the same documents.
 
 On a node that shares the pipeline's cores, the node's CPU per document bounds the Elasticsearch path as
-much as the pipeline's own (docs/throughput.md). This bench sends the same bulk bodies (CPython's ``Lib``,
-as ``bench/index_bulk.py`` builds them, with the index-only ``content__words`` the backend adds) into a
-fresh index per variant, one request at a time, through to a refresh, and reads the node's CPU from
-``_nodes/stats/process`` before and after (after a pause, so the refresh's and flush's work is counted):
+much as the pipeline's own (docs/throughput.md). This bench sends the same documents (CPython's ``Lib``,
+as ``bench/index_bulk.py`` builds them, with the words the backend adds) into a fresh index per variant,
+one bulk request at a time, through to a refresh, and reads the node's CPU from ``_nodes/stats/process``
+before and after (after a pause, so the refresh's and flush's work is counted):
 
-- ``current``: the backend's own mapping (``elastic_mapping.index_mappings``), the baseline: the
-  match-only ``content__words`` is stored in ``_source`` (reads leave it out);
-- ``words cut out of _source``: with ``_source.excludes`` for the words, as indexes were made before
-  2026-12: the node re-serializes every document, and keeps the unfiltered one as ``_recovery_source``;
-- ``words by whitespace``: ``content__words`` analyzed by the built-in ``whitespace`` analyzer instead of
-  ``standard`` (its words are split and lowercased client-side already; queries would change with it);
-- ``no words``: no ``content__words`` at all: what camelCase and ``foo_bar`` sub-word search costs.
+- ``current``: the backend's own mapping (``elastic_mapping.index_mappings``), the baseline: the text is
+  stored, not indexed; ``content__words`` (every word in order, then each camelCase identifier's
+  sub-words, cut client side) is searched and scored by the ``whitespace`` analyzer;
+- ``text analyzed (2026-12-01)``: the text analyzed by the node's ``standard`` analyzer for BM25 and
+  ``content__words`` holding each word once (``ordered=False``), as indexes were made before 2026-12-03;
+- ``and words cut out (2026-11)``: that, with ``_source.excludes`` for the words, as indexes were made
+  before 2026-12: the node re-serializes every document, and keeps the unfiltered one as
+  ``_recovery_source``;
+- ``no sub-word entries``: the current mapping without the camelCase entries: what sub-word search costs.
 
 Printed per variant: the node's CPU seconds and the wall seconds (medians over ``--repeat`` rounds, the
 variants in a rotating order), their ratio to ``current``, and the index's store size after a flush and
 a merge to one segment (its stored fields and terms, as an operator's disk would hold them just after
 indexing; a recovery source stays until a merge after its retention lease, 12 h by default, prunes it).
+The words are cut before any round: the client's cost is ``bench/index_bulk.py``'s and the end to end
+bench's to show.
 
     .venv/bin/python bench/es_mapping_cost.py --elasticsearch-url http://127.0.0.1:9200 --repeat 5
 """
@@ -25,7 +29,6 @@ indexing; a recovery source stays until a merge after its retention lease, 12 h 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import statistics
@@ -51,39 +54,39 @@ INDEX = "codelupe-bench-mapping-cost"
 CHUNK = 500  # documents per bulk request
 SETTLE_S = 1.5  # after the refresh, before reading the node's CPU: its flush threads finish meanwhile
 
-Variant = Callable[[dict[str, Any], list[dict[str, Any]]], tuple[dict[str, Any], list[dict[str, Any]]]]
+Documents = list[dict[str, Any]]
 
 
-def current(mappings: dict[str, Any], sources: list[dict[str, Any]]) -> tuple[dict, list]:
-    return mappings, sources
+def current(docs: Documents) -> tuple[dict[str, Any], Documents]:
+    return index_mappings(CODE_SCHEMA), [document_source(doc, CODE_SCHEMA.searched()) for doc in docs]
 
 
-def words_cut_out(mappings: dict[str, Any], sources: list[dict[str, Any]]) -> tuple[dict, list]:
-    mappings = copy.deepcopy(mappings)
+def text_analyzed(docs: Documents) -> tuple[dict[str, Any], Documents]:
+    sources = [document_source(doc, CODE_SCHEMA.searched(), ordered=False) for doc in docs]
+    return index_mappings(CODE_SCHEMA, ordered=False), sources
+
+
+def words_cut_out(docs: Documents) -> tuple[dict[str, Any], Documents]:
+    mappings, sources = text_analyzed(docs)
     mappings["_source"] = {"excludes": words_fields(CODE_SCHEMA)}
     return mappings, sources
 
 
-def words_by_whitespace(mappings: dict[str, Any], sources: list[dict[str, Any]]) -> tuple[dict, list]:
-    mappings = copy.deepcopy(mappings)
-    for name in CODE_SCHEMA.searched():
-        mappings["properties"][name + WORDS_SUFFIX]["analyzer"] = "whitespace"
+def no_subword_entries(docs: Documents) -> tuple[dict[str, Any], Documents]:
+    mappings, sources = current(docs)
+    for source in sources:
+        for name in CODE_SCHEMA.searched():
+            if name + WORDS_SUFFIX in source:
+                source[name + WORDS_SUFFIX] = source[name + WORDS_SUFFIX][:1]
     return mappings, sources
 
 
-def no_words(mappings: dict[str, Any], sources: list[dict[str, Any]]) -> tuple[dict, list]:
-    mappings = copy.deepcopy(mappings)
-    for name in CODE_SCHEMA.searched():
-        del mappings["properties"][name + WORDS_SUFFIX]
-    stripped = [{k: v for k, v in source.items() if not k.endswith(WORDS_SUFFIX)} for source in sources]
-    return mappings, stripped
-
-
+Variant = Callable[[Documents], tuple[dict[str, Any], Documents]]
 VARIANTS: dict[str, Variant] = {
     "current": current,
-    "words cut out of _source": words_cut_out,
-    "words by whitespace": words_by_whitespace,
-    "no words": no_words,
+    "text analyzed (2026-12-01)": text_analyzed,
+    "and words cut out (2026-11)": words_cut_out,
+    "no sub-word entries": no_subword_entries,
 }
 
 
@@ -153,10 +156,8 @@ def main() -> None:
     es = _Es(args.elasticsearch_url)
 
     docs = with_hints(load_documents(args.source, args.max_files))
-    sources = [document_source(doc, CODE_SCHEMA.searched()) for doc in docs]
     megabytes = sum(len(doc["content"].encode()) for doc in docs) / 1e6
-    base = index_mappings(CODE_SCHEMA)
-    prepared = {name: variant(base, sources) for name, variant in VARIANTS.items()}
+    prepared = {name: variant(docs) for name, variant in VARIANTS.items()}
     bodies = {name: (mappings, bulk_bodies(docs_)) for name, (mappings, docs_) in prepared.items()}
     idle_rate = idle_cpu_per_s(es)
     print(
@@ -178,7 +179,7 @@ def main() -> None:
     base_wall = statistics.median(r[1] for r in results["current"])
     base_store = statistics.median(r[2] for r in results["current"])
     print(
-        f"{'variant':26s} {'node CPU s':>10s} {'x current':>9s} {'wall s':>7s} {'x current':>9s} "
+        f"{'variant':28s} {'node CPU s':>10s} {'x current':>9s} {'wall s':>7s} {'x current':>9s} "
         f"{'store MB':>9s} {'x current':>9s}"
     )
     for name, runs in results.items():
@@ -186,7 +187,7 @@ def main() -> None:
         wall = statistics.median(r[1] for r in runs)
         store = statistics.median(r[2] for r in runs)
         print(
-            f"{name:26s} {cpu:10.2f} {cpu / base_cpu:9.2f} {wall:7.2f} {wall / base_wall:9.2f} "
+            f"{name:28s} {cpu:10.2f} {cpu / base_cpu:9.2f} {wall:7.2f} {wall / base_wall:9.2f} "
             f"{store / 1e6:9.1f} {store / base_store:9.2f}"
         )
     for name, runs in results.items():
