@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from elasticsearch import Elasticsearch
 
-from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters
+from codelupe_dagster.backends.search import CODE_SCHEMA, BackendUnavailable, Filters, IndexSchema
 from codelupe_dagster.backends.search.base import FieldSpec
 from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex, index_words
 from codelupe_dagster.backends.search.elastic_mapping import WORDS_SUFFIX, index_mappings, words_fields
@@ -488,15 +488,28 @@ def test_a_node_down_longer_than_the_retry_budget_ends_in_backend_unavailable(fl
 # ---------------------------------------------------------------- mappings and iteration
 
 
-def test_ensure_adds_fields_of_a_newer_schema_version_and_keeps_documents(elasticsearch_url, index_name):
-    old = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
-    old.ensure()
-    old.bulk_upsert([doc(1)])
-    newer_schema = replace(
+def newer_code_schema() -> IndexSchema:
+    """The code schema one version on, with one more keyword field."""
+    return replace(
         CODE_SCHEMA,
         fields=(*CODE_SCHEMA.fields, FieldSpec("reviewer", "keyword")),
         version=CODE_SCHEMA.version + 1,
     )
+
+
+def create_with_distinct_words(client: Elasticsearch, name: str) -> None:
+    """An index as `ensure` made it from 2026-12-01 to 12-02: the text by the standard analyzer, each
+    word once in `__words` (elastic_mapping)."""
+    client.indices.create(
+        index=name, settings={"number_of_shards": 1}, mappings=index_mappings(CODE_SCHEMA, ordered=False)
+    )
+
+
+def test_ensure_adds_fields_of_a_newer_schema_version_and_keeps_documents(elasticsearch_url, index_name):
+    old = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
+    old.ensure()
+    old.bulk_upsert([doc(1)])
+    newer_schema = newer_code_schema()
     newer = ElasticSearchIndex.connect(newer_schema, url=elasticsearch_url, name=index_name)
     newer.ensure()
     newer.ensure()
@@ -541,16 +554,8 @@ def test_an_index_made_before_2026_12_03_keeps_its_words_through_ensure(elastics
     written and searched in its own layout: `ensure` never sends it today's mapping, which the node
     would refuse (a field's analyzer cannot change)."""
     client = Elasticsearch(elasticsearch_url)
-    client.indices.create(
-        index=index_name,
-        settings={"number_of_shards": 1},
-        mappings=index_mappings(CODE_SCHEMA, ordered=False),
-    )
-    newer_schema = replace(
-        CODE_SCHEMA,
-        fields=(*CODE_SCHEMA.fields, FieldSpec("reviewer", "keyword")),
-        version=CODE_SCHEMA.version + 1,
-    )
+    create_with_distinct_words(client, index_name)
+    newer_schema = newer_code_schema()
     index = ElasticSearchIndex.connect(newer_schema, url=elasticsearch_url, name=index_name)
     index.ensure()
     index.bulk_upsert([doc(1, reviewer="ada"), doc(2, content="class PlainText:\n    pass  # handle\n")])
@@ -601,11 +606,7 @@ def test_the_words_find_the_documents_the_text_check_finds(elasticsearch_url, in
     older index, a superset, which the text check narrows."""
     client = Elasticsearch(elasticsearch_url)
     if not ordered:
-        client.indices.create(
-            index=index_name,
-            settings={"number_of_shards": 1},
-            mappings=index_mappings(CODE_SCHEMA, ordered=False),
-        )
+        create_with_distinct_words(client, index_name)
     index = ElasticSearchIndex.connect(CODE_SCHEMA, url=elasticsearch_url, name=index_name)
     index.ensure()
     files = stdlib_files(limit=250) + stdlib_files(limit=30, non_ascii=True)
