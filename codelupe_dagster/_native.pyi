@@ -81,12 +81,10 @@ def camel_subwords(text: str) -> str:
 def index_word_runs(text: str) -> tuple[str, list[bytes]]:
     """`elastic_mapping.index_words`' ASCII words (sorted, space-joined) and its non-ASCII runs."""
 
-def ascii_ordered_words(text: str) -> str | None:
-    """`elastic_mapping.ordered_words` of an ASCII text; None for any other text."""
-
 def ordered_word_runs(text: str) -> tuple[list[str], list[bytes]] | None:
     """`elastic_mapping.ordered_words`' lowercased ASCII parts around the runs holding non-ASCII
-    characters; None for a text with lone surrogates or a capital sigma."""
+    characters (an ASCII text: one part, no run); None for a text with lone surrogates or a capital
+    sigma."""
 
 # --- content_stats (native/src/content_stats.rs)
 

@@ -69,28 +69,6 @@ fn index_word_runs<'py>(
     Ok((words, foreign))
 }
 
-/// Every word of an ASCII text in order, lowercased and joined by single spaces: the runs of ASCII
-/// letters and digits, which for an ASCII text are exactly Python's `[^\W_]+` runs of `text.lower()`.
-fn ascii_word_text(text: &[u8]) -> String {
-    let mut out = Vec::with_capacity(text.len());
-    for_each_run::<false>(text, |start, end| {
-        if !out.is_empty() {
-            out.push(b' ');
-        }
-        out.extend(text[start..end].iter().map(u8::to_ascii_lowercase));
-    });
-    // Only ASCII letters, digits and spaces were written.
-    String::from_utf8(out).expect("ASCII")
-}
-
-/// `" ".join(re.findall(r"[^\W_]+", text.lower()))` for an ASCII `text`; `None` for any other text,
-/// whose words need Python's own Unicode tables (`elastic_mapping.ordered_words`).
-#[pyfunction]
-fn ascii_ordered_words(text: &Bound<'_, PyString>) -> Option<String> {
-    let s = text.to_str().ok()?;
-    s.is_ascii().then(|| ascii_word_text(s.as_bytes()))
-}
-
 /// The capital sigma's UTF-8: its lower case depends on the letters around it (Final_Sigma), so a text
 /// holding it cannot be lowercased run by run.
 const CAPITAL_SIGMA: [u8; 2] = [0xCE, 0xA3];
@@ -120,15 +98,16 @@ fn ordered_runs(text: &[u8]) -> (Vec<String>, Vec<&[u8]>) {
     (parts, foreign)
 }
 
-/// `(parts, foreign)` for `elastic_mapping.ordered_words` (see `ordered_runs`); `None` for a text with
-/// lone surrogates or a capital sigma, which Python reads whole.
+/// `(parts, foreign)` for `elastic_mapping.ordered_words` (see `ordered_runs`; an ASCII text is one
+/// part, `" ".join(re.findall(r"[^\W_]+", text.lower()))` itself); `None` for a text with lone
+/// surrogates or a capital sigma, which Python reads whole.
 #[pyfunction]
 fn ordered_word_runs<'py>(
     py: Python<'py>,
     text: &Bound<'py, PyString>,
 ) -> Option<(Vec<String>, Vec<Bound<'py, PyBytes>>)> {
     let bytes = text.to_str().ok()?.as_bytes();
-    if bytes.windows(2).any(|pair| pair == CAPITAL_SIGMA) {
+    if !bytes.is_ascii() && bytes.windows(2).any(|pair| pair == CAPITAL_SIGMA) {
         return None;
     }
     let (parts, foreign) = ordered_runs(bytes);
@@ -141,6 +120,5 @@ fn ordered_word_runs<'py>(
 /// Adds this file's functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(index_word_runs, m)?)?;
-    m.add_function(wrap_pyfunction!(ascii_ordered_words, m)?)?;
     m.add_function(wrap_pyfunction!(ordered_word_runs, m)?)
 }

@@ -36,7 +36,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from codelupe_dagster._native import ascii_ordered_words as _compiled_ascii_ordered_words
 from codelupe_dagster._native import index_word_runs as _compiled_index_word_runs
 from codelupe_dagster._native import ordered_word_runs as _compiled_ordered_word_runs
 from codelupe_dagster.backends.search.base import FieldKind, FieldSpec, IndexSchema
@@ -111,19 +110,18 @@ def ordered_words(text: str) -> str:
     """Every word of ``text`` in order, joined by spaces: ``" ".join(re.findall(r"[^\\W_]+", text.lower()))``,
     the words ``matching.TextWords`` checks a document's text with.
 
-    Compiled (``native/src/index_words.rs``): an ASCII text whole; any other text is cut into runs at
-    its ASCII characters that are not letters or digits, the ASCII runs lowercased there and only the
-    runs holding non-ASCII characters read here, with Python's own Unicode tables. Lowercasing run by run
+    Compiled (``native/src/index_words.rs``): the text is cut into runs at its ASCII characters that are
+    not letters or digits, the ASCII runs lowercased there (an ASCII text is done there whole) and only
+    the runs holding non-ASCII characters read here, with Python's own Unicode tables. Lowercasing run by run
     is lowercasing the whole, except for a capital sigma, whose lower case depends on the letters around
     it: a text with one, or with lone surrogates, is read whole here.
     """
-    ascii_words = _compiled_ascii_ordered_words(text)
-    if ascii_words is not None:
-        return ascii_words
     runs = _compiled_ordered_word_runs(text)
     if runs is None:
         return " ".join(_UNICODE_WORD.findall(text.lower()))
     parts, foreign = runs
+    if not foreign:
+        return parts[0]
     pieces = [parts[0]]
     for run, after in zip(foreign, parts[1:], strict=True):
         pieces.append(" ".join(_UNICODE_WORD.findall(run.decode("utf-8").lower())))

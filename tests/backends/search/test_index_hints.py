@@ -205,10 +205,9 @@ def test_ordered_words_is_the_reference_on_random_texts(seed: int) -> None:
 
 def test_ordered_words_run_on_the_compiled_scanner() -> None:
     native = importlib.import_module("codelupe_dagster._native")
-    assert vars(elastic_mapping)["_compiled_ascii_ordered_words"] is native.ascii_ordered_words
     assert vars(elastic_mapping)["_compiled_ordered_word_runs"] is native.ordered_word_runs
-    assert native.ascii_ordered_words("Foo_bar(x2, Y)") == "foo bar x2 y"
-    assert native.ascii_ordered_words("naïve") is None
+    assert native.ordered_word_runs("Foo_bar(x2, Y)") == (["foo bar x2 y"], [])
+    assert native.ordered_word_runs("naïve") == (["", ""], ["naïve".encode()])
     # Around the runs holding non-ASCII characters (which Python reads), the ASCII runs come lowercased.
     assert native.ordered_word_runs("A_b naïveX c.D ÉTÉ") == (
         ["a b", "c d", ""],
