@@ -40,8 +40,16 @@ files per CPU-second of the bench's processes, which a shared machine's load mov
 time. Files that are duplicates of a file in an earlier part are still dropped as duplicates, so the later
 batches drop a few more files than the first; the per-batch table shows those counts.
 
+`--search-idle` (with --elasticsearch-url) starts every batch on an index nobody has searched for a while,
+as a production index is between batches: Elasticsearch skips the periodic refreshes of a search-idle shard
+(`index.search.idle.after`, 30 s by default), so nothing the batch writes becomes a segment before the
+closing refresh of `es_code_index` unless the pipeline refreshes it itself. The bench creates the index and
+sets its `index.search.idle.after` to 1 s (the only difference from the pipeline's own index), then waits
+2 s, untimed, before the batch.
+
     .venv/bin/python bench/end_to_end_files.py [--workers 2] [--repos 20] [--runs 1] [--corpus issue|large]
-        [--files N] [--batches N] [--elasticsearch-url URL [--skip-sqlite]] [--no-profile] [--base REV]
+        [--files N] [--batches N] [--elasticsearch-url URL [--skip-sqlite] [--search-idle]] [--no-profile]
+        [--base REV]
 """
 
 from __future__ import annotations
@@ -317,6 +325,22 @@ def reset_stores(label: str, data_dir: Path, es_url: str | None) -> None:
     resources["search"].code_index().delete()
 
 
+SEARCH_IDLE_AFTER_S = 1  # --search-idle: the bench index's `index.search.idle.after`
+
+
+def make_search_idle(label: str, data_dir: Path, es_url: str) -> None:
+    """The (empty, fresh) code index created and left search-idle: see --search-idle."""
+    from codelupe_dagster.backends.search.elastic_index import ElasticSearchIndex
+
+    index = _resources(label, data_dir, es_url)["search"].code_index()
+    assert isinstance(index, ElasticSearchIndex)
+    index.ensure()
+    index.client.indices.put_settings(
+        index=index.name, settings={"index.search.idle.after": f"{SEARCH_IDLE_AFTER_S}s"}
+    )
+    time.sleep(SEARCH_IDLE_AFTER_S * 2)
+
+
 def quiet_run_config(workers: int) -> dict[str, Any]:
     """The scoring workers, and Dagster's console logger at WARNING: its per-event DEBUG lines would
     bury the bench's output."""
@@ -503,9 +527,12 @@ def run_backend(
     es_url: str | None,
     size: CorpusSize,
     profile: bool = False,
+    search_idle: bool = False,
 ) -> dict[str, Any]:
-    """One measured batch on a fresh ledger and index."""
+    """One measured batch on a fresh ledger and index (left search-idle first with `search_idle`)."""
     reset_stores(label, data_dir, es_url)
+    if search_idle and es_url:
+        make_search_idle(label, data_dir, es_url)
     return run_batch(label, data_dir, batch_id, workers, es_url, size, profile)
 
 
@@ -556,7 +583,9 @@ def measure_backend(
     batch_id, size = build()
     reports = []
     for _ in range(args.runs):
-        reports.append(run_backend(label, data_dir, batch_id, args.workers, es_url, size))
+        reports.append(
+            run_backend(label, data_dir, batch_id, args.workers, es_url, size, search_idle=args.search_idle)
+        )
         progress(
             f"{label} run {len(reports)}: {reports[-1]['files_per_s_end_to_end']} files/s, "
             f"load {load_average()}"
@@ -569,7 +598,9 @@ def measure_backend(
     report["load_average"] = load_average()
     details = [json.dumps(report, indent=1)]
     if args.profile:
-        profiled = run_backend(label, data_dir, batch_id, args.workers, es_url, size, profile=True)
+        profiled = run_backend(
+            label, data_dir, batch_id, args.workers, es_url, size, profile=True, search_idle=args.search_idle
+        )
         details += [
             f"--- parent process profile ({label}, one extra run under cProfile: "
             f"{profiled['total_s']} s, not comparable with the timed runs) ---",
@@ -677,6 +708,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="with --elasticsearch-url, measure Elasticsearch only (--base then compares on it)",
     )
+    parser.add_argument(
+        "--search-idle",
+        action="store_true",
+        help="with --elasticsearch-url, start each batch on a search-idle index (see above)",
+    )
     parser.add_argument("--runs", type=int, default=1, help="repeat and report the median")
     parser.add_argument("--batches", type=int, default=1, help="split the corpus into N batches in a row")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profiled run")
@@ -685,6 +721,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.skip_sqlite and not args.elasticsearch_url:
         parser.error("--skip-sqlite needs --elasticsearch-url: there would be nothing to measure")
+    if args.search_idle and not args.elasticsearch_url:
+        parser.error("--search-idle needs --elasticsearch-url: only Elasticsearch has search-idle shards")
+    if args.search_idle and args.batches > 1:
+        parser.error("--search-idle measures single batches: a series searches its index every batch")
     return args
 
 
@@ -732,6 +772,7 @@ def compare_with_base(args: argparse.Namespace) -> int:
         child += ["--files", str(args.files)] if args.files is not None else []
         if args.elasticsearch_url:  # the base's own mapping: every batch starts from a fresh index
             child += ["--elasticsearch-url", args.elasticsearch_url, "--skip-sqlite"]
+            child += ["--search-idle"] if args.search_idle else []
         for round_ in range(args.runs):
             for side, tree in trees.items():
                 out = Path(scratch) / f"{side}-{round_}.json"

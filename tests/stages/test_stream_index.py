@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,35 @@ def test_claims_and_stream_chunks_are_small_at_both_ends_of_a_batch(
 def _repo(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, str]:
     path = tmp_path / "acme__mail"
     return path, make_repo(path, files)
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_each_chunk_written_while_scoring_is_visible_without_a_closing_refresh(
+    search_backend: Callable[..., SearchIndex],
+) -> None:
+    """The stream refreshes after each chunk while the scorer runs, so `es_code_index`'s closing refresh
+    has only the chunks written after the scoring ended to make visible, whether or not Elasticsearch
+    refreshes the index on its own (it skips a search-idle shard). Here the index never refreshes on its
+    own: only the stream's refresh can make a chunk countable."""
+    target = search_backend(CODE_SCHEMA)
+    target.ensure()
+    if isinstance(target, ElasticSearchIndex):
+        target.client.indices.put_settings(index=target.name, settings={"index.refresh_interval": "-1"})
+    stream = StreamIndexer(target, THRESHOLD, chunk_size=2).start()
+    try:
+        for n in range(5):
+            stream.add(_doc(n))  # two chunks of two are handed over; the fifth document stays buffered
+        assert _wait_for(lambda: target.count() == 4)
+    finally:
+        streamed = stream.finish()
+    assert streamed is not None and streamed.documents == 5
+    target.refresh()  # the closing refresh: the last chunk, written after the scorer finished
+    assert target.count() == 5
