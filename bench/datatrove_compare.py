@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,7 @@ DEFAULT_VENV = BENCH / ".venv-datatrove"
 # The `processing` extra: `datatrove.pipeline.dedup` imports tokenizers, regex and xxhash; spaCy is the
 # word tokenizer of the Gopher filters and of MinHash's shingles.
 REQUIREMENTS = ("datatrove[processing]==0.10.1", "spacy==3.8.18", "orjson==3.13.0")
+DATATROVE_TIMEOUT_S = 600  # one run takes about 35 s here; a hung pool must not hold the bench for ever
 SHARDS_PER_WORKER = 1  # JSONL input files per task: datatrove gives each task whole files
 
 
@@ -220,10 +222,22 @@ def run_datatrove(
         ",".join(filters),
     ]
     with log.open("a") as stderr:
-        out = subprocess.run(command, stdout=subprocess.PIPE, stderr=stderr, text=True, check=False)
-    if out.returncode != 0:
-        sys.exit(f"datatrove failed (exit {out.returncode}); its log: {log}\n{log.read_text()[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        # Its own session: on a timeout its whole process group (datatrove's pool workers too) is killed.
+        child = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True
+        )
+        try:
+            stdout, _ = child.communicate(timeout=DATATROVE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            sys.exit(
+                f"datatrove did not finish one run within {DATATROVE_TIMEOUT_S} s (seen once: its pool hung "
+                f"after a run, every process idle); killed. Its log: {log}\n{log.read_text()[-3000:]}"
+            )
+    if child.returncode != 0:
+        sys.exit(f"datatrove failed (exit {child.returncode}); its log: {log}\n{log.read_text()[-3000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def report(
