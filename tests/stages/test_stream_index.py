@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from codelupe_dagster.stages.handoff import ClonedBatch, cloned_manifest_path, s
 from codelupe_dagster.stages.index_spool import index_batch
 from codelupe_dagster.stages.score_batch import BatchScorer, claim_chunk
 from codelupe_dagster.stages.stream_index import STREAMED_INFO, StreamIndexer
+from tests.faults.harness import wait_for
 from tests.support.corpus import make_repo, stdlib_files, write_cloned_manifest
 from tests.support.planted import PlantedCorpus
 
@@ -303,15 +303,6 @@ def _repo(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, str]:
     return path, make_repo(path, files)
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def test_each_chunk_written_while_scoring_is_visible_without_a_closing_refresh(
     search_backend: Callable[..., SearchIndex],
 ) -> None:
@@ -327,7 +318,7 @@ def test_each_chunk_written_while_scoring_is_visible_without_a_closing_refresh(
     try:
         for n in range(5):
             stream.add(_doc(n))  # two chunks of two are handed over; the fifth document stays buffered
-        assert _wait_for(lambda: target.count() == 4)
+        assert wait_for(lambda: target.count() == 4, timeout=20)
     finally:
         streamed = stream.finish()
     assert streamed is not None and streamed.documents == 5
